@@ -1,0 +1,39 @@
+//! Shared pieces of lv: everything the master and the workers must agree on.
+//!
+//! # Layout
+//! - [`pb`]: generated protocol types and gRPC stubs (`proto/lv.proto`, package `lv.v1`).
+//! - [`wire`]: conversions between protocol messages and the domain types below.
+//! - [`fleet`]: the fleet map (agent name to port or base URL, categories, tags).
+//! - [`scenario`]: the scenario file format and its loader.
+//! - [`plan`]: the resolved plan a master ships to its workers.
+//! - [`template`]: request templates, compiled once at load.
+//! - [`wait`]: wait rules between tasks.
+//! - [`stats`]: per-endpoint HdrHistogram stats and their exact merge.
+//! - [`kind`]: SLO kinds of endpoints.
+//! - [`quota`]: splitting users across classes and workers.
+//! - [`duration`]: Locust-style durations (`30s`, `5m`, `1h30m`).
+//! - [`source`]: locating errors in source text (file and line).
+
+/// Generated protocol types and gRPC stubs (package `lv.v1`).
+#[allow(missing_docs, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("lv.v1");
+}
+
+pub mod duration;
+pub mod fleet;
+pub mod kind;
+pub mod plan;
+pub mod quota;
+pub mod scenario;
+pub mod source;
+pub mod stats;
+pub mod template;
+pub mod wait;
+pub mod wire;
+
+/// Version of the master <-> worker protocol; peers must agree exactly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Version of lv (the crate version of every binary).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
