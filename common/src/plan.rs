@@ -1,1 +1,547 @@
-//! (being written)
+//! The resolved plan: what a master ships to its workers in an Assignment.
+//!
+//! Resolving turns loaded scenario files into runnable data once, on the master: user
+//! classes are picked by name, tasks filtered by tags, tasks over the fleet expanded per
+//! agent, agents turned into base URLs, templates compiled and their variables checked.
+//! A worker receives the result as JSON and needs no scenario file, fleet map or host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::parse_duration;
+use crate::fleet::{Agent, FleetMap, HostBase};
+use crate::kind::SloKind;
+use crate::scenario::{
+    LoadedScenario, ScenarioError, StepDef, TaskDef, UserClassDef, http_method, task_name,
+};
+use crate::template::{JsonTemplate, Template, TemplateError};
+use crate::wait::WaitRule;
+
+/// Everything the workers run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// User classes left after selection and tag filtering.
+    pub classes: Vec<ClassPlan>,
+}
+
+/// A user class, ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassPlan {
+    /// Class name.
+    pub name: String,
+    /// Relative share of users.
+    pub weight: u32,
+    /// Pause after each task.
+    pub wait: WaitRule,
+    /// Steps run once per user before its first task.
+    pub on_start: Vec<StepPlan>,
+    /// Tasks that passed the tag filter (never empty).
+    pub tasks: Vec<TaskPlan>,
+}
+
+/// A task, ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPlan {
+    /// Name for logs.
+    pub name: String,
+    /// Relative chance of being picked (> 0).
+    pub weight: u32,
+    /// Tags after expansion (task, class and agent tags).
+    pub tags: Vec<String>,
+    /// Variables that must be set before the task can be picked.
+    pub requires: Vec<String>,
+    /// Request steps in order.
+    pub steps: Vec<StepPlan>,
+}
+
+/// A request, ready to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepPlan {
+    /// HTTP method in upper case.
+    pub method: String,
+    /// `scheme://host[:port]` without a trailing slash.
+    pub base_url: String,
+    /// Path and query.
+    pub path: Template,
+    /// Stats name.
+    pub name: String,
+    /// SLO kind, when the scenario gave one.
+    pub kind: Option<SloKind>,
+    /// Request headers.
+    pub headers: Vec<(String, Template)>,
+    /// Request body.
+    pub body: Body,
+    /// Statuses that count as success; empty means any status below 400.
+    pub expect_status: Vec<u16>,
+    /// Checks on the JSON response.
+    pub checks: Vec<Check>,
+    /// Variable name and JSON pointer for each value to extract.
+    pub extract: Vec<(String, String)>,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// A JSON body (sent with `content-type: application/json`).
+    Json(JsonTemplate),
+    /// A text body.
+    Text(Template),
+}
+
+/// A check on the JSON response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// JSON pointer.
+    pub pointer: String,
+    /// Required value; `None` means the pointer must exist.
+    pub equals: Option<serde_json::Value>,
+}
+
+/// What to resolve the scenarios with.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// User classes picked by name; all when empty.
+    pub classes: Vec<String>,
+    /// Keep only tasks with at least one of these tags (when not empty).
+    pub tags: Vec<String>,
+    /// Drop tasks with any of these tags.
+    pub exclude_tags: Vec<String>,
+    /// Scheme and host that agent ports are added to.
+    pub host: HostBase,
+    /// Timeout of steps that set none.
+    pub default_timeout: Duration,
+}
+
+/// The result of resolving: the plan and remarks worth logging (dropped classes).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The plan.
+    pub plan: Plan,
+    /// Human-readable remarks, such as classes dropped by the tag filter.
+    pub notes: Vec<String>,
+}
+
+/// Resolves loaded scenarios into a plan.
+pub fn resolve(
+    scenarios: &[LoadedScenario],
+    fleet: &FleetMap,
+    options: &PlanOptions,
+) -> Result<Resolved, ScenarioError> {
+    let all: Vec<(&LoadedScenario, &UserClassDef)> = scenarios
+        .iter()
+        .flat_map(|s| s.file.users.iter().map(move |c| (s, c)))
+        .collect();
+    for wanted in &options.classes {
+        if !all.iter().any(|(_, c)| &c.name == wanted) {
+            return Err(ScenarioError::UnknownClass {
+                name: wanted.clone(),
+                known: all
+                    .iter()
+                    .map(|(_, c)| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let mut classes = Vec::new();
+    let mut notes = Vec::new();
+    for (scenario, class) in all {
+        if !options.classes.is_empty() && !options.classes.contains(&class.name) {
+            continue;
+        }
+        let resolved = resolve_class(scenario, class, fleet, options)?;
+        if resolved.tasks.is_empty() {
+            notes.push(format!(
+                "user class {} has no task left after tag filtering; it is not run",
+                class.name
+            ));
+        } else if resolved.weight == 0 {
+            notes.push(format!(
+                "user class {} has weight 0; it is not run",
+                class.name
+            ));
+        } else {
+            classes.push(resolved);
+        }
+    }
+    if classes.is_empty() {
+        return Err(ScenarioError::EmptyPlan(describe_filters(options)));
+    }
+    Ok(Resolved {
+        plan: Plan { classes },
+        notes,
+    })
+}
+
+fn describe_filters(options: &PlanOptions) -> String {
+    let mut parts = Vec::new();
+    if !options.classes.is_empty() {
+        parts.push(format!("user classes {}", options.classes.join(", ")));
+    }
+    if !options.tags.is_empty() {
+        parts.push(format!("--tags {}", options.tags.join(",")));
+    }
+    if !options.exclude_tags.is_empty() {
+        parts.push(format!("--exclude-tags {}", options.exclude_tags.join(",")));
+    }
+    if parts.is_empty() {
+        "no user class has a task with weight > 0".to_owned()
+    } else {
+        format!("no task is left with {}", parts.join(" and "))
+    }
+}
+
+/// Locust's tag rule: with `tags`, keep a task carrying any of them; then drop a task
+/// carrying any of `exclude`.
+pub fn passes_tags(task_tags: &[String], tags: &[String], exclude: &[String]) -> bool {
+    (tags.is_empty() || task_tags.iter().any(|t| tags.contains(t)))
+        && !task_tags.iter().any(|t| exclude.contains(t))
+}
+
+struct Ctx<'a> {
+    scenario: &'a LoadedScenario,
+    fleet: &'a FleetMap,
+    options: &'a PlanOptions,
+    /// Variables some step of the class extracts.
+    extracted: BTreeSet<String>,
+}
+
+fn resolve_class(
+    scenario: &LoadedScenario,
+    class: &UserClassDef,
+    fleet: &FleetMap,
+    options: &PlanOptions,
+) -> Result<ClassPlan, ScenarioError> {
+    let extracted = class
+        .on_start
+        .iter()
+        .chain(class.tasks.iter().flat_map(|t| t.steps.iter()))
+        .flat_map(|s| s.extract.keys().cloned())
+        .collect();
+    let ctx = Ctx {
+        scenario,
+        fleet,
+        options,
+        extracted,
+    };
+    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
+    let no_consts = BTreeMap::new();
+    let on_start = class
+        .on_start
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            ctx.step(
+                s,
+                None,
+                &no_consts,
+                &format!("{at}, on_start step {}", i + 1),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let mut tasks = Vec::new();
+    for (i, task) in class.tasks.iter().enumerate() {
+        let task_at = format!("{at}, task {:?}", task_name(task, i));
+        for expanded in ctx.expand(task, i, &class.tags, &task_at)? {
+            if expanded.weight > 0
+                && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
+            {
+                tasks.push(expanded);
+            }
+        }
+    }
+    Ok(ClassPlan {
+        name: class.name.clone(),
+        weight: class.weight,
+        wait: class.wait,
+        on_start,
+        tasks,
+    })
+}
+
+impl Ctx<'_> {
+    fn expand(
+        &self,
+        task: &TaskDef,
+        index: usize,
+        class_tags: &[String],
+        at: &str,
+    ) -> Result<Vec<TaskPlan>, ScenarioError> {
+        let base_tags: Vec<String> = task.tags.iter().chain(class_tags).cloned().collect();
+        if !task.for_each_agent {
+            let steps = self.steps(task, None, &BTreeMap::new(), at)?;
+            return Ok(vec![self.task(task, index, base_tags, steps, None)]);
+        }
+        let agents: Vec<&Agent> = self
+            .fleet
+            .agents
+            .iter()
+            .filter(|a| {
+                task.agent_categories.is_empty() || task.agent_categories.contains(&a.category)
+            })
+            .collect();
+        if agents.is_empty() {
+            return Err(invalid(
+                at,
+                "for_each_agent matches no agent of the fleet map".into(),
+            ));
+        }
+        agents
+            .into_iter()
+            .map(|agent| {
+                let consts = BTreeMap::from([("agent".to_owned(), agent.name.clone())]);
+                let steps = self.steps(task, Some(agent), &consts, at)?;
+                let mut tags = base_tags.clone();
+                for tag in agent.all_tags() {
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
+                }
+                Ok(self.task(task, index, tags, steps, Some(&agent.name)))
+            })
+            .collect()
+    }
+
+    fn task(
+        &self,
+        task: &TaskDef,
+        index: usize,
+        tags: Vec<String>,
+        steps: Vec<StepPlan>,
+        agent: Option<&str>,
+    ) -> TaskPlan {
+        let base = task_name(task, index);
+        TaskPlan {
+            name: agent.map_or_else(|| base.clone(), |a| format!("{base} [{a}]")),
+            weight: task.weight,
+            tags,
+            requires: task.requires.clone(),
+            steps,
+        }
+    }
+
+    fn steps(
+        &self,
+        task: &TaskDef,
+        agent: Option<&Agent>,
+        consts: &BTreeMap<String, String>,
+        at: &str,
+    ) -> Result<Vec<StepPlan>, ScenarioError> {
+        for var in &task.requires {
+            if !self.extracted.contains(var) {
+                return Err(invalid(
+                    at,
+                    format!("requires `{var}`, but no step of the class extracts it"),
+                ));
+            }
+        }
+        task.steps
+            .iter()
+            .enumerate()
+            .map(|(j, s)| self.step(s, agent, consts, &format!("{at}, step {}", j + 1)))
+            .collect()
+    }
+
+    fn step(
+        &self,
+        step: &StepDef,
+        default_agent: Option<&Agent>,
+        consts: &BTreeMap<String, String>,
+        at: &str,
+    ) -> Result<StepPlan, ScenarioError> {
+        let tmpl = |e: TemplateError| invalid(at, e.to_string());
+        let (base_url, target) = self.target(step, default_agent, at)?;
+        let path = Template::compile(&step.path, consts).map_err(tmpl)?;
+        let name = match &step.name {
+            Some(name) => Template::compile(name, consts)
+                .map_err(tmpl)?
+                .display_pattern(),
+            None => match &target {
+                Some(agent) => format!("{agent} {}", path.display_pattern()),
+                None => path.display_pattern(),
+            },
+        };
+        let headers = step
+            .headers
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), Template::compile(v, consts).map_err(tmpl)?)))
+            .collect::<Result<Vec<_>, ScenarioError>>()?;
+        let body = match (&step.json, &step.body) {
+            (Some(json), _) => {
+                let value = serde_json::to_value(json)
+                    .map_err(|e| invalid(at, format!("json body: {e}")))?;
+                Body::Json(JsonTemplate::compile(&value, consts).map_err(tmpl)?)
+            }
+            (None, Some(text)) => Body::Text(Template::compile(text, consts).map_err(tmpl)?),
+            (None, None) => Body::Empty,
+        };
+        let timeout = match &step.timeout {
+            Some(t) => parse_duration(t).map_err(|e| invalid(at, e.to_string()))?,
+            None => self.options.default_timeout,
+        };
+        let plan = StepPlan {
+            method: http_method(&step.method).unwrap_or("GET").to_owned(),
+            base_url,
+            path,
+            name,
+            kind: step.kind,
+            headers,
+            body,
+            expect_status: step.expect_status.clone(),
+            checks: step
+                .check
+                .iter()
+                .map(|c| {
+                    Ok(Check {
+                        pointer: c.pointer.clone(),
+                        equals: c
+                            .equals
+                            .as_ref()
+                            .map(|v| check_value(v, consts))
+                            .transpose()
+                            .map_err(|e| invalid(at, e))?,
+                    })
+                })
+                .collect::<Result<_, ScenarioError>>()?,
+            extract: step
+                .extract
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            timeout_ms: u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        };
+        self.check_vars(&plan, at)?;
+        Ok(plan)
+    }
+
+    /// The step's base URL and, for agent steps, the agent's name.
+    fn target(
+        &self,
+        step: &StepDef,
+        default_agent: Option<&Agent>,
+        at: &str,
+    ) -> Result<(String, Option<String>), ScenarioError> {
+        if let Some(url) = &step.url {
+            return Ok((url.get_ref().trim_end_matches('/').to_owned(), None));
+        }
+        let name = match (&step.agent, default_agent) {
+            (Some(name), _) => name.get_ref().clone(),
+            (None, Some(agent)) => agent.name.clone(),
+            (None, None) => {
+                return Err(invalid(at, "needs `agent` or `url`".into()));
+            }
+        };
+        let base = self
+            .fleet
+            .base_url(&name, &self.options.host)
+            .map_err(|e| {
+                let location = step.agent.as_ref().map_or_else(
+                    || at.to_owned(),
+                    |a| format!("{} ({at})", self.scenario.locate(a.span().start)),
+                );
+                ScenarioError::Invalid {
+                    location,
+                    detail: e.to_string(),
+                }
+            })?;
+        let canonical = self.fleet.get(&name).map_or(name, |a| a.name.clone());
+        Ok((base, Some(canonical)))
+    }
+
+    fn check_vars(&self, step: &StepPlan, at: &str) -> Result<(), ScenarioError> {
+        let mut used: BTreeSet<String> = step.path.vars().map(str::to_owned).collect();
+        for (_, header) in &step.headers {
+            used.extend(header.vars().map(str::to_owned));
+        }
+        match &step.body {
+            Body::Json(json) => json.collect_vars(&mut used),
+            Body::Text(text) => used.extend(text.vars().map(str::to_owned)),
+            Body::Empty => {}
+        }
+        match used.iter().find(|v| !self.extracted.contains(*v)) {
+            Some(var) => Err(invalid(
+                at,
+                format!(
+                    "template uses `{var}`, which no step of this user class extracts (known: {})",
+                    if self.extracted.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        self.extracted
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A check's expected value; strings may use constants such as `{{ agent }}`.
+fn check_value(
+    value: &toml::Value,
+    consts: &BTreeMap<String, String>,
+) -> Result<serde_json::Value, String> {
+    if let toml::Value::String(text) = value {
+        let template = Template::compile(text, consts).map_err(|e| e.to_string())?;
+        return template
+            .as_literal()
+            .map(|t| serde_json::Value::String(t.to_owned()))
+            .ok_or_else(|| {
+                format!("check value {text:?} may only use constants such as {{{{ agent }}}}")
+            });
+    }
+    serde_json::to_value(value).map_err(|e| format!("check value: {e}"))
+}
+
+fn invalid(at: &str, detail: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        location: at.to_owned(),
+        detail,
+    }
+}
+
+impl Plan {
+    /// `(class name, weight)` pairs, in plan order, for quota splitting.
+    pub fn class_weights(&self) -> Vec<(String, u32)> {
+        self.classes
+            .iter()
+            .map(|c| (c.name.clone(), c.weight))
+            .collect()
+    }
+
+    /// Serializes the plan for the wire.
+    pub fn to_json(&self) -> Vec<u8> {
+        // A plan holds only strings, numbers and JSON values: serializing cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a plan from the wire and checks what a worker relies on.
+    pub fn from_json(bytes: &[u8]) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_slice(bytes).map_err(|e| format!("plan: {e}"))?;
+        for class in &plan.classes {
+            class
+                .wait
+                .validate()
+                .map_err(|e| format!("class {}: {e}", class.name))?;
+            if class.tasks.is_empty() || class.tasks.iter().all(|t| t.weight == 0) {
+                return Err(format!("class {} has no runnable task", class.name));
+            }
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests;

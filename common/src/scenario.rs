@@ -1,1 +1,501 @@
-//! (being written)
+//! The scenario file format (`configs/scenarios/*.toml`) and its loader.
+//!
+//! Scenarios are data, not code: a file defines user classes (Locust's `HttpUser`) with
+//! a weight, a wait rule, `on_start` steps and weighted, tagged tasks made of request
+//! steps. This module only reads and checks the files; [`crate::plan`] resolves them
+//! against the fleet map and the tag filters into what workers run. Every error names
+//! the file, and the line where the TOML parser knows it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::kind::SloKind;
+use crate::source::{line_col, toml_error_line};
+use crate::wait::WaitRule;
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// User classes, `[[user]]` tables.
+    #[serde(rename = "user", default)]
+    pub users: Vec<UserClassDef>,
+}
+
+/// A user class: `[[user]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserClassDef {
+    /// Class name, unique across all loaded files (`HealthCheckUser`).
+    pub name: String,
+    /// Relative share of users given to this class.
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Pause after each task; no pause when absent.
+    #[serde(default)]
+    pub wait: WaitRule,
+    /// Tags every task of the class carries.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Steps run once when a user starts, before its first task.
+    #[serde(default)]
+    pub on_start: Vec<StepDef>,
+    /// Tasks, `[[user.task]]` tables.
+    #[serde(rename = "task", default)]
+    pub tasks: Vec<TaskDef>,
+}
+
+/// A task: `[[user.task]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDef {
+    /// Name used in logs and errors (defaults to `task N`).
+    pub name: Option<String>,
+    /// Relative chance of being picked.
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Tags for `--tags` / `--exclude-tags`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// User variables the task needs; until an earlier step extracted them all, the task
+    /// is not picked (a follow-up needs a conversation first).
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// Expand into one task per agent of the fleet map; the steps' default agent is that
+    /// agent, `{{ agent }}` renders its name, and the task takes the agent's tags.
+    #[serde(default)]
+    pub for_each_agent: bool,
+    /// With `for_each_agent`: only agents of these categories (all when empty).
+    #[serde(default)]
+    pub agent_categories: Vec<String>,
+    /// Request steps, run in order: `[[user.task.step]]`.
+    #[serde(rename = "step", default)]
+    pub steps: Vec<StepDef>,
+}
+
+/// A request step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    /// Agent of the fleet map to send to (base URL from the map and `--host`).
+    pub agent: Option<Spanned<String>>,
+    /// Full base URL instead of an agent (`https://example.com`).
+    pub url: Option<Spanned<String>>,
+    /// HTTP method.
+    #[serde(default = "get")]
+    pub method: String,
+    /// Path and query, a template (`/v1/events/{{ event_id }}/ack`).
+    #[serde(default = "root")]
+    pub path: String,
+    /// Stats name (defaults to `AGENT path`, dynamic parts shown as `{var}`).
+    pub name: Option<String>,
+    /// SLO kind: health, event, chat or creative.
+    pub kind: Option<SloKind>,
+    /// Request headers; values are templates.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// JSON body; every string in it is a template.
+    pub json: Option<toml::Value>,
+    /// Raw text body, a template (excludes `json`).
+    pub body: Option<String>,
+    /// Statuses that count as success (default: any status below 400).
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Checks on the JSON response.
+    #[serde(default)]
+    pub check: Vec<CheckDef>,
+    /// User variable name to JSON pointer into the response (`/conversation_id`).
+    #[serde(default)]
+    pub extract: BTreeMap<String, String>,
+    /// Per-request timeout (`30s`, `500ms`); default from the master.
+    pub timeout: Option<String>,
+}
+
+/// A check on a JSON response; a failed check makes the request a failure.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    /// JSON pointer into the response body (`/status`).
+    pub pointer: String,
+    /// The value the pointer must hold; when absent the pointer must merely exist.
+    pub equals: Option<toml::Value>,
+}
+
+fn one() -> u32 {
+    1
+}
+fn get() -> String {
+    "GET".to_owned()
+}
+fn root() -> String {
+    "/".to_owned()
+}
+
+/// A scenario file as loaded, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    /// Path of the file.
+    pub path: PathBuf,
+    /// Its text, for locating later errors.
+    pub text: String,
+    /// Its content.
+    pub file: ScenarioFile,
+}
+
+impl LoadedScenario {
+    /// `path:line` for a byte offset of this file.
+    pub fn locate(&self, offset: usize) -> String {
+        format!("{}:{}", self.path.display(), line_col(&self.text, offset).0)
+    }
+}
+
+/// Why scenarios could not be loaded or resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// A file or folder could not be read.
+    #[error("cannot read scenario path {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A folder holds no `.toml` file.
+    #[error("no scenario files (*.toml) in {0}")]
+    EmptyFolder(PathBuf),
+    /// A file is not valid scenario TOML.
+    #[error("{location}: {detail}")]
+    Syntax {
+        /// `file:line`, or the file alone.
+        location: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// A file parses but says something impossible.
+    #[error("{location}: {detail}")]
+    Invalid {
+        /// `file:line`, or `file` plus the class/task/step.
+        location: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A user class named on the command line does not exist.
+    #[error("unknown user class {name:?}; the scenarios define: {known}")]
+    UnknownClass {
+        /// The name given.
+        name: String,
+        /// Names that exist.
+        known: String,
+    },
+    /// Nothing is left to run after class selection and tag filtering.
+    #[error("nothing to run: {0}")]
+    EmptyPlan(String),
+}
+
+/// Loads scenario files; a folder contributes its `*.toml` files in name order.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| ScenarioError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let mut found = toml_files_in(path)?;
+            if found.is_empty() {
+                return Err(ScenarioError::EmptyFolder(path.clone()));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let loaded = files
+        .iter()
+        .map(|p| load_file(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique_classes(&loaded)?;
+    Ok(loaded)
+}
+
+fn toml_files_in(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+    let read_err = |source| ScenarioError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Loads and checks one scenario file.
+pub fn load_file(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, text)
+}
+
+/// Parses and checks scenario text that came from `path`.
+pub fn parse(path: &Path, text: String) -> Result<LoadedScenario, ScenarioError> {
+    let file: ScenarioFile = toml::from_str(&text).map_err(|err| ScenarioError::Syntax {
+        location: match toml_error_line(&text, &err) {
+            Some(line) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        },
+        detail: err.message().to_owned(),
+    })?;
+    let loaded = LoadedScenario {
+        path: path.to_owned(),
+        text,
+        file,
+    };
+    check_file(&loaded)?;
+    Ok(loaded)
+}
+
+fn check_file(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
+    let invalid = |location: String, detail: String| ScenarioError::Invalid { location, detail };
+    let file = loaded.path.display();
+    if loaded.file.users.is_empty() {
+        return Err(invalid(
+            file.to_string(),
+            "defines no [[user]] class".into(),
+        ));
+    }
+    for class in &loaded.file.users {
+        let at = format!("{file}: user class {:?}", class.name);
+        if class.name.trim().is_empty() {
+            return Err(invalid(
+                file.to_string(),
+                "a [[user]] has an empty name".into(),
+            ));
+        }
+        class.wait.validate().map_err(|d| invalid(at.clone(), d))?;
+        if class.tasks.is_empty() {
+            return Err(invalid(at, "has no [[user.task]]".into()));
+        }
+        for step in &class.on_start {
+            check_step(loaded, step, &format!("{at}, on_start"))?;
+        }
+        for (i, task) in class.tasks.iter().enumerate() {
+            let task_at = format!("{at}, task {:?}", task_name(task, i));
+            if task.steps.is_empty() {
+                return Err(invalid(task_at, "has no [[user.task.step]]".into()));
+            }
+            if !task.agent_categories.is_empty() && !task.for_each_agent {
+                return Err(invalid(
+                    task_at,
+                    "agent_categories needs for_each_agent = true".into(),
+                ));
+            }
+            for (j, step) in task.steps.iter().enumerate() {
+                check_step(loaded, step, &format!("{task_at}, step {}", j + 1))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_step(loaded: &LoadedScenario, step: &StepDef, at: &str) -> Result<(), ScenarioError> {
+    let invalid = |detail: String| ScenarioError::Invalid {
+        location: at.to_owned(),
+        detail,
+    };
+    if step.agent.is_some() && step.url.is_some() {
+        return Err(invalid("give either `agent` or `url`, not both".into()));
+    }
+    if let Some(url) = &step.url {
+        let value = url.get_ref();
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            return Err(ScenarioError::Invalid {
+                location: loaded.locate(url.span().start),
+                detail: format!("url {value:?} must start with http:// or https://"),
+            });
+        }
+    }
+    if step.json.is_some() && step.body.is_some() {
+        return Err(invalid("give either `json` or `body`, not both".into()));
+    }
+    if !step.path.starts_with('/') {
+        return Err(invalid(format!("path {:?} must start with '/'", step.path)));
+    }
+    if http_method(&step.method).is_none() {
+        return Err(invalid(format!("unknown HTTP method {:?}", step.method)));
+    }
+    if let Some(bad) = step
+        .expect_status
+        .iter()
+        .find(|s| !(100..=599).contains(*s))
+    {
+        return Err(invalid(format!(
+            "expect_status {bad} is not an HTTP status"
+        )));
+    }
+    for (var, pointer) in &step.extract {
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return Err(invalid(format!(
+                "extract {var} = {pointer:?}: a JSON pointer starts with '/'"
+            )));
+        }
+    }
+    for check in &step.check {
+        if !check.pointer.is_empty() && !check.pointer.starts_with('/') {
+            return Err(invalid(format!(
+                "check pointer {:?}: a JSON pointer starts with '/'",
+                check.pointer
+            )));
+        }
+    }
+    if let Some(timeout) = &step.timeout {
+        crate::duration::parse_duration(timeout).map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The method in upper case, when it is one lv sends.
+pub fn http_method(method: &str) -> Option<&'static str> {
+    const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    METHODS.into_iter().find(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// The task's name, or `task N` (1-based) when it has none.
+pub fn task_name(task: &TaskDef, index: usize) -> String {
+    task.name
+        .clone()
+        .unwrap_or_else(|| format!("task {}", index + 1))
+}
+
+fn check_unique_classes(loaded: &[LoadedScenario]) -> Result<(), ScenarioError> {
+    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    for scenario in loaded {
+        for class in &scenario.file.users {
+            if let Some(first) = seen.insert(&class.name, &scenario.path) {
+                return Err(ScenarioError::Invalid {
+                    location: scenario.path.display().to_string(),
+                    detail: format!(
+                        "user class {:?} is also defined in {}",
+                        class.name,
+                        first.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<LoadedScenario, ScenarioError> {
+        parse(Path::new("s.toml"), text.to_owned())
+    }
+
+    const MINIMAL: &str = r#"
+[[user]]
+name = "U"
+wait = { between = [1, 2] }
+
+[[user.task]]
+tags = ["a"]
+
+[[user.task.step]]
+agent = "ATLAS"
+path = "/health"
+"#;
+
+    #[test]
+    fn minimal_file_parses_with_defaults() {
+        let loaded = parse_str(MINIMAL).expect("parses");
+        let class = &loaded.file.users[0];
+        assert_eq!(class.weight, 1);
+        assert_eq!(class.tasks[0].weight, 1);
+        assert_eq!(class.tasks[0].steps[0].method, "GET");
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let text = MINIMAL.replace("path = \"/health\"", "path = /health");
+        let err = parse_str(&text).expect_err("bad toml").to_string();
+        assert!(err.starts_with("s.toml:11:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_line() {
+        let text = MINIMAL.replace("tags = [\"a\"]", "tagz = [\"a\"]");
+        let err = parse_str(&text).expect_err("unknown key").to_string();
+        assert!(
+            err.starts_with("s.toml:7:") && err.contains("tagz"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_name_the_place() {
+        let cases = [
+            (
+                MINIMAL.replace("path = \"/health\"", "path = \"health\""),
+                "must start with '/'",
+            ),
+            (
+                MINIMAL.replace("agent = \"ATLAS\"", "url = \"ftp://x\""),
+                "s.toml:10",
+            ),
+            (MINIMAL.replace("[1, 2]", "[2, 1]"), "larger"),
+            (
+                MINIMAL.replace("path = \"/health\"", "method = \"BREW\""),
+                "unknown HTTP method",
+            ),
+            (
+                MINIMAL.replace("path = \"/health\"", "timeout = \"5x\""),
+                "invalid duration",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(&text).expect_err(want).to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_classes_across_files_are_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.toml"), MINIMAL).expect("write");
+        std::fs::write(dir.path().join("b.toml"), MINIMAL).expect("write");
+        let err = load_paths(&[dir.path().to_owned()])
+            .expect_err("dup")
+            .to_string();
+        assert!(err.contains("also defined"), "{err}");
+    }
+
+    #[test]
+    fn folders_load_their_toml_files_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("b.toml"), MINIMAL.replace("\"U\"", "\"B\"")).expect("w");
+        std::fs::write(dir.path().join("a.toml"), MINIMAL.replace("\"U\"", "\"A\"")).expect("w");
+        std::fs::write(dir.path().join("notes.txt"), "x").expect("w");
+        let loaded = load_paths(&[dir.path().to_owned()]).expect("loads");
+        let names: Vec<_> = loaded
+            .iter()
+            .map(|l| l.file.users[0].name.as_str())
+            .collect();
+        assert_eq!(names, ["A", "B"]);
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            load_paths(&[empty.path().to_owned()]),
+            Err(ScenarioError::EmptyFolder(_))
+        ));
+    }
+}

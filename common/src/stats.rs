@@ -1,1 +1,928 @@
-//! (being written)
+//! Per-endpoint request stats and their exact merge.
+//!
+//! Workers record every request here and ship deltas; the master merges them into run totals.
+//! Fleet-wide percentiles must equal those of one histogram holding every sample, so response
+//! times go into HdrHistograms (added bucket by bucket, never averaged) while min, max and the
+//! sum are tracked exactly beside them. Memory is bounded by the number of distinct keys, which
+//! is capped, not by the number of requests. Pure code: no clock, no I/O, no tasks.
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+
+use crate::kind::SloKind;
+
+/// Largest response time the histogram resolves (1 h, in microseconds); larger ones saturate.
+pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
+/// Distinct (method, name) keys kept; further ones are recorded under [`OVERFLOW_NAME`].
+pub const MAX_ENDPOINTS: usize = 1_000;
+/// Endpoint name that collects requests beyond [`MAX_ENDPOINTS`].
+pub const OVERFLOW_NAME: &str = "(other endpoints)";
+/// Distinct (method, name, error) keys kept; further ones are recorded under [`OVERFLOW_ERROR`].
+pub const MAX_FAILURE_KINDS: usize = 500;
+/// Error (and exception) text that collects kinds beyond the caps.
+pub const OVERFLOW_ERROR: &str = "(other errors)";
+/// Distinct exception messages kept; further ones are counted under [`OVERFLOW_ERROR`].
+pub const MAX_EXCEPTION_KINDS: usize = 200;
+/// Longest error or exception message kept, in bytes, including the trailing "…" of a cut one.
+pub const MAX_MESSAGE_LEN: usize = 300;
+
+const SIGNIFICANT_DIGITS: u8 = 3;
+const ELLIPSIS: &str = "…";
+/// V2 cookies and header size of the HdrHistogram encoding (see `hdrhistogram::serialization`).
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+const V2_HEADER_LEN: usize = 40;
+/// More requests than this in one set of parts is rejected as implausible; it also keeps every
+/// sum of histogram counts far from `u64` overflow.
+const MAX_PARTS_REQUESTS: u64 = 1 << 48;
+
+/// Key of one endpoint row: HTTP method and stats name.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct EndpointKey {
+    /// HTTP method, e.g. `GET`.
+    pub method: String,
+    /// Stats name of the request (not necessarily its path).
+    pub name: String,
+}
+
+/// Key of one failures row: an endpoint plus the error text.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct FailureKey {
+    /// HTTP method, e.g. `GET`.
+    pub method: String,
+    /// Stats name of the request.
+    pub name: String,
+    /// Error text, at most [`MAX_MESSAGE_LEN`] bytes.
+    pub error: String,
+}
+
+/// Why [`EndpointStats::from_parts`] refused its input.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    /// The histogram bytes are not a V2 histogram with lv's parameters.
+    #[error("histogram bytes rejected: {reason}")]
+    BadHistogram {
+        /// What was wrong with the bytes.
+        reason: String,
+    },
+    /// The histogram bytes looked right but did not decode.
+    #[error("histogram bytes could not be decoded: {0}")]
+    Undecodable(#[source] hdrhistogram::serialization::DeserializeError),
+    /// More failures than requests.
+    #[error("{failures} failures reported for only {requests} requests")]
+    FailuresExceedRequests {
+        /// Failures claimed.
+        failures: u64,
+        /// Requests claimed.
+        requests: u64,
+    },
+    /// The histogram does not hold one sample per request.
+    #[error("histogram holds {histogram} samples but {requests} requests were reported")]
+    CountMismatch {
+        /// Samples in the histogram.
+        histogram: u64,
+        /// Requests claimed.
+        requests: u64,
+    },
+    /// Minimum response time above the maximum.
+    #[error("minimum response time {min_us} us exceeds maximum {max_us} us")]
+    MinAboveMax {
+        /// Minimum claimed.
+        min_us: u64,
+        /// Maximum claimed.
+        max_us: u64,
+    },
+    /// More requests than one report can plausibly hold.
+    #[error("{requests} requests in one report is more than the limit of {MAX_PARTS_REQUESTS}")]
+    TooManyRequests {
+        /// Requests claimed.
+        requests: u64,
+    },
+}
+
+/// Stats of one endpoint (or of several merged): counts, exact min/max/sum and a histogram.
+#[derive(Debug, Clone)]
+pub struct EndpointStats {
+    /// SLO kind of the endpoint, if its scenario step named one.
+    pub kind: Option<SloKind>,
+    /// Requests recorded, failed ones included.
+    pub requests: u64,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Sum of response body sizes in bytes.
+    pub content_bytes: u64,
+    /// Exact smallest response time in microseconds (0 when empty).
+    pub min_us: u64,
+    /// Exact largest response time in microseconds (0 when empty).
+    pub max_us: u64,
+    /// Exact sum of response times in microseconds.
+    pub total_us: u64,
+    /// One sample per request, microseconds, bounds 1..=[`HISTOGRAM_MAX_US`], 3 digits.
+    hist: Histogram<u64>,
+}
+
+impl Default for EndpointStats {
+    fn default() -> Self {
+        EndpointStats::new(None)
+    }
+}
+
+impl EndpointStats {
+    /// Empty stats of the given kind.
+    pub fn new(kind: Option<SloKind>) -> Self {
+        EndpointStats {
+            kind,
+            requests: 0,
+            failures: 0,
+            content_bytes: 0,
+            min_us: 0,
+            max_us: 0,
+            total_us: 0,
+            hist: empty_histogram(),
+        }
+    }
+
+    /// Records one request; latencies above [`HISTOGRAM_MAX_US`] saturate in the histogram only.
+    pub fn record(&mut self, latency_us: u64, content_len: u64, failed: bool) {
+        if self.requests == 0 {
+            (self.min_us, self.max_us) = (latency_us, latency_us);
+        } else {
+            self.min_us = self.min_us.min(latency_us);
+            self.max_us = self.max_us.max(latency_us);
+        }
+        self.requests = self.requests.saturating_add(1);
+        self.failures = self.failures.saturating_add(u64::from(failed));
+        self.content_bytes = self.content_bytes.saturating_add(content_len);
+        self.total_us = self.total_us.saturating_add(latency_us);
+        self.hist.saturating_record(latency_us);
+    }
+
+    /// Adds `other` exactly; the kind stays self's if set, else becomes other's.
+    pub fn merge(&mut self, other: &EndpointStats) {
+        self.kind = self.kind.or(other.kind);
+        if other.requests == 0 {
+            return;
+        }
+        if self.requests == 0 {
+            (self.min_us, self.max_us) = (other.min_us, other.max_us);
+        } else {
+            self.min_us = self.min_us.min(other.min_us);
+            self.max_us = self.max_us.max(other.max_us);
+        }
+        self.requests = self.requests.saturating_add(other.requests);
+        self.failures = self.failures.saturating_add(other.failures);
+        self.content_bytes = self.content_bytes.saturating_add(other.content_bytes);
+        self.total_us = self.total_us.saturating_add(other.total_us);
+        self.hist
+            .add(&other.hist)
+            .expect("every EndpointStats histogram has lv's bounds, so addition cannot fail");
+    }
+
+    /// The response-time histogram (microseconds).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
+    /// True when no request was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.requests == 0
+    }
+
+    /// Exact mean response time in milliseconds (0.0 when empty).
+    pub fn avg_ms(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        self.total_us as f64 / self.requests as f64 / 1000.0
+    }
+
+    /// Exact smallest response time in milliseconds (0.0 when empty).
+    pub fn min_ms(&self) -> f64 {
+        self.min_us as f64 / 1000.0
+    }
+
+    /// Exact largest response time in milliseconds (0.0 when empty).
+    pub fn max_ms(&self) -> f64 {
+        self.max_us as f64 / 1000.0
+    }
+
+    /// Response time in ms at `percent` (0..=100), clamped into [min, max]; 0.0 when empty.
+    ///
+    /// 0 (or NaN) gives the exact min and 100 the exact max; values in between come from the
+    /// histogram, so they are within 0.1 % or saturate at [`HISTOGRAM_MAX_US`].
+    pub fn percentile_ms(&self, percent: f64) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        // The extremes are known exactly, also beyond the histogram's saturation point.
+        if percent.is_nan() || percent <= 0.0 {
+            return self.min_ms();
+        }
+        if percent >= 100.0 {
+            return self.max_ms();
+        }
+        let value = self.hist.value_at_quantile(percent / 100.0);
+        // A bucket's highest equivalent value can lie beyond the exact extremes.
+        value.max(self.min_us).min(self.max_us) as f64 / 1000.0
+    }
+
+    /// Mean response body size in bytes (0.0 when empty).
+    pub fn avg_content_bytes(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        self.content_bytes as f64 / self.requests as f64
+    }
+
+    /// The histogram in HdrHistogram's uncompressed V2 encoding.
+    pub fn histogram_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        V2Serializer::new()
+            .serialize(&self.hist, &mut out)
+            .expect("V2 serialization into a Vec cannot fail for lv's histogram bounds");
+        out
+    }
+
+    /// Rebuilds stats from their fields and [`Self::histogram_bytes`] output, checking consistency.
+    ///
+    /// Only the uncompressed V2 encoding with lv's parameters is accepted (see [`StatsError`]).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors the fields of the wire message one to one"
+    )]
+    pub fn from_parts(
+        kind: Option<SloKind>,
+        requests: u64,
+        failures: u64,
+        content_bytes: u64,
+        min_us: u64,
+        max_us: u64,
+        total_us: u64,
+        histogram: &[u8],
+    ) -> Result<Self, StatsError> {
+        if requests > MAX_PARTS_REQUESTS {
+            return Err(StatsError::TooManyRequests { requests });
+        }
+        if failures > requests {
+            return Err(StatsError::FailuresExceedRequests { failures, requests });
+        }
+        if requests > 0 && min_us > max_us {
+            return Err(StatsError::MinAboveMax { min_us, max_us });
+        }
+        check_v2_header(histogram)?;
+        let hist: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &histogram[..])
+            .map_err(StatsError::Undecodable)?;
+        if hist.len() != requests {
+            return Err(StatsError::CountMismatch {
+                histogram: hist.len(),
+                requests,
+            });
+        }
+        let empty = requests == 0;
+        Ok(EndpointStats {
+            kind,
+            requests,
+            failures,
+            content_bytes,
+            min_us: if empty { 0 } else { min_us },
+            max_us: if empty { 0 } else { max_us },
+            total_us: if empty { 0 } else { total_us },
+            hist,
+        })
+    }
+}
+
+/// Stats of every endpoint plus failure and exception counts: what workers report, masters merge.
+#[derive(Debug, Clone, Default)]
+pub struct StatsSet {
+    /// Per endpoint; at most [`MAX_ENDPOINTS`] keys plus one [`OVERFLOW_NAME`] key per method.
+    pub endpoints: BTreeMap<EndpointKey, EndpointStats>,
+    /// Occurrences per failure kind; at most [`MAX_FAILURE_KINDS`] keys plus overflow keys.
+    pub failures: BTreeMap<FailureKey, u64>,
+    /// Occurrences per exception message; at most [`MAX_EXCEPTION_KINDS`] plus [`OVERFLOW_ERROR`].
+    pub exceptions: BTreeMap<String, u64>,
+}
+
+impl StatsSet {
+    /// Records one request (failed when `error` is set), applying the caps.
+    ///
+    /// Allocates only for a key not seen before; long messages are cut in a stack buffer.
+    pub fn record_request(
+        &mut self,
+        method: &str,
+        name: &str,
+        kind: Option<SloKind>,
+        latency_us: u64,
+        content_len: u64,
+        error: Option<&str>,
+    ) {
+        let (name, redirected) = endpoint_name(&self.endpoints, method, name);
+        let kind = if redirected { None } else { kind };
+        upsert(
+            &mut self.endpoints,
+            &(method, name) as &dyn EndpointRef,
+            || endpoint_key(method, name),
+            || EndpointStats::new(kind),
+            |stats| {
+                stats.kind = stats.kind.or(kind);
+                stats.record(latency_us, content_len, error.is_some());
+            },
+        );
+        if let Some(error) = error {
+            add_failure(&mut self.failures, method, name, error, 1);
+        }
+    }
+
+    /// Counts one exception (an error raised outside any request), applying the caps.
+    pub fn record_exception(&mut self, message: &str) {
+        add_exception(&mut self.exceptions, message, 1);
+    }
+
+    /// Adds `other` exactly, applying the same caps as recording.
+    pub fn merge(&mut self, other: &StatsSet) {
+        for (key, stats) in &other.endpoints {
+            let (name, redirected) = endpoint_name(&self.endpoints, &key.method, &key.name);
+            upsert(
+                &mut self.endpoints,
+                &(key.method.as_str(), name) as &dyn EndpointRef,
+                || endpoint_key(&key.method, name),
+                || EndpointStats::new(None),
+                |mine| {
+                    let kind = mine.kind;
+                    mine.merge(stats);
+                    if redirected {
+                        mine.kind = kind;
+                    }
+                },
+            );
+        }
+        for (key, &count) in &other.failures {
+            let (name, _) = endpoint_name(&self.endpoints, &key.method, &key.name);
+            add_failure(&mut self.failures, &key.method, name, &key.error, count);
+        }
+        for (message, &count) in &other.exceptions {
+            add_exception(&mut self.exceptions, message, count);
+        }
+    }
+
+    /// Returns the contents and leaves `self` empty.
+    pub fn take(&mut self) -> StatsSet {
+        std::mem::take(self)
+    }
+
+    /// True when no request, failure or exception is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.values().all(EndpointStats::is_empty)
+            && self.failures.is_empty()
+            && self.exceptions.is_empty()
+    }
+
+    /// The "Aggregated" row: every endpoint merged, kind `None`.
+    pub fn total(&self) -> EndpointStats {
+        let mut total = EndpointStats::new(None);
+        for stats in self.endpoints.values() {
+            total.merge(stats);
+        }
+        total.kind = None;
+        total
+    }
+
+    /// Requests over all endpoints.
+    pub fn request_count(&self) -> u64 {
+        let counts = self.endpoints.values().map(|s| s.requests);
+        counts.fold(0, u64::saturating_add)
+    }
+
+    /// Failed requests over all endpoints.
+    pub fn failure_count(&self) -> u64 {
+        let counts = self.endpoints.values().map(|s| s.failures);
+        counts.fold(0, u64::saturating_add)
+    }
+}
+
+/// The name a request is filed under: its own, or [`OVERFLOW_NAME`] (and `true`) past the cap.
+fn endpoint_name<'n>(
+    map: &BTreeMap<EndpointKey, EndpointStats>,
+    method: &str,
+    name: &'n str,
+) -> (&'n str, bool) {
+    if map.len() < MAX_ENDPOINTS || map.contains_key(&(method, name) as &dyn EndpointRef) {
+        (name, false)
+    } else {
+        (OVERFLOW_NAME, true)
+    }
+}
+
+/// Adds `count` to a failure kind, truncating the error and applying [`MAX_FAILURE_KINDS`].
+fn add_failure(
+    map: &mut BTreeMap<FailureKey, u64>,
+    method: &str,
+    name: &str,
+    error: &str,
+    count: u64,
+) {
+    let mut buf = [0; MAX_MESSAGE_LEN];
+    let mut error = truncate_message(error, &mut buf);
+    if map.len() >= MAX_FAILURE_KINDS
+        && !map.contains_key(&(method, name, error) as &dyn FailureRef)
+    {
+        error = OVERFLOW_ERROR;
+    }
+    upsert(
+        map,
+        &(method, name, error) as &dyn FailureRef,
+        || FailureKey {
+            method: method.to_owned(),
+            name: name.to_owned(),
+            error: error.to_owned(),
+        },
+        || 0,
+        |n| *n = n.saturating_add(count),
+    );
+}
+
+/// Adds `count` to an exception message, truncating it and applying [`MAX_EXCEPTION_KINDS`].
+fn add_exception(map: &mut BTreeMap<String, u64>, message: &str, count: u64) {
+    let mut buf = [0; MAX_MESSAGE_LEN];
+    let mut message = truncate_message(message, &mut buf);
+    if map.len() >= MAX_EXCEPTION_KINDS && !map.contains_key(message) {
+        message = OVERFLOW_ERROR;
+    }
+    upsert(
+        map,
+        message,
+        || message.to_owned(),
+        || 0,
+        |n| *n = n.saturating_add(count),
+    );
+}
+
+/// Applies `apply` to the value under `lookup`, inserting `make()` under `make_key()` if missing.
+fn upsert<K, V, Q>(
+    map: &mut BTreeMap<K, V>,
+    lookup: &Q,
+    make_key: impl FnOnce() -> K,
+    make: impl FnOnce() -> V,
+    apply: impl FnOnce(&mut V),
+) where
+    K: Ord + Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    if let Some(value) = map.get_mut(lookup) {
+        apply(value);
+    } else {
+        apply(map.entry(make_key()).or_insert_with(make));
+    }
+}
+
+fn endpoint_key(method: &str, name: &str) -> EndpointKey {
+    EndpointKey {
+        method: method.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+/// `message`, or its longest prefix (cut on a char boundary) plus "…" built in `buf`, within
+/// [`MAX_MESSAGE_LEN`] bytes. The buffer lives on the caller's stack, so nothing is allocated.
+fn truncate_message<'a>(message: &'a str, buf: &'a mut [u8; MAX_MESSAGE_LEN]) -> &'a str {
+    if message.len() <= MAX_MESSAGE_LEN {
+        return message;
+    }
+    let mut cut = MAX_MESSAGE_LEN - ELLIPSIS.len();
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let end = cut + ELLIPSIS.len();
+    buf[..cut].copy_from_slice(&message.as_bytes()[..cut]);
+    buf[cut..end].copy_from_slice(ELLIPSIS.as_bytes());
+    // A char-boundary prefix followed by a whole char is valid UTF-8; the fallback is unreachable.
+    std::str::from_utf8(&buf[..end]).unwrap_or(ELLIPSIS)
+}
+
+/// Borrowed view of an [`EndpointKey`], so maps can be searched with `(&str, &str)`.
+trait EndpointRef {
+    fn parts(&self) -> (&str, &str);
+}
+
+impl EndpointRef for EndpointKey {
+    fn parts(&self) -> (&str, &str) {
+        (&self.method, &self.name)
+    }
+}
+
+impl EndpointRef for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+/// Borrowed view of a [`FailureKey`], so maps can be searched with `(&str, &str, &str)`.
+trait FailureRef {
+    fn parts(&self) -> (&str, &str, &str);
+}
+
+impl FailureRef for FailureKey {
+    fn parts(&self) -> (&str, &str, &str) {
+        (&self.method, &self.name, &self.error)
+    }
+}
+
+impl FailureRef for (&str, &str, &str) {
+    fn parts(&self) -> (&str, &str, &str) {
+        (self.0, self.1, self.2)
+    }
+}
+
+/// Orders a key view by its parts, which matches the derived order of the owned key (fields
+/// compared in declaration order), as `Borrow` requires.
+macro_rules! ordered_by_parts {
+    ($view:ident, $key:ty) => {
+        impl<'a> Borrow<dyn $view + 'a> for $key {
+            fn borrow(&self) -> &(dyn $view + 'a) {
+                self
+            }
+        }
+        impl PartialEq for dyn $view + '_ {
+            fn eq(&self, other: &Self) -> bool {
+                self.parts() == other.parts()
+            }
+        }
+        impl Eq for dyn $view + '_ {}
+        impl PartialOrd for dyn $view + '_ {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for dyn $view + '_ {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.parts().cmp(&other.parts())
+            }
+        }
+    };
+}
+
+ordered_by_parts!(EndpointRef, EndpointKey);
+ordered_by_parts!(FailureRef, FailureKey);
+
+/// A fresh histogram with lv's bounds.
+fn empty_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS)
+        .expect("lv's histogram bounds are valid constants")
+}
+
+/// Checks the V2 header before the decoder sees the bytes.
+///
+/// The decoder trusts the declared payload length and parameters: it allocates what the header
+/// asks for (up to 4 GiB) before reading, and a deflated payload's inner header cannot be seen
+/// until it is inflated. So only uncompressed V2 with exactly lv's parameters and a length that
+/// matches the input gets through. It also refuses the one varint (a run of 2^63 zeros) that
+/// overflows the decoder's negation in debug builds.
+fn check_v2_header(bytes: &[u8]) -> Result<(), StatsError> {
+    let bad = |reason: String| Err(StatsError::BadHistogram { reason });
+    let be_u32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    let be_u64 = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    let (Some(cookie), Some(payload_len), Some(digits), Some(low), Some(high)) =
+        (be_u32(0), be_u32(4), be_u32(12), be_u64(16), be_u64(24))
+    else {
+        return bad(format!("{} bytes is shorter than a V2 header", bytes.len()));
+    };
+    if cookie == V2_DEFLATE_COOKIE {
+        return bad("compressed (V2 deflate) encoding is not accepted; send plain V2".into());
+    }
+    if cookie != V2_COOKIE {
+        return bad(format!("cookie {cookie:#010x} is not HdrHistogram V2"));
+    }
+    if (digits, low, high) != (u32::from(SIGNIFICANT_DIGITS), 1, HISTOGRAM_MAX_US) {
+        return bad(format!(
+            "parameters (low {low}, high {high}, {digits} digits) differ from lv's \
+             (low 1, high {HISTOGRAM_MAX_US}, {SIGNIFICANT_DIGITS} digits)"
+        ));
+    }
+    let payload = &bytes[V2_HEADER_LEN.min(bytes.len())..];
+    if payload.len() != payload_len as usize {
+        return bad(format!(
+            "header declares {payload_len} payload bytes but {} follow",
+            payload.len()
+        ));
+    }
+    // LEB128-64b9B varints: up to 8 bytes with the high bit set, then a whole ninth byte. Nine
+    // 0xff bytes decode to i64::MIN.
+    let (mut len, mut all_ff) = (0, true);
+    for &byte in payload {
+        len += 1;
+        all_ff &= byte == 0xff;
+        if len == 9 && all_ff {
+            return bad("payload holds an impossible zero run".into());
+        }
+        if len == 9 || byte & 0x80 == 0 {
+            (len, all_ff) = (0, true);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    const NAMES: [&str; 4] = ["/health", "/v1/chat", "/v1/events", "/v1/tasks"];
+
+    /// A latency between 50 us and 20 s, bunched in the middle on a log scale.
+    fn latency(rng: &mut SmallRng) -> u64 {
+        let u = (rng.random::<f64>() + rng.random::<f64>() + rng.random::<f64>()) / 3.0;
+        (50.0 * (20e6f64 / 50.0).powf(u)).round() as u64
+    }
+
+    fn rebuild(stats: &EndpointStats) -> Result<EndpointStats, StatsError> {
+        let s = stats;
+        let bytes = s.histogram_bytes();
+        EndpointStats::from_parts(
+            s.kind,
+            s.requests,
+            s.failures,
+            s.content_bytes,
+            s.min_us,
+            s.max_us,
+            s.total_us,
+            &bytes,
+        )
+    }
+
+    fn summary(s: &EndpointStats) -> Vec<f64> {
+        let mut out: Vec<f64> = [50.0, 95.0, 99.0, 99.9, 100.0]
+            .map(|p| s.percentile_ms(p))
+            .to_vec();
+        out.extend([
+            s.min_ms(),
+            s.max_ms(),
+            s.avg_ms(),
+            s.requests as f64,
+            s.failures as f64,
+            s.avg_content_bytes(),
+        ]);
+        out
+    }
+
+    #[test]
+    fn split_serialized_merge_equals_single_set() -> Result<(), StatsError> {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut whole = StatsSet::default();
+        let mut parts = [
+            StatsSet::default(),
+            StatsSet::default(),
+            StatsSet::default(),
+        ];
+        for i in 0..30_000 {
+            let name = NAMES[rng.random_range(0..NAMES.len())];
+            let (lat, len) = (latency(&mut rng), rng.random_range(0..5000));
+            let error = (rng.random_range(0..100) == 0).then_some("HTTP 500");
+            whole.record_request("POST", name, Some(SloKind::Chat), lat, len, error);
+            parts[i % 3].record_request("POST", name, Some(SloKind::Chat), lat, len, error);
+        }
+        let mut merged = StatsSet::default();
+        for part in &parts {
+            let mut decoded = part.clone();
+            for stats in decoded.endpoints.values_mut() {
+                *stats = rebuild(stats)?;
+            }
+            merged.merge(&decoded);
+        }
+        assert_eq!(merged.endpoints.len(), NAMES.len());
+        for (key, stats) in &whole.endpoints {
+            let mine = &merged.endpoints[key];
+            assert_eq!(summary(mine), summary(stats), "{key:?}");
+            assert_eq!(mine.histogram(), stats.histogram());
+            assert_eq!(mine.kind, Some(SloKind::Chat));
+        }
+        assert_eq!(summary(&merged.total()), summary(&whole.total()));
+        assert_eq!(merged.failures, whole.failures);
+        assert_eq!(merged.request_count(), 30_000);
+        assert_eq!(merged.failure_count(), whole.failures.values().sum::<u64>());
+        Ok(())
+    }
+
+    #[test]
+    fn percentiles_stay_within_exact_extremes() {
+        let mut stats = EndpointStats::default();
+        for v in [0, 2047, 2049, 123_456, 5_000_000_000] {
+            stats.record(v, 0, false);
+        }
+        for p in [0.0, 1.0, 50.0, 90.0, 99.0, 99.99, 100.0, 150.0, f64::NAN] {
+            let value = stats.percentile_ms(p);
+            assert!((0.0..=stats.max_ms()).contains(&value), "p{p} = {value}");
+        }
+        assert_eq!(stats.percentile_ms(0.0), 0.0, "0 is recorded as 0");
+        assert_eq!(
+            stats.percentile_ms(100.0),
+            5_000_000.0,
+            "clamped to the exact max"
+        );
+        assert_eq!(stats.max_us, 5_000_000_000);
+        assert_eq!(EndpointStats::default().percentile_ms(99.0), 0.0);
+        assert_eq!(EndpointStats::default().avg_ms(), 0.0);
+    }
+
+    #[test]
+    fn endpoint_cap_sends_new_keys_to_overflow() {
+        let mut set = StatsSet::default();
+        for i in 0..MAX_ENDPOINTS {
+            set.record_request("GET", &format!("/e{i}"), Some(SloKind::Health), 10, 0, None);
+        }
+        set.record_request(
+            "GET",
+            "/one-too-many",
+            Some(SloKind::Health),
+            10,
+            0,
+            Some("boom"),
+        );
+        set.record_request("GET", "/e0", None, 10, 0, None);
+        let overflow = endpoint_key("GET", OVERFLOW_NAME);
+        assert_eq!(set.endpoints.len(), MAX_ENDPOINTS + 1);
+        assert_eq!(set.endpoints[&overflow].requests, 1);
+        assert_eq!(set.endpoints[&overflow].kind, None);
+        assert_eq!(set.endpoints[&endpoint_key("GET", "/e0")].requests, 2);
+        let failure = FailureKey {
+            method: "GET".into(),
+            name: OVERFLOW_NAME.into(),
+            error: "boom".into(),
+        };
+        assert_eq!(set.failures.get(&failure), Some(&1));
+
+        let mut other = StatsSet::default();
+        other.record_request("PUT", "/elsewhere", Some(SloKind::Event), 10, 0, None);
+        set.merge(&other);
+        assert_eq!(
+            set.endpoints[&endpoint_key("PUT", OVERFLOW_NAME)].kind,
+            None
+        );
+        assert_eq!(set.request_count(), MAX_ENDPOINTS as u64 + 3);
+    }
+
+    #[test]
+    fn failure_and_exception_caps() {
+        let mut set = StatsSet::default();
+        for i in 0..=MAX_FAILURE_KINDS {
+            set.record_request("GET", "/x", None, 1, 0, Some(&format!("error {i}")));
+        }
+        for i in 0..=MAX_EXCEPTION_KINDS {
+            set.record_exception(&format!("exception {i}"));
+        }
+        let key = |error: &str| FailureKey {
+            method: "GET".into(),
+            name: "/x".into(),
+            error: error.into(),
+        };
+        assert_eq!(set.failures.len(), MAX_FAILURE_KINDS + 1);
+        assert_eq!(set.failures.get(&key(OVERFLOW_ERROR)), Some(&1));
+        assert_eq!(set.failures.get(&key("error 0")), Some(&1));
+        assert_eq!(set.exceptions.len(), MAX_EXCEPTION_KINDS + 1);
+        assert_eq!(set.exceptions.get(OVERFLOW_ERROR), Some(&1));
+        assert_eq!(set.failure_count(), MAX_FAILURE_KINDS as u64 + 1);
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        // 296 ASCII bytes, then a 3-byte char straddling the 297-byte cut.
+        let long = format!("{}€ and more", "a".repeat(MAX_MESSAGE_LEN - 4));
+        let mut set = StatsSet::default();
+        set.record_request("GET", "/x", None, 1, 0, Some(&long));
+        set.record_exception(&long);
+        let expected = format!("{}…", "a".repeat(MAX_MESSAGE_LEN - 4));
+        let error = set.failures.keys().next().map(|k| k.error.clone());
+        assert_eq!(error.as_deref(), Some(expected.as_str()));
+        assert!(set.exceptions.contains_key(&expected));
+        assert!(expected.len() <= MAX_MESSAGE_LEN);
+        // The same long message lands on the same key.
+        set.record_exception(&long);
+        assert_eq!(set.exceptions.get(&expected), Some(&2));
+        let exact = "b".repeat(MAX_MESSAGE_LEN);
+        set.record_exception(&exact);
+        assert!(set.exceptions.contains_key(&exact));
+    }
+
+    #[test]
+    fn from_parts_rejects_bad_input() -> Result<(), StatsError> {
+        let mut stats = EndpointStats::new(Some(SloKind::Event));
+        stats.record(100, 10, true);
+        stats.record(300, 10, false);
+        let bytes = stats.histogram_bytes();
+        let parts = |requests, failures, min, max, bytes: &[u8]| {
+            EndpointStats::from_parts(None, requests, failures, 20, min, max, 400, bytes)
+        };
+        assert!(matches!(
+            parts(2, 1, 100, 300, b"garbage"),
+            Err(StatsError::BadHistogram { .. })
+        ));
+        assert!(matches!(
+            parts(2, 1, 100, 300, &[0xff; 64]),
+            Err(StatsError::BadHistogram { .. })
+        ));
+        assert!(matches!(
+            parts(2, 1, 100, 300, &bytes[..bytes.len() - 1]),
+            Err(StatsError::BadHistogram { .. })
+        ));
+        assert!(matches!(
+            parts(3, 1, 100, 300, &bytes),
+            Err(StatsError::CountMismatch {
+                histogram: 2,
+                requests: 3
+            })
+        ));
+        assert!(matches!(
+            parts(2, 3, 100, 300, &bytes),
+            Err(StatsError::FailuresExceedRequests { .. })
+        ));
+        assert!(matches!(
+            parts(2, 1, 300, 100, &bytes),
+            Err(StatsError::MinAboveMax { .. })
+        ));
+        let mut compressed = bytes.clone();
+        compressed[3] = 0x14;
+        assert!(matches!(
+            parts(2, 1, 100, 300, &compressed),
+            Err(StatsError::BadHistogram { .. })
+        ));
+        let mut other_bounds = bytes.clone();
+        other_bounds[31] ^= 1;
+        assert!(matches!(
+            parts(2, 1, 100, 300, &other_bounds),
+            Err(StatsError::BadHistogram { .. })
+        ));
+        // A payload holding nine 0xff bytes (a zero run of 2^63) is refused before decoding.
+        let mut zero_run = bytes[..V2_HEADER_LEN].to_vec();
+        zero_run[4..8].copy_from_slice(&9u32.to_be_bytes());
+        zero_run.extend([0xff; 9]);
+        assert!(matches!(
+            parts(0, 0, 0, 0, &zero_run),
+            Err(StatsError::BadHistogram { .. })
+        ));
+        let message = parts(3, 1, 100, 300, &bytes).err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some("histogram holds 2 samples but 3 requests were reported")
+        );
+
+        let rebuilt = parts(2, 1, 100, 300, &bytes)?;
+        assert_eq!(summary(&rebuilt), summary(&stats));
+        let empty = EndpointStats::default().histogram_bytes();
+        assert!(EndpointStats::from_parts(None, 0, 0, 0, 9, 1, 0, &empty)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn take_leaves_empty_and_empty_merge_is_identity() {
+        let mut set = StatsSet::default();
+        set.record_request("GET", "/a", Some(SloKind::Health), 120, 7, None);
+        set.record_request("GET", "/b", None, 80, 3, Some("timeout"));
+        set.record_exception("connection refused");
+        let before = set.clone();
+        set.merge(&StatsSet::default());
+        let summaries = |s: &StatsSet| {
+            s.endpoints
+                .iter()
+                .map(|(k, v)| (k.clone(), summary(v), v.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summaries(&set), summaries(&before));
+        assert_eq!(
+            (&set.failures, &set.exceptions),
+            (&before.failures, &before.exceptions)
+        );
+
+        let mut empty = StatsSet::default();
+        empty.merge(&before);
+        assert_eq!(summaries(&empty), summaries(&before));
+
+        let taken = set.take();
+        assert!(set.is_empty() && set.endpoints.is_empty());
+        assert!(!taken.is_empty());
+        assert_eq!(taken.request_count(), 2);
+        assert_eq!(taken.failure_count(), 1);
+        let total = taken.total();
+        assert_eq!(
+            (total.kind, total.min_us, total.max_us, total.avg_ms()),
+            (None, 80, 120, 0.1)
+        );
+    }
+}

@@ -1,1 +1,350 @@
-//! (being written)
+//! Conversions between protocol messages ([`crate::pb`]) and domain types.
+//!
+//! Everything that arrives from the network goes through a `TryFrom` here, so the rest of
+//! the code only sees checked values; a malformed message becomes a [`WireError`] that
+//! names the field, and `Status::invalid_argument` on the wire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::kind::SloKind;
+use crate::pb;
+use crate::plan::Plan;
+use crate::quota::ClassUsers;
+use crate::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
+
+/// A message that does not make sense.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {message}: {detail}")]
+pub struct WireError {
+    /// The message type.
+    pub message: &'static str,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl From<WireError> for tonic::Status {
+    fn from(err: WireError) -> Self {
+        tonic::Status::invalid_argument(err.to_string())
+    }
+}
+
+fn wire_err(message: &'static str, detail: impl Into<String>) -> WireError {
+    WireError {
+        message,
+        detail: detail.into(),
+    }
+}
+
+/// The desired state of a worker for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// Run id.
+    pub run_id: String,
+    /// Increases with each assignment of the run.
+    pub generation: u64,
+    /// What to run.
+    pub plan: Arc<Plan>,
+    /// Users per class for this worker.
+    pub users: ClassUsers,
+    /// This worker's spawn rate, users per second (> 0).
+    pub spawn_rate: f64,
+    /// Safety net: the longest the users may run.
+    pub max_run_time: Duration,
+    /// How often to report.
+    pub report_interval: Duration,
+}
+
+impl Assignment {
+    /// Users over all classes.
+    pub fn total_users(&self) -> u32 {
+        self.users.values().sum()
+    }
+}
+
+impl From<&Assignment> for pb::Assignment {
+    fn from(a: &Assignment) -> Self {
+        pb::Assignment {
+            run_id: a.run_id.clone(),
+            generation: a.generation,
+            plan_json: a.plan.to_json(),
+            users: a.users.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            spawn_rate: a.spawn_rate,
+            max_run_time_ms: millis(a.max_run_time),
+            report_interval_ms: u32::try_from(a.report_interval.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl TryFrom<pb::Assignment> for Assignment {
+    type Error = WireError;
+
+    fn try_from(a: pb::Assignment) -> Result<Self, WireError> {
+        const M: &str = "Assignment";
+        if a.run_id.is_empty() {
+            return Err(wire_err(M, "empty run_id"));
+        }
+        let plan = Plan::from_json(&a.plan_json).map_err(|e| wire_err(M, e))?;
+        for name in a.users.keys() {
+            if !plan.classes.iter().any(|c| &c.name == name) {
+                return Err(wire_err(M, format!("users for unknown class {name:?}")));
+            }
+        }
+        if !(a.spawn_rate.is_finite() && a.spawn_rate > 0.0) {
+            return Err(wire_err(
+                M,
+                format!("spawn_rate {} must be > 0", a.spawn_rate),
+            ));
+        }
+        if a.report_interval_ms == 0 {
+            return Err(wire_err(M, "report_interval_ms is 0"));
+        }
+        Ok(Assignment {
+            run_id: a.run_id,
+            generation: a.generation,
+            plan: Arc::new(plan),
+            users: a.users.into_iter().collect(),
+            spawn_rate: a.spawn_rate,
+            max_run_time: Duration::from_millis(a.max_run_time_ms),
+            report_interval: Duration::from_millis(u64::from(a.report_interval_ms)),
+        })
+    }
+}
+
+/// One StatsReport, decoded.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Run id.
+    pub run_id: String,
+    /// Per-run sequence number, from 1.
+    pub seq: u64,
+    /// Interval start, Unix ms.
+    pub start_unix_ms: i64,
+    /// Interval end, Unix ms.
+    pub end_unix_ms: i64,
+    /// Users running at the end of the interval.
+    pub users_running: u32,
+    /// The deltas.
+    pub stats: StatsSet,
+    /// Last report of the run.
+    pub last: bool,
+    /// Requests cut off by the stop.
+    pub cut_off: u64,
+    /// Reports the worker dropped from a full resend buffer.
+    pub dropped_reports: u64,
+}
+
+impl From<&Report> for pb::StatsReport {
+    fn from(r: &Report) -> Self {
+        pb::StatsReport {
+            run_id: r.run_id.clone(),
+            seq: r.seq,
+            start_unix_ms: r.start_unix_ms,
+            end_unix_ms: r.end_unix_ms,
+            users_running: r.users_running,
+            endpoints: r
+                .stats
+                .endpoints
+                .iter()
+                .map(|(key, e)| pb::EndpointDelta {
+                    method: key.method.clone(),
+                    name: key.name.clone(),
+                    kind: e.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+                    requests: e.requests,
+                    failures: e.failures,
+                    content_bytes: e.content_bytes,
+                    histogram: e.histogram_bytes(),
+                    min_us: e.min_us,
+                    max_us: e.max_us,
+                    total_us: e.total_us,
+                })
+                .collect(),
+            failures: r
+                .stats
+                .failures
+                .iter()
+                .map(|(key, count)| pb::FailureDelta {
+                    method: key.method.clone(),
+                    name: key.name.clone(),
+                    error: key.error.clone(),
+                    count: *count,
+                })
+                .collect(),
+            exceptions: r
+                .stats
+                .exceptions
+                .iter()
+                .map(|(message, count)| pb::ExceptionDelta {
+                    message: message.clone(),
+                    count: *count,
+                })
+                .collect(),
+            last: r.last,
+            cut_off: r.cut_off,
+            dropped_reports: r.dropped_reports,
+        }
+    }
+}
+
+impl TryFrom<pb::StatsReport> for Report {
+    type Error = WireError;
+
+    fn try_from(r: pb::StatsReport) -> Result<Self, WireError> {
+        const M: &str = "StatsReport";
+        if r.run_id.is_empty() || r.seq == 0 {
+            return Err(wire_err(M, "needs a run_id and a seq >= 1"));
+        }
+        let mut stats = StatsSet::default();
+        for e in r.endpoints {
+            let kind = match e.kind.as_str() {
+                "" => None,
+                other => Some(
+                    other
+                        .parse::<SloKind>()
+                        .map_err(|err| wire_err(M, format!("endpoint {}: {err}", e.name)))?,
+                ),
+            };
+            let endpoint = EndpointStats::from_parts(
+                kind,
+                e.requests,
+                e.failures,
+                e.content_bytes,
+                e.min_us,
+                e.max_us,
+                e.total_us,
+                &e.histogram,
+            )
+            .map_err(|err| wire_err(M, format!("endpoint {} {}: {err}", e.method, e.name)))?;
+            let key = EndpointKey {
+                method: e.method,
+                name: e.name,
+            };
+            stats
+                .endpoints
+                .entry(key)
+                .and_modify(|existing| existing.merge(&endpoint))
+                .or_insert(endpoint);
+        }
+        for f in r.failures {
+            let key = FailureKey {
+                method: f.method,
+                name: f.name,
+                error: f.error,
+            };
+            *stats.failures.entry(key).or_default() += f.count;
+        }
+        for x in r.exceptions {
+            *stats.exceptions.entry(x.message).or_default() += x.count;
+        }
+        Ok(Report {
+            run_id: r.run_id,
+            seq: r.seq,
+            start_unix_ms: r.start_unix_ms,
+            end_unix_ms: r.end_unix_ms,
+            users_running: r.users_running,
+            stats,
+            last: r.last,
+            cut_off: r.cut_off,
+            dropped_reports: r.dropped_reports,
+        })
+    }
+}
+
+/// A duration in whole milliseconds, saturating.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The current wall-clock time in Unix milliseconds.
+pub fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip_exactly() {
+        let mut stats = StatsSet::default();
+        for i in 0..1000u64 {
+            let error = (i % 10 == 0).then_some("HTTP 500");
+            stats.record_request(
+                "GET",
+                "ATLAS /health",
+                Some(SloKind::Health),
+                100 + i * 37,
+                20,
+                error,
+            );
+        }
+        stats.record_request("POST", "x", None, 5, 0, None);
+        stats.record_exception("extract /id: not found");
+        let report = Report {
+            run_id: "r".into(),
+            seq: 3,
+            start_unix_ms: 1,
+            end_unix_ms: 2,
+            users_running: 7,
+            stats,
+            last: true,
+            cut_off: 2,
+            dropped_reports: 0,
+        };
+        let back = Report::try_from(pb::StatsReport::from(&report)).expect("decodes");
+        let key = EndpointKey {
+            method: "GET".into(),
+            name: "ATLAS /health".into(),
+        };
+        let (a, b) = (&report.stats.endpoints[&key], &back.stats.endpoints[&key]);
+        assert_eq!(
+            (a.requests, a.failures, a.kind),
+            (b.requests, b.failures, b.kind)
+        );
+        assert_eq!(a.percentile_ms(99.0), b.percentile_ms(99.0));
+        assert_eq!(back.stats.failures, report.stats.failures);
+        assert_eq!(back.stats.exceptions, report.stats.exceptions);
+        assert_eq!(
+            (back.seq, back.users_running, back.last, back.cut_off),
+            (3, 7, true, 2)
+        );
+    }
+
+    #[test]
+    fn malformed_reports_are_rejected() {
+        let bad = pb::StatsReport {
+            run_id: "r".into(),
+            seq: 1,
+            endpoints: vec![pb::EndpointDelta {
+                method: "GET".into(),
+                name: "x".into(),
+                requests: 1,
+                histogram: vec![1, 2, 3],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let err = Report::try_from(bad).expect_err("garbage histogram");
+        assert!(err.to_string().contains("GET x"), "{err}");
+        let zero_seq = pb::StatsReport {
+            run_id: "r".into(),
+            ..Default::default()
+        };
+        assert!(Report::try_from(zero_seq).is_err());
+    }
+
+    #[test]
+    fn assignments_are_checked() {
+        let bad = pb::Assignment {
+            run_id: "r".into(),
+            plan_json: b"not json".to_vec(),
+            spawn_rate: 1.0,
+            report_interval_ms: 1000,
+            ..Default::default()
+        };
+        let err = Assignment::try_from(bad).expect_err("bad plan");
+        assert!(err.to_string().contains("plan"), "{err}");
+    }
+}

@@ -1,1 +1,127 @@
-//! placeholder
+//! lv-worker: connects to an lv master and runs its share of virtual users.
+//!
+//! # Layout
+//! - [`connection`]: the control stream (connect, heartbeats, reports, reconnects).
+//! - [`outbox`]: reports kept until the master acknowledges them.
+//! - [`swarm`]: the virtual users, converging to the latest Assignment.
+//! - [`user`]: one virtual user's loop and the execution of a request step.
+//! - [`http`]: the shared HTTP client.
+//! - [`recorder`]: where users record stats until the next report.
+//! - [`limits`]: the open-file limit.
+
+use std::time::Duration;
+
+use lv_common::pb;
+use tokio_util::sync::CancellationToken;
+
+pub mod connection;
+pub mod http;
+pub mod limits;
+pub mod outbox;
+pub mod recorder;
+pub mod swarm;
+pub mod user;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The master's `host:port`.
+    pub master: String,
+    /// Shared secret presented to the master.
+    pub token: String,
+    /// Give up when no master answers within this long at start.
+    pub connect_timeout: Duration,
+    /// Silence from the master longer than this stops the users.
+    pub heartbeat_timeout: Duration,
+    /// Worker id; a fresh UUID when `None`.
+    pub worker_id: Option<String>,
+    /// TCP connect timeout of requests to targets.
+    pub http_connect_timeout: Duration,
+}
+
+impl WorkerConfig {
+    /// A config for `master` with the defaults of the command line.
+    pub fn new(master: impl Into<String>) -> WorkerConfig {
+        WorkerConfig {
+            master: master.into(),
+            token: String::new(),
+            connect_timeout: Duration::from_secs(60),
+            heartbeat_timeout: Duration::from_secs(5),
+            worker_id: None,
+            http_connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a worker stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The master refused this worker.
+    #[error("refused by the master: {0}")]
+    Refused(String),
+    /// No master answered in time.
+    #[error("no master answered at {master} within {waited:?} (last error: {reason})")]
+    NoMaster {
+        /// Address tried.
+        master: String,
+        /// How long we tried.
+        waited: Duration,
+        /// The last connection error.
+        reason: String,
+    },
+    /// The worker could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Runs a worker until the master says Shutdown (Ok), `shutdown` is cancelled (Ok), or
+/// the master refuses it or cannot be reached (Err).
+pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
+    let fd_limit = limits::raise_fd_limit();
+    let client = http::HttpClient::new(config.http_connect_timeout)
+        .map_err(|e| WorkerError::Setup(e.to_string()))?;
+    let recorder = recorder::Recorder::default();
+    let swarm_token = shutdown.child_token();
+    let (swarm, swarm_task) = swarm::spawn(client, recorder.clone(), swarm_token.clone());
+    let worker_id = config
+        .worker_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("worker", worker_id = %worker_id);
+    let hello = pb::Hello {
+        worker_id,
+        hostname: hostname(),
+        version: lv_common::VERSION.to_owned(),
+        protocol_version: lv_common::PROTOCOL_VERSION,
+        cores: std::thread::available_parallelism()
+            .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+        token: config.token.clone(),
+        fd_limit: fd_limit.map_or(0, |l| l.soft),
+    };
+    let result = tracing::Instrument::instrument(
+        connection::serve(&config, hello, swarm, recorder, &shutdown),
+        span,
+    )
+    .await;
+    swarm_token.cancel();
+    let _ = swarm_task.await;
+    result
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A duration in whole milliseconds as i64, saturating.
+pub(crate) fn millis_i64(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,1 +1,75 @@
-fn main() {}
+//! `lv-worker`: parse the command line, start logging, run the worker.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use lv_common::duration::parse_duration;
+use lv_worker::{WorkerConfig, run};
+use tokio_util::sync::CancellationToken;
+
+/// Runs virtual users for an lv master.
+#[derive(Debug, Parser)]
+#[command(name = "lv-worker", version, about)]
+struct Args {
+    /// The master's address.
+    #[arg(long, default_value = "127.0.0.1:5557", env = "LV_MASTER")]
+    master: String,
+    /// Shared secret the master expects.
+    #[arg(long, env = "LV_TOKEN", default_value = "", hide_env_values = true)]
+    token: String,
+    /// Give up when no master answers within this long (e.g. 60s, 5m).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// Silence from the master longer than this stops all users.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    heartbeat_timeout: Duration,
+    /// Log level (error, warn, info, debug, trace) or a tracing filter.
+    #[arg(long, default_value = "info", env = "LV_LOGLEVEL")]
+    loglevel: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.loglevel)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("lv-worker: cannot start the async runtime: {err}");
+            return ExitCode::from(3);
+        }
+    };
+    let mut config = WorkerConfig::new(args.master);
+    config.token = args.token;
+    config.connect_timeout = args.connect_timeout;
+    config.heartbeat_timeout = args.heartbeat_timeout;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signals(shutdown.clone()));
+        match run(config, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("lv-worker: {err:#}");
+                ExitCode::from(3)
+            }
+        }
+    })
+}
+
+async fn stop_on_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping (signal)");
+    shutdown.cancel();
+}

@@ -1,1 +1,196 @@
-//! placeholder
+//! `lv-fleet-sim`: a simulated Leveredge fleet to run lv against in tests, demos and benchmarks.
+//!
+//! [`start`] binds one HTTP server per agent of a fleet map (nominal ports plus an offset, or
+//! ephemeral ports), keeps real in-memory state (conversations, events and acks, creative
+//! assets), simulates each endpoint's latency with a scale factor, injects faults on request
+//! (error rate, agents down, slow agents) and counts every request it receives, so tests can
+//! check lv's numbers against what the fleet actually saw. The binary is a thin shell around
+//! this library; integration tests run it in-process.
+//!
+//! # Layout
+//! - [`config`]: [`SimConfig`], its validation, [`SimError`], command-line value parsers.
+//! - `server`: one router per agent, the counting/fault layer, serving with graceful shutdown.
+//! - `handlers`: the agents' endpoints.
+//! - `state`: bounded conversations, events and assets.
+//! - `latency`: the latency model and failure dice.
+//! - [`counts`]: request counts per agent and endpoint.
+//! - `admin`: the admin server (`GET /counts`, `POST /reset`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use lv_common::fleet::{Agent, FleetMap};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+mod admin;
+pub mod config;
+pub mod counts;
+mod handlers;
+mod latency;
+mod server;
+mod state;
+
+pub use config::{SimConfig, SimError};
+pub use counts::Counts;
+
+use server::Shared;
+
+/// A running simulated fleet.
+#[derive(Debug)]
+pub struct Sim {
+    fleet: FleetMap,
+    admin_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    servers: JoinSet<()>,
+}
+
+/// Binds every agent (and the admin server), then serves them until `shutdown` is cancelled.
+///
+/// Returns once every port is bound, so callers can send requests right away.
+pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Sim, SimError> {
+    let plans = config.plan()?;
+    let shared = Arc::new(Shared::new(&config, shutdown.clone()));
+    let mut live = Vec::new();
+    let mut reserved = Vec::new();
+    let mut agents = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let port = if !plan.down {
+            let (listener, port) = bind(config.bind, plan.port, &plan.agent.name).await?;
+            live.push((plan, listener));
+            port
+        } else if plan.port == 0 {
+            // Reserve an ephemeral port and release it after all binds: nothing listens there,
+            // and no other server of this fleet can take it.
+            let (listener, port) = bind(config.bind, 0, &plan.agent.name).await?;
+            reserved.push(listener);
+            port
+        } else {
+            plan.port
+        };
+        agents.push(Agent {
+            port: Some(port),
+            url: None,
+            ..plan.agent.clone()
+        });
+    }
+    let admin = match config.admin_port {
+        Some(port) => Some(bind(config.bind, port, "admin").await?),
+        None => None,
+    };
+    drop(reserved);
+
+    let mut servers = JoinSet::new();
+    for (plan, listener) in live {
+        let router = server::agent_router(plan, shared.clone());
+        server::spawn_server(
+            &mut servers,
+            plan.agent.name.clone(),
+            listener,
+            router,
+            shutdown.clone(),
+        );
+    }
+    let admin_addr = admin.map(|(listener, port)| {
+        let router = admin::admin_router(shared.clone());
+        server::spawn_server(
+            &mut servers,
+            "admin".into(),
+            listener,
+            router,
+            shutdown.clone(),
+        );
+        SocketAddr::new(config.bind, port)
+    });
+    tracing::info!(
+        agents = plans.len(),
+        down = config.down.len(),
+        latency_scale = config.latency_scale,
+        error_rate = config.error_rate,
+        "fleet simulator serving"
+    );
+    Ok(Sim {
+        fleet: FleetMap { agents },
+        admin_addr,
+        shared,
+        servers,
+    })
+}
+
+/// Binds `addr:port`; returns the listener and the port actually bound.
+async fn bind(addr: IpAddr, port: u16, what: &str) -> Result<(TcpListener, u16), SimError> {
+    let wanted = SocketAddr::new(addr, port);
+    let error = |source| SimError::Bind {
+        what: what.to_string(),
+        addr: wanted,
+        source,
+    };
+    let listener = TcpListener::bind(wanted).await.map_err(error)?;
+    let port = listener.local_addr().map_err(error)?.port();
+    Ok((listener, port))
+}
+
+impl Sim {
+    /// The fleet map with the ports actually bound (`url` is `None`).
+    ///
+    /// A down agent keeps its nominal port (plus the offset) with nothing listening there; with
+    /// ephemeral ports it gets a port that was reserved and released, so connections are refused.
+    pub fn fleet(&self) -> &FleetMap {
+        &self.fleet
+    }
+
+    /// The admin server's address, when one was asked for.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// A snapshot of the request counts.
+    pub fn counts(&self) -> Counts {
+        self.shared.counter.snapshot()
+    }
+
+    /// Zeroes the request counts.
+    pub fn reset(&self) {
+        self.shared.counter.reset();
+    }
+
+    /// Resolves when every server has stopped (after the shutdown token is cancelled).
+    pub async fn wait(mut self) {
+        while let Some(joined) = self.servers.join_next().await {
+            if let Err(err) = joined {
+                tracing::warn!(error = %err, "a server task failed");
+            }
+        }
+    }
+}
+
+/// Writes `fleet` in `configs/fleet.toml` format, atomically (a temporary file, then a rename).
+pub fn write_fleet_file(path: &Path, fleet: &FleetMap) -> Result<(), SimError> {
+    let error = |source| SimError::WriteFleet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| {
+        error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let text = format!(
+        "# Written by lv-fleet-sim: the fleet map with the ports it bound.\n\n{}",
+        fleet.to_toml_string()
+    );
+    std::fs::write(&tmp, text).map_err(error)?;
+    std::fs::rename(&tmp, path).map_err(|err| {
+        // Best effort: the rename error is the one worth reporting.
+        let _ = std::fs::remove_file(&tmp);
+        error(err)
+    })
+}

@@ -1,0 +1,227 @@
+//! The merged stats of one run: totals, the current interval, a history row per interval
+//! and per-worker counts. Pure: no tasks, no clocks (times are passed in), so it is
+//! tested directly and owned by the coordinator alone.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
+use lv_common::wire::Report;
+use serde::Serialize;
+
+/// Intervals kept for the "current" figures (about 10 s at 2 s per interval, as Locust).
+const WINDOW_INTERVALS: usize = 5;
+
+/// What one worker contributed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerCounts {
+    /// Requests merged from this worker.
+    pub requests: u64,
+    /// Failures among them.
+    pub failures: u64,
+    /// Reports merged.
+    pub reports: u64,
+    /// Requests cut off by stops.
+    pub cut_off: u64,
+    /// Reports the worker dropped from its resend buffer.
+    pub dropped_reports: u64,
+}
+
+/// One row of the run's history (the Aggregated line at one moment).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryRow {
+    /// When the interval closed, Unix ms.
+    pub unix_ms: i64,
+    /// Users running then.
+    pub users: u32,
+    /// Requests per second over the current window.
+    pub rps: f64,
+    /// Failures per second over the current window.
+    pub fps: f64,
+    /// Median response time over the current window, ms.
+    pub p50_ms: f64,
+    /// 95th percentile over the current window, ms.
+    pub p95_ms: f64,
+    /// 99th percentile over the current window, ms.
+    pub p99_ms: f64,
+    /// Requests so far.
+    pub total_requests: u64,
+    /// Failures so far.
+    pub total_failures: u64,
+    /// Average response time so far, ms.
+    pub total_avg_ms: f64,
+}
+
+struct Interval {
+    seconds: f64,
+    total: EndpointStats,
+    per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
+}
+
+/// Merged stats of a run.
+#[derive(Default)]
+pub struct RunStats {
+    /// Everything merged so far, per endpoint.
+    pub totals: StatsSet,
+    /// Per-worker contributions, by worker id.
+    pub workers: BTreeMap<String, WorkerCounts>,
+    /// One row per closed interval.
+    pub history: Vec<HistoryRow>,
+    /// Requests cut off by stops, all workers.
+    pub cut_off: u64,
+    open_total: EndpointStats,
+    open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
+    open_since_ms: Option<i64>,
+    window: VecDeque<Interval>,
+}
+
+impl RunStats {
+    /// Merges one report of `worker_id` (the caller has already dropped duplicates).
+    pub fn merge_report(&mut self, worker_id: &str, report: &Report) {
+        self.totals.merge(&report.stats);
+        for (key, endpoint) in &report.stats.endpoints {
+            self.open_total.merge(endpoint);
+            let counts = self.open_per_endpoint.entry(key.clone()).or_default();
+            counts.0 += endpoint.requests;
+            counts.1 += endpoint.failures;
+        }
+        let counts = self.workers.entry(worker_id.to_owned()).or_default();
+        counts.requests += report.stats.request_count();
+        counts.failures += report.stats.failure_count();
+        counts.reports += 1;
+        counts.cut_off += report.cut_off;
+        counts.dropped_reports = counts.dropped_reports.max(report.dropped_reports);
+        self.cut_off += report.cut_off;
+    }
+
+    /// Closes the current interval at `now_ms` and appends its history row.
+    pub fn close_interval(&mut self, now_ms: i64, users: u32) -> &HistoryRow {
+        let since = self.open_since_ms.unwrap_or(now_ms);
+        let seconds = ((now_ms - since) as f64 / 1000.0).max(0.0);
+        self.open_since_ms = Some(now_ms);
+        let interval = Interval {
+            seconds,
+            total: std::mem::take(&mut self.open_total),
+            per_endpoint: std::mem::take(&mut self.open_per_endpoint),
+        };
+        self.window.push_back(interval);
+        while self.window.len() > WINDOW_INTERVALS {
+            self.window.pop_front();
+        }
+        let current = self.current_total();
+        let window_seconds = self.window_seconds();
+        let totals = self.totals.total();
+        self.history.push(HistoryRow {
+            unix_ms: now_ms,
+            users,
+            rps: per_second(current.requests, window_seconds),
+            fps: per_second(current.failures, window_seconds),
+            p50_ms: current.percentile_ms(50.0),
+            p95_ms: current.percentile_ms(95.0),
+            p99_ms: current.percentile_ms(99.0),
+            total_requests: totals.requests,
+            total_failures: totals.failures,
+            total_avg_ms: totals.avg_ms(),
+        });
+        let last = self.history.len() - 1;
+        &self.history[last]
+    }
+
+    /// Marks the start of the first interval.
+    pub fn start(&mut self, now_ms: i64) {
+        self.open_since_ms = Some(now_ms);
+    }
+
+    /// All requests of the current window merged (for current percentiles).
+    pub fn current_total(&self) -> EndpointStats {
+        let mut total = EndpointStats::default();
+        for interval in &self.window {
+            total.merge(&interval.total);
+        }
+        total
+    }
+
+    /// Requests and failures per second of one endpoint over the current window.
+    pub fn current_rate(&self, key: &EndpointKey) -> (f64, f64) {
+        let (mut requests, mut failures) = (0, 0);
+        for interval in &self.window {
+            if let Some(&(r, f)) = interval.per_endpoint.get(key) {
+                requests += r;
+                failures += f;
+            }
+        }
+        let seconds = self.window_seconds();
+        (per_second(requests, seconds), per_second(failures, seconds))
+    }
+
+    fn window_seconds(&self) -> f64 {
+        self.window.iter().map(|i| i.seconds).sum()
+    }
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lv_common::kind::SloKind;
+
+    fn report(seq: u64, samples: &[(u64, Option<&str>)]) -> Report {
+        let mut stats = StatsSet::default();
+        for &(us, error) in samples {
+            stats.record_request("GET", "ATLAS /health", Some(SloKind::Health), us, 10, error);
+        }
+        Report {
+            run_id: "r".into(),
+            seq,
+            start_unix_ms: 0,
+            end_unix_ms: 0,
+            users_running: 1,
+            stats,
+            last: false,
+            cut_off: 1,
+            dropped_reports: 0,
+        }
+    }
+
+    #[test]
+    fn merges_reports_and_counts_per_worker() {
+        let mut run = RunStats::default();
+        run.merge_report("w1", &report(1, &[(1000, None), (2000, Some("HTTP 500"))]));
+        run.merge_report("w2", &report(1, &[(3000, None)]));
+        let total = run.totals.total();
+        assert_eq!((total.requests, total.failures), (3, 1));
+        assert_eq!(run.workers["w1"].requests, 2);
+        assert_eq!(run.workers["w1"].failures, 1);
+        assert_eq!(run.workers["w2"].requests, 1);
+        assert_eq!(run.cut_off, 2);
+        assert_eq!(total.max_ms(), 3.0);
+    }
+
+    #[test]
+    fn history_rows_use_the_window() {
+        let mut run = RunStats::default();
+        run.start(0);
+        run.merge_report("w1", &report(1, &[(1000, None); 20]));
+        let row = run.close_interval(2000, 5).clone();
+        assert_eq!(row.total_requests, 20);
+        assert!((row.rps - 10.0).abs() < 1e-9, "{}", row.rps);
+        assert_eq!(row.users, 5);
+        for i in 0..WINDOW_INTERVALS {
+            run.close_interval(4000 + 2000 * i as i64, 5);
+        }
+        let quiet = run.history.last().expect("rows");
+        assert_eq!(quiet.rps, 0.0);
+        assert_eq!(quiet.total_requests, 20);
+        let key = EndpointKey {
+            method: "GET".into(),
+            name: "ATLAS /health".into(),
+        };
+        assert_eq!(run.current_rate(&key), (0.0, 0.0));
+    }
+}

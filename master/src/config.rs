@@ -1,0 +1,162 @@
+//! The checked configuration of a master: built from the command line, with every file
+//! loaded and every value validated before anything binds or connects.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lv_common::fleet::{FleetMap, HostBase};
+use lv_common::plan::{Plan, PlanOptions, resolve};
+use lv_common::scenario::load_paths;
+
+use crate::cli::Args;
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// The resolved plan shipped to workers.
+    pub plan: Plan,
+    /// Scenario files and folders it came from.
+    pub scenario_paths: Vec<PathBuf>,
+    /// Scheme and host agents are reached at.
+    pub host: String,
+    /// Target users.
+    pub users: u32,
+    /// Users started per second over all workers.
+    pub spawn_rate: f64,
+    /// Run length; until stopped when `None`.
+    pub run_time: Option<Duration>,
+    /// Workers to wait for before starting (local ones included).
+    pub expect_workers: usize,
+    /// Longest wait for them.
+    pub expect_workers_max_wait: Option<Duration>,
+    /// In-process workers to start.
+    pub local_workers: usize,
+    /// Shared secret.
+    pub token: String,
+    /// Heartbeat period, both ways.
+    pub heartbeat_interval: Duration,
+    /// Silence that makes a worker missing.
+    pub heartbeat_timeout: Duration,
+    /// Report period asked of workers.
+    pub report_interval: Duration,
+    /// Wait for final reports after the stop.
+    pub stop_timeout: Duration,
+    /// Live table period; `None` for no live table.
+    pub print_interval: Option<Duration>,
+    /// Where to write the JSON summary.
+    pub json: Option<PathBuf>,
+    /// Exit code when requests failed.
+    pub exit_code_on_error: u8,
+}
+
+/// A configuration problem: always exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value out of range.
+    #[error("invalid value for {option}: {detail}")]
+    InvalidOption {
+        /// The option, as on the command line.
+        option: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The fleet map could not be used.
+    #[error(transparent)]
+    Fleet(#[from] lv_common::fleet::FleetError),
+    /// The scenarios could not be used.
+    #[error(transparent)]
+    Scenario(#[from] lv_common::scenario::ScenarioError),
+    /// Binding publicly without a token.
+    #[error(
+        "refusing to accept workers on {0} without a token: anyone who can reach it could direct the load. Set --token (or LV_TOKEN), bind 127.0.0.1, or pass --insecure"
+    )]
+    Unprotected(String),
+}
+
+impl MasterConfig {
+    /// Checks the arguments and loads the files they name. Also returns remarks to log.
+    pub fn from_args(args: &Args) -> Result<(MasterConfig, Vec<String>), ConfigError> {
+        let invalid =
+            |option: &'static str, detail: String| ConfigError::InvalidOption { option, detail };
+        if !(args.spawn_rate.is_finite() && args.spawn_rate > 0.0) {
+            return Err(invalid(
+                "--spawn-rate",
+                format!("{} must be a number > 0", args.spawn_rate),
+            ));
+        }
+        if args.run_time.is_some_and(|t| t.is_zero()) {
+            return Err(invalid("--run-time", "must be longer than 0s".into()));
+        }
+        if args.expect_workers == Some(0) {
+            return Err(invalid("--expect-workers", "must be at least 1".into()));
+        }
+        if args.request_timeout.is_zero() {
+            return Err(invalid(
+                "--request-timeout",
+                "must be longer than 0s".into(),
+            ));
+        }
+        if args.heartbeat_timeout < Duration::from_secs(2) {
+            return Err(invalid(
+                "--heartbeat-timeout",
+                "must be at least 2s (heartbeats go every second)".into(),
+            ));
+        }
+        check_bind(args)?;
+        let host = HostBase::parse(&args.host)?;
+        let fleet = FleetMap::load(&args.fleet)?;
+        let scenarios = load_paths(&args.scenarios)?;
+        let resolved = resolve(
+            &scenarios,
+            &fleet,
+            &PlanOptions {
+                classes: args.classes.clone(),
+                tags: clean(&args.tags),
+                exclude_tags: clean(&args.exclude_tags),
+                host,
+                default_timeout: args.request_timeout,
+            },
+        )?;
+        let local_workers = args
+            .local_workers
+            .unwrap_or(if args.expect_workers.is_some() { 0 } else { 1 });
+        let expect_workers = args.expect_workers.unwrap_or(local_workers).max(1);
+        let config = MasterConfig {
+            plan: resolved.plan,
+            scenario_paths: args.scenarios.clone(),
+            host: args.host.clone(),
+            users: args.users,
+            spawn_rate: args.spawn_rate,
+            run_time: args.run_time,
+            expect_workers,
+            expect_workers_max_wait: args.expect_workers_max_wait,
+            local_workers,
+            token: args.token.clone(),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: args.heartbeat_timeout,
+            report_interval: Duration::from_secs(2),
+            stop_timeout: args.stop_timeout,
+            print_interval: (!args.only_summary).then_some(args.print_interval),
+            json: args.json.clone(),
+            exit_code_on_error: args.exit_code_on_error,
+        };
+        Ok((config, resolved.notes))
+    }
+}
+
+fn clean(tags: &[String]) -> Vec<String> {
+    tags.iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn check_bind(args: &Args) -> Result<(), ConfigError> {
+    let host = args.master_bind_host.trim_matches(|c| c == '[' || c == ']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback && args.token.is_empty() && !args.insecure {
+        return Err(ConfigError::Unprotected(args.master_bind_host.clone()));
+    }
+    Ok(())
+}

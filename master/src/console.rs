@@ -1,0 +1,193 @@
+//! The console tables: the live stats table and the final percentile table, in the
+//! layout Locust users know. Pure functions from stats to text.
+
+use std::fmt::Write as _;
+
+use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
+
+const NAME_WIDTH: usize = 42;
+
+/// Requests and failures per second for one row.
+pub type Rate = (f64, f64);
+
+/// The stats table: one row per endpoint, then `Aggregated`.
+pub fn stats_table(
+    stats: &StatsSet,
+    rate: impl Fn(&EndpointKey) -> Rate,
+    total_rate: Rate,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<8} {:<NAME_WIDTH$} {:>8} {:>14} | {:>8} {:>8} {:>8} {:>8} | {:>8} {:>10}",
+        "Type", "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s"
+    );
+    let rule = format!(
+        "{:-<8}|{:-<w$}|{:-<8}|{:-<15}|{:-<9}|{:-<9}|{:-<9}|{:-<9}|{:-<9}|{:-<11}\n",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        w = NAME_WIDTH + 1
+    );
+    out.push_str(&rule);
+    for (key, endpoint) in &stats.endpoints {
+        stats_row(&mut out, &key.method, &key.name, endpoint, rate(key));
+    }
+    out.push_str(&rule);
+    stats_row(&mut out, "", "Aggregated", &stats.total(), total_rate);
+    out
+}
+
+fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, rate: Rate) {
+    let fails = format!("{}({:.2}%)", e.failures, percent(e.failures, e.requests));
+    let _ = writeln!(
+        out,
+        "{:<8} {:<NAME_WIDTH$} {:>8} {:>14} | {:>8} {:>8} {:>8} {:>8} | {:>8.2} {:>10.2}",
+        method,
+        truncate(name, NAME_WIDTH),
+        e.requests,
+        fails,
+        ms(e.avg_ms()),
+        ms(e.min_ms()),
+        ms(e.max_ms()),
+        ms(e.percentile_ms(50.0)),
+        rate.0,
+        rate.1,
+    );
+}
+
+/// Percentiles shown in the final table, as in Locust.
+pub const PERCENTILES: [f64; 11] = [
+    50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0,
+];
+
+/// The response-time percentile table.
+pub fn percentile_table(stats: &StatsSet) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{:<8} {:<NAME_WIDTH$}", "Type", "Name");
+    for p in PERCENTILES {
+        let _ = write!(out, " {:>7}", format!("{p}%"));
+    }
+    let _ = writeln!(out, " {:>8}", "# reqs");
+    let width = 8 + 1 + NAME_WIDTH + PERCENTILES.len() * 8 + 9;
+    let rule = format!("{:-<width$}\n", "");
+    out.push_str(&rule);
+    let row = |out: &mut String, method: &str, name: &str, e: &EndpointStats| {
+        let _ = write!(
+            out,
+            "{:<8} {:<NAME_WIDTH$}",
+            method,
+            truncate(name, NAME_WIDTH)
+        );
+        for p in PERCENTILES {
+            let _ = write!(out, " {:>7}", ms(e.percentile_ms(p)));
+        }
+        let _ = writeln!(out, " {:>8}", e.requests);
+    };
+    for (key, endpoint) in &stats.endpoints {
+        row(&mut out, &key.method, &key.name, endpoint);
+    }
+    out.push_str(&rule);
+    row(&mut out, "", "Aggregated", &stats.total());
+    out
+}
+
+/// The failures table (error, occurrences), empty when there were none.
+pub fn failures_table(stats: &StatsSet) -> String {
+    if stats.failures.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Error report\n");
+    out.push_str("# occurrences  Error\n");
+    for (key, count) in &stats.failures {
+        let _ = writeln!(
+            out,
+            "{count:>13}  {} {}: {}",
+            key.method, key.name, key.error
+        );
+    }
+    out
+}
+
+/// Milliseconds as shown in tables: whole above 10 ms, two decimals below.
+pub fn ms(value: f64) -> String {
+    if value >= 10.0 || value == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StatsSet {
+        let mut stats = StatsSet::default();
+        for i in 1..=100u64 {
+            let error = (i % 4 == 0).then_some("HTTP 500 Internal Server Error");
+            stats.record_request("GET", "ATLAS /health", None, i * 1000, 10, error);
+        }
+        stats.record_request("POST", "EVENT-BUS /v1/events", None, 2500, 10, None);
+        stats
+    }
+
+    #[test]
+    fn stats_table_has_rows_and_aggregate() {
+        let table = stats_table(&sample(), |_| (1.0, 0.25), (2.0, 0.5));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 6, "{table}");
+        assert!(lines[2].starts_with("GET") && lines[2].contains("ATLAS /health"));
+        assert!(lines[2].contains("25(25.00%)"), "{}", lines[2]);
+        assert!(
+            lines[5].contains("Aggregated") && lines[5].contains(" 101 "),
+            "{}",
+            lines[5]
+        );
+    }
+
+    #[test]
+    fn percentile_table_is_monotonic() {
+        let table = percentile_table(&sample());
+        let row = table.lines().nth(2).expect("row");
+        let numbers: Vec<f64> = row
+            .split_whitespace()
+            .skip(3)
+            .take(PERCENTILES.len())
+            .map(|v| v.parse().expect("number"))
+            .collect();
+        assert!(numbers.windows(2).all(|w| w[0] <= w[1]), "{row}");
+        assert_eq!(numbers.last(), Some(&100.0));
+    }
+
+    #[test]
+    fn failures_are_listed() {
+        let table = failures_table(&sample());
+        assert!(table.contains("25  GET ATLAS /health: HTTP 500"), "{table}");
+        assert!(failures_table(&StatsSet::default()).is_empty());
+    }
+}

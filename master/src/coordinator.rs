@@ -1,0 +1,540 @@
+//! Run control: the one task that owns the workers, the run's phase and its merged
+//! stats. gRPC handlers only decode and forward [`Event`]s here.
+//!
+//! Phases: waiting for the expected workers, running (assignments sent, rebalanced
+//! when workers join or are lost), stopping (Stop sent, waiting for the last reports),
+//! done (Shutdown sent).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
+use lv_common::quota;
+use lv_common::wire::{Report, millis, unix_ms_now};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use tracing::{debug, info, warn};
+
+use crate::aggregate::RunStats;
+use crate::config::MasterConfig;
+use crate::console;
+use crate::registry::{Outbound, Registry, WorkerEntry, WorkerState};
+
+/// What the gRPC side tells the coordinator.
+#[derive(Debug)]
+pub enum Event {
+    /// A worker passed the Hello checks.
+    Attached {
+        /// Its Hello.
+        hello: pb::Hello,
+        /// Connection number.
+        conn: u64,
+        /// Its outbound stream.
+        tx: Outbound,
+    },
+    /// A message from a worker.
+    Message {
+        /// Worker id.
+        worker_id: String,
+        /// Connection it came on.
+        conn: u64,
+        /// The message.
+        message: pb::WorkerMessage,
+    },
+    /// A worker's stream ended.
+    Detached {
+        /// Worker id.
+        worker_id: String,
+        /// Connection that ended.
+        conn: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A run far longer than any test: the safety net when no run time is set.
+const NO_RUN_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Waiting { since: Instant },
+    Running { ends: Option<Instant> },
+    Stopping { deadline: Instant },
+    Done,
+}
+
+/// What a finished (or abandoned) run leaves behind.
+pub struct RunResult {
+    /// Run id.
+    pub run_id: String,
+    /// Merged stats.
+    pub stats: RunStats,
+    /// Workers at the end.
+    pub workers: Registry,
+    /// Start, Unix ms (0 when the run never started).
+    pub started_unix_ms: i64,
+    /// End, Unix ms.
+    pub ended_unix_ms: i64,
+    /// Why the run could not be carried out, if so.
+    pub aborted: Option<String>,
+}
+
+/// Owns the run.
+pub struct Coordinator {
+    config: Arc<MasterConfig>,
+    plan_json: Vec<u8>,
+    run_id: String,
+    generation: u64,
+    phase: Phase,
+    workers: Registry,
+    stats: RunStats,
+    started: Option<(Instant, i64)>,
+    aborted: Option<String>,
+}
+
+impl Coordinator {
+    /// A coordinator for one run of `config`.
+    pub fn new(config: Arc<MasterConfig>) -> Coordinator {
+        let plan_json = config.plan.to_json();
+        Coordinator {
+            config,
+            plan_json,
+            run_id: uuid::Uuid::new_v4().to_string(),
+            generation: 0,
+            phase: Phase::Waiting {
+                since: Instant::now(),
+            },
+            workers: Registry::new(),
+            stats: RunStats::default(),
+            started: None,
+            aborted: None,
+        }
+    }
+
+    /// Runs to the end: the run time passes, `shutdown` is cancelled, or the run fails.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<Event>,
+        shutdown: CancellationToken,
+    ) -> RunResult {
+        let span = tracing::info_span!("run", run_id = %self.run_id);
+        let _enter = span.enter();
+        info!(
+            users = self.config.users,
+            spawn_rate = self.config.spawn_rate,
+            workers = self.config.expect_workers,
+            "waiting for workers"
+        );
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut history = tokio::time::interval(self.config.report_interval);
+        history.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let print_every = self.config.print_interval.unwrap_or(NO_RUN_TIME);
+        let mut print = tokio::time::interval_at(Instant::now() + print_every, print_every);
+        print.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut stop_requested = false;
+        while !matches!(self.phase, Phase::Done) {
+            tokio::select! {
+                () = shutdown.cancelled(), if !stop_requested => {
+                    stop_requested = true;
+                    self.on_stop_request();
+                }
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event),
+                    None => self.abort("the gRPC server stopped".into()),
+                },
+                _ = tick.tick() => self.on_tick(),
+                _ = heartbeat.tick() => self.on_heartbeat(),
+                _ = history.tick() => {
+                    if matches!(self.phase, Phase::Running { .. } | Phase::Stopping { .. }) {
+                        let users = self.users_running();
+                        self.stats.close_interval(unix_ms_now(), users);
+                    }
+                }
+                _ = print.tick(), if self.config.print_interval.is_some() => self.print_live(),
+            }
+        }
+        self.finish()
+    }
+
+    fn on_stop_request(&mut self) {
+        match self.phase {
+            Phase::Waiting { .. } => self.abort("stopped before the run started".into()),
+            Phase::Running { .. } => {
+                info!("stop requested");
+                self.begin_stop();
+            }
+            Phase::Stopping { .. } | Phase::Done => {}
+        }
+    }
+
+    fn abort(&mut self, reason: String) {
+        warn!(%reason, "the run cannot go on");
+        self.aborted.get_or_insert(reason);
+        if matches!(self.phase, Phase::Running { .. }) {
+            self.begin_stop();
+        } else {
+            self.phase = Phase::Done;
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Attached { hello, conn, tx } => self.on_attached(&hello, conn, tx),
+            Event::Message {
+                worker_id,
+                conn,
+                message,
+            } => self.on_message(&worker_id, conn, message),
+            Event::Detached {
+                worker_id,
+                conn,
+                reason,
+            } => {
+                let Some(worker) = self.workers.get_mut(&worker_id) else {
+                    return;
+                };
+                if worker.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    info!(worker_id, %reason, "worker disconnected");
+                    worker.conn = None;
+                    if worker.state == WorkerState::Active {
+                        worker.state = WorkerState::Missing {
+                            since: Instant::now(),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_attached(&mut self, hello: &pb::Hello, conn: u64, tx: Outbound) {
+        let now = Instant::now();
+        let worker_id = hello.worker_id.clone();
+        let rejoined = self.workers.contains_key(&worker_id);
+        let worker = self
+            .workers
+            .entry(worker_id.clone())
+            .or_insert_with(|| WorkerEntry::new(hello, conn, tx.clone(), now));
+        let was_lost = !worker.is_member();
+        worker.conn = Some((conn, tx));
+        worker.state = WorkerState::Active;
+        worker.last_seen = now;
+        let welcome = pb::Welcome {
+            master_version: lv_common::VERSION.to_owned(),
+            protocol_version: lv_common::PROTOCOL_VERSION,
+            heartbeat_interval_ms: u32::try_from(self.config.heartbeat_interval.as_millis())
+                .unwrap_or(1000),
+            heartbeat_timeout_ms: u32::try_from(self.config.heartbeat_timeout.as_millis())
+                .unwrap_or(u32::MAX),
+            acked_seq: worker.max_seq,
+            run_id: if self.started.is_some() {
+                self.run_id.clone()
+            } else {
+                String::new()
+            },
+        };
+        worker.send(MasterKind::Welcome(welcome));
+        info!(worker_id, hostname = %hello.hostname, cores = hello.cores, rejoined, "worker attached");
+        match self.phase {
+            Phase::Running { .. } if !rejoined || was_lost => self.assign(),
+            Phase::Running { .. } => self.send_assignment(&worker_id),
+            Phase::Done => {
+                if let Some(worker) = self.workers.get_mut(&worker_id) {
+                    worker.send(MasterKind::Shutdown(pb::Shutdown {
+                        reason: "the run is over".into(),
+                    }));
+                }
+            }
+            Phase::Waiting { .. } | Phase::Stopping { .. } => {}
+        }
+    }
+
+    fn on_message(&mut self, worker_id: &str, conn: u64, message: pb::WorkerMessage) {
+        let Some(worker) = self.workers.get_mut(worker_id) else {
+            return;
+        };
+        if worker.conn.as_ref().is_none_or(|(c, _)| *c != conn) {
+            return;
+        }
+        worker.last_seen = Instant::now();
+        if let WorkerState::Missing { .. } = worker.state {
+            worker.state = WorkerState::Active;
+        }
+        match message.kind {
+            Some(WorkerKind::Heartbeat(beat)) => worker.users_running = beat.users_running,
+            Some(WorkerKind::Report(raw)) => self.on_report(worker_id, raw),
+            Some(WorkerKind::Hello(_)) | None => {
+                warn!(worker_id, "unexpected message; disconnecting the worker");
+                worker.disconnect(Status::invalid_argument(
+                    "Hello is only valid as the first message",
+                ));
+            }
+        }
+    }
+
+    fn on_report(&mut self, worker_id: &str, raw: pb::StatsReport) {
+        let Some(worker) = self.workers.get_mut(worker_id) else {
+            return;
+        };
+        let report = match Report::try_from(raw) {
+            Ok(report) => report,
+            Err(err) => {
+                warn!(worker_id, "{err}; disconnecting the worker");
+                worker.disconnect(err.into());
+                return;
+            }
+        };
+        if report.run_id != self.run_id {
+            debug!(worker_id, run_id = %report.run_id, "report of another run ignored");
+            return;
+        }
+        worker.users_running = report.users_running;
+        if report.seq > worker.max_seq {
+            worker.max_seq = report.seq;
+            worker.final_received |= report.last;
+            self.stats.merge_report(worker_id, &report);
+        }
+        let ack = pb::ReportAck {
+            run_id: self.run_id.clone(),
+            seq: worker.max_seq,
+        };
+        worker.send(MasterKind::Ack(ack));
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        match self.phase {
+            Phase::Waiting { since } => {
+                let active = self.count(|w| w.state == WorkerState::Active);
+                if active >= self.config.expect_workers {
+                    self.start();
+                } else if let Some(max) = self.config.expect_workers_max_wait
+                    && now.duration_since(since) >= max
+                {
+                    self.abort(format!(
+                        "only {active} of {} workers connected within {}",
+                        self.config.expect_workers,
+                        lv_common::duration::format_duration(max)
+                    ));
+                }
+            }
+            Phase::Running { ends } => {
+                if ends.is_some_and(|end| now >= end) {
+                    info!("run time reached");
+                    self.begin_stop();
+                }
+            }
+            Phase::Stopping { deadline } => {
+                let waiting = self.count(|w| w.conn.is_some() && w.in_run && !w.final_received);
+                if waiting == 0 {
+                    self.phase = Phase::Done;
+                } else if now >= deadline {
+                    warn!(
+                        waiting,
+                        "no final report from some workers within the stop timeout"
+                    );
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Done => {}
+        }
+    }
+
+    fn on_heartbeat(&mut self) {
+        let now = Instant::now();
+        let timeout = self.config.heartbeat_timeout;
+        let beat = pb::Heartbeat {
+            unix_ms: unix_ms_now(),
+            users_running: 0,
+            run_id: self.run_id.clone(),
+        };
+        let mut lost = Vec::new();
+        for worker in self.workers.values_mut() {
+            match worker.state {
+                WorkerState::Active if now.duration_since(worker.last_seen) > timeout => {
+                    worker.disconnect(Status::deadline_exceeded("no heartbeat within the timeout"));
+                    lost.push(worker.id.clone());
+                }
+                WorkerState::Missing { since } if now.duration_since(since) > timeout => {
+                    lost.push(worker.id.clone());
+                }
+                WorkerState::Active => {
+                    worker.send(MasterKind::Heartbeat(beat.clone()));
+                }
+                WorkerState::Missing { .. } | WorkerState::Lost { .. } => {}
+            }
+        }
+        if lost.is_empty() {
+            return;
+        }
+        for id in &lost {
+            if let Some(worker) = self.workers.get_mut(id) {
+                warn!(worker_id = %id, "worker lost");
+                worker.state = WorkerState::Lost { at: now };
+                worker.users.clear();
+                worker.users_running = 0;
+            }
+        }
+        if let Phase::Running { .. } = self.phase {
+            if self.count(WorkerEntry::is_member) == 0 {
+                self.abort("every worker was lost".into());
+            } else {
+                self.assign();
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        let now = Instant::now();
+        self.started = Some((now, unix_ms_now()));
+        self.stats.start(unix_ms_now());
+        self.phase = Phase::Running {
+            ends: self.config.run_time.map(|t| now + t),
+        };
+        info!(
+            workers = self.count(WorkerEntry::is_member),
+            "starting the run"
+        );
+        self.assign();
+    }
+
+    /// Splits the users over the member workers and sends each its assignment.
+    fn assign(&mut self) {
+        self.generation += 1;
+        let members: Vec<String> = self
+            .workers
+            .values()
+            .filter(|w| w.is_member())
+            .map(|w| w.id.clone())
+            .collect();
+        let weights = self.config.plan.class_weights();
+        let shares = quota::assign(self.config.users, &weights, members.len());
+        let totals: Vec<u32> = shares.iter().map(|s| s.values().sum()).collect();
+        let rates = quota::split_rate(self.config.spawn_rate, &totals);
+        for ((id, users), rate) in members.iter().zip(shares).zip(rates) {
+            if let Some(worker) = self.workers.get_mut(id) {
+                worker.users = users;
+                worker.spawn_rate = rate;
+            }
+            self.send_assignment(id);
+        }
+    }
+
+    /// Sends `worker_id` its current share (again).
+    fn send_assignment(&mut self, worker_id: &str) {
+        let remaining = match self.phase {
+            Phase::Running { ends: Some(end) } => end.saturating_duration_since(Instant::now()),
+            _ => NO_RUN_TIME,
+        };
+        let Some(worker) = self.workers.get_mut(worker_id) else {
+            return;
+        };
+        let assignment = pb::Assignment {
+            run_id: self.run_id.clone(),
+            generation: self.generation,
+            plan_json: self.plan_json.clone(),
+            users: worker.users.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            // A worker with no users still gets a positive rate (checked on receipt).
+            spawn_rate: if worker.spawn_rate > 0.0 {
+                worker.spawn_rate
+            } else {
+                self.config.spawn_rate
+            },
+            max_run_time_ms: millis(remaining + self.config.stop_timeout + Duration::from_secs(30)),
+            report_interval_ms: u32::try_from(self.config.report_interval.as_millis())
+                .unwrap_or(2000),
+        };
+        let (users, rate) = (worker.assigned(), worker.spawn_rate);
+        worker.in_run = true;
+        if worker.send(MasterKind::Assignment(assignment)) {
+            debug!(
+                worker_id,
+                users,
+                rate,
+                generation = self.generation,
+                "assignment sent"
+            );
+        }
+    }
+
+    fn begin_stop(&mut self) {
+        info!("stopping the workers");
+        let stop = pb::Stop {
+            run_id: self.run_id.clone(),
+        };
+        for worker in self.workers.values_mut() {
+            worker.send(MasterKind::Stop(stop.clone()));
+        }
+        self.phase = Phase::Stopping {
+            deadline: Instant::now() + self.config.stop_timeout,
+        };
+    }
+
+    fn finish(mut self) -> RunResult {
+        let ended = unix_ms_now();
+        if self.started.is_some() {
+            self.stats.close_interval(ended, 0);
+        }
+        for worker in self.workers.values_mut() {
+            worker.send(MasterKind::Shutdown(pb::Shutdown {
+                reason: "the run is over".into(),
+            }));
+            worker.conn = None;
+        }
+        RunResult {
+            run_id: self.run_id,
+            stats: self.stats,
+            workers: self.workers,
+            started_unix_ms: self.started.map_or(0, |(_, ms)| ms),
+            ended_unix_ms: ended,
+            aborted: self.aborted,
+        }
+    }
+
+    fn count(&self, pred: impl Fn(&WorkerEntry) -> bool) -> usize {
+        self.workers.values().filter(|w| pred(w)).count()
+    }
+
+    fn users_running(&self) -> u32 {
+        self.workers
+            .values()
+            .filter(|w| w.is_member())
+            .map(|w| w.users_running)
+            .sum()
+    }
+
+    fn print_live(&self) {
+        let Some((started, _)) = self.started else {
+            return;
+        };
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return;
+        }
+        let elapsed = started.elapsed();
+        let run_time = self.config.run_time.map_or_else(
+            || "until stopped".to_owned(),
+            lv_common::duration::format_duration,
+        );
+        let window = self
+            .stats
+            .history
+            .last()
+            .map_or((0.0, 0.0), |r| (r.rps, r.fps));
+        let table =
+            console::stats_table(&self.stats.totals, |k| self.stats.current_rate(k), window);
+        println!(
+            "[{} / {}] users {} / {} | workers {} | {} requests, {} failures\n{table}",
+            lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
+            run_time,
+            self.users_running(),
+            self.config.users,
+            self.count(|w| w.state == WorkerState::Active),
+            self.stats.totals.request_count(),
+            self.stats.totals.failure_count(),
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The workers a master knows: their connection, liveness, assignment and the last
+//! report sequence merged from each. Owned by the coordinator; no locks.
+
+use std::collections::BTreeMap;
+
+use lv_common::pb;
+use lv_common::quota::ClassUsers;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tonic::Status;
+
+/// Messages to one worker's stream.
+pub type Outbound = mpsc::Sender<Result<pb::MasterMessage, Status>>;
+
+/// Where a worker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Connected and heard from within the timeout.
+    Active,
+    /// Disconnected or silent, not yet past the timeout; keeps its share.
+    Missing {
+        /// When it went missing.
+        since: Instant,
+    },
+    /// Gone past the timeout; its users were given to the others.
+    Lost {
+        /// When it was declared lost.
+        at: Instant,
+    },
+}
+
+impl WorkerState {
+    /// `active`, `missing` or `lost`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            WorkerState::Active => "active",
+            WorkerState::Missing { .. } => "missing",
+            WorkerState::Lost { .. } => "lost",
+        }
+    }
+}
+
+/// One worker.
+#[derive(Debug)]
+pub struct WorkerEntry {
+    /// Worker id.
+    pub id: String,
+    /// Its host name.
+    pub hostname: String,
+    /// Its current stream: connection number and sender.
+    pub conn: Option<(u64, Outbound)>,
+    /// Liveness.
+    pub state: WorkerState,
+    /// Last message received.
+    pub last_seen: Instant,
+    /// Users it should run now.
+    pub users: ClassUsers,
+    /// Its share of the spawn rate, users per second.
+    pub spawn_rate: f64,
+    /// Users it says are running.
+    pub users_running: u32,
+    /// Highest report sequence merged for the current run.
+    pub max_seq: u64,
+    /// It received an assignment of the run (so a final report is due at the stop).
+    pub in_run: bool,
+    /// Its last report of the run arrived.
+    pub final_received: bool,
+}
+
+impl WorkerEntry {
+    /// A freshly attached worker.
+    pub fn new(hello: &pb::Hello, conn: u64, tx: Outbound, now: Instant) -> WorkerEntry {
+        WorkerEntry {
+            id: hello.worker_id.clone(),
+            hostname: hello.hostname.clone(),
+            conn: Some((conn, tx)),
+            state: WorkerState::Active,
+            last_seen: now,
+            users: ClassUsers::new(),
+            spawn_rate: 0.0,
+            users_running: 0,
+            max_seq: 0,
+            in_run: false,
+            final_received: false,
+        }
+    }
+
+    /// Sends without waiting; false (and the connection dropped) when the worker cannot keep up or is gone.
+    pub fn send(&mut self, message: pb::master_message::Kind) -> bool {
+        let Some((_, tx)) = &self.conn else {
+            return false;
+        };
+        let message = pb::MasterMessage {
+            kind: Some(message),
+        };
+        if tx.try_send(Ok(message)).is_ok() {
+            return true;
+        }
+        self.conn = None;
+        false
+    }
+
+    /// Ends the worker's stream with an error status.
+    pub fn disconnect(&mut self, status: Status) {
+        if let Some((_, tx)) = self.conn.take() {
+            let _ = tx.try_send(Err(status));
+        }
+    }
+
+    /// Counts toward the user split (not lost).
+    pub fn is_member(&self) -> bool {
+        !matches!(self.state, WorkerState::Lost { .. })
+    }
+
+    /// Total users assigned.
+    pub fn assigned(&self) -> u32 {
+        self.users.values().sum()
+    }
+}
+
+/// Workers by id (sorted, so quota splits are stable).
+pub type Registry = BTreeMap<String, WorkerEntry>;

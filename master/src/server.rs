@@ -1,0 +1,194 @@
+//! The gRPC side: checks each worker's Hello (protocol version, token) and forwards
+//! its messages to the coordinator. No run state lives here.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::Stream;
+use lv_common::pb::{self, control_server::Control, worker_message::Kind as WorkerKind};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{debug, warn};
+
+use crate::coordinator::Event;
+
+/// How long a new stream may take to send its Hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages queued to one worker before it counts as unable to keep up.
+const OUTBOUND_QUEUE: usize = 1024;
+
+/// The Control service.
+#[derive(Clone)]
+pub struct ControlService {
+    events: mpsc::Sender<Event>,
+    token: Arc<str>,
+    next_conn: Arc<AtomicU64>,
+    shutdown: CancellationToken,
+}
+
+impl ControlService {
+    /// A service forwarding to `events`, accepting workers that present `token`.
+    pub fn new(events: mpsc::Sender<Event>, token: &str, shutdown: CancellationToken) -> Self {
+        ControlService {
+            events,
+            token: Arc::from(token),
+            next_conn: Arc::new(AtomicU64::new(1)),
+            shutdown,
+        }
+    }
+}
+
+/// Checks a Hello; the error says why the worker is refused.
+pub fn check_hello(hello: &pb::Hello, token: &str) -> Result<(), Status> {
+    if hello.protocol_version != lv_common::PROTOCOL_VERSION {
+        return Err(Status::failed_precondition(format!(
+            "protocol version mismatch: the worker speaks version {}, this master speaks version {} (lv {})",
+            hello.protocol_version,
+            lv_common::PROTOCOL_VERSION,
+            lv_common::VERSION
+        )));
+    }
+    if !constant_time_eq(hello.token.as_bytes(), token.as_bytes()) {
+        return Err(Status::permission_denied(if hello.token.is_empty() {
+            "this master requires a token (--token or LV_TOKEN)"
+        } else {
+            "wrong token"
+        }));
+    }
+    if hello.worker_id.is_empty() {
+        return Err(Status::invalid_argument("Hello without a worker_id"));
+    }
+    Ok(())
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+type MasterStream = Pin<Box<dyn Stream<Item = Result<pb::MasterMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Control for ControlService {
+    type AttachStream = MasterStream;
+
+    async fn attach(
+        &self,
+        request: Request<Streaming<pb::WorkerMessage>>,
+    ) -> Result<Response<Self::AttachStream>, Status> {
+        let mut inbound = request.into_inner();
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no Hello within 10 s"))??;
+        let Some(pb::WorkerMessage {
+            kind: Some(WorkerKind::Hello(hello)),
+        }) = first
+        else {
+            return Err(Status::invalid_argument("the first message must be Hello"));
+        };
+        if let Err(status) = check_hello(&hello, &self.token) {
+            warn!(worker_id = %hello.worker_id, hostname = %hello.hostname, "refused a worker: {}", status.message());
+            return Err(status);
+        }
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let worker_id = hello.worker_id.clone();
+        self.events
+            .send(Event::Attached { hello, conn, tx })
+            .await
+            .map_err(|_| Status::unavailable("the master is shutting down"))?;
+        tokio::spawn(forward(
+            inbound,
+            worker_id,
+            conn,
+            self.events.clone(),
+            self.shutdown.child_token(),
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+async fn forward(
+    mut inbound: Streaming<pb::WorkerMessage>,
+    worker_id: String,
+    conn: u64,
+    events: mpsc::Sender<Event>,
+    shutdown: CancellationToken,
+) {
+    let reason = loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = inbound.message() => message,
+        };
+        match message {
+            Ok(Some(message)) => {
+                let event = Event::Message {
+                    worker_id: worker_id.clone(),
+                    conn,
+                    message,
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => break "stream closed".to_owned(),
+            Err(status) => break status.message().to_owned(),
+        }
+    };
+    debug!(worker_id, conn, %reason, "worker stream ended");
+    let _ = events
+        .send(Event::Detached {
+            worker_id,
+            conn,
+            reason,
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(token: &str, version: u32) -> pb::Hello {
+        pb::Hello {
+            worker_id: "w".into(),
+            protocol_version: version,
+            token: token.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hello_checks_say_why() {
+        assert!(check_hello(&hello("s3cret", lv_common::PROTOCOL_VERSION), "s3cret").is_ok());
+        let wrong =
+            check_hello(&hello("nope", lv_common::PROTOCOL_VERSION), "s3cret").expect_err("token");
+        assert_eq!(wrong.code(), tonic::Code::PermissionDenied);
+        assert_eq!(wrong.message(), "wrong token");
+        let old = check_hello(&hello("", 99), "").expect_err("version");
+        assert!(
+            old.message().contains("99")
+                && old
+                    .message()
+                    .contains(&lv_common::PROTOCOL_VERSION.to_string())
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,188 @@
+//! The run summary written by `--json`: a stable document later tools and tests read.
+//! Field names and meanings are a contract (see README); fields may be added.
+
+use std::path::Path;
+
+use lv_common::kind::SloKind;
+use lv_common::stats::{EndpointStats, StatsSet};
+use serde::Serialize;
+
+/// The whole summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Run id.
+    pub run_id: String,
+    /// Target user count.
+    pub users: u32,
+    /// Seconds from the first assignment to the stop.
+    pub run_time_s: f64,
+    /// The process exit code this run produced.
+    pub exit_code: i32,
+    /// Why the exit code is what it is.
+    pub verdict: String,
+    /// Start of the run, Unix ms.
+    pub started_unix_ms: i64,
+    /// End of the run, Unix ms.
+    pub ended_unix_ms: i64,
+    /// Workers that took part.
+    pub workers: Vec<WorkerSummary>,
+    /// The Aggregated row.
+    pub total: EndpointSummary,
+    /// One row per endpoint, sorted by method and name.
+    pub endpoints: Vec<EndpointSummary>,
+    /// Failures grouped by method, name and error.
+    pub failures: Vec<FailureSummary>,
+    /// Errors in lv's own step handling.
+    pub exceptions: Vec<ExceptionSummary>,
+    /// Requests cut off by the stop (not counted as failures).
+    pub cut_off: u64,
+}
+
+/// One worker's part.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerSummary {
+    /// Worker id.
+    pub id: String,
+    /// Its host name.
+    pub hostname: String,
+    /// `active`, `missing` or `lost`.
+    pub state: String,
+    /// Users it had at the end (0 when lost).
+    pub users: u32,
+    /// Requests it reported.
+    pub requests: u64,
+    /// Failures it reported.
+    pub failures: u64,
+}
+
+/// Stats of one endpoint (or of all, for the total).
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSummary {
+    /// HTTP method (empty for the total).
+    pub method: String,
+    /// Stats name (`Aggregated` for the total).
+    pub name: String,
+    /// SLO kind, when known.
+    pub kind: Option<SloKind>,
+    /// Requests completed.
+    pub requests: u64,
+    /// Failed requests.
+    pub failures: u64,
+    /// Average response time, ms (exact).
+    pub avg_ms: f64,
+    /// Fastest response, ms (exact).
+    pub min_ms: f64,
+    /// Slowest response, ms (exact).
+    pub max_ms: f64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Requests per second over the run.
+    pub rps: f64,
+    /// Average response size, bytes.
+    pub avg_content_bytes: f64,
+}
+
+/// Failures of one kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureSummary {
+    /// HTTP method.
+    pub method: String,
+    /// Stats name.
+    pub name: String,
+    /// Error message.
+    pub error: String,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// Exceptions of one kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExceptionSummary {
+    /// Message.
+    pub message: String,
+    /// Occurrences.
+    pub count: u64,
+}
+
+impl EndpointSummary {
+    /// The summary of `stats` over a run of `seconds`.
+    pub fn new(method: &str, name: &str, stats: &EndpointStats, seconds: f64) -> Self {
+        EndpointSummary {
+            method: method.to_owned(),
+            name: name.to_owned(),
+            kind: stats.kind,
+            requests: stats.requests,
+            failures: stats.failures,
+            avg_ms: stats.avg_ms(),
+            min_ms: stats.min_ms(),
+            max_ms: stats.max_ms(),
+            p50_ms: stats.percentile_ms(50.0),
+            p95_ms: stats.percentile_ms(95.0),
+            p99_ms: stats.percentile_ms(99.0),
+            rps: if seconds > 0.0 {
+                stats.requests as f64 / seconds
+            } else {
+                0.0
+            },
+            avg_content_bytes: stats.avg_content_bytes(),
+        }
+    }
+}
+
+/// Endpoint, total, failure and exception rows of `stats`.
+pub fn stats_rows(
+    stats: &StatsSet,
+    seconds: f64,
+) -> (
+    EndpointSummary,
+    Vec<EndpointSummary>,
+    Vec<FailureSummary>,
+    Vec<ExceptionSummary>,
+) {
+    let total = EndpointSummary::new("", "Aggregated", &stats.total(), seconds);
+    let endpoints = stats
+        .endpoints
+        .iter()
+        .map(|(key, e)| EndpointSummary::new(&key.method, &key.name, e, seconds))
+        .collect();
+    let failures = stats
+        .failures
+        .iter()
+        .map(|(key, &count)| FailureSummary {
+            method: key.method.clone(),
+            name: key.name.clone(),
+            error: key.error.clone(),
+            count,
+        })
+        .collect();
+    let exceptions = stats
+        .exceptions
+        .iter()
+        .map(|(message, &count)| ExceptionSummary {
+            message: message.clone(),
+            count,
+        })
+        .collect();
+    (total, endpoints, failures, exceptions)
+}
+
+/// Writes `summary` as pretty JSON, atomically (temporary file, then rename).
+pub fn write_json(summary: &Summary, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+    write_atomically(path, &text)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

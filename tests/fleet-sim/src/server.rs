@@ -1,0 +1,194 @@
+//! One HTTP server per agent: which routes an agent serves, and the layer in front of them.
+//!
+//! Every agent serves `/health`; ATLAS adds chat, EVENT-BUS the event API, creative agents
+//! tasks, and CLIO its assets. In front of each agent's router sits one middleware that counts
+//! the request under its route pattern (before routing, so 404s and 405s count too), adds the
+//! agent's fixed `slow` delay, and answers injected failures. Servers run on listeners bound
+//! beforehand and stop gracefully when the shutdown token is cancelled.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AgentPlan, SimConfig};
+use crate::counts::Counter;
+use crate::handlers;
+use crate::latency::Latency;
+use crate::state::{Assets, Conversations, Events};
+
+const HEALTH: &str = "/health";
+const CHAT: &str = "/v1/chat";
+const EVENTS: &str = "/v1/events";
+const EVENTS_BATCH: &str = "/v1/events/batch";
+const EVENT_ACK: &str = "/v1/events/{id}/ack";
+const TASKS: &str = "/v1/tasks";
+const TASKS_BATCH: &str = "/v1/tasks/batch";
+const ASSETS: &str = "/v1/assets";
+
+/// State shared by every agent server and the admin server.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) counter: Counter,
+    pub(crate) latency: Latency,
+    pub(crate) conversations: Mutex<Conversations>,
+    pub(crate) events: Mutex<Events>,
+    pub(crate) assets: Mutex<Assets>,
+}
+
+impl Shared {
+    /// Empty state with the configured latency model.
+    pub(crate) fn new(config: &SimConfig, shutdown: CancellationToken) -> Shared {
+        Shared {
+            counter: Counter::default(),
+            latency: Latency::new(
+                config.latency_scale,
+                config.error_rate,
+                config.seed,
+                shutdown,
+            ),
+            conversations: Mutex::default(),
+            events: Mutex::default(),
+            assets: Mutex::default(),
+        }
+    }
+}
+
+/// What one agent's handlers know: who they are and the shared state.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentCtx {
+    pub(crate) name: Arc<str>,
+    slow: Duration,
+    routes: Arc<[&'static str]>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The router of one agent, with the counting and fault layer in front.
+pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
+    let agent = &plan.agent;
+    let mut router = Router::new().route(HEALTH, get(handlers::health));
+    let mut routes = vec![HEALTH];
+    if agent.name.eq_ignore_ascii_case("ATLAS") {
+        router = router.route(CHAT, post(handlers::chat));
+        routes.push(CHAT);
+    }
+    if agent.name.eq_ignore_ascii_case("EVENT-BUS") {
+        router = router
+            .route(
+                EVENTS,
+                get(handlers::query_events).post(handlers::publish_event),
+            )
+            .route(EVENTS_BATCH, post(handlers::publish_batch))
+            .route(EVENT_ACK, post(handlers::ack_event));
+        routes.extend([EVENTS, EVENTS_BATCH, EVENT_ACK]);
+    }
+    if agent.category.eq_ignore_ascii_case("creative") {
+        router = router
+            .route(TASKS, post(handlers::task))
+            .route(TASKS_BATCH, post(handlers::task_batch));
+        routes.extend([TASKS, TASKS_BATCH]);
+    }
+    if agent.name.eq_ignore_ascii_case("CLIO") {
+        router = router.route(ASSETS, get(handlers::assets));
+        routes.push(ASSETS);
+    }
+    let ctx = AgentCtx {
+        name: Arc::from(agent.name.as_str()),
+        slow: plan.slow,
+        routes: routes.into(),
+        shared,
+    };
+    router
+        .fallback(handlers::not_found)
+        .layer(middleware::from_fn_with_state(
+            ctx.clone(),
+            count_and_inject,
+        ))
+        .with_state(ctx)
+}
+
+/// Counts the request, adds the agent's fixed delay, and answers injected failures.
+async fn count_and_inject(State(ctx): State<AgentCtx>, request: Request, next: Next) -> Response {
+    let key = count_key(&ctx.routes, request.method(), request.uri().path());
+    ctx.shared.counter.record(&ctx.name, key);
+    ctx.shared.latency.pause(ctx.slow).await;
+    if ctx.shared.latency.inject_failure() {
+        return handlers::error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
+    }
+    next.run(request).await
+}
+
+/// `"METHOD /pattern"` for a path one of `routes` matches, else `"METHOD /path"` as received.
+fn count_key(routes: &[&'static str], method: &Method, path: &str) -> String {
+    let pattern = routes.iter().find(|pattern| matches_pattern(pattern, path));
+    format!("{method} {}", pattern.copied().unwrap_or(path))
+}
+
+/// Whether `path` fits `pattern`, where a `{...}` segment stands for any non-empty segment.
+fn matches_pattern(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` is cancelled, as a task of `servers`.
+pub(crate) fn spawn_server(
+    servers: &mut JoinSet<()>,
+    what: String,
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+    });
+    servers.spawn(async move {
+        let serve =
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
+        if let Err(err) = serve.await {
+            tracing::warn!(server = %what, error = %err, "server stopped with an error");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_use_route_patterns_and_drop_queries() {
+        let routes = [HEALTH, EVENTS, EVENTS_BATCH, EVENT_ACK];
+        let key = |method: Method, path: &str| count_key(&routes, &method, path);
+        assert_eq!(key(Method::GET, "/health"), "GET /health");
+        assert_eq!(
+            key(Method::POST, "/v1/events/abc-1/ack"),
+            "POST /v1/events/{id}/ack"
+        );
+        assert_eq!(
+            key(Method::POST, "/v1/events/batch"),
+            "POST /v1/events/batch"
+        );
+        assert_eq!(key(Method::DELETE, "/v1/events"), "DELETE /v1/events");
+        assert_eq!(key(Method::POST, "/v1/events//ack"), "POST /v1/events//ack");
+        assert_eq!(key(Method::GET, "/nope"), "GET /nope");
+        assert_eq!(key(Method::GET, "/health/"), "GET /health/");
+    }
+}

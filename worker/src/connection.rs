@@ -1,0 +1,396 @@
+//! The worker's side of the control stream: connect (with capped backoff), introduce
+//! itself, then follow the master's Assignments, Stops and Shutdown while sending
+//! heartbeats and stats reports.
+//!
+//! Reports live in an [`Outbox`] until acknowledged and are sent again after a
+//! reconnect, so a dropped connection loses no stats. A watchdog stops the users when
+//! the master has been silent past the heartbeat timeout, connected or not, so a worker
+//! never goes on loading a target on its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use lv_common::pb::control_client::ControlClient;
+use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
+use lv_common::wire::{Assignment, Report, unix_ms_now};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tracing::{debug, error, info, warn};
+
+use crate::outbox::{DEFAULT_CAPACITY, Outbox};
+use crate::recorder::Recorder;
+use crate::swarm::SwarmHandle;
+use crate::{WorkerConfig, WorkerError};
+
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+const DEFAULT_REPORT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Why a session ended.
+enum End {
+    /// The master said Shutdown.
+    Shutdown,
+    /// Our own shutdown token was cancelled.
+    Cancelled,
+    /// The stream broke or went silent.
+    Lost(String),
+}
+
+/// Why a connection attempt failed.
+enum AttachError {
+    /// The master refused us; retrying will not help.
+    Refused(String),
+    /// No answer (yet).
+    Unreachable(String),
+}
+
+struct Link {
+    tx: mpsc::Sender<pb::WorkerMessage>,
+    inbound: tonic::Streaming<pb::MasterMessage>,
+    welcome: pb::Welcome,
+}
+
+/// Everything that outlives one connection.
+struct State<'a> {
+    config: &'a WorkerConfig,
+    hello: pb::Hello,
+    swarm: SwarmHandle,
+    recorder: Recorder,
+    outbox: Outbox,
+    /// Unix ms of the last message from a master.
+    last_contact: Arc<AtomicI64>,
+    report_interval: Duration,
+    report_start_ms: i64,
+    /// The current run's last report went out; nothing more to report until a new run.
+    run_finished: bool,
+}
+
+/// Connects and serves masters until Shutdown, cancellation or refusal.
+pub async fn serve(
+    config: &WorkerConfig,
+    hello: pb::Hello,
+    swarm: SwarmHandle,
+    recorder: Recorder,
+    shutdown: &CancellationToken,
+) -> Result<(), WorkerError> {
+    let last_contact = Arc::new(AtomicI64::new(unix_ms_now()));
+    let watchdog = tokio::spawn(watchdog(
+        swarm.clone(),
+        Arc::clone(&last_contact),
+        config.heartbeat_timeout,
+        shutdown.child_token(),
+    ));
+    let mut state = State {
+        config,
+        hello,
+        swarm,
+        recorder,
+        outbox: Outbox::new(DEFAULT_CAPACITY),
+        last_contact,
+        report_interval: DEFAULT_REPORT_INTERVAL,
+        report_start_ms: unix_ms_now(),
+        run_finished: true,
+    };
+    let result = state.connect_loop(shutdown).await;
+    watchdog.abort();
+    state.swarm.stop().await;
+    result
+}
+
+impl State<'_> {
+    async fn connect_loop(&mut self, shutdown: &CancellationToken) -> Result<(), WorkerError> {
+        let started = Instant::now();
+        let mut connected_once = false;
+        let mut backoff = BACKOFF_START;
+        loop {
+            let attempt = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                attempt = attach(self.config, self.hello.clone()) => attempt,
+            };
+            match attempt {
+                Ok(link) => {
+                    connected_once = true;
+                    backoff = BACKOFF_START;
+                    match self.session(link, shutdown).await {
+                        End::Shutdown | End::Cancelled => return Ok(()),
+                        End::Lost(reason) => warn!(%reason, "lost the master; reconnecting"),
+                    }
+                }
+                Err(AttachError::Refused(reason)) => return Err(WorkerError::Refused(reason)),
+                Err(AttachError::Unreachable(reason)) => {
+                    if !connected_once && started.elapsed() >= self.config.connect_timeout {
+                        return Err(WorkerError::NoMaster {
+                            master: self.config.master.clone(),
+                            waited: self.config.connect_timeout,
+                            reason,
+                        });
+                    }
+                    debug!(%reason, "master not reachable yet");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_CAP);
+        }
+    }
+
+    async fn session(&mut self, link: Link, shutdown: &CancellationToken) -> End {
+        let Link {
+            tx,
+            mut inbound,
+            welcome,
+        } = link;
+        self.touch();
+        info!(master = %self.config.master, version = %welcome.master_version, "attached to master");
+        self.adopt_master_run(&welcome);
+        for report in self.outbox.pending() {
+            if tx
+                .send(wrap(WorkerKind::Report(report.clone())))
+                .await
+                .is_err()
+            {
+                return End::Lost("stream closed while resending reports".into());
+            }
+        }
+        let heartbeat_every =
+            Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
+        let mut heartbeat = tokio::time::interval(heartbeat_every);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut report_tick = tokio::time::interval(self.report_interval);
+        report_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    self.finish_run(&tx).await;
+                    return End::Cancelled;
+                }
+                message = inbound.message() => match message {
+                    Ok(Some(message)) => {
+                        self.touch();
+                        match self.handle(message, &tx).await {
+                            Ok(None) => {}
+                            Ok(Some(end)) => return end,
+                            Err(reason) => return End::Lost(reason),
+                        }
+                        if report_tick.period() != self.report_interval {
+                            report_tick = tokio::time::interval(self.report_interval);
+                            report_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                        }
+                    }
+                    Ok(None) => return End::Lost("the master closed the stream".into()),
+                    Err(status) => return End::Lost(status.message().to_owned()),
+                },
+                _ = heartbeat.tick() => {
+                    let silent_ms = unix_ms_now() - self.last_contact.load(Ordering::Relaxed);
+                    if silent_ms > crate::millis_i64(self.config.heartbeat_timeout) {
+                        return End::Lost(format!("no message from the master for {silent_ms} ms"));
+                    }
+                    let beat = pb::Heartbeat {
+                        unix_ms: unix_ms_now(),
+                        users_running: self.swarm.status().users_running(),
+                        run_id: self.outbox.run_id().unwrap_or_default().to_owned(),
+                    };
+                    if tx.send(wrap(WorkerKind::Heartbeat(beat))).await.is_err() {
+                        return End::Lost("stream closed".into());
+                    }
+                }
+                _ = report_tick.tick() => {
+                    if !self.run_finished && !self.send_report(&tx, false).await {
+                        return End::Lost("stream closed".into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Acts on one master message; `Ok(Some(_))` ends the session, `Err` drops it.
+    async fn handle(
+        &mut self,
+        message: pb::MasterMessage,
+        tx: &mpsc::Sender<pb::WorkerMessage>,
+    ) -> Result<Option<End>, String> {
+        match message.kind {
+            Some(MasterKind::Assignment(raw)) => {
+                let assignment = Assignment::try_from(raw).map_err(|e| {
+                    error!("{e}; disconnecting");
+                    e.to_string()
+                })?;
+                self.start_run(&assignment.run_id);
+                self.report_interval = assignment.report_interval;
+                self.swarm.apply(assignment).await;
+            }
+            Some(MasterKind::Ack(ack)) => self.outbox.ack(&ack.run_id, ack.seq),
+            Some(MasterKind::Stop(stop)) => {
+                if self.outbox.run_id() == Some(stop.run_id.as_str()) {
+                    info!(run_id = %stop.run_id, "stop");
+                    self.finish_run(tx).await;
+                }
+            }
+            Some(MasterKind::Shutdown(shutdown)) => {
+                info!(reason = %shutdown.reason, "shutdown requested by the master");
+                self.finish_run(tx).await;
+                return Ok(Some(End::Shutdown));
+            }
+            Some(MasterKind::Heartbeat(_)) => {}
+            Some(MasterKind::Welcome(_)) | None => {
+                return Err("unexpected message from the master".into());
+            }
+        }
+        Ok(None)
+    }
+
+    fn touch(&self) {
+        self.last_contact.store(unix_ms_now(), Ordering::Relaxed);
+    }
+
+    /// Keeps our buffered reports if the master works on our run; otherwise drops them
+    /// and whatever was recorded for a run no master will merge.
+    fn adopt_master_run(&mut self, welcome: &pb::Welcome) {
+        let ours = self.outbox.run_id().map(str::to_owned);
+        match ours {
+            Some(run) if run == welcome.run_id => self.outbox.ack(&run, welcome.acked_seq),
+            Some(run) => {
+                let (stale, _) = self.recorder.take();
+                let reports = self.outbox.pending().count();
+                if reports > 0 || !stale.is_empty() {
+                    warn!(
+                        run_id = %run,
+                        reports,
+                        requests = stale.request_count(),
+                        "this master does not know our run; dropping its unsent stats"
+                    );
+                }
+                self.outbox = Outbox::new(DEFAULT_CAPACITY);
+                self.run_finished = true;
+            }
+            None => {}
+        }
+    }
+
+    fn start_run(&mut self, run_id: &str) {
+        if self.outbox.run_id() != Some(run_id) {
+            self.outbox.start_run(run_id);
+            // Anything recorded before belongs to no run the master knows.
+            let _ = self.recorder.take();
+            self.report_start_ms = unix_ms_now();
+        }
+        self.run_finished = false;
+    }
+
+    /// Stops the users and sends the run's last report.
+    async fn finish_run(&mut self, tx: &mpsc::Sender<pb::WorkerMessage>) {
+        self.swarm.stop().await;
+        if !self.run_finished {
+            self.send_report(tx, true).await;
+            self.run_finished = true;
+        }
+    }
+
+    /// Sends the stats recorded since the last report; false when the stream is closed.
+    async fn send_report(&mut self, tx: &mpsc::Sender<pb::WorkerMessage>, last: bool) -> bool {
+        let Some(run_id) = self.outbox.run_id().map(str::to_owned) else {
+            return true;
+        };
+        let (stats, cut_off) = self.recorder.take();
+        let end = unix_ms_now();
+        let report = Report {
+            run_id,
+            seq: 0,
+            start_unix_ms: self.report_start_ms,
+            end_unix_ms: end,
+            users_running: self.swarm.status().users_running(),
+            stats,
+            last,
+            cut_off,
+            dropped_reports: self.outbox.dropped(),
+        };
+        self.report_start_ms = end;
+        let numbered = self.outbox.push(pb::StatsReport::from(&report));
+        tx.send(wrap(WorkerKind::Report(numbered))).await.is_ok()
+    }
+}
+
+fn wrap(kind: WorkerKind) -> pb::WorkerMessage {
+    pb::WorkerMessage { kind: Some(kind) }
+}
+
+/// Opens the stream, sends Hello and waits for Welcome.
+async fn attach(config: &WorkerConfig, hello: pb::Hello) -> Result<Link, AttachError> {
+    let address = if config.master.contains("://") {
+        config.master.clone()
+    } else {
+        format!("http://{}", config.master)
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(address)
+        .map_err(|e| AttachError::Refused(format!("bad master address {:?}: {e}", config.master)))?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| AttachError::Unreachable(crate::http::error_chain(&e)))?;
+    let (tx, rx) = mpsc::channel(256);
+    tx.send(wrap(WorkerKind::Hello(hello)))
+        .await
+        .map_err(|_| AttachError::Unreachable("stream closed".into()))?;
+    let mut client = ControlClient::new(channel);
+    let mut inbound = client
+        .attach(ReceiverStream::new(rx))
+        .await
+        .map_err(classify)?
+        .into_inner();
+    let first = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+        .await
+        .map_err(|_| AttachError::Unreachable("no Welcome within 10 s".into()))?
+        .map_err(classify)?;
+    match first.and_then(|m| m.kind) {
+        Some(MasterKind::Welcome(welcome)) => Ok(Link {
+            tx,
+            inbound,
+            welcome,
+        }),
+        _ => Err(AttachError::Unreachable(
+            "the master's first message was not Welcome".into(),
+        )),
+    }
+}
+
+fn classify(status: tonic::Status) -> AttachError {
+    match status.code() {
+        Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::FailedPrecondition
+        | Code::InvalidArgument => AttachError::Refused(status.message().to_owned()),
+        _ => AttachError::Unreachable(status.message().to_owned()),
+    }
+}
+
+/// Stops the users whenever no master has been heard from for `timeout`.
+async fn watchdog(
+    swarm: SwarmHandle,
+    last_contact: Arc<AtomicI64>,
+    timeout: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let silent_ms = unix_ms_now() - last_contact.load(Ordering::Relaxed);
+        if silent_ms > crate::millis_i64(timeout) && swarm.status().users_running() > 0 {
+            warn!(
+                silent_ms,
+                "no master for longer than the heartbeat timeout; stopping all users"
+            );
+            swarm.stop().await;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Where users record what happened; the connection takes deltas from it to report.
+//!
+//! A std `Mutex` around one [`StatsSet`]: the critical section is a map lookup and a
+//! histogram increment, never held across an `.await`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use lv_common::kind::SloKind;
+use lv_common::stats::StatsSet;
+
+/// Shared stats of the running users.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    stats: Mutex<StatsSet>,
+    cut_off: AtomicU64,
+}
+
+impl Recorder {
+    fn lock(&self) -> MutexGuard<'_, StatsSet> {
+        // A panic while recording leaves the set consistent (each call is one update).
+        self.inner
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records one completed request; `error` makes it a failure.
+    pub fn request(
+        &self,
+        method: &str,
+        name: &str,
+        kind: Option<SloKind>,
+        latency_us: u64,
+        content_len: u64,
+        error: Option<&str>,
+    ) {
+        self.lock()
+            .record_request(method, name, kind, latency_us, content_len, error);
+    }
+
+    /// Records an error in lv's own step handling.
+    pub fn exception(&self, message: &str) {
+        self.lock().record_exception(message);
+    }
+
+    /// Counts a request that the stop cut off.
+    pub fn cut_off(&self) {
+        self.inner.cut_off.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Everything recorded since the previous call, and the cut-off count.
+    pub fn take(&self) -> (StatsSet, u64) {
+        let stats = self.lock().take();
+        (stats, self.inner.cut_off.swap(0, Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,328 @@
+//! The swarm: the worker's virtual users, converging to the latest Assignment.
+//!
+//! One actor task owns every user task (in a `JoinSet`) and the run state; the
+//! connection talks to it through a [`SwarmHandle`]. An Assignment is a desired state:
+//! users are added at the worker's share of the spawn rate, and removed at a task
+//! boundary when the count goes down. Stopping cancels the run's token, drains the users
+//! for a grace period, then aborts what is left.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use lv_common::plan::ClassPlan;
+use lv_common::quota::ClassUsers;
+use lv_common::wire::Assignment;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::http::HttpClient;
+use crate::recorder::Recorder;
+use crate::user::{UserEnv, UserSignals, run_user};
+
+/// How long stopped users get to finish before they are aborted.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+enum Command {
+    Apply(Box<Assignment>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// What the swarm is doing, readable without asking the actor.
+#[derive(Debug, Default)]
+pub struct SwarmStatus {
+    users: AtomicU32,
+    run_id: Mutex<Option<String>>,
+}
+
+impl SwarmStatus {
+    /// Users currently running (retiring users not counted).
+    pub fn users_running(&self) -> u32 {
+        self.users.load(Ordering::Relaxed)
+    }
+
+    /// The run the users belong to, if any are running or were last assigned.
+    pub fn run_id(&self) -> Option<String> {
+        self.run_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_run_id(&self, run_id: Option<String>) {
+        *self.run_id.lock().unwrap_or_else(PoisonError::into_inner) = run_id;
+    }
+}
+
+/// Talks to the swarm actor.
+#[derive(Clone, Debug)]
+pub struct SwarmHandle {
+    tx: mpsc::Sender<Command>,
+    status: Arc<SwarmStatus>,
+}
+
+impl SwarmHandle {
+    /// Converges to `assignment` (a new run replaces the old one).
+    pub async fn apply(&self, assignment: Assignment) {
+        // The actor only ends with the worker; a closed channel means we are exiting.
+        let _ = self.tx.send(Command::Apply(Box::new(assignment))).await;
+    }
+
+    /// Stops every user now and waits until they are gone.
+    pub async fn stop(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Command::Stop(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// The swarm's status.
+    pub fn status(&self) -> &SwarmStatus {
+        &self.status
+    }
+}
+
+/// Starts the swarm actor; it ends when `shutdown` is cancelled, after stopping its users.
+pub fn spawn(
+    client: HttpClient,
+    recorder: Recorder,
+    shutdown: CancellationToken,
+) -> (SwarmHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(16);
+    let status = Arc::new(SwarmStatus::default());
+    let swarm = Swarm {
+        client,
+        recorder,
+        status: Arc::clone(&status),
+        run: None,
+        users: JoinSet::new(),
+        seeds: SmallRng::from_os_rng(),
+    };
+    let task = tokio::spawn(swarm.run(rx, shutdown));
+    (SwarmHandle { tx, status }, task)
+}
+
+struct Swarm {
+    client: HttpClient,
+    recorder: Recorder,
+    status: Arc<SwarmStatus>,
+    run: Option<Run>,
+    users: JoinSet<()>,
+    seeds: SmallRng,
+}
+
+struct Run {
+    id: String,
+    generation: u64,
+    classes: HashMap<String, Arc<ClassPlan>>,
+    target: ClassUsers,
+    /// Retire tokens of the active users, per class, by task id.
+    active: BTreeMap<String, Vec<(Id, CancellationToken)>>,
+    stop: CancellationToken,
+    spawn_rate: f64,
+    ramp_started: Instant,
+    ramp_spawned: u64,
+    deadline: Instant,
+}
+
+impl Run {
+    fn active_total(&self) -> usize {
+        self.active.values().map(Vec::len).sum()
+    }
+
+    /// The class furthest below its target, relative to the target.
+    fn most_lacking(&self) -> Option<String> {
+        self.target
+            .iter()
+            .filter_map(|(class, &want)| {
+                let have = self.active.get(class).map_or(0, Vec::len);
+                (have < want as usize).then(|| (class, have as f64 / f64::from(want)))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(class, _)| class.clone())
+    }
+
+    /// When the next user may start, if any is missing.
+    fn next_spawn_at(&self) -> Option<Instant> {
+        self.most_lacking()?;
+        let offset = self.ramp_spawned as f64 / self.spawn_rate;
+        Some(self.ramp_started + Duration::try_from_secs_f64(offset).unwrap_or(Duration::MAX))
+    }
+}
+
+impl Swarm {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
+        loop {
+            let spawn_at = self.run.as_ref().and_then(Run::next_spawn_at);
+            let deadline = self.run.as_ref().map(|r| r.deadline);
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                command = rx.recv() => match command {
+                    Some(Command::Apply(assignment)) => self.apply(*assignment, &shutdown),
+                    Some(Command::Stop(reply)) => {
+                        self.stop().await;
+                        let _ = reply.send(());
+                    }
+                    None => break,
+                },
+                () = sleep_until_opt(spawn_at) => self.spawn_due(),
+                () = sleep_until_opt(deadline) => {
+                    warn!("run exceeded the longest run time the master allowed; stopping its users");
+                    self.stop().await;
+                }
+                Some(done) = self.users.join_next_with_id() => self.reap(done),
+            }
+        }
+        self.stop().await;
+    }
+
+    fn apply(&mut self, assignment: Assignment, shutdown: &CancellationToken) {
+        let now = Instant::now();
+        let same_run = self.run.as_ref().is_some_and(|r| r.id == assignment.run_id);
+        if let Some(run) = self.run.as_mut().filter(|_| same_run) {
+            if assignment.generation <= run.generation {
+                return;
+            }
+            run.generation = assignment.generation;
+        } else {
+            if let Some(old) = self.run.take() {
+                info!(run_id = %old.id, "a new run replaces the old one");
+                old.stop.cancel();
+            }
+            self.status.set_run_id(Some(assignment.run_id.clone()));
+            self.run = Some(Run {
+                id: assignment.run_id.clone(),
+                generation: assignment.generation,
+                classes: HashMap::new(),
+                target: ClassUsers::new(),
+                active: BTreeMap::new(),
+                stop: shutdown.child_token(),
+                spawn_rate: assignment.spawn_rate,
+                ramp_started: now,
+                ramp_spawned: 0,
+                deadline: now + assignment.max_run_time,
+            });
+        }
+        let Some(run) = self.run.as_mut() else { return };
+        run.classes = assignment
+            .plan
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), Arc::new(c.clone())))
+            .collect();
+        run.target = assignment.users.clone();
+        run.spawn_rate = assignment.spawn_rate;
+        run.ramp_started = now;
+        run.ramp_spawned = 0;
+        // Retire users beyond the target (newest first), and users of dropped classes.
+        for (class, users) in &mut run.active {
+            let want = run.target.get(class).copied().unwrap_or(0) as usize;
+            while users.len() > want {
+                if let Some((_, retire)) = users.pop() {
+                    retire.cancel();
+                }
+            }
+        }
+        info!(
+            run_id = %run.id,
+            generation = run.generation,
+            users = assignment.total_users(),
+            spawn_rate = run.spawn_rate,
+            "assignment applied"
+        );
+        self.publish_count();
+    }
+
+    fn spawn_due(&mut self) {
+        let Some(run) = self.run.as_mut() else { return };
+        let now = Instant::now();
+        let due = (now - run.ramp_started).as_secs_f64() * run.spawn_rate;
+        let allowed = (due.floor() as u64 + 1).saturating_sub(run.ramp_spawned);
+        for _ in 0..allowed {
+            let Some(class_name) = run.most_lacking() else {
+                break;
+            };
+            let Some(class) = run.classes.get(&class_name).cloned() else {
+                run.target.remove(&class_name);
+                continue;
+            };
+            let retire = CancellationToken::new();
+            let env = UserEnv {
+                class,
+                client: self.client.clone(),
+                recorder: self.recorder.clone(),
+            };
+            let signals = UserSignals {
+                retire: retire.clone(),
+                stop: run.stop.clone(),
+            };
+            let rng = SmallRng::from_rng(&mut self.seeds);
+            let handle = self.users.spawn(run_user(env, signals, rng));
+            run.active
+                .entry(class_name)
+                .or_default()
+                .push((handle.id(), retire));
+            run.ramp_spawned += 1;
+        }
+        self.publish_count();
+    }
+
+    fn reap(&mut self, done: Result<(Id, ()), tokio::task::JoinError>) {
+        let id = match done {
+            Ok((id, ())) => id,
+            Err(err) => {
+                if err.is_panic() {
+                    warn!("a virtual user panicked: {err}");
+                }
+                err.id()
+            }
+        };
+        // Users leave the active lists when retired; one still listed ended on its own.
+        if let Some(run) = self.run.as_mut() {
+            for users in run.active.values_mut() {
+                users.retain(|(user_id, _)| *user_id != id);
+            }
+        }
+        self.publish_count();
+    }
+
+    async fn stop(&mut self) {
+        // Forget the run: the same run assigned again (after a reconnect) starts afresh.
+        if let Some(run) = self.run.take() {
+            run.stop.cancel();
+        }
+        self.publish_count();
+        let drained = tokio::time::timeout(STOP_GRACE, async {
+            while self.users.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                left = self.users.len(),
+                "users did not stop within the grace period; aborting them"
+            );
+            self.users.abort_all();
+            while self.users.join_next().await.is_some() {}
+        }
+    }
+
+    fn publish_count(&self) {
+        let count = self.run.as_ref().map_or(0, Run::active_total);
+        self.status
+            .users
+            .store(u32::try_from(count).unwrap_or(u32::MAX), Ordering::Relaxed);
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

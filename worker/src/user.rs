@@ -1,0 +1,294 @@
+//! One virtual user: runs `on_start`, then picks tasks by weight, runs their steps and
+//! waits by the class's wait rule, until it is retired (at a task boundary) or stopped
+//! (at once; a request in flight then counts as cut off, not as a failure).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method};
+use lv_common::plan::{Body, ClassPlan, StepPlan, TaskPlan};
+use lv_common::template::UserVars;
+use rand::Rng;
+use rand::rngs::SmallRng;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::{HttpClient, OutRequest, RequestError};
+use crate::recorder::Recorder;
+
+/// Shortest pause when no task can run yet (all need variables not extracted yet).
+const IDLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// What a user needs to run.
+#[derive(Clone, Debug)]
+pub struct UserEnv {
+    /// The class it belongs to.
+    pub class: Arc<ClassPlan>,
+    /// The shared HTTP client.
+    pub client: HttpClient,
+    /// Where to record.
+    pub recorder: Recorder,
+}
+
+/// Signals that end a user.
+#[derive(Clone, Debug)]
+pub struct UserSignals {
+    /// Finish the current task, then leave.
+    pub retire: CancellationToken,
+    /// Leave now.
+    pub stop: CancellationToken,
+}
+
+/// Runs one user until it is retired or stopped.
+pub async fn run_user(env: UserEnv, signals: UserSignals, mut rng: SmallRng) {
+    let mut vars = UserVars::new();
+    let stopped = async {
+        for step in &env.class.on_start {
+            if !run_step(&env, step, &mut vars, &mut rng).await {
+                break;
+            }
+        }
+        loop {
+            if signals.retire.is_cancelled() {
+                return;
+            }
+            let started = Instant::now();
+            let pause = match pick_task(&env.class.tasks, &vars, &mut rng) {
+                Some(task) => {
+                    run_task(&env, task, &mut vars, &mut rng).await;
+                    env.class.wait.next_wait(started.elapsed(), &mut rng)
+                }
+                None => env
+                    .class
+                    .wait
+                    .next_wait(Duration::ZERO, &mut rng)
+                    .max(IDLE_PAUSE),
+            };
+            if pause.is_zero() {
+                // Let other users and the reporter in even if every request is instant.
+                tokio::task::yield_now().await;
+            } else {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = signals.retire.cancelled() => return,
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = stopped => {}
+        () = signals.stop.cancelled() => {}
+    }
+}
+
+/// Picks a task by weight among those whose required variables are set.
+pub fn pick_task<'a>(
+    tasks: &'a [TaskPlan],
+    vars: &UserVars,
+    rng: &mut impl Rng,
+) -> Option<&'a TaskPlan> {
+    let ready = |t: &&TaskPlan| t.weight > 0 && t.requires.iter().all(|v| vars.contains_key(v));
+    let total: u64 = tasks
+        .iter()
+        .filter(ready)
+        .map(|t| u64::from(t.weight))
+        .sum();
+    if total == 0 {
+        return None;
+    }
+    let mut point = rng.random_range(0..total);
+    for task in tasks.iter().filter(ready) {
+        let weight = u64::from(task.weight);
+        if point < weight {
+            return Some(task);
+        }
+        point -= weight;
+    }
+    None
+}
+
+async fn run_task(env: &UserEnv, task: &TaskPlan, vars: &mut UserVars, rng: &mut SmallRng) {
+    for step in &task.steps {
+        if !run_step(env, step, vars, rng).await {
+            return;
+        }
+    }
+}
+
+/// Sends one step's request and records it; false when the task should not go on
+/// (the request failed, or lv could not build or read it).
+async fn run_step(env: &UserEnv, step: &StepPlan, vars: &mut UserVars, rng: &mut SmallRng) -> bool {
+    let request = match render(step, vars, rng) {
+        Ok(request) => request,
+        Err(message) => {
+            env.recorder
+                .exception(&format!("{} {}: {message}", step.method, step.name));
+            return false;
+        }
+    };
+    // If the stop cancels this future while the request is in flight, the guard
+    // counts the request as cut off.
+    let guard = CutOffGuard(Some(&env.recorder));
+    let sent = Instant::now();
+    let result = env.client.send(request).await;
+    guard.disarm();
+    let (latency, content_len, outcome) = match result {
+        Ok(response) => {
+            let outcome = judge(step, response.status, &response.body);
+            (response.elapsed, response.content_len, outcome)
+        }
+        Err(RequestError::Invalid(message)) => {
+            env.recorder
+                .exception(&format!("{} {}: {message}", step.method, step.name));
+            return false;
+        }
+        Err(err) => (sent.elapsed(), 0, Err(err.to_string())),
+    };
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(json) => {
+            env.recorder.request(
+                &step.method,
+                &step.name,
+                step.kind,
+                micros,
+                content_len,
+                None,
+            );
+            extract(env, step, json.as_ref(), vars)
+        }
+        Err(error) => {
+            env.recorder.request(
+                &step.method,
+                &step.name,
+                step.kind,
+                micros,
+                content_len,
+                Some(&error),
+            );
+            false
+        }
+    }
+}
+
+struct CutOffGuard<'a>(Option<&'a Recorder>);
+
+impl CutOffGuard<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CutOffGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(recorder) = self.0 {
+            recorder.cut_off();
+        }
+    }
+}
+
+fn render(step: &StepPlan, vars: &UserVars, rng: &mut SmallRng) -> Result<OutRequest, String> {
+    let mut url = String::with_capacity(step.base_url.len() + 32);
+    url.push_str(&step.base_url);
+    step.path
+        .render_into(vars, rng, &mut url)
+        .map_err(|e| e.to_string())?;
+    let method = Method::from_bytes(step.method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut headers = Vec::with_capacity(step.headers.len() + 1);
+    for (name, value) in &step.headers {
+        let value = value.render(vars, rng).map_err(|e| e.to_string())?;
+        headers.push((
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name}: {e}"))?,
+            HeaderValue::from_str(&value).map_err(|e| format!("header {name}: {e}"))?,
+        ));
+    }
+    let body = match &step.body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text.render(vars, rng).map_err(|e| e.to_string())?),
+        Body::Json(json) => {
+            let value = json.render(vars, rng).map_err(|e| e.to_string())?;
+            if !step
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                headers.push((
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ));
+            }
+            Bytes::from(serde_json::to_vec(&value).map_err(|e| e.to_string())?)
+        }
+    };
+    Ok(OutRequest {
+        method,
+        url,
+        headers,
+        body,
+        timeout: Duration::from_millis(step.timeout_ms),
+        keep_body: !step.checks.is_empty() || !step.extract.is_empty(),
+    })
+}
+
+/// Decides success from the status and checks; on success returns the parsed JSON when
+/// checks or extraction need it.
+fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<Value>, String> {
+    let status_ok = if step.expect_status.is_empty() {
+        status < 400
+    } else {
+        step.expect_status.contains(&status)
+    };
+    if !status_ok {
+        return Err(format!("HTTP {status}{}", reason(status)));
+    }
+    if step.checks.is_empty() && step.extract.is_empty() {
+        return Ok(None);
+    }
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|_| "response is not JSON (checks and extraction need JSON)".to_owned())?;
+    for check in &step.checks {
+        match (json.pointer(&check.pointer), &check.equals) {
+            (None, _) => return Err(format!("check failed: {} is missing", check.pointer)),
+            (Some(found), Some(want)) if found != want => {
+                return Err(format!(
+                    "check failed: {} is {found}, expected {want}",
+                    check.pointer
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(json))
+}
+
+fn reason(status: u16) -> String {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+fn extract(env: &UserEnv, step: &StepPlan, json: Option<&Value>, vars: &mut UserVars) -> bool {
+    let Some(json) = json else { return true };
+    for (var, pointer) in &step.extract {
+        match json.pointer(pointer) {
+            Some(Value::Null) | None => {
+                env.recorder.exception(&format!(
+                    "{} {}: extract {var}: {pointer} not found in the response",
+                    step.method, step.name
+                ));
+                return false;
+            }
+            Some(value) => {
+                vars.insert(var.clone(), value.clone());
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! Tests of task picking, judging responses and the user loop's schedule (paused time).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lv_common::plan::{Check, TaskPlan};
+use lv_common::template::Template;
+use lv_common::wait::WaitRule;
+use rand::SeedableRng;
+use tokio::net::TcpListener;
+
+use super::*;
+
+fn task(name: &str, weight: u32, requires: &[&str]) -> TaskPlan {
+    TaskPlan {
+        name: name.into(),
+        weight,
+        tags: vec![],
+        requires: requires.iter().map(|s| (*s).to_owned()).collect(),
+        steps: vec![],
+    }
+}
+
+fn step(base_url: &str) -> StepPlan {
+    StepPlan {
+        method: "GET".into(),
+        base_url: base_url.into(),
+        path: Template::literal("/health"),
+        name: "T /health".into(),
+        kind: None,
+        headers: vec![],
+        body: Body::Empty,
+        expect_status: vec![],
+        checks: vec![],
+        extract: vec![],
+        timeout_ms: 5_000,
+    }
+}
+
+#[test]
+fn tasks_are_picked_by_weight() {
+    let tasks = [task("a", 3, &[]), task("b", 1, &[]), task("never", 0, &[])];
+    let mut rng = SmallRng::seed_from_u64(3);
+    let mut counts = BTreeMap::new();
+    for _ in 0..4000 {
+        let picked = pick_task(&tasks, &UserVars::new(), &mut rng).expect("a task");
+        *counts.entry(picked.name.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("never"), None);
+    let a = counts["a"];
+    assert!((2800..3200).contains(&a), "a picked {a} of 4000");
+}
+
+#[test]
+fn tasks_wait_for_their_variables() {
+    let tasks = [task("followup", 1, &["conversation_id"])];
+    let mut rng = SmallRng::seed_from_u64(3);
+    assert!(pick_task(&tasks, &UserVars::new(), &mut rng).is_none());
+    let vars = UserVars::from([("conversation_id".to_owned(), Value::from("c1"))]);
+    assert_eq!(
+        pick_task(&tasks, &vars, &mut rng).map(|t| t.name.as_str()),
+        Some("followup")
+    );
+}
+
+#[test]
+fn judging_uses_status_and_checks() {
+    let mut s = step("http://x");
+    assert!(judge(&s, 200, b"").is_ok());
+    assert_eq!(
+        judge(&s, 500, b"").expect_err("500"),
+        "HTTP 500 Internal Server Error"
+    );
+    s.expect_status = vec![201];
+    assert!(judge(&s, 200, b"").is_err());
+    s.expect_status = vec![];
+    s.checks = vec![Check {
+        pointer: "/status".into(),
+        equals: Some(Value::from("healthy")),
+    }];
+    assert!(judge(&s, 200, br#"{"status":"healthy"}"#).is_ok());
+    let err = judge(&s, 200, br#"{"status":"sick"}"#).expect_err("check");
+    assert!(err.contains("/status") && err.contains("sick"), "{err}");
+    assert!(
+        judge(&s, 200, b"<html>")
+            .expect_err("not json")
+            .contains("not JSON")
+    );
+    assert!(
+        judge(&s, 200, b"{}")
+            .expect_err("missing")
+            .contains("missing")
+    );
+}
+
+/// A target answering 200 `{"id": n}` to everything, counting requests.
+async fn counting_target() -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let service = service_fn(move |_req| {
+                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                    async move {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(format!(
+                            "{{\"id\": {n}}}"
+                        )))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
+    let class = ClassPlan {
+        name: "U".into(),
+        weight: 1,
+        wait,
+        on_start: vec![],
+        tasks: vec![TaskPlan {
+            steps: vec![step(&format!("http://{addr}"))],
+            ..task("t", 1, &[])
+        }],
+    };
+    let recorder = Recorder::default();
+    let env = UserEnv {
+        class: Arc::new(class),
+        client: HttpClient::new(Duration::from_secs(5)).expect("client"),
+        recorder: recorder.clone(),
+    };
+    (env, recorder)
+}
+
+/// constant_pacing(1 s): one task per second of (virtual) time, whatever the task took.
+#[tokio::test(start_paused = true)]
+async fn constant_pacing_runs_one_task_per_period() {
+    let (addr, count) = counting_target().await;
+    let (env, recorder) = env_for(addr, WaitRule::ConstantPacing(1.0));
+    let signals = UserSignals {
+        retire: CancellationToken::new(),
+        stop: CancellationToken::new(),
+    };
+    let user = tokio::spawn(run_user(env, signals.clone(), SmallRng::seed_from_u64(1)));
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    signals.retire.cancel();
+    user.await.expect("user ends");
+    assert_eq!(count.load(Ordering::SeqCst), 11);
+    let (stats, cut_off) = recorder.take();
+    assert_eq!(stats.request_count(), 11);
+    assert_eq!(stats.failure_count(), 0);
+    assert_eq!(cut_off, 0);
+}
+
+/// between(2, 4): 10 virtual seconds hold 3 to 6 tasks.
+#[tokio::test(start_paused = true)]
+async fn between_waits_within_its_bounds() {
+    let (addr, count) = counting_target().await;
+    let (env, _) = env_for(addr, WaitRule::Between(2.0, 4.0));
+    let signals = UserSignals {
+        retire: CancellationToken::new(),
+        stop: CancellationToken::new(),
+    };
+    let user = tokio::spawn(run_user(env, signals.clone(), SmallRng::seed_from_u64(9)));
+    tokio::time::sleep(Duration::from_millis(10_000)).await;
+    signals.stop.cancel();
+    user.await.expect("user ends");
+    let n = count.load(Ordering::SeqCst);
+    assert!((3..=6).contains(&n), "{n} tasks in 10 s");
+}
+
+/// Extracted values feed later templates of the same user.
+#[tokio::test]
+async fn extraction_feeds_later_steps() {
+    let (addr, _) = counting_target().await;
+    let (mut env, recorder) = env_for(addr, WaitRule::Constant(0.0));
+    let mut first = step(&format!("http://{addr}"));
+    first.extract = vec![("id".into(), "/id".into())];
+    let mut second = step(&format!("http://{addr}"));
+    second.path = Template::compile("/items/{{ id }}", &BTreeMap::new()).expect("compiles");
+    second.name = "T /items/{id}".into();
+    let mut missing = step(&format!("http://{addr}"));
+    missing.name = "T missing".into();
+    missing.extract = vec![("nope".into(), "/nope".into())];
+    let class = Arc::make_mut(&mut env.class);
+    class.tasks[0].steps = vec![first, second, missing];
+    let mut vars = UserVars::new();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let task = env.class.tasks[0].clone();
+    run_task(&env, &task, &mut vars, &mut rng).await;
+    assert_eq!(vars.get("id"), Some(&Value::from(1)));
+    let (stats, _) = recorder.take();
+    assert_eq!(stats.request_count(), 3);
+    let exceptions: Vec<&String> = stats.exceptions.keys().collect();
+    assert_eq!(exceptions.len(), 1);
+    assert!(exceptions[0].contains("extract nope"), "{exceptions:?}");
+}
