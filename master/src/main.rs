@@ -52,6 +52,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_CANNOT_RUN);
             }
         };
+        if let Ok(addr) = listener.local_addr() {
+            eprintln!("lv-master: listening for workers on {addr}");
+        }
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signals(shutdown.clone()));
         match lv_master::run(config, listener, shutdown).await {

@@ -1,1 +1,211 @@
-//! Integration test helpers.
+//! Helpers for lv's integration tests: whole clusters on loopback.
+//!
+//! Everything binds port 0 on 127.0.0.1 and returns its address, so tests run side by
+//! side. In-process helpers ([`spawn_target`], [`run_master`], [`spawn_worker`]) use
+//! the same library entry points as the binaries; [`bin`] returns the path of a built
+//! binary for the tests that start real processes.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use lv_master::cli::Args;
+use lv_master::config::MasterConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// An in-process HTTP target that counts every request by `METHOD /path`.
+#[derive(Clone)]
+pub struct Target {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    total: Arc<AtomicU64>,
+}
+
+impl Target {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received per `METHOD /path` (query strings dropped).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Requests received in total.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts a target answering 200 `{"ok":true}`, or 500 on the paths in `failing`.
+/// It stops when `shutdown` is cancelled.
+pub async fn spawn_target(failing: &[&str], shutdown: CancellationToken) -> Target {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind target");
+    let target = Target {
+        addr: listener.local_addr().expect("target address"),
+        counts: Arc::default(),
+        total: Arc::default(),
+    };
+    let failing: Arc<Vec<String>> = Arc::new(failing.iter().map(|p| (*p).to_owned()).collect());
+    let server = target.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = tokio::select! {
+                () = shutdown.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => continue,
+                },
+            };
+            let server = server.clone();
+            let failing = Arc::clone(&failing);
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let key = format!("{} {}", req.method(), req.uri().path());
+                    server.total.fetch_add(1, Ordering::SeqCst);
+                    *server
+                        .counts
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry(key)
+                        .or_default() += 1;
+                    let fail = failing.iter().any(|p| p == req.uri().path());
+                    async move {
+                        let mut response =
+                            Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
+                        if fail {
+                            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    target
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path
+}
+
+/// Builds a master configuration from command-line words, as `lv-master` would.
+pub fn master_config(words: &[&str]) -> Result<MasterConfig, lv_master::config::ConfigError> {
+    let args = Args::try_parse_from(std::iter::once("lv-master").chain(words.iter().copied()))
+        .expect("valid command line");
+    MasterConfig::from_args(&args).map(|(config, _)| config)
+}
+
+/// A master running in this process.
+pub struct MasterHandle {
+    /// Where workers connect.
+    pub addr: SocketAddr,
+    /// Cancels the run (gracefully).
+    pub shutdown: CancellationToken,
+    /// The run.
+    pub task: JoinHandle<Result<lv_master::Outcome, lv_master::MasterError>>,
+}
+
+impl MasterHandle {
+    /// Waits for the run's outcome, at most `limit`.
+    pub async fn outcome(self, limit: Duration) -> lv_master::Outcome {
+        tokio::time::timeout(limit, self.task)
+            .await
+            .expect("the master finished in time")
+            .expect("the master task did not panic")
+            .expect("the master ran")
+    }
+}
+
+use clap::Parser as _;
+
+/// Starts a master on 127.0.0.1:0 in this process.
+pub async fn run_master(config: MasterConfig) -> MasterHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind master");
+    let addr = listener.local_addr().expect("master address");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(lv_master::run(config, listener, shutdown.clone()));
+    MasterHandle {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+/// Starts an in-process worker attached to `master`.
+pub fn spawn_worker(
+    master: SocketAddr,
+    shutdown: CancellationToken,
+) -> JoinHandle<Result<(), lv_worker::WorkerError>> {
+    let mut config = lv_worker::WorkerConfig::new(master.to_string());
+    config.connect_timeout = Duration::from_secs(10);
+    tokio::spawn(lv_worker::run(config, shutdown))
+}
+
+/// The path of one of the workspace's binaries (`lv-master`, `lv-worker`,
+/// `lv-fleet-sim`), built once per test process with the test's own profile.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test> -> target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable inside target/<profile>/deps")
+            .to_owned();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--bins",
+                "-p",
+                "lv-master",
+                "-p",
+                "lv-worker",
+                "-p",
+                "lv-fleet-sim",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "building the binaries failed");
+        profile_dir
+    });
+    dir.join(name)
+}
+
+/// The workspace root (for `configs/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_owned()
+}

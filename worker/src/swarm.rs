@@ -3,8 +3,8 @@
 //! One actor task owns every user task (in a `JoinSet`) and the run state; the
 //! connection talks to it through a [`SwarmHandle`]. An Assignment is a desired state:
 //! users are added at the worker's share of the spawn rate, and removed at a task
-//! boundary when the count goes down. Stopping cancels the run's token, drains the users
-//! for a grace period, then aborts what is left.
+//! boundary when the count goes down. Stopping lets every user finish the request in
+//! flight (for a grace period), then kills the rest; killed requests count as cut off.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,8 +26,10 @@ use crate::http::HttpClient;
 use crate::recorder::Recorder;
 use crate::user::{UserEnv, UserSignals, run_user};
 
-/// How long stopped users get to finish before they are aborted.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long stopped users get to finish their request in flight before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long killed users get to unwind before their tasks are aborted.
+const KILL_GRACE: Duration = Duration::from_secs(1);
 
 enum Command {
     Apply(Box<Assignment>),
@@ -124,7 +126,10 @@ struct Run {
     target: ClassUsers,
     /// Retire tokens of the active users, per class, by task id.
     active: BTreeMap<String, Vec<(Id, CancellationToken)>>,
+    /// Graceful stop: finish the request in flight.
     stop: CancellationToken,
+    /// Immediate stop.
+    kill: CancellationToken,
     spawn_rate: f64,
     ramp_started: Instant,
     ramp_spawned: u64,
@@ -194,6 +199,7 @@ impl Swarm {
             if let Some(old) = self.run.take() {
                 info!(run_id = %old.id, "a new run replaces the old one");
                 old.stop.cancel();
+                old.kill.cancel();
             }
             self.status.set_run_id(Some(assignment.run_id.clone()));
             self.run = Some(Run {
@@ -203,6 +209,7 @@ impl Swarm {
                 target: ClassUsers::new(),
                 active: BTreeMap::new(),
                 stop: shutdown.child_token(),
+                kill: CancellationToken::new(),
                 spawn_rate: assignment.spawn_rate,
                 ramp_started: now,
                 ramp_spawned: 0,
@@ -252,7 +259,7 @@ impl Swarm {
                 run.target.remove(&class_name);
                 continue;
             };
-            let retire = CancellationToken::new();
+            let retire = run.stop.child_token();
             let env = UserEnv {
                 class,
                 client: self.client.clone(),
@@ -261,6 +268,7 @@ impl Swarm {
             let signals = UserSignals {
                 retire: retire.clone(),
                 stop: run.stop.clone(),
+                kill: run.kill.clone(),
             };
             let rng = SmallRng::from_rng(&mut self.seeds);
             let handle = self.users.spawn(run_user(env, signals, rng));
@@ -294,22 +302,34 @@ impl Swarm {
 
     async fn stop(&mut self) {
         // Forget the run: the same run assigned again (after a reconnect) starts afresh.
-        if let Some(run) = self.run.take() {
+        let kill = self.run.take().map(|run| {
             run.stop.cancel();
-        }
+            run.kill
+        });
         self.publish_count();
-        let drained = tokio::time::timeout(STOP_GRACE, async {
-            while self.users.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            warn!(
-                left = self.users.len(),
-                "users did not stop within the grace period; aborting them"
-            );
+        if self.drain(STOP_GRACE).await {
+            return;
+        }
+        warn!(
+            left = self.users.len(),
+            "users did not finish their requests within the grace period; cutting them off"
+        );
+        if let Some(kill) = kill {
+            kill.cancel();
+        }
+        if !self.drain(KILL_GRACE).await {
             self.users.abort_all();
             while self.users.join_next().await.is_some() {}
         }
+    }
+
+    /// Waits up to `limit` for every user task to end; true when they all did.
+    async fn drain(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            while self.users.join_next().await.is_some() {}
+        })
+        .await
+        .is_ok()
     }
 
     fn publish_count(&self) {

@@ -1,6 +1,7 @@
 //! One virtual user: runs `on_start`, then picks tasks by weight, runs their steps and
-//! waits by the class's wait rule, until it is retired (at a task boundary) or stopped
-//! (at once; a request in flight then counts as cut off, not as a failure).
+//! waits by the class's wait rule, until it is retired (leaves at a task boundary),
+//! stopped (finishes the request in flight, then leaves) or killed (leaves at once; a
+//! request in flight then counts as cut off, not as a failure).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,21 +33,23 @@ pub struct UserEnv {
     pub recorder: Recorder,
 }
 
-/// Signals that end a user.
+/// Signals that end a user. `retire` should be a child of `stop`, so a stop also retires.
 #[derive(Clone, Debug)]
 pub struct UserSignals {
     /// Finish the current task, then leave.
     pub retire: CancellationToken,
-    /// Leave now.
+    /// Finish the request in flight, then leave.
     pub stop: CancellationToken,
+    /// Leave now.
+    pub kill: CancellationToken,
 }
 
 /// Runs one user until it is retired or stopped.
 pub async fn run_user(env: UserEnv, signals: UserSignals, mut rng: SmallRng) {
     let mut vars = UserVars::new();
-    let stopped = async {
+    let work = async {
         for step in &env.class.on_start {
-            if !run_step(&env, step, &mut vars, &mut rng).await {
+            if signals.stop.is_cancelled() || !run_step(&env, step, &mut vars, &mut rng).await {
                 break;
             }
         }
@@ -57,7 +60,7 @@ pub async fn run_user(env: UserEnv, signals: UserSignals, mut rng: SmallRng) {
             let started = Instant::now();
             let pause = match pick_task(&env.class.tasks, &vars, &mut rng) {
                 Some(task) => {
-                    run_task(&env, task, &mut vars, &mut rng).await;
+                    run_task(&env, task, &mut vars, &mut rng, &signals.stop).await;
                     env.class.wait.next_wait(started.elapsed(), &mut rng)
                 }
                 None => env
@@ -78,8 +81,8 @@ pub async fn run_user(env: UserEnv, signals: UserSignals, mut rng: SmallRng) {
         }
     };
     tokio::select! {
-        () = stopped => {}
-        () = signals.stop.cancelled() => {}
+        () = work => {}
+        () = signals.kill.cancelled() => {}
     }
 }
 
@@ -109,9 +112,15 @@ pub fn pick_task<'a>(
     None
 }
 
-async fn run_task(env: &UserEnv, task: &TaskPlan, vars: &mut UserVars, rng: &mut SmallRng) {
+async fn run_task(
+    env: &UserEnv,
+    task: &TaskPlan,
+    vars: &mut UserVars,
+    rng: &mut SmallRng,
+    stop: &CancellationToken,
+) {
     for step in &task.steps {
-        if !run_step(env, step, vars, rng).await {
+        if stop.is_cancelled() || !run_step(env, step, vars, rng).await {
             return;
         }
     }
@@ -128,8 +137,8 @@ async fn run_step(env: &UserEnv, step: &StepPlan, vars: &mut UserVars, rng: &mut
             return false;
         }
     };
-    // If the stop cancels this future while the request is in flight, the guard
-    // counts the request as cut off.
+    // If a kill drops this future while the request is in flight, the guard counts
+    // the request as cut off.
     let guard = CutOffGuard(Some(&env.recorder));
     let sent = Instant::now();
     let result = env.client.send(request).await;

@@ -152,9 +152,11 @@ fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
 async fn constant_pacing_runs_one_task_per_period() {
     let (addr, count) = counting_target().await;
     let (env, recorder) = env_for(addr, WaitRule::ConstantPacing(1.0));
+    let stop = CancellationToken::new();
     let signals = UserSignals {
-        retire: CancellationToken::new(),
-        stop: CancellationToken::new(),
+        retire: stop.child_token(),
+        stop,
+        kill: CancellationToken::new(),
     };
     let user = tokio::spawn(run_user(env, signals.clone(), SmallRng::seed_from_u64(1)));
     tokio::time::sleep(Duration::from_millis(10_500)).await;
@@ -172,9 +174,11 @@ async fn constant_pacing_runs_one_task_per_period() {
 async fn between_waits_within_its_bounds() {
     let (addr, count) = counting_target().await;
     let (env, _) = env_for(addr, WaitRule::Between(2.0, 4.0));
+    let stop = CancellationToken::new();
     let signals = UserSignals {
-        retire: CancellationToken::new(),
-        stop: CancellationToken::new(),
+        retire: stop.child_token(),
+        stop,
+        kill: CancellationToken::new(),
     };
     let user = tokio::spawn(run_user(env, signals.clone(), SmallRng::seed_from_u64(9)));
     tokio::time::sleep(Duration::from_millis(10_000)).await;
@@ -202,7 +206,7 @@ async fn extraction_feeds_later_steps() {
     let mut vars = UserVars::new();
     let mut rng = SmallRng::seed_from_u64(1);
     let task = env.class.tasks[0].clone();
-    run_task(&env, &task, &mut vars, &mut rng).await;
+    run_task(&env, &task, &mut vars, &mut rng, &CancellationToken::new()).await;
     assert_eq!(vars.get("id"), Some(&Value::from(1)));
     let (stats, _) = recorder.take();
     assert_eq!(stats.request_count(), 3);

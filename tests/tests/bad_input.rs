@@ -1,0 +1,100 @@
+//! Bad input stops `lv-master` before anything connects, with a message that names
+//! what was wrong and where, and exit code 2.
+
+use std::process::Command;
+
+use lv_tests::{bin, write_file};
+
+const GOOD: &str = r#"
+[[user]]
+name = "Checker"
+
+[[user.task]]
+[[user.task.step]]
+agent = "ATLAS"
+path = "/health"
+"#;
+
+/// Runs lv-master with `words` on the scenario `text`; returns (exit code, stderr).
+fn master_with(text: &str, words: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_file(dir.path(), "bad.toml", text);
+    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
+    // A run time keeps a config that is unexpectedly valid from running long.
+    let run_time: &[&str] = if words.contains(&"-t") {
+        &[]
+    } else {
+        &["-t", "1s"]
+    };
+    let output = Command::new(bin("lv-master"))
+        .arg("-f")
+        .arg(&file)
+        .arg("--fleet")
+        .arg(&fleet)
+        .args([
+            "--headless",
+            "--master-bind-port",
+            "0",
+            "--expect-workers-max-wait",
+            "5s",
+        ])
+        .args(run_time)
+        .args(words)
+        .output()
+        .expect("run lv-master");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A malformed scenario file fails with its file and line.
+#[test]
+fn malformed_scenario_names_file_and_line() {
+    let text = GOOD.replace("path = \"/health\"", "path = /health");
+    let (code, err) = master_with(&text, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.toml:8"), "{err}");
+}
+
+/// An unknown agent is named, with the agents that exist.
+#[test]
+fn unknown_agent_is_named() {
+    let (code, err) = master_with(&GOOD.replace("ATLAS", "ATLANTIS"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ATLANTIS") && err.contains("HADES"), "{err}");
+}
+
+/// An unknown user class is named, with the classes that exist.
+#[test]
+fn unknown_user_class_is_named() {
+    let (code, err) = master_with(GOOD, &["NoSuchUser"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("NoSuchUser") && err.contains("Checker"),
+        "{err}"
+    );
+}
+
+/// A bad duration is quoted back with the accepted forms.
+#[test]
+fn bad_duration_is_explained() {
+    let (code, err) = master_with(GOOD, &["-t", "10 minutes"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("10 minutes") && err.contains("1h30m"), "{err}");
+}
+
+/// Spawn rate 0, run time 0 and zero expected workers are refused.
+#[test]
+fn out_of_range_numbers_are_refused() {
+    for (words, needle) in [
+        (&["-r", "0"][..], "--spawn-rate"),
+        (&["-t", "0s"][..], "--run-time"),
+        (&["--expect-workers", "0"][..], "--expect-workers"),
+        (&["-H", "ftp://example"][..], "ftp://example"),
+    ] {
+        let (code, err) = master_with(GOOD, words);
+        assert_eq!(code, Some(2), "{words:?}: {err}");
+        assert!(err.contains(needle), "{words:?}: {err}");
+    }
+}

@@ -1,0 +1,130 @@
+//! The real binaries: `lv-master --expect-workers 2` and two `lv-worker` processes.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use lv_tests::{bin, spawn_target, write_file};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+/// Reads the child's stderr until the master says where it listens; keeps draining after.
+async fn master_address(child: &mut Child) -> String {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.strip_prefix("lv-master: listening for workers on ") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+            eprintln!("[master] {line}");
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(60), rx)
+        .await
+        .expect("the master announced its address")
+        .expect("address line")
+}
+
+/// Master and two workers as processes: exit code 0 and a JSON summary whose numbers
+/// match what the target received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_and_two_worker_processes_agree_with_the_target() {
+    let master_bin = bin("lv-master");
+    let worker_bin = bin("lv-worker");
+    let stop = CancellationToken::new();
+    let target = spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = write_file(
+        dir.path(),
+        "s.toml",
+        &format!(
+            r#"
+[[user]]
+name = "Pinger"
+wait = {{ constant = 0.01 }}
+[[user.task]]
+[[user.task.step]]
+url = "{}"
+path = "/ping"
+"#,
+            target.url()
+        ),
+    );
+    let json = dir.path().join("summary.json");
+    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
+    let mut master = Command::new(master_bin)
+        .arg("-f")
+        .arg(&scenario)
+        .arg("--fleet")
+        .arg(&fleet)
+        .args([
+            "-u",
+            "4",
+            "-r",
+            "50",
+            "-t",
+            "3s",
+            "--headless",
+            "--only-summary",
+        ])
+        .args(["--expect-workers", "2", "--expect-workers-max-wait", "30s"])
+        .args(["--master-bind-port", "0", "--json"])
+        .arg(&json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start lv-master");
+    let addr = master_address(&mut master).await;
+    let mut workers: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(&worker_bin)
+                .args(["--master", &addr, "--connect-timeout", "20s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start lv-worker")
+        })
+        .collect();
+    let status = tokio::time::timeout(Duration::from_secs(60), master.wait())
+        .await
+        .expect("master exits in time")
+        .expect("master status");
+    assert_eq!(status.code(), Some(0));
+    for worker in &mut workers {
+        let status = tokio::time::timeout(Duration::from_secs(15), worker.wait())
+            .await
+            .expect("worker exits after Shutdown")
+            .expect("worker status");
+        assert_eq!(status.code(), Some(0));
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("summary written")).expect("JSON");
+    let seen = target.total();
+    assert!(seen > 100, "the target saw only {seen} requests");
+    assert_eq!(summary["total"]["requests"], seen);
+    assert_eq!(summary["endpoints"][0]["name"], "/ping");
+    assert_eq!(summary["endpoints"][0]["requests"], seen);
+    assert_eq!(summary["total"]["failures"], 0);
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["users"], 4);
+    let workers = summary["workers"].as_array().expect("workers");
+    assert_eq!(workers.len(), 2);
+    let per_worker: u64 = workers
+        .iter()
+        .map(|w| w["requests"].as_u64().expect("n"))
+        .sum();
+    assert_eq!(per_worker, seen);
+    assert!(workers.iter().all(|w| w["users"] == 2), "{workers:?}");
+    let p50 = summary["total"]["p50_ms"].as_f64().expect("p50");
+    let p99 = summary["total"]["p99_ms"].as_f64().expect("p99");
+    let max = summary["total"]["max_ms"].as_f64().expect("max");
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{p50} {p99} {max}");
+    stop.cancel();
+}
