@@ -16,10 +16,10 @@ async fn master_address(child: &mut Child) -> String {
     tokio::spawn(async move {
         let mut tx = Some(tx);
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = line.strip_prefix("lv-master: listening for workers on ") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
+            if let Some(addr) = line.strip_prefix("lv-master: listening for workers on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.trim().to_owned());
             }
             eprintln!("[master] {line}");
         }
