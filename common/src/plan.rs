@@ -233,7 +233,7 @@ fn resolve_class(
     };
     let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
     let no_consts = BTreeMap::new();
-    let on_start = class
+    let on_start: Vec<StepPlan> = class
         .on_start
         .iter()
         .enumerate()
@@ -247,6 +247,7 @@ fn resolve_class(
         })
         .collect::<Result<_, _>>()?;
     let mut tasks = Vec::new();
+    let mut dropped = Vec::new();
     for (i, task) in class.tasks.iter().enumerate() {
         let task_at = format!("{at}, task {:?}", task_name(task, i));
         for expanded in ctx.expand(task, i, &class.tags, &task_at)? {
@@ -254,9 +255,12 @@ fn resolve_class(
                 && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
             {
                 tasks.push(expanded);
+            } else {
+                dropped.push(expanded);
             }
         }
     }
+    check_requirements_survive(&at, &on_start, &tasks, &dropped)?;
     Ok(ClassPlan {
         name: class.name.clone(),
         weight: class.weight,
@@ -503,6 +507,44 @@ fn check_value(
             });
     }
     serde_json::to_value(value).map_err(|e| format!("check value: {e}"))
+}
+
+/// Every kept task's required variables must still be extracted by `on_start` or a kept
+/// task; otherwise its users would wait forever for a value no step produces.
+fn check_requirements_survive(
+    at: &str,
+    on_start: &[StepPlan],
+    kept: &[TaskPlan],
+    dropped: &[TaskPlan],
+) -> Result<(), ScenarioError> {
+    let extracts = |steps: &[StepPlan], var: &str| {
+        steps
+            .iter()
+            .any(|s| s.extract.iter().any(|(v, _)| v == var))
+    };
+    for task in kept {
+        for var in &task.requires {
+            if extracts(on_start, var) || kept.iter().any(|t| extracts(&t.steps, var)) {
+                continue;
+            }
+            let mut tags: Vec<&str> = dropped
+                .iter()
+                .filter(|t| extracts(&t.steps, var))
+                .flat_map(|t| t.tags.iter().map(String::as_str))
+                .collect();
+            tags.sort_unstable();
+            tags.dedup();
+            return Err(invalid(
+                at,
+                format!(
+                    "task {:?} requires `{var}`, but the tag filter removed every task that extracts it; keep one of them too (their tags: {})",
+                    task.name,
+                    tags.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn invalid(at: &str, detail: String) -> ScenarioError {

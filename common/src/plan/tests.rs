@@ -89,7 +89,7 @@ fn expands_over_the_fleet_with_agent_tags() {
 #[test]
 fn tags_and_exclude_tags_filter_like_locust() {
     let mut opts = options();
-    opts.tags = vec!["creative".into(), "followup".into()];
+    opts.tags = vec!["creative".into(), "followup".into(), "new-conversation".into()];
     let plan = resolve_with(&opts).expect("resolves").plan;
     assert!(
         plan.classes[0]
@@ -98,8 +98,8 @@ fn tags_and_exclude_tags_filter_like_locust() {
             .all(|t| t.tags.contains(&"creative".into()))
     );
     assert_eq!(plan.classes[0].tasks.len(), 5);
-    assert_eq!(plan.classes[1].tasks.len(), 1);
-    assert_eq!(plan.classes[1].tasks[0].name, "followup");
+    let chat: Vec<&str> = plan.classes[1].tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(chat, ["new", "followup"]);
 
     let mut opts = options();
     opts.exclude_tags = vec!["chat".into()];
@@ -165,4 +165,19 @@ fn plans_round_trip_through_json() {
     let back = Plan::from_json(&plan.to_json()).expect("decodes");
     assert_eq!(plan, back);
     assert!(Plan::from_json(b"{\"classes\": 5}").is_err());
+}
+
+#[test]
+fn a_tag_filter_may_not_strand_a_required_variable() {
+    let mut opts = options();
+    opts.tags = vec!["followup".into()];
+    let err = resolve_with(&opts)
+        .expect_err("followup alone cannot run")
+        .to_string();
+    assert!(
+        err.contains("requires `conversation_id`") && err.contains("new-conversation"),
+        "{err}"
+    );
+    opts.tags = vec!["followup".into(), "new-conversation".into()];
+    assert!(resolve_with(&opts).is_ok());
 }

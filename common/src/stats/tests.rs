@@ -1,6 +1,6 @@
 //! Tests of `stats`.
-use super::*;
 use super::v2::V2_HEADER_LEN;
+use super::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
