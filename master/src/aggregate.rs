@@ -2,14 +2,19 @@
 //! and per-worker counts. Pure: no tasks, no clocks (times are passed in), so it is
 //! tested directly and owned by the coordinator alone.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
+use lv_common::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 use lv_common::wire::Report;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Intervals kept for the "current" figures (about 10 s at 2 s per interval, as Locust).
 const WINDOW_INTERVALS: usize = 5;
+
+/// Percentiles reported in tables and CSVs, as in Locust.
+pub const PERCENTILES: [f64; 11] = [
+    50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0,
+];
 
 /// What one worker contributed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -27,7 +32,7 @@ pub struct WorkerCounts {
 }
 
 /// One row of the run's history (the Aggregated line at one moment).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRow {
     /// When the interval closed, Unix ms.
     pub unix_ms: i64,
@@ -49,6 +54,16 @@ pub struct HistoryRow {
     pub total_failures: u64,
     /// Average response time so far, ms.
     pub total_avg_ms: f64,
+    /// Median so far, ms.
+    pub total_median_ms: f64,
+    /// Fastest response so far, ms.
+    pub total_min_ms: f64,
+    /// Slowest response so far, ms.
+    pub total_max_ms: f64,
+    /// Average response size so far, bytes.
+    pub total_avg_content_bytes: f64,
+    /// [`PERCENTILES`] of every request so far, ms; empty before the first request.
+    pub total_percentiles_ms: Vec<f64>,
 }
 
 struct Interval {
@@ -68,6 +83,12 @@ pub struct RunStats {
     pub history: Vec<HistoryRow>,
     /// Requests cut off by stops, all workers.
     pub cut_off: u64,
+    /// Every request of the run in one row (the Aggregated line), kept as reports arrive.
+    pub grand_total: EndpointStats,
+    /// First and last time (Unix ms) each failure kind was reported.
+    pub failure_times: BTreeMap<FailureKey, (i64, i64)>,
+    /// Workers on which each exception happened.
+    pub exception_nodes: BTreeMap<String, BTreeSet<String>>,
     open_total: EndpointStats,
     open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     open_since_ms: Option<i64>,
@@ -80,9 +101,26 @@ impl RunStats {
         self.totals.merge(&report.stats);
         for (key, endpoint) in &report.stats.endpoints {
             self.open_total.merge(endpoint);
+            self.grand_total.merge(endpoint);
             let counts = self.open_per_endpoint.entry(key.clone()).or_default();
             counts.0 += endpoint.requests;
             counts.1 += endpoint.failures;
+        }
+        for key in report.stats.failures.keys() {
+            let seen = (report.start_unix_ms, report.end_unix_ms);
+            self.failure_times
+                .entry(key.clone())
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(seen.0);
+                    *last = (*last).max(seen.1);
+                })
+                .or_insert(seen);
+        }
+        for message in report.stats.exceptions.keys() {
+            self.exception_nodes
+                .entry(message.clone())
+                .or_default()
+                .insert(worker_id.to_owned());
         }
         let counts = self.workers.entry(worker_id.to_owned()).or_default();
         counts.requests += report.stats.request_count();
@@ -109,7 +147,7 @@ impl RunStats {
         }
         let current = self.current_total();
         let window_seconds = self.window_seconds();
-        let totals = self.totals.total();
+        let totals = &self.grand_total;
         self.history.push(HistoryRow {
             unix_ms: now_ms,
             users,
@@ -121,6 +159,18 @@ impl RunStats {
             total_requests: totals.requests,
             total_failures: totals.failures,
             total_avg_ms: totals.avg_ms(),
+            total_median_ms: totals.percentile_ms(50.0),
+            total_min_ms: totals.min_ms(),
+            total_max_ms: totals.max_ms(),
+            total_avg_content_bytes: totals.avg_content_bytes(),
+            total_percentiles_ms: if totals.is_empty() {
+                Vec::new()
+            } else {
+                PERCENTILES
+                    .iter()
+                    .map(|&p| totals.percentile_ms(p))
+                    .collect()
+            },
         });
         let last = self.history.len() - 1;
         &self.history[last]

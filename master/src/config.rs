@@ -10,6 +10,8 @@ use lv_common::plan::{Plan, PlanOptions, resolve};
 use lv_common::scenario::load_paths;
 
 use crate::cli::Args;
+use crate::report::html::report_name;
+use crate::slo::{SloError, SloTable};
 
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
@@ -44,10 +46,35 @@ pub struct MasterConfig {
     pub stop_timeout: Duration,
     /// Live table period; `None` for no live table.
     pub print_interval: Option<Duration>,
-    /// Where to write the JSON summary.
+    /// Where to write the JSON report.
     pub json: Option<PathBuf>,
+    /// Prefix of the Locust-format CSV files.
+    pub csv: Option<PathBuf>,
+    /// Where to write the HTML report (name templates already filled in).
+    pub html: Option<PathBuf>,
+    /// Benchmark log to append a row to.
+    pub record: Option<PathBuf>,
+    /// SLO targets and the level they are checked at; `None` when verdicts are off.
+    pub slo: Option<SloSetup>,
+    /// Profile the run came from (`light`, ...).
+    pub profile: Option<String>,
+    /// `--tags`, for the report.
+    pub tags: Vec<String>,
+    /// `--exclude-tags`, for the report.
+    pub exclude_tags: Vec<String>,
     /// Exit code when requests failed.
     pub exit_code_on_error: u8,
+}
+
+/// The SLO table and the load level whose targets apply.
+#[derive(Debug, Clone)]
+pub struct SloSetup {
+    /// The targets.
+    pub table: SloTable,
+    /// Level after aliases (`stress` -> `heavy`).
+    pub level: String,
+    /// Level as asked for (`stress`).
+    pub asked: String,
 }
 
 /// A configuration problem: always exit code 2.
@@ -67,6 +94,9 @@ pub enum ConfigError {
     /// The scenarios could not be used.
     #[error(transparent)]
     Scenario(#[from] lv_common::scenario::ScenarioError),
+    /// The SLO table could not be used.
+    #[error(transparent)]
+    Slo(#[from] SloError),
     /// Binding publicly without a token.
     #[error(
         "refusing to accept workers on {0} without a token: anyone who can reach it could direct the load. Set --token (or LV_TOKEN), bind 127.0.0.1, or pass --insecure"
@@ -118,6 +148,23 @@ impl MasterConfig {
                 default_timeout: args.request_timeout,
             },
         )?;
+        let tags = clean(&args.tags);
+        let exclude_tags = clean(&args.exclude_tags);
+        let (slo, slo_note) = slo_setup(args)?;
+        let mut notes = resolved.notes;
+        notes.extend(slo_note);
+        let run_time_text = args.run_time.map_or_else(
+            || "unlimited".to_owned(),
+            lv_common::duration::format_duration,
+        );
+        let html = args.html.as_ref().map(|path| {
+            PathBuf::from(report_name(
+                &path.to_string_lossy(),
+                args.users,
+                args.spawn_rate,
+                &run_time_text,
+            ))
+        });
         let local_workers = args
             .local_workers
             .unwrap_or(if args.expect_workers.is_some() { 0 } else { 1 });
@@ -139,9 +186,64 @@ impl MasterConfig {
             stop_timeout: args.stop_timeout,
             print_interval: (!args.only_summary).then_some(args.print_interval),
             json: args.json.clone(),
+            csv: args.csv.clone(),
+            html,
+            record: args.record.clone(),
+            slo,
+            profile: args.profile_name.clone(),
+            tags,
+            exclude_tags,
             exit_code_on_error: args.exit_code_on_error,
         };
-        Ok((config, resolved.notes))
+        Ok((config, notes))
+    }
+}
+
+/// The SLO table used when `--slo` is not given.
+pub const DEFAULT_SLO_FILE: &str = "configs/slo.toml";
+
+/// The SLO setup: off with `--no-slo`; the level from `--slo-level`, else the profile name.
+/// Verdicts are off, with a note saying how to turn them on, when there is no level, or when
+/// the level only comes from the profile's name and the default table is absent or does not
+/// know it (a custom profile). An explicit `--slo` or `--slo-level` that does not work is an
+/// error.
+fn slo_setup(args: &Args) -> Result<(Option<SloSetup>, Option<String>), ConfigError> {
+    if args.no_slo {
+        return Ok((None, None));
+    }
+    let explicit = args.slo_level.is_some() || args.slo_file.is_some();
+    let path = args
+        .slo_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SLO_FILE));
+    let asked = match (&args.slo_level, &args.profile_name) {
+        (Some(level), _) => level.clone(),
+        (None, Some(profile)) => profile.clone(),
+        (None, None) => {
+            let note = "SLO verdicts are off: no load level (use a profile, or --slo-level light|medium|heavy|stress)";
+            return Ok((None, Some(note.into())));
+        }
+    };
+    let off = |why: String| Ok((None, Some(format!("SLO verdicts are off: {why}"))));
+    let table = match SloTable::load(&path) {
+        Ok(table) => table,
+        Err(err) if explicit => return Err(err.into()),
+        Err(err) => return off(format!("{err} (use --slo FILE)")),
+    };
+    match table.resolve_level(&asked, &path) {
+        Ok(level) => Ok((
+            Some(SloSetup {
+                table,
+                level,
+                asked,
+            }),
+            None,
+        )),
+        Err(err) if args.slo_level.is_some() => Err(err.into()),
+        Err(_) => off(format!(
+            "profile {asked:?} is not a load level of {} (use --slo-level)",
+            path.display()
+        )),
     }
 }
 

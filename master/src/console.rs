@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
+use crate::aggregate::PERCENTILES;
+use crate::slo::{Status, Verdict};
+
 const NAME_WIDTH: usize = 42;
 
 /// Requests and failures per second for one row.
@@ -63,11 +66,6 @@ fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, rate
     );
 }
 
-/// Percentiles shown in the final table, as in Locust.
-pub const PERCENTILES: [f64; 11] = [
-    50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0,
-];
-
 /// The response-time percentile table.
 pub fn percentile_table(stats: &StatsSet) -> String {
     let mut out = String::new();
@@ -111,6 +109,37 @@ pub fn failures_table(stats: &StatsSet) -> String {
             out,
             "{count:>13}  {} {}: {}",
             key.method, key.name, key.error
+        );
+    }
+    out
+}
+
+/// The SLO verdict table: kind, rule, target, measured value, worst endpoint, result.
+pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    let mut out = format!(
+        "{:<9} {:<14} {:<12} {:>10}  {:<14} {}\n",
+        "Kind", "Rule", "Target", "Measured", "Result", "Worst endpoint"
+    );
+    for v in verdicts {
+        let measured = match v.metric.as_str() {
+            "avg_ms" => format!("{} ms", ms(v.measured)),
+            "failure_ratio" => format!("{:.2}%", v.measured * 100.0),
+            _ => format!("{:.2}x", v.measured),
+        };
+        let (measured, result) = match v.status {
+            Status::Pass => (measured, "PASS"),
+            Status::Fail => (measured, "FAIL"),
+            Status::NotExercised => ("-".to_owned(), "not exercised"),
+        };
+        let _ = writeln!(
+            out,
+            "{:<9} {:<14} {:<12} {:>10}  {:<14} {}",
+            v.kind.as_str(),
+            v.metric,
+            v.target,
+            measured,
+            result,
+            v.endpoint
         );
     }
     out

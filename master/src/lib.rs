@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`cli`]: the command line (Locust's flag names).
 //! - [`config`]: the checked configuration built from it.
+//! - [`profile`]: `--config` profiles and `LV_*` variables, as command-line words.
 //! - [`server`]: the gRPC Control service (Hello checks, forwarding).
 //! - [`coordinator`]: run control, the single owner of workers and stats.
 //! - [`registry`]: what the master knows of each worker.
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aggregate::RunStats;
 use lv_common::pb::control_server::ControlServer;
 use lv_common::stats::StatsSet;
 use tokio::net::TcpListener;
@@ -25,11 +27,16 @@ use tracing::{error, info, warn};
 
 pub mod aggregate;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod console;
 pub mod coordinator;
+pub mod outputs;
+pub mod profile;
 pub mod registry;
+pub mod report;
 pub mod server;
+pub mod slo;
 pub mod summary;
 
 use config::MasterConfig;
@@ -44,14 +51,13 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CANNOT_RUN: u8 = 3;
 
 /// What a run ended with.
-#[derive(Debug, Clone)]
 pub struct Outcome {
     /// The process exit code.
     pub exit_code: u8,
-    /// The summary (also written to `--json`).
+    /// The report (also written to `--json`).
     pub summary: Summary,
     /// The merged stats of the whole run.
-    pub totals: StatsSet,
+    pub stats: RunStats,
 }
 
 /// Why a master could not run at all.
@@ -96,13 +102,9 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     let outcome = conclude(&config, result);
     if outcome.summary.started_unix_ms > 0 {
-        println!("{}", final_report(&outcome.summary, &outcome.totals));
+        println!("{}", final_report(&outcome.summary, &outcome.stats.totals));
     }
-    if let Some(path) = &config.json
-        && let Err(err) = summary::write_json(&outcome.summary, path)
-    {
-        error!(path = %path.display(), "cannot write the JSON summary: {err}");
-    }
+    outputs::write_all(&config, &outcome, &outcome.stats);
     Ok(outcome)
 }
 
@@ -151,15 +153,12 @@ fn conclude(config: &MasterConfig, result: RunResult) -> Outcome {
         0.0
     };
     let totals = &result.stats.totals;
-    let failures = totals.failure_count();
-    let (exit_code, verdict) = match &result.aborted {
-        Some(reason) => (EXIT_CANNOT_RUN, format!("could not run: {reason}")),
-        None if failures > 0 => (
-            config.exit_code_on_error,
-            format!("{failures} of {} requests failed", totals.request_count()),
-        ),
-        None => (EXIT_OK, "passed".to_owned()),
-    };
+    let verdicts = config
+        .slo
+        .as_ref()
+        .filter(|_| result.started_unix_ms > 0)
+        .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
+    let (exit_code, verdict) = judge(config, &result, verdicts.as_deref());
     let (total, endpoints, failures, exceptions) = summary::stats_rows(totals, seconds);
     let workers = result
         .workers
@@ -192,8 +191,64 @@ fn conclude(config: &MasterConfig, result: RunResult) -> Outcome {
             failures,
             exceptions,
             cut_off: result.stats.cut_off,
+            meta: summary::RunMeta {
+                profile: config.profile.clone(),
+                host: config.host.clone(),
+                scenarios: config
+                    .scenario_paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
+                spawn_rate: config.spawn_rate,
+                run_time_s: config.run_time.map(|t| t.as_secs_f64()),
+                tags: config.tags.clone(),
+                exclude_tags: config.exclude_tags.clone(),
+                slo_level: config.slo.as_ref().map(|s| s.asked.clone()),
+                version: lv_common::VERSION.to_owned(),
+            },
+            history: result.stats.history.clone(),
+            slo: verdicts,
         },
-        totals: result.stats.totals,
+        stats: result.stats,
+    }
+}
+
+/// The exit code and its reason: could not run (3); with SLO verdicts, whether they all
+/// passed; without, whether any request failed (Locust's rule).
+fn judge(
+    config: &MasterConfig,
+    result: &RunResult,
+    verdicts: Option<&[slo::Verdict]>,
+) -> (u8, String) {
+    let totals = &result.stats.totals;
+    let (requests, failures) = (totals.request_count(), totals.failure_count());
+    if let Some(reason) = &result.aborted {
+        return (EXIT_CANNOT_RUN, format!("could not run: {reason}"));
+    }
+    if requests == 0 {
+        return (
+            config.exit_code_on_error,
+            "failed: no request was made".to_owned(),
+        );
+    }
+    match verdicts {
+        Some(verdicts) => {
+            let failed = verdicts
+                .iter()
+                .filter(|v| v.status == slo::Status::Fail)
+                .count();
+            if failed == 0 {
+                (EXIT_OK, "passed: every SLO check passed".to_owned())
+            } else {
+                (1, format!("failed: {failed} SLO checks failed"))
+            }
+        }
+        None if failures > 0 => (
+            config.exit_code_on_error,
+            format!("failed: {failures} of {requests} requests failed"),
+        ),
+        None => (EXIT_OK, "passed: no request failed".to_owned()),
     }
 }
 
@@ -218,6 +273,13 @@ pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
         seconds,
         console::percentile_table(totals)
     );
+    if let Some(verdicts) = &summary.slo {
+        let level = summary.meta.slo_level.as_deref().unwrap_or("?");
+        out.push_str(&format!(
+            "\nSLO verdicts (load level {level})\n{}",
+            console::verdict_table(verdicts)
+        ));
+    }
     let failures = console::failures_table(totals);
     if !failures.is_empty() {
         out.push('\n');

@@ -1,14 +1,21 @@
-//! The run summary written by `--json`: a stable document later tools and tests read.
-//! Field names and meanings are a contract (see README); fields may be added.
+//! The run report written by `--json`: a stable document later tools read, complete
+//! enough to rebuild every other report from it and to compare runs exactly (each
+//! endpoint carries its merged histogram). Field names and meanings are a contract (see
+//! README); fields may be added.
 
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use lv_common::kind::SloKind;
 use lv_common::stats::{EndpointStats, StatsSet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{HistoryRow, PERCENTILES};
+use crate::slo::Verdict;
 
 /// The whole summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// Run id.
     pub run_id: String,
@@ -36,10 +43,44 @@ pub struct Summary {
     pub exceptions: Vec<ExceptionSummary>,
     /// Requests cut off by the stop (not counted as failures).
     pub cut_off: u64,
+    /// How the run was configured.
+    #[serde(default)]
+    pub meta: RunMeta,
+    /// One Aggregated row per report interval.
+    #[serde(default)]
+    pub history: Vec<HistoryRow>,
+    /// SLO verdicts; absent with `--no-slo`.
+    #[serde(default)]
+    pub slo: Option<Vec<Verdict>>,
+}
+
+/// How a run was configured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// Profile name (`light`, ...), when run from a profile.
+    pub profile: Option<String>,
+    /// `--host`.
+    pub host: String,
+    /// Scenario files and folders.
+    pub scenarios: Vec<String>,
+    /// User classes run.
+    pub classes: Vec<String>,
+    /// Spawn rate, users per second.
+    pub spawn_rate: f64,
+    /// Configured run time, seconds (none: until stopped).
+    pub run_time_s: Option<f64>,
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--exclude-tags`.
+    pub exclude_tags: Vec<String>,
+    /// Load level the SLO verdicts used.
+    pub slo_level: Option<String>,
+    /// lv version.
+    pub version: String,
 }
 
 /// One worker's part.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSummary {
     /// Worker id.
     pub id: String,
@@ -56,7 +97,7 @@ pub struct WorkerSummary {
 }
 
 /// Stats of one endpoint (or of all, for the total).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointSummary {
     /// HTTP method (empty for the total).
     pub method: String,
@@ -84,10 +125,25 @@ pub struct EndpointSummary {
     pub rps: f64,
     /// Average response size, bytes.
     pub avg_content_bytes: f64,
+    /// Failures per second over the run.
+    #[serde(default)]
+    pub failures_per_s: f64,
+    /// Response time at 50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99 and 100 %, ms.
+    #[serde(default)]
+    pub percentiles_ms: Vec<f64>,
+    /// Exact sum of response times, microseconds.
+    #[serde(default)]
+    pub total_us: u64,
+    /// Sum of response sizes, bytes.
+    #[serde(default)]
+    pub content_bytes: u64,
+    /// The merged response-time histogram (µs), HdrHistogram V2, base64.
+    #[serde(default)]
+    pub histogram: String,
 }
 
 /// Failures of one kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailureSummary {
     /// HTTP method.
     pub method: String,
@@ -100,7 +156,7 @@ pub struct FailureSummary {
 }
 
 /// Exceptions of one kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExceptionSummary {
     /// Message.
     pub message: String,
@@ -123,14 +179,58 @@ impl EndpointSummary {
             p50_ms: stats.percentile_ms(50.0),
             p95_ms: stats.percentile_ms(95.0),
             p99_ms: stats.percentile_ms(99.0),
-            rps: if seconds > 0.0 {
-                stats.requests as f64 / seconds
-            } else {
-                0.0
-            },
+            rps: per_second(stats.requests, seconds),
             avg_content_bytes: stats.avg_content_bytes(),
+            failures_per_s: per_second(stats.failures, seconds),
+            percentiles_ms: if stats.is_empty() {
+                Vec::new()
+            } else {
+                PERCENTILES
+                    .iter()
+                    .map(|&p| stats.percentile_ms(p))
+                    .collect()
+            },
+            total_us: stats.total_us,
+            content_bytes: stats.content_bytes,
+            histogram: BASE64.encode(stats.histogram_bytes()),
         }
     }
+
+    /// Rebuilds the endpoint's stats from the stored histogram and exact fields.
+    pub fn to_stats(&self) -> Result<EndpointStats, String> {
+        let bytes = BASE64.decode(&self.histogram).map_err(|e| {
+            format!(
+                "{} {}: histogram is not base64: {e}",
+                self.method, self.name
+            )
+        })?;
+        EndpointStats::from_parts(
+            self.kind,
+            self.requests,
+            self.failures,
+            self.content_bytes,
+            (self.min_ms * 1000.0).round() as u64,
+            (self.max_ms * 1000.0).round() as u64,
+            self.total_us,
+            &bytes,
+        )
+        .map_err(|e| format!("{} {}: {e}", self.method, self.name))
+    }
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Reads a JSON report written by `--json`.
+pub fn read_json(path: &Path) -> Result<Summary, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not an lv JSON report: {e}", path.display()))
 }
 
 /// Endpoint, total, failure and exception rows of `stats`.

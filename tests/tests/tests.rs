@@ -3,4 +3,5 @@
 mod bad_input;
 mod cluster;
 mod processes;
+mod profiles;
 mod suite;

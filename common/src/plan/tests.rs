@@ -89,7 +89,11 @@ fn expands_over_the_fleet_with_agent_tags() {
 #[test]
 fn tags_and_exclude_tags_filter_like_locust() {
     let mut opts = options();
-    opts.tags = vec!["creative".into(), "followup".into(), "new-conversation".into()];
+    opts.tags = vec![
+        "creative".into(),
+        "followup".into(),
+        "new-conversation".into(),
+    ];
     let plan = resolve_with(&opts).expect("resolves").plan;
     assert!(
         plan.classes[0]
@@ -98,7 +102,11 @@ fn tags_and_exclude_tags_filter_like_locust() {
             .all(|t| t.tags.contains(&"creative".into()))
     );
     assert_eq!(plan.classes[0].tasks.len(), 5);
-    let chat: Vec<&str> = plan.classes[1].tasks.iter().map(|t| t.name.as_str()).collect();
+    let chat: Vec<&str> = plan.classes[1]
+        .tasks
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
     assert_eq!(chat, ["new", "followup"]);
 
     let mut opts = options();

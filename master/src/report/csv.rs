@@ -1,0 +1,167 @@
+//! Locust 2.x CSV files: `_stats.csv`, `_stats_history.csv`, `_failures.csv` and
+//! `_exceptions.csv`, with Locust's headers, column meanings and row order, so tools that
+//! read Locust's CSVs read lv's. Times are milliseconds. Unlike Locust, percentiles come from
+//! the merged HdrHistograms with three significant digits (written with up to three
+//! decimals), and the files are written once more at the very end so they agree with the
+//! final table exactly.
+
+use std::fmt::Write as _;
+
+use lv_common::stats::EndpointStats;
+
+use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
+
+/// Header of `_stats.csv`.
+pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+/// Header of `_stats_history.csv`.
+pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
+/// Header of `_failures.csv`.
+pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
+/// Header of `_exceptions.csv`.
+pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
+
+/// `_stats.csv`: one row per (method, name) in sorted order, then `Aggregated`.
+pub fn stats_csv(run: &RunStats, seconds: f64) -> String {
+    let mut out = format!("{STATS_HEADER}\n");
+    for (key, endpoint) in &run.totals.endpoints {
+        stats_row(&mut out, &key.method, &key.name, endpoint, seconds);
+    }
+    stats_row(&mut out, "", "Aggregated", &run.totals.total(), seconds);
+    out
+}
+
+fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, seconds: f64) {
+    let rate = |n: u64| {
+        if seconds > 0.0 {
+            n as f64 / seconds
+        } else {
+            0.0
+        }
+    };
+    let _ = write!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{}",
+        field(method),
+        field(name),
+        e.requests,
+        e.failures,
+        ms(e.percentile_ms(50.0)),
+        ms(e.avg_ms()),
+        ms(e.min_ms()),
+        ms(e.max_ms()),
+        number(e.avg_content_bytes()),
+        number(rate(e.requests)),
+        number(rate(e.failures)),
+    );
+    for p in PERCENTILES {
+        if e.is_empty() {
+            out.push_str(",N/A");
+        } else {
+            let _ = write!(out, ",{}", ms(e.percentile_ms(p)));
+        }
+    }
+    out.push('\n');
+}
+
+/// `_stats_history.csv`: one Aggregated row per interval (Locust's percentile columns of
+/// the Aggregated row are cumulative; `N/A` before the first request).
+pub fn history_csv(history: &[HistoryRow]) -> String {
+    let mut out = format!("{HISTORY_HEADER}\n");
+    for row in history {
+        let _ = write!(
+            out,
+            "{},{},,Aggregated,{},{}",
+            row.unix_ms.div_euclid(1000),
+            row.users,
+            number(row.rps),
+            number(row.fps)
+        );
+        if row.total_percentiles_ms.is_empty() {
+            out.push_str(&",N/A".repeat(PERCENTILES.len()));
+        } else {
+            for value in &row.total_percentiles_ms {
+                let _ = write!(out, ",{}", ms(*value));
+            }
+        }
+        let _ = writeln!(
+            out,
+            ",{},{},{},{},{},{},{}",
+            row.total_requests,
+            row.total_failures,
+            ms(row.total_median_ms),
+            ms(row.total_avg_ms),
+            ms(row.total_min_ms),
+            ms(row.total_max_ms),
+            number(row.total_avg_content_bytes),
+        );
+    }
+    out
+}
+
+/// `_failures.csv`: one row per (method, name, error), with first and last time seen
+/// (Unix seconds).
+pub fn failures_csv(run: &RunStats) -> String {
+    let mut out = format!("{FAILURES_HEADER}\n");
+    for (key, count) in &run.totals.failures {
+        let (first, last) = run.failure_times.get(key).copied().unwrap_or((0, 0));
+        let _ = writeln!(
+            out,
+            "{},{},{},{count},{},{}",
+            field(&key.method),
+            field(&key.name),
+            field(&key.error),
+            first.div_euclid(1000),
+            last.div_euclid(1000),
+        );
+    }
+    out
+}
+
+/// `_exceptions.csv`: errors in lv's own step handling, with the workers they happened on.
+/// lv has no tracebacks: that column holds the message again, as the closest equivalent.
+pub fn exceptions_csv(run: &RunStats) -> String {
+    let mut out = format!("{EXCEPTIONS_HEADER}\n");
+    for (message, count) in &run.totals.exceptions {
+        let nodes = run
+            .exception_nodes
+            .get(message)
+            .map(|n| n.iter().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{count},{},{},{}",
+            field(message),
+            field(message),
+            field(&nodes)
+        );
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+pub fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Milliseconds with up to three decimals (microsecond resolution), no trailing zeros.
+fn ms(value: f64) -> String {
+    number((value * 1000.0).round() / 1000.0)
+}
+
+/// A number without trailing zeros (`12`, `12.5`, `0.333333`).
+fn number(value: f64) -> String {
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+//! Tests of the Locust-format CSVs.
+
+use super::*;
+use lv_common::kind::SloKind;
+use lv_common::stats::StatsSet;
+use lv_common::wire::Report;
+
+fn run() -> RunStats {
+    let mut stats = StatsSet::default();
+    for i in 1..=200u64 {
+        let error = (i % 50 == 0).then_some("HTTP 500 Internal Server Error");
+        stats.record_request(
+            "GET",
+            "ATLAS /health",
+            Some(SloKind::Health),
+            i * 100,
+            40,
+            error,
+        );
+    }
+    stats.record_request("POST", "B, \"quoted\"", None, 7_000, 2, None);
+    stats.record_exception("GET X: extract id: /id not found");
+    let mut run = RunStats::default();
+    run.start(1_000_000);
+    run.close_interval(1_001_000, 0);
+    run.merge_report(
+        "worker-1",
+        &Report {
+            run_id: "r".into(),
+            seq: 1,
+            start_unix_ms: 1_001_000,
+            end_unix_ms: 1_003_000,
+            users_running: 3,
+            stats,
+            last: false,
+            cut_off: 0,
+            dropped_reports: 0,
+        },
+    );
+    run.close_interval(1_003_000, 3);
+    run
+}
+
+fn rows(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[test]
+fn stats_rows_are_sorted_then_aggregated() {
+    let csv = stats_csv(&run(), 2.0);
+    let lines = rows(&csv);
+    assert_eq!(lines[0], STATS_HEADER);
+    assert!(
+        lines[1].starts_with("GET,ATLAS /health,200,4,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("POST,\"B, \"\"quoted\"\"\",1,0,7,7,7,7,2,0.5,0,"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].starts_with(",Aggregated,201,4,"), "{}", lines[3]);
+    assert_eq!(lines.len(), 4);
+    // 22 columns in every row; the last (100%) is the exact max.
+    let atlas: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(atlas.len(), 22);
+    assert_eq!(atlas[7], "20", "max is 20 ms");
+    assert_eq!(atlas[21], "20", "100% is the max");
+    assert_eq!(atlas[9], "100", "200 requests over 2 s");
+}
+
+#[test]
+fn history_has_na_before_the_first_request() {
+    let csv = history_csv(&run().history);
+    let lines = rows(&csv);
+    assert_eq!(lines[0], HISTORY_HEADER);
+    assert!(
+        lines[1].starts_with("1001,0,,Aggregated,0,0,N/A,N/A"),
+        "{}",
+        lines[1]
+    );
+    let last: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(last.len(), 24);
+    assert_eq!(&last[..4], ["1003", "3", "", "Aggregated"]);
+    assert_eq!(last[17], "201", "total request count");
+    assert_eq!(last[18], "4", "total failure count");
+}
+
+#[test]
+fn failures_and_exceptions_rows() {
+    let run = run();
+    let csv = failures_csv(&run);
+    assert_eq!(
+        rows(&csv),
+        [
+            FAILURES_HEADER,
+            "GET,ATLAS /health,HTTP 500 Internal Server Error,4,1001,1003"
+        ]
+    );
+    let csv = exceptions_csv(&run);
+    assert_eq!(
+        rows(&csv),
+        [
+            EXCEPTIONS_HEADER,
+            "1,GET X: extract id: /id not found,GET X: extract id: /id not found,worker-1"
+        ]
+    );
+}

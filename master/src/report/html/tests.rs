@@ -1,0 +1,245 @@
+//! Tests of the HTML report.
+
+use super::*;
+use crate::summary::{RunMeta, WorkerSummary, stats_rows};
+use lv_common::kind::SloKind;
+use lv_common::stats::StatsSet;
+
+const START_MS: i64 = 1_700_000_000_000;
+
+fn history_row(second: i64, users: u32, rps: f64) -> HistoryRow {
+    HistoryRow {
+        unix_ms: START_MS + second * 1000,
+        users,
+        rps,
+        fps: rps / 10.0,
+        p50_ms: 12.0 + second as f64,
+        p95_ms: 40.0 + second as f64,
+        p99_ms: 80.0,
+        total_requests: 100,
+        total_failures: 1,
+        total_avg_ms: 15.0,
+        total_median_ms: 12.0,
+        total_min_ms: 1.0,
+        total_max_ms: 90.0,
+        total_avg_content_bytes: 40.0,
+        total_percentiles_ms: PERCENTILES.to_vec(),
+    }
+}
+
+fn summary(history: Vec<HistoryRow>) -> Summary {
+    let mut stats = StatsSet::default();
+    for i in 1..=100u64 {
+        let error = (i % 25 == 0).then_some("HTTP 500 <oops>");
+        stats.record_request(
+            "GET",
+            "ATLAS /health",
+            Some(SloKind::Health),
+            i * 1000,
+            40,
+            error,
+        );
+    }
+    stats.record_request("POST", "<b>&\"name'", None, 7_000, 2, None);
+    stats.record_exception("extract id: /id not found");
+    let (total, endpoints, failures, exceptions) = stats_rows(&stats, 10.0);
+    Summary {
+        run_id: "run-42".into(),
+        users: 5,
+        run_time_s: 10.0,
+        exit_code: 1,
+        verdict: "4 of 101 requests failed".into(),
+        started_unix_ms: START_MS,
+        ended_unix_ms: START_MS + 10_000,
+        workers: vec![WorkerSummary {
+            id: "worker-1".into(),
+            hostname: "box-a".into(),
+            state: "active".into(),
+            users: 5,
+            requests: 101,
+            failures: 4,
+        }],
+        total,
+        endpoints,
+        failures,
+        exceptions,
+        cut_off: 0,
+        meta: RunMeta {
+            profile: Some("light".into()),
+            host: "http://localhost".into(),
+            scenarios: vec!["configs/scenarios".into()],
+            classes: vec!["HealthUser".into()],
+            spawn_rate: 2.5,
+            run_time_s: Some(10.0),
+            tags: vec!["health".into()],
+            exclude_tags: Vec::new(),
+            slo_level: Some("light".into()),
+            version: "0.1.0".into(),
+        },
+        history,
+        slo: None,
+    }
+}
+
+fn polylines(html: &str) -> Vec<&str> {
+    html.split("<polyline ")
+        .skip(1)
+        .map(|rest| {
+            let start = rest.find("points=\"").map_or(0, |i| i + 8);
+            let len = rest[start..].find('"').unwrap_or(0);
+            &rest[start..start + len]
+        })
+        .collect()
+}
+
+#[test]
+fn self_contained_without_scripts_or_external_references() {
+    let html = render_html(&summary(vec![
+        history_row(0, 1, 5.0),
+        history_row(2, 3, 9.0),
+    ]));
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    // The only URL is the --host value, shown as text.
+    let without_host = html.replace("<td class=\"t\">http://localhost</td>", "");
+    assert!(!without_host.contains("http://"), "{without_host}");
+    assert!(!without_host.contains("https://"));
+    for attr in ["src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(attr), "{attr} in the page");
+    }
+}
+
+#[test]
+fn every_section_is_present() {
+    let html = render_html(&summary(Vec::new()));
+    for id in [
+        "meta",
+        "stats",
+        "percentiles",
+        "failures",
+        "exceptions",
+        "charts",
+        "workers",
+        "slo",
+    ] {
+        assert!(
+            html.contains(&format!("<h2 id=\"{id}\">")),
+            "section {id} missing"
+        );
+    }
+    assert!(
+        html.contains("2023-11-14 22:13:20 UTC"),
+        "start time in UTC"
+    );
+    assert!(html.contains("<td class=\"t\">Aggregated</td>"));
+    assert!(html.contains("4 of 101 requests failed (exit code 1)"));
+    assert!(html.contains("SLO verdicts off"));
+    assert!(html.contains("<td class=\"t\">box-a</td>"));
+}
+
+#[test]
+fn charts_have_one_point_per_history_row() {
+    let history: Vec<HistoryRow> = (0..7)
+        .map(|i| history_row(i * 2, i as u32, 3.0 * i as f64))
+        .collect();
+    let html = render_html(&summary(history));
+    assert_eq!(html.matches("<svg").count(), 3);
+    let lines = polylines(&html);
+    assert_eq!(lines.len(), 5, "rps, fps, p50, p95, users");
+    for points in lines {
+        assert_eq!(points.split(' ').count(), 7, "{points}");
+        for pair in points.split(' ') {
+            let (x, y) = pair.split_once(',').expect("x,y");
+            assert!(
+                x.parse::<f64>().is_ok() && y.parse::<f64>().is_ok(),
+                "{pair}"
+            );
+        }
+    }
+    assert!(html.contains("12 s (22:13:32 UTC)"), "end tick");
+    assert!(html.contains(">18</text>"), "the requests/s max tick");
+}
+
+#[test]
+fn empty_and_single_point_history() {
+    let html = render_html(&summary(Vec::new()));
+    assert_eq!(html.matches("no data").count(), 3);
+    assert!(!html.contains("<svg"));
+    let html = render_html(&summary(vec![history_row(0, 4, 2.0)]));
+    for points in polylines(&html) {
+        assert_eq!(points.split(' ').count(), 1);
+    }
+    assert_eq!(
+        html.matches("<circle").count(),
+        5,
+        "a single point is drawn as a dot"
+    );
+}
+
+#[test]
+fn user_text_is_escaped() {
+    let html = render_html(&summary(Vec::new()));
+    assert!(
+        html.contains("&lt;b&gt;&amp;&quot;name&#39;"),
+        "endpoint name escaped"
+    );
+    assert!(!html.contains("<b>"));
+    assert!(html.contains("HTTP 500 &lt;oops&gt;"));
+    assert_eq!(escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
+}
+
+#[test]
+fn slo_verdicts_table() {
+    let mut s = summary(Vec::new());
+    let verdict = |metric: &str, measured: f64, status: Status| Verdict {
+        kind: SloKind::Health,
+        metric: metric.into(),
+        target: "< 50 ms".into(),
+        measured,
+        endpoint: "GET ATLAS /health".into(),
+        status,
+    };
+    s.slo = Some(vec![
+        verdict("avg_ms", 12.5, Status::Pass),
+        verdict("failure_ratio", 0.04, Status::Fail),
+        verdict("p95_over_avg", 1.8, Status::Pass),
+        verdict("p99_over_avg", 0.0, Status::NotExercised),
+    ]);
+    let html = render_html(&s);
+    assert!(html.contains("<td class=\"t\">12 ms</td>"), "{html}");
+    assert!(html.contains("<td class=\"t\">4.00%</td>"));
+    assert!(html.contains("<td class=\"t\">1.80x avg</td>"));
+    assert!(html.contains("<td class=\"t pass\">PASS</td>"));
+    assert!(html.contains("<td class=\"t fail\">FAIL</td>"));
+    assert!(html.contains("<td class=\"t na\">NOT EXERCISED</td>"));
+    assert!(!html.contains("SLO verdicts off"));
+}
+
+#[test]
+fn report_name_substitutes_like_locust() {
+    assert_eq!(
+        report_name("r_{u}u_{r}r_{t}.html", 50, 2.5, "10m"),
+        "r_50u_2.5r_10m.html"
+    );
+    assert_eq!(report_name("{u}-{u}.html", 3, 1.0, "1h"), "3-3.html");
+    assert_eq!(report_name("plain.html", 3, 1.0, "1h"), "plain.html");
+}
+
+#[test]
+fn civil_dates() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    assert_eq!(utc_timestamp(0), "1970-01-01 00:00:00 UTC");
+    assert_eq!(utc_timestamp(951_868_799_999), "2000-02-29 23:59:59 UTC");
+    assert_eq!(utc_timestamp(-1), "1969-12-31 23:59:59 UTC");
+}
+
+#[test]
+fn durations() {
+    assert_eq!(duration(42.46), "42.5 s");
+    assert_eq!(duration(303.0), "5m 03s");
+    assert_eq!(duration(3723.0), "1h 02m 03s");
+    assert_eq!(duration(f64::NAN), "0.0 s");
+}

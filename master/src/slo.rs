@@ -1,0 +1,255 @@
+//! SLO verdicts: the old suite's response-time targets (`configs/slo.toml`), checked per
+//! endpoint against the targets of its kind, and summarised per kind by the worst endpoint.
+//! Pure: a table and merged stats in, verdicts out.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use lv_common::kind::SloKind;
+use lv_common::source::toml_error_line;
+use lv_common::stats::{EndpointStats, StatsSet};
+use serde::{Deserialize, Serialize};
+
+/// The targets, as in `configs/slo.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloTable {
+    /// Largest allowed share of failed requests.
+    pub max_failure_ratio: f64,
+    /// p95 must stay below this times the average.
+    pub p95_over_avg: f64,
+    /// p99 must stay below this times the average.
+    pub p99_over_avg: f64,
+    /// Ratio rules ignore excesses below this many ms.
+    pub ratio_floor_ms: f64,
+    /// Levels that use another level's targets (`stress = "heavy"`).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// Average response time limit (ms) per kind, then per level.
+    pub avg_ms: BTreeMap<SloKind, BTreeMap<String, f64>>,
+}
+
+/// Why an SLO table could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SloError {
+    /// Unreadable file.
+    #[error("cannot read SLO table {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Bad TOML or an unknown key.
+    #[error("{location}: {detail}")]
+    Syntax {
+        /// `file:line`.
+        location: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// A level with no targets.
+    #[error("SLO level {level:?} is not in {path} (levels there: {known})")]
+    UnknownLevel {
+        /// The level asked for.
+        level: String,
+        /// The table's file.
+        path: String,
+        /// Levels it defines.
+        known: String,
+    },
+}
+
+impl SloTable {
+    /// Loads and checks a table.
+    pub fn load(path: &Path) -> Result<SloTable, SloError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SloError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses a table's text.
+    pub fn parse(text: &str, path: &Path) -> Result<SloTable, SloError> {
+        toml::from_str(text).map_err(|err| SloError::Syntax {
+            location: match toml_error_line(text, &err) {
+                Some(line) => format!("{}:{line}", path.display()),
+                None => path.display().to_string(),
+            },
+            detail: err.message().to_owned(),
+        })
+    }
+
+    /// The level whose targets apply to `level` (aliases followed), checked to exist.
+    pub fn resolve_level(&self, level: &str, path: &Path) -> Result<String, SloError> {
+        let level = self.aliases.get(level).map_or(level, String::as_str);
+        let known: Vec<&String> = self.avg_ms.values().flat_map(BTreeMap::keys).collect();
+        if known.iter().any(|k| k.as_str() == level) {
+            return Ok(level.to_owned());
+        }
+        let mut names: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+        names.extend(self.aliases.keys().map(String::as_str));
+        names.sort_unstable();
+        names.dedup();
+        Err(SloError::UnknownLevel {
+            level: level.to_owned(),
+            path: path.display().to_string(),
+            known: names.join(", "),
+        })
+    }
+}
+
+/// Outcome of one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every endpoint of the kind met the target.
+    Pass,
+    /// At least one endpoint missed it.
+    Fail,
+    /// The kind had no requests.
+    NotExercised,
+}
+
+/// One row of the verdict table: a kind, a rule, and the worst endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// SLO kind.
+    pub kind: SloKind,
+    /// `avg_ms`, `failure_ratio`, `p95_over_avg` or `p99_over_avg`.
+    pub metric: String,
+    /// The target, as shown (`< 50 ms`, `< 1%`, `< 2x avg`).
+    pub target: String,
+    /// The worst endpoint's value in the rule's unit (ms, ratio, or multiple of the average).
+    pub measured: f64,
+    /// The worst endpoint (`METHOD name`), empty when not exercised.
+    pub endpoint: String,
+    /// Outcome.
+    pub status: Status,
+}
+
+/// Checks every endpoint against its kind's targets at `level` (already resolved).
+pub fn evaluate(table: &SloTable, level: &str, stats: &StatsSet) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for kind in SloKind::ALL {
+        let endpoints: Vec<(String, &EndpointStats)> = stats
+            .endpoints
+            .iter()
+            .filter(|(_, e)| e.kind == Some(kind) && e.requests > 0)
+            .map(|(k, e)| (format!("{} {}", k.method, k.name), e))
+            .collect();
+        let avg_limit = table
+            .avg_ms
+            .get(&kind)
+            .and_then(|levels| levels.get(level))
+            .copied();
+        let mut rules: Vec<Rule> = Vec::new();
+        if let Some(limit) = avg_limit {
+            rules.push(Rule::avg(limit));
+        }
+        rules.push(Rule::failures(table.max_failure_ratio));
+        rules.push(Rule::spread(
+            "p95_over_avg",
+            95.0,
+            table.p95_over_avg,
+            table.ratio_floor_ms,
+        ));
+        rules.push(Rule::spread(
+            "p99_over_avg",
+            99.0,
+            table.p99_over_avg,
+            table.ratio_floor_ms,
+        ));
+        for rule in rules {
+            verdicts.push(rule.judge(kind, &endpoints));
+        }
+    }
+    verdicts
+}
+
+/// True when no verdict failed.
+pub fn all_pass(verdicts: &[Verdict]) -> bool {
+    verdicts.iter().all(|v| v.status != Status::Fail)
+}
+
+/// An endpoint's value in a rule's unit, and whether it passes.
+type Check = Box<dyn Fn(&EndpointStats) -> (f64, bool)>;
+
+struct Rule {
+    metric: &'static str,
+    target: String,
+    check: Check,
+}
+
+impl Rule {
+    fn avg(limit: f64) -> Rule {
+        Rule {
+            metric: "avg_ms",
+            target: format!("< {} ms", trim(limit)),
+            check: Box::new(move |e| (e.avg_ms(), e.avg_ms() < limit)),
+        }
+    }
+
+    fn failures(limit: f64) -> Rule {
+        Rule {
+            metric: "failure_ratio",
+            target: format!("< {}%", trim(limit * 100.0)),
+            check: Box::new(move |e| {
+                let ratio = e.failures as f64 / e.requests as f64;
+                (ratio, ratio < limit)
+            }),
+        }
+    }
+
+    fn spread(metric: &'static str, percent: f64, times: f64, floor_ms: f64) -> Rule {
+        Rule {
+            metric,
+            target: format!("< {}x avg", trim(times)),
+            check: Box::new(move |e| {
+                let (avg, p) = (e.avg_ms(), e.percentile_ms(percent));
+                let ratio = if avg > 0.0 { p / avg } else { 0.0 };
+                (ratio, p < times * avg || p - times * avg < floor_ms)
+            }),
+        }
+    }
+
+    fn judge(&self, kind: SloKind, endpoints: &[(String, &EndpointStats)]) -> Verdict {
+        let mut worst: Option<(&str, f64, bool)> = None;
+        for (name, stats) in endpoints {
+            let (value, pass) = (self.check)(stats);
+            let replace = match worst {
+                None => true,
+                // A failing endpoint outranks a passing one; then the larger value.
+                Some((_, v, p)) => (p && !pass) || (p == pass && value > v),
+            };
+            if replace {
+                worst = Some((name, value, pass));
+            }
+        }
+        let (endpoint, measured, status) = match worst {
+            None => (String::new(), 0.0, Status::NotExercised),
+            Some((name, value, pass)) => (
+                name.to_owned(),
+                value,
+                if pass { Status::Pass } else { Status::Fail },
+            ),
+        };
+        Verdict {
+            kind,
+            metric: self.metric.to_owned(),
+            target: self.target.clone(),
+            measured,
+            endpoint,
+            status,
+        }
+    }
+}
+
+fn trim(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests;

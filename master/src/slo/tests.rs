@@ -1,0 +1,120 @@
+//! Tests of SLO evaluation against the shipped table.
+
+use super::*;
+
+fn table() -> SloTable {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/slo.toml"));
+    SloTable::load(path).expect("the shipped slo.toml loads")
+}
+
+fn record(stats: &mut StatsSet, name: &str, kind: SloKind, ms: &[f64], failures: usize) {
+    for (i, value) in ms.iter().enumerate() {
+        let error = (i < failures).then_some("HTTP 500");
+        stats.record_request("GET", name, Some(kind), (value * 1000.0) as u64, 10, error);
+    }
+}
+
+fn verdict<'a>(verdicts: &'a [Verdict], kind: SloKind, metric: &str) -> &'a Verdict {
+    verdicts
+        .iter()
+        .find(|v| v.kind == kind && v.metric == metric)
+        .expect("verdict present")
+}
+
+#[test]
+fn shipped_table_has_the_old_suites_targets() {
+    let t = table();
+    assert_eq!(t.avg_ms[&SloKind::Health]["light"], 50.0);
+    assert_eq!(t.avg_ms[&SloKind::Event]["medium"], 200.0);
+    assert_eq!(t.avg_ms[&SloKind::Chat]["heavy"], 30000.0);
+    assert_eq!(t.avg_ms[&SloKind::Creative]["light"], 30000.0);
+    assert_eq!(
+        t.resolve_level("stress", Path::new("slo.toml"))
+            .expect("alias"),
+        "heavy"
+    );
+    let err = t
+        .resolve_level("extreme", Path::new("slo.toml"))
+        .expect_err("unknown");
+    assert!(
+        err.to_string().contains("light") && err.to_string().contains("stress"),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_slow_endpoint_fails_its_kind() {
+    let mut stats = StatsSet::default();
+    for agent in ["A", "B", "C", "D"] {
+        record(
+            &mut stats,
+            &format!("{agent} /health"),
+            SloKind::Health,
+            &[2.0; 50],
+            0,
+        );
+    }
+    // Slow: 80 ms on average, over the light target of 50 ms, while the kind's overall
+    // average (about 17 ms) would pass.
+    record(&mut stats, "SLOW /health", SloKind::Health, &[80.0; 50], 0);
+    let verdicts = evaluate(&table(), "light", &stats);
+    let avg = verdict(&verdicts, SloKind::Health, "avg_ms");
+    assert_eq!(avg.status, Status::Fail);
+    assert_eq!(avg.endpoint, "GET SLOW /health");
+    assert!((avg.measured - 80.0).abs() < 0.01);
+    assert_eq!(avg.target, "< 50 ms");
+    assert!(!all_pass(&verdicts));
+    // The same run at the medium level (100 ms) passes.
+    assert!(all_pass(&evaluate(&table(), "medium", &stats)));
+}
+
+#[test]
+fn unexercised_kinds_are_not_passed() {
+    let mut stats = StatsSet::default();
+    record(&mut stats, "A /health", SloKind::Health, &[1.0; 10], 0);
+    let verdicts = evaluate(&table(), "light", &stats);
+    let chat = verdict(&verdicts, SloKind::Chat, "avg_ms");
+    assert_eq!(chat.status, Status::NotExercised);
+    assert_eq!(
+        verdict(&verdicts, SloKind::Health, "avg_ms").status,
+        Status::Pass
+    );
+    assert!(all_pass(&verdicts));
+}
+
+#[test]
+fn failure_ratio_and_spread_rules() {
+    let mut stats = StatsSet::default();
+    record(&mut stats, "E /v1/events", SloKind::Event, &[5.0; 100], 2);
+    let verdicts = evaluate(&table(), "light", &stats);
+    let failures = verdict(&verdicts, SloKind::Event, "failure_ratio");
+    assert_eq!(failures.status, Status::Fail);
+    assert!((failures.measured - 0.02).abs() < 1e-9);
+
+    // Sub-millisecond noise: p99 is 20x the average but only by microseconds.
+    let mut stats = StatsSet::default();
+    let mut samples = vec![0.05; 99];
+    samples.push(1.0);
+    record(&mut stats, "F /health", SloKind::Health, &samples, 0);
+    let verdicts = evaluate(&table(), "light", &stats);
+    assert_eq!(
+        verdict(&verdicts, SloKind::Health, "p99_over_avg").status,
+        Status::Pass
+    );
+
+    // A real tail: 10% of requests at 400 ms against a 20 ms body.
+    let mut stats = StatsSet::default();
+    let mut samples = vec![20.0; 90];
+    samples.extend([400.0; 10]);
+    record(&mut stats, "G /v1/chat", SloKind::Chat, &samples, 0);
+    let verdicts = evaluate(&table(), "light", &stats);
+    let p95 = verdict(&verdicts, SloKind::Chat, "p95_over_avg");
+    assert_eq!(p95.status, Status::Fail, "{p95:?}");
+}
+
+#[test]
+fn bad_tables_name_file_and_line() {
+    let err = SloTable::parse("max_failure_ratio = 0.01\nfoo = 1\n", Path::new("slo.toml"))
+        .expect_err("unknown key");
+    assert!(err.to_string().starts_with("slo.toml:2"), "{err}");
+}

@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# run_tests.sh: the helper script of the Leveredge load tests, now driving lv.
+#
+# Same verbs as the Locust suite's script (light, medium, heavy, stress, web, health-only,
+# chat-only, event-bus-only, custom) plus `demo`. Each run starts one lv-master and N local
+# lv-worker processes, writes logs/[profile]_[timestamp].log and
+# reports/[profile]_[timestamp].json, stops everything it started on exit, error or Ctrl-C,
+# and exits with lv-master's exit code. `./run_tests.sh help` lists the verbs.
+set -euo pipefail
+
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
+    echo "run_tests.sh: needs bash 4.4 or newer (this is $BASH_VERSION)" >&2
+    exit 2
+fi
+
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+
+usage() {
+    cat <<'EOF'
+Usage: ./run_tests.sh VERB [--workers N] [lv-master flags...]
+
+Profiles (configs/VERB.conf):
+  light            10 users,  1/s,  5 min   development, smoke testing
+  medium           50 users,  5/s, 10 min   staging, pre-production
+  heavy           200 users, 20/s, 15 min   capacity testing
+  stress          500 users, 50/s,  5 min   maximum throughput
+One user class, with the light profile:
+  health-only      HealthCheckUser: GET /health on every agent
+  chat-only        AriaChatUser: conversations with ARIA through ATLAS
+  event-bus-only   EventBusUser: publish, query, acknowledge, bursts
+Other verbs:
+  custom --users N --spawn-rate R --run-time T    your own numbers
+  demo             about a minute of the light profile against a simulated fleet
+                   (lv-fleet-sim), everything on this machine: try this first
+  web              the web UI (not built yet)
+  help             this text
+
+Options:
+  --workers N      local lv-worker processes to start (default 2)
+  anything else goes to lv-master and wins over the profile, e.g.
+                   ./run_tests.sh light --tags creative
+                   ./run_tests.sh medium --tags event-bus,throughput -t 2m
+
+Environment:
+  HOST=URL                    where the fleet is: scheme and host, agent ports are added
+  LV_USERS, LV_TAGS, ...      any profile key as LV_<KEY> (see lv-master --help)
+  LV_REPORTS_DIR, LV_LOGS_DIR where reports and logs go (default reports/ and logs/)
+  LV_DEMO_RUN_TIME            how long the demo runs (default 60s)
+  LV_BUILD_PROFILE            cargo profile of the binaries (default release; debug is faster
+                              to build)
+  LV_SKIP_BUILD=1             use the built binaries as they are, never run cargo
+
+Paths given to lv-master are relative to the repository root. Exit code: lv-master's
+(0 passed, 1 checks failed, 2 bad usage or configuration, 3 the run could not be carried out).
+EOF
+}
+
+die() { # die CODE MESSAGE: prints the message and exits with CODE
+    echo "run_tests.sh: $2" >&2
+    exit "$1"
+}
+
+absolute() {
+    if [[ $1 == /* ]]; then printf '%s\n' "$1"; else printf '%s\n' "$PWD/$1"; fi
+}
+
+# Relative to the invocation directory, resolved before the cd below.
+REPORTS_DIR=$(absolute "${LV_REPORTS_DIR:-$ROOT/reports}")
+LOGS_DIR=$(absolute "${LV_LOGS_DIR:-$ROOT/logs}")
+BUILD_PROFILE=${LV_BUILD_PROFILE:-release}
+case $BUILD_PROFILE in
+    release) BUILD_FLAGS=(--release) BUILD_DIR=release ;;
+    debug | dev) BUILD_FLAGS=() BUILD_DIR=debug ;;
+    *) BUILD_FLAGS=(--profile "$BUILD_PROFILE") BUILD_DIR=$BUILD_PROFILE ;;
+esac
+BIN_DIR=$(absolute "${CARGO_TARGET_DIR:-$ROOT/target}")/$BUILD_DIR
+cd "$ROOT"
+
+# --- State shared with the traps -------------------------------------------------------------
+
+TMP=""
+LOG=""
+MASTER_PID=""
+SIM_PID=""
+WORKER_PIDS=()
+RELAY_PIDS=()
+SIGNALS=0
+
+# --- Building --------------------------------------------------------------------------------
+
+# Builds the binaries when one is missing or a source file is newer than lv-master.
+build_if_needed() {
+    local bin stale=""
+    for bin in lv-master lv-worker lv-fleet-sim; do
+        [[ -x $BIN_DIR/$bin ]] || stale="$bin is missing"
+    done
+    if [[ ${LV_SKIP_BUILD:-} == 1 ]]; then
+        [[ -z $stale ]] || die 3 "LV_SKIP_BUILD=1 but $BIN_DIR/$stale"
+        return
+    fi
+    if [[ -z $stale ]]; then
+        local newer
+        newer=$(find common master worker tests/fleet-sim proto Cargo.toml Cargo.lock \
+            \( -name '*.rs' -o -name '*.toml' -o -name '*.proto' -o -name Cargo.lock \) \
+            -newer "$BIN_DIR/lv-master" -print -quit 2>/dev/null || true)
+        [[ -z $newer ]] || stale="$newer changed"
+    fi
+    [[ -n $stale ]] || return 0
+    command -v cargo >/dev/null || die 3 "cargo is needed to build lv ($stale)"
+    echo "==> building lv ($BUILD_PROFILE binaries: $stale)"
+    cargo build "${BUILD_FLAGS[@]}" --locked --bins
+    # cargo leaves a binary alone when only files it does not use changed.
+    touch "$BIN_DIR/lv-master"
+}
+
+# --- Processes -------------------------------------------------------------------------------
+
+# relay NAME SHOW: copies lines from stdin to the log as "[NAME] line", and also to this
+# script's stdout (SHOW=stdout) or stderr (SHOW=stderr); SHOW=log copies to the log only.
+relay() {
+    local name=$1 show=$2 line
+    # A Ctrl-C must not cut the summary lv-master prints while it stops.
+    trap '' INT
+    while IFS= read -r line || [[ -n $line ]]; do
+        case $show in
+            stdout) printf '%s\n' "$line" ;;
+            stderr) printf '%s\n' "$line" >&2 ;;
+        esac
+        printf '[%s] %s\n' "$name" "$line" >&3
+    done 3>>"$LOG"
+}
+
+# spawn NAME STDOUT STDERR COMMAND...: starts COMMAND in the background in a process group of
+# its own, so that a Ctrl-C reaches only this script, which then stops things in order. Its
+# output is relayed (see relay), without colours. Sets SPAWNED to its pid.
+spawn() {
+    local name=$1 out=$2 err=$3
+    shift 3
+    mkfifo "$TMP/$name.out" "$TMP/$name.err"
+    relay "$name" "$out" <"$TMP/$name.out" &
+    RELAY_PIDS+=("$!")
+    relay "$name" "$err" <"$TMP/$name.err" &
+    RELAY_PIDS+=("$!")
+    set -m
+    NO_COLOR=1 "$@" <"/dev/null" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    SPAWNED=$!
+    set +m
+    printf '# %s: pid %s: %s\n' "$name" "$SPAWNED" "$*" >>"$LOG"
+}
+
+alive() {
+    [[ -n $1 ]] && kill -0 "$1" 2>/dev/null
+}
+
+# wait_exit PID: waits for the process and sets EXIT_CODE to its exit code, riding out the
+# interruptions of `wait` by trapped signals.
+wait_exit() {
+    local pid=$1 code again
+    while :; do
+        code=0
+        wait "$pid" 2>/dev/null || code=$?
+        if ((code > 128)) && alive "$pid"; then
+            continue
+        fi
+        break
+    done
+    if ((code > 128)); then
+        # Either the process died of a signal (its status is consumed: 127 now) or `wait` was
+        # interrupted just before it exited (its status is still there).
+        again=0
+        wait "$pid" 2>/dev/null || again=$?
+        ((again == 127)) || code=$again
+    fi
+    EXIT_CODE=$code
+}
+
+# stop GRACE PID...: gives the processes GRACE seconds to leave on their own, then SIGTERM,
+# then 5 s more, then SIGKILL; reaps them all.
+# shellcheck disable=SC2317 # called from the traps, which shellcheck does not follow
+stop() {
+    local grace=$1 pid tenths
+    shift
+    for ((tenths = 0; tenths < grace * 10; tenths++)); do
+        any_alive "$@" || break
+        sleep 0.1
+    done
+    for pid in "$@"; do
+        if alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    for ((tenths = 0; tenths < 50; tenths++)); do
+        any_alive "$@" || break
+        sleep 0.1
+    done
+    for pid in "$@"; do
+        if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
+# shellcheck disable=SC2317 # called from the traps, which shellcheck does not follow
+any_alive() {
+    local pid
+    for pid in "$@"; do
+        if alive "$pid"; then return 0; fi
+    done
+    return 1
+}
+
+# The EXIT trap: stops whatever is still running, keeps the exit code.
+# shellcheck disable=SC2317 # called from the traps, which shellcheck does not follow
+cleanup() {
+    local code=$?
+    trap - EXIT
+    trap '' INT TERM
+    if alive "$MASTER_PID"; then
+        kill -TERM "$MASTER_PID" 2>/dev/null || true
+        stop 10 "$MASTER_PID"
+    fi
+    ((${#WORKER_PIDS[@]} == 0)) || stop 5 "${WORKER_PIDS[@]}"
+    [[ -z $SIM_PID ]] || stop 0 "$SIM_PID"
+    ((${#RELAY_PIDS[@]} == 0)) || stop 5 "${RELAY_PIDS[@]}"
+    [[ -z $TMP ]] || rm -rf -- "$TMP"
+    exit "$code"
+}
+
+# INT and TERM: the first asks lv-master to stop gracefully (it stops the workers, collects
+# their final reports and prints the summary); the second makes it exit at once.
+# shellcheck disable=SC2317 # called from the traps, which shellcheck does not follow
+on_signal() {
+    local signal=$1
+    SIGNALS=$((SIGNALS + 1))
+    if alive "$MASTER_PID"; then
+        if ((SIGNALS == 1)); then
+            echo "==> stopping: lv-master collects the workers' final reports (Ctrl-C again to stop at once)" >&2
+        fi
+        kill "-$signal" "$MASTER_PID" 2>/dev/null || true
+    else
+        [[ $signal == INT ]] && exit 130
+        exit 143
+    fi
+}
+
+# wait_for_line FILE PATTERN PID WHAT: waits until a line of FILE matches the sed PATTERN
+# (printing its capture) while PID lives, for up to 60 s. Sets FOUND.
+wait_for_line() {
+    local file=$1 pattern=$2 pid=$3 what=$4 tenths
+    FOUND=""
+    for ((tenths = 0; tenths < 600; tenths++)); do
+        FOUND=$(sed -n "/$pattern/{s//\\1/p;q;}" "$file")
+        [[ -z $FOUND ]] || return 0
+        alive "$pid" || return 1
+        sleep 0.1
+    done
+    die 3 "$what did not start within 60 s (see $LOG)"
+}
+
+show_path() {
+    printf '%s\n' "${1#"$ROOT"/}"
+}
+
+# --- One run ---------------------------------------------------------------------------------
+
+# run NAME BANNER WORKERS MASTER_ARGS...: one load test with lv-master and WORKERS local
+# workers. The demo also starts the fleet simulator first.
+run() {
+    local name=$1 banner=$2 workers=$3
+    shift 3
+    build_if_needed
+    local stamp report i
+    stamp=$(date +%Y%m%d_%H%M%S)
+    mkdir -p "$LOGS_DIR" "$REPORTS_DIR"
+    LOG=$LOGS_DIR/${name}_$stamp.log
+    report=$REPORTS_DIR/${name}_$stamp.json
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/lv-run.XXXXXX")
+    trap cleanup EXIT
+    trap 'on_signal INT' INT
+    trap 'on_signal TERM' TERM
+    printf '# run_tests.sh %s, %s\n' "$name" "$(date '+%Y-%m-%d %H:%M:%S %z')" >"$LOG"
+
+    local extra=()
+    if [[ $name == demo ]]; then
+        start_fleet_sim
+        extra=(-t "${LV_DEMO_RUN_TIME:-60s}" -r 5 --fleet "$TMP/fleet.toml" -H http://127.0.0.1
+            --slo-level light)
+    fi
+
+    spawn master stdout stderr "$BIN_DIR/lv-master" --headless \
+        --expect-workers "$workers" --expect-workers-max-wait 60s \
+        --master-bind-port 0 --profile-name "$name" --json "$report" \
+        --csv "${report%.json}" --html "${report%.json}.html" \
+        "${extra[@]}" "$@"
+    MASTER_PID=$SPAWNED
+    local master_relays=("${RELAY_PIDS[@]: -2}") address=""
+    if wait_for_line "$LOG" '^\[master\] lv-master: listening for workers on \(.*\)$' \
+        "$MASTER_PID" "lv-master"; then
+        address=$FOUND
+        for ((i = 1; i <= workers; i++)); do
+            spawn "worker-$i" log log "$BIN_DIR/lv-worker" --master "$address" \
+                --connect-timeout 60s
+            WORKER_PIDS+=("$SPAWNED")
+        done
+        echo "$banner"
+        echo "  master    lv-master, workers connect to $address"
+        echo "  workers   $workers lv-worker processes"
+        echo "  log       $(show_path "$LOG")"
+        echo "  reports   $(show_path "${report%.json}").{json,html} and _*.csv"
+        echo "Stats follow. Ctrl-C stops the run early; the summary is still printed."
+        echo
+    fi
+
+    wait_exit "$MASTER_PID"
+    local code=$EXIT_CODE
+    MASTER_PID=""
+    # Let the summary reach the terminal and the log before the closing lines.
+    for ((i = 0; i < 50; i++)); do
+        any_alive "${master_relays[@]}" || break
+        sleep 0.1
+    done
+    echo "==> lv-master exited with code $code ($(meaning "$code"))"
+    echo "  log       $(show_path "$LOG")"
+    if [[ -f $report ]]; then
+        echo "  reports   $(show_path "${report%.json}").json, .html, _stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv"
+    fi
+    exit "$code"
+}
+
+meaning() {
+    case $1 in
+        0) echo "passed" ;;
+        1) echo "the run's checks failed" ;;
+        2) echo "bad usage or configuration" ;;
+        3) echo "the run could not be carried out" ;;
+        *) echo "stopped" ;;
+    esac
+}
+
+# Starts lv-fleet-sim on ephemeral ports and waits for it; its map goes to $TMP/fleet.toml.
+start_fleet_sim() {
+    spawn fleet-sim log log "$BIN_DIR/lv-fleet-sim" --ephemeral-ports \
+        --write-fleet "$TMP/fleet.toml" --latency-scale 0.05
+    SIM_PID=$SPAWNED
+    if ! wait_for_line "$LOG" '^\[fleet-sim\] \(lv-fleet-sim ready\)$' "$SIM_PID" "lv-fleet-sim"; then
+        die 3 "lv-fleet-sim stopped at once (see $LOG)"
+    fi
+    local agents sample
+    agents=$(grep -c '^\[\[agent\]\]' "$TMP/fleet.toml" || true)
+    sample=$(awk -F' = ' '
+        /^name = / { gsub(/"/, "", $2); name = $2 }
+        /^port = / && (name == "ATLAS" || name == "EVENT-BUS" || name == "MUSE") {
+            printf "%s%s :%s", sep, name, $2; sep = ", "
+        }' "$TMP/fleet.toml")
+    echo "lv demo: a short load test of a simulated Leveredge fleet, all on this machine."
+    echo "  fleet     lv-fleet-sim: $agents agents on 127.0.0.1 ($sample, ...), latency x0.05"
+}
+
+# --- Verbs -----------------------------------------------------------------------------------
+
+# Splits --workers N from the words for lv-master (WORKERS, PASS).
+split_options() {
+    WORKERS=2
+    PASS=()
+    while (($# > 0)); do
+        case $1 in
+            --workers)
+                (($# >= 2)) || die 2 "--workers needs a number"
+                WORKERS=$2
+                shift 2
+                ;;
+            --workers=*)
+                WORKERS=${1#*=}
+                shift
+                ;;
+            *)
+                PASS+=("$1")
+                shift
+                ;;
+        esac
+    done
+    [[ $WORKERS =~ ^[1-9][0-9]*$ ]] || die 2 "--workers needs a whole number >= 1, got \"$WORKERS\""
+}
+
+# custom needs --users, --spawn-rate and --run-time (long, short or NAME=VALUE forms).
+check_custom() {
+    local users="" rate="" time="" word
+    for word in "$@"; do
+        case $word in
+            -u* | --users | --users=*) users=1 ;;
+            -r* | --spawn-rate | --spawn-rate=*) rate=1 ;;
+            -t* | --run-time | --run-time=*) time=1 ;;
+        esac
+    done
+    if [[ -z $users || -z $rate || -z $time ]]; then
+        die 2 "custom needs --users N --spawn-rate R --run-time T (e.g. ./run_tests.sh custom --users 25 --spawn-rate 5 --run-time 10m)"
+    fi
+}
+
+main() {
+    local verb=${1:-}
+    (($# == 0)) || shift
+    split_options "$@"
+    local banner
+    case $verb in
+        help | -h | --help)
+            usage
+            exit 0
+            ;;
+        web)
+            die 2 "the web UI is not built yet: lv runs headless for now. Run a profile instead (./run_tests.sh light), or ./run_tests.sh demo to see lv at work."
+            ;;
+        light | medium | heavy | stress)
+            banner="lv $verb: profile configs/$verb.conf"
+            run "$verb" "$banner" "$WORKERS" --config "configs/$verb.conf" "${PASS[@]}"
+            ;;
+        health-only | chat-only | event-bus-only)
+            local class
+            case $verb in
+                health-only) class=HealthCheckUser ;;
+                chat-only) class=AriaChatUser ;;
+                event-bus-only) class=EventBusUser ;;
+            esac
+            banner="lv $verb: user class $class, profile configs/light.conf"
+            run "$verb" "$banner" "$WORKERS" --config configs/light.conf "$class" "${PASS[@]}"
+            ;;
+        custom)
+            check_custom "${PASS[@]}"
+            run custom "lv custom: ${PASS[*]}" "$WORKERS" "${PASS[@]}"
+            ;;
+        demo)
+            banner="  load      profile configs/light.conf, spawn rate 5/s, run time ${LV_DEMO_RUN_TIME:-60s}"
+            run demo "$banner" "$WORKERS" --config configs/light.conf "${PASS[@]}"
+            ;;
+        "")
+            usage >&2
+            exit 2
+            ;;
+        *)
+            echo "run_tests.sh: unknown verb \"$verb\"" >&2
+            echo >&2
+            usage >&2
+            exit 2
+            ;;
+    esac
+}
+
+main "$@"
