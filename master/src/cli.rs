@@ -116,6 +116,19 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
 
+    /// Write the run's report (the `--json` format, marked as a checkpoint) to this file
+    /// every few seconds, atomically; `lv-master report --from FILE` rebuilds the reports.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// How often the checkpoint is written.
+    #[arg(long = "checkpoint-interval", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub checkpoint_interval: Duration,
+
+    /// Stop the run (exit code 3) when a worker is lost, instead of giving its users to the others.
+    #[arg(long = "fail-on-worker-loss", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub fail_on_worker_loss: bool,
+
     /// Also write the log to this file.
     #[arg(long, value_name = "FILE")]
     pub logfile: Option<PathBuf>,
@@ -144,6 +157,18 @@ pub struct Args {
     /// Shared secret workers must present [env: LV_TOKEN].
     #[arg(long, default_value = "")]
     pub token: String,
+
+    /// Serve workers over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long = "tls-cert", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long = "tls-key", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA (PEM) the in-process workers trust; defaults to --tls-cert itself (self-signed).
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
 
     /// Allow binding a non-loopback address without a token.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
@@ -458,6 +483,28 @@ mod tests {
             assert_eq!(args.profile_name.as_deref(), Some(name));
         }
     }
+}
+
+/// `lv-master report --from FILE`: writes the reports of a run again from its JSON report
+/// or checkpoint, and prints its final tables.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lv-master report", version, about)]
+pub struct ReportArgs {
+    /// The run's JSON report or `--checkpoint` file.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the Locust-format CSVs with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Write the HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Append a row to this benchmark log.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// `lv-master compare BASE.json NEW.json`: compares two runs' JSON reports endpoint by

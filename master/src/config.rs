@@ -56,6 +56,14 @@ pub struct MasterConfig {
     pub record: Option<PathBuf>,
     /// SLO targets and the level they are checked at; `None` when verdicts are off.
     pub slo: Option<SloSetup>,
+    /// TLS for the control plane, when configured.
+    pub tls: Option<TlsFiles>,
+    /// Stop the run (exit 3) when a worker is lost, instead of reassigning its users.
+    pub fail_on_worker_loss: bool,
+    /// Where to write the run's report every few seconds while it runs.
+    pub checkpoint: Option<PathBuf>,
+    /// How often the checkpoint is written.
+    pub checkpoint_interval: Duration,
     /// Profile the run came from (`light`, ...).
     pub profile: Option<String>,
     /// `--tags`, for the report.
@@ -64,6 +72,17 @@ pub struct MasterConfig {
     pub exclude_tags: Vec<String>,
     /// Exit code when requests failed.
     pub exit_code_on_error: u8,
+}
+
+/// PEM contents for serving workers over TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: Vec<u8>,
+    /// Private key.
+    pub key: Vec<u8>,
+    /// CA the in-process workers trust.
+    pub ca: Vec<u8>,
 }
 
 /// The SLO table and the load level whose targets apply.
@@ -125,6 +144,12 @@ impl MasterConfig {
             return Err(invalid(
                 "--request-timeout",
                 "must be longer than 0s".into(),
+            ));
+        }
+        if args.checkpoint_interval < Duration::from_millis(500) {
+            return Err(invalid(
+                "--checkpoint-interval",
+                "must be at least 500ms".into(),
             ));
         }
         if args.heartbeat_timeout < Duration::from_secs(2) {
@@ -191,6 +216,10 @@ impl MasterConfig {
             record: args.record.clone(),
             slo,
             profile: args.profile_name.clone(),
+            fail_on_worker_loss: args.fail_on_worker_loss,
+            tls: tls_files(args)?,
+            checkpoint: args.checkpoint.clone(),
+            checkpoint_interval: args.checkpoint_interval,
             tags,
             exclude_tags,
             exit_code_on_error: args.exit_code_on_error,
@@ -244,6 +273,49 @@ fn slo_setup(args: &Args) -> Result<(Option<SloSetup>, Option<String>), ConfigEr
             "profile {asked:?} is not a load level of {} (use --slo-level)",
             path.display()
         )),
+    }
+}
+
+fn tls_files(args: &Args) -> Result<Option<TlsFiles>, ConfigError> {
+    let (Some(cert_path), Some(key_path)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |option: &'static str, path: &PathBuf| {
+        std::fs::read(path).map_err(|err| ConfigError::InvalidOption {
+            option,
+            detail: format!("cannot read {}: {err}", path.display()),
+        })
+    };
+    let cert = read("--tls-cert", cert_path)?;
+    let key = read("--tls-key", key_path)?;
+    let ca = match &args.tls_ca {
+        Some(path) => read("--tls-ca", path)?,
+        None => cert.clone(),
+    };
+    for (option, pem, what) in [
+        ("--tls-cert", &cert, "CERTIFICATE"),
+        ("--tls-ca", &ca, "CERTIFICATE"),
+        ("--tls-key", &key, "PRIVATE KEY"),
+    ] {
+        if !String::from_utf8_lossy(pem).contains(&format!("{what}-----")) {
+            return Err(ConfigError::InvalidOption {
+                option,
+                detail: format!("the file holds no PEM {what}"),
+            });
+        }
+    }
+    Ok(Some(TlsFiles { cert, key, ca }))
+}
+
+impl MasterConfig {
+    /// Where the run's reports go.
+    pub fn output_paths(&self) -> crate::outputs::OutputPaths {
+        crate::outputs::OutputPaths {
+            json: self.json.clone(),
+            csv: self.csv.clone(),
+            html: self.html.clone(),
+            record: self.record.clone(),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 use crate::console;
 use crate::registry::{Outbound, Registry, WorkerEntry, WorkerState};
+use crate::summary::BelowTarget;
 
 /// What the gRPC side tells the coordinator.
 #[derive(Debug)]
@@ -54,6 +55,9 @@ pub enum Event {
     },
 }
 
+/// Open files a worker needs besides one connection per user.
+const FD_RESERVE: u64 = 64;
+
 /// A run far longer than any test: the safety net when no run time is set.
 const NO_RUN_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -79,6 +83,8 @@ pub struct RunResult {
     pub ended_unix_ms: i64,
     /// Why the run could not be carried out, if so.
     pub aborted: Option<String>,
+    /// Periods below the user target after worker losses.
+    pub below_target: Vec<BelowTarget>,
 }
 
 /// Owns the run.
@@ -92,6 +98,7 @@ pub struct Coordinator {
     stats: RunStats,
     started: Option<(Instant, i64)>,
     aborted: Option<String>,
+    below_target: Vec<BelowTarget>,
 }
 
 impl Coordinator {
@@ -110,6 +117,7 @@ impl Coordinator {
             stats: RunStats::default(),
             started: None,
             aborted: None,
+            below_target: Vec::new(),
         }
     }
 
@@ -136,6 +144,10 @@ impl Coordinator {
         let print_every = self.config.print_interval.unwrap_or(NO_RUN_TIME);
         let mut print = tokio::time::interval_at(Instant::now() + print_every, print_every);
         print.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let checkpoint_every = self.config.checkpoint_interval;
+        let mut checkpoint =
+            tokio::time::interval_at(Instant::now() + checkpoint_every, checkpoint_every);
+        checkpoint.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stop_requested = false;
         while !matches!(self.phase, Phase::Done) {
             tokio::select! {
@@ -156,6 +168,11 @@ impl Coordinator {
                     }
                 }
                 _ = print.tick(), if self.config.print_interval.is_some() => self.print_live(),
+                _ = checkpoint.tick(), if self.config.checkpoint.is_some() => {
+                    if let Some(path) = &self.config.checkpoint {
+                        self.write_checkpoint(path);
+                    }
+                }
             }
         }
         self.finish()
@@ -293,6 +310,7 @@ impl Coordinator {
             return;
         }
         worker.users_running = report.users_running;
+        worker.last_report_unix_ms = Some(report.end_unix_ms);
         if report.seq > worker.max_seq {
             worker.max_seq = report.seq;
             worker.final_received |= report.last;
@@ -323,6 +341,7 @@ impl Coordinator {
                 }
             }
             Phase::Running { ends } => {
+                self.close_below_target();
                 if ends.is_some_and(|end| now >= end) {
                     info!("run time reached");
                     self.begin_stop();
@@ -371,16 +390,31 @@ impl Coordinator {
         if lost.is_empty() {
             return;
         }
+        let now_ms = unix_ms_now();
         for id in &lost {
             if let Some(worker) = self.workers.get_mut(id) {
-                warn!(worker_id = %id, "worker lost");
+                warn!(worker_id = %id, hostname = %worker.hostname, "worker lost: silent past the heartbeat timeout");
                 worker.state = WorkerState::Lost { at: now };
+                worker.lost_unix_ms = Some(now_ms);
+                let had_users = worker.assigned() > 0;
                 worker.users.clear();
                 worker.users_running = 0;
+                if had_users && matches!(self.phase, Phase::Running { .. }) {
+                    self.below_target.push(BelowTarget {
+                        from_unix_ms: now_ms,
+                        to_unix_ms: None,
+                        worker_id: id.clone(),
+                    });
+                }
             }
         }
         if let Phase::Running { .. } = self.phase {
-            if self.count(WorkerEntry::is_member) == 0 {
+            if self.config.fail_on_worker_loss {
+                self.abort(format!(
+                    "worker {} was lost (--fail-on-worker-loss)",
+                    lost.join(", ")
+                ));
+            } else if self.count(WorkerEntry::is_member) == 0 {
                 self.abort("every worker was lost".into());
             } else {
                 self.assign();
@@ -415,11 +449,17 @@ impl Coordinator {
         let shares = quota::assign(self.config.users, &weights, members.len());
         let totals: Vec<u32> = shares.iter().map(|s| s.values().sum()).collect();
         let rates = quota::split_rate(self.config.spawn_rate, &totals);
-        for ((id, users), rate) in members.iter().zip(shares).zip(rates) {
+        for ((id, users), rate) in members.iter().zip(&shares).zip(&rates) {
             if let Some(worker) = self.workers.get_mut(id) {
-                worker.users = users;
-                worker.spawn_rate = rate;
+                worker.users = users.clone();
+                worker.spawn_rate = *rate;
             }
+        }
+        if let Err(reason) = self.check_fd_limits() {
+            self.abort(reason);
+            return;
+        }
+        for id in &members {
             self.send_assignment(id);
         }
     }
@@ -492,7 +532,60 @@ impl Coordinator {
             started_unix_ms: self.started.map_or(0, |(_, ms)| ms),
             ended_unix_ms: ended,
             aborted: self.aborted,
+            below_target: self.below_target,
         }
+    }
+
+    /// Ends the open below-target periods once the users are back on target.
+    fn close_below_target(&mut self) {
+        let open = self.below_target.iter().any(|b| b.to_unix_ms.is_none());
+        if open && self.users_running() >= self.config.users {
+            let now_ms = unix_ms_now();
+            for period in &mut self.below_target {
+                period.to_unix_ms.get_or_insert(now_ms);
+            }
+            info!("users back on target after the worker loss");
+        }
+    }
+
+    /// The run's report as it stands, for `--checkpoint`.
+    fn write_checkpoint(&self, path: &std::path::Path) {
+        let Some((_, started_ms)) = self.started else {
+            return;
+        };
+        let (_, summary) = crate::conclude::summarize(
+            &self.config,
+            &crate::conclude::RunView {
+                run_id: &self.run_id,
+                stats: &self.stats,
+                workers: &self.workers,
+                started_unix_ms: started_ms,
+                ended_unix_ms: unix_ms_now(),
+                aborted: None,
+                below_target: &self.below_target,
+                checkpoint: true,
+            },
+        );
+        if let Err(err) = crate::summary::write_json(&summary, path) {
+            warn!(path = %path.display(), "cannot write the checkpoint: {err}");
+        }
+    }
+
+    /// Refuses shares a worker cannot open connections for (one per user plus a reserve).
+    fn check_fd_limits(&self) -> Result<(), String> {
+        for worker in self.workers.values().filter(|w| w.is_member()) {
+            let users = u64::from(worker.assigned());
+            if worker.fd_limit > 0 && users + FD_RESERVE > worker.fd_limit {
+                return Err(format!(
+                    "worker {} on {} may open {} files, but {users} users need about {} (one connection each plus {FD_RESERVE}); raise its hard limit (ulimit -Hn, or LimitNOFILE in systemd / a container's nofile ulimit) or add workers",
+                    worker.id,
+                    worker.hostname,
+                    worker.fd_limit,
+                    users + FD_RESERVE
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn count(&self, pred: impl Fn(&WorkerEntry) -> bool) -> usize {

@@ -28,6 +28,7 @@ use tracing::{error, info, warn};
 pub mod aggregate;
 pub mod cli;
 pub mod compare;
+pub mod conclude;
 pub mod config;
 pub mod console;
 pub mod coordinator;
@@ -41,7 +42,7 @@ pub mod summary;
 
 use config::MasterConfig;
 use coordinator::{Coordinator, RunResult};
-use summary::{Summary, WorkerSummary};
+use summary::Summary;
 
 /// Exit code: every check passed.
 pub const EXIT_OK: u8 = 0;
@@ -80,7 +81,12 @@ pub async fn run(
     let server_token = CancellationToken::new();
     let (events_tx, events_rx) = mpsc::channel(4096);
     let service = server::ControlService::new(events_tx, &config.token, server_token.clone());
-    let server = tokio::spawn(serve(service, listener, server_token.clone()));
+    let server = tokio::spawn(serve(
+        service,
+        listener,
+        config.tls.clone(),
+        server_token.clone(),
+    ));
     info!(%addr, "accepting workers");
     let workers_token = CancellationToken::new();
     let local = start_local_workers(&config, addr, &workers_token);
@@ -104,13 +110,29 @@ pub async fn run(
     if outcome.summary.started_unix_ms > 0 {
         println!("{}", final_report(&outcome.summary, &outcome.stats.totals));
     }
-    outputs::write_all(&config, &outcome, &outcome.stats);
+    outputs::write_all(&config.output_paths(), &outcome.summary, &outcome.stats);
     Ok(outcome)
 }
 
-async fn serve(service: server::ControlService, listener: TcpListener, token: CancellationToken) {
-    let result = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+async fn serve(
+    service: server::ControlService,
+    listener: TcpListener,
+    tls: Option<config::TlsFiles>,
+    token: CancellationToken,
+) {
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert, tls.key);
+        builder =
+            match builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)) {
+                Ok(builder) => builder,
+                Err(err) => {
+                    error!("cannot set up TLS: {err}");
+                    return;
+                }
+            };
+    }
+    let result = builder
         .add_service(ControlServer::new(service))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), token.cancelled_owned())
         .await;
@@ -135,6 +157,10 @@ fn start_local_workers(
             worker.token = config.token.clone();
             worker.connect_timeout = Duration::from_secs(10);
             worker.heartbeat_timeout = config.heartbeat_timeout;
+            if let Some(tls) = &config.tls {
+                worker.tls_ca = Some(tls.ca.clone());
+                worker.tls_domain = Some("localhost".to_owned());
+            }
             let token = token.child_token();
             tokio::spawn(async move {
                 if let Err(err) = lv_worker::run(worker, token).await {
@@ -145,110 +171,25 @@ fn start_local_workers(
         .collect()
 }
 
-/// Turns the run's result into the exit code and summary.
+/// Turns the run's result into the exit code and report.
 fn conclude(config: &MasterConfig, result: RunResult) -> Outcome {
-    let seconds = if result.started_unix_ms > 0 {
-        (result.ended_unix_ms - result.started_unix_ms) as f64 / 1000.0
-    } else {
-        0.0
-    };
-    let totals = &result.stats.totals;
-    let verdicts = config
-        .slo
-        .as_ref()
-        .filter(|_| result.started_unix_ms > 0)
-        .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
-    let (exit_code, verdict) = judge(config, &result, verdicts.as_deref());
-    let (total, endpoints, failures, exceptions) = summary::stats_rows(totals, seconds);
-    let workers = result
-        .workers
-        .values()
-        .map(|w| {
-            let counts = result.stats.workers.get(&w.id).cloned().unwrap_or_default();
-            WorkerSummary {
-                id: w.id.clone(),
-                hostname: w.hostname.clone(),
-                state: w.state.label().to_owned(),
-                users: w.assigned(),
-                requests: counts.requests,
-                failures: counts.failures,
-            }
-        })
-        .collect();
-    Outcome {
-        exit_code,
-        summary: Summary {
-            run_id: result.run_id,
-            users: config.users,
-            run_time_s: seconds,
-            exit_code: i32::from(exit_code),
-            verdict,
+    let (exit_code, summary) = conclude::summarize(
+        config,
+        &conclude::RunView {
+            run_id: &result.run_id,
+            stats: &result.stats,
+            workers: &result.workers,
             started_unix_ms: result.started_unix_ms,
             ended_unix_ms: result.ended_unix_ms,
-            workers,
-            total,
-            endpoints,
-            failures,
-            exceptions,
-            cut_off: result.stats.cut_off,
-            meta: summary::RunMeta {
-                profile: config.profile.clone(),
-                host: config.host.clone(),
-                scenarios: config
-                    .scenario_paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect(),
-                classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
-                spawn_rate: config.spawn_rate,
-                run_time_s: config.run_time.map(|t| t.as_secs_f64()),
-                tags: config.tags.clone(),
-                exclude_tags: config.exclude_tags.clone(),
-                slo_level: config.slo.as_ref().map(|s| s.asked.clone()),
-                version: lv_common::VERSION.to_owned(),
-            },
-            history: result.stats.history.clone(),
-            slo: verdicts,
+            aborted: result.aborted.as_deref(),
+            below_target: &result.below_target,
+            checkpoint: false,
         },
+    );
+    Outcome {
+        exit_code,
+        summary,
         stats: result.stats,
-    }
-}
-
-/// The exit code and its reason: could not run (3); with SLO verdicts, whether they all
-/// passed; without, whether any request failed (Locust's rule).
-fn judge(
-    config: &MasterConfig,
-    result: &RunResult,
-    verdicts: Option<&[slo::Verdict]>,
-) -> (u8, String) {
-    let totals = &result.stats.totals;
-    let (requests, failures) = (totals.request_count(), totals.failure_count());
-    if let Some(reason) = &result.aborted {
-        return (EXIT_CANNOT_RUN, format!("could not run: {reason}"));
-    }
-    if requests == 0 {
-        return (
-            config.exit_code_on_error,
-            "failed: no request was made".to_owned(),
-        );
-    }
-    match verdicts {
-        Some(verdicts) => {
-            let failed = verdicts
-                .iter()
-                .filter(|v| v.status == slo::Status::Fail)
-                .count();
-            if failed == 0 {
-                (EXIT_OK, "passed: every SLO check passed".to_owned())
-            } else {
-                (1, format!("failed: {failed} SLO checks failed"))
-            }
-        }
-        None if failures > 0 => (
-            config.exit_code_on_error,
-            format!("failed: {failures} of {requests} requests failed"),
-        ),
-        None => (EXIT_OK, "passed: no request failed".to_owned()),
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use lv_master::cli::CompareArgs;
+use lv_master::cli::{CompareArgs, ReportArgs};
 use lv_master::summary::read_json;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -23,6 +23,9 @@ fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|word| word == "compare") {
         return compare(&argv[1..]);
+    }
+    if argv.get(1).is_some_and(|word| word == "report") {
+        return report(&argv[1..]);
     }
     let args = match load_args(argv, |name| std::env::var(name).ok()) {
         Ok(args) => args,
@@ -144,6 +147,52 @@ fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
         .create(true)
         .append(true)
         .open(path)
+}
+
+/// `lv-master report --from FILE`: 0 when every report was written, 2 bad input, 3 a
+/// report could not be written.
+fn report(argv: &[OsString]) -> ExitCode {
+    let args = match ReportArgs::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let rebuilt = read_json(&args.from).and_then(|summary| {
+        let stats = lv_master::summary::run_stats_from(&summary)?;
+        Ok((summary, stats))
+    });
+    let (summary, stats) = match rebuilt {
+        Ok(rebuilt) => rebuilt,
+        Err(err) => {
+            eprintln!("lv-master report: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if summary.checkpoint {
+        eprintln!(
+            "lv-master report: {} is a checkpoint: the run's figures up to {} s after its start",
+            args.from.display(),
+            summary.run_time_s
+        );
+    }
+    println!("{}", lv_master::final_report(&summary, &stats.totals));
+    let paths = lv_master::outputs::OutputPaths {
+        json: args.json,
+        csv: args.csv,
+        html: args.html,
+        record: args.record,
+    };
+    let (_, errors) = lv_master::outputs::write_all(&paths, &summary, &stats);
+    for err in &errors {
+        eprintln!("lv-master report: {err}");
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CANNOT_RUN)
+    }
 }
 
 /// `lv-master compare BASE.json NEW.json`: 0 no regression, 1 regression, 2 bad input.

@@ -6,40 +6,49 @@ use std::path::{Path, PathBuf};
 
 use tracing::{error, info};
 
-use crate::Outcome;
 use crate::aggregate::RunStats;
-use crate::config::MasterConfig;
+use crate::summary::Summary;
 use crate::{compare, report, summary};
+
+/// Where a run's reports go; `None` skips that report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputPaths {
+    /// The JSON report.
+    pub json: Option<PathBuf>,
+    /// Prefix of the Locust-format CSVs.
+    pub csv: Option<PathBuf>,
+    /// The HTML report.
+    pub html: Option<PathBuf>,
+    /// The benchmark log to append a row to.
+    pub record: Option<PathBuf>,
+}
 
 /// Writes every output the configuration asks for; returns the files written and the
 /// errors met (each naming its file).
 pub fn write_all(
-    config: &MasterConfig,
-    outcome: &Outcome,
+    paths: &OutputPaths,
+    summary: &Summary,
     run: &RunStats,
 ) -> (Vec<PathBuf>, Vec<String>) {
     let mut results: Vec<(PathBuf, std::io::Result<()>)> = Vec::new();
-    if let Some(path) = &config.json {
-        results.push((path.clone(), summary::write_json(&outcome.summary, path)));
+    if let Some(path) = &paths.json {
+        results.push((path.clone(), summary::write_json(summary, path)));
     }
-    if let Some(prefix) = &config.csv {
-        match report::write_csv_files(prefix, run, outcome.summary.run_time_s) {
+    if let Some(prefix) = &paths.csv {
+        match report::write_csv_files(prefix, run, summary.run_time_s) {
             Ok(paths) => results.extend(paths.into_iter().map(|p| (p, Ok(())))),
             Err(err) => results.push((csv_pattern(prefix), Err(err))),
         }
     }
-    if let Some(path) = &config.html {
-        let html = report::html::render_html(&outcome.summary);
+    if let Some(path) = &paths.html {
+        let html = report::html::render_html(summary);
         results.push((
             path.clone(),
             summary::write_atomically(path, html.as_bytes()),
         ));
     }
-    if let Some(path) = &config.record {
-        results.push((
-            path.clone(),
-            compare::append_benchmark(path, &outcome.summary),
-        ));
+    if let Some(path) = &paths.record {
+        results.push((path.clone(), compare::append_benchmark(path, summary)));
     }
     let mut written = Vec::new();
     let mut errors = Vec::new();

@@ -65,6 +65,12 @@ pub struct WorkerEntry {
     pub in_run: bool,
     /// Its last report of the run arrived.
     pub final_received: bool,
+    /// When its last report arrived, Unix ms.
+    pub last_report_unix_ms: Option<i64>,
+    /// When it was declared lost, Unix ms.
+    pub lost_unix_ms: Option<i64>,
+    /// Open-file limit it reported (0 when unknown).
+    pub fd_limit: u64,
 }
 
 impl WorkerEntry {
@@ -82,6 +88,9 @@ impl WorkerEntry {
             max_seq: 0,
             in_run: false,
             final_received: false,
+            last_report_unix_ms: None,
+            lost_unix_ms: None,
+            fd_limit: hello.fd_limit,
         }
     }
 

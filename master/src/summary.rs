@@ -52,6 +52,23 @@ pub struct Summary {
     /// SLO verdicts; absent with `--no-slo`.
     #[serde(default)]
     pub slo: Option<Vec<Verdict>>,
+    /// Periods in which fewer users ran than the target because a worker was lost.
+    #[serde(default)]
+    pub below_target: Vec<BelowTarget>,
+    /// True for a checkpoint of a run still going (or whose master died).
+    #[serde(default)]
+    pub checkpoint: bool,
+}
+
+/// A period with fewer users running than the target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BelowTarget {
+    /// Start, Unix ms (the loss that caused it).
+    pub from_unix_ms: i64,
+    /// End, Unix ms; `None` when the run ended first.
+    pub to_unix_ms: Option<i64>,
+    /// The worker whose loss started it.
+    pub worker_id: String,
 }
 
 /// How a run was configured.
@@ -94,6 +111,13 @@ pub struct WorkerSummary {
     pub requests: u64,
     /// Failures it reported.
     pub failures: u64,
+    /// When it was declared lost, Unix ms.
+    #[serde(default)]
+    pub lost_unix_ms: Option<i64>,
+    /// For a lost worker: seconds between its last report and its loss, whose requests
+    /// were never reported (at most one report interval plus the heartbeat timeout).
+    #[serde(default)]
+    pub unreported_s: Option<f64>,
 }
 
 /// Stats of one endpoint (or of all, for the total).
@@ -153,6 +177,12 @@ pub struct FailureSummary {
     pub error: String,
     /// Occurrences.
     pub count: u64,
+    /// First report interval it appeared in, Unix ms.
+    #[serde(default)]
+    pub first_seen_unix_ms: i64,
+    /// Last report interval it appeared in, Unix ms.
+    #[serde(default)]
+    pub last_seen_unix_ms: i64,
 }
 
 /// Exceptions of one kind.
@@ -162,6 +192,9 @@ pub struct ExceptionSummary {
     pub message: String,
     /// Occurrences.
     pub count: u64,
+    /// Workers it happened on.
+    #[serde(default)]
+    pub nodes: Vec<String>,
 }
 
 impl EndpointSummary {
@@ -226,6 +259,50 @@ fn per_second(count: u64, seconds: f64) -> f64 {
     }
 }
 
+/// Rebuilds a run's merged stats from its report (or checkpoint), histograms included, so
+/// every report can be written again from it.
+pub fn run_stats_from(summary: &Summary) -> Result<crate::aggregate::RunStats, String> {
+    use lv_common::stats::{EndpointKey, FailureKey};
+    let mut run = crate::aggregate::RunStats::default();
+    for endpoint in &summary.endpoints {
+        let key = EndpointKey {
+            method: endpoint.method.clone(),
+            name: endpoint.name.clone(),
+        };
+        run.totals.endpoints.insert(key, endpoint.to_stats()?);
+    }
+    for failure in &summary.failures {
+        let key = FailureKey {
+            method: failure.method.clone(),
+            name: failure.name.clone(),
+            error: failure.error.clone(),
+        };
+        run.failure_times.insert(
+            key.clone(),
+            (failure.first_seen_unix_ms, failure.last_seen_unix_ms),
+        );
+        run.totals.failures.insert(key, failure.count);
+    }
+    for exception in &summary.exceptions {
+        run.totals
+            .exceptions
+            .insert(exception.message.clone(), exception.count);
+        run.exception_nodes.insert(
+            exception.message.clone(),
+            exception.nodes.iter().cloned().collect(),
+        );
+    }
+    run.grand_total = summary.total.to_stats()?;
+    run.history = summary.history.clone();
+    run.cut_off = summary.cut_off;
+    for worker in &summary.workers {
+        let counts = run.workers.entry(worker.id.clone()).or_default();
+        counts.requests = worker.requests;
+        counts.failures = worker.failures;
+    }
+    Ok(run)
+}
+
 /// Reads a JSON report written by `--json`.
 pub fn read_json(path: &Path) -> Result<Summary, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -257,6 +334,8 @@ pub fn stats_rows(
             name: key.name.clone(),
             error: key.error.clone(),
             count,
+            first_seen_unix_ms: 0,
+            last_seen_unix_ms: 0,
         })
         .collect();
     let exceptions = stats
@@ -265,6 +344,7 @@ pub fn stats_rows(
         .map(|(message, &count)| ExceptionSummary {
             message: message.clone(),
             count,
+            nodes: Vec::new(),
         })
         .collect();
     (total, endpoints, failures, exceptions)

@@ -322,19 +322,39 @@ fn wrap(kind: WorkerKind) -> pb::WorkerMessage {
 
 /// Opens the stream, sends Hello and waits for Welcome.
 async fn attach(config: &WorkerConfig, hello: pb::Hello) -> Result<Link, AttachError> {
+    let scheme = if config.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let address = if config.master.contains("://") {
         config.master.clone()
     } else {
-        format!("http://{}", config.master)
+        format!("{scheme}://{}", config.master)
     };
-    let endpoint = tonic::transport::Endpoint::from_shared(address)
+    let mut endpoint = tonic::transport::Endpoint::from_shared(address)
         .map_err(|e| AttachError::Refused(format!("bad master address {:?}: {e}", config.master)))?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| AttachError::Unreachable(crate::http::error_chain(&e)))?;
+    if let Some(ca) = &config.tls_ca {
+        let mut tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+        if let Some(domain) = &config.tls_domain {
+            tls = tls.domain_name(domain.clone());
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| AttachError::Refused(format!("TLS setup: {e}")))?;
+    }
+    let channel = endpoint.connect().await.map_err(|e| {
+        let reason = crate::http::error_chain(&e);
+        // A certificate the CA does not vouch for will not change by retrying.
+        if reason.contains("certificate") {
+            AttachError::Refused(format!("TLS: {reason}"))
+        } else {
+            AttachError::Unreachable(reason)
+        }
+    })?;
     let (tx, rx) = mpsc::channel(256);
     tx.send(wrap(WorkerKind::Hello(hello)))
         .await

@@ -37,6 +37,10 @@ pub struct WorkerConfig {
     pub worker_id: Option<String>,
     /// TCP connect timeout of requests to targets.
     pub http_connect_timeout: Duration,
+    /// CA (PEM) to verify the master's TLS certificate with; plain TCP when `None`.
+    pub tls_ca: Option<Vec<u8>>,
+    /// Name the master's certificate must carry (default: the host of `master`).
+    pub tls_domain: Option<String>,
 }
 
 impl WorkerConfig {
@@ -49,6 +53,8 @@ impl WorkerConfig {
             heartbeat_timeout: Duration::from_secs(5),
             worker_id: None,
             http_connect_timeout: Duration::from_secs(10),
+            tls_ca: None,
+            tls_domain: None,
         }
     }
 }

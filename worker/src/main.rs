@@ -24,6 +24,12 @@ struct Args {
     /// Silence from the master longer than this stops all users.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     heartbeat_timeout: Duration,
+    /// Connect over TLS, trusting this CA (PEM) for the master's certificate.
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Name the master's certificate must carry (default: the host of --master).
+    #[arg(long = "tls-domain", value_name = "NAME")]
+    tls_domain: Option<String>,
     /// Log level (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, default_value = "info", env = "LV_LOGLEVEL")]
     loglevel: String,
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -48,6 +55,16 @@ fn main() -> ExitCode {
     config.token = args.token;
     config.connect_timeout = args.connect_timeout;
     config.heartbeat_timeout = args.heartbeat_timeout;
+    config.tls_domain = args.tls_domain;
+    if let Some(path) = &args.tls_ca {
+        match std::fs::read(path) {
+            Ok(pem) => config.tls_ca = Some(pem),
+            Err(err) => {
+                eprintln!("lv-worker: cannot read --tls-ca {}: {err}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signals(shutdown.clone()));

@@ -37,6 +37,8 @@ fn summary(stats: &StatsSet, run_id: &str) -> Summary {
         failures,
         exceptions,
         cut_off: 0,
+        below_target: Vec::new(),
+        checkpoint: false,
         meta: RunMeta {
             profile: Some("light".into()),
             ..RunMeta::default()

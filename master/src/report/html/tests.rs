@@ -52,6 +52,8 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         started_unix_ms: START_MS,
         ended_unix_ms: START_MS + 10_000,
         workers: vec![WorkerSummary {
+            lost_unix_ms: None,
+            unreported_s: None,
             id: "worker-1".into(),
             hostname: "box-a".into(),
             state: "active".into(),
@@ -64,6 +66,8 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         failures,
         exceptions,
         cut_off: 0,
+        below_target: Vec::new(),
+        checkpoint: false,
         meta: RunMeta {
             profile: Some("light".into()),
             host: "http://localhost".into(),

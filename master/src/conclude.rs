@@ -1,0 +1,155 @@
+//! Turning a run's state into its report and exit code: at the end of the run, and every
+//! few seconds for a checkpoint (the same report, marked as a checkpoint).
+
+use crate::aggregate::RunStats;
+use crate::config::MasterConfig;
+use crate::registry::Registry;
+use crate::summary::{self, BelowTarget, RunMeta, Summary, WorkerSummary};
+use crate::{EXIT_CANNOT_RUN, EXIT_OK, slo};
+
+/// What a report is made from.
+pub struct RunView<'a> {
+    /// Run id.
+    pub run_id: &'a str,
+    /// Merged stats.
+    pub stats: &'a RunStats,
+    /// The workers.
+    pub workers: &'a Registry,
+    /// Start, Unix ms (0 when the run never started).
+    pub started_unix_ms: i64,
+    /// End (or now, for a checkpoint), Unix ms.
+    pub ended_unix_ms: i64,
+    /// Why the run could not be carried out, if so.
+    pub aborted: Option<&'a str>,
+    /// Periods below the user target.
+    pub below_target: &'a [BelowTarget],
+    /// True for a checkpoint.
+    pub checkpoint: bool,
+}
+
+/// The report of a run and the exit code it earns.
+pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
+    let started = view.started_unix_ms > 0;
+    let seconds = if started {
+        (view.ended_unix_ms - view.started_unix_ms) as f64 / 1000.0
+    } else {
+        0.0
+    };
+    let totals = &view.stats.totals;
+    let verdicts = config
+        .slo
+        .as_ref()
+        .filter(|_| started)
+        .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
+    let (exit_code, verdict) = judge(config, view, verdicts.as_deref());
+    let (total, endpoints, mut failures, mut exceptions) = summary::stats_rows(totals, seconds);
+    for failure in &mut failures {
+        let key = lv_common::stats::FailureKey {
+            method: failure.method.clone(),
+            name: failure.name.clone(),
+            error: failure.error.clone(),
+        };
+        if let Some(&(first, last)) = view.stats.failure_times.get(&key) {
+            (failure.first_seen_unix_ms, failure.last_seen_unix_ms) = (first, last);
+        }
+    }
+    for exception in &mut exceptions {
+        if let Some(nodes) = view.stats.exception_nodes.get(&exception.message) {
+            exception.nodes = nodes.iter().cloned().collect();
+        }
+    }
+    let workers = view
+        .workers
+        .values()
+        .map(|w| {
+            let counts = view.stats.workers.get(&w.id).cloned().unwrap_or_default();
+            WorkerSummary {
+                id: w.id.clone(),
+                hostname: w.hostname.clone(),
+                state: w.state.label().to_owned(),
+                users: w.assigned(),
+                requests: counts.requests,
+                failures: counts.failures,
+                lost_unix_ms: w.lost_unix_ms,
+                unreported_s: w.lost_unix_ms.map(|lost| {
+                    let last = w.last_report_unix_ms.unwrap_or(view.started_unix_ms);
+                    ((lost - last) as f64 / 1000.0).max(0.0)
+                }),
+            }
+        })
+        .collect();
+    let summary = Summary {
+        run_id: view.run_id.to_owned(),
+        users: config.users,
+        run_time_s: seconds,
+        exit_code: i32::from(exit_code),
+        verdict,
+        started_unix_ms: view.started_unix_ms,
+        ended_unix_ms: view.ended_unix_ms,
+        workers,
+        total,
+        endpoints,
+        failures,
+        exceptions,
+        cut_off: view.stats.cut_off,
+        meta: meta(config),
+        history: view.stats.history.clone(),
+        slo: verdicts,
+        below_target: view.below_target.to_vec(),
+        checkpoint: view.checkpoint,
+    };
+    (exit_code, summary)
+}
+
+fn meta(config: &MasterConfig) -> RunMeta {
+    RunMeta {
+        profile: config.profile.clone(),
+        host: config.host.clone(),
+        scenarios: config
+            .scenario_paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
+        spawn_rate: config.spawn_rate,
+        run_time_s: config.run_time.map(|t| t.as_secs_f64()),
+        tags: config.tags.clone(),
+        exclude_tags: config.exclude_tags.clone(),
+        slo_level: config.slo.as_ref().map(|s| s.asked.clone()),
+        version: lv_common::VERSION.to_owned(),
+    }
+}
+
+/// The exit code and its reason: could not run (3); no request at all (failed); with SLO
+/// verdicts, whether they all passed; without, whether any request failed (Locust's rule).
+fn judge(config: &MasterConfig, view: &RunView, verdicts: Option<&[slo::Verdict]>) -> (u8, String) {
+    let totals = &view.stats.totals;
+    let (requests, failures) = (totals.request_count(), totals.failure_count());
+    if let Some(reason) = view.aborted {
+        return (EXIT_CANNOT_RUN, format!("could not run: {reason}"));
+    }
+    if requests == 0 {
+        return (
+            config.exit_code_on_error,
+            "failed: no request was made".to_owned(),
+        );
+    }
+    match verdicts {
+        Some(verdicts) => {
+            let failed = verdicts
+                .iter()
+                .filter(|v| v.status == slo::Status::Fail)
+                .count();
+            if failed == 0 {
+                (EXIT_OK, "passed: every SLO check passed".to_owned())
+            } else {
+                (1, format!("failed: {failed} SLO checks failed"))
+            }
+        }
+        None if failures > 0 => (
+            config.exit_code_on_error,
+            format!("failed: {failures} of {requests} requests failed"),
+        ),
+        None => (EXIT_OK, "passed: no request failed".to_owned()),
+    }
+}
