@@ -3,8 +3,8 @@
 #
 # Same verbs as the Locust suite's script (light, medium, heavy, stress, web, health-only,
 # chat-only, event-bus-only, custom) plus `demo`. Each run starts one lv-master and N local
-# lv-worker processes, writes logs/[profile]_[timestamp].log and
-# reports/[profile]_[timestamp].json, stops everything it started on exit, error or Ctrl-C,
+# lv-worker processes, writes logs/[profile]_[timestamp].log and the reports
+# reports/[profile]_[timestamp].{json,html,_*.csv}, stops everything it started on exit, error or Ctrl-C,
 # and exits with lv-master's exit code. `./run_tests.sh help` lists the verbs.
 set -euo pipefail
 

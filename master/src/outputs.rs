@@ -54,16 +54,17 @@ pub fn write_all(
     let mut errors = Vec::new();
     for (path, result) in results {
         match result {
-            Ok(()) => {
-                info!(path = %path.display(), "report written");
-                written.push(path);
-            }
+            Ok(()) => written.push(path),
             Err(err) => {
                 let message = format!("cannot write {}: {err}", path.display());
                 error!("{message}");
                 errors.push(message);
             }
         }
+    }
+    if !written.is_empty() {
+        let list: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        info!("reports written: {}", list.join(", "));
     }
     (written, errors)
 }
