@@ -14,8 +14,9 @@ use crate::console::ms;
 use crate::report::html::utc_timestamp;
 use crate::summary::{EndpointSummary, Summary};
 
-/// Latency increases smaller than this (ms) are never regressions.
-pub const LATENCY_FLOOR_MS: f64 = 1.0;
+/// Latency increases smaller than this (ms) are never regressions: the same floor as the
+/// SLO ratio rules, so scheduling noise on millisecond endpoints does not fail a gate.
+pub const LATENCY_FLOOR_MS: f64 = 10.0;
 /// Failure-ratio increases up to this (0.1 percentage point) are never regressions.
 pub const FAILURE_RATIO_FLOOR: f64 = 0.001;
 

@@ -22,6 +22,9 @@ pub struct SloTable {
     pub p99_over_avg: f64,
     /// Ratio rules ignore excesses below this many ms.
     pub ratio_floor_ms: f64,
+    /// Ratio rules apply only to endpoints with at least this many requests.
+    #[serde(default)]
+    pub ratio_min_requests: u64,
     /// Levels that use another level's targets (`stress = "heavy"`).
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
@@ -149,20 +152,21 @@ pub fn evaluate(table: &SloTable, level: &str, stats: &StatsSet) -> Vec<Verdict>
             rules.push(Rule::avg(limit));
         }
         rules.push(Rule::failures(table.max_failure_ratio));
-        rules.push(Rule::spread(
-            "p95_over_avg",
-            95.0,
-            table.p95_over_avg,
-            table.ratio_floor_ms,
-        ));
-        rules.push(Rule::spread(
-            "p99_over_avg",
-            99.0,
-            table.p99_over_avg,
-            table.ratio_floor_ms,
-        ));
         for rule in rules {
             verdicts.push(rule.judge(kind, &endpoints));
+        }
+        // The ratio rules need enough samples for a p95 or p99 to mean something.
+        let sampled: Vec<(String, &EndpointStats)> = endpoints
+            .iter()
+            .filter(|(_, e)| e.requests >= table.ratio_min_requests)
+            .cloned()
+            .collect();
+        for (metric, percent, times) in [
+            ("p95_over_avg", 95.0, table.p95_over_avg),
+            ("p99_over_avg", 99.0, table.p99_over_avg),
+        ] {
+            let rule = Rule::spread(metric, percent, times, table.ratio_floor_ms);
+            verdicts.push(rule.judge(kind, &sampled));
         }
     }
     verdicts

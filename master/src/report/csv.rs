@@ -11,6 +11,9 @@ use lv_common::stats::EndpointStats;
 
 use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
 
+/// Line ending of every row: CRLF, as Python's `csv` module (and so Locust) writes.
+const EOL: &str = "\r\n";
+
 /// Header of `_stats.csv`.
 pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 /// Header of `_stats_history.csv`.
@@ -22,7 +25,7 @@ pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
 /// `_stats.csv`: one row per (method, name) in sorted order, then `Aggregated`.
 pub fn stats_csv(run: &RunStats, seconds: f64) -> String {
-    let mut out = format!("{STATS_HEADER}\n");
+    let mut out = format!("{STATS_HEADER}{EOL}");
     for (key, endpoint) in &run.totals.endpoints {
         stats_row(&mut out, &key.method, &key.name, endpoint, seconds);
     }
@@ -60,13 +63,13 @@ fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, seco
             let _ = write!(out, ",{}", ms(e.percentile_ms(p)));
         }
     }
-    out.push('\n');
+    out.push_str(EOL);
 }
 
 /// `_stats_history.csv`: one Aggregated row per interval (Locust's percentile columns of
 /// the Aggregated row are cumulative; `N/A` before the first request).
 pub fn history_csv(history: &[HistoryRow]) -> String {
-    let mut out = format!("{HISTORY_HEADER}\n");
+    let mut out = format!("{HISTORY_HEADER}{EOL}");
     for row in history {
         let _ = write!(
             out,
@@ -83,9 +86,9 @@ pub fn history_csv(history: &[HistoryRow]) -> String {
                 let _ = write!(out, ",{}", ms(*value));
             }
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
-            ",{},{},{},{},{},{},{}",
+            ",{},{},{},{},{},{},{}{EOL}",
             row.total_requests,
             row.total_failures,
             ms(row.total_median_ms),
@@ -101,12 +104,12 @@ pub fn history_csv(history: &[HistoryRow]) -> String {
 /// `_failures.csv`: one row per (method, name, error), with first and last time seen
 /// (Unix seconds).
 pub fn failures_csv(run: &RunStats) -> String {
-    let mut out = format!("{FAILURES_HEADER}\n");
+    let mut out = format!("{FAILURES_HEADER}{EOL}");
     for (key, count) in &run.totals.failures {
         let (first, last) = run.failure_times.get(key).copied().unwrap_or((0, 0));
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{},{},{},{count},{},{}",
+            "{},{},{},{count},{},{}{EOL}",
             field(&key.method),
             field(&key.name),
             field(&key.error),
@@ -120,16 +123,16 @@ pub fn failures_csv(run: &RunStats) -> String {
 /// `_exceptions.csv`: errors in lv's own step handling, with the workers they happened on.
 /// lv has no tracebacks: that column holds the message again, as the closest equivalent.
 pub fn exceptions_csv(run: &RunStats) -> String {
-    let mut out = format!("{EXCEPTIONS_HEADER}\n");
+    let mut out = format!("{EXCEPTIONS_HEADER}{EOL}");
     for (message, count) in &run.totals.exceptions {
         let nodes = run
             .exception_nodes
             .get(message)
             .map(|n| n.iter().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{count},{},{},{}",
+            "{count},{},{},{}{EOL}",
             field(message),
             field(message),
             field(&nodes)

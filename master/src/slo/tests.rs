@@ -118,3 +118,20 @@ fn bad_tables_name_file_and_line() {
         .expect_err("unknown key");
     assert!(err.to_string().starts_with("slo.toml:2"), "{err}");
 }
+
+#[test]
+fn ratio_rules_wait_for_enough_samples() {
+    // Nine fast requests and one slow one: p99 is the slow one, but ten requests are too
+    // few for a percentile to mean anything.
+    let mut samples = vec![20.0; 9];
+    samples.push(400.0);
+    let mut stats = StatsSet::default();
+    record(&mut stats, "H /v1/chat", SloKind::Chat, &samples, 0);
+    let verdicts = evaluate(&table(), "light", &stats);
+    let p99 = verdict(&verdicts, SloKind::Chat, "p99_over_avg");
+    assert_eq!(p99.status, Status::NotExercised, "{p99:?}");
+    assert_eq!(
+        verdict(&verdicts, SloKind::Chat, "avg_ms").status,
+        Status::Pass
+    );
+}

@@ -48,6 +48,10 @@ fn rows(text: &str) -> Vec<&str> {
 #[test]
 fn stats_rows_are_sorted_then_aggregated() {
     let csv = stats_csv(&run(), 2.0);
+    assert!(
+        csv.ends_with("\r\n") && csv.matches("\r\n").count() == 4,
+        "CRLF rows"
+    );
     let lines = rows(&csv);
     assert_eq!(lines[0], STATS_HEADER);
     assert!(
