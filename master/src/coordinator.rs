@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
-use lv_common::quota;
-use lv_common::wire::{Report, millis, unix_ms_now};
+
+use lv_common::wire::{Report, unix_ms_now};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -19,9 +19,12 @@ use tracing::{debug, info, warn};
 
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
-use crate::console;
+
 use crate::registry::{Outbound, Registry, WorkerEntry, WorkerState};
 use crate::summary::BelowTarget;
+
+mod assign;
+mod live;
 
 /// What the gRPC side tells the coordinator.
 #[derive(Debug)]
@@ -436,71 +439,6 @@ impl Coordinator {
         self.assign();
     }
 
-    /// Splits the users over the member workers and sends each its assignment.
-    fn assign(&mut self) {
-        self.generation += 1;
-        let members: Vec<String> = self
-            .workers
-            .values()
-            .filter(|w| w.is_member())
-            .map(|w| w.id.clone())
-            .collect();
-        let weights = self.config.plan.class_weights();
-        let shares = quota::assign(self.config.users, &weights, members.len());
-        let totals: Vec<u32> = shares.iter().map(|s| s.values().sum()).collect();
-        let rates = quota::split_rate(self.config.spawn_rate, &totals);
-        for ((id, users), rate) in members.iter().zip(&shares).zip(&rates) {
-            if let Some(worker) = self.workers.get_mut(id) {
-                worker.users = users.clone();
-                worker.spawn_rate = *rate;
-            }
-        }
-        if let Err(reason) = self.check_fd_limits() {
-            self.abort(reason);
-            return;
-        }
-        for id in &members {
-            self.send_assignment(id);
-        }
-    }
-
-    /// Sends `worker_id` its current share (again).
-    fn send_assignment(&mut self, worker_id: &str) {
-        let remaining = match self.phase {
-            Phase::Running { ends: Some(end) } => end.saturating_duration_since(Instant::now()),
-            _ => NO_RUN_TIME,
-        };
-        let Some(worker) = self.workers.get_mut(worker_id) else {
-            return;
-        };
-        let assignment = pb::Assignment {
-            run_id: self.run_id.clone(),
-            generation: self.generation,
-            plan_json: self.plan_json.clone(),
-            users: worker.users.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            // A worker with no users still gets a positive rate (checked on receipt).
-            spawn_rate: if worker.spawn_rate > 0.0 {
-                worker.spawn_rate
-            } else {
-                self.config.spawn_rate
-            },
-            max_run_time_ms: millis(remaining + self.config.stop_timeout + Duration::from_secs(30)),
-            report_interval_ms: u32::try_from(self.config.report_interval.as_millis())
-                .unwrap_or(2000),
-        };
-        let (users, rate) = (worker.assigned(), worker.spawn_rate);
-        worker.in_run = true;
-        if worker.send(MasterKind::Assignment(assignment)) {
-            debug!(
-                worker_id,
-                users,
-                rate,
-                generation = self.generation,
-                "assignment sent"
-            );
-        }
-    }
-
     fn begin_stop(&mut self) {
         info!("stopping the workers");
         let stop = pb::Stop {
@@ -536,58 +474,6 @@ impl Coordinator {
         }
     }
 
-    /// Ends the open below-target periods once the users are back on target.
-    fn close_below_target(&mut self) {
-        let open = self.below_target.iter().any(|b| b.to_unix_ms.is_none());
-        if open && self.users_running() >= self.config.users {
-            let now_ms = unix_ms_now();
-            for period in &mut self.below_target {
-                period.to_unix_ms.get_or_insert(now_ms);
-            }
-            info!("users back on target after the worker loss");
-        }
-    }
-
-    /// The run's report as it stands, for `--checkpoint`.
-    fn write_checkpoint(&self, path: &std::path::Path) {
-        let Some((_, started_ms)) = self.started else {
-            return;
-        };
-        let (_, summary) = crate::conclude::summarize(
-            &self.config,
-            &crate::conclude::RunView {
-                run_id: &self.run_id,
-                stats: &self.stats,
-                workers: &self.workers,
-                started_unix_ms: started_ms,
-                ended_unix_ms: unix_ms_now(),
-                aborted: None,
-                below_target: &self.below_target,
-                checkpoint: true,
-            },
-        );
-        if let Err(err) = crate::summary::write_json(&summary, path) {
-            warn!(path = %path.display(), "cannot write the checkpoint: {err}");
-        }
-    }
-
-    /// Refuses shares a worker cannot open connections for (one per user plus a reserve).
-    fn check_fd_limits(&self) -> Result<(), String> {
-        for worker in self.workers.values().filter(|w| w.is_member()) {
-            let users = u64::from(worker.assigned());
-            if worker.fd_limit > 0 && users + FD_RESERVE > worker.fd_limit {
-                return Err(format!(
-                    "worker {} on {} may open {} files, but {users} users need about {} (one connection each plus {FD_RESERVE}); raise its hard limit (ulimit -Hn, or LimitNOFILE in systemd / a container's nofile ulimit) or add workers",
-                    worker.id,
-                    worker.hostname,
-                    worker.fd_limit,
-                    users + FD_RESERVE
-                ));
-            }
-        }
-        Ok(())
-    }
-
     fn count(&self, pred: impl Fn(&WorkerEntry) -> bool) -> usize {
         self.workers.values().filter(|w| pred(w)).count()
     }
@@ -598,36 +484,5 @@ impl Coordinator {
             .filter(|w| w.is_member())
             .map(|w| w.users_running)
             .sum()
-    }
-
-    fn print_live(&self) {
-        let Some((started, _)) = self.started else {
-            return;
-        };
-        if !matches!(self.phase, Phase::Running { .. }) {
-            return;
-        }
-        let elapsed = started.elapsed();
-        let run_time = self.config.run_time.map_or_else(
-            || "until stopped".to_owned(),
-            lv_common::duration::format_duration,
-        );
-        let window = self
-            .stats
-            .history
-            .last()
-            .map_or((0.0, 0.0), |r| (r.rps, r.fps));
-        let table =
-            console::stats_table(&self.stats.totals, |k| self.stats.current_rate(k), window);
-        println!(
-            "[{} / {}] users {} / {} | workers {} | {} requests, {} failures\n{table}",
-            lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
-            run_time,
-            self.users_running(),
-            self.config.users,
-            self.count(|w| w.state == WorkerState::Active),
-            self.stats.totals.request_count(),
-            self.stats.totals.failure_count(),
-        );
     }
 }

@@ -1,0 +1,222 @@
+//! Tests of `cli`.
+use super::*;
+
+fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+    Args::try_parse_from(std::iter::once("lv-master").chain(args.iter().copied()))
+}
+
+#[test]
+fn locust_flags_parse() {
+    let args = parse(&[
+        "-u",
+        "50",
+        "-r",
+        "5",
+        "-t",
+        "1h30m",
+        "-T",
+        "health,chat",
+        "-E",
+        "slow",
+        "--expect-workers",
+        "4",
+        "--expect-workers-max-wait",
+        "30",
+        "HealthCheckUser",
+        "AriaChatUser",
+        "--headless",
+    ])
+    .expect("parses");
+    assert_eq!(args.users, 50);
+    assert_eq!(args.spawn_rate, 5.0);
+    assert_eq!(args.run_time, Some(Duration::from_secs(5400)));
+    assert_eq!(args.tags, ["health", "chat"]);
+    assert_eq!(args.exclude_tags, ["slow"]);
+    assert_eq!(args.expect_workers, Some(4));
+    assert_eq!(args.expect_workers_max_wait, Some(Duration::from_secs(30)));
+    assert_eq!(args.classes, ["HealthCheckUser", "AriaChatUser"]);
+    assert!(args.headless);
+}
+
+#[test]
+fn bad_durations_and_numbers_are_rejected() {
+    let err = parse(&["-t", "5x"]).expect_err("bad duration").to_string();
+    assert!(err.contains("5x"), "{err}");
+    assert!(parse(&["-u", "-3"]).is_err());
+    assert!(parse(&["-u", "many"]).is_err());
+}
+
+/// Writes `text` to a profile file in a temp dir.
+fn profile(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("smoke.conf");
+    std::fs::write(&path, text).expect("write profile");
+    let path = path.to_str().expect("utf-8 path").to_owned();
+    (dir, path)
+}
+
+fn load(words: &[&str], env: &[(&str, &str)]) -> Result<Args, LoadError> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    load_args(
+        std::iter::once("lv-master").chain(words.iter().copied()),
+        move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+    )
+}
+
+#[test]
+fn repeated_flags_keep_the_last_and_lists_are_replaced() {
+    let args = parse(&[
+        "-u", "2", "-u", "3", "-T", "a,b", "-T", "c", "--tags", "d", "e",
+    ])
+    .expect("parses");
+    assert_eq!(args.users, 3);
+    assert_eq!(args.tags, ["d", "e"]);
+    let args = parse(&["-f", "x.toml", "--scenarios=y.toml,z.toml"]).expect("parses");
+    assert_eq!(args.scenarios, [PathBuf::from("y.toml"), "z.toml".into()]);
+    let args = parse(&["--headless", "--headless=false", "--insecure=yes"]).expect("parses");
+    assert!(!args.headless && args.insecure);
+    // A bare boolean flag does not swallow the user class after it.
+    let args = parse(&["--headless", "HealthCheckUser"]).expect("parses");
+    assert!(args.headless);
+    assert_eq!(args.classes, ["HealthCheckUser"]);
+}
+
+#[test]
+fn profile_then_env_then_command_line() {
+    let (_dir, path) = profile(
+        "users = 10\nspawn-rate = 1\nrun-time = 5m\nheadless = true\ntags = health, chat\nhost = http://file\n",
+    );
+    let args = load(&["--config", &path], &[]).expect("loads");
+    assert_eq!(args.users, 10);
+    assert_eq!(args.run_time, Some(Duration::from_secs(300)));
+    assert!(args.headless);
+    assert_eq!(args.tags, ["health", "chat"]);
+    assert_eq!(args.host, "http://file");
+    assert_eq!(args.profile_name.as_deref(), Some("smoke"));
+
+    let env = [
+        ("LV_USERS", "20"),
+        ("LV_HEADLESS", "false"),
+        ("LV_TAGS", "event-bus"),
+        ("HOST", "http://env"),
+    ];
+    let args = load(&["--config", &path], &env).expect("loads");
+    assert_eq!(args.users, 20);
+    assert!(!args.headless);
+    assert_eq!(args.tags, ["event-bus"]);
+    assert_eq!(args.host, "http://env");
+    assert_eq!(args.spawn_rate, 1.0, "untouched keys keep the file's value");
+
+    let words = [
+        "-u",
+        "30",
+        "--headless",
+        "-T",
+        "creative",
+        "-H",
+        "http://cli",
+        "--profile-name",
+        "mine",
+        &format!("--config={path}"),
+    ];
+    let args = load(&words, &env).expect("loads");
+    assert_eq!(args.users, 30);
+    assert!(args.headless);
+    assert_eq!(args.tags, ["creative"]);
+    assert_eq!(args.host, "http://cli");
+    assert_eq!(args.profile_name.as_deref(), Some("mine"));
+}
+
+#[test]
+fn env_alone_token_and_loglevel() {
+    let args = load(
+        &[],
+        &[
+            ("LV_TOKEN", "s3cret"),
+            ("LV_LOGLEVEL", "debug"),
+            ("LV_HOST", "http://h"),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(args.token, "s3cret");
+    assert_eq!(args.loglevel, "debug");
+    assert_eq!(args.host, "http://h");
+    assert_eq!(args.profile_name, None);
+    assert_eq!(args.users, 1, "built-in default");
+}
+
+#[test]
+fn bad_values_name_their_file_line_or_variable() {
+    let (_dir, path) = profile("users = 3\n\nrun-time = 10 minutes\n");
+    let err = load(&["--config", &path], &[])
+        .expect_err("bad duration")
+        .to_string();
+    assert!(
+        err.starts_with(&format!("{path}:3: invalid value '10 minutes'")),
+        "{err}"
+    );
+    let err = load(&[], &[("LV_USERS", "many")])
+        .expect_err("bad number")
+        .to_string();
+    assert!(
+        err.starts_with("environment variable LV_USERS: invalid value 'many'"),
+        "{err}"
+    );
+    let (_dir, path) = profile("users = 3\nqqqqqq = 1\n");
+    let err = load(&["--config", &path], &[])
+        .expect_err("unknown")
+        .to_string();
+    assert_eq!(err, format!("{path}:2: unknown key \"qqqqqq\""));
+    let err = load(&["--config", "/no/such.conf"], &[])
+        .expect_err("missing")
+        .to_string();
+    assert!(
+        err.starts_with("cannot read config file /no/such.conf: "),
+        "{err}"
+    );
+    // The user's own mistakes stay clap's, with its usage text.
+    assert!(matches!(load(&["-u", "x"], &[]), Err(LoadError::Clap(_))));
+    assert!(matches!(load(&["--config"], &[]), Err(LoadError::Clap(_))));
+}
+
+#[test]
+fn every_profile_key_is_a_flag_of_its_kind() {
+    use clap::CommandFactory as _;
+    let command = Args::command();
+    for key in profile::KEYS {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long().map(|l| format!("--{l}")).as_deref() == Some(key.flag))
+            .unwrap_or_else(|| panic!("{} names no flag", key.name));
+        let takes_list = arg.get_value_delimiter() == Some(',');
+        assert_eq!(takes_list, key.kind == profile::Kind::List, "{}", key.name);
+        let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+        assert_eq!(optional, key.kind == profile::Kind::Bool, "{}", key.name);
+    }
+}
+
+#[test]
+fn the_shipped_profiles_have_the_old_suite_values() {
+    let configs = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs");
+    for (name, users, rate, minutes) in [
+        ("light", 10, 1.0, 5),
+        ("medium", 50, 5.0, 10),
+        ("heavy", 200, 20.0, 15),
+        ("stress", 500, 50.0, 5),
+    ] {
+        let path = format!("{configs}/{name}.conf");
+        let args = load(&["--config", &path], &[]).expect("profile loads");
+        assert_eq!(args.users, users, "{name}");
+        assert_eq!(args.spawn_rate, rate, "{name}");
+        assert_eq!(
+            args.run_time,
+            Some(Duration::from_secs(minutes * 60)),
+            "{name}"
+        );
+        assert!(args.headless, "{name}");
+        assert_eq!(args.profile_name.as_deref(), Some(name));
+    }
+}

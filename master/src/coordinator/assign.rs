@@ -1,0 +1,95 @@
+//! Splitting the users over the workers and sending each its share.
+
+use std::time::Duration;
+
+use lv_common::pb::{self, master_message::Kind as MasterKind};
+use lv_common::quota;
+use lv_common::wire::millis;
+use tokio::time::Instant;
+use tracing::debug;
+
+use super::{Coordinator, FD_RESERVE, NO_RUN_TIME, Phase};
+
+impl Coordinator {
+    /// Splits the users over the member workers and sends each its assignment.
+    pub(super) fn assign(&mut self) {
+        self.generation += 1;
+        let members: Vec<String> = self
+            .workers
+            .values()
+            .filter(|w| w.is_member())
+            .map(|w| w.id.clone())
+            .collect();
+        let weights = self.config.plan.class_weights();
+        let shares = quota::assign(self.config.users, &weights, members.len());
+        let totals: Vec<u32> = shares.iter().map(|s| s.values().sum()).collect();
+        let rates = quota::split_rate(self.config.spawn_rate, &totals);
+        for ((id, users), rate) in members.iter().zip(&shares).zip(&rates) {
+            if let Some(worker) = self.workers.get_mut(id) {
+                worker.users = users.clone();
+                worker.spawn_rate = *rate;
+            }
+        }
+        if let Err(reason) = self.check_fd_limits() {
+            self.abort(reason);
+            return;
+        }
+        for id in &members {
+            self.send_assignment(id);
+        }
+    }
+
+    /// Sends `worker_id` its current share (again).
+    pub(super) fn send_assignment(&mut self, worker_id: &str) {
+        let remaining = match self.phase {
+            Phase::Running { ends: Some(end) } => end.saturating_duration_since(Instant::now()),
+            _ => NO_RUN_TIME,
+        };
+        let Some(worker) = self.workers.get_mut(worker_id) else {
+            return;
+        };
+        let assignment = pb::Assignment {
+            run_id: self.run_id.clone(),
+            generation: self.generation,
+            plan_json: self.plan_json.clone(),
+            users: worker.users.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            // A worker with no users still gets a positive rate (checked on receipt).
+            spawn_rate: if worker.spawn_rate > 0.0 {
+                worker.spawn_rate
+            } else {
+                self.config.spawn_rate
+            },
+            max_run_time_ms: millis(remaining + self.config.stop_timeout + Duration::from_secs(30)),
+            report_interval_ms: u32::try_from(self.config.report_interval.as_millis())
+                .unwrap_or(2000),
+        };
+        let (users, rate) = (worker.assigned(), worker.spawn_rate);
+        worker.in_run = true;
+        if worker.send(MasterKind::Assignment(assignment)) {
+            debug!(
+                worker_id,
+                users,
+                rate,
+                generation = self.generation,
+                "assignment sent"
+            );
+        }
+    }
+
+    /// Refuses shares a worker cannot open connections for (one per user plus a reserve).
+    pub(super) fn check_fd_limits(&self) -> Result<(), String> {
+        for worker in self.workers.values().filter(|w| w.is_member()) {
+            let users = u64::from(worker.assigned());
+            if worker.fd_limit > 0 && users + FD_RESERVE > worker.fd_limit {
+                return Err(format!(
+                    "worker {} on {} may open {} files, but {users} users need about {} (one connection each plus {FD_RESERVE}); raise its hard limit (ulimit -Hn, or LimitNOFILE in systemd / a container's nofile ulimit) or add workers",
+                    worker.id,
+                    worker.hostname,
+                    worker.fd_limit,
+                    users + FD_RESERVE
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! What the coordinator shows and saves while a run goes on: the live console table, the
+//! checkpoint, and the end of below-target periods.
+
+use std::time::Duration;
+
+use lv_common::wire::unix_ms_now;
+use tracing::{info, warn};
+
+use super::{Coordinator, Phase};
+use crate::console;
+use crate::registry::WorkerState;
+
+impl Coordinator {
+    /// Ends the open below-target periods once the users are back on target.
+    pub(super) fn close_below_target(&mut self) {
+        let open = self.below_target.iter().any(|b| b.to_unix_ms.is_none());
+        if open && self.users_running() >= self.config.users {
+            let now_ms = unix_ms_now();
+            for period in &mut self.below_target {
+                period.to_unix_ms.get_or_insert(now_ms);
+            }
+            info!("users back on target after the worker loss");
+        }
+    }
+
+    /// The run's report as it stands, for `--checkpoint`.
+    pub(super) fn write_checkpoint(&self, path: &std::path::Path) {
+        let Some((_, started_ms)) = self.started else {
+            return;
+        };
+        let (_, summary) = crate::conclude::summarize(
+            &self.config,
+            &crate::conclude::RunView {
+                run_id: &self.run_id,
+                stats: &self.stats,
+                workers: &self.workers,
+                started_unix_ms: started_ms,
+                ended_unix_ms: unix_ms_now(),
+                aborted: None,
+                below_target: &self.below_target,
+                checkpoint: true,
+            },
+        );
+        if let Err(err) = crate::summary::write_json(&summary, path) {
+            warn!(path = %path.display(), "cannot write the checkpoint: {err}");
+        }
+    }
+
+    pub(super) fn print_live(&self) {
+        let Some((started, _)) = self.started else {
+            return;
+        };
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return;
+        }
+        let elapsed = started.elapsed();
+        let run_time = self.config.run_time.map_or_else(
+            || "until stopped".to_owned(),
+            lv_common::duration::format_duration,
+        );
+        let window = self
+            .stats
+            .history
+            .last()
+            .map_or((0.0, 0.0), |r| (r.rps, r.fps));
+        let table =
+            console::stats_table(&self.stats.totals, |k| self.stats.current_rate(k), window);
+        println!(
+            "[{} / {}] users {} / {} | workers {} | {} requests, {} failures\n{table}",
+            lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
+            run_time,
+            self.users_running(),
+            self.config.users,
+            self.count(|w| w.state == WorkerState::Active),
+            self.stats.totals.request_count(),
+            self.stats.totals.failure_count(),
+        );
+    }
+}
