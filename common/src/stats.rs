@@ -19,11 +19,13 @@ use v2::check_v2_header;
 
 /// Largest response time the histogram resolves (1 h, in microseconds); larger ones saturate.
 pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
-/// Distinct (method, name) keys kept; further ones are recorded under [`OVERFLOW_NAME`].
+/// Distinct (method, name) keys kept, overflow rows included; further ones are recorded under
+/// [`OVERFLOW_NAME`].
 pub const MAX_ENDPOINTS: usize = 1_000;
 /// Endpoint name that collects requests beyond [`MAX_ENDPOINTS`].
 pub const OVERFLOW_NAME: &str = "(other endpoints)";
-/// Distinct (method, name, error) keys kept; further ones are recorded under [`OVERFLOW_ERROR`].
+/// Distinct (method, name, error) keys kept, overflow rows included; further ones are recorded
+/// under [`OVERFLOW_ERROR`].
 pub const MAX_FAILURE_KINDS: usize = 500;
 /// Error (and exception) text that collects kinds beyond the caps.
 pub const OVERFLOW_ERROR: &str = "(other errors)";

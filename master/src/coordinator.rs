@@ -102,6 +102,8 @@ pub struct Coordinator {
     started: Option<(Instant, i64)>,
     aborted: Option<String>,
     below_target: Vec<BelowTarget>,
+    warned_names: bool,
+    warned_failures: bool,
 }
 
 impl Coordinator {
@@ -121,6 +123,8 @@ impl Coordinator {
             started: None,
             aborted: None,
             below_target: Vec::new(),
+            warned_names: false,
+            warned_failures: false,
         }
     }
 
@@ -314,16 +318,49 @@ impl Coordinator {
         }
         worker.users_running = report.users_running;
         worker.last_report_unix_ms = Some(report.end_unix_ms);
-        if report.seq > worker.max_seq {
+        let fresh = report.seq > worker.max_seq;
+        if fresh {
             worker.max_seq = report.seq;
             worker.final_received |= report.last;
-            self.stats.merge_report(worker_id, &report);
         }
         let ack = pb::ReportAck {
             run_id: self.run_id.clone(),
             seq: worker.max_seq,
         };
         worker.send(MasterKind::Ack(ack));
+        if fresh {
+            self.stats.merge_report(worker_id, &report);
+            self.warn_on_overflow(&report);
+        }
+    }
+
+    /// Says once per run when stats names or failure kinds hit their caps.
+    fn warn_on_overflow(&mut self, report: &Report) {
+        use lv_common::stats::{MAX_ENDPOINTS, MAX_FAILURE_KINDS, OVERFLOW_ERROR, OVERFLOW_NAME};
+        if !self.warned_names
+            && report
+                .stats
+                .endpoints
+                .keys()
+                .any(|k| k.name == OVERFLOW_NAME)
+        {
+            self.warned_names = true;
+            warn!(
+                "more than {MAX_ENDPOINTS} distinct stats names: the rest are counted under {OVERFLOW_NAME:?}; give steps whose paths hold ids a fixed `name`"
+            );
+        }
+        if !self.warned_failures
+            && report
+                .stats
+                .failures
+                .keys()
+                .any(|k| k.error == OVERFLOW_ERROR)
+        {
+            self.warned_failures = true;
+            warn!(
+                "more than {MAX_FAILURE_KINDS} distinct failure messages: the rest are counted under {OVERFLOW_ERROR:?}"
+            );
+        }
     }
 
     fn on_tick(&mut self) {
@@ -403,8 +440,10 @@ impl Coordinator {
                 worker.users.clear();
                 worker.users_running = 0;
                 if had_users && matches!(self.phase, Phase::Running { .. }) {
+                    // Its users stopped counting when it went silent, not when we noticed.
+                    let silent_ms = now.duration_since(worker.last_seen).as_millis();
                     self.below_target.push(BelowTarget {
-                        from_unix_ms: now_ms,
+                        from_unix_ms: now_ms - i64::try_from(silent_ms).unwrap_or(0),
                         to_unix_ms: None,
                         worker_id: id.clone(),
                     });

@@ -106,6 +106,7 @@ impl WorkerEntry {
             return true;
         }
         self.conn = None;
+        self.mark_missing();
         false
     }
 
@@ -113,6 +114,17 @@ impl WorkerEntry {
     pub fn disconnect(&mut self, status: Status) {
         if let Some((_, tx)) = self.conn.take() {
             let _ = tx.try_send(Err(status));
+        }
+        self.mark_missing();
+    }
+
+    /// An active worker without a stream is missing from its last message on: it keeps
+    /// its share until the timeout, and no longer counts as connected.
+    pub fn mark_missing(&mut self) {
+        if self.state == WorkerState::Active {
+            self.state = WorkerState::Missing {
+                since: self.last_seen,
+            };
         }
     }
 

@@ -195,6 +195,23 @@ pub fn bin(name: &str) -> PathBuf {
         if release {
             build.arg("--release");
         }
+        // Build scripts (ring's) track variables such as CARGO_MANIFEST_DIR and
+        // CARGO_PKG_NAME: inheriting the test's values would make this build and the next
+        // `cargo test` rebuild each other's dependencies.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            let per_crate = [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+            if per_crate || name == "CARGO_PRIMARY_PACKAGE" || name == "CARGO_TARGET_TMPDIR" {
+                build.env_remove(&name);
+            }
+        }
         let status = build.status().expect("run cargo build");
         assert!(status.success(), "building the binaries failed");
         profile_dir
@@ -208,4 +225,62 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("tests/ sits in the workspace")
         .to_owned()
+}
+
+/// Starts an in-process `lv-fleet-sim` for the built-in fleet on ephemeral loopback ports,
+/// with latencies scaled by 0.01 and the `slow` agents' fixed extra delays (ms, not scaled),
+/// and writes its fleet map to `fleet_file`. It serves until `shutdown` is cancelled.
+pub async fn spawn_fleet_sim(
+    slow: &[(&str, u64)],
+    fleet_file: &Path,
+    shutdown: CancellationToken,
+) -> lv_fleet_sim::Sim {
+    let config = lv_fleet_sim::SimConfig {
+        port_offset: None,
+        latency_scale: 0.01,
+        slow: slow.iter().map(|(a, ms)| ((*a).to_owned(), *ms)).collect(),
+        seed: Some(7),
+        ..lv_fleet_sim::SimConfig::default()
+    };
+    let sim = lv_fleet_sim::start(config, shutdown)
+        .await
+        .expect("the simulator starts");
+    lv_fleet_sim::write_fleet_file(fleet_file, sim.fleet()).expect("write the fleet map");
+    sim
+}
+
+/// Real processes, a connection-cutting proxy, test certificates: see [`harness`].
+pub mod harness;
+
+/// A command for `program` with stdin closed, killed when dropped, and without `HOST` or
+/// `LV_*` from the test's own environment (they would change `lv-master`'s settings).
+pub fn command_without_lv_env(program: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if key == "HOST" || key.to_string_lossy().starts_with("LV_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `command` to its end on a runtime of its own (for plain `#[test]`s) and returns its
+/// output; panics, killing it, when it takes longer than `limit`.
+pub fn output_within(
+    command: &mut tokio::process::Command,
+    limit: Duration,
+) -> std::process::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        tokio::time::timeout(limit, command.kill_on_drop(true).output())
+            .await
+            .expect("the command finishes in time")
+            .expect("the command runs")
+    })
 }

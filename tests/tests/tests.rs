@@ -2,6 +2,9 @@
 
 mod bad_input;
 mod cluster;
+mod faults;
 mod processes;
 mod profiles;
+mod reports;
 mod suite;
+mod trust;

@@ -1,0 +1,364 @@
+//! What the faults and trust tests need beyond the in-process helpers: real `lv-master`
+//! and `lv-worker` processes with their stderr collected (and their peak memory), a TCP
+//! proxy that can cut every connection and refuse new ones for a while, test certificates
+//! (a CA, a server certificate signed by it, an unrelated CA), and a target whose answers a
+//! test chooses. Everything binds 127.0.0.1:0.
+
+use std::ffi::OsStr;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The line `lv-master` prints once it is bound; the address follows it.
+pub const LISTENING: &str = "lv-master: listening for workers on ";
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The lines a child wrote to stderr, collected as they arrive.
+#[derive(Clone)]
+pub struct Lines {
+    lines: Arc<Mutex<Vec<String>>>,
+    seen: watch::Receiver<usize>,
+}
+
+impl Lines {
+    /// Everything so far, one line each.
+    pub fn text(&self) -> String {
+        lock(&self.lines).join("\n")
+    }
+
+    /// True when some line contains `needle`.
+    pub fn contains(&self, needle: &str) -> bool {
+        lock(&self.lines).iter().any(|l| l.contains(needle))
+    }
+
+    fn find(&self, needle: &str) -> Option<String> {
+        lock(&self.lines)
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
+    }
+
+    /// Waits at most `limit` for a line containing `needle`; `None` when the stream
+    /// ended or the time ran out without one.
+    pub async fn wait_for(&self, needle: &str, limit: Duration) -> Option<String> {
+        let mut seen = self.seen.clone();
+        let _ = tokio::time::timeout(limit, seen.wait_for(|_| self.find(needle).is_some())).await;
+        self.find(needle)
+    }
+}
+
+/// A real process started by a test, killed when dropped.
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    /// Its stderr.
+    pub stderr: Lines,
+    /// Its pid (for `/proc`).
+    pub pid: u32,
+}
+
+impl Proc {
+    /// Starts `program` with `args`, stdout discarded, stderr collected and echoed to the
+    /// test's stderr prefixed with `[tag]`. `HOST` and `LV_*` (settings of lv's binaries)
+    /// are not inherited.
+    pub fn start<S: AsRef<OsStr>>(program: &Path, args: &[S], tag: &str) -> Proc {
+        let mut command = Command::new(program);
+        for (key, _) in std::env::vars_os() {
+            if key == "HOST" || key.to_string_lossy().starts_with("LV_") {
+                command.env_remove(key);
+            }
+        }
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let pid = child.id().expect("a running child has a pid");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, seen) = watch::channel(0_usize);
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let tag = tag.to_owned();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                eprintln!("[{tag}] {line}");
+                lock(&sink).push(line);
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+        Proc {
+            child,
+            stderr: Lines { lines, seen },
+            pid,
+        }
+    }
+
+    /// Waits at most `limit` for the exit and returns its code (`None`: killed by a
+    /// signal). Panics, showing stderr, when the process is still running.
+    pub async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the child").code(),
+            Err(_) => panic!(
+                "pid {} still running after {limit:?}; stderr:\n{}",
+                self.pid,
+                self.stderr.text()
+            ),
+        }
+    }
+
+    /// `kill -9`, then reaps the process.
+    pub async fn kill9(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+
+    /// True while the process has not exited.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Peak resident memory so far (`VmHWM` in `/proc/PID/status`), KiB; `None` once
+    /// the process is gone.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+/// Starts `lv-master` with `args` and waits for the address it announces.
+pub async fn spawn_master_process<S: AsRef<OsStr>>(args: &[S]) -> (Proc, SocketAddr) {
+    let master = Proc::start(&crate::bin("lv-master"), args, "master");
+    let Some(line) = master
+        .stderr
+        .wait_for(LISTENING, Duration::from_secs(30))
+        .await
+    else {
+        panic!(
+            "lv-master announced no address; stderr:\n{}",
+            master.stderr.text()
+        );
+    };
+    let addr = line
+        .split(LISTENING)
+        .nth(1)
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (master, addr)
+}
+
+/// Starts `lv-worker --master MASTER --connect-timeout 20s` plus `extra`.
+pub fn spawn_worker_process(master: &str, extra: &[&str], tag: &str) -> Proc {
+    let mut args = vec!["--master", master, "--connect-timeout", "20s"];
+    args.extend_from_slice(extra);
+    Proc::start(&crate::bin("lv-worker"), &args, tag)
+}
+
+/// Polls `ready` every 50 ms for at most `limit`; true when it held.
+pub async fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    lv_common::wire::unix_ms_now()
+}
+
+/// A TCP proxy on 127.0.0.1:0 in front of one upstream address.
+pub struct Proxy {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    cut: Arc<Mutex<CancellationToken>>,
+    refuse_until: Arc<Mutex<Option<Instant>>>,
+    forwarded: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    /// Closes every open connection now and closes new ones at once for `outage`.
+    pub fn cut_for(&self, outage: Duration) {
+        *lock(&self.refuse_until) = Some(Instant::now() + outage);
+        let old = std::mem::replace(&mut *lock(&self.cut), CancellationToken::new());
+        old.cancel();
+    }
+
+    /// Connections forwarded so far.
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::SeqCst)
+    }
+
+    /// Connections closed at once because of an outage.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts a proxy forwarding to `upstream` until `shutdown` is cancelled.
+pub async fn spawn_proxy(upstream: SocketAddr, shutdown: CancellationToken) -> Proxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let proxy = Proxy {
+        addr: listener.local_addr().expect("proxy address"),
+        cut: Arc::new(Mutex::new(CancellationToken::new())),
+        refuse_until: Arc::default(),
+        forwarded: Arc::default(),
+        refused: Arc::default(),
+    };
+    let (cut, refuse_until) = (Arc::clone(&proxy.cut), Arc::clone(&proxy.refuse_until));
+    let (forwarded, refused) = (Arc::clone(&proxy.forwarded), Arc::clone(&proxy.refused));
+    tokio::spawn(async move {
+        loop {
+            let mut downstream = tokio::select! {
+                () = shutdown.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => continue,
+                },
+            };
+            if lock(&refuse_until).is_some_and(|until| Instant::now() < until) {
+                refused.fetch_add(1, Ordering::SeqCst);
+                drop(downstream);
+                continue;
+            }
+            forwarded.fetch_add(1, Ordering::SeqCst);
+            let cut = lock(&cut).clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let Ok(mut upstream) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = (downstream.set_nodelay(true), upstream.set_nodelay(true));
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream) => {}
+                    () = cut.cancelled() => {}
+                    () = shutdown.cancelled() => {}
+                }
+            });
+        }
+    });
+    proxy
+}
+
+/// PEM files for TLS tests: a CA, a server certificate for `localhost` and
+/// 127.0.0.1 signed by it with its key, and a second CA that signed nothing.
+pub struct TestPki {
+    /// The CA that signed `cert`.
+    pub ca: PathBuf,
+    /// An unrelated CA.
+    pub other_ca: PathBuf,
+    /// Server certificate.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+}
+
+fn test_ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let key = rcgen::KeyPair::generate().expect("CA key");
+    let cert = params.self_signed(&key).expect("CA certificate");
+    (cert, rcgen::Issuer::new(params, key))
+}
+
+/// Writes a [`TestPki`] into `dir`.
+pub fn write_test_pki(dir: &Path) -> TestPki {
+    let (ca, issuer) = test_ca("lv test CA");
+    let (other_ca, _) = test_ca("lv unrelated test CA");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("server certificate params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    TestPki {
+        ca: crate::write_file(dir, "ca.pem", &ca.pem()),
+        other_ca: crate::write_file(dir, "other-ca.pem", &other_ca.pem()),
+        cert: crate::write_file(dir, "server.pem", &cert.pem()),
+        key: crate::write_file(dir, "server.key", &key.serialize_pem()),
+    }
+}
+
+/// A target that answers every request 200 with the JSON body `answer(n)`, `n` counting
+/// requests from 0, and counts requests like [`crate::spawn_target`].
+pub async fn spawn_answering_target(
+    answer: fn(u64) -> String,
+    shutdown: CancellationToken,
+) -> crate::Target {
+    use hyper::service::service_fn;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind target");
+    let target = crate::Target {
+        addr: listener.local_addr().expect("target address"),
+        counts: Arc::default(),
+        total: Arc::default(),
+    };
+    let server = target.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = tokio::select! {
+                () = shutdown.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => continue,
+                },
+            };
+            let server = server.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let n = server.total.fetch_add(1, Ordering::SeqCst);
+                    let key = format!("{} {}", req.method(), req.uri().path());
+                    *lock(&server.counts).entry(key).or_default() += 1;
+                    let body = bytes::Bytes::from(answer(n));
+                    async move {
+                        let mut response = hyper::Response::new(http_body_util::Full::new(body));
+                        response.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    target
+}
