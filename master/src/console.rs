@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
 use crate::aggregate::PERCENTILES;
+use crate::report::html::utc_timestamp;
 use crate::slo::{Status, Verdict};
+use crate::summary::Summary;
 
 const NAME_WIDTH: usize = 42;
 
@@ -145,6 +147,36 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
     out
 }
 
+/// Lost workers and the periods below the user target, empty when no worker was lost.
+pub fn losses(summary: &Summary) -> String {
+    let mut out = String::new();
+    for worker in &summary.workers {
+        let Some(lost) = worker.lost_unix_ms else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "\nWorker {} ({}) was lost at {}; up to {:.1} s of its requests before that were never reported",
+            worker.id,
+            worker.hostname,
+            utc_timestamp(lost),
+            worker.unreported_s.unwrap_or(0.0)
+        );
+    }
+    for period in &summary.below_target {
+        let end = period
+            .to_unix_ms
+            .map_or_else(|| "the end of the run".to_owned(), utc_timestamp);
+        let _ = writeln!(
+            out,
+            "Fewer users than the target ran from {} to {end} (worker {} lost)",
+            utc_timestamp(period.from_unix_ms),
+            period.worker_id
+        );
+    }
+    out
+}
+
 /// Milliseconds as shown in tables: whole above 10 ms, two decimals below.
 pub fn ms(value: f64) -> String {
     if value >= 10.0 || value == 0.0 {
@@ -211,6 +243,39 @@ mod tests {
             .collect();
         assert!(numbers.windows(2).all(|w| w[0] <= w[1]), "{row}");
         assert_eq!(numbers.last(), Some(&100.0));
+    }
+
+    #[test]
+    fn lost_workers_and_below_target_periods_are_named() {
+        let endpoint = serde_json::json!({
+            "method": "", "name": "Aggregated", "kind": null, "requests": 0, "failures": 0,
+            "avg_ms": 0.0, "min_ms": 0.0, "max_ms": 0.0, "p50_ms": 0.0, "p95_ms": 0.0,
+            "p99_ms": 0.0, "rps": 0.0, "avg_content_bytes": 0.0
+        });
+        let summary: Summary = serde_json::from_value(serde_json::json!({
+            "run_id": "r", "users": 6, "run_time_s": 10.0, "exit_code": 0, "verdict": "passed",
+            "started_unix_ms": 0, "ended_unix_ms": 10_000, "cut_off": 0,
+            "workers": [
+                {"id": "w1", "hostname": "h1", "state": "lost", "users": 0, "requests": 5,
+                 "failures": 0, "lost_unix_ms": 4_000, "unreported_s": 2.5},
+                {"id": "w2", "hostname": "h2", "state": "active", "users": 6, "requests": 9,
+                 "failures": 0}
+            ],
+            "total": endpoint, "endpoints": [], "failures": [], "exceptions": [],
+            "below_target": [{"from_unix_ms": 2_000, "to_unix_ms": 5_000, "worker_id": "w1"}]
+        }))
+        .expect("a summary");
+        let text = losses(&summary);
+        assert!(
+            text.contains("Worker w1 (h1) was lost at 1970-01-01 00:00:04 UTC"),
+            "{text}"
+        );
+        assert!(text.contains("up to 2.5 s"), "{text}");
+        assert!(
+            text.contains("from 1970-01-01 00:00:02 UTC to 1970-01-01 00:00:05 UTC"),
+            "{text}"
+        );
+        assert!(!text.contains("w2"), "{text}");
     }
 
     #[test]

@@ -232,6 +232,7 @@ pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
             summary.cut_off
         ));
     }
+    out.push_str(&console::losses(summary));
     out.push_str(&format!(
         "\nResult: {} (exit code {})\n",
         summary.verdict, summary.exit_code

@@ -299,6 +299,7 @@ impl State<'_> {
         };
         let (stats, cut_off) = self.recorder.take();
         let end = unix_ms_now();
+        let dropped_before = self.outbox.dropped();
         let report = Report {
             run_id,
             seq: 0,
@@ -312,6 +313,12 @@ impl State<'_> {
         };
         self.report_start_ms = end;
         let numbered = self.outbox.push(pb::StatsReport::from(&report));
+        if self.outbox.dropped() > dropped_before {
+            warn!(
+                dropped = self.outbox.dropped(),
+                "the resend buffer is full: dropped the oldest unacknowledged report (its stats are lost)"
+            );
+        }
         tx.send(wrap(WorkerKind::Report(numbered))).await.is_ok()
     }
 }
