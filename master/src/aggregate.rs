@@ -64,12 +64,49 @@ pub struct HistoryRow {
     pub total_avg_content_bytes: f64,
     /// [`PERCENTILES`] of every request so far, ms; empty before the first request.
     pub total_percentiles_ms: Vec<f64>,
+    /// [`PERCENTILES`] over the current window, ms; empty when it had no request.
+    #[serde(default)]
+    pub current_percentiles_ms: Vec<f64>,
+    /// Per-endpoint lines, with `--csv-full-history` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointHistory>,
 }
 
 struct Interval {
     seconds: f64,
     total: EndpointStats,
     per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
+    /// Per-endpoint stats, kept only for `--csv-full-history`.
+    endpoints: BTreeMap<EndpointKey, EndpointStats>,
+}
+
+/// One endpoint's line of a history row (`--csv-full-history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointHistory {
+    /// HTTP method.
+    pub method: String,
+    /// Stats name.
+    pub name: String,
+    /// Requests per second over the current window.
+    pub rps: f64,
+    /// Failures per second over the current window.
+    pub fps: f64,
+    /// [`PERCENTILES`] over the current window, ms; empty when it had no request.
+    pub percentiles_ms: Vec<f64>,
+    /// Requests so far.
+    pub total_requests: u64,
+    /// Failures so far.
+    pub total_failures: u64,
+    /// Median so far, ms.
+    pub total_median_ms: f64,
+    /// Average so far, ms.
+    pub total_avg_ms: f64,
+    /// Fastest so far, ms.
+    pub total_min_ms: f64,
+    /// Slowest so far, ms.
+    pub total_max_ms: f64,
+    /// Average response size so far, bytes.
+    pub total_avg_content_bytes: f64,
 }
 
 /// Merged stats of a run.
@@ -93,15 +130,33 @@ pub struct RunStats {
     open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     open_since_ms: Option<i64>,
     window: VecDeque<Interval>,
+    /// Keep per-endpoint windows and history lines (`--csv-full-history`).
+    endpoint_history: bool,
+    open_endpoints: BTreeMap<EndpointKey, EndpointStats>,
 }
 
 impl RunStats {
+    /// Empty stats; `endpoint_history` keeps a history line per endpoint as well (more
+    /// memory: a window of histograms per endpoint).
+    pub fn new(endpoint_history: bool) -> RunStats {
+        RunStats {
+            endpoint_history,
+            ..RunStats::default()
+        }
+    }
+
     /// Merges one report of `worker_id` (the caller has already dropped duplicates).
     pub fn merge_report(&mut self, worker_id: &str, report: &Report) {
         self.totals.merge(&report.stats);
         for (key, endpoint) in &report.stats.endpoints {
             self.open_total.merge(endpoint);
             self.grand_total.merge(endpoint);
+            if self.endpoint_history {
+                self.open_endpoints
+                    .entry(key.clone())
+                    .or_default()
+                    .merge(endpoint);
+            }
             let counts = self.open_per_endpoint.entry(key.clone()).or_default();
             counts.0 += endpoint.requests;
             counts.1 += endpoint.failures;
@@ -140,6 +195,7 @@ impl RunStats {
             seconds,
             total: std::mem::take(&mut self.open_total),
             per_endpoint: std::mem::take(&mut self.open_per_endpoint),
+            endpoints: std::mem::take(&mut self.open_endpoints),
         };
         self.window.push_back(interval);
         while self.window.len() > WINDOW_INTERVALS {
@@ -163,13 +219,12 @@ impl RunStats {
             total_min_ms: totals.min_ms(),
             total_max_ms: totals.max_ms(),
             total_avg_content_bytes: totals.avg_content_bytes(),
-            total_percentiles_ms: if totals.is_empty() {
-                Vec::new()
+            total_percentiles_ms: percentiles(totals),
+            current_percentiles_ms: percentiles(&current),
+            endpoints: if self.endpoint_history {
+                self.endpoint_lines()
             } else {
-                PERCENTILES
-                    .iter()
-                    .map(|&p| totals.percentile_ms(p))
-                    .collect()
+                Vec::new()
             },
         });
         let last = self.history.len() - 1;
@@ -203,8 +258,50 @@ impl RunStats {
         (per_second(requests, seconds), per_second(failures, seconds))
     }
 
+    fn endpoint_lines(&self) -> Vec<EndpointHistory> {
+        self.totals
+            .endpoints
+            .iter()
+            .map(|(key, totals)| {
+                let mut current = EndpointStats::default();
+                for interval in &self.window {
+                    if let Some(stats) = interval.endpoints.get(key) {
+                        current.merge(stats);
+                    }
+                }
+                let (rps, fps) = self.current_rate(key);
+                EndpointHistory {
+                    method: key.method.clone(),
+                    name: key.name.clone(),
+                    rps,
+                    fps,
+                    percentiles_ms: percentiles(&current),
+                    total_requests: totals.requests,
+                    total_failures: totals.failures,
+                    total_median_ms: totals.percentile_ms(50.0),
+                    total_avg_ms: totals.avg_ms(),
+                    total_min_ms: totals.min_ms(),
+                    total_max_ms: totals.max_ms(),
+                    total_avg_content_bytes: totals.avg_content_bytes(),
+                }
+            })
+            .collect()
+    }
+
     fn window_seconds(&self) -> f64 {
         self.window.iter().map(|i| i.seconds).sum()
+    }
+}
+
+/// [`PERCENTILES`] of `stats`, ms; empty when it holds no request.
+fn percentiles(stats: &EndpointStats) -> Vec<f64> {
+    if stats.is_empty() {
+        Vec::new()
+    } else {
+        PERCENTILES
+            .iter()
+            .map(|&p| stats.percentile_ms(p))
+            .collect()
     }
 }
 

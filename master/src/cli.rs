@@ -107,6 +107,11 @@ pub struct Args {
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
 
+    /// With --csv: a row per endpoint in `_stats_history.csv` too, with the current
+    /// window's percentiles (Locust's flag; keeps a window of histograms per endpoint).
+    #[arg(long = "csv-full-history", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub csv_full_history: bool,
+
     /// Write a self-contained HTML report; `{u}`, `{r}` and `{t}` are replaced by the users,
     /// spawn rate and run time.
     #[arg(long, value_name = "FILE")]
@@ -274,6 +279,9 @@ pub struct ReportArgs {
     /// Write the Locust-format CSVs with this prefix.
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
+    /// With --csv: a row per endpoint in the history too (when the run recorded them).
+    #[arg(long = "csv-full-history")]
+    pub csv_full_history: bool,
     /// Write the HTML report here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,

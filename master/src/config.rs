@@ -50,6 +50,8 @@ pub struct MasterConfig {
     pub json: Option<PathBuf>,
     /// Prefix of the Locust-format CSV files.
     pub csv: Option<PathBuf>,
+    /// A history row per endpoint as well.
+    pub csv_full_history: bool,
     /// Where to write the HTML report (name templates already filled in).
     pub html: Option<PathBuf>,
     /// Benchmark log to append a row to.
@@ -212,6 +214,7 @@ impl MasterConfig {
             print_interval: (!args.only_summary).then_some(args.print_interval),
             json: args.json.clone(),
             csv: args.csv.clone(),
+            csv_full_history: args.csv_full_history,
             html,
             record: args.record.clone(),
             slo,
@@ -313,6 +316,7 @@ impl MasterConfig {
         crate::outputs::OutputPaths {
             json: self.json.clone(),
             csv: self.csv.clone(),
+            csv_full_history: self.csv_full_history,
             html: self.html.clone(),
             record: self.record.clone(),
         }

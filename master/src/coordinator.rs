@@ -110,6 +110,7 @@ impl Coordinator {
     /// A coordinator for one run of `config`.
     pub fn new(config: Arc<MasterConfig>) -> Coordinator {
         let plan_json = config.plan.to_json();
+        let stats = RunStats::new(config.csv_full_history);
         Coordinator {
             config,
             plan_json,
@@ -119,7 +120,7 @@ impl Coordinator {
                 since: Instant::now(),
             },
             workers: Registry::new(),
-            stats: RunStats::default(),
+            stats,
             started: None,
             aborted: None,
             below_target: Vec::new(),

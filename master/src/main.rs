@@ -181,6 +181,7 @@ fn report(argv: &[OsString]) -> ExitCode {
     let paths = lv_master::outputs::OutputPaths {
         json: args.json,
         csv: args.csv,
+        csv_full_history: args.csv_full_history,
         html: args.html,
         record: args.record,
     };

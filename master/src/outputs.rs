@@ -17,6 +17,8 @@ pub struct OutputPaths {
     pub json: Option<PathBuf>,
     /// Prefix of the Locust-format CSVs.
     pub csv: Option<PathBuf>,
+    /// A history row per endpoint as well.
+    pub csv_full_history: bool,
     /// The HTML report.
     pub html: Option<PathBuf>,
     /// The benchmark log to append a row to.
@@ -35,7 +37,7 @@ pub fn write_all(
         results.push((path.clone(), summary::write_json(summary, path)));
     }
     if let Some(prefix) = &paths.csv {
-        match report::write_csv_files(prefix, run, summary.run_time_s) {
+        match report::write_csv_files(prefix, run, summary.run_time_s, paths.csv_full_history) {
             Ok(paths) => results.extend(paths.into_iter().map(|p| (p, Ok(())))),
             Err(err) => results.push((csv_pattern(prefix), Err(err))),
         }

@@ -69,6 +69,7 @@ pub const KEYS: &[Key] = &[
     key("local-workers", "--local-workers", Kind::Value),
     key("json", "--json", Kind::Value),
     key("csv", "--csv", Kind::Value),
+    key("csv-full-history", "--csv-full-history", Kind::Bool),
     key("html", "--html", Kind::Value),
     key("record", "--record", Kind::Value),
     key("logfile", "--logfile", Kind::Value),

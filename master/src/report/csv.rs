@@ -66,26 +66,52 @@ fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, seco
     out.push_str(EOL);
 }
 
-/// `_stats_history.csv`: one Aggregated row per interval (Locust's percentile columns of
-/// the Aggregated row are cumulative; `N/A` before the first request).
-pub fn history_csv(history: &[HistoryRow]) -> String {
+/// `_stats_history.csv`: one Aggregated row per interval, whose percentile columns are
+/// cumulative, as in Locust; with `full`, first a row per endpoint, and then every row's
+/// percentiles are those of the current window (Locust's `--csv-full-history`). `N/A` where
+/// there was no request yet.
+pub fn history_csv(history: &[HistoryRow], full: bool) -> String {
     let mut out = format!("{HISTORY_HEADER}{EOL}");
     for row in history {
+        let timestamp = row.unix_ms.div_euclid(1000);
+        if full {
+            for e in &row.endpoints {
+                let _ = write!(
+                    out,
+                    "{timestamp},{},{},{},{},{}",
+                    row.users,
+                    field(&e.method),
+                    field(&e.name),
+                    number(e.rps),
+                    number(e.fps)
+                );
+                percentile_fields(&mut out, &e.percentiles_ms);
+                let _ = write!(
+                    out,
+                    ",{},{},{},{},{},{},{}{EOL}",
+                    e.total_requests,
+                    e.total_failures,
+                    ms(e.total_median_ms),
+                    ms(e.total_avg_ms),
+                    ms(e.total_min_ms),
+                    ms(e.total_max_ms),
+                    number(e.total_avg_content_bytes),
+                );
+            }
+        }
         let _ = write!(
             out,
-            "{},{},,Aggregated,{},{}",
-            row.unix_ms.div_euclid(1000),
+            "{timestamp},{},,Aggregated,{},{}",
             row.users,
             number(row.rps),
             number(row.fps)
         );
-        if row.total_percentiles_ms.is_empty() {
-            out.push_str(&",N/A".repeat(PERCENTILES.len()));
+        let percentiles = if full {
+            &row.current_percentiles_ms
         } else {
-            for value in &row.total_percentiles_ms {
-                let _ = write!(out, ",{}", ms(*value));
-            }
-        }
+            &row.total_percentiles_ms
+        };
+        percentile_fields(&mut out, percentiles);
         let _ = write!(
             out,
             ",{},{},{},{},{},{},{}{EOL}",
@@ -99,6 +125,16 @@ pub fn history_csv(history: &[HistoryRow]) -> String {
         );
     }
     out
+}
+
+fn percentile_fields(out: &mut String, values: &[f64]) {
+    if values.is_empty() {
+        out.push_str(&",N/A".repeat(PERCENTILES.len()));
+    } else {
+        for value in values {
+            let _ = write!(out, ",{}", ms(*value));
+        }
+    }
 }
 
 /// `_failures.csv`: one row per (method, name, error), with first and last time seen

@@ -15,10 +15,14 @@ pub fn write_csv_files(
     prefix: &Path,
     run: &RunStats,
     seconds: f64,
+    full_history: bool,
 ) -> std::io::Result<Vec<PathBuf>> {
     let files = [
         ("_stats.csv", csv::stats_csv(run, seconds)),
-        ("_stats_history.csv", csv::history_csv(&run.history)),
+        (
+            "_stats_history.csv",
+            csv::history_csv(&run.history, full_history),
+        ),
         ("_failures.csv", csv::failures_csv(run)),
         ("_exceptions.csv", csv::exceptions_csv(run)),
     ];

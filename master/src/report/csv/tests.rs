@@ -76,7 +76,7 @@ fn stats_rows_are_sorted_then_aggregated() {
 
 #[test]
 fn history_has_na_before_the_first_request() {
-    let csv = history_csv(&run().history);
+    let csv = history_csv(&run().history, false);
     let lines = rows(&csv);
     assert_eq!(lines[0], HISTORY_HEADER);
     assert!(
@@ -110,4 +110,65 @@ fn failures_and_exceptions_rows() {
             "1,GET X: extract id: /id not found,GET X: extract id: /id not found,worker-1"
         ]
     );
+}
+
+#[test]
+fn full_history_has_a_row_per_endpoint_with_current_percentiles() {
+    let mut stats = StatsSet::default();
+    for i in 1..=10u64 {
+        stats.record_request(
+            "GET",
+            "A /health",
+            Some(SloKind::Health),
+            i * 1000,
+            10,
+            None,
+        );
+        stats.record_request(
+            "POST",
+            "B /v1/events",
+            Some(SloKind::Event),
+            50_000,
+            10,
+            None,
+        );
+    }
+    let report = |seq, stats| Report {
+        run_id: "r".into(),
+        seq,
+        start_unix_ms: 0,
+        end_unix_ms: 0,
+        users_running: 2,
+        stats,
+        last: false,
+        cut_off: 0,
+        dropped_reports: 0,
+    };
+    let mut run = RunStats::new(true);
+    run.start(0);
+    run.merge_report("w", &report(1, stats));
+    run.close_interval(2_000, 2);
+    let csv = history_csv(&run.history, true);
+    let lines = rows(&csv);
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(
+        lines[1].starts_with("2,2,GET,A /health,5,0,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("2,2,POST,B /v1/events,5,0,50,"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("2,2,,Aggregated,10,0,"),
+        "{}",
+        lines[3]
+    );
+    for line in &lines[1..] {
+        assert_eq!(line.split(',').count(), 24, "{line}");
+    }
+    // Without the flag, the same run keeps only the Aggregated rows.
+    assert_eq!(rows(&history_csv(&run.history, false)).len(), 2);
 }

@@ -24,6 +24,8 @@ fn history_row(second: i64, users: u32, rps: f64) -> HistoryRow {
         total_max_ms: 90.0,
         total_avg_content_bytes: 40.0,
         total_percentiles_ms: PERCENTILES.to_vec(),
+        current_percentiles_ms: PERCENTILES.to_vec(),
+        endpoints: Vec::new(),
     }
 }
 
