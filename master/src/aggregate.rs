@@ -305,7 +305,8 @@ fn percentiles(stats: &EndpointStats) -> Vec<f64> {
     }
 }
 
-fn per_second(count: u64, seconds: f64) -> f64 {
+/// `count` per second over `seconds` (0 for an empty span).
+pub fn per_second(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         count as f64 / seconds
     } else {

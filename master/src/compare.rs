@@ -489,8 +489,7 @@ fn truncate(text: &str) -> String {
 }
 
 fn trim(value: f64) -> String {
-    let text = format!("{value:.2}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    crate::console::decimal(value, 2)
 }
 
 #[cfg(test)]

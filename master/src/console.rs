@@ -177,6 +177,17 @@ pub fn losses(summary: &Summary) -> String {
     out
 }
 
+/// `value` with at most `places` decimals and no trailing zeros (`12`, `2.5`, never `-0`).
+pub fn decimal(value: f64, places: usize) -> String {
+    let text = format!("{value:.places$}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 /// Milliseconds as shown in tables: whole above 10 ms, two decimals below.
 pub fn ms(value: f64) -> String {
     if value >= 10.0 || value == 0.0 {

@@ -251,8 +251,7 @@ impl Rule {
 }
 
 fn trim(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    crate::console::decimal(value, 3)
 }
 
 #[cfg(test)]

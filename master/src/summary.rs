@@ -11,7 +11,7 @@ use lv_common::kind::SloKind;
 use lv_common::stats::{EndpointStats, StatsSet};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{HistoryRow, PERCENTILES};
+use crate::aggregate::{HistoryRow, PERCENTILES, per_second};
 use crate::slo::Verdict;
 
 /// The whole summary.
@@ -248,14 +248,6 @@ impl EndpointSummary {
             &bytes,
         )
         .map_err(|e| format!("{} {}: {e}", self.method, self.name))
-    }
-}
-
-fn per_second(count: u64, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
     }
 }
 

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use lv_common::stats::EndpointStats;
 
 use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
+use crate::console::decimal;
 
 /// Line ending of every row: CRLF, as Python's `csv` module (and so Locust) writes.
 const EOL: &str = "\r\n";
@@ -191,15 +192,9 @@ fn ms(value: f64) -> String {
     number((value * 1000.0).round() / 1000.0)
 }
 
-/// A number without trailing zeros (`12`, `12.5`, `0.333333`).
+/// A number with up to six decimals, no trailing zeros (`12`, `12.5`, `0.333333`).
 fn number(value: f64) -> String {
-    let text = format!("{value:.6}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_owned()
-    } else {
-        text.to_owned()
-    }
+    decimal(value, 6)
 }
 
 #[cfg(test)]

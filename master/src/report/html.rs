@@ -481,13 +481,7 @@ fn duration(seconds: f64) -> String {
 
 /// A number with up to two decimals and no trailing zeros (`12`, `2.5`, `0.33`).
 fn number(value: f64) -> String {
-    let text = format!("{value:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_owned()
-    } else {
-        text.to_owned()
-    }
+    crate::console::decimal(value, 2)
 }
 
 #[cfg(test)]
