@@ -26,7 +26,14 @@ fn master_with(text: &str, words: &[&str]) -> (Option<i32>, String) {
     } else {
         &["-t", "1s"]
     };
-    let output = Command::new(bin("lv-master"))
+    let mut command = Command::new(bin("lv-master"));
+    // The settings must come from these words alone, not from HOST or LV_* around the test.
+    for (name, _) in std::env::vars_os() {
+        if name == "HOST" || name.to_string_lossy().starts_with("LV_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .arg("-f")
         .arg(&file)
         .arg("--fleet")

@@ -3,9 +3,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use lv_tests::{bin, spawn_target, write_file};
+use lv_tests::{bin, command_without_lv_env, spawn_target, write_file};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
 /// Reads the child's stderr until the master says where it listens; keeps draining after.
@@ -57,7 +57,7 @@ path = "/ping"
     );
     let json = dir.path().join("summary.json");
     let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
-    let mut master = Command::new(master_bin)
+    let mut master = command_without_lv_env(&master_bin)
         .arg("-f")
         .arg(&scenario)
         .arg("--fleet")
@@ -83,7 +83,7 @@ path = "/ping"
     let addr = master_address(&mut master).await;
     let mut workers: Vec<Child> = (0..2)
         .map(|_| {
-            Command::new(&worker_bin)
+            command_without_lv_env(&worker_bin)
                 .args(["--master", &addr, "--connect-timeout", "20s"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
