@@ -274,7 +274,16 @@ impl Coordinator {
                     }));
                 }
             }
-            Phase::Waiting { .. } | Phase::Stopping { .. } => {}
+            // A worker that was away when Stop went out may still run users: stop it too,
+            // so its last report comes and no load outlives the run.
+            Phase::Stopping { .. } => {
+                if let Some(worker) = self.workers.get_mut(&worker_id) {
+                    worker.send(MasterKind::Stop(pb::Stop {
+                        run_id: self.run_id.clone(),
+                    }));
+                }
+            }
+            Phase::Waiting { .. } => {}
         }
     }
 
@@ -389,7 +398,9 @@ impl Coordinator {
                 }
             }
             Phase::Stopping { deadline } => {
-                let waiting = self.count(|w| w.conn.is_some() && w.in_run && !w.final_received);
+                // A worker away at the stop (missing, not yet lost) may come back with its last
+                // report: wait for it until it is back or lost.
+                let waiting = self.count(|w| w.in_run && !w.final_received && w.is_member());
                 if waiting == 0 {
                     self.phase = Phase::Done;
                 } else if now >= deadline {

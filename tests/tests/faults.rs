@@ -375,6 +375,63 @@ async fn a_cut_connection_loses_and_duplicates_no_stats() {
     stop.cancel();
 }
 
+/// A worker cut off when the run's Stop goes out is stopped when it comes back: its last
+/// report arrives, the run ends long before the stop timeout, and no count is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_away_at_the_stop_is_stopped_when_it_returns() {
+    let stop = CancellationToken::new();
+    let target = spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = ping_scenario(dir.path(), &target, 0.05);
+    let json = dir.path().join("summary.json");
+    let (mut master, addr) = spawn_master_process(&master_args(
+        &scenario,
+        0,
+        &[
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "30s",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "4s",
+            "--heartbeat-timeout",
+            "6s",
+            "--stop-timeout",
+            "30s",
+            "--json",
+            path_str(&json),
+        ],
+    ))
+    .await;
+    let proxy = spawn_proxy(addr, stop.clone()).await;
+    let mut workers = vec![spawn_worker_process(
+        &proxy.addr.to_string(),
+        &["--heartbeat-timeout", "6s"],
+        "proxied",
+    )];
+    assert!(wait_until(Duration::from_secs(30), || target.total() > 0).await);
+    let started = std::time::Instant::now();
+    // The cut spans the end of the 4 s run, so the Stop finds no connection.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    proxy.cut_for(Duration::from_secs(3));
+
+    assert_eq!(master.exit_code(Duration::from_secs(40)).await, Some(0));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "the master waited {took:?}: the returning worker was not stopped (stop timeout 30 s)"
+    );
+    expect_clean_exits(&mut workers).await;
+    let report = summary(&json);
+    let seen = target.total();
+    assert_eq!(report.total.requests, seen, "the last report was lost");
+    stop.cancel();
+}
+
 /// A worker joining mid-run gets half the users and the fleet-wide total stays on target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_joining_mid_run_gets_a_share_and_the_total_stays_on_target() {
