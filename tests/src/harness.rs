@@ -30,6 +30,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct Lines {
     lines: Arc<Mutex<Vec<String>>>,
     seen: watch::Receiver<usize>,
+    /// True once the stream ended (every line is in `lines`).
+    closed: watch::Receiver<bool>,
 }
 
 impl Lines {
@@ -91,6 +93,7 @@ impl Proc {
         let pid = child.id().expect("a running child has a pid");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, seen) = watch::channel(0_usize);
+        let (closed_tx, closed) = watch::channel(false);
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&lines);
         let tag = tag.to_owned();
@@ -101,10 +104,15 @@ impl Proc {
                 lock(&sink).push(line);
                 tx.send_modify(|n| *n += 1);
             }
+            let _ = closed_tx.send(true);
         });
         Proc {
             child,
-            stderr: Lines { lines, seen },
+            stderr: Lines {
+                lines,
+                seen,
+                closed,
+            },
             pid,
         }
     }
@@ -113,7 +121,12 @@ impl Proc {
     /// signal). Panics, showing stderr, when the process is still running.
     pub async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
         match tokio::time::timeout(limit, self.child.wait()).await {
-            Ok(status) => status.expect("wait for the child").code(),
+            Ok(status) => {
+                // The exit can overtake the last lines: read stderr to its end first.
+                let mut closed = self.stderr.closed.clone();
+                let _ = tokio::time::timeout(Duration::from_secs(5), closed.wait_for(|c| *c)).await;
+                status.expect("wait for the child").code()
+            }
             Err(_) => panic!(
                 "pid {} still running after {limit:?}; stderr:\n{}",
                 self.pid,
