@@ -112,6 +112,17 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes `dir/ping.toml`: one user class `Pinger` sending `GET /ping` to `target`, waiting
+/// `wait_s` seconds between tasks.
+pub fn ping_scenario(dir: &Path, target: &Target, wait_s: f64) -> PathBuf {
+    let text = format!(
+        "[[user]]\nname = \"Pinger\"\nwait = {{ constant = {wait_s} }}\n\
+         [[user.task]]\n[[user.task.step]]\nurl = \"{}\"\npath = \"/ping\"\n",
+        target.url()
+    );
+    write_file(dir, "ping.toml", &text)
+}
+
 /// Builds a master configuration from command-line words, as `lv-master` would.
 pub fn master_config(words: &[&str]) -> Result<MasterConfig, lv_master::config::ConfigError> {
     let args = Args::try_parse_from(std::iter::once("lv-master").chain(words.iter().copied()))

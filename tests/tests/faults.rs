@@ -3,7 +3,7 @@
 //! master, and a target that answers with endless distinct errors. Each test compares
 //! lv's numbers with what the target received.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use lv_master::summary::{Summary, WorkerSummary, read_json};
@@ -11,31 +11,11 @@ use lv_tests::harness::{
     Proc, spawn_answering_target, spawn_master_process, spawn_proxy, spawn_worker_process, unix_ms,
     wait_until,
 };
-use lv_tests::{Target, spawn_target, workspace_root, write_file};
+use lv_tests::{ping_scenario, spawn_target, workspace_root, write_file};
 use tokio_util::sync::CancellationToken;
 
 /// Heartbeat timeout of the tests that want losses noticed fast.
 const FAST: &str = "2s";
-
-/// A scenario of one class pinging `/ping` on `target` with a constant wait (seconds).
-fn ping_scenario(dir: &Path, target: &Target, wait_s: f64) -> PathBuf {
-    write_file(
-        dir,
-        "ping.toml",
-        &format!(
-            r#"
-[[user]]
-name = "Pinger"
-wait = {{ constant = {wait_s} }}
-[[user.task]]
-[[user.task.step]]
-url = "{}"
-path = "/ping"
-"#,
-            target.url()
-        ),
-    )
-}
 
 /// `lv-master` words: the scenario, the fleet map, headless, bound to 127.0.0.1:`port`,
 /// then `extra`.

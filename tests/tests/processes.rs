@@ -3,7 +3,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use lv_tests::{bin, command_without_lv_env, spawn_target, write_file};
+use lv_tests::{bin, command_without_lv_env, ping_scenario, spawn_target};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
@@ -39,22 +39,7 @@ async fn master_and_two_worker_processes_agree_with_the_target() {
     let stop = CancellationToken::new();
     let target = spawn_target(&[], stop.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = write_file(
-        dir.path(),
-        "s.toml",
-        &format!(
-            r#"
-[[user]]
-name = "Pinger"
-wait = {{ constant = 0.01 }}
-[[user.task]]
-[[user.task.step]]
-url = "{}"
-path = "/ping"
-"#,
-            target.url()
-        ),
-    );
+    let scenario = ping_scenario(dir.path(), &target, 0.01);
     let json = dir.path().join("summary.json");
     let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
     let mut master = command_without_lv_env(&master_bin)

@@ -11,28 +11,13 @@ use lv_master::summary::{Summary, read_json};
 use lv_tests::harness::{
     LISTENING, Proc, spawn_master_process, spawn_worker_process, wait_until, write_test_pki,
 };
-use lv_tests::{Target, bin, spawn_target, workspace_root, write_file};
+use lv_tests::{Target, bin, ping_scenario, spawn_target, workspace_root};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 fn scenario(dir: &Path, target: &Target) -> PathBuf {
-    write_file(
-        dir,
-        "ping.toml",
-        &format!(
-            r#"
-[[user]]
-name = "Pinger"
-wait = {{ constant = 0.05 }}
-[[user.task]]
-[[user.task.step]]
-url = "{}"
-path = "/ping"
-"#,
-            target.url()
-        ),
-    )
+    ping_scenario(dir, target, 0.05)
 }
 
 /// `lv-master` words for `scenario` on 127.0.0.1:0 (headless), then `extra`.
