@@ -334,44 +334,9 @@ pub async fn spawn_answering_target(
     answer: fn(u64) -> String,
     shutdown: CancellationToken,
 ) -> crate::Target {
-    use hyper::service::service_fn;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind target");
-    let target = crate::Target {
-        addr: listener.local_addr().expect("target address"),
-        counts: Arc::default(),
-        total: Arc::default(),
-    };
-    let server = target.clone();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = tokio::select! {
-                () = shutdown.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(_) => continue,
-                },
-            };
-            let server = server.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let n = server.total.fetch_add(1, Ordering::SeqCst);
-                    let key = format!("{} {}", req.method(), req.uri().path());
-                    *lock(&server.counts).entry(key).or_default() += 1;
-                    let body = bytes::Bytes::from(answer(n));
-                    async move {
-                        let mut response = hyper::Response::new(http_body_util::Full::new(body));
-                        response.headers_mut().insert(
-                            hyper::header::CONTENT_TYPE,
-                            hyper::header::HeaderValue::from_static("application/json"),
-                        );
-                        Ok::<_, std::convert::Infallible>(response)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    target
+    crate::spawn_responding_target(
+        move |_, n| (hyper::StatusCode::OK, bytes::Bytes::from(answer(n))),
+        shutdown,
+    )
+    .await
 }

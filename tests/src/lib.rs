@@ -57,13 +57,35 @@ impl Target {
 /// Starts a target answering 200 `{"ok":true}`, or 500 on the paths in `failing`.
 /// It stops when `shutdown` is cancelled.
 pub async fn spawn_target(failing: &[&str], shutdown: CancellationToken) -> Target {
+    let failing: Vec<String> = failing.iter().map(|p| (*p).to_owned()).collect();
+    spawn_responding_target(
+        move |path, _| {
+            let status = if failing.iter().any(|p| p == path) {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            };
+            (status, Bytes::from_static(b"{\"ok\":true}"))
+        },
+        shutdown,
+    )
+    .await
+}
+
+/// Starts a target that counts every request by `METHOD /path` and answers with the JSON
+/// body and status `respond(path, n)` gives, `n` counting requests from 0. It stops when
+/// `shutdown` is cancelled.
+pub async fn spawn_responding_target(
+    respond: impl Fn(&str, u64) -> (StatusCode, Bytes) + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) -> Target {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind target");
     let target = Target {
         addr: listener.local_addr().expect("target address"),
         counts: Arc::default(),
         total: Arc::default(),
     };
-    let failing: Arc<Vec<String>> = Arc::new(failing.iter().map(|p| (*p).to_owned()).collect());
+    let respond = Arc::new(respond);
     let server = target.clone();
     tokio::spawn(async move {
         loop {
@@ -75,24 +97,25 @@ pub async fn spawn_target(failing: &[&str], shutdown: CancellationToken) -> Targ
                 },
             };
             let server = server.clone();
-            let failing = Arc::clone(&failing);
+            let respond = Arc::clone(&respond);
             tokio::spawn(async move {
                 let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let key = format!("{} {}", req.method(), req.uri().path());
-                    server.total.fetch_add(1, Ordering::SeqCst);
+                    let n = server.total.fetch_add(1, Ordering::SeqCst);
                     *server
                         .counts
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .entry(key)
                         .or_default() += 1;
-                    let fail = failing.iter().any(|p| p == req.uri().path());
+                    let (status, body) = respond(req.uri().path(), n);
                     async move {
-                        let mut response =
-                            Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
-                        if fail {
-                            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                        }
+                        let mut response = Response::new(Full::new(body));
+                        *response.status_mut() = status;
+                        response.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
                         Ok::<_, Infallible>(response)
                     }
                 });
