@@ -5,6 +5,7 @@
 //! when workers join or are lost), stopping (Stop sent, waiting for the last reports),
 //! done (Shutdown sent).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ pub enum Event {
     },
 }
 
-/// Open files a worker needs besides one connection per user.
+/// Open files a worker keeps for other uses than HTTP connections (as the worker does).
 const FD_RESERVE: u64 = 64;
 
 /// A run far longer than any test: the safety net when no run time is set.
@@ -104,6 +105,8 @@ pub struct Coordinator {
     below_target: Vec<BelowTarget>,
     warned_names: bool,
     warned_failures: bool,
+    /// Workers already warned that their share exceeds their connection budget.
+    warned_fd: BTreeSet<String>,
 }
 
 impl Coordinator {
@@ -126,6 +129,7 @@ impl Coordinator {
             below_target: Vec::new(),
             warned_names: false,
             warned_failures: false,
+            warned_fd: BTreeSet::new(),
         }
     }
 

@@ -1,23 +1,28 @@
-//! The HTTP client virtual users share: hyper's pooled client over plain TCP or rustls.
+//! The HTTP/1.1 client virtual users share.
 //!
-//! One client per worker keeps a connection pool per target host; a user holding a
-//! request holds one connection, so N busy users keep N connections open, as in Locust.
-//! Responses are read to the end (so connections are reused) but only the first
-//! [`MAX_KEPT_BODY`] bytes are kept for checks and extraction.
+//! A request runs on its user's own task: it takes an idle keep-alive connection to the
+//! origin from the worker's pool (or opens one), writes the request, reads the response
+//! to its end and puts the connection back. There is no connection task and no channel in
+//! between, so a request costs one write and, usually, one read. A user holds a connection
+//! only while its request is in flight: N busy users keep N connections open, users that
+//! wait hold none. Bodies are read to the end (so connections are reused) but only the
+//! first [`MAX_KEPT_BODY`] bytes are kept for checks and extraction.
 
+mod codec;
+mod pool;
+mod stream;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::{HeaderName, HeaderValue, Method, Uri};
+
+use self::pool::{Conn, Pool, Slot};
+use self::stream::{Origin, Stream};
 
 /// Response bytes kept for checks and extraction; the rest is counted and dropped.
 pub const MAX_KEPT_BODY: usize = 1 << 20;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// A request ready to send.
 #[derive(Debug)]
@@ -69,7 +74,14 @@ pub enum RequestError {
 /// The shared client.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    inner: Client<Connector, Full<Bytes>>,
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    pool: Pool,
+    tls: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
 }
 
 /// Why the client could not be built.
@@ -78,39 +90,80 @@ pub struct HttpClient {
 pub struct ClientError(String);
 
 impl HttpClient {
-    /// Builds the client: keep-alive pools per host, TCP_NODELAY, HTTPS through rustls.
-    pub fn new(connect_timeout: Duration) -> Result<HttpClient, ClientError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
+    /// Builds the client: keep-alive connections per origin, at most `max_connections`
+    /// open at once, TCP_NODELAY, HTTPS through rustls with the web's root certificates.
+    pub fn new(
+        connect_timeout: Duration,
+        max_connections: usize,
+    ) -> Result<HttpClient, ClientError> {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        HttpClient::with_roots(connect_timeout, max_connections, roots)
+    }
+
+    /// Like [`HttpClient::new`], trusting `roots` for HTTPS.
+    pub(crate) fn with_roots(
+        connect_timeout: Duration,
+        max_connections: usize,
+        roots: rustls::RootCertStore,
+    ) -> Result<HttpClient, ClientError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
             .map_err(|e| ClientError(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
-        Ok(HttpClient { inner })
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(HttpClient {
+            inner: Arc::new(Shared {
+                pool: Pool::new(max_connections),
+                tls: Arc::new(tls),
+                connect_timeout,
+            }),
+        })
+    }
+
+    /// Most connections open at once.
+    pub fn max_connections(&self) -> usize {
+        self.inner.pool.limit()
+    }
+
+    /// A message, once, after the first request that waited for a free connection because
+    /// [`HttpClient::max_connections`] were open.
+    pub fn take_connection_wait_notice(&self) -> Option<String> {
+        self.inner.pool.take_wait_notice().then(|| {
+            format!(
+                "all {} connections this worker may open (its open-file limit) were in use, so users waited for a free one; that wait counts in their response times (raise the worker's open-file limit or add workers)",
+                self.inner.pool.limit()
+            )
+        })
     }
 
     /// Sends a request and reads the whole response, bounded by the request's timeout.
     pub async fn send(&self, req: OutRequest) -> Result<InResponse, RequestError> {
-        let timeout = req.timeout;
-        let keep = req.keep_body;
-        let request = build(req)?;
         let started = Instant::now();
+        let timeout = req.timeout;
+        let (origin, host, path) = split_url(&req.url)?;
+        let mut wire = Vec::with_capacity(128 + path.len() + req.body.len());
+        codec::encode_request(
+            &mut wire,
+            &req.method,
+            path.as_str(),
+            &host,
+            &req.headers,
+            &req.body,
+        );
+        let head_request = req.method == Method::HEAD;
+        let closes = codec::request_closes(&req.headers);
         let exchange = async {
-            let response = self.inner.request(request).await.map_err(classify)?;
-            let status = response.status().as_u16();
-            let (content_len, body) = read_body(response.into_body(), keep).await?;
+            let response = self
+                .roundtrip(&origin, &wire, head_request, req.keep_body, closes)
+                .await?;
             Ok(InResponse {
-                status,
-                content_len,
-                body,
+                status: response.status,
+                content_len: response.content_len,
+                body: Bytes::from(response.body),
                 elapsed: started.elapsed(),
             })
         };
@@ -119,67 +172,84 @@ impl HttpClient {
             Err(_) => Err(RequestError::Timeout(timeout)),
         }
     }
-}
 
-fn build(req: OutRequest) -> Result<Request<Full<Bytes>>, RequestError> {
-    let mut builder = Request::builder().method(req.method).uri(&req.url);
-    for (name, value) in req.headers {
-        builder = builder.header(name, value);
-    }
-    builder
-        .body(Full::new(req.body))
-        .map_err(|e| RequestError::Invalid(format!("{}: {e}", req.url)))
-}
-
-async fn read_body(
-    mut body: hyper::body::Incoming,
-    keep: bool,
-) -> Result<(u64, Bytes), RequestError> {
-    let mut total = 0u64;
-    let mut kept: Vec<u8> = Vec::new();
-    let mut first: Option<Bytes> = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| RequestError::Transport(error_chain(&e)))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        total += data.len() as u64;
-        if !keep {
-            continue;
-        }
-        // The common case is a body in one frame: keep it without copying.
-        match (&first, kept.is_empty()) {
-            (None, true) => first = Some(data),
-            _ => {
-                if let Some(f) = first.take() {
-                    kept.extend_from_slice(&f);
+    /// One exchange on a pooled connection; a reused connection that the server had
+    /// closed while idle (nothing came back) is replaced by a new one, once.
+    async fn roundtrip(
+        &self,
+        origin: &Origin,
+        wire: &[u8],
+        head_request: bool,
+        keep_body: bool,
+        closes: bool,
+    ) -> Result<codec::Response, RequestError> {
+        let shared = &self.inner;
+        let mut fresh = false;
+        loop {
+            let (mut conn, reused) = match shared.pool.checkout(origin, fresh).await {
+                Slot::Idle(conn) => (conn, true),
+                Slot::Open(permit) => {
+                    let stream =
+                        Stream::connect(origin, &shared.tls, shared.connect_timeout).await?;
+                    (Conn::new(stream, permit), false)
                 }
-                let room = MAX_KEPT_BODY.saturating_sub(kept.len());
-                kept.extend_from_slice(&data[..data.len().min(room)]);
+            };
+            match codec::exchange(
+                &mut conn.stream,
+                &mut conn.buf,
+                wire,
+                head_request,
+                keep_body,
+            )
+            .await
+            {
+                Ok(response) => {
+                    if response.reusable && !closes {
+                        shared.pool.put_back(origin, conn);
+                    }
+                    return Ok(response);
+                }
+                // The server closed it while it was idle: send again on a new connection.
+                Err(failure) if failure.unanswered && reused => fresh = true,
+                Err(failure) => return Err(failure.error),
             }
         }
     }
-    let body = match first {
-        Some(f) if f.len() <= MAX_KEPT_BODY => f,
-        Some(f) => f.slice(..MAX_KEPT_BODY),
-        None => Bytes::from(kept),
-    };
-    Ok((total, body))
 }
 
-fn classify(err: hyper_util::client::legacy::Error) -> RequestError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => RequestError::Refused,
-                std::io::ErrorKind::TimedOut => RequestError::Transport("connect timeout".into()),
-                _ => RequestError::Transport(io.to_string()),
-            };
-        }
-        source = e.source();
+/// The origin, `Host` header value and request target of an absolute URL.
+fn split_url(url: &str) -> Result<(Origin, String, String), RequestError> {
+    let invalid = |why: &str| RequestError::Invalid(format!("{url}: {why}"));
+    let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        Some(other) => return Err(invalid(&format!("scheme {other} is not http or https"))),
+        None => return Err(invalid("not an absolute URL")),
+    };
+    let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(invalid("no host"));
     }
-    RequestError::Transport(error_chain(&err))
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let host_header = match authority.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((
+        Origin {
+            tls,
+            host: bare.into(),
+            port,
+        },
+        host_header,
+        path,
+    ))
 }
 
 /// An error and its causes, joined by `: `.
@@ -196,3 +266,6 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;

@@ -84,7 +84,7 @@ pub enum WorkerError {
 /// the master refuses it or cannot be reached (Err).
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let fd_limit = limits::raise_fd_limit();
-    let client = http::HttpClient::new(config.http_connect_timeout)
+    let client = http::HttpClient::new(config.http_connect_timeout, connection_budget(fd_limit))
         .map_err(|e| WorkerError::Setup(e.to_string()))?;
     let recorder = recorder::Recorder::default();
     let swarm_token = shutdown.child_token();
@@ -112,6 +112,15 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     swarm_token.cancel();
     let _ = swarm_task.await;
     result
+}
+
+/// Open-file descriptors kept free of HTTP connections (the master link, logs, DNS).
+const FD_RESERVE: u64 = 64;
+
+/// Connections the HTTP client may open at once: the open-file limit less a reserve.
+fn connection_budget(fd_limit: Option<limits::FdLimit>) -> usize {
+    let soft = fd_limit.map_or(1024, |l| l.soft);
+    usize::try_from(soft.saturating_sub(FD_RESERVE).max(1)).unwrap_or(usize::MAX)
 }
 
 fn hostname() -> String {

@@ -143,6 +143,10 @@ async fn run_step(env: &UserEnv, step: &StepPlan, vars: &mut UserVars, rng: &mut
     let sent = Instant::now();
     let result = env.client.send(request).await;
     guard.disarm();
+    if let Some(notice) = env.client.take_connection_wait_notice() {
+        tracing::warn!("{notice}");
+        env.recorder.exception(&notice);
+    }
     let (latency, content_len, outcome) = match result {
         Ok(response) => {
             let outcome = judge(step, response.status, &response.body);

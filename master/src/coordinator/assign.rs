@@ -6,7 +6,7 @@ use lv_common::pb::{self, master_message::Kind as MasterKind};
 use lv_common::quota;
 use lv_common::wire::millis;
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{Coordinator, FD_RESERVE, NO_RUN_TIME, Phase};
 
@@ -30,10 +30,7 @@ impl Coordinator {
                 worker.spawn_rate = *rate;
             }
         }
-        if let Err(reason) = self.check_fd_limits() {
-            self.abort(reason);
-            return;
-        }
+        self.warn_fd_limits();
         for id in &members {
             self.send_assignment(id);
         }
@@ -76,20 +73,24 @@ impl Coordinator {
         }
     }
 
-    /// Refuses shares a worker cannot open connections for (one per user plus a reserve).
-    pub(super) fn check_fd_limits(&self) -> Result<(), String> {
+    /// Warns, once per worker, when its share has more users than it may open connections:
+    /// its users then wait for a free connection whenever that many requests are in flight.
+    pub(super) fn warn_fd_limits(&mut self) {
         for worker in self.workers.values().filter(|w| w.is_member()) {
             let users = u64::from(worker.assigned());
-            if worker.fd_limit > 0 && users + FD_RESERVE > worker.fd_limit {
-                return Err(format!(
-                    "worker {} on {} may open {} files, but {users} users need about {} (one connection each plus {FD_RESERVE}); raise its hard limit (ulimit -Hn, or LimitNOFILE in systemd / a container's nofile ulimit) or add workers",
-                    worker.id,
-                    worker.hostname,
-                    worker.fd_limit,
-                    users + FD_RESERVE
-                ));
+            if worker.fd_limit == 0 || users + FD_RESERVE <= worker.fd_limit {
+                continue;
             }
+            if !self.warned_fd.insert(worker.id.clone()) {
+                continue;
+            }
+            warn!(
+                "worker {} on {} may open {} files, so at most {} connections at once, and has {users} users: when more of them have a request in flight, the rest wait for a free connection and that wait counts in their response times; raise its hard limit (ulimit -Hn, or LimitNOFILE in systemd / a container's nofile ulimit) or add workers",
+                worker.id,
+                worker.hostname,
+                worker.fd_limit,
+                worker.fd_limit.saturating_sub(FD_RESERVE),
+            );
         }
-        Ok(())
     }
 }

@@ -141,7 +141,7 @@ fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
     let recorder = Recorder::default();
     let env = UserEnv {
         class: Arc::new(class),
-        client: HttpClient::new(Duration::from_secs(5)).expect("client"),
+        client: HttpClient::new(Duration::from_secs(5), 1000).expect("client"),
         recorder: recorder.clone(),
     };
     (env, recorder)

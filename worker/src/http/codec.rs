@@ -1,0 +1,420 @@
+//! HTTP/1.1 on one connection: writes a request, reads its response to the end.
+//!
+//! Responses are framed by `Content-Length`, chunked transfer coding, or the end of the
+//! connection; the body is counted in full and kept up to a limit for checks.
+
+use bytes::{Buf, BytesMut};
+use http::{HeaderName, HeaderValue, Method};
+
+use super::stream::Stream;
+use super::{MAX_KEPT_BODY, RequestError};
+
+/// Most header lines accepted in a response.
+const MAX_HEADERS: usize = 100;
+/// Largest response head accepted (status line and headers).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE_BYTES: usize = 4096;
+/// Bytes asked of the socket per read.
+pub(super) const READ_CHUNK: usize = 8 * 1024;
+
+/// What the response head says about the body and the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Head {
+    /// Status code.
+    pub status: u16,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// The connection may carry another request after this response.
+    pub keep_alive: bool,
+}
+
+/// How a response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// No body (HEAD, 204, 304).
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// A response read to its end.
+#[derive(Debug)]
+pub(super) struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes received, all of them.
+    pub content_len: u64,
+    /// The first [`MAX_KEPT_BODY`] body bytes, when asked for.
+    pub body: Vec<u8>,
+    /// The connection is clean and may be reused.
+    pub reusable: bool,
+}
+
+/// Why an exchange failed; `unanswered` when nothing of a response arrived, so a request
+/// on a reused connection the server had already closed may be sent again.
+#[derive(Debug)]
+pub(super) struct Failure {
+    /// The error to report.
+    pub error: RequestError,
+    /// No response byte arrived.
+    pub unanswered: bool,
+}
+
+impl Failure {
+    fn answered(error: RequestError) -> Failure {
+        Failure {
+            error,
+            unanswered: false,
+        }
+    }
+
+    fn invalid(what: impl std::fmt::Display) -> Failure {
+        Failure::answered(RequestError::Transport(format!("invalid response: {what}")))
+    }
+}
+
+/// Writes the request head (and body) for `method path` to `host` into `out`.
+///
+/// lv sets `Host` (unless given), `User-Agent` (unless given) and `Content-Length`; a
+/// given `Content-Length` or `Transfer-Encoding` is replaced by lv's own framing.
+pub(super) fn encode_request(
+    out: &mut Vec<u8>,
+    method: &Method,
+    path: &str,
+    host: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: &[u8],
+) {
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(if path.is_empty() {
+        b"/"
+    } else {
+        path.as_bytes()
+    });
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let given = |name: &HeaderName| headers.iter().any(|(n, _)| n == name);
+    if !given(&http::header::HOST) {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(host.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !given(&http::header::USER_AGENT) {
+        out.extend_from_slice(b"user-agent: lv/");
+        out.extend_from_slice(lv_common::VERSION.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// True when the request asks to close the connection after its response.
+pub(super) fn request_closes(headers: &[(HeaderName, HeaderValue)]) -> bool {
+    headers
+        .iter()
+        .filter(|(n, _)| n == http::header::CONNECTION)
+        .any(|(_, v)| has_token(v.as_bytes(), b"close"))
+}
+
+/// Sends `request` on `stream` and reads the whole response.
+pub(super) async fn exchange(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    request: &[u8],
+    head_request: bool,
+    keep_body: bool,
+) -> Result<Response, Failure> {
+    buf.clear();
+    stream.write_all(request).await.map_err(|e| Failure {
+        error: super::stream::io_error(&e),
+        unanswered: true,
+    })?;
+    let head = read_head(stream, buf, head_request).await?;
+    let mut sink = Sink {
+        keep: keep_body,
+        total: 0,
+        kept: Vec::new(),
+    };
+    match head.framing {
+        Framing::Empty => {}
+        Framing::Length(length) => read_exact(stream, buf, length, &mut sink).await?,
+        Framing::Chunked => read_chunked(stream, buf, &mut sink).await?,
+        Framing::UntilClose => loop {
+            sink.push(buf);
+            buf.clear();
+            if fill(stream, buf).await? == 0 {
+                break;
+            }
+        },
+    }
+    Ok(Response {
+        status: head.status,
+        content_len: sink.total,
+        body: sink.kept,
+        // Bytes beyond the response mean the stream is out of step: do not reuse it.
+        reusable: head.keep_alive && head.framing != Framing::UntilClose && buf.is_empty(),
+    })
+}
+
+/// Where body bytes go: all are counted, the first [`MAX_KEPT_BODY`] kept if asked.
+struct Sink {
+    keep: bool,
+    total: u64,
+    kept: Vec<u8>,
+}
+
+impl Sink {
+    fn push(&mut self, data: &[u8]) {
+        self.total += data.len() as u64;
+        if self.keep {
+            let room = MAX_KEPT_BODY.saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+}
+
+/// Reads more bytes into `buf`; 0 means the server closed the connection.
+async fn fill(stream: &mut Stream, buf: &mut BytesMut) -> Result<usize, Failure> {
+    stream
+        .read_buf(reserve(buf))
+        .await
+        .map_err(|e| Failure::answered(super::stream::io_error(&e)))
+}
+
+fn closed_early(what: &str) -> Failure {
+    Failure::answered(RequestError::Transport(format!(
+        "connection closed before the {what} ended"
+    )))
+}
+
+async fn read_head(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    head_request: bool,
+) -> Result<Head, Failure> {
+    let mut received = false;
+    loop {
+        if !buf.is_empty() {
+            match parse_head(buf, head_request)? {
+                Some((len, head)) => {
+                    buf.advance(len);
+                    // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+                    if (100..200).contains(&head.status) && head.status != 101 {
+                        continue;
+                    }
+                    return Ok(head);
+                }
+                None if buf.len() > MAX_HEAD_BYTES => {
+                    return Err(Failure::invalid(format_args!(
+                        "head larger than {} KiB",
+                        MAX_HEAD_BYTES / 1024
+                    )));
+                }
+                None => {}
+            }
+        }
+        let read = match stream.read_buf(reserve(buf)).await {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(Failure {
+                    error: super::stream::io_error(&e),
+                    unanswered: !received,
+                });
+            }
+        };
+        if read == 0 {
+            return Err(Failure {
+                error: RequestError::Transport(if received {
+                    "connection closed before the response head ended".to_owned()
+                } else {
+                    "connection closed before a response".to_owned()
+                }),
+                unanswered: !received,
+            });
+        }
+        received = true;
+    }
+}
+
+fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    buf
+}
+
+/// Parses a response head at the start of `bytes`: its length and meaning, or `None`
+/// when more bytes are needed.
+pub(super) fn parse_head(
+    bytes: &[u8],
+    head_request: bool,
+) -> Result<Option<(usize, Head)>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(Failure::invalid(e)),
+    };
+    let Some(status) = response.code else {
+        return Err(Failure::invalid("no status code"));
+    };
+    let http10 = response.version == Some(0);
+    let mut keep_alive = !http10;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for header in response.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| Failure::invalid("Content-Length is not a number"))?;
+            if length.is_some_and(|l| l != value) {
+                return Err(Failure::invalid("two different Content-Length headers"));
+            }
+            length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = last_token_is(header.value, b"chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            if has_token(header.value, b"close") {
+                keep_alive = false;
+            } else if http10 && has_token(header.value, b"keep-alive") {
+                keep_alive = true;
+            }
+        }
+    }
+    let framing = if head_request || status == 204 || status == 304 || status < 200 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(length) = length {
+        Framing::Length(length)
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Some((
+        len,
+        Head {
+            status,
+            framing,
+            keep_alive,
+        },
+    )))
+}
+
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn last_token_is(value: &[u8], token: &[u8]) -> bool {
+    tokens(value)
+        .last()
+        .is_some_and(|t| t.eq_ignore_ascii_case(token))
+}
+
+async fn read_exact(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    length: u64,
+    sink: &mut Sink,
+) -> Result<(), Failure> {
+    let mut left = length;
+    loop {
+        let take = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        sink.push(&buf[..take]);
+        buf.advance(take);
+        left -= take as u64;
+        if left == 0 {
+            return Ok(());
+        }
+        if fill(stream, buf).await? == 0 {
+            return Err(closed_early("response body"));
+        }
+    }
+}
+
+/// Reads one line (without its CRLF or LF) from the stream.
+async fn read_line(stream: &mut Stream, buf: &mut BytesMut) -> Result<BytesMut, Failure> {
+    let mut searched = 0;
+    loop {
+        if let Some(at) = buf[searched..].iter().position(|&b| b == b'\n') {
+            let end = searched + at;
+            let mut line = buf.split_to(end + 1);
+            line.truncate(end);
+            if line.last() == Some(&b'\r') {
+                line.truncate(end - 1);
+            }
+            return Ok(line);
+        }
+        searched = buf.len();
+        if searched > MAX_LINE_BYTES {
+            return Err(Failure::invalid(format_args!(
+                "chunk line longer than {MAX_LINE_BYTES} bytes"
+            )));
+        }
+        if fill(stream, buf).await? == 0 {
+            return Err(closed_early("chunked body"));
+        }
+    }
+}
+
+/// The size of a chunk from its size line (hex digits, optional `;extensions`).
+pub(super) fn chunk_size(line: &[u8]) -> Result<u64, Failure> {
+    let digits = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    std::str::from_utf8(digits)
+        .ok()
+        .filter(|d| !d.is_empty())
+        .and_then(|d| u64::from_str_radix(d, 16).ok())
+        .ok_or_else(|| Failure::invalid("bad chunk size"))
+}
+
+async fn read_chunked(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    sink: &mut Sink,
+) -> Result<(), Failure> {
+    loop {
+        let size = chunk_size(&read_line(stream, buf).await?)?;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            while !read_line(stream, buf).await?.is_empty() {}
+            return Ok(());
+        }
+        read_exact(stream, buf, size, sink).await?;
+        if !read_line(stream, buf).await?.is_empty() {
+            return Err(Failure::invalid("chunk data longer than its size"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Idle keep-alive connections per origin, and the worker's budget of open connections.
+//!
+//! A user takes a connection for one request and puts it back, so a worker keeps about as
+//! many connections open as it has requests in flight, not one per user: thousands of
+//! users that mostly wait need few file descriptors. The budget (from the open-file
+//! limit) bounds the connections open at once; when it is spent, a user closes an idle
+//! connection to another origin or waits for one to come back.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::BytesMut;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::codec::READ_CHUNK;
+use super::stream::{Origin, Stream};
+
+/// A read buffer grown past this (by a large response) is not kept with an idle connection.
+const MAX_IDLE_BUFFER: usize = 64 * 1024;
+
+/// An open connection, its read buffer, and its place in the budget.
+#[derive(Debug)]
+pub(super) struct Conn {
+    /// The byte stream.
+    pub stream: Stream,
+    /// Bytes read and not yet used.
+    pub buf: BytesMut,
+    /// Released when the connection is dropped (closed).
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Conn {
+    /// Wraps a newly opened stream that holds `permit`.
+    pub fn new(stream: Stream, permit: OwnedSemaphorePermit) -> Conn {
+        Conn {
+            stream,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            _permit: permit,
+        }
+    }
+}
+
+/// The worker's connections.
+#[derive(Debug)]
+pub(super) struct Pool {
+    idle: Mutex<Vec<(Origin, Vec<Conn>)>>,
+    budget: Arc<Semaphore>,
+    limit: usize,
+    waited: AtomicBool,
+    announced: AtomicBool,
+    /// Users waiting in [`Pool::checkout`], woken when a connection comes back idle.
+    waiting: AtomicUsize,
+    returned: Notify,
+}
+
+impl Pool {
+    /// An empty pool that opens at most `limit` connections at once.
+    pub fn new(limit: usize) -> Pool {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            budget: Arc::new(Semaphore::new(limit)),
+            limit,
+            waited: AtomicBool::new(false),
+            announced: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            returned: Notify::new(),
+        }
+    }
+
+    /// Most connections open at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(Origin, Vec<Conn>)>> {
+        // Every critical section is one push or pop: a panic cannot leave it half done.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most recently used idle connection to `origin`, if any.
+    fn take_idle(&self, origin: &Origin) -> Option<Conn> {
+        self.lock()
+            .iter_mut()
+            .find(|(o, _)| o == origin)
+            .and_then(|(_, conns)| conns.pop())
+    }
+
+    /// Keeps `conn` for the next request to `origin`.
+    pub fn put_back(&self, origin: &Origin, mut conn: Conn) {
+        if conn.buf.capacity() > MAX_IDLE_BUFFER {
+            conn.buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        let mut idle = self.lock();
+        match idle.iter_mut().find(|(o, _)| o == origin) {
+            Some((_, conns)) => conns.push(conn),
+            None => idle.push((origin.clone(), vec![conn])),
+        }
+        drop(idle);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.returned.notify_waiters();
+        }
+    }
+
+    /// True once, after the first time a user had to wait for the budget.
+    pub fn take_wait_notice(&self) -> bool {
+        self.waited.load(Ordering::Relaxed) && !self.announced.swap(true, Ordering::Relaxed)
+    }
+
+    /// A connection for one request to `origin`: an idle one (unless `fresh`), or room to
+    /// open a new one. When the budget is spent it closes the longest-idle connection to
+    /// any origin, or waits until a connection closes or comes back idle.
+    pub async fn checkout(&self, origin: &Origin, fresh: bool) -> Slot {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            // Registered before looking, so a connection put back meanwhile wakes us.
+            returned.as_mut().enable();
+            if !fresh && let Some(conn) = self.take_idle(origin) {
+                return Slot::Idle(conn);
+            }
+            if let Ok(permit) = Arc::clone(&self.budget).try_acquire_owned() {
+                return Slot::Open(permit);
+            }
+            let evicted = self
+                .lock()
+                .iter_mut()
+                .find(|(_, conns)| !conns.is_empty())
+                .map(|(_, conns)| conns.remove(0));
+            if evicted.is_some() {
+                drop(evicted);
+                continue;
+            }
+            self.waited.store(true, Ordering::Relaxed);
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let permit = tokio::select! {
+                permit = Arc::clone(&self.budget).acquire_owned() => permit.ok(),
+                () = returned => None,
+            };
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            if let Some(permit) = permit {
+                return Slot::Open(permit);
+            }
+        }
+    }
+}
+
+/// What [`Pool::checkout`] gives.
+#[derive(Debug)]
+pub(super) enum Slot {
+    /// An idle keep-alive connection to the origin.
+    Idle(Conn),
+    /// Room in the budget to open a new connection.
+    Open(OwnedSemaphorePermit),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn permits_are_bounded_and_come_back() {
+        let origin = Origin {
+            tls: false,
+            host: "127.0.0.1".into(),
+            port: 1,
+        };
+        let pool = Arc::new(Pool::new(2));
+        let a = pool.checkout(&origin, false).await;
+        let _b = pool.checkout(&origin, false).await;
+        assert!(matches!(a, Slot::Open(_)));
+        assert!(!pool.take_wait_notice(), "no one waited yet");
+        let third = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move { matches!(pool.checkout(&origin, false).await, Slot::Open(_)) }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !third.is_finished(),
+            "a third connection waits for the budget"
+        );
+        drop(a);
+        assert!(third.await.expect("task"), "room after the first closed");
+        assert!(pool.take_wait_notice(), "the wait is announced");
+        assert!(!pool.take_wait_notice(), "once");
+    }
+}

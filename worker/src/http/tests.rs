@@ -1,0 +1,343 @@
+//! The client against scripted loopback servers: framing, reuse, stale connections,
+//! refusals, timeouts, the connection budget and TLS.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+
+/// What the scripted server does with each request on a connection.
+#[derive(Clone, Copy)]
+enum Script {
+    /// Answers with this raw response (repeatedly, keeping the connection).
+    Answer(&'static str),
+    /// Answers once, then closes the connection without saying so.
+    AnswerThenClose(&'static str),
+    /// Never answers.
+    Silent,
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+async fn server(script: Script) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (c, r) = (Arc::clone(&connections), Arc::clone(&requests));
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve_one(socket, script, Arc::clone(&r)));
+        }
+    });
+    Server {
+        addr,
+        connections,
+        requests,
+    }
+}
+
+async fn serve_one(mut socket: TcpStream, script: Script, requests: Arc<AtomicUsize>) {
+    let mut pending = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            pending.drain(..end + 4);
+            requests.fetch_add(1, Ordering::SeqCst);
+            match script {
+                Script::Answer(raw) => {
+                    if socket.write_all(raw.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                Script::AnswerThenClose(raw) => {
+                    let _ = socket.write_all(raw.as_bytes()).await;
+                    return;
+                }
+                Script::Silent => {}
+            }
+        }
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn client(max_connections: usize) -> HttpClient {
+    HttpClient::new(Duration::from_secs(2), max_connections).expect("client")
+}
+
+fn get(url: String, keep_body: bool) -> OutRequest {
+    OutRequest {
+        method: Method::GET,
+        url,
+        headers: Vec::new(),
+        body: Bytes::new(),
+        timeout: Duration::from_secs(5),
+        keep_body,
+    }
+}
+
+const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}";
+
+#[tokio::test]
+async fn keep_alive_connections_are_reused() {
+    let srv = server(Script::Answer(OK)).await;
+    let client = client(100);
+    for _ in 0..5 {
+        let response = client
+            .send(get(format!("http://{}/health", srv.addr), true))
+            .await
+            .expect("response");
+        assert_eq!(response.status, 200);
+        assert_eq!(response.content_len, 15);
+        assert_eq!(&response.body[..], b"{\"status\":\"ok\"}");
+    }
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        srv.connections.load(Ordering::SeqCst),
+        1,
+        "one connection for 5 requests"
+    );
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_decoded_and_the_connection_reused() {
+    let srv = server(Script::Answer(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n",
+    ))
+    .await;
+    let client = client(100);
+    for _ in 0..2 {
+        let response = client
+            .send(get(format!("http://{}/", srv.addr), true))
+            .await
+            .expect("response");
+        assert_eq!(&response.body[..], b"Wikipedia in \r\n\r\nchunks.");
+        assert_eq!(response.content_len, 24);
+    }
+    assert_eq!(srv.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_body_until_close_ends_the_connection() {
+    let srv = server(Script::AnswerThenClose("HTTP/1.1 200 OK\r\n\r\nall of it")).await;
+    let client = client(100);
+    for _ in 0..2 {
+        let response = client
+            .send(get(format!("http://{}/", srv.addr), true))
+            .await
+            .expect("response");
+        assert_eq!(&response.body[..], b"all of it");
+    }
+    assert_eq!(
+        srv.connections.load(Ordering::SeqCst),
+        2,
+        "no reuse after close"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_closed_while_idle_is_replaced_without_an_error() {
+    let srv = server(Script::AnswerThenClose(OK)).await;
+    let client = client(100);
+    for _ in 0..3 {
+        let response = client
+            .send(get(format!("http://{}/", srv.addr), false))
+            .await
+            .expect("the stale connection is retried on a new one");
+        assert_eq!(response.status, 200);
+        // Let the server's close arrive before the next request reuses the connection.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        srv.requests.load(Ordering::SeqCst),
+        3,
+        "each request answered once"
+    );
+    assert_eq!(srv.connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn refused_and_silent_targets() {
+    let free = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = free.local_addr().expect("addr");
+    drop(free);
+    let client = client(100);
+    let refused = client.send(get(format!("http://{addr}/"), false)).await;
+    assert_eq!(refused.err(), Some(RequestError::Refused));
+
+    let srv = server(Script::Silent).await;
+    let mut request = get(format!("http://{}/", srv.addr), false);
+    request.timeout = Duration::from_millis(200);
+    let started = Instant::now();
+    let timed_out = client.send(request).await;
+    assert_eq!(
+        timed_out.err(),
+        Some(RequestError::Timeout(Duration::from_millis(200)))
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn bad_urls_and_bad_responses_are_named() {
+    let client = client(100);
+    for url in ["ftp://127.0.0.1/x", "/relative", "http:///nohost"] {
+        match client.send(get(url.to_owned(), false)).await {
+            Err(RequestError::Invalid(message)) => assert!(message.contains(url), "{message}"),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    let srv = server(Script::Answer(
+        "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+    ))
+    .await;
+    let err = client
+        .send(get(format!("http://{}/", srv.addr), false))
+        .await
+        .expect_err("a bad length is refused");
+    assert_eq!(
+        err.to_string(),
+        "invalid response: Content-Length is not a number"
+    );
+}
+
+#[tokio::test]
+async fn large_bodies_are_counted_in_full_and_kept_up_to_the_limit() {
+    const SIZE: usize = MAX_KEPT_BODY + 100_000;
+    let raw: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n{}",
+            "x".repeat(SIZE)
+        )
+        .into_boxed_str(),
+    );
+    let srv = server(Script::Answer(raw)).await;
+    let client = client(100);
+    let response = client
+        .send(get(format!("http://{}/", srv.addr), true))
+        .await
+        .expect("response");
+    assert_eq!(response.content_len, SIZE as u64);
+    assert_eq!(response.body.len(), MAX_KEPT_BODY);
+}
+
+#[tokio::test]
+async fn the_budget_bounds_open_connections_across_origins() {
+    let a = server(Script::Answer(OK)).await;
+    let b = server(Script::Answer(OK)).await;
+    let client = client(1);
+    for srv in [&a, &b, &a, &b] {
+        let response = client
+            .send(get(format!("http://{}/", srv.addr), false))
+            .await
+            .expect("an idle connection to the other origin makes room");
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(a.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(b.connections.load(Ordering::SeqCst), 2);
+    assert!(
+        client.take_connection_wait_notice().is_none(),
+        "nobody waited"
+    );
+
+    // Two requests at once with room for one connection: the second waits its turn.
+    let slow = server(Script::Answer(OK)).await;
+    let url = format!("http://{}/", slow.addr);
+    let (r1, r2) = tokio::join!(
+        client.send(get(url.clone(), false)),
+        client.send(get(url, false))
+    );
+    assert!(r1.is_ok() && r2.is_ok());
+    assert_eq!(
+        slow.connections.load(Ordering::SeqCst),
+        1,
+        "never two at once"
+    );
+    let notice = client
+        .take_connection_wait_notice()
+        .expect("the wait is reported");
+    assert!(notice.contains("all 1 connections"), "{notice}");
+}
+
+#[tokio::test]
+async fn https_works_with_a_trusted_certificate_and_names_an_untrusted_one() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert_der = certified.cert.der().clone();
+    let key_der = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&handshakes);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut pending = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        if tls.write_all(OK.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der).expect("root");
+    let trusting = HttpClient::with_roots(Duration::from_secs(2), 10, roots).expect("client");
+    for _ in 0..3 {
+        let response = trusting
+            .send(get(format!("https://localhost:{port}/health"), true))
+            .await
+            .expect("https response");
+        assert_eq!(&response.body[..], b"{\"status\":\"ok\"}");
+    }
+    assert_eq!(
+        handshakes.load(Ordering::SeqCst),
+        1,
+        "one TLS session, reused"
+    );
+
+    let err = client(10)
+        .send(get(format!("https://localhost:{port}/health"), false))
+        .await
+        .expect_err("a self-signed certificate is not trusted by default");
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+}
