@@ -3,6 +3,7 @@
 mod bad_input;
 mod cluster;
 mod faults;
+mod load;
 mod processes;
 mod profiles;
 mod reports;

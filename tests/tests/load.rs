@@ -1,0 +1,150 @@
+//! lv under load, with the real binaries: at full speed no request is lost from the stats,
+//! and twenty worker processes attach to one master and run without a missed heartbeat.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lv_master::summary::{Summary, read_json};
+use lv_tests::harness::{Proc, spawn_master_process, spawn_worker_process};
+use lv_tests::{spawn_target, workspace_root, write_file};
+use tokio_util::sync::CancellationToken;
+
+/// `lv-master` words for a headless run with `workers` expected, reporting to `json`.
+fn master_args(scenario: &Path, json: &Path, workers: usize, extra: &[&str]) -> Vec<String> {
+    let fleet = workspace_root().join("configs/fleet.toml");
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        scenario.display().to_string(),
+        "--fleet".into(),
+        fleet.display().to_string(),
+        "--headless".into(),
+        "--only-summary".into(),
+        "--no-slo".into(),
+        "--master-bind-port".into(),
+        "0".into(),
+        "--expect-workers".into(),
+        workers.to_string(),
+        "--expect-workers-max-wait".into(),
+        "60s".into(),
+        "--json".into(),
+        json.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|w| (*w).to_owned()));
+    args
+}
+
+/// Waits for the master and every worker to exit 0; returns the master's summary.
+async fn finish(mut master: Proc, workers: &mut [Proc], json: &Path) -> Summary {
+    assert_eq!(master.exit_code(Duration::from_secs(90)).await, Some(0));
+    for worker in workers.iter_mut() {
+        assert_eq!(worker.exit_code(Duration::from_secs(20)).await, Some(0));
+    }
+    read_json(json).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// 100 users without think time on two worker processes, two endpoints: every request
+/// the target answered is in lv's stats, per endpoint and per worker, none failed and
+/// none was cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_full_speed_every_request_the_target_answered_is_counted() {
+    let stop = CancellationToken::new();
+    let target = spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = write_file(
+        dir.path(),
+        "flat-out.toml",
+        &format!(
+            "[[user]]\nname = \"FlatOut\"\nwait = {{ constant = 0 }}\n\
+             [[user.task]]\nweight = 3\n[[user.task.step]]\nurl = \"{url}\"\npath = \"/fast\"\n\
+             [[user.task]]\nweight = 1\n[[user.task.step]]\nurl = \"{url}\"\npath = \"/other\"\n",
+            url = target.url()
+        ),
+    );
+    let json = dir.path().join("summary.json");
+    let (master, addr) = spawn_master_process(&master_args(
+        &scenario,
+        &json,
+        2,
+        &["-u", "100", "-r", "1000", "-t", "4s"],
+    ))
+    .await;
+    let mut workers: Vec<Proc> = (0..2)
+        .map(|i| spawn_worker_process(&addr.to_string(), &[], &format!("worker{i}")))
+        .collect();
+    let summary = finish(master, &mut workers, &json).await;
+    let counts = target.counts();
+    let seen = target.total();
+    assert!(
+        seen > 2_000,
+        "the target saw only {seen} requests: not under load"
+    );
+    assert_eq!(
+        summary.total.requests, seen,
+        "lv's total against the target's"
+    );
+    for endpoint in &summary.endpoints {
+        assert_eq!(
+            Some(&endpoint.requests),
+            counts.get(&format!("{} {}", endpoint.method, endpoint.name)),
+            "{} in lv and at the target",
+            endpoint.name
+        );
+    }
+    assert_eq!(summary.endpoints.len(), counts.len());
+    assert_eq!(summary.total.failures, 0);
+    assert_eq!(
+        summary.cut_off, 0,
+        "the stop lets requests in flight finish"
+    );
+    assert!(summary.exceptions.is_empty(), "{:?}", summary.exceptions);
+    let per_worker: u64 = summary.workers.iter().map(|w| w.requests).sum();
+    assert_eq!(per_worker, seen);
+    assert!(summary.workers.iter().all(|w| w.users == 50));
+    stop.cancel();
+}
+
+/// Twenty `lv-worker` processes attach to one master, each runs its 2 users, each
+/// reports, and none is lost (a missed heartbeat past the timeout would mark it lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_worker_processes_attach_and_none_misses_a_heartbeat() {
+    const WORKERS: usize = 20;
+    let stop = CancellationToken::new();
+    let target = spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = lv_tests::ping_scenario(dir.path(), &target, 0.05);
+    let json = dir.path().join("summary.json");
+    let (master, addr) = spawn_master_process(&master_args(
+        &scenario,
+        &json,
+        WORKERS,
+        &[
+            "-u",
+            "40",
+            "-r",
+            "100",
+            "-t",
+            "4s",
+            "--heartbeat-timeout",
+            "5s",
+        ],
+    ))
+    .await;
+    let mut workers: Vec<Proc> = (0..WORKERS)
+        .map(|i| spawn_worker_process(&addr.to_string(), &[], &format!("worker{i}")))
+        .collect();
+    let summary = finish(master, &mut workers, &json).await;
+    assert_eq!(summary.workers.len(), WORKERS);
+    for worker in &summary.workers {
+        assert_eq!(worker.state, "active", "{worker:?}");
+        assert_eq!(worker.users, 2, "{worker:?}");
+        assert!(worker.requests > 0, "{worker:?}");
+        assert!(worker.lost_unix_ms.is_none(), "{worker:?}");
+    }
+    assert!(
+        summary.below_target.is_empty(),
+        "{:?}",
+        summary.below_target
+    );
+    assert_eq!(summary.total.requests, target.total());
+    stop.cancel();
+}
