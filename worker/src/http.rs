@@ -189,8 +189,11 @@ impl HttpClient {
             let (mut conn, reused) = match shared.pool.checkout(origin, fresh).await {
                 Slot::Idle(conn) => (conn, true),
                 Slot::Open(permit) => {
+                    // Boxed: connecting is rare, and its TLS state would otherwise
+                    // enlarge every user's future (memory per user).
                     let stream =
-                        Stream::connect(origin, &shared.tls, shared.connect_timeout).await?;
+                        Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout))
+                            .await?;
                     (Conn::new(stream, permit), false)
                 }
             };

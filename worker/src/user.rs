@@ -141,7 +141,9 @@ async fn run_step(env: &UserEnv, step: &StepPlan, vars: &mut UserVars, rng: &mut
     // the request as cut off.
     let guard = CutOffGuard(Some(&env.recorder));
     let sent = Instant::now();
-    let result = env.client.send(request).await;
+    // Boxed: the exchange's state lives on the heap only while a request is in flight,
+    // so users that wait stay small (memory per user).
+    let result = Box::pin(env.client.send(request)).await;
     guard.disarm();
     if let Some(notice) = env.client.take_connection_wait_notice() {
         tracing::warn!("{notice}");
