@@ -20,6 +20,9 @@ import sys
 
 def parse_lv(path):
     total = json.load(open(path))["total"]
+    if total["requests"] == 0:
+        return {"requests": 0, "failures": total["failures"],
+                "error": "lv sent no request (see lv's lines below the table)"}
     return {"rps": total["rps"], "p50_ms": total["p50_ms"], "p99_ms": total["p99_ms"],
             "requests": total["requests"], "failures": total["failures"]}
 

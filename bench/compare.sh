@@ -203,7 +203,9 @@ sample() {
 }
 
 results=$work/results.jsonl
+notes=$work/notes
 : >"$results"
+: >"$notes"
 # record TOOL OUTPUT SAMPLE KEY=VALUE...
 record() { python3 bench/compare.py parse "$@" | tee -a "$results" >/dev/null; }
 
@@ -246,7 +248,7 @@ run_lv() {
   local d wait="{ constant = 0 }" tool=${LV_TOOL:-lv}
   d=$(secs "$duration")
   [ "$wmax" != 0 ] && wait="{ between = [$wmin, $wmax] }"
-  rate=$users
+  rate=$SPAWN_RATE
   [ "$wmax" != 0 ] && rate=$SPAWN_RATE
   [ "$tool" = lv-big ] && rate=$((SPAWN_RATE * 5))
   cat >"$work/$tag.toml" <<TOML
@@ -273,9 +275,11 @@ TOML
   wait "$master" || true
   wait "$worker" || true
   record "$tool" "$work/$tag.json" "$work/$tag.sample" "$@"
-  if [ ! -s "$work/$tag.json" ] || [ "$tool" = lv-big ]; then
-    # Refusals and errors are reported as lv printed them.
-    grep -i -E "refus|limit|error" "$work/$tag.log" "$work/$tag-worker.log" | sed 's|^.*/||' | head -5 >&2 || true
+  # A refusal or an error is shown as lv printed it, after the table.
+  grep -h -E "cannot go on|refus| ERROR | WARN " "$work/$tag.log" "$work/$tag-worker.log" 2>/dev/null |
+    head -5 | sed "s/^/$tool: /" >>"$notes" || true
+  if [ "$tool" = lv-big ]; then
+    grep -h "open-file limit" "$work/$tag-worker.log" 2>/dev/null | head -1 | sed "s/^/$tool: /" >>"$notes" || true
   fi
 }
 
@@ -398,13 +402,17 @@ case "$MODE" in
     if want lv-big; then
       note "lv-big: $BIG_USERS users, $MEM_DURATION, waiting between(1, 5) s (open-file limit: soft $(ulimit -n), hard $(ulimit -Hn))"
       LV_TOOL=lv-big run_lv lv-big "$BIG_USERS" "$MEM_DURATION" 1 5 mode=memory "users=$BIG_USERS" \
-        "note=open-file limit $(ulimit -Hn)"
+        "note=hard open-file limit $(ulimit -Hn)"
     fi
     header
     echo "users waiting between(1, 5) s, GET /health on nginx, $MEM_DURATION per run"
     python3 bench/compare.py table memory "$results"
     ;;
 esac
+if [ -s "$notes" ]; then
+  echo "lv's warnings and refusals, as printed:"
+  cat "$notes"
+fi
 if [ "${#skipped[@]}" -gt 0 ]; then
   printf 'skipped: %s\n' "${skipped[@]}"
 fi
