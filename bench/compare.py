@@ -55,54 +55,40 @@ def parse_oha(path):
     summary, pct = report["summary"], report["latencyPercentiles"]
     statuses = report.get("statusCodeDistribution", {})
     ok = sum(n for code, n in statuses.items() if str(code).startswith("2"))
-    errors = sum(report.get("errorDistribution", {}).values())
+    # Requests cut off at the deadline (-z) are not failures.
+    errors = sum(n for e, n in report.get("errorDistribution", {}).items()
+                 if "deadline" not in e)
     total = sum(statuses.values()) + errors
     return {"rps": summary["requestsPerSec"], "p50_ms": pct["p50"] * 1000,
             "p99_ms": pct["p99"] * 1000, "requests": total, "failures": total - ok}
 
 
-def find_key(obj, key):
-    """The first value of KEY anywhere in a JSON document (depth first)."""
-    if isinstance(obj, dict):
-        if key in obj:
-            return obj[key]
-        obj = list(obj.values())
-    if isinstance(obj, list):
-        for item in obj:
-            found = find_key(item, key)
-            if found is not None:
-                return found
-    return None
-
-
 def parse_goose(path):
-    return goose_from_report(json.load(open(path)))
-
-
-def goose_from_report(report):
-    # Goose's JSON report: raw_request_metrics holds the aggregated row ("Aggregated"),
-    # with a count, requests per second and the response-time percentiles (ms).
-    rows = report["raw_request_metrics"]
-    agg = next((r for r in rows if r.get("method") == "Aggregated" or
-                r.get("name") == "Aggregated"), rows[-1])
-    return goose_row(report, agg)
-
-
-def goose_row(report, agg):
-    out = {}
-    count = agg["number_of_requests"]
-    out["requests"] = count
-    out["failures"] = agg["number_of_failures"]
-    out["rps"] = agg["requests_per_second"]
-    pcts = {}
-    for row in report.get("response_time_percentiles", report.get("raw_response_times", [])):
-        pass
-    out.update(goose_percentiles(report, agg))
+    # Goose's --report-file JSON: raw_request_metrics has the "Aggregated" row (count,
+    # failures, req/s over the time all users ran); the percentiles come from the
+    # microsecond histograms (raw_metrics.requests.*.raw_data.times_us) merged, as
+    # raw_response_metrics only has whole milliseconds.
+    report = json.load(open(path))
+    agg = next(r for r in report["raw_request_metrics"] if r["name"] == "Aggregated")
+    out = {"rps": agg["requests_per_second"], "requests": agg["number_of_requests"],
+           "failures": agg["number_of_failures"]}
+    hist = {}
+    for request in report["raw_metrics"]["requests"].values():
+        for us, n in request["raw_data"].get("times_us", {}).items():
+            hist[int(us)] = hist.get(int(us), 0) + n
+    total = sum(hist.values())
+    if total:
+        for pct in (50, 99):
+            rank, seen = -(-total * pct // 100), 0
+            for us in sorted(hist):
+                seen += hist[us]
+                if seen >= rank:
+                    out[f"p{pct}_ms"] = us / 1000
+                    break
+    else:
+        ms = next(r for r in report["raw_response_metrics"] if r["name"] == "Aggregated")
+        out["p50_ms"], out["p99_ms"] = ms["percentile_50"], ms["percentile_99"]
     return out
-
-
-def goose_percentiles(report, agg):
-    return {"p50_ms": agg["p50_ms"], "p99_ms": agg["p99_ms"]}
 
 
 def parse_locust(path):
