@@ -139,12 +139,18 @@ def ratio(a, b):
 def row(r, label):
     return (f"{r['tool']:<12} {label:>5} {fmt(r.get('rps'), ',.0f', 9)} {fmt(r.get('p50_ms'), '.2f', 7)}"
             f" {fmt(r.get('p99_ms'), '.2f', 7)} {fmt(r.get('cpu'), '.0f', 5)} {fmt(r.get('rss_mb'), '.1f', 7)}"
-            f" {fmt(r.get('failures'), 'd', 6)}")
+            f" {fmt(r.get('failures'), 'd', 6)} {fmt(per_core(r), ',.0f', 9)}")
+
+
+def per_core(r):
+    """Requests per second per busy core: req/s over the sampled CPU share."""
+    rps, cpu = r.get("rps"), r.get("cpu")
+    return rps * 100 / cpu if isinstance(rps, (int, float)) and isinstance(cpu, (int, float)) and cpu else None
 
 
 def table_throughput(results):
     head = (f"{'tool':<12} {'round':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
-            f" {'RSS MB':>7} {'fails':>6} {'lv/wrk':>6} {'lv/oha':>6}")
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'lv/wrk':>6} {'lv/oha':>6}")
     print(head)
     print("-" * len(head))
     rounds = sorted({r["round"] for r in results})
@@ -174,12 +180,13 @@ def table_throughput(results):
             for peer in ("wrk", "oha"):
                 line += f" {fmt(median(ratios[peer]), '.2f', 6)}"
         print(line)
-    print("(median over rounds; fails summed; lv/wrk and lv/oha: req/s ratio within a round)")
+    print("(median over rounds; fails summed; req/core: req/s per busy core of the load generator,\n"
+          " req/s x 100 / CPU%; lv/wrk and lv/oha: req/s ratio within a round)")
 
 
 def table_latency(results):
     head = (f"{'tool':<12} {'conns':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
-            f" {'RSS MB':>7} {'fails':>6}")
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9}")
     print(head)
     print("-" * len(head))
     for r in results:
