@@ -39,7 +39,8 @@ Environment:
   LAT_USERS=200      latency-mode users/connections
   MEM_USERS=5000     memory-mode users;  MEM_DURATION=40s
   BIG_USERS=50000    lv's big memory run (tool name lv-big)
-  SPAWN_RATE=1000    users started per second in the memory runs (lv, Locust, Goose)
+  SPAWN_RATE=1000    users started per second by lv (lv-big: 5x), and by Locust and Goose
+                     in memory mode (elsewhere they start all their users within 1 s)
   OHA_WAIT=1800      seconds to wait for another process's `cargo install oha` to finish
   LV_BENCH_CACHE=~/.cache/lv-bench   where peers are installed and Goose is built
   KEEP=1             keep the work folder (outputs of every tool) and print its path
@@ -47,8 +48,10 @@ Environment:
 Peers are installed when missing: nginx-light and wrk (apt-get), oha (cargo install --locked
 into $LV_BENCH_CACHE/oha), Locust (venv $LV_BENCH_CACHE/venv), Goose (bench/goose copied to
 $LV_BENCH_CACHE/goose-bench, built --release -j 1 once). A peer that cannot be installed is
-skipped with a note. Times with defaults: throughput ~6 x ROUNDS x (DURATION + ~4 s),
-about 4-5 min; latency about 1 min; memory about 4 min.
+skipped with a note (the first Goose build takes about 8 min, oha's install longer).
+Times with defaults, once installed: throughput about 3.5 min (6 tools x ROUNDS x
+(DURATION + ~1 s)); latency about 45 s; memory about 3.5 min (Goose's run time starts once
+all its users run, so its run is longer by the ramp).
 EOF
 }
 
@@ -199,7 +202,11 @@ bounded() {
 sample() {
   local skip=3
   [ "$2" -lt 10 ] && skip=1
-  python3 bench/sample.py "$1" --skip "$skip" >"$3" 2>/dev/null || true
+  # In the background, so that a signal to this script is handled at once (bash runs
+  # traps only after a foreground child ends, but interrupts `wait`).
+  python3 bench/sample.py "$1" --skip "$skip" >"$3" 2>/dev/null &
+  pids+=($!)
+  wait $! || true
 }
 
 results=$work/results.jsonl
