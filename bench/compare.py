@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Helpers of bench/compare.sh: parse each tool's output, print the comparison tables.
+
+  compare.py parse TOOL OUTPUT SAMPLE KEY=VALUE...   one JSON result line on stdout
+  compare.py table MODE RESULTS.jsonl                the table of a mode (throughput,
+                                                     latency, memory)
+  compare.py port FLEET.toml AGENT                   the agent's port in a fleet map
+
+TOOL is lv, wrk, oha, goose, locust or locust-fast; OUTPUT is the file the tool's numbers
+are read from (lv: the master's --json; wrk: its stdout; oha: its JSON; goose: its
+--report-file JSON; locust: the PREFIX_stats.csv); SAMPLE is bench/sample.py's JSON line.
+KEY=VALUE pairs (mode, round, users, note, ...) are copied into the result.
+"""
+import csv
+import json
+import re
+import statistics
+import sys
+
+
+def parse_lv(path):
+    total = json.load(open(path))["total"]
+    if total["requests"] == 0:
+        return {"requests": 0, "failures": total["failures"],
+                "error": "lv sent no request (see lv's lines below the table)"}
+    return {"rps": total["rps"], "p50_ms": total["p50_ms"], "p99_ms": total["p99_ms"],
+            "requests": total["requests"], "failures": total["failures"]}
+
+
+def wrk_ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(path):
+    text = open(path).read()
+    out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    for pct in ("50", "99"):
+        out[f"p{pct}_ms"] = wrk_ms(re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M).group(1))
+    out["requests"] = int(re.search(r"(\d+) requests in", text).group(1))
+    failures = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        failures += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        failures += sum(int(g) for g in m.groups())
+    out["failures"] = failures
+    return out
+
+
+def parse_oha(path):
+    report = json.load(open(path))
+    summary, pct = report["summary"], report["latencyPercentiles"]
+    statuses = report.get("statusCodeDistribution", {})
+    ok = sum(n for code, n in statuses.items() if str(code).startswith("2"))
+    # Requests cut off at the deadline (-z) are not failures.
+    errors = sum(n for e, n in report.get("errorDistribution", {}).items()
+                 if "deadline" not in e)
+    total = sum(statuses.values()) + errors
+    return {"rps": summary["requestsPerSec"], "p50_ms": pct["p50"] * 1000,
+            "p99_ms": pct["p99"] * 1000, "requests": total, "failures": total - ok}
+
+
+def parse_goose(path):
+    # Goose's --report-file JSON: raw_request_metrics has the "Aggregated" row (count,
+    # failures, req/s over the time all users ran); the percentiles come from the
+    # microsecond histograms (raw_metrics.requests.*.raw_data.times_us) merged, as
+    # raw_response_metrics only has whole milliseconds.
+    report = json.load(open(path))
+    agg = next(r for r in report["raw_request_metrics"] if r["name"] == "Aggregated")
+    out = {"rps": agg["requests_per_second"], "requests": agg["number_of_requests"],
+           "failures": agg["number_of_failures"]}
+    hist = {}
+    for request in report["raw_metrics"]["requests"].values():
+        for us, n in request["raw_data"].get("times_us", {}).items():
+            hist[int(us)] = hist.get(int(us), 0) + n
+    total = sum(hist.values())
+    if total:
+        for pct in (50, 99):
+            rank, seen = -(-total * pct // 100), 0
+            for us in sorted(hist):
+                seen += hist[us]
+                if seen >= rank:
+                    out[f"p{pct}_ms"] = us / 1000
+                    break
+    else:
+        ms = next(r for r in report["raw_response_metrics"] if r["name"] == "Aggregated")
+        out["p50_ms"], out["p99_ms"] = ms["percentile_50"], ms["percentile_99"]
+    return out
+
+
+def parse_locust(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    agg = next(r for r in rows if r["Name"] == "Aggregated")
+    return {"rps": float(agg["Requests/s"]), "p50_ms": float(agg["50%"]),
+            "p99_ms": float(agg["99%"]), "requests": int(agg["Request Count"]),
+            "failures": int(agg["Failure Count"])}
+
+
+PARSERS = {"lv": parse_lv, "lv-big": parse_lv, "wrk": parse_wrk, "oha": parse_oha,
+           "goose": parse_goose, "locust": parse_locust, "locust-fast": parse_locust}
+
+
+def cmd_parse(tool, output, sample, pairs):
+    result = {"tool": tool}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        result[key] = int(value) if value.isdigit() else value
+    try:
+        result.update(PARSERS[tool](output))
+    except Exception as err:  # a tool that failed or printed nothing: say so, go on
+        result["error"] = f"no numbers from {tool}'s output ({type(err).__name__}: {err})"
+    try:
+        s = json.loads(open(sample).read() or "{}")
+        if "peak_rss_mb" in s:
+            result["cpu"] = s["cpu_percent"]
+            result["rss_mb"] = s["peak_rss_mb"]
+    except (OSError, ValueError):
+        pass
+    print(json.dumps(result))
+
+
+def fmt(value, spec, width):
+    return f"{value:{width}{spec}}" if isinstance(value, (int, float)) else f"{'-':>{width}}"
+
+
+def median(values):
+    values = [v for v in values if isinstance(v, (int, float))]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+
+def row(r, label):
+    return (f"{r['tool']:<12} {label:>5} {fmt(r.get('rps'), ',.0f', 9)} {fmt(r.get('p50_ms'), '.2f', 7)}"
+            f" {fmt(r.get('p99_ms'), '.2f', 7)} {fmt(r.get('cpu'), '.0f', 5)} {fmt(r.get('rss_mb'), '.1f', 7)}"
+            f" {fmt(r.get('failures'), 'd', 6)} {fmt(per_core(r), ',.0f', 9)}")
+
+
+def per_core(r):
+    """Requests per second per busy core: req/s over the sampled CPU share."""
+    rps, cpu = r.get("rps"), r.get("cpu")
+    return rps * 100 / cpu if isinstance(rps, (int, float)) and isinstance(cpu, (int, float)) and cpu else None
+
+
+def table_throughput(results):
+    head = (f"{'tool':<12} {'round':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'lv/wrk':>6} {'lv/oha':>6}")
+    print(head)
+    print("-" * len(head))
+    rounds = sorted({r["round"] for r in results})
+    by = {(r["tool"], r["round"]): r for r in results}
+    ratios = {"wrk": [], "oha": []}
+    for rnd in rounds:
+        for r in (r for r in results if r["round"] == rnd):
+            line = row(r, str(rnd))
+            if r["tool"] == "lv":
+                for peer in ("wrk", "oha"):
+                    x = ratio(r.get("rps"), by.get((peer, rnd), {}).get("rps"))
+                    ratios[peer].append(x)
+                    line += f" {fmt(x, '.2f', 6)}"
+            if "error" in r:
+                line += f"  {r['error']}"
+            print(line)
+    print("-" * len(head))
+    tools = list(dict.fromkeys(r["tool"] for r in results))
+    for tool in tools:
+        rs = [r for r in results if r["tool"] == tool]
+        med = {"tool": tool}
+        for key in ("rps", "p50_ms", "p99_ms", "cpu", "rss_mb"):
+            med[key] = median([r.get(key) for r in rs])
+        med["failures"] = sum(r.get("failures", 0) for r in rs)
+        line = row(med, "med")
+        if tool == "lv":
+            for peer in ("wrk", "oha"):
+                line += f" {fmt(median(ratios[peer]), '.2f', 6)}"
+        print(line)
+    print("(median over rounds; fails summed; req/core: req/s per busy core of the load generator,\n"
+          " req/s x 100 / CPU%; lv/wrk and lv/oha: req/s ratio within a round)")
+
+
+def table_latency(results):
+    head = (f"{'tool':<12} {'conns':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        line = row(r, str(r.get("users", "")))
+        if "error" in r:
+            line += f"  {r['error']}"
+        print(line)
+    for r in results:
+        if r["tool"] == "lv" and "p50_ms" in r:
+            p50, p99 = r["p50_ms"], r["p99_ms"]
+            ok50 = "met" if 20 <= p50 <= 21 else "MISSED"
+            ok99 = "met" if 20 <= p99 <= 25 else "MISSED"
+            print(f"lv against a 20 ms target: p50 {p50:.2f} ms (goal 20-21: {ok50}), "
+                  f"p99 {p99:.2f} ms (goal 20-25: {ok99})")
+
+
+def table_memory(results):
+    head = (f"{'tool':<12} {'users':>6} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
+            f" {'RSS MB':>7} {'KB/user':>7} {'fails':>6}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        users = r.get("users", 0)
+        per_user = r["rss_mb"] * 1024 / users if "rss_mb" in r and users else None
+        line = (f"{r['tool']:<12} {users:>6} {fmt(r.get('rps'), ',.0f', 9)} {fmt(r.get('p50_ms'), '.2f', 7)}"
+                f" {fmt(r.get('p99_ms'), '.2f', 7)} {fmt(r.get('cpu'), '.0f', 5)} {fmt(r.get('rss_mb'), '.1f', 7)}"
+                f" {fmt(per_user, '.1f', 7)} {fmt(r.get('failures'), 'd', 6)}")
+        for key in ("error", "note"):
+            if key in r:
+                line += f"  {r[key]}"
+        print(line)
+
+
+def cmd_table(mode, path):
+    results = [json.loads(line) for line in open(path) if line.strip()]
+    if not results:
+        print("no results")
+        return
+    {"throughput": table_throughput, "latency": table_latency, "memory": table_memory}[mode](results)
+
+
+def cmd_port(path, agent):
+    import tomllib
+    fleet = tomllib.load(open(path, "rb"))
+    print(next(a["port"] for a in fleet["agent"] if a["name"].lower() == agent.lower()))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "parse":
+        cmd_parse(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    elif cmd == "table":
+        cmd_table(sys.argv[2], sys.argv[3])
+    elif cmd == "port":
+        cmd_port(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)
