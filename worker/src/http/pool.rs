@@ -112,27 +112,22 @@ impl Pool {
     /// any origin, or waits until a connection closes or comes back idle.
     pub async fn checkout(&self, origin: &Origin, fresh: bool) -> Slot {
         loop {
-            let returned = self.returned.notified();
-            tokio::pin!(returned);
-            // Registered before looking, so a connection put back meanwhile wakes us.
-            returned.as_mut().enable();
-            if !fresh && let Some(conn) = self.take_idle(origin) {
-                return Slot::Idle(conn);
+            if let Some(slot) = self.try_checkout(origin, fresh) {
+                return slot;
             }
-            if let Ok(permit) = Arc::clone(&self.budget).try_acquire_owned() {
-                return Slot::Open(permit);
-            }
-            let evicted = self
-                .lock()
-                .iter_mut()
-                .find(|(_, conns)| !conns.is_empty())
-                .map(|(_, conns)| conns.remove(0));
-            if evicted.is_some() {
-                drop(evicted);
+            if self.evict_one() {
                 continue;
             }
-            self.waited.store(true, Ordering::Relaxed);
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
             self.waiting.fetch_add(1, Ordering::SeqCst);
+            // Registered: look once more, a connection may have come back meanwhile.
+            if let Some(slot) = self.try_checkout(origin, fresh) {
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                return slot;
+            }
+            self.waited.store(true, Ordering::Relaxed);
             let permit = tokio::select! {
                 permit = Arc::clone(&self.budget).acquire_owned() => permit.ok(),
                 () = returned => None,
@@ -142,6 +137,27 @@ impl Pool {
                 return Slot::Open(permit);
             }
         }
+    }
+
+    /// An idle connection (unless `fresh`) or room for a new one, without waiting.
+    fn try_checkout(&self, origin: &Origin, fresh: bool) -> Option<Slot> {
+        if !fresh && let Some(conn) = self.take_idle(origin) {
+            return Some(Slot::Idle(conn));
+        }
+        Arc::clone(&self.budget)
+            .try_acquire_owned()
+            .ok()
+            .map(Slot::Open)
+    }
+
+    /// Closes the longest-idle connection to any origin; false when none is idle.
+    fn evict_one(&self) -> bool {
+        let evicted = self
+            .lock()
+            .iter_mut()
+            .find(|(_, conns)| !conns.is_empty())
+            .map(|(_, conns)| conns.remove(0));
+        evicted.is_some()
     }
 }
 
