@@ -10,7 +10,6 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2Serializer};
 
 use crate::kind::SloKind;
 
@@ -243,11 +242,7 @@ impl EndpointStats {
 
     /// The histogram in HdrHistogram's uncompressed V2 encoding.
     pub fn histogram_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        V2Serializer::new()
-            .serialize(&self.hist.histogram(), &mut out)
-            .expect("V2 serialization into a Vec cannot fail for lv's histogram bounds");
-        out
+        v2::encode_v2(&self.hist)
     }
 
     /// Rebuilds stats from their fields and [`Self::histogram_bytes`] output, checking consistency.

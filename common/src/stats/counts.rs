@@ -7,8 +7,8 @@
 //! fresh zeroed histogram to decode into and a scan of all 23,552 counters per add, or ~9 ns
 //! per nonzero counter through `record_n`. Here, decoded counts stay sparse (their nonzero
 //! counters only) and an add is one array addition per nonzero counter, or over the range of
-//! counters in use. `hdrhistogram` still writes the wire bytes and serves
-//! [`Counts::histogram`], and the tests check counters, percentiles and bytes against it.
+//! counters in use. `hdrhistogram` still serves [`Counts::histogram`], and the tests check
+//! counters, quantiles and the V2 bytes (read and written in `v2`) against it.
 
 use hdrhistogram::Histogram;
 
@@ -142,18 +142,20 @@ impl Counts {
         }
     }
 
+    /// Calls `f(index, count)` for each nonzero counter, indexes rising.
+    pub(super) fn for_each_nonzero(&self, mut f: impl FnMut(usize, u64)) {
+        match self {
+            Counts::Dense(dense) => dense.nonzero().for_each(|(i, c)| f(i, c)),
+            Counts::Sparse(buckets, _) => buckets.iter().for_each(|b| f(b.index as usize, b.count)),
+        }
+    }
+
     /// The counts as an HdrHistogram.
     pub(super) fn histogram(&self) -> Histogram<u64> {
         let mut hist = empty_histogram();
         // Each value lies in its own counter (index below BUCKETS), so nothing saturates, and
         // the histogram's min, max and total come out as if it had recorded every sample.
-        let mut add = |index: usize, count: u64| hist.saturating_record_n(value_of(index), count);
-        match self {
-            Counts::Dense(dense) => dense.nonzero().for_each(|(i, c)| add(i, c)),
-            Counts::Sparse(buckets, _) => {
-                buckets.iter().for_each(|b| add(b.index as usize, b.count));
-            }
-        }
+        self.for_each_nonzero(|index, count| hist.saturating_record_n(value_of(index), count));
         hist
     }
 

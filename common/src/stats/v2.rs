@@ -1,11 +1,13 @@
-//! Reading HdrHistogram V2 bytes from the network, straight into nonzero buckets.
+//! HdrHistogram's uncompressed V2 encoding, read straight into nonzero buckets and written
+//! straight from the counts.
 //!
 //! The bytes are checked and walked here rather than handed to `hdrhistogram`'s decoder, which
 //! allocates and zeroes a full histogram (184 KiB with lv's bounds) for each one. The walk
 //! accepts and refuses exactly what that decoder did behind the header checks below, and
-//! yields the same counters (the tests compare the two on real and on mangled bytes).
+//! yields the same counters; the writer gives the bytes `V2Serializer` gives (the tests
+//! compare both with `hdrhistogram`, on real and on mangled bytes).
 
-use super::counts::{BUCKETS, Bucket};
+use super::counts::{BUCKETS, Bucket, Counts};
 use super::{HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS, StatsError};
 
 /// V2 cookies and header size of the HdrHistogram encoding (see `hdrhistogram::serialization`).
@@ -83,6 +85,54 @@ pub(super) fn decode_v2(bytes: &[u8]) -> Result<Decoded, StatsError> {
         ));
     }
     Ok(Decoded { buckets, total })
+}
+
+/// The V2 bytes of `counts`, as `hdrhistogram`'s `V2Serializer` writes them: the counters
+/// from the first up to the last nonzero one (at least one), a run of two or more zeros as one
+/// negative number. A count above `i64::MAX`, which that serializer refuses, is written as
+/// `i64::MAX`.
+pub(super) fn encode_v2(counts: &Counts) -> Vec<u8> {
+    let mut out = Vec::with_capacity(V2_HEADER_LEN + 64);
+    out.extend(V2_COOKIE.to_be_bytes());
+    out.extend(0u32.to_be_bytes()); // payload length, set below
+    out.extend(0u32.to_be_bytes()); // normalizing offset
+    out.extend(u32::from(SIGNIFICANT_DIGITS).to_be_bytes());
+    out.extend(1u64.to_be_bytes());
+    out.extend(HISTOGRAM_MAX_US.to_be_bytes());
+    out.extend(1f64.to_be_bytes());
+    let mut next = 0;
+    counts.for_each_nonzero(|index, count| {
+        match index - next {
+            0 => {}
+            1 => out.push(0),
+            zeros => write_varint(&mut out, zig_zag(-(zeros as i64))),
+        }
+        write_varint(&mut out, zig_zag(count.min(i64::MAX as u64) as i64));
+        next = index + 1;
+    });
+    if next == 0 {
+        out.push(0); // no sample: the first counter, 0
+    }
+    let payload_len = u32::try_from(out.len() - V2_HEADER_LEN).expect("at most 9 bytes a counter");
+    out[4..8].copy_from_slice(&payload_len.to_be_bytes());
+    out
+}
+
+fn zig_zag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+/// Writes `value` as LEB128-64b9B (see [`read_varint_tail`]).
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    for _ in 0..8 {
+        if value < 0x80 {
+            out.push(value as u8);
+            return;
+        }
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
 /// The rest of a LEB128-64b9B number whose first byte, `first`, has its high bit set: up to 8

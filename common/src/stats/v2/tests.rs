@@ -3,7 +3,7 @@
 //! adding them gave.
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use proptest::prelude::*;
 
 use super::*;
@@ -53,6 +53,33 @@ fn with_payload(bytes: &[u8], payload: &[u8]) -> Vec<u8> {
 
 const QUANTILES: [f64; 6] = [0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
 
+/// What `V2Serializer` writes for a histogram that recorded `latencies`.
+fn serialized(latencies: &[u64]) -> Vec<u8> {
+    let mut hist = empty_histogram();
+    for &latency in latencies {
+        hist.saturating_record(latency);
+    }
+    let mut out = Vec::new();
+    V2Serializer::new()
+        .serialize(&hist, &mut out)
+        .expect("serializes");
+    out
+}
+
+#[test]
+fn written_bytes_are_v2_serializers() {
+    for latencies in [
+        &[][..],
+        &[0],
+        &[0, 0, 3],
+        &[1, 3],
+        &[2_047, 2_048, 2_050],
+        &[u64::MAX],
+    ] {
+        assert_eq!(stats_of(latencies).histogram_bytes(), serialized(latencies));
+    }
+}
+
 #[test]
 fn edge_payloads_are_judged_as_before() {
     let bytes = stats_of(&[5, 700, 1_000_000]).histogram_bytes();
@@ -89,6 +116,19 @@ fn edge_payloads_are_judged_as_before() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The bytes written are `V2Serializer`'s, from full counts and from decoded ones.
+    #[test]
+    fn written_bytes_match_v2_serializer(latencies in latencies()) {
+        let stats = stats_of(&latencies);
+        let bytes = stats.histogram_bytes();
+        prop_assert_eq!(&bytes, &serialized(&latencies));
+        let decoded = EndpointStats::from_parts(
+            None, stats.requests, stats.failures, stats.content_bytes, stats.min_us,
+            stats.max_us, stats.total_us, &bytes,
+        ).expect("real bytes decode");
+        prop_assert_eq!(decoded.histogram_bytes(), bytes);
+    }
 
     /// Real bytes, and the same bytes mangled, are accepted and read exactly as before.
     #[test]
