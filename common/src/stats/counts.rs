@@ -97,6 +97,27 @@ impl Dense {
         self.highest = self.highest.max(other.highest);
     }
 
+    /// Index of the first counter at which the running count reaches `target`. Sums blocks
+    /// of counters first (no branch per counter), then walks the block that gets there.
+    fn first_reaching(&self, target: u64) -> Option<usize> {
+        const BLOCK: usize = 16;
+        if self.lowest > self.highest {
+            return None;
+        }
+        let start = self.lowest - self.lowest % BLOCK;
+        let mut seen = 0u64;
+        for (n, block) in self.counts[start..=self.highest].chunks(BLOCK).enumerate() {
+            let sum = block.iter().fold(0u64, |sum, &c| sum.saturating_add(c));
+            if seen.saturating_add(sum) >= target {
+                let counters = block.iter().enumerate();
+                let offset = start + n * BLOCK;
+                return first_reaching(counters.map(|(i, &c)| (offset + i, c)), target - seen);
+            }
+            seen = seen.saturating_add(sum);
+        }
+        None
+    }
+
     /// (index, count) of every nonzero counter, indexes rising.
     fn nonzero(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         let used = if self.lowest > self.highest {
@@ -166,7 +187,7 @@ impl Counts {
         let (total, index) = match self {
             Counts::Dense(dense) => {
                 let target = quantile_target(quantile, dense.total);
-                (dense.total, first_reaching(dense.nonzero(), target))
+                (dense.total, dense.first_reaching(target))
             }
             Counts::Sparse(buckets, total) => {
                 let target = quantile_target(quantile, *total);
