@@ -2,9 +2,10 @@
 //!
 //! Workers record every request here and ship deltas; the master merges them into run totals.
 //! Fleet-wide percentiles must equal those of one histogram holding every sample, so response
-//! times go into HdrHistograms (added bucket by bucket, never averaged) while min, max and the
-//! sum are tracked exactly beside them. Memory is bounded by the number of distinct keys, which
-//! is capped, not by the number of requests. Pure code: no clock, no I/O, no tasks.
+//! times are counted as an HdrHistogram counts them (`counts`: its counter layout, added
+//! counter by counter, never averaged; `v2`: its wire encoding) while min, max and the sum are
+//! tracked exactly beside them. Memory is bounded by the number of distinct keys, which is
+//! capped, not by the number of requests. Pure code: no clock, no I/O, no tasks.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
