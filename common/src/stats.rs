@@ -2,20 +2,21 @@
 //!
 //! Workers record every request here and ship deltas; the master merges them into run totals.
 //! Fleet-wide percentiles must equal those of one histogram holding every sample, so response
-//! times go into HdrHistograms (added bucket by bucket, never averaged) while min, max and the
-//! sum are tracked exactly beside them. Memory is bounded by the number of distinct keys, which
-//! is capped, not by the number of requests. Pure code: no clock, no I/O, no tasks.
+//! times are counted as an HdrHistogram counts them (`counts`: its counter layout, added
+//! counter by counter, never averaged; `v2`: its wire encoding) while min, max and the sum are
+//! tracked exactly beside them. Memory is bounded by the number of distinct keys, which is
+//! capped, not by the number of requests. Pure code: no clock, no I/O, no tasks.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
 use crate::kind::SloKind;
 
+mod counts;
 mod v2;
-use v2::check_v2_header;
+use counts::Counts;
 
 /// Largest response time the histogram resolves (1 h, in microseconds); larger ones saturate.
 pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
@@ -74,9 +75,6 @@ pub enum StatsError {
         /// What was wrong with the bytes.
         reason: String,
     },
-    /// The histogram bytes looked right but did not decode.
-    #[error("histogram bytes could not be decoded: {0}")]
-    Undecodable(#[source] hdrhistogram::serialization::DeserializeError),
     /// More failures than requests.
     #[error("{failures} failures reported for only {requests} requests")]
     FailuresExceedRequests {
@@ -126,8 +124,10 @@ pub struct EndpointStats {
     pub max_us: u64,
     /// Exact sum of response times in microseconds.
     pub total_us: u64,
-    /// One sample per request, microseconds, bounds 1..=[`HISTOGRAM_MAX_US`], 3 digits.
-    hist: Histogram<u64>,
+    /// One sample per request, microseconds, bounds 1..=[`HISTOGRAM_MAX_US`], 3 digits, as an
+    /// HdrHistogram counts them; kept sparse when decoded from the wire, until recorded or
+    /// merged into.
+    hist: Counts,
 }
 
 impl Default for EndpointStats {
@@ -147,7 +147,7 @@ impl EndpointStats {
             min_us: 0,
             max_us: 0,
             total_us: 0,
-            hist: empty_histogram(),
+            hist: Counts::empty(),
         }
     }
 
@@ -163,7 +163,7 @@ impl EndpointStats {
         self.failures = self.failures.saturating_add(u64::from(failed));
         self.content_bytes = self.content_bytes.saturating_add(content_len);
         self.total_us = self.total_us.saturating_add(latency_us);
-        self.hist.saturating_record(latency_us);
+        self.hist.record(latency_us);
     }
 
     /// Adds `other` exactly; the kind stays self's if set, else becomes other's.
@@ -182,14 +182,12 @@ impl EndpointStats {
         self.failures = self.failures.saturating_add(other.failures);
         self.content_bytes = self.content_bytes.saturating_add(other.content_bytes);
         self.total_us = self.total_us.saturating_add(other.total_us);
-        self.hist
-            .add(&other.hist)
-            .expect("every EndpointStats histogram has lv's bounds, so addition cannot fail");
+        self.hist.add(&other.hist);
     }
 
-    /// The response-time histogram (microseconds).
-    pub fn histogram(&self) -> &Histogram<u64> {
-        &self.hist
+    /// The response-time histogram (microseconds), built from the counts on each call.
+    pub fn histogram(&self) -> Histogram<u64> {
+        self.hist.histogram()
     }
 
     /// True when no request was recorded.
@@ -245,16 +243,14 @@ impl EndpointStats {
 
     /// The histogram in HdrHistogram's uncompressed V2 encoding.
     pub fn histogram_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        V2Serializer::new()
-            .serialize(&self.hist, &mut out)
-            .expect("V2 serialization into a Vec cannot fail for lv's histogram bounds");
-        out
+        v2::encode_v2(&self.hist)
     }
 
     /// Rebuilds stats from their fields and [`Self::histogram_bytes`] output, checking consistency.
     ///
     /// Only the uncompressed V2 encoding with lv's parameters is accepted (see [`StatsError`]).
+    /// The histogram is kept as its nonzero buckets, so this allocates little and merging the
+    /// result into other stats costs per bucket, not per counter of a full histogram.
     #[allow(
         clippy::too_many_arguments,
         reason = "mirrors the fields of the wire message one to one"
@@ -278,13 +274,10 @@ impl EndpointStats {
         if requests > 0 && min_us > max_us {
             return Err(StatsError::MinAboveMax { min_us, max_us });
         }
-        check_v2_header(histogram)?;
-        let hist: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut &histogram[..])
-            .map_err(StatsError::Undecodable)?;
-        if hist.len() != requests {
+        let decoded = v2::decode_v2(histogram)?;
+        if decoded.total != requests {
             return Err(StatsError::CountMismatch {
-                histogram: hist.len(),
+                histogram: decoded.total,
                 requests,
             });
         }
@@ -297,7 +290,7 @@ impl EndpointStats {
             min_us: if empty { 0 } else { min_us },
             max_us: if empty { 0 } else { max_us },
             total_us: if empty { 0 } else { total_us },
-            hist,
+            hist: Counts::sparse(decoded.buckets, decoded.total),
         })
     }
 }

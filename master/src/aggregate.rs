@@ -120,7 +120,8 @@ pub struct RunStats {
     pub history: Vec<HistoryRow>,
     /// Requests cut off by stops, all workers.
     pub cut_off: u64,
-    /// Every request of the run in one row (the Aggregated line), kept as reports arrive.
+    /// Every request of the run in one row (the Aggregated line), as of the last closed
+    /// interval: each interval's total is added when it closes, not each report.
     pub grand_total: EndpointStats,
     /// First and last time (Unix ms) each failure kind was reported.
     pub failure_times: BTreeMap<FailureKey, (i64, i64)>,
@@ -150,14 +151,16 @@ impl RunStats {
         self.totals.merge(&report.stats);
         for (key, endpoint) in &report.stats.endpoints {
             self.open_total.merge(endpoint);
-            self.grand_total.merge(endpoint);
             if self.endpoint_history {
                 self.open_endpoints
                     .entry(key.clone())
                     .or_default()
                     .merge(endpoint);
             }
-            let counts = self.open_per_endpoint.entry(key.clone()).or_default();
+            let counts = match self.open_per_endpoint.get_mut(key) {
+                Some(counts) => counts,
+                None => self.open_per_endpoint.entry(key.clone()).or_default(),
+            };
             counts.0 += endpoint.requests;
             counts.1 += endpoint.failures;
         }
@@ -191,6 +194,7 @@ impl RunStats {
         let since = self.open_since_ms.unwrap_or(now_ms);
         let seconds = ((now_ms - since) as f64 / 1000.0).max(0.0);
         self.open_since_ms = Some(now_ms);
+        self.grand_total.merge(&self.open_total);
         let interval = Interval {
             seconds,
             total: std::mem::take(&mut self.open_total),
