@@ -38,6 +38,14 @@ fn bad<T>(reason: impl Into<String>) -> Result<T, StatsError> {
 pub(super) fn decode_v2(bytes: &[u8]) -> Result<Decoded, StatsError> {
     check_v2_header(bytes)?;
     let payload = &bytes[V2_HEADER_LEN..];
+    // At most 9 bytes a counter: anything longer is not an lv histogram (and would make the
+    // slots below needlessly large).
+    if payload.len() > BUCKETS * 9 {
+        return bad(format!(
+            "{} payload bytes is more than any histogram of {BUCKETS} counters needs",
+            payload.len()
+        ));
+    }
     // Each nonzero count takes at least one byte, so one slot per byte is always enough. A
     // slot is written for every number and kept only for a nonzero count: a branch there
     // would be mispredicted about every other number.

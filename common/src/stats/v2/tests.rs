@@ -114,6 +114,15 @@ fn edge_payloads_are_judged_as_before() {
     }
 }
 
+#[test]
+fn payloads_longer_than_any_histogram_are_refused() {
+    let bytes = stats_of(&[5]).histogram_bytes();
+    let fits = with_payload(&bytes, &vec![0x00; BUCKETS * 9]);
+    assert!(new_decode(&fits).is_some());
+    let too_long = with_payload(&bytes, &vec![0x00; BUCKETS * 9 + 1]);
+    assert!(new_decode(&too_long).is_none());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
