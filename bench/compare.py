@@ -4,7 +4,6 @@
   compare.py parse TOOL OUTPUT SAMPLE KEY=VALUE...   one JSON result line on stdout
   compare.py table MODE RESULTS.jsonl                the table of a mode (throughput,
                                                      latency, memory)
-  compare.py port FLEET.toml AGENT                   the agent's port in a fleet map
 
 TOOL is lv, wrk, oha, goose, locust or locust-fast; OUTPUT is the file the tool's numbers
 are read from (lv: the master's --json; wrk: its stdout; oha: its JSON; goose: its
@@ -228,19 +227,11 @@ def cmd_table(mode, path):
     {"throughput": table_throughput, "latency": table_latency, "memory": table_memory}[mode](results)
 
 
-def cmd_port(path, agent):
-    import tomllib
-    fleet = tomllib.load(open(path, "rb"))
-    print(next(a["port"] for a in fleet["agent"] if a["name"].lower() == agent.lower()))
-
-
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "parse":
         cmd_parse(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif cmd == "table":
         cmd_table(sys.argv[2], sys.argv[3])
-    elif cmd == "port":
-        cmd_port(sys.argv[2], sys.argv[3])
     else:
         sys.exit(__doc__)

@@ -21,13 +21,15 @@ Modes:
                         lv, wrk, oha, goose, locust-fast (FastHttpUser), locust (HttpUser).
                         One table: req/s, p50, p99, CPU %, peak RSS, failures, and lv/wrk,
                         lv/oha req/s ratios within each round; medians over rounds last.
-  latency               lv-fleet-sim answering ATLAS after exactly 20 ms (--latency-scale 0
-                        --slow ATLAS=20), LAT_USERS users/connections, no think time, DURATION:
-                        lv (goal: p50 20-21 ms, p99 20-25 ms), wrk, oha, locust-fast.
+  latency               lv-delay-target (tests/src/bin: one thread per connection, every
+                        answer exactly 20 ms after the request arrived), LAT_USERS
+                        users/connections, no think time, DURATION: lv (goal: p50 20-21 ms,
+                        p99 20-25 ms), wrk, oha, locust-fast. (lv-fleet-sim --slow adds its
+                        timer wheel's tick and its scheduler: about 2 ms more for every tool.)
   memory                nginx, MEM_USERS users waiting between(1, 5) s for MEM_DURATION:
                         peak RSS and KB per user of lv, locust-fast, locust, goose; then lv
-                        with BIG_USERS users (the open-file limit may make lv's master refuse
-                        the share: the refusal is printed as is).
+                        with BIG_USERS users (more than the open-file limit: lv's master
+                        warns, its warnings are printed after the table).
   help                  this text.
 
 Environment:
@@ -234,15 +236,14 @@ start_nginx() {
   BASE=http://127.0.0.1:$port
 }
 
-start_fleet_sim() {
-  bounded 3h 0 "$work/sim.out" "$work/sim.log" "$LV/lv-fleet-sim" --latency-scale 0 \
-    --slow ATLAS=20 --ephemeral-ports --write-fleet "$work/fleet.toml" --admin-port 0
+start_delay_target() {
+  bounded 3h 0 "$work/delay.out" "$work/delay.log" "$LV/lv-delay-target" --delay-ms 20
   for _ in $(seq 100); do
-    grep -q "ready" "$work/sim.out" 2>/dev/null && break
+    grep -q "^listening on " "$work/delay.out" 2>/dev/null && break
     sleep 0.1
   done
-  grep -q "ready" "$work/sim.out" || { cat "$work/sim.log" >&2; exit 1; }
-  BASE=http://127.0.0.1:$(python3 bench/compare.py port "$work/fleet.toml" ATLAS)
+  grep -q "^listening on " "$work/delay.out" || { cat "$work/delay.log" >&2; exit 1; }
+  BASE=http://$(sed -n 's/^listening on //p' "$work/delay.out")
 }
 
 # --- one run per tool -------------------------------------------------------------------
@@ -393,12 +394,12 @@ case "$MODE" in
     python3 bench/compare.py table throughput "$results"
     ;;
   latency)
-    start_fleet_sim
+    start_delay_target
     for tool in lv wrk oha goose locust-fast locust; do
       run "$tool" "$tool-lat" "$LAT_USERS" "$DURATION" 0 0 mode=latency round=1 "users=$LAT_USERS"
     done
     header
-    echo "$LAT_USERS connections/users, no think time, GET ATLAS /health on lv-fleet-sim (every answer after 20 ms), $DURATION per run"
+    echo "$LAT_USERS connections/users, no think time, GET /health on lv-delay-target (every answer 20 ms after the request), $DURATION per run"
     python3 bench/compare.py table latency "$results"
     ;;
   memory)
