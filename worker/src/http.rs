@@ -155,10 +155,26 @@ impl HttpClient {
             &req.body,
         );
         let head_request = req.method == Method::HEAD;
+        let idempotent = matches!(
+            req.method,
+            Method::GET
+                | Method::HEAD
+                | Method::PUT
+                | Method::DELETE
+                | Method::OPTIONS
+                | Method::TRACE
+        );
         let closes = codec::request_closes(&req.headers);
         let exchange = async {
             let response = self
-                .roundtrip(&origin, &wire, head_request, req.keep_body, closes)
+                .roundtrip(
+                    &origin,
+                    &wire,
+                    head_request,
+                    req.keep_body,
+                    closes,
+                    idempotent,
+                )
                 .await?;
             Ok(InResponse {
                 status: response.status,
@@ -182,6 +198,7 @@ impl HttpClient {
         head_request: bool,
         keep_body: bool,
         closes: bool,
+        idempotent: bool,
     ) -> Result<codec::Response, RequestError> {
         let shared = &self.inner;
         let mut fresh = false;
@@ -212,8 +229,10 @@ impl HttpClient {
                     }
                     return Ok(response);
                 }
-                // The server closed it while it was idle: send again on a new connection.
-                Err(failure) if failure.unanswered && reused => fresh = true,
+                // The server closed it while it was idle (just now: closes seen earlier are
+                // weeded out in the pool): send again on a new connection, if sending twice
+                // cannot do harm. A POST may have reached a server that died before answering.
+                Err(failure) if failure.unanswered && reused && idempotent => fresh = true,
                 Err(failure) => return Err(failure.error),
             }
         }

@@ -79,11 +79,18 @@ impl Pool {
     }
 
     /// The most recently used idle connection to `origin`, if any.
+    /// Connections the server has closed meanwhile are dropped on the way.
     fn take_idle(&self, origin: &Origin) -> Option<Conn> {
-        self.lock()
-            .iter_mut()
-            .find(|(o, _)| o == origin)
-            .and_then(|(_, conns)| conns.pop())
+        loop {
+            let conn = self
+                .lock()
+                .iter_mut()
+                .find(|(o, _)| o == origin)
+                .and_then(|(_, conns)| conns.pop())?;
+            if conn.stream.still_open() {
+                return Some(conn);
+            }
+        }
     }
 
     /// Keeps `conn` for the next request to `origin`.

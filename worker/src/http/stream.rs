@@ -2,6 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -78,6 +79,26 @@ impl Stream {
                 tls.write_all(bytes).await?;
                 tls.flush().await
             }
+        }
+    }
+
+    /// False when the peer has closed the idle connection (or sent bytes nobody asked for),
+    /// as far as the socket already knows: no system call unless the socket is readable.
+    pub fn still_open(&self) -> bool {
+        let tcp = match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        match tcp.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            // Readable while idle: an end of stream, an error or stray bytes; only a
+            // spurious readiness (nothing to read) leaves it usable.
+            Poll::Ready(Ok(())) => matches!(
+                tcp.try_read(&mut [0u8; 1]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock
+            ),
         }
     }
 

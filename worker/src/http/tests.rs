@@ -17,6 +17,8 @@ enum Script {
     Answer(&'static str),
     /// Answers once, then closes the connection without saying so.
     AnswerThenClose(&'static str),
+    /// Answers the first request of a connection; closes on the second without answering.
+    AnswerOnceThenDrop(&'static str),
     /// Never answers.
     Silent,
 }
@@ -49,6 +51,7 @@ async fn server(script: Script) -> Server {
 async fn serve_one(mut socket: TcpStream, script: Script, requests: Arc<AtomicUsize>) {
     let mut pending = Vec::new();
     let mut chunk = [0u8; 4096];
+    let mut answered = false;
     loop {
         while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
             pending.drain(..end + 4);
@@ -62,6 +65,12 @@ async fn serve_one(mut socket: TcpStream, script: Script, requests: Arc<AtomicUs
                 Script::AnswerThenClose(raw) => {
                     let _ = socket.write_all(raw.as_bytes()).await;
                     return;
+                }
+                Script::AnswerOnceThenDrop(raw) => {
+                    if answered || socket.write_all(raw.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    answered = true;
                 }
                 Script::Silent => {}
             }
@@ -166,6 +175,43 @@ async fn a_connection_closed_while_idle_is_replaced_without_an_error() {
         "each request answered once"
     );
     assert_eq!(srv.connections.load(Ordering::SeqCst), 3);
+}
+
+/// A request that gets no answer on a reused connection is sent again on a new one only
+/// when sending it twice cannot do harm: a GET, not a POST.
+#[tokio::test]
+async fn only_idempotent_requests_are_sent_again_after_no_answer() {
+    let srv = server(Script::AnswerOnceThenDrop(OK)).await;
+    let client = client(100);
+    let url = format!("http://{}/", srv.addr);
+    client
+        .send(get(url.clone(), false))
+        .await
+        .expect("first GET");
+    client
+        .send(get(url.clone(), false))
+        .await
+        .expect("the second GET is sent again on a new connection");
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(srv.connections.load(Ordering::SeqCst), 2);
+
+    let srv = server(Script::AnswerOnceThenDrop(OK)).await;
+    let url = format!("http://{}/", srv.addr);
+    let post = || OutRequest {
+        method: Method::POST,
+        ..get(url.clone(), false)
+    };
+    client.send(post()).await.expect("first POST");
+    let err = client
+        .send(post())
+        .await
+        .expect_err("the second POST is not repeated");
+    assert_eq!(err.to_string(), "connection closed before a response");
+    assert_eq!(
+        srv.requests.load(Ordering::SeqCst),
+        2,
+        "the target saw each POST once"
+    );
 }
 
 #[tokio::test]
