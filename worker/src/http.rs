@@ -144,38 +144,9 @@ impl HttpClient {
     pub async fn send(&self, req: OutRequest) -> Result<InResponse, RequestError> {
         let started = Instant::now();
         let timeout = req.timeout;
-        let (origin, host, path) = split_url(&req.url)?;
-        let mut wire = Vec::with_capacity(128 + path.len() + req.body.len());
-        codec::encode_request(
-            &mut wire,
-            &req.method,
-            path.as_str(),
-            &host,
-            &req.headers,
-            &req.body,
-        );
-        let head_request = req.method == Method::HEAD;
-        let idempotent = matches!(
-            req.method,
-            Method::GET
-                | Method::HEAD
-                | Method::PUT
-                | Method::DELETE
-                | Method::OPTIONS
-                | Method::TRACE
-        );
-        let closes = codec::request_closes(&req.headers);
+        let encoded = Encoded::new(&req)?;
         let exchange = async {
-            let response = self
-                .roundtrip(
-                    &origin,
-                    &wire,
-                    head_request,
-                    req.keep_body,
-                    closes,
-                    idempotent,
-                )
-                .await?;
+            let response = self.roundtrip(&encoded).await?;
             Ok(InResponse {
                 status: response.status,
                 content_len: response.content_len,
@@ -191,16 +162,9 @@ impl HttpClient {
 
     /// One exchange on a pooled connection; a reused connection that the server had
     /// closed while idle (nothing came back) is replaced by a new one, once.
-    async fn roundtrip(
-        &self,
-        origin: &Origin,
-        wire: &[u8],
-        head_request: bool,
-        keep_body: bool,
-        closes: bool,
-        idempotent: bool,
-    ) -> Result<codec::Response, RequestError> {
+    async fn roundtrip(&self, request: &Encoded) -> Result<codec::Response, RequestError> {
         let shared = &self.inner;
+        let origin = &request.origin;
         let mut fresh = false;
         loop {
             let (mut conn, reused) = match shared.pool.checkout(origin, fresh).await {
@@ -217,14 +181,14 @@ impl HttpClient {
             match codec::exchange(
                 &mut conn.stream,
                 &mut conn.buf,
-                wire,
-                head_request,
-                keep_body,
+                &request.wire,
+                request.head_request,
+                request.keep_body,
             )
             .await
             {
                 Ok(response) => {
-                    if response.reusable && !closes {
+                    if response.reusable && !request.closes {
                         shared.pool.put_back(origin, conn);
                     }
                     return Ok(response);
@@ -232,10 +196,53 @@ impl HttpClient {
                 // The server closed it while it was idle (just now: closes seen earlier are
                 // weeded out in the pool): send again on a new connection, if sending twice
                 // cannot do harm. A POST may have reached a server that died before answering.
-                Err(failure) if failure.unanswered && reused && idempotent => fresh = true,
+                Err(failure) if failure.unanswered && reused && request.idempotent => fresh = true,
                 Err(failure) => return Err(failure.error),
             }
         }
+    }
+}
+
+/// A request encoded for the wire, and what sending it and reading its answer need to know.
+struct Encoded {
+    origin: Origin,
+    wire: Vec<u8>,
+    head_request: bool,
+    keep_body: bool,
+    /// The request asks the server to close the connection after answering.
+    closes: bool,
+    /// Sending it twice does no more than sending it once.
+    idempotent: bool,
+}
+
+impl Encoded {
+    fn new(req: &OutRequest) -> Result<Encoded, RequestError> {
+        let (origin, host, path) = split_url(&req.url)?;
+        let mut wire = Vec::with_capacity(128 + path.len() + req.body.len());
+        codec::encode_request(
+            &mut wire,
+            &req.method,
+            &path,
+            &host,
+            &req.headers,
+            &req.body,
+        );
+        Ok(Encoded {
+            origin,
+            wire,
+            head_request: req.method == Method::HEAD,
+            keep_body: req.keep_body,
+            closes: codec::request_closes(&req.headers),
+            idempotent: matches!(
+                req.method,
+                Method::GET
+                    | Method::HEAD
+                    | Method::PUT
+                    | Method::DELETE
+                    | Method::OPTIONS
+                    | Method::TRACE
+            ),
+        })
     }
 }
 
