@@ -157,6 +157,24 @@ impl Proc {
     }
 }
 
+/// `lv-master` words: `scenario`, the repository's fleet map, headless with only the
+/// summary, bound to 127.0.0.1:`port` (0 picks one), then `extra`.
+pub fn master_args(scenario: &Path, port: u16, extra: &[&str]) -> Vec<String> {
+    let fleet = crate::workspace_root().join("configs/fleet.toml");
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        scenario.display().to_string(),
+        "--fleet".into(),
+        fleet.display().to_string(),
+        "--headless".into(),
+        "--only-summary".into(),
+        "--master-bind-port".into(),
+        port.to_string(),
+    ];
+    args.extend(extra.iter().map(|w| (*w).to_owned()));
+    args
+}
+
 /// Starts `lv-master` with `args` and waits for the address it announces.
 pub async fn spawn_master_process<S: AsRef<OsStr>>(args: &[S]) -> (Proc, SocketAddr) {
     let master = Proc::start(&crate::bin("lv-master"), args, "master");

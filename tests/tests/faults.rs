@@ -8,32 +8,14 @@ use std::time::Duration;
 
 use lv_master::summary::{Summary, WorkerSummary, read_json};
 use lv_tests::harness::{
-    Proc, spawn_answering_target, spawn_master_process, spawn_proxy, spawn_worker_process, unix_ms,
-    wait_until,
+    Proc, master_args, spawn_answering_target, spawn_master_process, spawn_proxy,
+    spawn_worker_process, unix_ms, wait_until,
 };
-use lv_tests::{ping_scenario, spawn_target, workspace_root, write_file};
+use lv_tests::{ping_scenario, spawn_target, write_file};
 use tokio_util::sync::CancellationToken;
 
 /// Heartbeat timeout of the tests that want losses noticed fast.
 const FAST: &str = "2s";
-
-/// `lv-master` words: the scenario, the fleet map, headless, bound to 127.0.0.1:`port`,
-/// then `extra`.
-fn master_args(scenario: &Path, port: u16, extra: &[&str]) -> Vec<String> {
-    let fleet = workspace_root().join("configs/fleet.toml");
-    let mut args: Vec<String> = vec![
-        "-f".into(),
-        scenario.display().to_string(),
-        "--fleet".into(),
-        fleet.display().to_string(),
-        "--headless".into(),
-        "--only-summary".into(),
-        "--master-bind-port".into(),
-        port.to_string(),
-    ];
-    args.extend(extra.iter().map(|w| (*w).to_owned()));
-    args
-}
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")

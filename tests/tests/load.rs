@@ -5,32 +5,26 @@ use std::path::Path;
 use std::time::Duration;
 
 use lv_master::summary::{Summary, read_json};
-use lv_tests::harness::{Proc, spawn_master_process, spawn_worker_process};
-use lv_tests::{spawn_target, workspace_root, write_file};
+use lv_tests::harness::{Proc, master_args, spawn_master_process, spawn_worker_process};
+use lv_tests::{spawn_target, write_file};
 use tokio_util::sync::CancellationToken;
 
-/// `lv-master` words for a headless run with `workers` expected, reporting to `json`.
-fn master_args(scenario: &Path, json: &Path, workers: usize, extra: &[&str]) -> Vec<String> {
-    let fleet = workspace_root().join("configs/fleet.toml");
-    let mut args: Vec<String> = vec![
-        "-f".into(),
-        scenario.display().to_string(),
-        "--fleet".into(),
-        fleet.display().to_string(),
-        "--headless".into(),
-        "--only-summary".into(),
-        "--no-slo".into(),
-        "--master-bind-port".into(),
-        "0".into(),
-        "--expect-workers".into(),
-        workers.to_string(),
-        "--expect-workers-max-wait".into(),
-        "60s".into(),
-        "--json".into(),
-        json.display().to_string(),
+/// `lv-master` words for a headless run on 127.0.0.1:0 without SLO checks, waiting for
+/// `workers` workers and writing its summary to `json`, then `extra`.
+fn run_args(scenario: &Path, json: &Path, workers: usize, extra: &[&str]) -> Vec<String> {
+    let workers = workers.to_string();
+    let json = json.display().to_string();
+    let mut words = vec![
+        "--no-slo",
+        "--expect-workers",
+        &workers,
+        "--expect-workers-max-wait",
+        "60s",
+        "--json",
+        &json,
     ];
-    args.extend(extra.iter().map(|w| (*w).to_owned()));
-    args
+    words.extend_from_slice(extra);
+    master_args(scenario, 0, &words)
 }
 
 /// Waits for the master and every worker to exit 0; returns the master's summary.
@@ -61,7 +55,7 @@ async fn at_full_speed_every_request_the_target_answered_is_counted() {
         ),
     );
     let json = dir.path().join("summary.json");
-    let (master, addr) = spawn_master_process(&master_args(
+    let (master, addr) = spawn_master_process(&run_args(
         &scenario,
         &json,
         2,
@@ -113,7 +107,7 @@ async fn twenty_worker_processes_attach_and_none_misses_a_heartbeat() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = lv_tests::ping_scenario(dir.path(), &target, 0.05);
     let json = dir.path().join("summary.json");
-    let (master, addr) = spawn_master_process(&master_args(
+    let (master, addr) = spawn_master_process(&run_args(
         &scenario,
         &json,
         WORKERS,

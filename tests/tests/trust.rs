@@ -9,32 +9,16 @@ use lv_common::pb::control_client::ControlClient;
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
 use lv_master::summary::{Summary, read_json};
 use lv_tests::harness::{
-    LISTENING, Proc, spawn_master_process, spawn_worker_process, wait_until, write_test_pki,
+    LISTENING, Proc, master_args, spawn_master_process, spawn_worker_process, wait_until,
+    write_test_pki,
 };
-use lv_tests::{Target, bin, ping_scenario, spawn_target, workspace_root};
+use lv_tests::{Target, bin, ping_scenario, spawn_target};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 fn scenario(dir: &Path, target: &Target) -> PathBuf {
     ping_scenario(dir, target, 0.05)
-}
-
-/// `lv-master` words for `scenario` on 127.0.0.1:0 (headless), then `extra`.
-fn master_args(scenario: &Path, extra: &[&str]) -> Vec<String> {
-    let fleet = workspace_root().join("configs/fleet.toml");
-    let mut args: Vec<String> = vec![
-        "-f".into(),
-        scenario.display().to_string(),
-        "--fleet".into(),
-        fleet.display().to_string(),
-        "--headless".into(),
-        "--only-summary".into(),
-        "--master-bind-port".into(),
-        "0".into(),
-    ];
-    args.extend(extra.iter().map(|w| (*w).to_owned()));
-    args
 }
 
 fn path_str(path: &Path) -> &str {
@@ -110,6 +94,7 @@ async fn a_wrong_token_is_refused_and_generates_no_load() {
     let scenario = scenario(dir.path(), &target);
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
+        0,
         &[
             "--token",
             "right",
@@ -150,7 +135,11 @@ async fn a_public_bind_without_a_token_is_refused_before_binding() {
     let target = spawn_target(&[], stop.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = scenario(dir.path(), &target);
-    let mut args = master_args(&scenario, &["-t", "1s", "--expect-workers-max-wait", "1s"]);
+    let mut args = master_args(
+        &scenario,
+        0,
+        &["-t", "1s", "--expect-workers-max-wait", "1s"],
+    );
     args.extend(["--master-bind-host".into(), "0.0.0.0".into()]);
     let mut master = Proc::start(&bin("lv-master"), &args, "master");
     assert_eq!(master.exit_code(Duration::from_secs(20)).await, Some(2));
@@ -173,6 +162,7 @@ async fn another_protocol_version_is_refused_naming_both_versions() {
     let json = dir.path().join("summary.json");
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
+        0,
         &[
             "--expect-workers",
             "1",
@@ -223,6 +213,7 @@ async fn tls_with_the_right_ca_runs_a_test() {
     let json = dir.path().join("summary.json");
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
+        0,
         &[
             "--tls-cert",
             path_str(&pki.cert),
@@ -265,6 +256,7 @@ async fn tls_with_the_wrong_ca_is_refused_and_generates_no_load() {
     let scenario = scenario(dir.path(), &target);
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
+        0,
         &[
             "--tls-cert",
             path_str(&pki.cert),
@@ -321,6 +313,7 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_run_completes() {
     let json = dir.path().join("summary.json");
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
+        0,
         &[
             "--expect-workers",
             "1",

@@ -97,6 +97,20 @@ fn get(url: String, keep_body: bool) -> OutRequest {
     }
 }
 
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Sends a GET and returns the response; panics with `what` and the error on failure.
+async fn fetch(client: &HttpClient, url: String, keep_body: bool, what: &str) -> InResponse {
+    client
+        .send(get(url, keep_body))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
 const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}";
 
 #[tokio::test]
@@ -104,10 +118,7 @@ async fn keep_alive_connections_are_reused() {
     let srv = server(Script::Answer(OK)).await;
     let client = client(100);
     for _ in 0..5 {
-        let response = client
-            .send(get(format!("http://{}/health", srv.addr), true))
-            .await
-            .expect("response");
+        let response = fetch(&client, srv.url("/health"), true, "response").await;
         assert_eq!(response.status, 200);
         assert_eq!(response.content_len, 15);
         assert_eq!(&response.body[..], b"{\"status\":\"ok\"}");
@@ -128,10 +139,7 @@ async fn chunked_bodies_are_decoded_and_the_connection_reused() {
     .await;
     let client = client(100);
     for _ in 0..2 {
-        let response = client
-            .send(get(format!("http://{}/", srv.addr), true))
-            .await
-            .expect("response");
+        let response = fetch(&client, srv.url("/"), true, "response").await;
         assert_eq!(&response.body[..], b"Wikipedia in \r\n\r\nchunks.");
         assert_eq!(response.content_len, 24);
     }
@@ -143,10 +151,7 @@ async fn a_body_until_close_ends_the_connection() {
     let srv = server(Script::AnswerThenClose("HTTP/1.1 200 OK\r\n\r\nall of it")).await;
     let client = client(100);
     for _ in 0..2 {
-        let response = client
-            .send(get(format!("http://{}/", srv.addr), true))
-            .await
-            .expect("response");
+        let response = fetch(&client, srv.url("/"), true, "response").await;
         assert_eq!(&response.body[..], b"all of it");
     }
     assert_eq!(
@@ -161,10 +166,13 @@ async fn a_connection_closed_while_idle_is_replaced_without_an_error() {
     let srv = server(Script::AnswerThenClose(OK)).await;
     let client = client(100);
     for _ in 0..3 {
-        let response = client
-            .send(get(format!("http://{}/", srv.addr), false))
-            .await
-            .expect("the stale connection is retried on a new one");
+        let response = fetch(
+            &client,
+            srv.url("/"),
+            false,
+            "the stale connection is retried on a new one",
+        )
+        .await;
         assert_eq!(response.status, 200);
         // Let the server's close arrive before the next request reuses the connection.
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -270,10 +278,7 @@ async fn large_bodies_are_counted_in_full_and_kept_up_to_the_limit() {
     );
     let srv = server(Script::Answer(raw)).await;
     let client = client(100);
-    let response = client
-        .send(get(format!("http://{}/", srv.addr), true))
-        .await
-        .expect("response");
+    let response = fetch(&client, srv.url("/"), true, "response").await;
     assert_eq!(response.content_len, SIZE as u64);
     assert_eq!(response.body.len(), MAX_KEPT_BODY);
 }
@@ -284,10 +289,13 @@ async fn the_budget_bounds_open_connections_across_origins() {
     let b = server(Script::Answer(OK)).await;
     let client = client(1);
     for srv in [&a, &b, &a, &b] {
-        let response = client
-            .send(get(format!("http://{}/", srv.addr), false))
-            .await
-            .expect("an idle connection to the other origin makes room");
+        let response = fetch(
+            &client,
+            srv.url("/"),
+            false,
+            "an idle connection to the other origin makes room",
+        )
+        .await;
         assert_eq!(response.status, 200);
     }
     assert_eq!(a.connections.load(Ordering::SeqCst), 2);
