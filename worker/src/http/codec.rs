@@ -304,6 +304,10 @@ pub(super) fn parse_head(
             }
         }
     }
+    // After 101 Switching Protocols the connection speaks something else: never reuse it.
+    if status == 101 {
+        keep_alive = false;
+    }
     let framing = if head_request || status == 204 || status == 304 || status < 200 {
         Framing::Empty
     } else if chunked {

@@ -28,6 +28,8 @@ fn framing_follows_the_headers() {
     assert_eq!(h.framing, Framing::Empty);
     let h = head("HTTP/1.1 304 Not Modified\r\n\r\n");
     assert_eq!(h.framing, Framing::Empty);
+    let h = head("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+    assert_eq!((h.framing, h.keep_alive), (Framing::Empty, false));
 }
 
 #[test]
