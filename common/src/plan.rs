@@ -24,6 +24,10 @@ use crate::wait::WaitRule;
 pub struct Plan {
     /// User classes left after selection and tag filtering.
     pub classes: Vec<ClassPlan>,
+    /// Each user keeps its own connections (as Locust's sessions) instead of sharing the
+    /// worker's.
+    #[serde(default)]
+    pub connection_per_user: bool,
 }
 
 /// A user class, ready to run.
@@ -117,6 +121,8 @@ pub struct PlanOptions {
     pub host: HostBase,
     /// Timeout of steps that set none.
     pub default_timeout: Duration,
+    /// Each user keeps its own connections.
+    pub connection_per_user: bool,
 }
 
 /// The result of resolving: the plan and remarks worth logging (dropped classes).
@@ -175,7 +181,10 @@ pub fn resolve(
         return Err(ScenarioError::EmptyPlan(describe_filters(options)));
     }
     Ok(Resolved {
-        plan: Plan { classes },
+        plan: Plan {
+            classes,
+            connection_per_user: options.connection_per_user,
+        },
         notes,
     })
 }
@@ -551,6 +560,25 @@ fn invalid(at: &str, detail: String) -> ScenarioError {
     ScenarioError::Invalid {
         location: at.to_owned(),
         detail,
+    }
+}
+
+/// Origins a user keeps connections to with `connection_per_user` (the least recently used
+/// beyond this is closed), as Python requests' session keeps pools for 10 hosts.
+pub const MAX_USER_ORIGINS: usize = 10;
+
+impl ClassPlan {
+    /// Distinct origins (scheme, host and port) its steps send to.
+    pub fn origins(&self) -> usize {
+        let mut bases: Vec<&str> = self
+            .on_start
+            .iter()
+            .chain(self.tasks.iter().flat_map(|t| &t.steps))
+            .map(|s| s.base_url.as_str())
+            .collect();
+        bases.sort_unstable();
+        bases.dedup();
+        bases.len()
     }
 }
 

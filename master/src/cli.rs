@@ -147,6 +147,11 @@ pub struct Args {
     #[arg(long = "slo-level", value_name = "LEVEL")]
     pub slo_level: Option<String>,
 
+    /// Give every user connections of its own, kept while it waits (as Locust's sessions and
+    /// k6's VUs), instead of sharing the worker's: one open connection per user and origin.
+    #[arg(long = "connection-per-user", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub connection_per_user: bool,
+
     /// Turn the SLO verdicts off: the exit code then says whether any request failed.
     #[arg(long = "no-slo", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub no_slo: bool,

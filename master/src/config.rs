@@ -173,6 +173,7 @@ impl MasterConfig {
                 exclude_tags: clean(&args.exclude_tags),
                 host,
                 default_timeout: args.request_timeout,
+                connection_per_user: args.connection_per_user,
             },
         )?;
         let tags = clean(&args.tags);

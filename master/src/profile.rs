@@ -81,6 +81,7 @@ pub const KEYS: &[Key] = &[
     key("fail-on-worker-loss", "--fail-on-worker-loss", Kind::Bool),
     key("exit-code-on-error", "--exit-code-on-error", Kind::Value),
     key("request-timeout", "--request-timeout", Kind::Value),
+    key("connection-per-user", "--connection-per-user", Kind::Bool),
     key("token", "--token", Kind::Value),
     key("insecure", "--insecure", Kind::Bool),
     key("tls-cert", "--tls-cert", Kind::Value),

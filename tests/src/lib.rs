@@ -32,6 +32,7 @@ pub struct Target {
     pub addr: SocketAddr,
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
     total: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
 }
 
 impl Target {
@@ -51,6 +52,11 @@ impl Target {
     /// Requests received in total.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted in total.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
@@ -84,6 +90,7 @@ pub async fn spawn_responding_target(
         addr: listener.local_addr().expect("target address"),
         counts: Arc::default(),
         total: Arc::default(),
+        connections: Arc::default(),
     };
     let respond = Arc::new(respond);
     let server = target.clone();
@@ -96,6 +103,7 @@ pub async fn spawn_responding_target(
                     Err(_) => continue,
                 },
             };
+            server.connections.fetch_add(1, Ordering::SeqCst);
             let server = server.clone();
             let respond = Arc::clone(&respond);
             tokio::spawn(async move {

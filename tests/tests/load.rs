@@ -142,3 +142,42 @@ async fn twenty_worker_processes_attach_and_none_misses_a_heartbeat() {
     assert_eq!(summary.total.requests, target.total());
     stop.cancel();
 }
+
+/// With `--connection-per-user` every user keeps its own connection while it waits: the
+/// target sees exactly one connection per user. Without it, users that mostly wait share
+/// a few. Both count every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_per_user_opens_one_connection_per_user() {
+    const USERS: u64 = 30;
+    for per_user in [true, false] {
+        let stop = CancellationToken::new();
+        let target = spawn_target(&[], stop.clone()).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scenario = lv_tests::ping_scenario(dir.path(), &target, 0.2);
+        let json = dir.path().join("summary.json");
+        let users = USERS.to_string();
+        let mut extra = vec!["-u", &users, "-r", "100", "-t", "3s"];
+        if per_user {
+            extra.push("--connection-per-user");
+        }
+        let (master, addr) = spawn_master_process(&run_args(&scenario, &json, 1, &extra)).await;
+        let mut workers = vec![spawn_worker_process(&addr.to_string(), &[], "worker")];
+        let summary = finish(master, &mut workers, &json).await;
+        assert_eq!(summary.total.requests, target.total());
+        assert!(
+            target.total() > USERS * 5,
+            "only {} requests",
+            target.total()
+        );
+        if per_user {
+            assert_eq!(target.connections(), USERS, "one connection per user");
+        } else {
+            assert!(
+                target.connections() < USERS,
+                "{} connections for {USERS} users that mostly wait",
+                target.connections()
+            );
+        }
+        stop.cancel();
+    }
+}

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Uri};
 
+pub use self::pool::Session;
 use self::pool::{Conn, Pool, Slot};
 use self::stream::{Origin, Stream};
 
@@ -140,13 +141,18 @@ impl HttpClient {
         })
     }
 
-    /// Sends a request and reads the whole response, bounded by the request's timeout.
-    pub async fn send(&self, req: OutRequest) -> Result<InResponse, RequestError> {
+    /// Sends a request and reads the whole response, bounded by the request's timeout, on
+    /// the user's own connections when it has a `session`, else on the shared ones.
+    pub async fn send(
+        &self,
+        req: OutRequest,
+        session: Option<&mut Session>,
+    ) -> Result<InResponse, RequestError> {
         let started = Instant::now();
         let timeout = req.timeout;
         let encoded = Encoded::new(&req)?;
         let exchange = async {
-            let response = self.roundtrip(&encoded).await?;
+            let response = self.roundtrip(&encoded, session).await?;
             Ok(InResponse {
                 status: response.status,
                 content_len: response.content_len,
@@ -162,12 +168,30 @@ impl HttpClient {
 
     /// One exchange on a pooled connection; a reused connection that the server had
     /// closed while idle (nothing came back) is replaced by a new one, once.
-    async fn roundtrip(&self, request: &Encoded) -> Result<codec::Response, RequestError> {
+    async fn roundtrip(
+        &self,
+        request: &Encoded,
+        mut session: Option<&mut Session>,
+    ) -> Result<codec::Response, RequestError> {
         let shared = &self.inner;
         let origin = &request.origin;
         let mut fresh = false;
         loop {
-            let (mut conn, reused) = match shared.pool.checkout(origin, fresh).await {
+            let own = match session.as_deref_mut() {
+                Some(session) if !fresh => session.take(origin),
+                _ => None,
+            };
+            let slot = match own {
+                Some(conn) => Slot::Idle(conn),
+                // A user with connections of its own opens one; the others share.
+                None => {
+                    shared
+                        .pool
+                        .checkout(origin, fresh || session.is_some())
+                        .await
+                }
+            };
+            let (mut conn, reused) = match slot {
                 Slot::Idle(conn) => (conn, true),
                 Slot::Open(permit) => {
                     // Boxed: connecting is rare, and its TLS state would otherwise
@@ -189,7 +213,10 @@ impl HttpClient {
             {
                 Ok(response) => {
                     if response.reusable && !request.closes {
-                        shared.pool.put_back(origin, conn);
+                        match session {
+                            Some(session) => session.keep(origin, conn),
+                            None => shared.pool.put_back(origin, conn),
+                        }
                     }
                     return Ok(response);
                 }

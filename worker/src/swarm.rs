@@ -123,6 +123,8 @@ struct Run {
     id: String,
     generation: u64,
     classes: HashMap<String, Arc<ClassPlan>>,
+    /// Users keep connections of their own (the plan's `connection_per_user`).
+    own_connections: bool,
     target: ClassUsers,
     /// Retire tokens of the active users, per class, by task id.
     active: BTreeMap<String, Vec<(Id, CancellationToken)>>,
@@ -206,6 +208,7 @@ impl Swarm {
                 id: assignment.run_id.clone(),
                 generation: assignment.generation,
                 classes: HashMap::new(),
+                own_connections: false,
                 target: ClassUsers::new(),
                 active: BTreeMap::new(),
                 stop: shutdown.child_token(),
@@ -223,6 +226,7 @@ impl Swarm {
             .iter()
             .map(|c| (c.name.clone(), Arc::new(c.clone())))
             .collect();
+        run.own_connections = assignment.plan.connection_per_user;
         run.target = assignment.users.clone();
         run.spawn_rate = assignment.spawn_rate;
         run.ramp_started = now;
@@ -264,6 +268,7 @@ impl Swarm {
                 class,
                 client: self.client.clone(),
                 recorder: self.recorder.clone(),
+                own_connections: run.own_connections,
             };
             let signals = UserSignals {
                 retire: retire.clone(),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{HttpClient, OutRequest, RequestError};
+use crate::http::{HttpClient, OutRequest, RequestError, Session};
 use crate::recorder::Recorder;
 
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
@@ -31,6 +31,8 @@ pub struct UserEnv {
     pub client: HttpClient,
     /// Where to record.
     pub recorder: Recorder,
+    /// Keep connections of its own while it waits, instead of sharing the worker's.
+    pub own_connections: bool,
 }
 
 /// Signals that end a user. `retire` should be a child of `stop`, so a stop also retires.
@@ -47,9 +49,12 @@ pub struct UserSignals {
 /// Runs one user until it is retired or stopped.
 pub async fn run_user(env: UserEnv, signals: UserSignals, mut rng: SmallRng) {
     let mut vars = UserVars::new();
+    let mut session = env.own_connections.then(Session::default);
     let work = async {
         for step in &env.class.on_start {
-            if signals.stop.is_cancelled() || !run_step(&env, step, &mut vars, &mut rng).await {
+            if signals.stop.is_cancelled()
+                || !run_step(&env, step, &mut vars, &mut rng, session.as_mut()).await
+            {
                 break;
             }
         }
@@ -60,7 +65,7 @@ pub async fn run_user(env: UserEnv, signals: UserSignals, mut rng: SmallRng) {
             let started = Instant::now();
             let pause = match pick_task(&env.class.tasks, &vars, &mut rng) {
                 Some(task) => {
-                    run_task(&env, task, &mut vars, &mut rng, &signals.stop).await;
+                    run_task(&env, task, &mut vars, &mut rng, &signals.stop, &mut session).await;
                     env.class.wait.next_wait(started.elapsed(), &mut rng)
                 }
                 None => env
@@ -118,9 +123,10 @@ async fn run_task(
     vars: &mut UserVars,
     rng: &mut SmallRng,
     stop: &CancellationToken,
+    session: &mut Option<Session>,
 ) {
     for step in &task.steps {
-        if stop.is_cancelled() || !run_step(env, step, vars, rng).await {
+        if stop.is_cancelled() || !run_step(env, step, vars, rng, session.as_mut()).await {
             return;
         }
     }
@@ -128,7 +134,13 @@ async fn run_task(
 
 /// Sends one step's request and records it; false when the task should not go on
 /// (the request failed, or lv could not build or read it).
-async fn run_step(env: &UserEnv, step: &StepPlan, vars: &mut UserVars, rng: &mut SmallRng) -> bool {
+async fn run_step(
+    env: &UserEnv,
+    step: &StepPlan,
+    vars: &mut UserVars,
+    rng: &mut SmallRng,
+    session: Option<&mut Session>,
+) -> bool {
     let request = match render(step, vars, rng) {
         Ok(request) => request,
         Err(message) => {
@@ -143,7 +155,7 @@ async fn run_step(env: &UserEnv, step: &StepPlan, vars: &mut UserVars, rng: &mut
     let sent = Instant::now();
     // Boxed: the exchange's state lives on the heap only while a request is in flight,
     // so users that wait stay small (memory per user).
-    let result = Box::pin(env.client.send(request)).await;
+    let result = Box::pin(env.client.send(request, session)).await;
     guard.disarm();
     if let Some(notice) = env.client.take_connection_wait_notice() {
         tracing::warn!("{notice}");

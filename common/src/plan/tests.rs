@@ -54,6 +54,7 @@ fn options() -> PlanOptions {
         exclude_tags: vec![],
         host: HostBase::parse("http://127.0.0.1").expect("host"),
         default_timeout: Duration::from_secs(30),
+        connection_per_user: false,
     }
 }
 

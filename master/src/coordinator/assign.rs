@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use lv_common::pb::{self, master_message::Kind as MasterKind};
+use lv_common::plan::MAX_USER_ORIGINS;
 use lv_common::quota;
 use lv_common::wire::millis;
 use tokio::time::Instant;
@@ -30,7 +31,14 @@ impl Coordinator {
                 worker.spawn_rate = *rate;
             }
         }
-        self.warn_fd_limits();
+        if self.config.plan.connection_per_user {
+            if let Err(reason) = self.check_fd_limits_per_user() {
+                self.abort(reason);
+                return;
+            }
+        } else {
+            self.warn_fd_limits();
+        }
         for id in &members {
             self.send_assignment(id);
         }
@@ -71,6 +79,37 @@ impl Coordinator {
                 "assignment sent"
             );
         }
+    }
+
+    /// Refuses shares whose users cannot each keep their own connections (one per origin
+    /// of their class, at most [`MAX_USER_ORIGINS`]) within the worker's open-file limit.
+    pub(super) fn check_fd_limits_per_user(&self) -> Result<(), String> {
+        for worker in self.workers.values().filter(|w| w.is_member()) {
+            let needed: u64 = worker
+                .users
+                .iter()
+                .map(|(class, users)| {
+                    let origins = self
+                        .config
+                        .plan
+                        .classes
+                        .iter()
+                        .find(|c| &c.name == class)
+                        .map_or(1, |c| c.origins().clamp(1, MAX_USER_ORIGINS));
+                    u64::from(*users) * origins as u64
+                })
+                .sum();
+            if worker.fd_limit > 0 && needed + FD_RESERVE > worker.fd_limit {
+                return Err(format!(
+                    "worker {} on {} may open {} files, but with --connection-per-user its {} users keep {needed} connections (one per user and origin) plus {FD_RESERVE}; raise its hard limit (ulimit -Hn, or LimitNOFILE in systemd / a container's nofile ulimit), add workers, or share connections (drop --connection-per-user)",
+                    worker.id,
+                    worker.hostname,
+                    worker.fd_limit,
+                    worker.assigned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Warns, once per worker, when its share has more users than it may open connections:

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::BytesMut;
+use lv_common::plan::MAX_USER_ORIGINS;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::codec::READ_CHUNK;
@@ -37,6 +38,32 @@ impl Conn {
             buf: BytesMut::with_capacity(READ_CHUNK),
             _permit: permit,
         }
+    }
+}
+
+/// One user's own connections (`connection_per_user`), most recently used last: at most
+/// [`MAX_USER_ORIGINS`] origins, the least recently used closed beyond.
+#[derive(Debug, Default)]
+pub struct Session {
+    conns: Vec<(Origin, Conn)>,
+}
+
+impl Session {
+    /// The user's connection to `origin`, unless there is none or the server closed it.
+    pub(super) fn take(&mut self, origin: &Origin) -> Option<Conn> {
+        let at = self.conns.iter().position(|(o, _)| o == origin)?;
+        let (_, conn) = self.conns.remove(at);
+        conn.stream.still_open().then_some(conn)
+    }
+
+    /// Keeps `conn` for the user's next request to `origin`, without its read buffer (a
+    /// user may wait long; the buffer comes back with the next response).
+    pub(super) fn keep(&mut self, origin: &Origin, mut conn: Conn) {
+        conn.buf = BytesMut::new();
+        if self.conns.len() >= MAX_USER_ORIGINS {
+            self.conns.remove(0);
+        }
+        self.conns.push((origin.clone(), conn));
     }
 }
 

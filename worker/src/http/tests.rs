@@ -106,7 +106,7 @@ impl Server {
 /// Sends a GET and returns the response; panics with `what` and the error on failure.
 async fn fetch(client: &HttpClient, url: String, keep_body: bool, what: &str) -> InResponse {
     client
-        .send(get(url, keep_body))
+        .send(get(url, keep_body), None)
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
@@ -193,11 +193,11 @@ async fn only_idempotent_requests_are_sent_again_after_no_answer() {
     let client = client(100);
     let url = format!("http://{}/", srv.addr);
     client
-        .send(get(url.clone(), false))
+        .send(get(url.clone(), false), None)
         .await
         .expect("first GET");
     client
-        .send(get(url.clone(), false))
+        .send(get(url.clone(), false), None)
         .await
         .expect("the second GET is sent again on a new connection");
     assert_eq!(srv.requests.load(Ordering::SeqCst), 3);
@@ -209,9 +209,9 @@ async fn only_idempotent_requests_are_sent_again_after_no_answer() {
         method: Method::POST,
         ..get(url.clone(), false)
     };
-    client.send(post()).await.expect("first POST");
+    client.send(post(), None).await.expect("first POST");
     let err = client
-        .send(post())
+        .send(post(), None)
         .await
         .expect_err("the second POST is not repeated");
     assert_eq!(err.to_string(), "connection closed before a response");
@@ -228,14 +228,16 @@ async fn refused_and_silent_targets() {
     let addr = free.local_addr().expect("addr");
     drop(free);
     let client = client(100);
-    let refused = client.send(get(format!("http://{addr}/"), false)).await;
+    let refused = client
+        .send(get(format!("http://{addr}/"), false), None)
+        .await;
     assert_eq!(refused.err(), Some(RequestError::Refused));
 
     let srv = server(Script::Silent).await;
     let mut request = get(format!("http://{}/", srv.addr), false);
     request.timeout = Duration::from_millis(200);
     let started = Instant::now();
-    let timed_out = client.send(request).await;
+    let timed_out = client.send(request, None).await;
     assert_eq!(
         timed_out.err(),
         Some(RequestError::Timeout(Duration::from_millis(200)))
@@ -247,7 +249,7 @@ async fn refused_and_silent_targets() {
 async fn bad_urls_and_bad_responses_are_named() {
     let client = client(100);
     for url in ["ftp://127.0.0.1/x", "/relative", "http:///nohost"] {
-        match client.send(get(url.to_owned(), false)).await {
+        match client.send(get(url.to_owned(), false), None).await {
             Err(RequestError::Invalid(message)) => assert!(message.contains(url), "{message}"),
             other => panic!("{url}: {other:?}"),
         }
@@ -257,7 +259,7 @@ async fn bad_urls_and_bad_responses_are_named() {
     ))
     .await;
     let err = client
-        .send(get(format!("http://{}/", srv.addr), false))
+        .send(get(format!("http://{}/", srv.addr), false), None)
         .await
         .expect_err("a bad length is refused");
     assert_eq!(
@@ -309,8 +311,8 @@ async fn the_budget_bounds_open_connections_across_origins() {
     let slow = server(Script::Answer(OK)).await;
     let url = format!("http://{}/", slow.addr);
     let (r1, r2) = tokio::join!(
-        client.send(get(url.clone(), false)),
-        client.send(get(url, false))
+        client.send(get(url.clone(), false), None),
+        client.send(get(url, false), None)
     );
     assert!(r1.is_ok() && r2.is_ok());
     assert_eq!(
@@ -375,7 +377,7 @@ async fn https_works_with_a_trusted_certificate_and_names_an_untrusted_one() {
     let trusting = HttpClient::with_roots(Duration::from_secs(2), 10, roots).expect("client");
     for _ in 0..3 {
         let response = trusting
-            .send(get(format!("https://localhost:{port}/health"), true))
+            .send(get(format!("https://localhost:{port}/health"), true), None)
             .await
             .expect("https response");
         assert_eq!(&response.body[..], b"{\"status\":\"ok\"}");
@@ -387,11 +389,53 @@ async fn https_works_with_a_trusted_certificate_and_names_an_untrusted_one() {
     );
 
     let err = client(10)
-        .send(get(format!("https://localhost:{port}/health"), false))
+        .send(get(format!("https://localhost:{port}/health"), false), None)
         .await
         .expect_err("a self-signed certificate is not trusted by default");
     assert!(
         err.to_string().contains("invalid peer certificate"),
         "{err}"
     );
+}
+
+/// With sessions, each user keeps its own connection (two users, two connections, however
+/// the requests interleave), and at most `MAX_USER_ORIGINS` origins per user.
+#[tokio::test]
+async fn sessions_keep_a_connection_per_user_and_origin() {
+    let srv = server(Script::Answer(OK)).await;
+    let client = client(100);
+    let (mut alice, mut bob) = (Session::default(), Session::default());
+    for _ in 0..3 {
+        for session in [&mut alice, &mut bob] {
+            let response = client
+                .send(get(srv.url("/"), false), Some(session))
+                .await
+                .expect("response");
+            assert_eq!(response.status, 200);
+        }
+    }
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 6);
+    assert_eq!(srv.connections.load(Ordering::SeqCst), 2, "one per user");
+
+    let max = lv_common::plan::MAX_USER_ORIGINS;
+    let mut servers = Vec::new();
+    for _ in 0..=max {
+        servers.push(server(Script::Answer(OK)).await);
+    }
+    let mut carol = Session::default();
+    for srv in servers.iter().chain(servers.iter().take(1)) {
+        client
+            .send(get(srv.url("/"), false), Some(&mut carol))
+            .await
+            .expect("response");
+    }
+    let opened: Vec<usize> = servers
+        .iter()
+        .map(|s| s.connections.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(
+        opened[0], 2,
+        "the least recently used origin was closed: {opened:?}"
+    );
+    assert!(opened[1..].iter().all(|&n| n == 1), "{opened:?}");
 }

@@ -143,6 +143,7 @@ fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
         class: Arc::new(class),
         client: HttpClient::new(Duration::from_secs(5), 1000).expect("client"),
         recorder: recorder.clone(),
+        own_connections: false,
     };
     (env, recorder)
 }
@@ -206,7 +207,15 @@ async fn extraction_feeds_later_steps() {
     let mut vars = UserVars::new();
     let mut rng = SmallRng::seed_from_u64(1);
     let task = env.class.tasks[0].clone();
-    run_task(&env, &task, &mut vars, &mut rng, &CancellationToken::new()).await;
+    run_task(
+        &env,
+        &task,
+        &mut vars,
+        &mut rng,
+        &CancellationToken::new(),
+        &mut None,
+    )
+    .await;
     assert_eq!(vars.get("id"), Some(&Value::from(1)));
     let (stats, _) = recorder.take();
     assert_eq!(stats.request_count(), 3);
