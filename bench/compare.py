@@ -99,7 +99,7 @@ def parse_locust(path):
             "failures": int(agg["Failure Count"])}
 
 
-PARSERS = {"lv": parse_lv, "lv-big": parse_lv, "wrk": parse_wrk, "oha": parse_oha,
+PARSERS = {"lv": parse_lv, "lv-own": parse_lv, "lv-big": parse_lv, "wrk": parse_wrk, "oha": parse_oha,
            "goose": parse_goose, "locust": parse_locust, "locust-fast": parse_locust}
 
 

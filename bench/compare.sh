@@ -36,7 +36,9 @@ Environment:
   DURATION=10s       run time of each throughput and latency run (s or m suffix)
   ROUNDS=3           throughput rounds
   TOOLS="..."        subset of tools, space or comma separated (per mode default above;
-                     names: lv wrk oha goose locust-fast locust, and lv-big in memory mode)
+                     names: lv wrk oha goose locust-fast locust; lv-own is lv with
+                     --connection-per-user (a connection per user, as Locust: memory
+                     mode's default, or ask for it); lv-big in memory mode)
   USERS=50           throughput users/connections
   LAT_USERS=200      latency-mode users/connections
   MEM_USERS=5000     memory-mode users;  MEM_DURATION=40s
@@ -77,12 +79,12 @@ CACHE=${LV_BENCH_CACHE:-$HOME/.cache/lv-bench}
 case "$MODE" in
   throughput) DEFAULT_TOOLS="lv wrk oha goose locust-fast locust" ;;
   latency) DEFAULT_TOOLS="lv wrk oha locust-fast" ;;
-  memory) DEFAULT_TOOLS="lv locust-fast locust goose lv-big" ;;
+  memory) DEFAULT_TOOLS="lv lv-own locust-fast locust goose lv-big" ;;
 esac
 TOOLS=$(echo "${TOOLS:-$DEFAULT_TOOLS}" | tr ',' ' ')
 for t in $TOOLS; do
-  case "$t" in lv | lv-big | wrk | oha | goose | locust | locust-fast) ;;
-    *) echo "compare.sh: unknown tool $t (lv lv-big wrk oha goose locust locust-fast)" >&2; exit 2 ;;
+  case "$t" in lv | lv-own | lv-big | wrk | oha | goose | locust | locust-fast) ;;
+    *) echo "compare.sh: unknown tool $t (lv lv-own lv-big wrk oha goose locust locust-fast)" >&2; exit 2 ;;
   esac
 done
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -259,6 +261,8 @@ run_lv() {
   rate=$SPAWN_RATE
   [ "$wmax" != 0 ] && rate=$SPAWN_RATE
   [ "$tool" = lv-big ] && rate=$((SPAWN_RATE * 5))
+  local own=()
+  [ "$tool" = lv-own ] && own=(--connection-per-user)
   cat >"$work/$tag.toml" <<TOML
 [[user]]
 name = "Bench"
@@ -270,7 +274,7 @@ path = "/health"
 TOML
   bounded $((d + 90)) 0 "$work/$tag.out" "$work/$tag.log" "$LV/lv-master" -f "$work/$tag.toml" \
     -u "$users" -r "$rate" -t "$duration" --expect-workers 1 --expect-workers-max-wait 30s \
-    --master-bind-port 0 --headless --only-summary --json "$work/$tag.json"
+    --master-bind-port 0 --headless --only-summary --json "$work/$tag.json" "${own[@]}"
   local master=$bpid addr=""
   for _ in $(seq 100); do
     addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/$tag.log")
@@ -289,6 +293,11 @@ TOML
   if [ "$tool" = lv-big ]; then
     grep -h "open-file limit" "$work/$tag-worker.log" 2>/dev/null | head -1 | sed "s/^/$tool: /" >>"$notes" || true
   fi
+}
+
+# lv with --connection-per-user: every user keeps its own connection (Locust's model).
+run_lv-own() {
+  LV_TOOL=lv-own run_lv "$@"
 }
 
 run_wrk() {
@@ -385,7 +394,7 @@ case "$MODE" in
   throughput)
     start_nginx
     for round in $(seq "$ROUNDS"); do
-      for tool in lv wrk oha goose locust-fast locust; do
+      for tool in lv lv-own wrk oha goose locust-fast locust; do
         run "$tool" "$tool-$round" "$USERS" "$DURATION" 0 0 mode=throughput "round=$round" "users=$USERS"
       done
     done
@@ -395,7 +404,7 @@ case "$MODE" in
     ;;
   latency)
     start_delay_target
-    for tool in lv wrk oha goose locust-fast locust; do
+    for tool in lv lv-own wrk oha goose locust-fast locust; do
       run "$tool" "$tool-lat" "$LAT_USERS" "$DURATION" 0 0 mode=latency round=1 "users=$LAT_USERS"
     done
     header
@@ -404,7 +413,7 @@ case "$MODE" in
     ;;
   memory)
     start_nginx
-    for tool in lv locust-fast locust goose; do
+    for tool in lv lv-own locust-fast locust goose; do
       run "$tool" "$tool-mem" "$MEM_USERS" "$MEM_DURATION" 1 5 mode=memory "users=$MEM_USERS"
     done
     if want lv-big; then
