@@ -4,7 +4,9 @@
 //! many connections open as it has requests in flight, not one per user: thousands of
 //! users that mostly wait need few file descriptors. The budget (from the open-file
 //! limit) bounds the connections open at once; when it is spent, a user closes an idle
-//! connection to another origin or waits for one to come back.
+//! connection to another origin or waits for one to come back. With
+//! `connection_per_user`, each user keeps its connections in its own [`Session`] instead
+//! (they still count in the budget; the master checks that a share fits).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
