@@ -37,3 +37,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Version of lv (the crate version of every binary).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Open files a worker keeps free of HTTP connections (the master link, logs, DNS); the
+/// rest of its open-file limit bounds its connections, and the master counts with it.
+pub const FD_RESERVE: u64 = 64;

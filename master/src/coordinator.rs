@@ -59,9 +59,6 @@ pub enum Event {
     },
 }
 
-/// Open files a worker keeps for other uses than HTTP connections (as the worker does).
-const FD_RESERVE: u64 = 64;
-
 /// A run far longer than any test: the safety net when no run time is set.
 const NO_RUN_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 

@@ -114,13 +114,10 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     result
 }
 
-/// Open-file descriptors kept free of HTTP connections (the master link, logs, DNS).
-const FD_RESERVE: u64 = 64;
-
 /// Connections the HTTP client may open at once: the open-file limit less a reserve.
 fn connection_budget(fd_limit: Option<limits::FdLimit>) -> usize {
     let soft = fd_limit.map_or(1024, |l| l.soft);
-    usize::try_from(soft.saturating_sub(FD_RESERVE).max(1)).unwrap_or(usize::MAX)
+    usize::try_from(soft.saturating_sub(lv_common::FD_RESERVE).max(1)).unwrap_or(usize::MAX)
 }
 
 fn hostname() -> String {

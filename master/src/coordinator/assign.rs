@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use lv_common::FD_RESERVE;
 use lv_common::pb::{self, master_message::Kind as MasterKind};
 use lv_common::plan::MAX_USER_ORIGINS;
 use lv_common::quota;
@@ -9,7 +10,7 @@ use lv_common::wire::millis;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::{Coordinator, FD_RESERVE, NO_RUN_TIME, Phase};
+use super::{Coordinator, NO_RUN_TIME, Phase};
 
 impl Coordinator {
     /// Splits the users over the member workers and sends each its assignment.
