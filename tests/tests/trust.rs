@@ -398,3 +398,55 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_run_completes() {
     assert_eq!(good[0].requests, report.total.requests);
     stop.cancel();
 }
+
+/// A worker whose open-file limit cannot hold its share: with `--connection-per-user`
+/// (one connection kept per user) the master refuses the run, naming the worker, its limit
+/// and the way out, and no load starts; with shared connections it only warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_over_the_open_file_limit_is_refused_per_user_and_warned_about_shared() {
+    let stop = CancellationToken::new();
+    let target = spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = scenario(dir.path(), &target);
+    let small = pb::Hello {
+        fd_limit: 120,
+        ..hello("small-limit", lv_common::PROTOCOL_VERSION)
+    };
+    let words = [
+        "--expect-workers",
+        "1",
+        "-u",
+        "100",
+        "-r",
+        "100",
+        "-t",
+        "2s",
+    ];
+
+    let per_user: Vec<&str> = words
+        .iter()
+        .copied()
+        .chain(["--connection-per-user"])
+        .collect();
+    let (mut master, addr) = spawn_master_process(&master_args(&scenario, 0, &per_user)).await;
+    let worker = raw_attach(addr, small.clone()).await;
+    assert_eq!(master.exit_code(Duration::from_secs(30)).await, Some(3));
+    let log = master.stderr.text();
+    assert!(
+        log.contains("may open 120 files")
+            && log.contains("keep 100 connections")
+            && log.contains("drop --connection-per-user"),
+        "{log}"
+    );
+    drop(worker);
+    assert_eq!(target.total(), 0, "no load started");
+
+    let (master, addr) = spawn_master_process(&master_args(&scenario, 0, &words)).await;
+    let _worker = raw_attach(addr, small).await;
+    let warning = master
+        .stderr
+        .wait_for("so at most 56 connections at once", Duration::from_secs(20))
+        .await;
+    assert!(warning.is_some(), "{}", master.stderr.text());
+    stop.cancel();
+}
