@@ -157,6 +157,27 @@ impl Proc {
     }
 }
 
+/// Where most process tests start: `(stop, target, dir, scenario, json)`, a counting target
+/// (stopped by `stop`), the temporary folder (removed when dropped) holding `ping.toml`, a
+/// [`crate::ping_scenario`] against it whose users wait `wait_s` s between requests, and
+/// `summary.json` in that folder for `--json`.
+pub async fn ping_run(
+    wait_s: f64,
+) -> (
+    CancellationToken,
+    crate::Target,
+    tempfile::TempDir,
+    PathBuf,
+    PathBuf,
+) {
+    let stop = CancellationToken::new();
+    let target = crate::spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = crate::ping_scenario(dir.path(), &target, wait_s);
+    let json = dir.path().join("summary.json");
+    (stop, target, dir, scenario, json)
+}
+
 /// `lv-master` words: `scenario`, the repository's fleet map, headless with only the
 /// summary, bound to 127.0.0.1:`port` (0 picks one), then `extra`.
 pub fn master_args(scenario: &Path, port: u16, extra: &[&str]) -> Vec<String> {

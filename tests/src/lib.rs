@@ -207,6 +207,29 @@ pub fn spawn_worker(
     tokio::spawn(lv_worker::run(config, shutdown))
 }
 
+/// Runs `config` on an in-process master with `workers` in-process workers: waits at most
+/// `limit` for the outcome, then for every worker to leave cleanly (at most 15 s each).
+pub async fn run_cluster(
+    config: MasterConfig,
+    workers: usize,
+    stop: &CancellationToken,
+    limit: Duration,
+) -> lv_master::Outcome {
+    let master = run_master(config).await;
+    let workers: Vec<_> = (0..workers)
+        .map(|_| spawn_worker(master.addr, stop.child_token()))
+        .collect();
+    let outcome = master.outcome(limit).await;
+    for worker in workers {
+        let result = tokio::time::timeout(Duration::from_secs(15), worker)
+            .await
+            .expect("worker leaves after the run")
+            .expect("worker task did not panic");
+        assert!(result.is_ok(), "worker exits cleanly: {result:?}");
+    }
+    outcome
+}
+
 /// The path of one of the workspace's binaries (`lv-master`, `lv-worker`,
 /// `lv-fleet-sim`), built once per test process with the test's own profile.
 pub fn bin(name: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lv_tests::{Target, master_config, run_master, spawn_target, spawn_worker, write_file};
+use lv_tests::{Target, master_config, run_cluster, spawn_target, write_file};
 use tokio_util::sync::CancellationToken;
 
 /// Three tasks with distinct tags and paths; `/c` is the one the target fails.
@@ -70,18 +70,13 @@ async fn run(extra: &[&str]) -> (lv_master::Outcome, BTreeMap<String, u64>, u64)
         "--only-summary",
     ];
     words.extend_from_slice(extra);
-    let master = run_master(master_config(&words).expect("valid config")).await;
-    let workers: Vec<_> = (0..2)
-        .map(|_| spawn_worker(master.addr, stop.child_token()))
-        .collect();
-    let outcome = master.outcome(Duration::from_secs(40)).await;
-    for worker in workers {
-        let result = tokio::time::timeout(Duration::from_secs(10), worker)
-            .await
-            .expect("worker leaves after the run")
-            .expect("worker task did not panic");
-        assert!(result.is_ok(), "worker exits cleanly: {result:?}");
-    }
+    let outcome = run_cluster(
+        master_config(&words).expect("valid config"),
+        2,
+        &stop,
+        Duration::from_secs(40),
+    )
+    .await;
     let counts = target.counts();
     let total = target.total();
     stop.cancel();

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use lv_master::summary::{Summary, WorkerSummary, read_json};
 use lv_tests::harness::{
-    Proc, master_args, spawn_answering_target, spawn_master_process, spawn_proxy,
+    Proc, master_args, ping_run, spawn_answering_target, spawn_master_process, spawn_proxy,
     spawn_worker_process, unix_ms, wait_until,
 };
-use lv_tests::{ping_scenario, spawn_target, write_file};
+use lv_tests::{spawn_target, write_file};
 use tokio_util::sync::CancellationToken;
 
 /// Heartbeat timeout of the tests that want losses noticed fast.
@@ -43,11 +43,7 @@ async fn expect_clean_exits(workers: &mut [Proc]) {
 /// Kill -9 of 1 of 3 workers: declared lost, users reassigned, only its last interval unreported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_worker_reassigns_its_users_and_loses_only_its_last_interval() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = ping_scenario(dir.path(), &target, 0.05);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -159,10 +155,7 @@ async fn kill_9_of_a_worker_reassigns_its_users_and_loses_only_its_last_interval
 /// Kill -9 of the master: the load stops within the timeout; the workers then serve a new master.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_master_stops_the_load_and_the_workers_follow_a_new_master() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = ping_scenario(dir.path(), &target, 0.05);
+    let (stop, target, dir, scenario, _) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -265,11 +258,7 @@ async fn kill_9_of_the_master_stops_the_load_and_the_workers_follow_a_new_master
 /// A 3 s proxy cut between a worker and the master loses no stats and counts none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_connection_loses_and_duplicates_no_stats() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = ping_scenario(dir.path(), &target, 0.05);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -341,11 +330,7 @@ async fn a_cut_connection_loses_and_duplicates_no_stats() {
 /// report arrives, the run ends long before the stop timeout, and no count is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_away_at_the_stop_is_stopped_when_it_returns() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = ping_scenario(dir.path(), &target, 0.05);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -397,11 +382,7 @@ async fn a_worker_away_at_the_stop_is_stopped_when_it_returns() {
 /// A worker joining mid-run gets half the users and the fleet-wide total stays on target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_joining_mid_run_gets_a_share_and_the_total_stays_on_target() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = ping_scenario(dir.path(), &target, 0.05);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -468,10 +449,7 @@ async fn a_worker_joining_mid_run_gets_a_share_and_the_total_stays_on_target() {
 /// A checkpoint outlives kill -9 of its master; `report --from` rebuilds reports that match it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_outlives_kill_9_of_the_master_and_rebuilds_the_reports() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = ping_scenario(dir.path(), &target, 0.05);
+    let (stop, target, dir, scenario, _) = ping_run(0.05).await;
     let checkpoint = dir.path().join("checkpoint.json");
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lv_master::summary::{Summary, read_json};
-use lv_tests::harness::{Proc, master_args, spawn_master_process, spawn_worker_process};
+use lv_tests::harness::{Proc, master_args, ping_run, spawn_master_process, spawn_worker_process};
 use lv_tests::{spawn_target, write_file};
 use tokio_util::sync::CancellationToken;
 
@@ -102,11 +102,7 @@ async fn at_full_speed_every_request_the_target_answered_is_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_worker_processes_attach_and_none_misses_a_heartbeat() {
     const WORKERS: usize = 20;
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = lv_tests::ping_scenario(dir.path(), &target, 0.05);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (master, addr) = spawn_master_process(&run_args(
         &scenario,
         &json,
@@ -150,11 +146,7 @@ async fn twenty_worker_processes_attach_and_none_misses_a_heartbeat() {
 async fn connection_per_user_opens_one_connection_per_user() {
     const USERS: u64 = 30;
     for per_user in [true, false] {
-        let stop = CancellationToken::new();
-        let target = spawn_target(&[], stop.clone()).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let scenario = lv_tests::ping_scenario(dir.path(), &target, 0.2);
-        let json = dir.path().join("summary.json");
+        let (stop, target, _dir, scenario, json) = ping_run(0.2).await;
         let users = USERS.to_string();
         let mut extra = vec!["-u", &users, "-r", "100", "-t", "3s"];
         if per_user {

@@ -18,8 +18,8 @@ use lv_common::stats::EndpointStats;
 use lv_master::Outcome;
 use lv_master::summary::{EndpointSummary, Summary, read_json};
 use lv_tests::{
-    bin, command_without_lv_env, master_config, output_within, run_master, spawn_fleet_sim,
-    spawn_worker, workspace_root,
+    bin, command_without_lv_env, master_config, output_within, run_cluster, run_master,
+    spawn_fleet_sim, workspace_root,
 };
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
@@ -174,18 +174,13 @@ async fn clean_run(dir: &Path) -> Clean {
     let mut extra = vec!["--expect-workers", "2", "--expect-workers-max-wait", "20s"];
     extra.extend(["--csv", utf8(&csv_prefix), "--html", utf8(&html)]);
     extra.extend(["--json", utf8(&json)]);
-    let master = run_master(config(&words(dir, &fleet, CLEAN_RUN_TIME, &extra))).await;
-    let workers: Vec<_> = (0..2)
-        .map(|_| spawn_worker(master.addr, stop.child_token()))
-        .collect();
-    let outcome = master.outcome(RUN_LIMIT).await;
-    for worker in workers {
-        let result = tokio::time::timeout(Duration::from_secs(15), worker)
-            .await
-            .expect("worker leaves after the run")
-            .expect("worker task did not panic");
-        assert!(result.is_ok(), "worker exits cleanly: {result:?}");
-    }
+    let outcome = run_cluster(
+        config(&words(dir, &fleet, CLEAN_RUN_TIME, &extra)),
+        2,
+        &stop,
+        RUN_LIMIT,
+    )
+    .await;
     let fleet_total = sim.counts().total;
     stop_sim(sim, stop).await;
     Clean {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lv_fleet_sim::{Counts, SimConfig};
 use lv_master::Outcome;
 use lv_master::summary::Summary;
-use lv_tests::{master_config, run_master, spawn_worker, workspace_root};
+use lv_tests::{master_config, run_cluster, workspace_root};
 use tokio_util::sync::CancellationToken;
 
 /// How long each run lasts: the scenarios' waits are seconds long, so the tests use many
@@ -109,18 +109,13 @@ async fn run(scenarios: &[&str], users: u32, words: &[&str], down: &[&str]) -> R
         "--headless",
         "--only-summary",
     ]);
-    let master = run_master(master_config(&all).expect("valid config")).await;
-    let workers: Vec<_> = (0..2)
-        .map(|_| spawn_worker(master.addr, stop.child_token()))
-        .collect();
-    let outcome = master.outcome(Duration::from_secs(60)).await;
-    for worker in workers {
-        let result = tokio::time::timeout(Duration::from_secs(15), worker)
-            .await
-            .expect("worker leaves after the run")
-            .expect("worker task did not panic");
-        assert!(result.is_ok(), "worker exits cleanly: {result:?}");
-    }
+    let outcome = run_cluster(
+        master_config(&all).expect("valid config"),
+        2,
+        &stop,
+        Duration::from_secs(60),
+    )
+    .await;
     let seen = sim.counts();
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), sim.wait())

@@ -2,24 +2,19 @@
 //! token, another protocol version, a certificate from the wrong CA and garbage reports
 //! are each refused with a message that says why, and none of them generates load.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lv_common::pb::control_client::ControlClient;
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
 use lv_master::summary::{Summary, read_json};
+use lv_tests::bin;
 use lv_tests::harness::{
-    LISTENING, Proc, master_args, spawn_master_process, spawn_worker_process, wait_until,
+    LISTENING, Proc, master_args, ping_run, spawn_master_process, spawn_worker_process, wait_until,
     write_test_pki,
 };
-use lv_tests::{Target, bin, ping_scenario, spawn_target};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-
-fn scenario(dir: &Path, target: &Target) -> PathBuf {
-    ping_scenario(dir, target, 0.05)
-}
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
@@ -88,10 +83,7 @@ async fn ending_status(stream: &mut tonic::Streaming<pb::MasterMessage>) -> toni
 /// A wrong token: the worker exits non-zero saying so, the master exits 3, no request is made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_is_refused_and_generates_no_load() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = scenario(dir.path(), &target);
+    let (stop, target, _dir, scenario, _) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -131,10 +123,7 @@ async fn a_wrong_token_is_refused_and_generates_no_load() {
 /// Binding 0.0.0.0 without a token: exit 2 before binding, naming the token and --insecure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_bind_without_a_token_is_refused_before_binding() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = scenario(dir.path(), &target);
+    let (stop, target, _dir, scenario, _) = ping_run(0.05).await;
     let mut args = master_args(
         &scenario,
         0,
@@ -155,11 +144,7 @@ async fn a_public_bind_without_a_token_is_refused_before_binding() {
 /// Protocol version 99 is refused naming both versions; the master then runs a correct worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_protocol_version_is_refused_naming_both_versions() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = scenario(dir.path(), &target);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -205,12 +190,8 @@ async fn another_protocol_version_is_refused_naming_both_versions() {
 /// TLS with the CA that signed the master's certificate: a short test runs and counts match.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_right_ca_runs_a_test() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (stop, target, dir, scenario, json) = ping_run(0.05).await;
     let pki = write_test_pki(dir.path());
-    let scenario = scenario(dir.path(), &target);
-    let json = dir.path().join("summary.json");
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -249,11 +230,8 @@ async fn tls_with_the_right_ca_runs_a_test() {
 /// TLS with the wrong CA: the worker exits on a certificate error, the master exits 3, no load.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_wrong_ca_is_refused_and_generates_no_load() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (stop, target, dir, scenario, _) = ping_run(0.05).await;
     let pki = write_test_pki(dir.path());
-    let scenario = scenario(dir.path(), &target);
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -306,11 +284,7 @@ async fn tls_with_the_wrong_ca_is_refused_and_generates_no_load() {
 /// Garbage stats end the sender's stream with InvalidArgument; the master completes the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_sending_garbage_is_cut_off_and_the_run_completes() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = scenario(dir.path(), &target);
-    let json = dir.path().join("summary.json");
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
     let (mut master, addr) = spawn_master_process(&master_args(
         &scenario,
         0,
@@ -404,10 +378,7 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_run_completes() {
 /// and the way out, and no load starts; with shared connections it only warns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_over_the_open_file_limit_is_refused_per_user_and_warned_about_shared() {
-    let stop = CancellationToken::new();
-    let target = spawn_target(&[], stop.clone()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = scenario(dir.path(), &target);
+    let (stop, target, _dir, scenario, _) = ping_run(0.05).await;
     let small = pb::Hello {
         fd_limit: 120,
         ..hello("small-limit", lv_common::PROTOCOL_VERSION)
