@@ -2,7 +2,7 @@
 # run_tests.sh: the helper script of the Leveredge load tests, now driving lv.
 #
 # Same verbs as the Locust suite's script (light, medium, heavy, stress, web, health-only,
-# chat-only, event-bus-only, custom) plus `demo`. Each run starts one lv-master and N local
+# chat-only, event-bus-only, custom) plus `demo` and `demo-web`. Each run starts one lv-master and N local
 # lv-worker processes, writes logs/[profile]_[timestamp].log and the reports
 # reports/[profile]_[timestamp].{json,html,_*.csv}, stops everything it started on exit, error or Ctrl-C,
 # and exits with lv-master's exit code. `./run_tests.sh help` lists the verbs.
@@ -32,7 +32,9 @@ Other verbs:
   custom --users N --spawn-rate R --run-time T    your own numbers
   demo             about a minute of the light profile against a simulated fleet
                    (lv-fleet-sim), everything on this machine: try this first
-  web              the web UI (not built yet)
+  web              the web UI on http://127.0.0.1:8089 against HOST, with local workers:
+                   start, edit and stop runs from the browser (Ctrl-C quits)
+  demo-web         (or demo --web) the web UI against a simulated fleet
   help             this text
 
 Options:
@@ -46,6 +48,7 @@ Environment:
   LV_USERS, LV_TAGS, ...      any profile key as LV_<KEY> (see lv-master --help)
   LV_REPORTS_DIR, LV_LOGS_DIR where reports and logs go (default reports/ and logs/)
   LV_DEMO_RUN_TIME            how long the demo runs (default 60s)
+  LV_WEB_PORT                 port of the web UI for web and demo-web (default 8089)
   LV_BUILD_PROFILE            cargo profile of the binaries (default release; debug is faster
                               to build)
   LV_SKIP_BUILD=1             use the built binaries as they are, never run cargo
@@ -277,18 +280,22 @@ run() {
     trap 'on_signal TERM' TERM
     printf '# run_tests.sh %s, %s\n' "$name" "$(date '+%Y-%m-%d %H:%M:%S %z')" >"$LOG"
 
-    local extra=()
-    if [[ $name == demo ]]; then
+    local extra=() web=""
+    [[ $name == web || $name == demo-web ]] && web=1
+    if [[ $name == demo || $name == demo-web ]]; then
         start_fleet_sim
-        extra=(-t "${LV_DEMO_RUN_TIME:-60s}" -r 5 --fleet "$TMP/fleet.toml" -H http://127.0.0.1
-            --slo-level light)
+        extra=(-r 5 --fleet "$TMP/fleet.toml" -H http://127.0.0.1 --slo-level light)
+        [[ -n $web ]] || extra+=(-t "${LV_DEMO_RUN_TIME:-60s}")
+    fi
+    local mode=(--headless --json "$report" --csv "${report%.json}" --html "${report%.json}.html")
+    if [[ -n $web ]]; then
+        # Each run started from the page writes reports/web_<timestamp>_<runid8>.*
+        mode=(--headless=false --web-port "${LV_WEB_PORT:-8089}" --reports-dir "$REPORTS_DIR")
     fi
 
-    spawn master stdout stderr "$BIN_DIR/lv-master" --headless \
+    spawn master stdout stderr "$BIN_DIR/lv-master" "${mode[@]}" \
         --expect-workers "$workers" --expect-workers-max-wait 60s \
-        --master-bind-port 0 --profile-name "$name" --json "$report" \
-        --csv "${report%.json}" --html "${report%.json}.html" \
-        "${extra[@]}" "$@"
+        --master-bind-port 0 --profile-name "$name" "${extra[@]}" "$@"
     MASTER_PID=$SPAWNED
     local master_relays=("${RELAY_PIDS[@]: -2}") address=""
     if wait_for_line "$LOG" '^\[master\] lv-master: listening for workers on \(.*\)$' \
@@ -303,8 +310,16 @@ run() {
         echo "  master    lv-master, workers connect to $address"
         echo "  workers   $workers lv-worker processes"
         echo "  log       $(show_path "$LOG")"
-        echo "  reports   $(show_path "${report%.json}").{json,html} and _*.csv"
-        echo "Stats follow. Ctrl-C stops the run early; the summary is still printed."
+        if [[ -n $web ]]; then
+            wait_for_line "$LOG" '^\[master\] lv-master: web UI on \(.*\)$' "$MASTER_PID" \
+                "the web UI" || true
+            echo "  web UI    ${FOUND:-(not started, see the log)}"
+            echo "  reports   $(show_path "$REPORTS_DIR")/web_<time>_<run>.* (one set per run)"
+            echo "Open the web UI to start a run. Ctrl-C quits."
+        else
+            echo "  reports   $(show_path "${report%.json}").{json,html} and _*.csv"
+            echo "Stats follow. Ctrl-C stops the run early; the summary is still printed."
+        fi
         echo
     fi
 
@@ -405,7 +420,12 @@ main() {
             exit 0
             ;;
         web)
-            die 2 "the web UI is not built yet: lv runs headless for now. Run a profile instead (./run_tests.sh light), or ./run_tests.sh demo to see lv at work."
+            banner="lv web: the web UI against ${HOST:-http://localhost}, form defaults from configs/light.conf"
+            run web "$banner" "$WORKERS" --config configs/light.conf "${PASS[@]}"
+            ;;
+        demo-web)
+            banner="  load      the web UI's form (defaults from configs/light.conf)"
+            run demo-web "$banner" "$WORKERS" --config configs/light.conf "${PASS[@]}"
             ;;
         light | medium | heavy | stress)
             banner="lv $verb: profile configs/$verb.conf"
@@ -426,6 +446,14 @@ main() {
             run custom "lv custom: ${PASS[*]}" "$WORKERS" "${PASS[@]}"
             ;;
         demo)
+            local word rest=() web=""
+            for word in "${PASS[@]}"; do
+                if [[ $word == --web ]]; then web=1; else rest+=("$word"); fi
+            done
+            if [[ -n $web ]]; then
+                banner="  load      the web UI's form (defaults from configs/light.conf)"
+                run demo-web "$banner" "$WORKERS" --config configs/light.conf "${rest[@]}"
+            fi
             banner="  load      profile configs/light.conf, spawn rate 5/s, run time ${LV_DEMO_RUN_TIME:-60s}"
             run demo "$banner" "$WORKERS" --config configs/light.conf "${PASS[@]}"
             ;;

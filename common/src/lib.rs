@@ -13,6 +13,8 @@
 //! - [`quota`]: splitting users across classes and workers.
 //! - [`duration`]: Locust-style durations (`30s`, `5m`, `1h30m`).
 //! - [`source`]: locating errors in source text (file and line).
+//! - [`limits`]: the open-file limit, raised at start by both binaries.
+//! - [`load`]: load shapes (stages, closed and open models), arrival schedules, striping.
 
 /// Generated protocol types and gRPC stubs (package `lv.v1`).
 #[allow(missing_docs, clippy::all)]
@@ -23,6 +25,8 @@ pub mod pb {
 pub mod duration;
 pub mod fleet;
 pub mod kind;
+pub mod limits;
+pub mod load;
 pub mod plan;
 pub mod quota;
 pub mod scenario;

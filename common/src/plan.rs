@@ -43,6 +43,9 @@ pub struct ClassPlan {
     pub on_start: Vec<StepPlan>,
     /// Tasks that passed the tag filter (never empty).
     pub tasks: Vec<TaskPlan>,
+    /// Each user keeps a cookie jar (on unless the class says `cookies = false`).
+    #[serde(default = "yes")]
+    pub cookies: bool,
 }
 
 /// A task, ready to run.
@@ -85,6 +88,13 @@ pub struct StepPlan {
     pub extract: Vec<(String, String)>,
     /// Per-request timeout, milliseconds.
     pub timeout_ms: u64,
+    /// Follow redirects (on unless the step says `follow_redirects = false`).
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A request body.
@@ -276,6 +286,7 @@ fn resolve_class(
         wait: class.wait,
         on_start,
         tasks,
+        cookies: class.cookies,
     })
 }
 
@@ -431,6 +442,7 @@ impl Ctx<'_> {
             timeout_ms: u64::try_from(timeout.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1),
+            follow_redirects: step.follow_redirects,
         };
         self.check_vars(&plan, at)?;
         Ok(plan)

@@ -46,6 +46,10 @@ pub struct UserClassDef {
     /// Tasks, `[[user.task]]` tables.
     #[serde(rename = "task", default)]
     pub tasks: Vec<TaskDef>,
+    /// Each user keeps a cookie jar across its tasks (RFC 6265), as a Locust user's
+    /// session does; `false` sends only the cookies a step's headers give.
+    #[serde(default = "yes")]
+    pub cookies: bool,
 }
 
 /// A task: `[[user.task]]`.
@@ -112,6 +116,10 @@ pub struct StepDef {
     pub extract: BTreeMap<String, String>,
     /// Per-request timeout (`30s`, `500ms`); default from the master.
     pub timeout: Option<String>,
+    /// Follow redirects (301, 302, 303, 307, 308, up to 10); `false` records the
+    /// redirect response itself.
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
 }
 
 /// A check on a JSON response; a failed check makes the request a failure.
@@ -126,6 +134,9 @@ pub struct CheckDef {
 
 fn one() -> u32 {
     1
+}
+fn yes() -> bool {
+    true
 }
 fn get() -> String {
     "GET".to_owned()

@@ -16,7 +16,9 @@ use crate::kind::SloKind;
 
 mod counts;
 mod v2;
+
 use counts::Counts;
+pub use v2::{deflate_v2, inflate_v2};
 
 /// Largest response time the histogram resolves (1 h, in microseconds); larger ones saturate.
 pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;

@@ -8,10 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::kind::SloKind;
+use crate::load::OpenStats;
 use crate::pb;
 use crate::plan::Plan;
 use crate::quota::ClassUsers;
 use crate::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
+
+mod open;
+
+pub use open::OpenLoad;
 
 /// A message that does not make sense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +58,8 @@ pub struct Assignment {
     pub max_run_time: Duration,
     /// How often to report.
     pub report_interval: Duration,
+    /// Set for an open-model run: fire this stripe of arrivals instead of running users.
+    pub open: Option<OpenLoad>,
 }
 
 impl Assignment {
@@ -72,6 +79,7 @@ impl From<&Assignment> for pb::Assignment {
             spawn_rate: a.spawn_rate,
             max_run_time_ms: millis(a.max_run_time),
             report_interval_ms: u32::try_from(a.report_interval.as_millis()).unwrap_or(u32::MAX),
+            open: a.open.as_ref().map(pb::OpenLoad::from),
         }
     }
 }
@@ -99,6 +107,7 @@ impl TryFrom<pb::Assignment> for Assignment {
         if a.report_interval_ms == 0 {
             return Err(wire_err(M, "report_interval_ms is 0"));
         }
+        let open = a.open.map(OpenLoad::try_from).transpose()?;
         Ok(Assignment {
             run_id: a.run_id,
             generation: a.generation,
@@ -107,6 +116,7 @@ impl TryFrom<pb::Assignment> for Assignment {
             spawn_rate: a.spawn_rate,
             max_run_time: Duration::from_millis(a.max_run_time_ms),
             report_interval: Duration::from_millis(u64::from(a.report_interval_ms)),
+            open,
         })
     }
 }
@@ -132,10 +142,13 @@ pub struct Report {
     pub cut_off: u64,
     /// Reports the worker dropped from a full resend buffer.
     pub dropped_reports: u64,
+    /// Open model: arrival counters, service times and lags (`None` in a closed run).
+    pub open: Option<OpenStats>,
 }
 
 impl From<&Report> for pb::StatsReport {
     fn from(r: &Report) -> Self {
+        let (arrivals, service, lag) = r.open.as_ref().map(open::open_to_pb).unwrap_or_default();
         pb::StatsReport {
             run_id: r.run_id.clone(),
             seq: r.seq,
@@ -182,6 +195,9 @@ impl From<&Report> for pb::StatsReport {
             last: r.last,
             cut_off: r.cut_off,
             dropped_reports: r.dropped_reports,
+            arrivals,
+            service,
+            lag,
         }
     }
 }
@@ -236,6 +252,7 @@ impl TryFrom<pb::StatsReport> for Report {
         for x in r.exceptions {
             *stats.exceptions.entry(x.message).or_default() += x.count;
         }
+        let open = open::open_from_pb(r.arrivals, r.service, r.lag)?;
         Ok(Report {
             run_id: r.run_id,
             seq: r.seq,
@@ -246,6 +263,7 @@ impl TryFrom<pb::StatsReport> for Report {
             last: r.last,
             cut_off: r.cut_off,
             dropped_reports: r.dropped_reports,
+            open,
         })
     }
 }
@@ -292,6 +310,7 @@ mod tests {
             last: true,
             cut_off: 2,
             dropped_reports: 0,
+            open: None,
         };
         let back = Report::try_from(pb::StatsReport::from(&report)).expect("decodes");
         let key = EndpointKey {

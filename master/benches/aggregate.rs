@@ -66,6 +66,7 @@ fn report(seed: u64) -> Report {
         last: false,
         cut_off: 0,
         dropped_reports: 0,
+        open: None,
     }
 }
 

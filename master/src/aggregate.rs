@@ -1,12 +1,23 @@
 //! The merged stats of one run: totals, the current interval, a history row per interval
 //! and per-worker counts. Pure: no tasks, no clocks (times are passed in), so it is
-//! tested directly and owned by the coordinator alone.
+//! tested directly and owned by the coordinator alone. Its memory does not grow with the
+//! run's length: the history is bounded ([`history`]), and the rows that leave full
+//! resolution go to a spill file first, so [`RunStats::complete_history`] still has them all.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io;
 
+use lv_common::load::OpenStats;
 use lv_common::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 use lv_common::wire::Report;
 use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+pub mod history;
+mod spill;
+
+use history::Compaction;
+use spill::Spill;
 
 /// Intervals kept for the "current" figures (about 10 s at 2 s per interval, as Locust).
 const WINDOW_INTERVALS: usize = 5;
@@ -116,7 +127,8 @@ pub struct RunStats {
     pub totals: StatsSet,
     /// Per-worker contributions, by worker id.
     pub workers: BTreeMap<String, WorkerCounts>,
-    /// One row per closed interval.
+    /// One row per closed interval, oldest first: coarse rows for what is older than an hour,
+    /// then the last hour at full resolution (bounded, see [`history`]).
     pub history: Vec<HistoryRow>,
     /// Requests cut off by stops, all workers.
     pub cut_off: u64,
@@ -127,6 +139,12 @@ pub struct RunStats {
     pub failure_times: BTreeMap<FailureKey, (i64, i64)>,
     /// Workers on which each exception happened.
     pub exception_nodes: BTreeMap<String, BTreeSet<String>>,
+    /// Open model: arrival counters, service times and schedule lags of the whole run.
+    pub open: OpenStats,
+    /// Open model: arrivals each worker reported as scheduled, by worker id.
+    pub scheduled_by: BTreeMap<String, u64>,
+    /// Open model: arrivals the schedule planned (set when the run ends).
+    pub planned_arrivals: Option<u64>,
     open_total: EndpointStats,
     open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     open_since_ms: Option<i64>,
@@ -134,6 +152,14 @@ pub struct RunStats {
     /// Keep per-endpoint windows and history lines (`--csv-full-history`).
     endpoint_history: bool,
     open_endpoints: BTreeMap<EndpointKey, EndpointStats>,
+    /// How much of `history` is coarse; set when the first interval closes.
+    compaction: Option<Compaction>,
+    /// Rows that left full resolution, complete.
+    spill: Option<Spill>,
+    /// The spill file failed: rows stay at full resolution in memory from then on.
+    spill_failed: bool,
+    /// Where the spill file goes; the system's temporary directory when `None`.
+    spill_dir: Option<std::path::PathBuf>,
 }
 
 impl RunStats {
@@ -187,11 +213,16 @@ impl RunStats {
         counts.cut_off += report.cut_off;
         counts.dropped_reports = counts.dropped_reports.max(report.dropped_reports);
         self.cut_off += report.cut_off;
+        if let Some(open) = &report.open {
+            self.open.merge(open);
+            *self.scheduled_by.entry(worker_id.to_owned()).or_default() += open.counts.scheduled;
+        }
     }
 
     /// Closes the current interval at `now_ms` and appends its history row.
     pub fn close_interval(&mut self, now_ms: i64, users: u32) -> &HistoryRow {
         let since = self.open_since_ms.unwrap_or(now_ms);
+        self.compaction.get_or_insert(Compaction::new(since));
         let seconds = ((now_ms - since) as f64 / 1000.0).max(0.0);
         self.open_since_ms = Some(now_ms);
         self.grand_total.merge(&self.open_total);
@@ -208,31 +239,93 @@ impl RunStats {
         let current = self.current_total();
         let window_seconds = self.window_seconds();
         let totals = &self.grand_total;
+        // Each percentile is a scan of the counters: take them once, then pick from them.
+        let total_percentiles_ms = percentiles(totals);
+        let current_percentiles_ms = percentiles(&current);
+        let pick = |list: &[f64], p: f64| {
+            let at = PERCENTILES.iter().position(|&q| q == p);
+            at.and_then(|i| list.get(i)).copied().unwrap_or(0.0)
+        };
         self.history.push(HistoryRow {
             unix_ms: now_ms,
             users,
             rps: per_second(current.requests, window_seconds),
             fps: per_second(current.failures, window_seconds),
-            p50_ms: current.percentile_ms(50.0),
-            p95_ms: current.percentile_ms(95.0),
-            p99_ms: current.percentile_ms(99.0),
+            p50_ms: pick(&current_percentiles_ms, 50.0),
+            p95_ms: pick(&current_percentiles_ms, 95.0),
+            p99_ms: pick(&current_percentiles_ms, 99.0),
             total_requests: totals.requests,
             total_failures: totals.failures,
             total_avg_ms: totals.avg_ms(),
-            total_median_ms: totals.percentile_ms(50.0),
+            total_median_ms: pick(&total_percentiles_ms, 50.0),
             total_min_ms: totals.min_ms(),
             total_max_ms: totals.max_ms(),
             total_avg_content_bytes: totals.avg_content_bytes(),
-            total_percentiles_ms: percentiles(totals),
-            current_percentiles_ms: percentiles(&current),
+            total_percentiles_ms,
+            current_percentiles_ms,
             endpoints: if self.endpoint_history {
                 self.endpoint_lines()
             } else {
                 Vec::new()
             },
         });
+        self.bound_history();
         let last = self.history.len() - 1;
         &self.history[last]
+    }
+
+    /// Moves the rows older than an hour into coarse rows, spilling each first.
+    fn bound_history(&mut self) {
+        let Some(mut compaction) = self.compaction.filter(|_| !self.spill_failed) else {
+            return;
+        };
+        while let Some(oldest) = compaction.due(&self.history) {
+            if let Err(err) = self.spill_row(oldest) {
+                warn!("cannot spill the run's history, keeping it all in memory: {err}");
+                self.spill_failed = true;
+                break;
+            }
+            compaction.coarsen_oldest(&mut self.history);
+        }
+        self.compaction = Some(compaction);
+    }
+
+    fn spill_row(&mut self, index: usize) -> io::Result<()> {
+        let spill = match &mut self.spill {
+            Some(spill) => spill,
+            None => {
+                let dir = self.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+                self.spill.insert(Spill::create(&dir)?)
+            }
+        };
+        spill.append(&self.history[index])
+    }
+
+    /// Every history row at full resolution, oldest first: the spilled rows read back, then
+    /// those still in memory. This is what `_stats_history.csv` is written from.
+    pub fn complete_history(
+        &self,
+    ) -> io::Result<impl Iterator<Item = io::Result<HistoryRow>> + '_> {
+        let spilled = match &self.spill {
+            Some(spill) => Some(spill.read()?),
+            None => None,
+        };
+        let coarse = self.compaction.map_or(0, |c| c.coarse_rows);
+        let recent = self.history.get(coarse..).unwrap_or_default();
+        Ok(spilled
+            .into_iter()
+            .flatten()
+            .chain(recent.iter().cloned().map(Ok)))
+    }
+
+    /// Rows spilled to disk so far.
+    pub fn spilled_rows(&self) -> u64 {
+        self.spill.as_ref().map_or(0, |s| s.rows)
+    }
+
+    /// A rough count of the bytes the history holds in memory.
+    pub fn history_bytes(&self) -> usize {
+        history::rows_bytes(&self.history)
     }
 
     /// Marks the start of the first interval.
@@ -260,6 +353,21 @@ impl RunStats {
         }
         let seconds = self.window_seconds();
         (per_second(requests, seconds), per_second(failures, seconds))
+    }
+
+    /// One endpoint's requests over the current window; `None` unless per-endpoint
+    /// windows are kept (`RunStats::new(true)`).
+    pub fn current_endpoint(&self, key: &EndpointKey) -> Option<EndpointStats> {
+        if !self.endpoint_history {
+            return None;
+        }
+        let mut current = EndpointStats::default();
+        for interval in &self.window {
+            if let Some(stats) = interval.endpoints.get(key) {
+                current.merge(stats);
+            }
+        }
+        Some(current)
     }
 
     fn endpoint_lines(&self) -> Vec<EndpointHistory> {
@@ -319,6 +427,9 @@ pub fn per_second(count: u64, seconds: f64) -> f64 {
 }
 
 #[cfg(test)]
+mod long_run_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use lv_common::kind::SloKind;
@@ -338,6 +449,7 @@ mod tests {
             last: false,
             cut_off: 1,
             dropped_reports: 0,
+            open: None,
         }
     }
 

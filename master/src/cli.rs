@@ -15,18 +15,24 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
 use lv_common::duration::parse_duration;
+use lv_common::load::parse_rate;
 
 use crate::profile::{self, ProfileError, Word};
 
-const PRECEDENCE: &str = "Settings come from, lowest to highest precedence: built-in defaults, \
+const AFTER_HELP: &str = "Settings come from, lowest to highest precedence: built-in defaults, \
 the --config profile (Locust's `key = value` format and key names), environment variables \
 LV_<KEY> (LV_USERS, LV_SPAWN_RATE, LV_RUN_TIME, LV_TAGS, LV_TOKEN, LV_LOGLEVEL, ...; HOST or \
-LV_HOST for --host), then these flags.";
+LV_HOST for --host), then these flags.
+
+Other commands (see `lv-master compare --help`, `lv-master report --help`):
+  lv-master compare BASE.json NEW.json   Compare two runs' JSON reports; exit 1 on a regression
+  lv-master report --from FILE           Print a run's tables and write its reports again from
+                                         its JSON report or checkpoint";
 
 /// Runs a distributed load test: loads scenarios, waits for workers, assigns them users,
 /// merges their stats and reports.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master", version, about, after_help = PRECEDENCE, args_override_self = true)]
+#[command(name = "lv-master", version, about, after_help = AFTER_HELP, args_override_self = true)]
 pub struct Args {
     /// Locust-style profile to read settings from (`configs/light.conf`); the environment and
     /// flags win over it.
@@ -57,6 +63,21 @@ pub struct Args {
     /// Stop after this long (`30s`, `5m`, `1h30m`); run until Ctrl-C when absent.
     #[arg(short = 't', long = "run-time", value_parser = parse_duration)]
     pub run_time: Option<Duration>,
+
+    /// Open model: arrivals per second over all workers for the run time (`200/s`, `12/m`),
+    /// instead of users; see docs/load-shapes.md.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "shape")]
+    pub rate: Option<f64>,
+
+    /// Open model: the stages of a `[load]` table in this TOML file; the run lasts as long
+    /// as its stages unless --run-time cuts it shorter.
+    #[arg(long, value_name = "FILE")]
+    pub shape: Option<PathBuf>,
+
+    /// Open model: iterations in flight at most, over all workers (arrivals beyond are
+    /// dropped, or queued with the shape's `on_saturation = "queue"`).
+    #[arg(long = "max-in-flight", value_name = "N")]
+    pub max_in_flight: Option<u32>,
 
     /// Scheme and host agent ports are added to (`http://localhost`) [env: HOST, LV_HOST].
     #[arg(short = 'H', long, default_value = "http://localhost")]
@@ -180,6 +201,22 @@ pub struct Args {
     #[arg(long = "tls-ca", value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
 
+    /// Trust this CA (PEM) for HTTPS targets, beside the web's roots (in-process workers).
+    #[arg(long = "target-ca", value_name = "FILE")]
+    pub target_ca: Option<PathBuf>,
+
+    /// Do not verify the certificates of HTTPS targets (in-process workers; test systems only).
+    #[arg(long = "insecure-target")]
+    pub insecure_target: bool,
+
+    /// Client certificate (PEM) in-process workers show to HTTPS targets (mTLS).
+    #[arg(long = "target-cert", value_name = "FILE", requires = "target_key")]
+    pub target_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --target-cert.
+    #[arg(long = "target-key", value_name = "FILE", requires = "target_cert")]
+    pub target_key: Option<PathBuf>,
+
     /// Allow binding a non-loopback address without a token.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub insecure: bool,
@@ -200,9 +237,79 @@ pub struct Args {
     #[arg(long = "only-summary", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub only_summary: bool,
 
+    /// Address the web UI and API listen on (without --headless; with it only when
+    /// --web-port is given).
+    #[arg(long = "web-host", default_value = "127.0.0.1")]
+    pub web_host: String,
+
+    /// Port of the web UI and API [default: 8089]; with --headless, serves the read-only API
+    /// and /metrics during the run.
+    #[arg(long = "web-port", value_name = "PORT")]
+    pub web_port: Option<u16>,
+
+    /// Web UI mode: start a run at once from the flags, and keep the UI up after it.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub autostart: bool,
+
+    /// Web UI mode: exit this long after a run ends, with the run's exit code.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub autoquit: Option<Duration>,
+
+    /// Refuse every state change through the web (403).
+    #[arg(long = "web-readonly", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub web_readonly: bool,
+
+    /// HTTP Basic credentials (`user:pass`) every web path needs [env: LV_WEB_AUTH].
+    #[arg(long = "web-auth", value_name = "USER:PASS")]
+    pub web_auth: Option<String>,
+
+    /// Web UI mode: folder of each run's reports (`web_<timestamp>_<runid8>...`).
+    #[arg(long = "reports-dir", value_name = "DIR", default_value = "reports")]
+    pub reports_dir: PathBuf,
+
+    /// Serve the web UI over HTTPS with this certificate chain (PEM); defaults to --tls-cert.
+    #[arg(long = "web-tls-cert", value_name = "FILE", requires = "web_tls_key")]
+    pub web_tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --web-tls-cert; defaults to --tls-key.
+    #[arg(long = "web-tls-key", value_name = "FILE", requires = "web_tls_cert")]
+    pub web_tls_key: Option<PathBuf>,
+
     /// Log level (error, warn, info, debug, trace) or a tracing filter [env: LV_LOGLEVEL].
     #[arg(long, default_value = "info")]
     pub loglevel: String,
+}
+
+/// What `lv-master` was asked to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Run a load test (the default: Locust's flags and positional user classes).
+    Run(Box<Args>),
+    /// `lv-master compare BASE NEW`.
+    Compare(CompareArgs),
+    /// `lv-master report --from FILE`.
+    Report(ReportArgs),
+}
+
+/// Reads `lv-master`'s command line (program name first): `compare ...` and `report ...`
+/// parse as those commands, anything else as a run through [`load_args`] (profile and
+/// environment included; `env` looks a variable up).
+pub fn parse(
+    argv: impl IntoIterator<Item = impl Into<OsString>>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, LoadError> {
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    // The command's words, named `lv-master compare` (or `report`) in its usage text.
+    let words = |name: &str| std::iter::once(OsString::from(name)).chain(argv[2..].iter().cloned());
+    match argv.get(1).and_then(|word| word.to_str()) {
+        Some("compare") => Ok(Command::Compare(CompareArgs::try_parse_from(words(
+            "lv-master compare",
+        ))?)),
+        Some("report") => Ok(Command::Report(ReportArgs::try_parse_from(words(
+            "lv-master report",
+        ))?)),
+        _ => Ok(Command::Run(Box::new(load_args(argv, env)?))),
+    }
 }
 
 /// Why [`load_args`] failed.

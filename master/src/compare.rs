@@ -10,8 +10,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::console::ms;
-use crate::report::html::utc_timestamp;
+use crate::format::{decimal, ms, percent, truncate, utc_timestamp};
 use crate::summary::{EndpointSummary, Summary};
 
 /// Latency increases smaller than this (ms) are never regressions: the same floor as the
@@ -61,7 +60,7 @@ impl Metric {
         match self {
             Metric::Rps => format!("{value:.2}"),
             Metric::P50 | Metric::P95 | Metric::P99 => ms(value),
-            Metric::FailureRatio => format!("{:.2}%", value * 100.0),
+            Metric::FailureRatio => percent(value),
         }
     }
 
@@ -304,7 +303,7 @@ fn regression_message(row: &ComparisonRow, metric: Metric, pct: f64) -> String {
         metric.show(base),
         metric.show(new),
         change_text(row.change(metric)),
-        trim(pct)
+        decimal(pct, 2)
     )
 }
 
@@ -337,7 +336,7 @@ pub fn render_table(comparison: &Comparison) -> String {
         }
         for (i, metric) in Metric::ALL.into_iter().enumerate() {
             let (method, name) = if i == 0 {
-                (row.method.as_str(), truncate(&row.name))
+                (row.method.as_str(), truncate(&row.name, NAME_WIDTH))
             } else {
                 ("", String::new())
             };
@@ -360,7 +359,7 @@ pub fn render_table(comparison: &Comparison) -> String {
             );
         }
     }
-    let limit = trim(comparison.max_regression_percent);
+    let limit = decimal(comparison.max_regression_percent, 2);
     if comparison.regressions.is_empty() {
         let _ = writeln!(
             out,
@@ -434,7 +433,7 @@ pub fn benchmark_row(summary: &Summary) -> String {
         ms(t.p50_ms),
         ms(t.p95_ms),
         ms(t.p99_ms),
-        format!("{:.2}%", ratio(t.failures, t.requests) * 100.0),
+        percent(ratio(t.failures, t.requests)),
         summary.verdict.clone(),
         summary.run_id.clone(),
     ];
@@ -477,19 +476,6 @@ fn ratio(part: u64, whole: u64) -> f64 {
     } else {
         part as f64 / whole as f64
     }
-}
-
-fn truncate(text: &str) -> String {
-    if text.chars().count() <= NAME_WIDTH {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(NAME_WIDTH - 1).collect();
-    cut.push('…');
-    cut
-}
-
-fn trim(value: f64) -> String {
-    crate::console::decimal(value, 2)
 }
 
 #[cfg(test)]

@@ -4,8 +4,17 @@
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 use crate::registry::Registry;
-use crate::summary::{self, BelowTarget, RunMeta, Summary, WorkerSummary};
-use crate::{EXIT_CANNOT_RUN, EXIT_OK, slo};
+use crate::slo;
+use crate::summary::{self, BelowTarget, OpenSummary, RunMeta, Summary, WorkerSummary};
+
+/// Exit code: every check passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the run finished but its checks failed (or `compare` found a regression).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the run could not be carried out.
+pub const EXIT_CANNOT_RUN: u8 = 3;
 
 /// What a report is made from.
 pub struct RunView<'a> {
@@ -41,7 +50,15 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         .as_ref()
         .filter(|_| started)
         .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
-    let (exit_code, verdict) = judge(config, view, verdicts.as_deref());
+    let open = config
+        .open
+        .as_ref()
+        .filter(|_| started)
+        .map(|shape| OpenSummary::new(view.stats, shape.duration().as_secs_f64(), seconds));
+    let (exit_code, mut verdict) = judge(config, view, verdicts.as_deref());
+    if let Some(note) = open.as_ref().and_then(OpenSummary::limit_note) {
+        verdict = format!("{verdict}; {note}");
+    }
     let (total, endpoints, mut failures, mut exceptions) = summary::stats_rows(totals, seconds);
     for failure in &mut failures {
         let key = lv_common::stats::FailureKey {
@@ -97,6 +114,7 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         slo: verdicts,
         below_target: view.below_target.to_vec(),
         checkpoint: view.checkpoint,
+        open,
     };
     (exit_code, summary)
 }
@@ -143,7 +161,7 @@ fn judge(config: &MasterConfig, view: &RunView, verdicts: Option<&[slo::Verdict]
             if failed == 0 {
                 (EXIT_OK, "passed: every SLO check passed".to_owned())
             } else {
-                (1, format!("failed: {failed} SLO checks failed"))
+                (EXIT_FAILED, format!("failed: {failed} SLO checks failed"))
             }
         }
         None if failures > 0 => (

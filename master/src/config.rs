@@ -9,8 +9,12 @@ use lv_common::fleet::{FleetMap, HostBase};
 use lv_common::plan::{Plan, PlanOptions, resolve};
 use lv_common::scenario::load_paths;
 
+use lv_common::load::LoadShape;
+
 use crate::cli::Args;
-use crate::report::html::report_name;
+
+mod load;
+use crate::format::report_name;
 use crate::slo::{SloError, SloTable};
 
 /// Everything a run needs, checked.
@@ -28,6 +32,8 @@ pub struct MasterConfig {
     pub spawn_rate: f64,
     /// Run length; until stopped when `None`.
     pub run_time: Option<Duration>,
+    /// Open model: the arrival stages, cap and seed (`None` for a closed-model run).
+    pub open: Option<LoadShape>,
     /// Workers to wait for before starting (local ones included).
     pub expect_workers: usize,
     /// Longest wait for them.
@@ -60,6 +66,8 @@ pub struct MasterConfig {
     pub slo: Option<SloSetup>,
     /// TLS for the control plane, when configured.
     pub tls: Option<TlsFiles>,
+    /// How in-process workers trust HTTPS targets and identify themselves to them.
+    pub target_tls: lv_worker::http::TargetTls,
     /// Stop the run (exit 3) when a worker is lost, instead of reassigning its users.
     pub fail_on_worker_loss: bool,
     /// Where to write the run's report every few seconds while it runs.
@@ -101,6 +109,9 @@ pub struct SloSetup {
 /// A configuration problem: always exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A `--target-*` TLS file cannot be used.
+    #[error(transparent)]
+    TargetTls(#[from] lv_worker::http::TlsFileError),
     /// A value out of range.
     #[error("invalid value for {option}: {detail}")]
     InvalidOption {
@@ -179,8 +190,18 @@ impl MasterConfig {
         let tags = clean(&args.tags);
         let exclude_tags = clean(&args.exclude_tags);
         let (slo, slo_note) = slo_setup(args)?;
+        let (open, open_note) = load::open_shape(args)?;
         let mut notes = resolved.notes;
         notes.extend(slo_note);
+        notes.extend(open_note);
+        // An open run lasts as long as its stages, unless --run-time cuts it shorter.
+        let run_time = match &open {
+            Some(shape) => Some(
+                args.run_time
+                    .map_or(shape.duration(), |t| t.min(shape.duration())),
+            ),
+            None => args.run_time,
+        };
         let run_time_text = args.run_time.map_or_else(
             || "unlimited".to_owned(),
             lv_common::duration::format_duration,
@@ -203,7 +224,8 @@ impl MasterConfig {
             host: args.host.clone(),
             users: args.users,
             spawn_rate: args.spawn_rate,
-            run_time: args.run_time,
+            run_time,
+            open,
             expect_workers,
             expect_workers_max_wait: args.expect_workers_max_wait,
             local_workers,
@@ -222,6 +244,13 @@ impl MasterConfig {
             profile: args.profile_name.clone(),
             fail_on_worker_loss: args.fail_on_worker_loss,
             tls: tls_files(args)?,
+            target_tls: lv_worker::http::TargetTlsFiles {
+                ca: args.target_ca.clone(),
+                insecure: args.insecure_target,
+                cert: args.target_cert.clone(),
+                key: args.target_key.clone(),
+            }
+            .load()?,
             checkpoint: args.checkpoint.clone(),
             checkpoint_interval: args.checkpoint_interval,
             tags,

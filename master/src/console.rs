@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
 use crate::aggregate::PERCENTILES;
-use crate::report::html::utc_timestamp;
+use crate::format::{ms, percent, truncate, utc_timestamp};
 use crate::slo::{Status, Verdict};
 use crate::summary::Summary;
 
@@ -51,7 +51,7 @@ pub fn stats_table(
 }
 
 fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, rate: Rate) {
-    let fails = format!("{}({:.2}%)", e.failures, percent(e.failures, e.requests));
+    let fails = format!("{}({})", e.failures, percent(ratio(e.failures, e.requests)));
     let _ = writeln!(
         out,
         "{:<8} {:<NAME_WIDTH$} {:>8} {:>14} | {:>8} {:>8} {:>8} {:>8} | {:>8.2} {:>10.2}",
@@ -125,7 +125,7 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
     for v in verdicts {
         let measured = match v.metric.as_str() {
             "avg_ms" => format!("{} ms", ms(v.measured)),
-            "failure_ratio" => format!("{:.2}%", v.measured * 100.0),
+            "failure_ratio" => percent(v.measured),
             _ => format!("{:.2}x", v.measured),
         };
         let (measured, result) = match v.status {
@@ -177,41 +177,62 @@ pub fn losses(summary: &Summary) -> String {
     out
 }
 
-/// `value` with at most `places` decimals and no trailing zeros (`12`, `2.5`, never `-0`).
-pub fn decimal(value: f64, places: usize) -> String {
-    let text = format!("{value:.places$}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_owned()
-    } else {
-        text.to_owned()
+/// The final console output: stats table, percentiles, failures and the verdict.
+pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
+    let seconds = summary.run_time_s;
+    let rate = |e: &lv_common::stats::EndpointStats| {
+        if seconds > 0.0 {
+            (e.requests as f64 / seconds, e.failures as f64 / seconds)
+        } else {
+            (0.0, 0.0)
+        }
+    };
+    let table = stats_table(
+        totals,
+        |key| totals.endpoints.get(key).map_or((0.0, 0.0), rate),
+        rate(&totals.total()),
+    );
+    let mut out = format!(
+        "\nRun {} finished after {:.1} s\n\n{table}\nResponse time percentiles (ms)\n{}",
+        summary.run_id,
+        seconds,
+        percentile_table(totals)
+    );
+    if let Some(verdicts) = &summary.slo {
+        let level = summary.meta.slo_level.as_deref().unwrap_or("?");
+        out.push_str(&format!(
+            "\nSLO verdicts (load level {level})\n{}",
+            verdict_table(verdicts)
+        ));
     }
+    let failures = failures_table(totals);
+    if !failures.is_empty() {
+        out.push('\n');
+        out.push_str(&failures);
+    }
+    if summary.cut_off > 0 {
+        out.push_str(&format!(
+            "\n{} requests were cut off by the stop (not counted as failures)\n",
+            summary.cut_off
+        ));
+    }
+    if let Some(open) = &summary.open {
+        out.push_str(&open.console());
+    }
+    out.push_str(&losses(summary));
+    out.push_str(&format!(
+        "\nResult: {} (exit code {})\n",
+        summary.verdict, summary.exit_code
+    ));
+    out
 }
 
-/// Milliseconds as shown in tables: whole above 10 ms, two decimals below.
-pub fn ms(value: f64) -> String {
-    if value >= 10.0 || value == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.2}")
-    }
-}
-
-fn percent(part: u64, whole: u64) -> f64 {
+fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {
-        part as f64 * 100.0 / whole as f64
+        part as f64 / whole as f64
     }
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(width - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

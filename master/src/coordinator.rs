@@ -4,6 +4,12 @@
 //! Phases: waiting for the expected workers, running (assignments sent, rebalanced
 //! when workers join or are lost), stopping (Stop sent, waiting for the last reports),
 //! done (Shutdown sent).
+//!
+//! Every decision reads tokio's clock ([`Instant`]), so paused-time tests drive it; the
+//! Unix ms stamps of reports come from one [`WallClock`] anchored when the coordinator is
+//! made. `run` is a thin select loop over events, the shutdown and the periodic
+//! wake-ups of `timers`; each is handled by a plain method that tests call directly
+//! (see `testing`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,9 +17,9 @@ use std::time::Duration;
 
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
 
-use lv_common::wire::{Report, unix_ms_now};
+use lv_common::wire::Report;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tracing::{debug, info, warn};
@@ -25,7 +31,20 @@ use crate::registry::{Outbound, Registry, WorkerEntry, WorkerState};
 use crate::summary::BelowTarget;
 
 mod assign;
+mod clock;
 mod live;
+mod liveness;
+mod open;
+mod session;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+pub use clock::WallClock;
+pub use session::{Session, WebLink};
+use timers::{Timers, Wake};
 
 /// What the gRPC side tells the coordinator.
 #[derive(Debug)]
@@ -64,9 +83,17 @@ const NO_RUN_TIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
-    Waiting { since: Instant },
-    Running { ends: Option<Instant> },
-    Stopping { deadline: Instant },
+    /// UI mode between runs.
+    Idle,
+    Waiting {
+        since: Instant,
+    },
+    Running {
+        ends: Option<Instant>,
+    },
+    Stopping {
+        deadline: Instant,
+    },
     Done,
 }
 
@@ -86,6 +113,8 @@ pub struct RunResult {
     pub aborted: Option<String>,
     /// Periods below the user target after worker losses.
     pub below_target: Vec<BelowTarget>,
+    /// The configuration of the (last) run.
+    pub config: Arc<MasterConfig>,
 }
 
 /// Owns the run.
@@ -97,6 +126,8 @@ pub struct Coordinator {
     phase: Phase,
     workers: Registry,
     stats: RunStats,
+    /// Turns tokio instants into the Unix ms stamps of the reports.
+    clock: WallClock,
     started: Option<(Instant, i64)>,
     aborted: Option<String>,
     below_target: Vec<BelowTarget>,
@@ -104,11 +135,20 @@ pub struct Coordinator {
     warned_failures: bool,
     /// Workers already warned that their share exceeds their connection budget.
     warned_fd: BTreeSet<String>,
+    /// Snapshots for the web, and UI mode.
+    web: Option<session::Web>,
+    /// Open model: the schedule and the stripes (`None` in a closed run or before start).
+    open: Option<open::OpenRun>,
 }
 
 impl Coordinator {
-    /// A coordinator for one run of `config`.
+    /// A coordinator for one run of `config`, stamping reports with the wall clock.
     pub fn new(config: Arc<MasterConfig>) -> Coordinator {
+        Coordinator::with_clock(config, WallClock::starting_now())
+    }
+
+    /// A coordinator whose report stamps come from `clock`.
+    pub fn with_clock(config: Arc<MasterConfig>, clock: WallClock) -> Coordinator {
         let plan_json = config.plan.to_json();
         let stats = RunStats::new(config.csv_full_history);
         Coordinator {
@@ -121,12 +161,15 @@ impl Coordinator {
             },
             workers: Registry::new(),
             stats,
+            clock,
             started: None,
             aborted: None,
             below_target: Vec::new(),
             warned_names: false,
             warned_failures: false,
             warned_fd: BTreeSet::new(),
+            web: None,
+            open: None,
         }
     }
 
@@ -144,22 +187,19 @@ impl Coordinator {
             workers = self.config.expect_workers,
             "waiting for workers"
         );
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut heartbeat = tokio::time::interval(self.config.heartbeat_interval);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut history = tokio::time::interval(self.config.report_interval);
-        history.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let print_every = self.config.print_interval.unwrap_or(NO_RUN_TIME);
-        let mut print = tokio::time::interval_at(Instant::now() + print_every, print_every);
-        print.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let checkpoint_every = self.config.checkpoint_interval;
-        let mut checkpoint =
-            tokio::time::interval_at(Instant::now() + checkpoint_every, checkpoint_every);
-        checkpoint.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut timers = Timers::new(&self.config);
         let mut stop_requested = false;
-        while !matches!(self.phase, Phase::Done) {
+        let mut commands = self.web.as_mut().and_then(session::Web::take_commands);
+        while !self.is_done() {
+            let state = self.run_state();
+            let quit_at = self.web.as_ref().and_then(|w| w.quit_at);
             tokio::select! {
+                Some(command) = session::next_command(&mut commands) => self.on_command(command),
+                () = sleep_until_or_never(quit_at) => {
+                    info!("--autoquit: exiting");
+                    stop_requested = true;
+                    self.phase = Phase::Done;
+                }
                 () = shutdown.cancelled(), if !stop_requested => {
                     stop_requested = true;
                     self.on_stop_request();
@@ -168,28 +208,46 @@ impl Coordinator {
                     Some(event) => self.on_event(event),
                     None => self.abort("the gRPC server stopped".into()),
                 },
-                _ = tick.tick() => self.on_tick(),
-                _ = heartbeat.tick() => self.on_heartbeat(),
-                _ = history.tick() => {
-                    if matches!(self.phase, Phase::Running { .. } | Phase::Stopping { .. }) {
-                        let users = self.users_running();
-                        self.stats.close_interval(unix_ms_now(), users);
-                    }
-                }
-                _ = print.tick(), if self.config.print_interval.is_some() => self.print_live(),
-                _ = checkpoint.tick(), if self.config.checkpoint.is_some() => {
-                    if let Some(path) = &self.config.checkpoint {
-                        self.write_checkpoint(path);
-                    }
-                }
+                wake = timers.next() => self.on_wake(wake),
+            }
+            self.after_step(stop_requested);
+            if self.run_state() != state {
+                self.publish();
             }
         }
         self.finish()
     }
 
+    /// The run is over: `run` returns once this holds.
+    fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// Does the periodic job that is due.
+    fn on_wake(&mut self, wake: Wake) {
+        match wake {
+            Wake::Tick => self.on_tick(),
+            Wake::Heartbeat => self.on_heartbeat(),
+            Wake::History => {
+                if matches!(self.phase, Phase::Running { .. } | Phase::Stopping { .. }) {
+                    let users = self.users_running();
+                    self.stats.close_interval(self.clock.now_ms(), users);
+                }
+                self.publish();
+            }
+            Wake::Print => self.print_live(),
+            Wake::Checkpoint => {
+                if let Some(path) = &self.config.checkpoint {
+                    self.write_checkpoint(path);
+                }
+            }
+        }
+    }
+
     fn on_stop_request(&mut self) {
         match self.phase {
             Phase::Waiting { .. } => self.abort("stopped before the run started".into()),
+            Phase::Idle => self.phase = Phase::Done,
             Phase::Running { .. } => {
                 info!("stop requested");
                 self.begin_stop();
@@ -257,7 +315,7 @@ impl Coordinator {
             heartbeat_timeout_ms: u32::try_from(self.config.heartbeat_timeout.as_millis())
                 .unwrap_or(u32::MAX),
             acked_seq: worker.max_seq,
-            run_id: if self.started.is_some() {
+            run_id: if self.started.is_some() && !matches!(self.phase, Phase::Idle) {
                 self.run_id.clone()
             } else {
                 String::new()
@@ -265,6 +323,12 @@ impl Coordinator {
         };
         worker.send(MasterKind::Welcome(welcome));
         info!(worker_id, hostname = %hello.hostname, cores = hello.cores, rejoined, "worker attached");
+        let kind = if rejoined {
+            "worker_rejoined"
+        } else {
+            "worker_joined"
+        };
+        self.web_event(kind, format!("{worker_id} on {}", hello.hostname));
         match self.phase {
             Phase::Running { .. } if !rejoined || was_lost => self.assign(),
             Phase::Running { .. } => self.send_assignment(&worker_id),
@@ -284,7 +348,7 @@ impl Coordinator {
                     }));
                 }
             }
-            Phase::Waiting { .. } => {}
+            Phase::Waiting { .. } | Phase::Idle => {}
         }
     }
 
@@ -412,77 +476,27 @@ impl Coordinator {
                     self.phase = Phase::Done;
                 }
             }
-            Phase::Done => {}
-        }
-    }
-
-    fn on_heartbeat(&mut self) {
-        let now = Instant::now();
-        let timeout = self.config.heartbeat_timeout;
-        let beat = pb::Heartbeat {
-            unix_ms: unix_ms_now(),
-            users_running: 0,
-            run_id: self.run_id.clone(),
-        };
-        let mut lost = Vec::new();
-        for worker in self.workers.values_mut() {
-            match worker.state {
-                WorkerState::Active if now.duration_since(worker.last_seen) > timeout => {
-                    worker.disconnect(Status::deadline_exceeded("no heartbeat within the timeout"));
-                    lost.push(worker.id.clone());
-                }
-                WorkerState::Missing { since } if now.duration_since(since) > timeout => {
-                    lost.push(worker.id.clone());
-                }
-                WorkerState::Active => {
-                    worker.send(MasterKind::Heartbeat(beat.clone()));
-                }
-                WorkerState::Missing { .. } | WorkerState::Lost { .. } => {}
-            }
-        }
-        if lost.is_empty() {
-            return;
-        }
-        let now_ms = unix_ms_now();
-        for id in &lost {
-            if let Some(worker) = self.workers.get_mut(id) {
-                warn!(worker_id = %id, hostname = %worker.hostname, "worker lost: silent past the heartbeat timeout");
-                worker.state = WorkerState::Lost { at: now };
-                worker.lost_unix_ms = Some(now_ms);
-                let had_users = worker.assigned() > 0;
-                worker.users.clear();
-                worker.users_running = 0;
-                if had_users && matches!(self.phase, Phase::Running { .. }) {
-                    // Its users stopped counting when it went silent, not when we noticed.
-                    let silent_ms = now.duration_since(worker.last_seen).as_millis();
-                    self.below_target.push(BelowTarget {
-                        from_unix_ms: now_ms - i64::try_from(silent_ms).unwrap_or(0),
-                        to_unix_ms: None,
-                        worker_id: id.clone(),
-                    });
-                }
-            }
-        }
-        if let Phase::Running { .. } = self.phase {
-            if self.config.fail_on_worker_loss {
-                self.abort(format!(
-                    "worker {} was lost (--fail-on-worker-loss)",
-                    lost.join(", ")
-                ));
-            } else if self.count(WorkerEntry::is_member) == 0 {
-                self.abort("every worker was lost".into());
-            } else {
-                self.assign();
-            }
+            Phase::Done | Phase::Idle => {}
         }
     }
 
     fn start(&mut self) {
         let now = Instant::now();
-        self.started = Some((now, unix_ms_now()));
-        self.stats.start(unix_ms_now());
+        let now_ms = self.clock.unix_ms(now);
+        self.started = Some((now, now_ms));
+        self.stats.start(now_ms);
+        self.open = self.config.open.as_ref().map(|shape| {
+            let start = now + open::LEAD;
+            open::OpenRun::new(shape, start, self.clock.unix_ms(start))
+        });
+        // An open run's schedule starts after the lead and gets a margin for its last
+        // arrivals to fire before the Stop.
+        let begins = self
+            .open
+            .as_ref()
+            .map_or(now, |o| o.start() + open::END_MARGIN);
         self.phase = Phase::Running {
-            ends: self.config.run_time.map(|t| now + t),
+            ends: self.config.run_time.map(|t| begins + t),
         };
         info!(
             workers = self.count(WorkerEntry::is_member),
@@ -505,15 +519,21 @@ impl Coordinator {
     }
 
     fn finish(mut self) -> RunResult {
-        let ended = unix_ms_now();
-        if self.started.is_some() {
+        let ended = self.clock.now_ms();
+        let ui = self.web.as_ref().is_some_and(session::Web::is_ui);
+        if self.started.is_some() && !ui {
             self.stats.close_interval(ended, 0);
         }
+        self.publish();
         for worker in self.workers.values_mut() {
             worker.send(MasterKind::Shutdown(pb::Shutdown {
                 reason: "the run is over".into(),
             }));
             worker.conn = None;
+        }
+        if let Some(open) = &self.open {
+            self.stats.open.counts.lost = open.lost();
+            self.stats.planned_arrivals = Some(open.planned());
         }
         RunResult {
             run_id: self.run_id,
@@ -523,6 +543,7 @@ impl Coordinator {
             ended_unix_ms: ended,
             aborted: self.aborted,
             below_target: self.below_target,
+            config: self.config,
         }
     }
 
@@ -536,5 +557,13 @@ impl Coordinator {
             .filter(|w| w.is_member())
             .map(|w| w.users_running)
             .sum()
+    }
+}
+
+/// Sleeps until `at`, or forever when `None`.
+async fn sleep_until_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

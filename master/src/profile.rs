@@ -53,6 +53,9 @@ pub const KEYS: &[Key] = &[
     key("users", "--users", Kind::Value),
     key("spawn-rate", "--spawn-rate", Kind::Value),
     key("run-time", "--run-time", Kind::Value),
+    key("rate", "--rate", Kind::Value),
+    key("shape", "--shape", Kind::Value),
+    key("max-in-flight", "--max-in-flight", Kind::Value),
     key("host", "--host", Kind::Value),
     key("tags", "--tags", Kind::List),
     key("exclude-tags", "--exclude-tags", Kind::List),
@@ -92,6 +95,15 @@ pub const KEYS: &[Key] = &[
     key("print-interval", "--print-interval", Kind::Value),
     key("only-summary", "--only-summary", Kind::Bool),
     key("loglevel", "--loglevel", Kind::Value),
+    key("web-host", "--web-host", Kind::Value),
+    key("web-port", "--web-port", Kind::Value),
+    key("autostart", "--autostart", Kind::Bool),
+    key("autoquit", "--autoquit", Kind::Value),
+    key("web-readonly", "--web-readonly", Kind::Bool),
+    key("web-auth", "--web-auth", Kind::Value),
+    key("reports-dir", "--reports-dir", Kind::Value),
+    key("web-tls-cert", "--web-tls-cert", Kind::Value),
+    key("web-tls-key", "--web-tls-key", Kind::Value),
 ];
 
 /// Environment variables read besides `LV_<KEY>`, each before it (so `LV_HOST` wins).

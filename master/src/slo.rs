@@ -10,6 +10,8 @@ use lv_common::source::toml_error_line;
 use lv_common::stats::{EndpointStats, StatsSet};
 use serde::{Deserialize, Serialize};
 
+use crate::format::decimal;
+
 /// The targets, as in `configs/slo.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +174,35 @@ pub fn evaluate(table: &SloTable, level: &str, stats: &StatsSet) -> Vec<Verdict>
     verdicts
 }
 
+/// Whether one endpoint passes every rule of its kind at `level` (the same rules as
+/// [`evaluate`]); `None` when it has no kind or no request yet.
+pub fn endpoint_passes(table: &SloTable, level: &str, stats: &EndpointStats) -> Option<bool> {
+    let kind = stats.kind?;
+    if stats.requests == 0 {
+        return None;
+    }
+    let mut rules = Vec::new();
+    if let Some(limit) = table.avg_ms.get(&kind).and_then(|l| l.get(level)).copied() {
+        rules.push(Rule::avg(limit));
+    }
+    rules.push(Rule::failures(table.max_failure_ratio));
+    if stats.requests >= table.ratio_min_requests {
+        rules.push(Rule::spread(
+            "p95_over_avg",
+            95.0,
+            table.p95_over_avg,
+            table.ratio_floor_ms,
+        ));
+        rules.push(Rule::spread(
+            "p99_over_avg",
+            99.0,
+            table.p99_over_avg,
+            table.ratio_floor_ms,
+        ));
+    }
+    Some(rules.iter().all(|rule| (rule.check)(stats).1))
+}
+
 /// True when no verdict failed.
 pub fn all_pass(verdicts: &[Verdict]) -> bool {
     verdicts.iter().all(|v| v.status != Status::Fail)
@@ -190,7 +221,7 @@ impl Rule {
     fn avg(limit: f64) -> Rule {
         Rule {
             metric: "avg_ms",
-            target: format!("< {} ms", trim(limit)),
+            target: format!("< {} ms", decimal(limit, 3)),
             check: Box::new(move |e| (e.avg_ms(), e.avg_ms() < limit)),
         }
     }
@@ -198,7 +229,7 @@ impl Rule {
     fn failures(limit: f64) -> Rule {
         Rule {
             metric: "failure_ratio",
-            target: format!("< {}%", trim(limit * 100.0)),
+            target: format!("< {}%", decimal(limit * 100.0, 3)),
             check: Box::new(move |e| {
                 let ratio = e.failures as f64 / e.requests as f64;
                 (ratio, ratio < limit)
@@ -209,7 +240,7 @@ impl Rule {
     fn spread(metric: &'static str, percent: f64, times: f64, floor_ms: f64) -> Rule {
         Rule {
             metric,
-            target: format!("< {}x avg", trim(times)),
+            target: format!("< {}x avg", decimal(times, 3)),
             check: Box::new(move |e| {
                 let (avg, p) = (e.avg_ms(), e.percentile_ms(percent));
                 let ratio = if avg > 0.0 { p / avg } else { 0.0 };
@@ -248,10 +279,6 @@ impl Rule {
             status,
         }
     }
-}
-
-fn trim(value: f64) -> String {
-    crate::console::decimal(value, 3)
 }
 
 #[cfg(test)]

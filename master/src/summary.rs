@@ -8,11 +8,15 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use lv_common::kind::SloKind;
-use lv_common::stats::{EndpointStats, StatsSet};
+use lv_common::stats::{EndpointStats, StatsSet, deflate_v2, inflate_v2};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{HistoryRow, PERCENTILES, per_second};
 use crate::slo::Verdict;
+
+mod open;
+
+pub use open::{LAG_LIMIT_MS, OpenSummary};
 
 /// The whole summary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +62,9 @@ pub struct Summary {
     /// True for a checkpoint of a run still going (or whose master died).
     #[serde(default)]
     pub checkpoint: bool,
+    /// Open model: arrivals, service times and schedule lags; absent in a closed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenSummary>,
 }
 
 /// A period with fewer users running than the target.
@@ -161,7 +168,8 @@ pub struct EndpointSummary {
     /// Sum of response sizes, bytes.
     #[serde(default)]
     pub content_bytes: u64,
-    /// The merged response-time histogram (µs), HdrHistogram V2, base64.
+    /// The merged response-time histogram (µs) in HdrHistogram's compressed V2 encoding
+    /// (cookie `0x1c849314`), base64; plain V2 (`0x1c849313`, older reports) is read too.
     #[serde(default)]
     pub histogram: String,
 }
@@ -225,7 +233,7 @@ impl EndpointSummary {
             },
             total_us: stats.total_us,
             content_bytes: stats.content_bytes,
-            histogram: BASE64.encode(stats.histogram_bytes()),
+            histogram: BASE64.encode(deflate_v2(&stats.histogram_bytes())),
         }
     }
 
@@ -245,7 +253,7 @@ impl EndpointSummary {
             (self.min_ms * 1000.0).round() as u64,
             (self.max_ms * 1000.0).round() as u64,
             self.total_us,
-            &bytes,
+            &inflate_v2(&bytes).map_err(|e| format!("{} {}: {e}", self.method, self.name))?,
         )
         .map_err(|e| format!("{} {}: {e}", self.method, self.name))
     }

@@ -76,7 +76,20 @@ impl Proc {
     /// test's stderr prefixed with `[tag]`. `HOST` and `LV_*` (settings of lv's binaries)
     /// are not inherited.
     pub fn start<S: AsRef<OsStr>>(program: &Path, args: &[S], tag: &str) -> Proc {
+        Proc::start_in(program, args, tag, None)
+    }
+
+    /// [`Proc::start`] in the working directory `dir` (the test's own when `None`).
+    pub fn start_in<S: AsRef<OsStr>>(
+        program: &Path,
+        args: &[S],
+        tag: &str,
+        dir: Option<&Path>,
+    ) -> Proc {
         let mut command = Command::new(program);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         for (key, _) in std::env::vars_os() {
             if key == "HOST" || key.to_string_lossy().starts_with("LV_") {
                 command.env_remove(key);

@@ -1,11 +1,17 @@
 //! lv's integration tests: whole clusters on loopback, one module per area.
 
 mod bad_input;
+mod browser;
 mod cluster;
 mod faults;
+mod hdrh;
+mod http;
 mod load;
+mod open;
 mod processes;
 mod profiles;
 mod reports;
+mod scale;
 mod suite;
 mod trust;
+mod web;

@@ -7,8 +7,7 @@
 //! the master has been silent past the heartbeat timeout, connected or not, so a worker
 //! never goes on loading a target on its own.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lv_common::pb::control_client::ControlClient;
@@ -61,8 +60,8 @@ struct State<'a> {
     swarm: SwarmHandle,
     recorder: Recorder,
     outbox: Outbox,
-    /// Unix ms of the last message from a master.
-    last_contact: Arc<AtomicI64>,
+    /// When a master was last heard from.
+    last_contact: Arc<LastContact>,
     report_interval: Duration,
     report_start_ms: i64,
     /// The current run's last report went out; nothing more to report until a new run.
@@ -77,7 +76,7 @@ pub async fn serve(
     recorder: Recorder,
     shutdown: &CancellationToken,
 ) -> Result<(), WorkerError> {
-    let last_contact = Arc::new(AtomicI64::new(unix_ms_now()));
+    let last_contact = Arc::new(LastContact::new());
     let watchdog = tokio::spawn(watchdog(
         swarm.clone(),
         Arc::clone(&last_contact),
@@ -187,9 +186,12 @@ impl State<'_> {
                     Err(status) => return End::Lost(status.message().to_owned()),
                 },
                 _ = heartbeat.tick() => {
-                    let silent_ms = unix_ms_now() - self.last_contact.load(Ordering::Relaxed);
-                    if silent_ms > crate::millis_i64(self.config.heartbeat_timeout) {
-                        return End::Lost(format!("no message from the master for {silent_ms} ms"));
+                    let silent = self.last_contact.silence();
+                    if silent > self.config.heartbeat_timeout {
+                        return End::Lost(format!(
+                            "no message from the master for {} ms",
+                            silent.as_millis()
+                        ));
                     }
                     let beat = pb::Heartbeat {
                         unix_ms: unix_ms_now(),
@@ -246,7 +248,7 @@ impl State<'_> {
     }
 
     fn touch(&self) {
-        self.last_contact.store(unix_ms_now(), Ordering::Relaxed);
+        self.last_contact.touch();
     }
 
     /// Keeps our buffered reports if the master works on our run; otherwise drops them
@@ -257,6 +259,7 @@ impl State<'_> {
             Some(run) if run == welcome.run_id => self.outbox.ack(&run, welcome.acked_seq),
             Some(run) => {
                 let (stale, _) = self.recorder.take();
+                let _ = self.recorder.take_open();
                 let reports = self.outbox.pending().count();
                 if reports > 0 || !stale.is_empty() {
                     warn!(
@@ -278,6 +281,7 @@ impl State<'_> {
             self.outbox.start_run(run_id);
             // Anything recorded before belongs to no run the master knows.
             let _ = self.recorder.take();
+            let _ = self.recorder.take_open();
             self.report_start_ms = unix_ms_now();
         }
         self.run_finished = false;
@@ -298,6 +302,7 @@ impl State<'_> {
             return true;
         };
         let (stats, cut_off) = self.recorder.take();
+        let open = Some(self.recorder.take_open()).filter(|o| !o.is_empty());
         let end = unix_ms_now();
         let dropped_before = self.outbox.dropped();
         let report = Report {
@@ -310,6 +315,7 @@ impl State<'_> {
             last,
             cut_off,
             dropped_reports: self.outbox.dropped(),
+            open,
         };
         self.report_start_ms = end;
         let numbered = self.outbox.push(pb::StatsReport::from(&report));
@@ -398,10 +404,35 @@ fn classify(status: tonic::Status) -> AttachError {
     }
 }
 
+/// When a master was last heard from, on tokio's clock (so paused time drives the
+/// liveness checks); shared by the session and the watchdog.
+#[derive(Debug)]
+struct LastContact(Mutex<Instant>);
+
+impl LastContact {
+    /// Contact now.
+    fn new() -> LastContact {
+        LastContact(Mutex::new(Instant::now()))
+    }
+
+    /// A message came now.
+    fn touch(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    /// How long no message came.
+    fn silence(&self) -> Duration {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+    }
+}
+
 /// Stops the users whenever no master has been heard from for `timeout`.
 async fn watchdog(
     swarm: SwarmHandle,
-    last_contact: Arc<AtomicI64>,
+    last_contact: Arc<LastContact>,
     timeout: Duration,
     cancel: CancellationToken,
 ) {
@@ -411,13 +442,16 @@ async fn watchdog(
             () = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let silent_ms = unix_ms_now() - last_contact.load(Ordering::Relaxed);
-        if silent_ms > crate::millis_i64(timeout) && swarm.status().users_running() > 0 {
+        let silent = last_contact.silence();
+        if silent > timeout && swarm.status().users_running() > 0 {
             warn!(
-                silent_ms,
+                silent_ms = silent.as_millis(),
                 "no master for longer than the heartbeat timeout; stopping all users"
             );
             swarm.stop().await;
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,10 +7,18 @@
 //! only while its request is in flight: N busy users keep N connections open, users that
 //! wait hold none. Bodies are read to the end (so connections are reused) but only the
 //! first [`MAX_KEPT_BODY`] bytes are kept for checks and extraction.
+//!
+//! On top of one exchange, [`HttpClient::send`] follows redirects ([`redirect`]), keeps
+//! the user's cookies ([`cookies`]) and decodes compressed bodies ([`decode`]); each costs
+//! a header comparison or a null check when a response does not use it.
 
 mod codec;
+pub mod cookies;
+mod decode;
 mod pool;
+pub mod redirect;
 mod stream;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,9 +26,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Uri};
 
+pub use self::cookies::CookieJar;
+pub use self::decode::MAX_DECODED_BODY;
 pub use self::pool::Session;
 use self::pool::{Conn, Pool, Slot};
+use self::redirect::MAX_REDIRECTS;
 use self::stream::{Origin, Stream};
+pub use self::tls::{TargetTls, TargetTlsFiles, TlsFileError};
 
 /// Response bytes kept for checks and extraction; the rest is counted and dropped.
 pub const MAX_KEPT_BODY: usize = 1 << 20;
@@ -40,6 +52,17 @@ pub struct OutRequest {
     pub timeout: Duration,
     /// Keep the body (up to [`MAX_KEPT_BODY`]) for checks.
     pub keep_body: bool,
+    /// Follow redirects (up to [`MAX_REDIRECTS`]) and answer with the last response.
+    pub follow_redirects: bool,
+}
+
+/// What a user carries from one request to the next.
+#[derive(Debug, Default)]
+pub struct UserHttp {
+    /// Its own connections (`connection_per_user`); `None` shares the worker's.
+    pub session: Option<Session>,
+    /// Its cookies; `None` when its class turned cookies off.
+    pub cookies: Option<CookieJar>,
 }
 
 /// What came back.
@@ -47,12 +70,14 @@ pub struct OutRequest {
 pub struct InResponse {
     /// Status code.
     pub status: u16,
-    /// Body length in bytes, all of it.
+    /// Body length in bytes, all of it, after decoding (as Locust's `response_length`).
     pub content_len: u64,
-    /// The kept part of the body (empty unless asked for).
+    /// The kept part of the decoded body (empty unless asked for).
     pub body: Bytes,
-    /// Time from sending to the last body byte.
+    /// Time from sending to the last body byte of the last response, redirects included.
     pub elapsed: Duration,
+    /// Redirects followed.
+    pub redirects: u32,
 }
 
 /// Why a request got no complete response.
@@ -67,6 +92,15 @@ pub enum RequestError {
     /// The target refused the connection.
     #[error("connection refused")]
     Refused,
+    /// A redirect's `Location` cannot be followed.
+    #[error("bad redirect: {0}")]
+    BadRedirect(String),
+    /// The redirect chain is longer than [`MAX_REDIRECTS`].
+    #[error("too many redirects ({0})")]
+    TooManyRedirects(u32),
+    /// The body could not be decoded (corrupt, or larger than [`MAX_DECODED_BODY`]).
+    #[error("{0}")]
+    Decode(String),
     /// Any other transport error.
     #[error("{0}")]
     Transport(String),
@@ -83,6 +117,8 @@ struct Shared {
     pool: Pool,
     tls: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
+    /// Most decoded bytes accepted from a compressed body.
+    max_decoded: u64,
 }
 
 /// Why the client could not be built.
@@ -97,32 +133,36 @@ impl HttpClient {
         connect_timeout: Duration,
         max_connections: usize,
     ) -> Result<HttpClient, ClientError> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        HttpClient::with_roots(connect_timeout, max_connections, roots)
+        HttpClient::with_tls(connect_timeout, max_connections, &TargetTls::default())
     }
 
-    /// Like [`HttpClient::new`], trusting `roots` for HTTPS.
-    pub(crate) fn with_roots(
+    /// Like [`HttpClient::new`], trusting and identifying itself to HTTPS targets as
+    /// `tls` says.
+    pub fn with_tls(
         connect_timeout: Duration,
         max_connections: usize,
-        roots: rustls::RootCertStore,
+        tls: &TargetTls,
     ) -> Result<HttpClient, ClientError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = tls
+            .client_config()
+            .map_err(|e| ClientError(e.to_string()))?;
         Ok(HttpClient {
             inner: Arc::new(Shared {
                 pool: Pool::new(max_connections),
-                tls: Arc::new(tls),
+                tls: Arc::new(config),
                 connect_timeout,
+                max_decoded: MAX_DECODED_BODY,
             }),
         })
+    }
+
+    /// The same client with another cap on decoded body sizes (tests use a small one).
+    #[cfg(test)]
+    pub(crate) fn with_max_decoded(mut self, max_decoded: u64) -> HttpClient {
+        if let Some(shared) = Arc::get_mut(&mut self.inner) {
+            shared.max_decoded = max_decoded;
+        }
+        self
     }
 
     /// Most connections open at once.
@@ -141,28 +181,65 @@ impl HttpClient {
         })
     }
 
-    /// Sends a request and reads the whole response, bounded by the request's timeout, on
-    /// the user's own connections when it has a `session`, else on the shared ones.
+    /// Sends a request and reads the whole response, following redirects, bounded by the
+    /// request's timeout (for the whole chain), on the user's own connections when it has
+    /// a session, else on the shared ones, with its cookies when it keeps them.
     pub async fn send(
         &self,
         req: OutRequest,
-        session: Option<&mut Session>,
+        user: &mut UserHttp,
     ) -> Result<InResponse, RequestError> {
         let started = Instant::now();
         let timeout = req.timeout;
-        let encoded = Encoded::new(&req)?;
-        let exchange = async {
-            let response = self.roundtrip(&encoded, session).await?;
-            Ok(InResponse {
-                status: response.status,
-                content_len: response.content_len,
-                body: Bytes::from(response.body),
-                elapsed: started.elapsed(),
-            })
-        };
-        match tokio::time::timeout(timeout, exchange).await {
+        match tokio::time::timeout(timeout, self.follow(req, user, started)).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
+        }
+    }
+
+    /// Sends `req` and the requests its redirects lead to.
+    async fn follow(
+        &self,
+        mut req: OutRequest,
+        user: &mut UserHttp,
+        started: Instant,
+    ) -> Result<InResponse, RequestError> {
+        let mut redirects = 0;
+        loop {
+            let cookie = match &user.cookies {
+                Some(jar) if !req.headers.iter().any(|(n, _)| n == http::header::COOKIE) => {
+                    jar.header_for(&req.url)
+                }
+                _ => None,
+            };
+            let encoded = Encoded::new(&req, cookie, self.inner.max_decoded)?;
+            let response = self.roundtrip(&encoded, user.session.as_mut()).await?;
+            if let Some(jar) = &mut user.cookies
+                && !response.set_cookies.is_empty()
+            {
+                jar.store(&req.url, &response.set_cookies);
+            }
+            if let Some(error) = response.decode_error {
+                return Err(RequestError::Decode(error));
+            }
+            match &response.location {
+                Some(location) if req.follow_redirects => {
+                    if redirects == MAX_REDIRECTS {
+                        return Err(RequestError::TooManyRedirects(MAX_REDIRECTS));
+                    }
+                    redirects += 1;
+                    req = redirect::next_request(req, response.status, location)?;
+                }
+                _ => {
+                    return Ok(InResponse {
+                        status: response.status,
+                        content_len: response.content_len,
+                        body: Bytes::from(response.body),
+                        elapsed: started.elapsed(),
+                        redirects,
+                    });
+                }
+            }
         }
     }
 
@@ -206,8 +283,7 @@ impl HttpClient {
                 &mut conn.stream,
                 &mut conn.buf,
                 &request.wire,
-                request.head_request,
-                request.keep_body,
+                request.expect,
             )
             .await
             {
@@ -234,8 +310,7 @@ impl HttpClient {
 struct Encoded {
     origin: Origin,
     wire: Vec<u8>,
-    head_request: bool,
-    keep_body: bool,
+    expect: codec::Expect,
     /// The request asks the server to close the connection after answering.
     closes: bool,
     /// Sending it twice does no more than sending it once.
@@ -243,22 +318,32 @@ struct Encoded {
 }
 
 impl Encoded {
-    fn new(req: &OutRequest) -> Result<Encoded, RequestError> {
+    /// Encodes `req`, adding a `Cookie` header from the jar when there is one.
+    fn new(
+        req: &OutRequest,
+        cookie: Option<HeaderValue>,
+        max_decoded: u64,
+    ) -> Result<Encoded, RequestError> {
         let (origin, host, path) = split_url(&req.url)?;
         let mut wire = Vec::with_capacity(128 + path.len() + req.body.len());
+        let extra = cookie.map(|value| (http::header::COOKIE, value));
         codec::encode_request(
             &mut wire,
             &req.method,
             &path,
             &host,
             &req.headers,
+            extra.as_ref(),
             &req.body,
         );
         Ok(Encoded {
             origin,
             wire,
-            head_request: req.method == Method::HEAD,
-            keep_body: req.keep_body,
+            expect: codec::Expect {
+                head_request: req.method == Method::HEAD,
+                keep_body: req.keep_body,
+                max_decoded,
+            },
             closes: codec::request_closes(&req.headers),
             idempotent: matches!(
                 req.method,

@@ -5,6 +5,7 @@
 //! - [`outbox`]: reports kept until the master acknowledges them.
 //! - [`swarm`]: the virtual users, converging to the latest Assignment.
 //! - [`user`]: one virtual user's loop and the execution of a request step.
+//! - [`open`]: the open model's executor (arrivals on an absolute timeline).
 //! - [`http`]: the shared HTTP client.
 //! - [`recorder`]: where users record stats until the next report.
 //! - [`limits`]: the open-file limit.
@@ -16,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 pub mod connection;
 pub mod http;
-pub mod limits;
+pub mod open;
+pub use lv_common::limits;
 pub mod outbox;
 pub mod recorder;
 pub mod swarm;
@@ -41,6 +43,9 @@ pub struct WorkerConfig {
     pub tls_ca: Option<Vec<u8>>,
     /// Name the master's certificate must carry (default: the host of `master`).
     pub tls_domain: Option<String>,
+    /// How HTTPS targets are trusted (`--target-ca`, `--insecure-target`) and the client
+    /// certificate shown to them (`--target-cert`, `--target-key`).
+    pub target_tls: http::TargetTls,
 }
 
 impl WorkerConfig {
@@ -55,6 +60,7 @@ impl WorkerConfig {
             http_connect_timeout: Duration::from_secs(10),
             tls_ca: None,
             tls_domain: None,
+            target_tls: http::TargetTls::default(),
         }
     }
 }
@@ -84,8 +90,15 @@ pub enum WorkerError {
 /// the master refuses it or cannot be reached (Err).
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let fd_limit = limits::raise_fd_limit();
-    let client = http::HttpClient::new(config.http_connect_timeout, connection_budget(fd_limit))
-        .map_err(|e| WorkerError::Setup(e.to_string()))?;
+    if let Some(warning) = config.target_tls.warning() {
+        tracing::warn!("{warning}");
+    }
+    let client = http::HttpClient::with_tls(
+        config.http_connect_timeout,
+        connection_budget(fd_limit),
+        &config.target_tls,
+    )
+    .map_err(|e| WorkerError::Setup(e.to_string()))?;
     let recorder = recorder::Recorder::default();
     let swarm_token = shutdown.child_token();
     let (swarm, swarm_task) = swarm::spawn(client, recorder.clone(), swarm_token.clone());
@@ -131,9 +144,4 @@ fn hostname() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// A duration in whole milliseconds as i64, saturating.
-pub(crate) fn millis_i64(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

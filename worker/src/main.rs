@@ -18,6 +18,10 @@ struct Args {
     /// Shared secret the master expects.
     #[arg(long, env = "LV_TOKEN", default_value = "", hide_env_values = true)]
     token: String,
+    /// Id this worker gives the master; a fresh UUID when absent. Each process needs its
+    /// own: the master treats a known id as the same worker coming back.
+    #[arg(long, env = "LV_WORKER_ID")]
+    worker_id: Option<String>,
     /// Give up when no master answers within this long (e.g. 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     connect_timeout: Duration,
@@ -30,6 +34,18 @@ struct Args {
     /// Name the master's certificate must carry (default: the host of --master).
     #[arg(long = "tls-domain", value_name = "NAME")]
     tls_domain: Option<String>,
+    /// Trust this CA (PEM) for HTTPS targets, beside the web's root certificates.
+    #[arg(long = "target-ca", value_name = "FILE")]
+    target_ca: Option<std::path::PathBuf>,
+    /// Do not verify the certificates of HTTPS targets (test systems only).
+    #[arg(long = "insecure-target")]
+    insecure_target: bool,
+    /// Client certificate (PEM) shown to HTTPS targets that ask for one (mTLS).
+    #[arg(long = "target-cert", value_name = "FILE", requires = "target_key")]
+    target_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --target-cert.
+    #[arg(long = "target-key", value_name = "FILE", requires = "target_cert")]
+    target_key: Option<std::path::PathBuf>,
     /// Log level (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, default_value = "info", env = "LV_LOGLEVEL")]
     loglevel: String,
@@ -53,6 +69,7 @@ fn main() -> ExitCode {
     };
     let mut config = WorkerConfig::new(args.master);
     config.token = args.token;
+    config.worker_id = args.worker_id.filter(|id| !id.trim().is_empty());
     config.connect_timeout = args.connect_timeout;
     config.heartbeat_timeout = args.heartbeat_timeout;
     config.tls_domain = args.tls_domain;
@@ -63,6 +80,19 @@ fn main() -> ExitCode {
                 eprintln!("lv-worker: cannot read --tls-ca {}: {err}", path.display());
                 return ExitCode::from(2);
             }
+        }
+    }
+    let target_files = lv_worker::http::TargetTlsFiles {
+        ca: args.target_ca,
+        insecure: args.insecure_target,
+        cert: args.target_cert,
+        key: args.target_key,
+    };
+    match target_files.load() {
+        Ok(tls) => config.target_tls = tls,
+        Err(err) => {
+            eprintln!("lv-worker: {err}");
+            return ExitCode::from(2);
         }
     }
     runtime.block_on(async {
@@ -89,4 +119,22 @@ async fn stop_on_signals(shutdown: CancellationToken) {
     }
     tracing::info!("stopping (signal)");
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn worker_id_is_taken_from_the_flag() -> Result<(), clap::Error> {
+        let args = Args::try_parse_from(["lv-worker", "--worker-id", "worker-3-abc"])?;
+        assert_eq!(args.worker_id.as_deref(), Some("worker-3-abc"));
+        Ok(())
+    }
 }

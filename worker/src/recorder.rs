@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lv_common::kind::SloKind;
+use lv_common::load::{ArrivalCounts, OpenStats, RequestTiming};
 use lv_common::stats::StatsSet;
 
 /// Shared stats of the running users.
@@ -19,6 +20,8 @@ pub struct Recorder {
 struct Inner {
     stats: Mutex<StatsSet>,
     cut_off: AtomicU64,
+    /// Open-model service times, lags and arrival counters.
+    open: Mutex<OpenStats>,
 }
 
 impl Recorder {
@@ -52,6 +55,29 @@ impl Recorder {
     /// Counts a request that the stop cut off.
     pub fn cut_off(&self) {
         self.inner.cut_off.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn lock_open(&self) -> MutexGuard<'_, OpenStats> {
+        self.inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the service time and schedule lag of one open-model request (its response
+    /// time goes through [`Recorder::request`]).
+    pub fn open_request(&self, method: &str, name: &str, timing: RequestTiming) {
+        self.lock_open().record(method, name, timing);
+    }
+
+    /// Updates the open model's arrival counters.
+    pub fn arrivals(&self, update: impl FnOnce(&mut ArrivalCounts)) {
+        update(&mut self.lock_open().counts);
+    }
+
+    /// Open-model measurements since the previous call.
+    pub fn take_open(&self) -> OpenStats {
+        self.lock_open().take()
     }
 
     /// Everything recorded since the previous call, and the cut-off count.

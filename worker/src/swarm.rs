@@ -5,24 +5,29 @@
 //! users are added at the worker's share of the spawn rate, and removed at a task
 //! boundary when the count goes down. Stopping lets every user finish the request in
 //! flight (for a grace period), then kills the rest; killed requests count as cut off.
+//! An open-model Assignment runs no users: one task runs the [`crate::open`] executor, and
+//! a later generation of the same run hands it the new stripe.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use lv_common::load::Stripe;
 use lv_common::plan::ClassPlan;
 use lv_common::quota::ClassUsers;
-use lv_common::wire::Assignment;
+use lv_common::wire::{Assignment, OpenLoad, unix_ms_now};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::http::HttpClient;
+use crate::open::{OpenSignals, OpenSpec, run_open};
 use crate::recorder::Recorder;
 use crate::user::{UserEnv, UserSignals, run_user};
 
@@ -96,6 +101,20 @@ pub fn spawn(
     recorder: Recorder,
     shutdown: CancellationToken,
 ) -> (SwarmHandle, tokio::task::JoinHandle<()>) {
+    spawn_with(client, recorder, shutdown, run_user)
+}
+
+/// [`spawn`] with `user` as the body of every virtual user (tests pass a fake one).
+pub(crate) fn spawn_with<U, F>(
+    client: HttpClient,
+    recorder: Recorder,
+    shutdown: CancellationToken,
+    user: U,
+) -> (SwarmHandle, tokio::task::JoinHandle<()>)
+where
+    U: Fn(UserEnv, UserSignals, SmallRng) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel(16);
     let status = Arc::new(SwarmStatus::default());
     let swarm = Swarm {
@@ -105,18 +124,21 @@ pub fn spawn(
         run: None,
         users: JoinSet::new(),
         seeds: SmallRng::from_os_rng(),
+        user,
     };
     let task = tokio::spawn(swarm.run(rx, shutdown));
     (SwarmHandle { tx, status }, task)
 }
 
-struct Swarm {
+struct Swarm<U> {
     client: HttpClient,
     recorder: Recorder,
     status: Arc<SwarmStatus>,
     run: Option<Run>,
     users: JoinSet<()>,
     seeds: SmallRng,
+    /// Runs one virtual user: [`run_user`] outside tests.
+    user: U,
 }
 
 struct Run {
@@ -136,6 +158,8 @@ struct Run {
     ramp_started: Instant,
     ramp_spawned: u64,
     deadline: Instant,
+    /// Open model: where new stripes go to the executor (`None` in a closed run).
+    stripes: Option<watch::Sender<Stripe>>,
 }
 
 impl Run {
@@ -163,7 +187,11 @@ impl Run {
     }
 }
 
-impl Swarm {
+impl<U, F> Swarm<U>
+where
+    U: Fn(UserEnv, UserSignals, SmallRng) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
         loop {
             let spawn_at = self.run.as_ref().and_then(Run::next_spawn_at);
@@ -217,6 +245,7 @@ impl Swarm {
                 ramp_started: now,
                 ramp_spawned: 0,
                 deadline: now + assignment.max_run_time,
+                stripes: None,
             });
         }
         let Some(run) = self.run.as_mut() else { return };
@@ -239,6 +268,28 @@ impl Swarm {
                     retire.cancel();
                 }
             }
+        }
+        if let Some(open) = &assignment.open {
+            match &run.stripes {
+                Some(stripes) => {
+                    stripes.send_replace(open.stripe);
+                }
+                None => {
+                    let (tx, rx) = watch::channel(open.stripe);
+                    run.stripes = Some(tx);
+                    let signals = OpenSignals {
+                        stop: run.stop.clone(),
+                        kill: run.kill.clone(),
+                    };
+                    let spec = open_spec(open);
+                    let (plan, client) = (Arc::clone(&assignment.plan), self.client.clone());
+                    let recorder = self.recorder.clone();
+                    self.users.spawn(async move {
+                        run_open(spec, rx, &plan, client, recorder, signals).await;
+                    });
+                }
+            }
+            info!(run_id = %run.id, generation = run.generation, stripe = ?open.stripe, "open-model stripe applied");
         }
         info!(
             run_id = %run.id,
@@ -276,7 +327,7 @@ impl Swarm {
                 kill: run.kill.clone(),
             };
             let rng = SmallRng::from_rng(&mut self.seeds);
-            let handle = self.users.spawn(run_user(env, signals, rng));
+            let handle = self.users.spawn((self.user)(env, signals, rng));
             run.active
                 .entry(class_name)
                 .or_default()
@@ -345,9 +396,33 @@ impl Swarm {
     }
 }
 
+/// The executor's spec of an open assignment; the master's Unix ms start becomes a local
+/// instant (the clocks of master and workers are assumed in sync, as for report stamps).
+fn open_spec(open: &OpenLoad) -> OpenSpec {
+    let now = Instant::now();
+    let ahead_ms = open.start_unix_ms.saturating_sub(unix_ms_now());
+    let start = if ahead_ms >= 0 {
+        now + Duration::from_millis(ahead_ms.unsigned_abs())
+    } else {
+        now.checked_sub(Duration::from_millis(ahead_ms.unsigned_abs()))
+            .unwrap_or(now)
+    };
+    OpenSpec {
+        schedule: Arc::new(open.schedule()),
+        arrivals: open.arrivals,
+        seed: open.seed,
+        start,
+        max_in_flight: open.max_in_flight,
+        on_saturation: open.on_saturation,
+    }
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

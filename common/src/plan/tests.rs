@@ -190,3 +190,43 @@ fn a_tag_filter_may_not_strand_a_required_variable() {
     opts.tags = vec!["followup".into(), "new-conversation".into()];
     assert!(resolve_with(&opts).is_ok());
 }
+
+#[test]
+fn cookies_and_redirects_are_on_unless_turned_off() {
+    let text = r#"
+[[user]]
+name = "Browser"
+
+[[user.task]]
+[[user.task.step]]
+url = "http://127.0.0.1:9"
+path = "/"
+
+[[user]]
+name = "Api"
+cookies = false
+
+[[user.task]]
+[[user.task.step]]
+url = "http://127.0.0.1:9"
+path = "/login"
+follow_redirects = false
+"#;
+    let plan = resolve(&scenarios(text), &FleetMap::builtin(), &options())
+        .expect("resolves")
+        .plan;
+    let (browser, api) = (&plan.classes[0], &plan.classes[1]);
+    assert!(browser.cookies && browser.tasks[0].steps[0].follow_redirects);
+    assert!(!api.cookies && !api.tasks[0].steps[0].follow_redirects);
+
+    // A plan from a master that predates the keys runs with both on.
+    let mut json: serde_json::Value = serde_json::from_slice(&plan.to_json()).expect("json");
+    let class = &mut json["classes"][1];
+    class.as_object_mut().expect("class").remove("cookies");
+    class["tasks"][0]["steps"][0]
+        .as_object_mut()
+        .expect("step")
+        .remove("follow_redirects");
+    let old = Plan::from_json(&serde_json::to_vec(&json).expect("bytes")).expect("plan");
+    assert!(old.classes[1].cookies && old.classes[1].tasks[0].steps[0].follow_redirects);
+}

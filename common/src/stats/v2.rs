@@ -1,11 +1,20 @@
-//! HdrHistogram's uncompressed V2 encoding, read straight into nonzero buckets and written
-//! straight from the counts.
+//! HdrHistogram's V2 encoding, read straight into nonzero buckets and written straight from
+//! the counts; and its compressed form (cookie `0x1c849314`, the V2 bytes zlib-deflated, as
+//! `V2DeflateSerializer` writes them), which report files use so that any HdrHistogram
+//! library reads them. Workers and the master exchange plain V2.
 //!
 //! The bytes are checked and walked here rather than handed to `hdrhistogram`'s decoder, which
 //! allocates and zeroes a full histogram (184 KiB with lv's bounds) for each one. The walk
 //! accepts and refuses exactly what that decoder did behind the header checks below, and
 //! yields the same counters; the writer gives the bytes `V2Serializer` gives (the tests
 //! compare both with `hdrhistogram`, on real and on mangled bytes).
+
+use std::borrow::Cow;
+use std::io::{Read as _, Write as _};
+
+use flate2::Compression;
+use flate2::read::ZlibDecoder;
+use flate2::write::ZlibEncoder;
 
 use super::counts::{BUCKETS, Bucket, Counts};
 use super::{HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS, StatsError};
@@ -14,6 +23,11 @@ use super::{HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS, StatsError};
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
 pub(super) const V2_HEADER_LEN: usize = 40;
+/// Header of the compressed form: cookie and the length of the zlib stream that follows.
+const DEFLATE_HEADER_LEN: usize = 8;
+/// The longest plain V2 encoding of an lv histogram (9 bytes a counter at most): the cap on
+/// what a compressed histogram may inflate to.
+const MAX_PLAIN_LEN: usize = V2_HEADER_LEN + BUCKETS * 9;
 
 /// The counts held by V2 bytes.
 #[derive(Debug)]
@@ -126,6 +140,64 @@ pub(super) fn encode_v2(counts: &Counts) -> Vec<u8> {
     out
 }
 
+/// `plain` V2 bytes in HdrHistogram's compressed form, byte for byte what
+/// `V2DeflateSerializer` writes: the cookie `0x1c849314`, the length of the zlib stream, then
+/// the zlib stream (default level) of the plain bytes.
+pub fn deflate_v2(plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(DEFLATE_HEADER_LEN + plain.len() / 2);
+    out.extend(V2_DEFLATE_COOKIE.to_be_bytes());
+    out.extend(0u32.to_be_bytes()); // stream length, set below
+    let mut encoder = ZlibEncoder::new(out, Compression::default());
+    // Writing into a Vec cannot fail.
+    let written = encoder.write_all(plain).and_then(|()| encoder.finish());
+    let mut out = written.expect("zlib into a Vec cannot fail");
+    let stream_len = u32::try_from(out.len() - DEFLATE_HEADER_LEN)
+        .expect("a histogram's zlib stream is far below 4 GiB");
+    out[4..8].copy_from_slice(&stream_len.to_be_bytes());
+    out
+}
+
+/// The plain V2 bytes of a histogram in either form: plain V2 as it is, compressed V2
+/// inflated. The declared stream length must match the input and the inflated bytes may not
+/// exceed what any lv histogram needs, so a hostile header cannot make this allocate more
+/// than that. The result is checked in full when it is decoded.
+pub fn inflate_v2(bytes: &[u8]) -> Result<Cow<'_, [u8]>, StatsError> {
+    let be_u32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    if be_u32(0) != Some(V2_DEFLATE_COOKIE) {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let Some(declared) = be_u32(4) else {
+        return bad(format!(
+            "{} bytes is shorter than a compressed V2 header",
+            bytes.len()
+        ));
+    };
+    let stream = &bytes[DEFLATE_HEADER_LEN..];
+    if stream.len() != declared as usize {
+        return bad(format!(
+            "header declares a {declared}-byte compressed stream but {} bytes follow",
+            stream.len()
+        ));
+    }
+    let mut plain = Vec::new();
+    ZlibDecoder::new(stream)
+        .take(MAX_PLAIN_LEN as u64 + 1)
+        .read_to_end(&mut plain)
+        .or_else(|err| bad(format!("the compressed stream does not inflate: {err}")))?;
+    if plain.len() > MAX_PLAIN_LEN {
+        return bad(format!(
+            "the compressed stream inflates to more than the {MAX_PLAIN_LEN} bytes any lv \
+             histogram needs"
+        ));
+    }
+    Ok(Cow::Owned(plain))
+}
+
 fn zig_zag(value: i64) -> u64 {
     ((value << 1) ^ (value >> 63)) as u64
 }
@@ -178,7 +250,7 @@ fn check_v2_header(bytes: &[u8]) -> Result<(), StatsError> {
     };
     let cookie = be_u32(0);
     if cookie == Some(V2_DEFLATE_COOKIE) {
-        return bad("compressed (V2 deflate) encoding is not accepted; send plain V2");
+        return bad("compressed V2 is for files; the wire carries plain V2 (inflate it first)");
     }
     let (Some(cookie), Some(payload_len), Some(offset), Some(digits), Some(low), Some(high)) = (
         cookie,

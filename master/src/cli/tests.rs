@@ -220,3 +220,78 @@ fn the_shipped_profiles_have_the_old_suite_values() {
         assert_eq!(args.profile_name.as_deref(), Some(name));
     }
 }
+
+fn parse_words(words: &[&str]) -> Result<Command, LoadError> {
+    super::parse(
+        std::iter::once("lv-master").chain(words.iter().copied()),
+        |_| None,
+    )
+}
+
+#[test]
+fn parse_tells_the_commands_apart() {
+    let run = parse_words(&["HealthCheckUser", "-f", "configs/scenarios", "-u", "2"]);
+    let Ok(Command::Run(args)) = run else {
+        panic!("a run: {run:?}");
+    };
+    assert_eq!(args.classes, ["HealthCheckUser"]);
+    assert_eq!(args.users, 2);
+    let compare = parse_words(&["compare", "a.json", "b.json", "--max-regression", "5"]);
+    let Ok(Command::Compare(args)) = compare else {
+        panic!("compare: {compare:?}");
+    };
+    assert_eq!(
+        (args.base.to_str(), args.new.to_str(), args.max_regression),
+        (Some("a.json"), Some("b.json"), 5.0)
+    );
+    let report = parse_words(&["report", "--from", "run.json", "--html", "r.html"]);
+    let Ok(Command::Report(args)) = report else {
+        panic!("report: {report:?}");
+    };
+    assert_eq!(args.from.to_str(), Some("run.json"));
+    assert_eq!(
+        args.html.as_deref().and_then(|p| p.to_str()),
+        Some("r.html")
+    );
+    // A class named like a command after other words is still a class.
+    let Ok(Command::Run(args)) = parse_words(&["-u", "1", "report"]) else {
+        panic!("a run");
+    };
+    assert_eq!(args.classes, ["report"]);
+    assert!(matches!(
+        parse_words(&["compare", "a.json"]),
+        Err(LoadError::Clap(_))
+    ));
+    assert!(matches!(parse_words(&["report"]), Err(LoadError::Clap(_))));
+}
+
+#[test]
+fn help_lists_the_other_commands() {
+    let Err(LoadError::Clap(help)) = parse_words(&["--help"]) else {
+        panic!("--help is clap's");
+    };
+    assert!(!help.use_stderr(), "help goes to stdout, exit 0");
+    let text = help.render().to_string();
+    for needle in [
+        "lv-master compare BASE.json NEW.json",
+        "lv-master report --from FILE",
+        "USER_CLASS",
+        "--expect-workers",
+    ] {
+        assert!(text.contains(needle), "{needle} in\n{text}");
+    }
+}
+
+#[test]
+fn command_help_names_the_command() {
+    for (command, usage) in [
+        ("compare", "Usage: lv-master compare [OPTIONS] <BASE> <NEW>"),
+        ("report", "Usage: lv-master report [OPTIONS] --from <FILE>"),
+    ] {
+        let Err(LoadError::Clap(help)) = parse_words(&[command, "--help"]) else {
+            panic!("{command} --help is clap's");
+        };
+        let text = help.render().to_string();
+        assert!(text.contains(usage), "{usage} in\n{text}");
+    }
+}

@@ -39,6 +39,7 @@ fn summary(stats: &StatsSet, run_id: &str) -> Summary {
         cut_off: 0,
         below_target: Vec::new(),
         checkpoint: false,
+        open: None,
         meta: RunMeta {
             profile: Some("light".into()),
             ..RunMeta::default()
@@ -224,6 +225,37 @@ fn a_corrupt_histogram_is_an_error_naming_the_endpoint() {
     let err = compare(&base, &summary(&base_stats(), "c"), 10.0).expect_err("corrupt total");
     assert!(err.starts_with("BASE report: Aggregated: "), "{err}");
     assert!(compare(&new, &new, f64::NAN).is_err());
+}
+
+/// Reports written before histograms were compressed (plain V2) still load and compare:
+/// the same figures as the compressed report they equal.
+#[test]
+fn reports_with_plain_v2_histograms_still_compare() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    let compressed = summary(&base_stats(), "new");
+    let mut plain = compressed.clone();
+    for e in plain.endpoints.iter_mut().chain([&mut plain.total]) {
+        let bytes = BASE64.decode(&e.histogram).expect("base64");
+        assert_eq!(&bytes[..4], &[0x1c, 0x84, 0x93, 0x14], "written compressed");
+        let inflated = lv_common::stats::inflate_v2(&bytes).expect("inflates");
+        assert_eq!(&inflated[..4], &[0x1c, 0x84, 0x93, 0x13]);
+        e.histogram = BASE64.encode(inflated);
+    }
+    let comparison = compare(&plain, &compressed, 10.0).expect("old report loads");
+    assert!(comparison.regressions.is_empty());
+    for row in &comparison.rows {
+        for metric in Metric::ALL {
+            let change = row.change(metric).expect("in both runs");
+            assert_eq!(change.absolute, 0.0, "{} {metric:?}", row.label());
+        }
+    }
+    let rebuilt = crate::summary::run_stats_from(&plain).expect("report rebuilds");
+    assert_eq!(rebuilt.grand_total.requests, 150);
+    assert_eq!(
+        rebuilt.grand_total.percentile_ms(99.0),
+        compressed.total.p99_ms
+    );
 }
 
 #[test]

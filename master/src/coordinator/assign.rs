@@ -8,9 +8,9 @@ use lv_common::plan::MAX_USER_ORIGINS;
 use lv_common::quota;
 use lv_common::wire::millis;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use super::{Coordinator, NO_RUN_TIME, Phase};
+use super::{Coordinator, NO_RUN_TIME, Phase, open};
 
 impl Coordinator {
     /// Splits the users over the member workers and sends each its assignment.
@@ -22,6 +22,10 @@ impl Coordinator {
             .filter(|w| w.is_member())
             .map(|w| w.id.clone())
             .collect();
+        if self.open.is_some() {
+            self.assign_open(&members);
+            return;
+        }
         let weights = self.config.plan.class_weights();
         let shares = quota::assign(self.config.users, &weights, members.len());
         let totals: Vec<u32> = shares.iter().map(|s| s.values().sum()).collect();
@@ -41,6 +45,36 @@ impl Coordinator {
             self.warn_fd_limits();
         }
         for id in &members {
+            self.send_assignment(id);
+        }
+    }
+
+    /// Open model: gives every member a stripe of the arrivals (no users) and sends it.
+    fn assign_open(&mut self, members: &[String]) {
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let k0 = if now < open.start() {
+            0
+        } else {
+            open.first_due_at(now + open::LEAD)
+        };
+        let scheduled = &self.stats.scheduled_by;
+        open.restripe(members, k0, |id| scheduled.get(id).copied().unwrap_or(0));
+        for id in members {
+            if let Some(worker) = self.workers.get_mut(id) {
+                worker.users.clear();
+                worker.spawn_rate = self.config.spawn_rate;
+            }
+        }
+        info!(
+            workers = members.len(),
+            from = k0,
+            lost = open.lost(),
+            "arrivals striped"
+        );
+        for id in members {
             self.send_assignment(id);
         }
     }
@@ -68,6 +102,11 @@ impl Coordinator {
             max_run_time_ms: millis(remaining + self.config.stop_timeout + Duration::from_secs(30)),
             report_interval_ms: u32::try_from(self.config.report_interval.as_millis())
                 .unwrap_or(2000),
+            open: self
+                .open
+                .as_ref()
+                .and_then(|o| o.load_for(worker_id))
+                .map(|load| pb::OpenLoad::from(&load)),
         };
         let (users, rate) = (worker.assigned(), worker.spawn_rate);
         worker.in_run = true;

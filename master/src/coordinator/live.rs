@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use lv_common::wire::unix_ms_now;
 use tracing::{info, warn};
 
 use super::{Coordinator, Phase};
@@ -15,7 +14,7 @@ impl Coordinator {
     pub(super) fn close_below_target(&mut self) {
         let open = self.below_target.iter().any(|b| b.to_unix_ms.is_none());
         if open && self.users_running() >= self.config.users {
-            let now_ms = unix_ms_now();
+            let now_ms = self.clock.now_ms();
             for period in &mut self.below_target {
                 period.to_unix_ms.get_or_insert(now_ms);
             }
@@ -35,7 +34,7 @@ impl Coordinator {
                 stats: &self.stats,
                 workers: &self.workers,
                 started_unix_ms: started_ms,
-                ended_unix_ms: unix_ms_now(),
+                ended_unix_ms: self.clock.now_ms(),
                 aborted: None,
                 below_target: &self.below_target,
                 checkpoint: true,

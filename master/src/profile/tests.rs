@@ -68,7 +68,7 @@ fn unknown_key_names_file_line_and_closest_key() {
         r#"configs/x.conf:1: unknown key "qqqqqq""#
     );
     // Locust keys lv has no flag for are refused too.
-    assert!(err("autostart = true").contains("unknown key \"autostart\""));
+    assert!(err("class-picker = true").contains("unknown key \"class-picker\""));
 }
 
 #[test]

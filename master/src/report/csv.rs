@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use lv_common::stats::EndpointStats;
 
 use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
-use crate::console::decimal;
+use crate::format::{decimal, ms_precise};
 
 /// Line ending of every row: CRLF, as Python's `csv` module (and so Locust) writes.
 const EOL: &str = "\r\n";
@@ -49,19 +49,19 @@ fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, seco
         field(name),
         e.requests,
         e.failures,
-        ms(e.percentile_ms(50.0)),
-        ms(e.avg_ms()),
-        ms(e.min_ms()),
-        ms(e.max_ms()),
-        number(e.avg_content_bytes()),
-        number(rate(e.requests)),
-        number(rate(e.failures)),
+        ms_precise(e.percentile_ms(50.0)),
+        ms_precise(e.avg_ms()),
+        ms_precise(e.min_ms()),
+        ms_precise(e.max_ms()),
+        decimal(e.avg_content_bytes(), 6),
+        decimal(rate(e.requests), 6),
+        decimal(rate(e.failures), 6),
     );
     for p in PERCENTILES {
         if e.is_empty() {
             out.push_str(",N/A");
         } else {
-            let _ = write!(out, ",{}", ms(e.percentile_ms(p)));
+            let _ = write!(out, ",{}", ms_precise(e.percentile_ms(p)));
         }
     }
     out.push_str(EOL);
@@ -83,8 +83,8 @@ pub fn history_csv(history: &[HistoryRow], full: bool) -> String {
                     row.users,
                     field(&e.method),
                     field(&e.name),
-                    number(e.rps),
-                    number(e.fps)
+                    decimal(e.rps, 6),
+                    decimal(e.fps, 6)
                 );
                 percentile_fields(&mut out, &e.percentiles_ms);
                 let _ = write!(
@@ -92,11 +92,11 @@ pub fn history_csv(history: &[HistoryRow], full: bool) -> String {
                     ",{},{},{},{},{},{},{}{EOL}",
                     e.total_requests,
                     e.total_failures,
-                    ms(e.total_median_ms),
-                    ms(e.total_avg_ms),
-                    ms(e.total_min_ms),
-                    ms(e.total_max_ms),
-                    number(e.total_avg_content_bytes),
+                    ms_precise(e.total_median_ms),
+                    ms_precise(e.total_avg_ms),
+                    ms_precise(e.total_min_ms),
+                    ms_precise(e.total_max_ms),
+                    decimal(e.total_avg_content_bytes, 6),
                 );
             }
         }
@@ -104,8 +104,8 @@ pub fn history_csv(history: &[HistoryRow], full: bool) -> String {
             out,
             "{timestamp},{},,Aggregated,{},{}",
             row.users,
-            number(row.rps),
-            number(row.fps)
+            decimal(row.rps, 6),
+            decimal(row.fps, 6)
         );
         let percentiles = if full {
             &row.current_percentiles_ms
@@ -118,14 +118,33 @@ pub fn history_csv(history: &[HistoryRow], full: bool) -> String {
             ",{},{},{},{},{},{},{}{EOL}",
             row.total_requests,
             row.total_failures,
-            ms(row.total_median_ms),
-            ms(row.total_avg_ms),
-            ms(row.total_min_ms),
-            ms(row.total_max_ms),
-            number(row.total_avg_content_bytes),
+            ms_precise(row.total_median_ms),
+            ms_precise(row.total_avg_ms),
+            ms_precise(row.total_min_ms),
+            ms_precise(row.total_max_ms),
+            decimal(row.total_avg_content_bytes, 6),
         );
     }
     out
+}
+
+/// Writes `_stats_history.csv` from `rows` as they come, one row in memory at a time, in the
+/// format of [`history_csv`] (each row is formatted by it, so the two cannot drift apart).
+pub fn write_history(
+    out: &mut impl std::io::Write,
+    rows: impl Iterator<Item = std::io::Result<HistoryRow>>,
+    full: bool,
+) -> std::io::Result<()> {
+    write!(out, "{HISTORY_HEADER}{EOL}")?;
+    for row in rows {
+        let text = history_csv(std::slice::from_ref(&row?), full);
+        let body = text
+            .strip_prefix(HISTORY_HEADER)
+            .and_then(|t| t.strip_prefix(EOL))
+            .unwrap_or(&text);
+        out.write_all(body.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn percentile_fields(out: &mut String, values: &[f64]) {
@@ -133,7 +152,7 @@ fn percentile_fields(out: &mut String, values: &[f64]) {
         out.push_str(&",N/A".repeat(PERCENTILES.len()));
     } else {
         for value in values {
-            let _ = write!(out, ",{}", ms(*value));
+            let _ = write!(out, ",{}", ms_precise(*value));
         }
     }
 }
@@ -185,16 +204,6 @@ pub fn field(text: &str) -> String {
     } else {
         text.to_owned()
     }
-}
-
-/// Milliseconds with up to three decimals (microsecond resolution), no trailing zeros.
-fn ms(value: f64) -> String {
-    number((value * 1000.0).round() / 1000.0)
-}
-
-/// A number with up to six decimals, no trailing zeros (`12`, `12.5`, `0.333333`).
-fn number(value: f64) -> String {
-    decimal(value, 6)
 }
 
 #[cfg(test)]

@@ -6,22 +6,43 @@
 
 use std::fmt::Write as _;
 
-use crate::aggregate::{HistoryRow, PERCENTILES};
-use crate::console::ms;
+use crate::aggregate::PERCENTILES;
+use crate::format::{decimal, duration, ms, percent, utc_timestamp};
 use crate::slo::{Status, Verdict};
 use crate::summary::{EndpointSummary, Summary};
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
-max-width:1200px;margin:0 auto;padding:1rem 2rem;color:#1f2937;background:#fff}\
-h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #e5e7eb;\
-padding-bottom:.3rem}h3{font-size:1rem;margin:1.2rem 0 .4rem}\
-table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}\
-th,td{border:1px solid #e5e7eb;padding:.25rem .5rem;text-align:right;white-space:nowrap}\
-th{background:#f3f4f6}td.t,th.t{text-align:left;white-space:normal}\
-tr.total td{font-weight:bold;background:#f9fafb}\
-.pass{color:#047857;font-weight:bold}.fail{color:#b91c1c;font-weight:bold}\
-.na{color:#6b7280}.empty{color:#6b7280;font-style:italic}\
-svg{max-width:100%;height:auto;border:1px solid #f3f4f6}svg text{font-size:11px;fill:#374151}";
+const STYLE: &str = ":root{color-scheme:light dark;--bg:#f7f8fa;--panel:#fff;--fg:#1f2937;\
+--muted:#6b7280;--border:#e5e7eb;--head:#f1f3f6;--accent:#2563eb;--good:#047857;\
+--good-bg:#d1fae5;--bad:#b91c1c;--bad-bg:#fee2e2;--run:#b45309;--run-bg:#fef3c7}\
+@media (prefers-color-scheme:dark){:root{--bg:#0f1115;--panel:#171a21;--fg:#e5e7eb;\
+--muted:#9ca3af;--border:#2a2f3a;--head:#1d2129;--accent:#60a5fa;--good:#34d399;\
+--good-bg:#064e3b;--bad:#f87171;--bad-bg:#450a0a;--run:#fbbf24;--run-bg:#451a03}}\
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,\
+sans-serif;max-width:1280px;margin:0 auto;padding:1rem 1.5rem 3rem;color:var(--fg);\
+background:var(--bg)}header{display:flex;align-items:center;gap:1rem;padding:.3rem 0 .8rem}\
+.brand{font-weight:800;font-size:1.7rem;color:var(--accent)}h1{font-size:1.3rem;margin:0}\
+.sub{margin:.1rem 0 0;color:var(--muted);font-size:.85rem}\
+h2{font-size:1.1rem;margin:2rem 0 .6rem;padding-bottom:.3rem;border-bottom:1px solid var(--border)}\
+h3{font-size:.9rem;margin:.1rem 0 .4rem}\
+.verdict{padding:.8rem 1rem;border-radius:8px;font-size:1.05rem;border:1px solid}\
+.verdict strong{margin-right:.7rem;letter-spacing:.05em}\
+.verdict.pass{background:var(--good-bg)}.verdict.fail{background:var(--bad-bg)}\
+.verdict.running{background:var(--run-bg);color:var(--run)}\
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:.6rem;margin:1rem 0}\
+.card{background:var(--panel);border:1px solid var(--border);border-radius:8px;padding:.55rem .8rem}\
+.label{font-size:.7rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}\
+.value{font-size:1.25rem;font-weight:700;font-variant-numeric:tabular-nums}\
+.card.bad .value{color:var(--bad)}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:.8rem}\
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.4rem 0;font-size:.82rem;\
+background:var(--panel);font-variant-numeric:tabular-nums}\
+th,td{border-bottom:1px solid var(--border);padding:.3rem .55rem;text-align:right;white-space:nowrap}\
+th{background:var(--head)}td.t,th.t{text-align:left;white-space:normal}\
+tr.total td{font-weight:700;background:var(--head)}\
+.pass{color:var(--good);font-weight:700}.fail{color:var(--bad);font-weight:700}\
+.na,.empty{color:var(--muted)}.empty{font-style:italic}\
+svg{max-width:100%;height:auto}svg text{font-size:13px;fill:var(--muted)}\
+svg .grid{stroke:var(--border)}svg .axis{stroke:var(--muted)}";
 
 /// Renders the whole report page for `summary`.
 pub fn render_html(summary: &Summary) -> String {
@@ -30,29 +51,24 @@ pub fn render_html(summary: &Summary) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>lv report {id}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <h1>lv load test report: {id}</h1>\n",
+         <title>lv report {id}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         id = escape(&summary.run_id)
     );
-    meta_section(&mut out, summary);
+    // What a reader wants first: the verdict, the key figures and the charts; the long
+    // tables follow, and the run's settings close the page.
+    lead::header(&mut out, summary);
+    lead::verdict(&mut out, summary);
+    lead::figures(&mut out, summary);
+    charts::charts_section(&mut out, &summary.history);
+    slo_section(&mut out, summary.slo.as_deref());
     stats_section(&mut out, summary);
     percentiles_section(&mut out, summary);
     failures_section(&mut out, summary);
     exceptions_section(&mut out, summary);
-    charts_section(&mut out, &summary.history);
     workers_section(&mut out, summary);
-    slo_section(&mut out, summary.slo.as_deref());
+    meta_section(&mut out, summary);
     out.push_str("</body>\n</html>\n");
     out
-}
-
-/// The report file name from a `--html` template: `{u}` becomes the user count, `{r}` the
-/// spawn rate and `{t}` the run time, as Locust does.
-pub fn report_name(template: &str, users: u32, spawn_rate: f64, run_time: &str) -> String {
-    template
-        .replace("{u}", &users.to_string())
-        .replace("{r}", &number(spawn_rate))
-        .replace("{t}", run_time)
 }
 
 /// `text` with `& < > " '` replaced by entities, safe in element content and attributes.
@@ -71,35 +87,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time in milliseconds.
-pub fn utc_timestamp(unix_ms: i64) -> String {
-    let (y, mo, d, h, mi, s) = utc_parts(unix_ms);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
-}
-
-/// Calendar date and time of day (UTC) of a Unix time in milliseconds.
-fn utc_parts(unix_ms: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = unix_ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let day = secs.rem_euclid(86_400) as u32;
-    (y, m, d, day / 3600, day / 60 % 60, day % 60)
-}
-
-/// Year, month (1..=12) and day (1..=31) of a count of days since 1970-01-01, in the
-/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
+/// An `<h2>` with an anchor id.
 fn heading(out: &mut String, id: &str, title: &str) {
     let _ = writeln!(out, "<h2 id=\"{id}\">{title}</h2>");
 }
@@ -126,7 +114,7 @@ fn table(out: &mut String, headers: &str, text_columns: usize, rows: &[String], 
         let _ = writeln!(out, "<p class=\"empty\">{empty}</p>");
         return;
     }
-    out.push_str("<table>\n<tr>");
+    out.push_str("<div class=\"scroll\"><table>\n<tr>");
     for (i, header) in headers.split('|').enumerate() {
         let class = if i < text_columns { " class=\"t\"" } else { "" };
         let _ = write!(out, "<th{class}>{}</th>", escape(header));
@@ -135,11 +123,11 @@ fn table(out: &mut String, headers: &str, text_columns: usize, rows: &[String], 
     for row in rows {
         let _ = writeln!(out, "{row}");
     }
-    out.push_str("</table>\n");
+    out.push_str("</table></div>\n");
 }
 
 fn meta_section(out: &mut String, s: &Summary) {
-    heading(out, "meta", "Run");
+    heading(out, "meta", "Run details");
     let time = |ms: i64| {
         if ms > 0 {
             utc_timestamp(ms)
@@ -168,7 +156,10 @@ fn meta_section(out: &mut String, s: &Summary) {
         ("Host", m.host.clone()),
         ("Profile", dash(&m.profile)),
         ("Users", s.users.to_string()),
-        ("Spawn rate", format!("{} users/s", number(m.spawn_rate))),
+        (
+            "Spawn rate",
+            format!("{} users/s", decimal(m.spawn_rate, 2)),
+        ),
         ("Workers", s.workers.len().to_string()),
         ("Scenario files", list(&m.scenarios)),
         ("User classes", list(&m.classes)),
@@ -324,165 +315,14 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
 fn measured(metric: &str, value: f64) -> String {
     match metric {
         "avg_ms" => format!("{} ms", ms(value)),
-        "failure_ratio" => format!("{:.2}%", value * 100.0),
+        "failure_ratio" => percent(value),
         m if m.ends_with("_over_avg") => format!("{value:.2}x avg"),
-        _ => number(value),
+        _ => decimal(value, 2),
     }
 }
 
-/// One line of a chart: label, colour and one value per history row.
-struct Series<'a>(&'a str, &'a str, Vec<f64>);
-
-const WIDTH: f64 = 800.0;
-const HEIGHT: f64 = 260.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 24.0;
-const TOP: f64 = 30.0;
-const BOTTOM: f64 = 44.0;
-
-fn charts_section(out: &mut String, history: &[HistoryRow]) {
-    heading(out, "charts", "Charts");
-    let first = history.first().map_or(0, |r| r.unix_ms);
-    let xs: Vec<f64> = history
-        .iter()
-        .map(|r| (r.unix_ms.saturating_sub(first) as f64 / 1000.0).max(0.0))
-        .collect();
-    let column = |f: fn(&HistoryRow) -> f64| history.iter().map(f).collect::<Vec<f64>>();
-    let ends = (first, history.last().map_or(0, |r| r.unix_ms));
-    let rps = [
-        Series("requests/s", "#059669", column(|r| r.rps)),
-        Series("failures/s", "#dc2626", column(|r| r.fps)),
-    ];
-    chart(out, "Requests and failures per second", &xs, ends, &rps);
-    let latency = [
-        Series("p50 (ms)", "#2563eb", column(|r| r.p50_ms)),
-        Series("p95 (ms)", "#d97706", column(|r| r.p95_ms)),
-    ];
-    chart(
-        out,
-        "Response time (ms, current window)",
-        &xs,
-        ends,
-        &latency,
-    );
-    let users = [Series("users", "#7c3aed", column(|r| f64::from(r.users)))];
-    chart(out, "Users", &xs, ends, &users);
-}
-
-/// An SVG line chart of `series` over `xs` (seconds since the first row, whose Unix ms
-/// time is `ends.0`; the last row's is `ends.1`).
-fn chart(out: &mut String, title: &str, xs: &[f64], ends: (i64, i64), series: &[Series]) {
-    let _ = writeln!(out, "<h3>{}</h3>", escape(title));
-    if xs.is_empty() {
-        out.push_str("<p class=\"empty\">no data</p>\n");
-        return;
-    }
-    let clean = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
-    let x_max = xs.iter().copied().map(clean).fold(0.0, f64::max);
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.2.iter().copied().map(clean))
-        .fold(0.0, f64::max);
-    let x_span = if x_max > 0.0 { x_max } else { 1.0 };
-    let y_span = if y_max > 0.0 { y_max } else { 1.0 };
-    let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
-    let px = |x: f64| LEFT + clean(x) / x_span * plot_w;
-    let py = |y: f64| TOP + (1.0 - clean(y) / y_span) * plot_h;
-    let _ = writeln!(
-        out,
-        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-         role=\"img\" aria-label=\"{}\">",
-        escape(title)
-    );
-    for fraction in [0.0, 0.5, 1.0] {
-        let y = py(y_span * fraction);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e5e7eb\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
-            number(y_max * fraction)
-        );
-    }
-    let bottom = TOP + plot_h;
-    let _ = writeln!(
-        out,
-        "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>\
-         <line x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{:.1}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>",
-        WIDTH - RIGHT
-    );
-    let ticks = [
-        (0.0, "start", Some(ends.0)),
-        (0.5, "middle", None),
-        (1.0, "end", Some(ends.1)),
-    ];
-    for (fraction, anchor, clock) in ticks {
-        let x = px(x_span * fraction);
-        let mut label = format!("{} s", number((x_max * fraction).round()));
-        if let Some(ms) = clock {
-            let (_, _, _, h, m, s) = utc_parts(ms);
-            let _ = write!(label, " ({h:02}:{m:02}:{s:02} UTC)");
-        }
-        let _ = writeln!(
-            out,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{label}</text>",
-            bottom + 16.0
-        );
-    }
-    for (i, Series(label, color, values)) in series.iter().enumerate() {
-        let points: Vec<String> = xs
-            .iter()
-            .zip(values)
-            .map(|(&x, &y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-            color,
-            points.join(" ")
-        );
-        if let ([x], [y]) = (xs, values.as_slice()) {
-            let _ = writeln!(
-                out,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
-                px(*x),
-                py(*y),
-                color
-            );
-        }
-        let lx = LEFT + 8.0 + 140.0 * i as f64;
-        let _ = writeln!(
-            out,
-            "<rect x=\"{lx:.1}\" y=\"10\" width=\"14\" height=\"4\" fill=\"{}\"/>\
-             <text x=\"{:.1}\" y=\"16\">{}</text>",
-            color,
-            lx + 18.0,
-            escape(label)
-        );
-    }
-    out.push_str("</svg>\n");
-}
-
-/// Seconds as `42.5 s`, `5m 03s` or `1h 02m 03s`.
-fn duration(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 60.0 {
-        return format!("{:.1} s", if seconds.is_finite() { seconds } else { 0.0 });
-    }
-    let total = seconds.round() as u64;
-    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if h > 0 {
-        format!("{h}h {m:02}m {s:02}s")
-    } else {
-        format!("{m}m {s:02}s")
-    }
-}
-
-/// A number with up to two decimals and no trailing zeros (`12`, `2.5`, `0.33`).
-fn number(value: f64) -> String {
-    crate::console::decimal(value, 2)
-}
+mod charts;
+mod lead;
 
 #[cfg(test)]
 mod tests;

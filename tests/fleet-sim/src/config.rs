@@ -32,6 +32,9 @@ pub struct SimConfig {
     pub admin_port: Option<u16>,
     /// Seed for latency and failure draws; `None` seeds from the OS.
     pub seed: Option<u64>,
+    /// Answer with exactly the fields DESIGN.md's "The HTTP API" documents (`{}` where it
+    /// documents no body), as a real fleet that keeps only the contract would.
+    pub contract_only: bool,
 }
 
 impl Default for SimConfig {
@@ -46,6 +49,7 @@ impl Default for SimConfig {
             slow: Vec::new(),
             admin_port: None,
             seed: None,
+            contract_only: false,
         }
     }
 }

@@ -29,6 +29,22 @@ fn reply(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// A success answer; with `contract_only`, only the `documented` fields of `body` (the
+/// fields DESIGN.md's "The HTTP API" promises; none for endpoints it gives no shape).
+fn answer(ctx: &AgentCtx, status: StatusCode, body: Value, documented: &[&str]) -> Response {
+    if !ctx.shared.contract_only {
+        return reply(status, body);
+    }
+    let trimmed = match body {
+        Value::Object(fields) => fields
+            .into_iter()
+            .filter(|(name, _)| documented.contains(&name.as_str()))
+            .collect(),
+        _ => serde_json::Map::new(),
+    };
+    reply(status, Value::Object(trimmed))
+}
+
 /// A JSON `{"error": message}` answer.
 pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     reply(status, json!({ "error": message }))
@@ -60,9 +76,11 @@ pub(crate) async fn not_found() -> Response {
 /// `GET /health`.
 pub(crate) async fn health(State(ctx): State<AgentCtx>) -> Response {
     ctx.shared.latency.work(Work::Health, 1.0).await;
-    reply(
+    answer(
+        &ctx,
         StatusCode::OK,
         json!({ "status": "healthy", "agent": &*ctx.name }),
+        &["status", "agent"],
     )
 }
 
@@ -113,9 +131,11 @@ pub(crate) async fn chat(State(ctx): State<AgentCtx>, body: Bytes) -> Result<Res
         request.mode,
         request.message.chars().count()
     );
-    Ok(reply(
+    Ok(answer(
+        &ctx,
         StatusCode::OK,
         json!({ "conversation_id": conversation_id, "reply": reply_text, "turn": turn }),
+        &["conversation_id", "reply"],
     ))
 }
 
@@ -141,7 +161,12 @@ pub(crate) async fn publish_event(
     let event: EventIn = parse(&body)?;
     let event_id = lock(&ctx.shared.events).publish(event.kind);
     ctx.shared.latency.work(Work::Event, 1.0).await;
-    Ok(reply(StatusCode::CREATED, json!({ "event_id": event_id })))
+    Ok(answer(
+        &ctx,
+        StatusCode::CREATED,
+        json!({ "event_id": event_id }),
+        &["event_id"],
+    ))
 }
 
 /// EVENT-BUS `POST /v1/events/batch`.
@@ -159,9 +184,11 @@ pub(crate) async fn publish_batch(
             .collect()
     };
     ctx.shared.latency.work(Work::EventBatch, 1.0).await;
-    Ok(reply(
+    Ok(answer(
+        &ctx,
         StatusCode::CREATED,
         json!({ "event_ids": event_ids }),
+        &[],
     ))
 }
 
@@ -189,7 +216,7 @@ pub(crate) async fn query_events(
     };
     let events = lock(&ctx.shared.events).query(query.kind.as_deref(), limit);
     ctx.shared.latency.work(Work::Event, 1.0).await;
-    reply(StatusCode::OK, json!({ "events": events }))
+    answer(&ctx, StatusCode::OK, json!({ "events": events }), &[])
 }
 
 /// EVENT-BUS `POST /v1/events/{id}/ack`.
@@ -198,7 +225,12 @@ pub(crate) async fn ack_event(State(ctx): State<AgentCtx>, Path(id): Path<String
         return error(StatusCode::NOT_FOUND, "unknown event");
     }
     ctx.shared.latency.work(Work::Event, 1.0).await;
-    reply(StatusCode::OK, json!({ "event_id": id, "acked": true }))
+    answer(
+        &ctx,
+        StatusCode::OK,
+        json!({ "event_id": id, "acked": true }),
+        &[],
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,7 +251,7 @@ pub(crate) async fn task(State(ctx): State<AgentCtx>, body: Bytes) -> Result<Res
     ctx.shared.latency.work(Work::Task, 1.0).await;
     let result = TaskResult::done(&ctx.name, &task.kind, &task.brief);
     lock(&ctx.shared.assets).add(result.clone());
-    Ok(reply(StatusCode::OK, json!(result)))
+    Ok(answer(&ctx, StatusCode::OK, json!(result), &[]))
 }
 
 /// Creative agents' `POST /v1/tasks/batch`.
@@ -240,12 +272,17 @@ pub(crate) async fn task_batch(
             assets.add(result.clone());
         }
     }
-    Ok(reply(StatusCode::OK, json!({ "results": results })))
+    Ok(answer(
+        &ctx,
+        StatusCode::OK,
+        json!({ "results": results }),
+        &[],
+    ))
 }
 
 /// CLIO `GET /v1/assets`: the newest task results of every creative agent.
 pub(crate) async fn assets(State(ctx): State<AgentCtx>) -> Response {
     ctx.shared.latency.work(Work::Assets, 1.0).await;
     let assets = lock(&ctx.shared.assets).list();
-    reply(StatusCode::OK, json!({ "assets": assets }))
+    answer(&ctx, StatusCode::OK, json!({ "assets": assets }), &[])
 }

@@ -59,6 +59,10 @@ struct Cli {
     /// Seed for the latency and failure draws (reproducible runs).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Answer with exactly the documented fields of the HTTP API ({} where none are
+    /// documented), to check that scenarios assert only the contract.
+    #[arg(long)]
+    contract_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -116,6 +120,7 @@ fn build_config(cli: &Cli) -> anyhow::Result<SimConfig> {
         slow: cli.slow.clone(),
         admin_port: cli.admin_port,
         seed: cli.seed,
+        contract_only: cli.contract_only,
     };
     config.validate()?;
     Ok(config)

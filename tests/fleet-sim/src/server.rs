@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) conversations: Mutex<Conversations>,
     pub(crate) events: Mutex<Events>,
     pub(crate) assets: Mutex<Assets>,
+    /// Answers carry only the documented fields.
+    pub(crate) contract_only: bool,
 }
 
 impl Shared {
@@ -59,6 +61,7 @@ impl Shared {
             conversations: Mutex::default(),
             events: Mutex::default(),
             assets: Mutex::default(),
+            contract_only: config.contract_only,
         }
     }
 }

@@ -417,3 +417,63 @@ async fn written_fleet_parses_back_with_bound_ports() {
     })
     .await;
 }
+
+/// With `contract_only`, answers carry exactly the documented fields (`{}` where DESIGN.md
+/// documents no body), and statuses stay as documented.
+#[tokio::test]
+async fn contract_only_answers_carry_only_the_documented_fields() {
+    within(async {
+        let fleet = spawn_fleet(SimConfig {
+            contract_only: true,
+            ..quick()
+        })
+        .await;
+        let (status, body) = fleet.call(Method::GET, "MUSE", "/health", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({ "status": "healthy", "agent": "MUSE" }));
+
+        let chat = json!({ "message": "hi", "conversation_id": null });
+        let (status, body) = fleet
+            .call(Method::POST, "ATLAS", "/v1/chat", Some(chat))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let fields: Vec<&str> = body
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields, ["conversation_id", "reply"]);
+
+        let event = json!({ "type": "t" });
+        let (status, body) = fleet
+            .call(Method::POST, "EVENT-BUS", "/v1/events", Some(event))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = body["event_id"].as_str().expect("event id").to_owned();
+        assert_eq!(body.as_object().map(|o| o.len()), Some(1));
+        let (status, body) = fleet
+            .call(
+                Method::POST,
+                "EVENT-BUS",
+                &format!("/v1/events/{id}/ack"),
+                None,
+            )
+            .await;
+        assert_eq!((status, body), (StatusCode::OK, json!({})));
+
+        let task = json!({ "type": "mood_board", "brief": "b" });
+        let (status, body) = fleet
+            .call(Method::POST, "CLIO", "/v1/tasks", Some(task))
+            .await;
+        assert_eq!((status, body), (StatusCode::OK, json!({})));
+        let (status, body) = fleet.call(Method::GET, "CLIO", "/v1/assets", None).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({})));
+        let (status, _) = fleet
+            .call(Method::POST, "EVENT-BUS", "/v1/events/nope/ack", None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "errors keep their status");
+        fleet.stop().await;
+    })
+    .await;
+}

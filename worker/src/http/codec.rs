@@ -1,13 +1,16 @@
 //! HTTP/1.1 on one connection: writes a request, reads its response to the end.
 //!
 //! Responses are framed by `Content-Length`, chunked transfer coding, or the end of the
-//! connection; the body is counted in full and kept up to a limit for checks.
+//! connection; the body is counted in full and kept up to a limit for checks. The codec
+//! works over any byte stream (`AsyncRead + AsyncWrite`), so tests can feed it responses
+//! cut into arbitrary pieces.
 
 use bytes::{Buf, BytesMut};
 use http::{HeaderName, HeaderValue, Method};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::stream::Stream;
-use super::{MAX_KEPT_BODY, RequestError};
+use super::RequestError;
+use super::decode::{Encoding, Sink};
 
 /// Most header lines accepted in a response.
 const MAX_HEADERS: usize = 100;
@@ -19,7 +22,7 @@ const MAX_LINE_BYTES: usize = 4096;
 pub(super) const READ_CHUNK: usize = 8 * 1024;
 
 /// What the response head says about the body and the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Head {
     /// Status code.
     pub status: u16,
@@ -27,6 +30,12 @@ pub(super) struct Head {
     pub framing: Framing,
     /// The connection may carry another request after this response.
     pub keep_alive: bool,
+    /// The body's `Content-Encoding`.
+    pub encoding: Encoding,
+    /// `Location` of a redirect (301, 302, 303, 307, 308); `None` for other statuses.
+    pub location: Option<Box<str>>,
+    /// `Set-Cookie` values, in order (empty, so unallocated, when there are none).
+    pub set_cookies: Vec<Box<str>>,
 }
 
 /// How a response body is delimited.
@@ -43,16 +52,33 @@ pub(super) enum Framing {
 }
 
 /// A response read to its end.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Response {
     /// Status code.
     pub status: u16,
-    /// Body bytes received, all of them.
+    /// Body bytes after decoding, all of them.
     pub content_len: u64,
-    /// The first [`MAX_KEPT_BODY`] body bytes, when asked for.
+    /// The first [`super::MAX_KEPT_BODY`] decoded body bytes, when asked for.
     pub body: Vec<u8>,
     /// The connection is clean and may be reused.
     pub reusable: bool,
+    /// Where a redirect points.
+    pub location: Option<Box<str>>,
+    /// `Set-Cookie` values.
+    pub set_cookies: Vec<Box<str>>,
+    /// Why the body could not be decoded (the response was still read to its end).
+    pub decode_error: Option<String>,
+}
+
+/// What reading a response needs to know about its request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Expect {
+    /// The request was a HEAD: no body follows whatever the head says.
+    pub head_request: bool,
+    /// Keep the body for checks.
+    pub keep_body: bool,
+    /// Most decoded bytes accepted from a compressed body.
+    pub max_decoded: u64,
 }
 
 /// Why an exchange failed; `unanswered` when nothing of a response arrived, so a request
@@ -78,16 +104,19 @@ impl Failure {
     }
 }
 
-/// Writes the request head (and body) for `method path` to `host` into `out`.
+/// Writes the request head (and body) for `method path` to `host` into `out`, with
+/// `headers` and then `extra` (lv's own, such as the user's cookies).
 ///
-/// lv sets `Host` (unless given), `User-Agent` (unless given) and `Content-Length`; a
-/// given `Content-Length` or `Transfer-Encoding` is replaced by lv's own framing.
+/// lv sets `Host` (unless given), `User-Agent` (unless given), `Accept-Encoding: gzip,
+/// deflate, br` (unless given) and `Content-Length`; a given `Content-Length` or
+/// `Transfer-Encoding` is replaced by lv's own framing.
 pub(super) fn encode_request(
     out: &mut Vec<u8>,
     method: &Method,
     path: &str,
     host: &str,
     headers: &[(HeaderName, HeaderValue)],
+    extra: Option<&(HeaderName, HeaderValue)>,
     body: &[u8],
 ) {
     out.clear();
@@ -110,7 +139,10 @@ pub(super) fn encode_request(
         out.extend_from_slice(lv_common::VERSION.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in headers {
+    if !given(&http::header::ACCEPT_ENCODING) {
+        out.extend_from_slice(b"accept-encoding: gzip, deflate, br\r\n");
+    }
+    for (name, value) in headers.iter().chain(extra) {
         if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
             continue;
         }
@@ -137,24 +169,27 @@ pub(super) fn request_closes(headers: &[(HeaderName, HeaderValue)]) -> bool {
 }
 
 /// Sends `request` on `stream` and reads the whole response.
-pub(super) async fn exchange(
-    stream: &mut Stream,
+pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     request: &[u8],
-    head_request: bool,
-    keep_body: bool,
+    expect: Expect,
 ) -> Result<Response, Failure> {
     buf.clear();
-    stream.write_all(request).await.map_err(|e| Failure {
+    let written = async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    };
+    written.await.map_err(|e| Failure {
         error: super::stream::io_error(&e),
         unanswered: true,
     })?;
-    let head = read_head(stream, buf, head_request).await?;
-    let mut sink = Sink {
-        keep: keep_body,
-        total: 0,
-        kept: Vec::new(),
+    let head = read_head(stream, buf, expect.head_request).await?;
+    let encoding = match head.framing {
+        Framing::Empty => Encoding::Identity,
+        _ => head.encoding,
     };
+    let mut sink = Sink::new(encoding, expect.keep_body, expect.max_decoded);
     match head.framing {
         Framing::Empty => {}
         Framing::Length(length) => read_exact(stream, buf, length, &mut sink).await?,
@@ -167,34 +202,24 @@ pub(super) async fn exchange(
             }
         },
     }
+    let (content_len, body, decode_error) = match sink.finish() {
+        Ok(decoded) => (decoded.total, decoded.kept, None),
+        Err(error) => (0, Vec::new(), Some(error)),
+    };
     Ok(Response {
         status: head.status,
-        content_len: sink.total,
-        body: sink.kept,
+        content_len,
+        body,
         // Bytes beyond the response mean the stream is out of step: do not reuse it.
         reusable: head.keep_alive && head.framing != Framing::UntilClose && buf.is_empty(),
+        location: head.location,
+        set_cookies: head.set_cookies,
+        decode_error,
     })
 }
 
-/// Where body bytes go: all are counted, the first [`MAX_KEPT_BODY`] kept if asked.
-struct Sink {
-    keep: bool,
-    total: u64,
-    kept: Vec<u8>,
-}
-
-impl Sink {
-    fn push(&mut self, data: &[u8]) {
-        self.total += data.len() as u64;
-        if self.keep {
-            let room = MAX_KEPT_BODY.saturating_sub(self.kept.len());
-            self.kept.extend_from_slice(&data[..data.len().min(room)]);
-        }
-    }
-}
-
 /// Reads more bytes into `buf`; 0 means the server closed the connection.
-async fn fill(stream: &mut Stream, buf: &mut BytesMut) -> Result<usize, Failure> {
+async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) -> Result<usize, Failure> {
     stream
         .read_buf(reserve(buf))
         .await
@@ -207,8 +232,8 @@ fn closed_early(what: &str) -> Failure {
     )))
 }
 
-async fn read_head(
-    stream: &mut Stream,
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     head_request: bool,
 ) -> Result<Head, Failure> {
@@ -283,6 +308,10 @@ pub(super) fn parse_head(
     let mut keep_alive = !http10;
     let mut length: Option<u64> = None;
     let mut chunked = false;
+    let mut encoding = Encoding::Identity;
+    let mut location = None;
+    let mut set_cookies = Vec::new();
+    let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
     for header in response.headers.iter() {
         let name = header.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -302,6 +331,12 @@ pub(super) fn parse_head(
             } else if http10 && has_token(header.value, b"keep-alive") {
                 keep_alive = true;
             }
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            encoding = Encoding::from_header(header.value);
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            set_cookies.push(text(header.value));
+        } else if redirect && name.eq_ignore_ascii_case("location") {
+            location = Some(text(header.value));
         }
     }
     // After 101 Switching Protocols the connection speaks something else: never reuse it.
@@ -323,8 +358,16 @@ pub(super) fn parse_head(
             status,
             framing,
             keep_alive,
+            encoding,
+            location,
+            set_cookies,
         },
     )))
+}
+
+/// A header value as text (bytes that are not UTF-8 replaced).
+fn text(value: &[u8]) -> Box<str> {
+    String::from_utf8_lossy(value.trim_ascii()).into()
 }
 
 fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -341,8 +384,8 @@ fn last_token_is(value: &[u8], token: &[u8]) -> bool {
         .is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
-async fn read_exact(
-    stream: &mut Stream,
+async fn read_exact<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     length: u64,
     sink: &mut Sink,
@@ -363,7 +406,10 @@ async fn read_exact(
 }
 
 /// Reads one line (without its CRLF or LF) from the stream.
-async fn read_line(stream: &mut Stream, buf: &mut BytesMut) -> Result<BytesMut, Failure> {
+async fn read_line<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> Result<BytesMut, Failure> {
     let mut searched = 0;
     loop {
         if let Some(at) = buf[searched..].iter().position(|&b| b == b'\n') {
@@ -401,8 +447,8 @@ pub(super) fn chunk_size(line: &[u8]) -> Result<u64, Failure> {
         .ok_or_else(|| Failure::invalid("bad chunk size"))
 }
 
-async fn read_chunked(
-    stream: &mut Stream,
+async fn read_chunked<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     sink: &mut Sink,
 ) -> Result<(), Failure> {

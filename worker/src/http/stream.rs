@@ -1,13 +1,13 @@
 //! A connection to one origin: plain TCP or TLS over TCP, opened with a timeout.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -71,17 +71,6 @@ impl Stream {
         }
     }
 
-    /// Writes all of `bytes` (and flushes TLS).
-    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Stream::Plain(tcp) => tcp.write_all(bytes).await,
-            Stream::Tls(tls) => {
-                tls.write_all(bytes).await?;
-                tls.flush().await
-            }
-        }
-    }
-
     /// False when the peer has closed the idle connection (or sent bytes nobody asked for),
     /// as far as the socket already knows: no system call unless the socket is readable.
     pub fn still_open(&self) -> bool {
@@ -101,18 +90,57 @@ impl Stream {
             ),
         }
     }
+}
 
-    /// Reads what is available into `buf`; 0 means the peer closed the connection.
-    pub async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        match self {
-            Stream::Plain(tcp) => tcp.read_buf(buf).await,
-            Stream::Tls(tls) => tls.read_buf(buf).await,
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
-/// The request error for an I/O error: refusals are told apart, the rest keep their text.
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The request error for an I/O error: refusals are told apart, TLS failures named by
+/// their cause, the rest keep their text.
 pub(super) fn io_error(err: &io::Error) -> RequestError {
+    if let Some(tls) = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return RequestError::Transport(super::tls::describe(tls));
+    }
     match err.kind() {
         io::ErrorKind::ConnectionRefused => RequestError::Refused,
         _ => RequestError::Transport(super::error_chain(err)),

@@ -41,6 +41,7 @@ fn step(base_url: &str) -> StepPlan {
         checks: vec![],
         extract: vec![],
         timeout_ms: 5_000,
+        follow_redirects: true,
     }
 }
 
@@ -137,6 +138,7 @@ fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
             steps: vec![step(&format!("http://{addr}"))],
             ..task("t", 1, &[])
         }],
+        cookies: true,
     };
     let recorder = Recorder::default();
     let env = UserEnv {
@@ -213,7 +215,7 @@ async fn extraction_feeds_later_steps() {
         &mut vars,
         &mut rng,
         &CancellationToken::new(),
-        &mut None,
+        &mut UserHttp::default(),
     )
     .await;
     assert_eq!(vars.get("id"), Some(&Value::from(1)));
@@ -222,4 +224,58 @@ async fn extraction_feeds_later_steps() {
     let exceptions: Vec<&String> = stats.exceptions.keys().collect();
     assert_eq!(exceptions.len(), 1);
     assert!(exceptions[0].contains("extract nope"), "{exceptions:?}");
+}
+
+/// A gzipped answer is checked and extracted from after decoding, and its content size is
+/// the decoded length (as Locust's).
+#[tokio::test]
+async fn checks_and_content_size_see_the_decoded_body() {
+    use std::io::Write;
+    const JSON: &[u8] =
+        br#"{"status":"healthy","id":7,"padding":"pppppppppppppppppppppppppppppppp"}"#;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    let mut gzip =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                    gzip.write_all(JSON).expect("gzip");
+                    let body = gzip.finish().expect("gzip");
+                    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+                    response.headers_mut().insert(
+                        hyper::header::CONTENT_ENCODING,
+                        hyper::header::HeaderValue::from_static("gzip"),
+                    );
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let (env, recorder) = env_for(addr, WaitRule::Constant(0.0));
+    let mut checked = step(&format!("http://{addr}"));
+    checked.checks = vec![Check {
+        pointer: "/status".into(),
+        equals: Some(Value::from("healthy")),
+    }];
+    checked.extract = vec![("id".into(), "/id".into())];
+    let mut vars = UserVars::new();
+    let ok = run_step(
+        &env,
+        &checked,
+        &mut vars,
+        &mut SmallRng::seed_from_u64(1),
+        &mut UserHttp::default(),
+    )
+    .await;
+    assert!(ok);
+    assert_eq!(vars.get("id"), Some(&Value::from(7)));
+    let (stats, _) = recorder.take();
+    let endpoint = stats.endpoints.values().next().expect("one endpoint");
+    assert_eq!((endpoint.requests, endpoint.failures), (1, 0));
+    assert_eq!(endpoint.content_bytes, JSON.len() as u64);
 }

@@ -3,7 +3,7 @@
 //! adding them gave.
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 use proptest::prelude::*;
 
 use super::*;
@@ -123,8 +123,109 @@ fn payloads_longer_than_any_histogram_are_refused() {
     assert!(new_decode(&too_long).is_none());
 }
 
+/// What `V2DeflateSerializer` writes for a histogram that recorded `latencies`.
+fn deflate_serialized(latencies: &[u64]) -> Vec<u8> {
+    let mut hist = empty_histogram();
+    for &latency in latencies {
+        hist.saturating_record(latency);
+    }
+    let mut out = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(&hist, &mut out)
+        .expect("serializes");
+    out
+}
+
+/// `stream` behind a compressed-V2 header whose length matches it.
+fn compressed_frame(stream: &[u8]) -> Vec<u8> {
+    let mut out = V2_DEFLATE_COOKIE.to_be_bytes().to_vec();
+    out.extend((stream.len() as u32).to_be_bytes());
+    out.extend_from_slice(stream);
+    out
+}
+
+fn zlib(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).expect("zlib into a Vec");
+    encoder.finish().expect("zlib into a Vec")
+}
+
+#[test]
+fn plain_bytes_pass_through_inflate_unchanged() {
+    let bytes = stats_of(&[5, 700]).histogram_bytes();
+    assert!(matches!(inflate_v2(&bytes), Ok(Cow::Borrowed(b)) if b == &bytes[..]));
+    assert!(matches!(inflate_v2(&[]), Ok(Cow::Borrowed(b)) if b.is_empty()));
+}
+
+#[test]
+fn compressed_bytes_round_trip_and_hdrhistogram_reads_them() {
+    // Response times over a few hundred buckets, as a real endpoint has them, and extremes.
+    let mut latencies: Vec<u64> = (0..5_000u64).map(|i| 800 + i * 7_919 % 40_000).collect();
+    latencies.extend([1, HISTOGRAM_MAX_US]);
+    let plain = stats_of(&latencies).histogram_bytes();
+    let compressed = deflate_v2(&plain);
+    assert_eq!(&compressed[..4], &[0x1c, 0x84, 0x93, 0x14]);
+    assert!(
+        compressed.len() * 2 < plain.len(),
+        "{} vs {}",
+        compressed.len(),
+        plain.len()
+    );
+    assert_eq!(
+        inflate_v2(&compressed).expect("inflates").as_ref(),
+        &plain[..]
+    );
+    let read: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut &compressed[..])
+        .expect("hdrhistogram reads compressed V2");
+    assert_eq!(Some(read), old_decode(&plain));
+}
+
+#[test]
+fn hostile_compressed_headers_are_refused() {
+    let compressed = deflate_v2(&stats_of(&[5]).histogram_bytes());
+    // Too short for the header, a length that does not match, a stream that is not zlib.
+    for bytes in [
+        compressed[..6].to_vec(),
+        [&compressed[..], &[0]].concat(),
+        compressed[..compressed.len() - 1].to_vec(),
+        compressed_frame(&[0x78, 0x9c, 0xff, 0xff, 0xff]),
+    ] {
+        assert!(
+            matches!(inflate_v2(&bytes), Err(StatsError::BadHistogram { .. })),
+            "{bytes:x?}"
+        );
+    }
+    // A stream inflating to one byte more than any histogram needs is refused; the same
+    // stream one byte shorter is inflated (and then judged by the V2 checks).
+    let fits = vec![0u8; MAX_PLAIN_LEN];
+    assert_eq!(
+        inflate_v2(&compressed_frame(&zlib(&fits)))
+            .expect("fits")
+            .len(),
+        MAX_PLAIN_LEN
+    );
+    let bomb = vec![0u8; MAX_PLAIN_LEN + 1];
+    let err = inflate_v2(&compressed_frame(&zlib(&bomb))).expect_err("too large");
+    assert!(err.to_string().contains("inflates to more than"), "{err}");
+    // Inflated bytes that are no lv histogram fail the decoder's checks.
+    let junk = compressed_frame(&zlib(b"not a histogram"));
+    let inflated = inflate_v2(&junk).expect("inflates");
+    assert!(decode_v2(&inflated).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The compressed bytes are `V2DeflateSerializer`'s, and inflate back to the plain ones.
+    #[test]
+    fn compressed_bytes_match_v2_deflate_serializer(latencies in latencies()) {
+        let plain = stats_of(&latencies).histogram_bytes();
+        let compressed = deflate_v2(&plain);
+        prop_assert_eq!(&compressed, &deflate_serialized(&latencies));
+        let inflated = inflate_v2(&compressed).expect("inflates");
+        prop_assert_eq!(inflated.as_ref(), &plain[..]);
+    }
 
     /// The bytes written are `V2Serializer`'s, from full counts and from decoded ones.
     #[test]

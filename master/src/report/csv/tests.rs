@@ -35,6 +35,7 @@ fn run() -> RunStats {
             last: false,
             cut_off: 0,
             dropped_reports: 0,
+            open: None,
         },
     );
     run.close_interval(1_003_000, 3);
@@ -143,6 +144,7 @@ fn full_history_has_a_row_per_endpoint_with_current_percentiles() {
         last: false,
         cut_off: 0,
         dropped_reports: 0,
+        open: None,
     };
     let mut run = RunStats::new(true);
     run.start(0);
@@ -171,4 +173,77 @@ fn full_history_has_a_row_per_endpoint_with_current_percentiles() {
     }
     // Without the flag, the same run keeps only the Aggregated rows.
     assert_eq!(rows(&history_csv(&run.history, false)).len(), 2);
+}
+
+/// A run longer than an hour: the in-memory history is coarse for its first minutes, yet the
+/// streamed `_stats_history.csv` has every interval, each with its exact cumulative count.
+#[test]
+fn streamed_history_is_complete_after_rows_are_coarsened() {
+    let mut run = RunStats::new(false);
+    run.start(0);
+    let intervals = 3_600 / 2 + 300;
+    for i in 1..=intervals {
+        let mut stats = StatsSet::default();
+        stats.record_request("GET", "A /health", Some(SloKind::Health), 900, 1, None);
+        let report = Report {
+            run_id: "r".into(),
+            seq: i,
+            start_unix_ms: 0,
+            end_unix_ms: 0,
+            users_running: 1,
+            stats,
+            last: false,
+            cut_off: 0,
+            dropped_reports: 0,
+            open: None,
+        };
+        run.merge_report("w", &report);
+        run.close_interval(i as i64 * 2_000, 1);
+    }
+    assert!(
+        run.history.len() < intervals as usize,
+        "coarsened in memory"
+    );
+    assert_eq!(run.spilled_rows(), 300);
+
+    let mut streamed = Vec::new();
+    write_history(&mut streamed, run.complete_history().expect("spill"), false).expect("write");
+    let streamed = String::from_utf8(streamed).expect("utf-8");
+    let lines = rows(&streamed);
+    assert_eq!(lines[0], HISTORY_HEADER);
+    assert_eq!(lines.len(), intervals as usize + 1);
+    for (i, line) in lines[1..].iter().enumerate() {
+        let columns: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            columns[0],
+            (2 * (i + 1)).to_string(),
+            "timestamp of row {i}"
+        );
+        assert_eq!(
+            columns[17],
+            (i + 1).to_string(),
+            "total requests of row {i}"
+        );
+    }
+    // The rows still in memory are formatted exactly as history_csv formats them.
+    let recent = history_csv(&run.history[run.history.len() - 10..], false);
+    assert!(
+        streamed.ends_with(
+            recent
+                .trim_start_matches(HISTORY_HEADER)
+                .trim_start_matches("\r\n")
+        )
+    );
+}
+
+/// `write_csv_files` writes the streamed history beside the other three files.
+#[test]
+fn csv_files_include_the_streamed_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("run");
+    let run = run();
+    let written = crate::report::write_csv_files(&prefix, &run, 2.0, false).expect("written");
+    assert_eq!(written.len(), 4);
+    let history = std::fs::read_to_string(dir.path().join("run_stats_history.csv")).expect("read");
+    assert_eq!(history, history_csv(&run.history, false));
 }

@@ -1,6 +1,7 @@
 //! Tests of the HTML report.
 
 use super::*;
+use crate::aggregate::HistoryRow;
 use crate::summary::{RunMeta, WorkerSummary, stats_rows};
 use lv_common::kind::SloKind;
 use lv_common::stats::StatsSet;
@@ -70,6 +71,7 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         cut_off: 0,
         below_target: Vec::new(),
         checkpoint: false,
+        open: None,
         meta: RunMeta {
             profile: Some("light".into()),
             host: "http://localhost".into(),
@@ -222,30 +224,34 @@ fn slo_verdicts_table() {
 }
 
 #[test]
-fn report_name_substitutes_like_locust() {
-    assert_eq!(
-        report_name("r_{u}u_{r}r_{t}.html", 50, 2.5, "10m"),
-        "r_50u_2.5r_10m.html"
-    );
-    assert_eq!(report_name("{u}-{u}.html", 3, 1.0, "1h"), "3-3.html");
-    assert_eq!(report_name("plain.html", 3, 1.0, "1h"), "plain.html");
-}
-
-#[test]
-fn civil_dates() {
-    assert_eq!(civil_from_days(0), (1970, 1, 1));
-    assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-    assert_eq!(utc_timestamp(0), "1970-01-01 00:00:00 UTC");
-    assert_eq!(utc_timestamp(951_868_799_999), "2000-02-29 23:59:59 UTC");
-    assert_eq!(utc_timestamp(-1), "1969-12-31 23:59:59 UTC");
-}
-
-#[test]
-fn durations() {
-    assert_eq!(duration(42.46), "42.5 s");
-    assert_eq!(duration(303.0), "5m 03s");
-    assert_eq!(duration(3723.0), "1h 02m 03s");
-    assert_eq!(duration(f64::NAN), "0.0 s");
+fn leads_with_the_verdict_and_key_figures_then_charts_then_the_tables() {
+    let html = render_html(&summary(vec![
+        history_row(0, 1, 5.0),
+        history_row(2, 3, 9.0),
+    ]));
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    let order = [
+        at("id=\"verdict\""),
+        at("id=\"figures\""),
+        at("<h2 id=\"charts\">"),
+        at("<h2 id=\"slo\">"),
+        at("<h2 id=\"stats\">"),
+        at("<h2 id=\"failures\">"),
+        at("<h2 id=\"meta\">"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(html.contains(
+        "<section id=\"verdict\" class=\"verdict fail\"><strong>FAILED</strong>\
+         4 of 101 requests failed (exit code 1)</section>"
+    ));
+    assert!(html.contains(
+        "<div class=\"card\"><div class=\"label\">Requests</div><div class=\"value\">101</div>"
+    ));
+    assert!(html.contains(
+        "<div class=\"card bad\"><div class=\"label\">Failures</div>\
+         <div class=\"value\">4 (3.96%)</div>"
+    ));
 }

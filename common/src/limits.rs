@@ -1,4 +1,5 @@
-//! The open-file limit: raised to the hard limit at start, so thousands of users fit.
+//! The open-file limit: both binaries raise it to the hard limit at start, so thousands of
+//! users (on a worker) and connections (on a master) fit.
 
 use tracing::{info, warn};
 

@@ -1,0 +1,407 @@
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn all_arrivals(schedule: &Schedule, kind: ArrivalKind, seed: u64, stripe: Stripe) -> Vec<u64> {
+    StripeArrivals::new(schedule, kind, seed, stripe)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+#[test]
+fn uniform_constant_rate_fires_floor_of_the_integral() {
+    let schedule = Schedule::new(100.0, &[(secs(10), 100.0)]);
+    assert_eq!(schedule.total(), 1000);
+    let offsets: Vec<Duration> =
+        StripeArrivals::new(&schedule, ArrivalKind::Uniform, 0, Stripe::ALL)
+            .map(|(_, at)| at)
+            .collect();
+    assert_eq!(offsets.len(), 1000);
+    assert_eq!(offsets[0], Duration::from_millis(10));
+    assert_eq!(offsets[999], secs(10));
+    let half = Schedule::new(2.5, &[(secs(3), 2.5)]);
+    assert_eq!(half.total(), 7, "7.5 planned arrivals floor to 7");
+}
+
+#[test]
+fn ramp_from_zero_to_200_over_10s_gives_1000() {
+    let schedule = Schedule::new(0.0, &[(secs(10), 200.0)]);
+    assert_eq!(schedule.total(), 1000);
+    let arrivals = all_arrivals(&schedule, ArrivalKind::Uniform, 0, Stripe::ALL);
+    assert_eq!(arrivals.len(), 1000);
+    // A(t) = 10 t², so the 250th arrival is due at 5 s.
+    let at = schedule
+        .offset_of_level(250.0)
+        .expect("within the schedule");
+    assert!((at.as_secs_f64() - 5.0).abs() < 1e-9, "{at:?}");
+}
+
+#[test]
+fn zero_rate_stages_plan_nothing_and_shift_later_arrivals() {
+    // 2 s idle, then 10/s for 1 s, then idle again.
+    let schedule = Schedule::new(
+        0.0,
+        &[
+            (secs(2), 0.0),
+            (Duration::ZERO, 10.0),
+            (secs(1), 10.0),
+            (Duration::ZERO, 0.0),
+            (secs(3), 0.0),
+        ],
+    );
+    assert_eq!(schedule.total(), 10);
+    let offsets: Vec<f64> = StripeArrivals::new(&schedule, ArrivalKind::Uniform, 0, Stripe::ALL)
+        .map(|(_, at)| at.as_secs_f64())
+        .collect();
+    assert_eq!(offsets.len(), 10);
+    assert!((offsets[0] - 2.1).abs() < 1e-9, "{offsets:?}");
+    assert!((offsets[9] - 3.0).abs() < 1e-9, "{offsets:?}");
+    assert_eq!(schedule.offset_of_level(10.5), None);
+    assert_eq!(schedule.duration(), secs(6));
+    assert_eq!(schedule.rate_at(Duration::from_millis(2500)), 10.0);
+    assert_eq!(schedule.rate_at(secs(4)), 0.0);
+}
+
+#[test]
+fn striping_splits_1000_over_3_workers_as_334_333_333() {
+    let schedule = Schedule::new(100.0, &[(secs(10), 100.0)]);
+    let counts: Vec<usize> = (0..3)
+        .map(|w| {
+            all_arrivals(
+                &schedule,
+                ArrivalKind::Uniform,
+                0,
+                Stripe {
+                    workers: 3,
+                    index: w,
+                    from: 0,
+                },
+            )
+            .len()
+        })
+        .collect();
+    assert_eq!(counts, vec![334, 333, 333]);
+}
+
+#[test]
+fn restriping_from_k0_covers_every_arrival_once() {
+    let schedule = Schedule::new(50.0, &[(secs(4), 50.0)]);
+    let old = Stripe {
+        workers: 3,
+        index: 1,
+        from: 0,
+    };
+    // Before 90, three workers; from 90, two (the old worker 1 is now index 0).
+    let mut seen: Vec<u64> = Vec::new();
+    for w in 0..3 {
+        let stripe = Stripe {
+            workers: 3,
+            index: w,
+            from: 0,
+        };
+        seen.extend(
+            all_arrivals(&schedule, ArrivalKind::Uniform, 0, stripe)
+                .into_iter()
+                .filter(|&k| k < 90),
+        );
+    }
+    for w in 0..2 {
+        seen.extend(all_arrivals(
+            &schedule,
+            ArrivalKind::Uniform,
+            0,
+            Stripe {
+                workers: 2,
+                index: w,
+                from: 90,
+            },
+        ));
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..200).collect::<Vec<u64>>());
+    assert_eq!(old.count_in(0, 90), 30);
+    assert_eq!(old.count_in(30, 60), 10);
+}
+
+#[test]
+fn poisson_is_reproducible_from_the_seed_and_shared_by_workers() {
+    let schedule = Schedule::new(100.0, &[(secs(10), 100.0)]);
+    let once = all_arrivals(&schedule, ArrivalKind::Poisson, 42, Stripe::ALL);
+    let twice = all_arrivals(&schedule, ArrivalKind::Poisson, 42, Stripe::ALL);
+    assert_eq!(once, twice);
+    // A Poisson count of mean 1000 lies within ±5 sd.
+    assert!((842..=1158).contains(&once.len()), "{}", once.len());
+    let other = all_arrivals(&schedule, ArrivalKind::Poisson, 43, Stripe::ALL);
+    assert_ne!(
+        once.len(),
+        other.len(),
+        "a different seed gives a different run"
+    );
+    let mut striped: Vec<u64> = (0..3)
+        .flat_map(|w| {
+            all_arrivals(
+                &schedule,
+                ArrivalKind::Poisson,
+                42,
+                Stripe {
+                    workers: 3,
+                    index: w,
+                    from: 0,
+                },
+            )
+        })
+        .collect();
+    striped.sort_unstable();
+    assert_eq!(striped, once);
+    let at = |stripe| -> Vec<Duration> {
+        StripeArrivals::new(&schedule, ArrivalKind::Poisson, 42, stripe)
+            .map(|(_, t)| t)
+            .collect()
+    };
+    let whole = at(Stripe::ALL);
+    let second = at(Stripe {
+        workers: 3,
+        index: 1,
+        from: 0,
+    });
+    assert_eq!(second[0], whole[1], "each worker sees the shared instants");
+}
+
+#[test]
+fn splitmix_matches_its_reference_values() {
+    // First outputs of SplitMix64 seeded with 0 (Vigna's reference implementation).
+    let mut rng = SplitMix64::new(0);
+    assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
+    assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+}
+
+#[test]
+fn request_timing_adds_lag_and_service() {
+    let t = RequestTiming::new(Duration::from_micros(1500), Duration::from_micros(2500));
+    assert_eq!((t.response_us, t.service_us, t.lag_us), (4000, 2500, 1500));
+}
+
+#[test]
+fn open_stats_merge_counts_and_histograms() {
+    let mut a = OpenStats::default();
+    a.counts.scheduled = 3;
+    a.record(
+        "GET",
+        "/health",
+        RequestTiming::new(Duration::ZERO, Duration::from_millis(5)),
+    );
+    let mut b = OpenStats::default();
+    b.counts.scheduled = 2;
+    b.counts.dropped = 1;
+    b.record(
+        "GET",
+        "/health",
+        RequestTiming::new(Duration::from_millis(1), Duration::from_millis(7)),
+    );
+    a.merge(&b);
+    assert_eq!(a.counts.scheduled, 5);
+    assert_eq!(a.counts.dropped, 1);
+    let row = a.endpoints.values().next().expect("one endpoint");
+    assert_eq!(row.service.requests, 2);
+    assert_eq!(row.service.max_us, 7000);
+    assert_eq!(a.total_lag().max_us, 1000);
+    let taken = a.take();
+    assert_eq!(taken.counts.scheduled, 5);
+    assert!(a.endpoints.is_empty());
+}
+
+#[test]
+fn parses_rates() {
+    assert_eq!(parse_rate("200/s"), Ok(200.0));
+    assert_eq!(parse_rate(" 50 "), Ok(50.0));
+    assert_eq!(parse_rate("120/m"), Ok(2.0));
+    assert_eq!(parse_rate("3600/h"), Ok(1.0));
+    assert_eq!(parse_rate("0.5/sec"), Ok(0.5));
+    assert!(
+        parse_rate("200/d")
+            .expect_err("unit")
+            .contains("unknown unit")
+    );
+    assert!(parse_rate("-1/s").expect_err("negative").contains("≥ 0"));
+    assert!(parse_rate("fast").expect_err("word").contains("200/s"));
+    assert!(parse_rate("1e12/s").is_err());
+}
+
+const OPEN: &str = r#"
+[load]
+model = "open"
+arrivals = "poisson"
+seed = 7
+max_in_flight = 20
+on_saturation = "queue"
+stages = [
+  { name = "warm", duration = "30s", to = 10 },
+  { duration = 60, to = "100/s" },
+]
+"#;
+
+#[test]
+fn parses_an_open_shape() {
+    let shape = parse_shape("capacity.toml", OPEN)
+        .expect("valid")
+        .expect("has [load]");
+    assert_eq!(shape.model, Model::Open);
+    assert_eq!(shape.arrivals, ArrivalKind::Poisson);
+    assert_eq!(shape.seed, Some(7));
+    assert_eq!(shape.max_in_flight, Some(20));
+    assert_eq!(shape.on_saturation, OnSaturation::Queue);
+    assert_eq!(
+        shape.stages[0],
+        Stage {
+            name: "warm".into(),
+            duration: secs(30),
+            to: 10.0
+        }
+    );
+    assert_eq!(shape.stages[1].name, "stage-2");
+    assert_eq!(shape.stages[1].to, 100.0);
+    assert_eq!(shape.duration(), secs(90));
+    // 0→10 over 30 s (150) plus 10→100 over 60 s (3300).
+    assert_eq!(shape.schedule().total(), 3450);
+}
+
+#[test]
+fn a_document_without_load_has_no_shape() {
+    assert_eq!(parse_shape("x.toml", "[other]\na = 1\n"), Ok(None));
+}
+
+#[test]
+fn errors_name_the_file_and_key() {
+    let cases = [
+        (
+            "[load]\nmodel = \"open\"\nstages = []\n",
+            "x.toml: load.stages: at least one",
+        ),
+        (
+            "[load]\nmodel = \"open\"\nstages = [{ duration = \"5q\", to = 1 }]\n",
+            "x.toml: load.stages[1].duration: invalid duration",
+        ),
+        (
+            "[load]\nmodel = \"closed\"\nstages = [{ duration = \"5s\", to = 1.5 }]\n",
+            "x.toml: load.stages[1].to: expected a whole number",
+        ),
+        (
+            "[load]\nmodel = \"closed\"\nmax_in_flight = 3\nstages = [{ duration = \"5s\", to = 1 }]\n",
+            "x.toml: load.max_in_flight: only applies",
+        ),
+        (
+            "[load]\nmodel = \"open\"\nseed = 3\nstages = [{ duration = \"5s\", to = 1 }]\n",
+            "x.toml: load.seed: only applies to arrivals",
+        ),
+        (
+            "[load]\nmodel = \"open\"\nstages = [{ name = \"a\", duration = 1, to = 1 }, { name = \"a\", duration = 1, to = 1 }]\n",
+            "x.toml: load.stages[2].name: \"a\" names two stages",
+        ),
+        (
+            "[load]\nmodel = \"open\"\nstages = [{ duration = 0, to = 1 }]\n",
+            "the stages last no time",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = parse_shape("x.toml", text).expect_err(want).to_string();
+        assert!(err.contains(want), "{err:?} should contain {want:?}");
+    }
+    let err = parse_shape(
+        "x.toml",
+        "[load]\nmodel = \"open\"\nrate = 3\nstages = []\n",
+    )
+    .expect_err("unknown key")
+    .to_string();
+    assert!(err.starts_with("x.toml:3:"), "{err}");
+    assert!(err.contains("rate"), "{err}");
+}
+
+/// Up to 4 stages of up to 20 s each, rates up to 300/s (zeros likely).
+fn stages() -> impl Strategy<Value = (f64, Vec<(Duration, f64)>)> {
+    let rate = prop_oneof![Just(0.0), 0.0..300.0f64];
+    let stage = (0u64..20_000, rate.clone()).prop_map(|(ms, r)| (Duration::from_millis(ms), r));
+    (rate, prop::collection::vec(stage, 1..5))
+}
+
+proptest! {
+    #[test]
+    fn uniform_totals_are_exact((start, stages) in stages()) {
+        let schedule = Schedule::new(start, &stages);
+        let fired = all_arrivals(&schedule, ArrivalKind::Uniform, 0, Stripe::ALL);
+        prop_assert_eq!(fired.len() as u64, schedule.total());
+        prop_assert!((schedule.level_end() - schedule.total() as f64) < 1.0 + 1e-6);
+        let offsets: Vec<Duration> = StripeArrivals::new(&schedule, ArrivalKind::Uniform, 0, Stripe::ALL)
+            .map(|(_, t)| t)
+            .collect();
+        prop_assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "instants go forward");
+        prop_assert!(offsets.iter().all(|&t| t <= schedule.duration()));
+    }
+
+    #[test]
+    fn stripes_partition_and_balance((start, stages) in stages(), n in 1u32..8, from in 0u64..50) {
+        let schedule = Schedule::new(start, &stages);
+        let total = schedule.total();
+        let mut all: Vec<u64> = Vec::new();
+        let mut counts = Vec::new();
+        for w in 0..n {
+            let stripe = Stripe { workers: n, index: w, from };
+            let mine = all_arrivals(&schedule, ArrivalKind::Uniform, 0, stripe);
+            prop_assert_eq!(mine.len() as u64, stripe.count_in(0, total));
+            counts.push(mine.len());
+            all.extend(mine);
+        }
+        let (lo, hi) = (counts.iter().min().copied(), counts.iter().max().copied());
+        prop_assert!(hi.unwrap_or(0) - lo.unwrap_or(0) <= 1, "{:?}", counts);
+        all.sort_unstable();
+        let want: Vec<u64> = (from.min(total)..total).collect();
+        prop_assert_eq!(all, want);
+    }
+
+    #[test]
+    fn workers_interleave_without_bunching((start, stages) in stages(), n in 2u32..6) {
+        // Between two arrivals of one worker lie exactly n − 1 arrivals of the others.
+        let schedule = Schedule::new(start, &stages);
+        let mut merged: Vec<(Duration, u64, u32)> = Vec::new();
+        for w in 0..n {
+            let stripe = Stripe { workers: n, index: w, from: 0 };
+            merged.extend(StripeArrivals::new(&schedule, ArrivalKind::Uniform, 0, stripe).map(|(k, t)| (t, k, w)));
+        }
+        merged.sort_unstable();
+        for (i, &(_, k, w)) in merged.iter().enumerate() {
+            prop_assert_eq!(k, i as u64);
+            prop_assert_eq!(w, (i as u64 % u64::from(n)) as u32);
+        }
+    }
+
+    #[test]
+    fn inverse_round_trips((start, stages) in stages(), at in 0.0..1.0f64) {
+        let schedule = Schedule::new(start, &stages);
+        let t = schedule.duration().mul_f64(at);
+        let level = schedule.level_at(t);
+        let back = schedule.offset_of_level(level).expect("a reached level");
+        // Where the rate is 0 the inverse returns the start of the flat part: never later.
+        prop_assert!(back <= t + Duration::from_micros(1), "{:?} > {:?}", back, t);
+        let again = schedule.level_at(back);
+        prop_assert!((again - level).abs() <= 1e-6 * level.max(1.0), "{} vs {}", again, level);
+        if schedule.rate_at(t) > 1.0 {
+            prop_assert!(back + Duration::from_millis(1) >= t, "{:?} vs {:?}", back, t);
+        }
+    }
+
+    #[test]
+    fn poisson_stripes_share_one_sequence((start, stages) in stages(), n in 1u32..5, seed in any::<u64>()) {
+        let schedule = Schedule::new(start, &stages);
+        let whole = all_arrivals(&schedule, ArrivalKind::Poisson, seed, Stripe::ALL);
+        let mut striped: Vec<u64> = (0..n)
+            .flat_map(|w| all_arrivals(&schedule, ArrivalKind::Poisson, seed, Stripe { workers: n, index: w, from: 0 }))
+            .collect();
+        striped.sort_unstable();
+        prop_assert_eq!(striped, whole);
+    }
+}

@@ -1,0 +1,297 @@
+//! What `lv-master` does once [`crate::cli::parse`] has said which command it is: run a test
+//! (logging, the checked configuration, the runtime, the listener), compare two JSON
+//! reports, or write a run's reports again. Each returns its exit code or a
+//! [`CommandError`] that knows its own; only `main` touches signals and the process.
+
+use std::future::Future;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::cli::{Args, CompareArgs, LoadError, ReportArgs};
+use crate::conclude::{EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::config::{ConfigError, MasterConfig};
+use crate::outputs::{OutputPaths, write_all};
+use crate::runner::{self, MasterError, UiRun, WebRun};
+use crate::summary::{read_json, run_stats_from};
+use crate::web::setup::{self, SetupError, WebOptions};
+use crate::web::snapshot::Catalog;
+use crate::{compare, console};
+
+/// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The command line, profile or environment is wrong, or help was asked for.
+    #[error(transparent)]
+    Usage(#[from] LoadError),
+    /// The settings parse but do not make a valid run.
+    #[error("{0:#}")]
+    Config(#[from] ConfigError),
+    /// `--logfile` cannot be opened.
+    #[error("cannot open the log file {}: {source}", path.display())]
+    LogFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The tokio runtime did not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The worker port cannot be bound.
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        /// `host:port`.
+        bind: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The web options (`--web-auth`, TLS files, a public bind without auth) are wrong.
+    #[error(transparent)]
+    Web(#[from] SetupError),
+    /// The master failed outside the run's own verdict.
+    #[error("{0:#}")]
+    Master(#[from] MasterError),
+    /// `report` or `compare` was given a report it cannot use.
+    #[error("{command}: {detail}")]
+    BadReport {
+        /// `report` or `compare`.
+        command: &'static str,
+        /// What is wrong, naming the file or endpoint.
+        detail: String,
+    },
+    /// `report` could not write some of its files (the others were written).
+    #[error("report: {}", .0.join("\nlv-master report: "))]
+    Outputs(Vec<String>),
+    /// `compare --record` could not append to the benchmark log.
+    #[error("compare: cannot append to {}: {source}", path.display())]
+    Record {
+        /// The benchmark log.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl CommandError {
+    /// The process exit code: 2 for bad usage or input, 3 when the work could not be done;
+    /// help and `--version` exit 0.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Usage(LoadError::Clap(err)) if !err.use_stderr() => EXIT_OK,
+            CommandError::Usage(_)
+            | CommandError::Config(_)
+            | CommandError::Web(_)
+            | CommandError::LogFile { .. } => EXIT_USAGE,
+            CommandError::BadReport { .. } => EXIT_USAGE,
+            CommandError::Runtime(_)
+            | CommandError::Bind { .. }
+            | CommandError::Master(_)
+            | CommandError::Outputs(_)
+            | CommandError::Record { .. } => EXIT_CANNOT_RUN,
+        }
+    }
+
+    /// Prints the error as `lv-master` reports it: clap's own way for usage and help,
+    /// otherwise one `lv-master[ command]: ...` line (or more) on stderr.
+    pub fn print(&self) {
+        match self {
+            CommandError::Usage(LoadError::Clap(err)) => {
+                let _ = err.print();
+            }
+            CommandError::BadReport { .. }
+            | CommandError::Outputs(_)
+            | CommandError::Record { .. } => {
+                eprintln!("lv-master {self}");
+            }
+            _ => eprintln!("lv-master: {self}"),
+        }
+    }
+}
+
+/// Runs one load test as `lv-master` does: starts logging (stderr and `--logfile`), raises
+/// the open-file limit, checks the configuration, binds the worker port and runs until the
+/// end or until `signals` (given the shutdown token) cancels it. Returns the run's exit code.
+pub fn run<F, S>(args: Args, signals: S) -> Result<u8, CommandError>
+where
+    S: FnOnce(CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    start_logging(&args)?;
+    lv_common::limits::raise_fd_limit();
+    if let Some(path) = &args.config {
+        let profile = args.profile_name.as_deref().unwrap_or_default();
+        info!(profile, path = %path.display(), "profile loaded");
+    }
+    let (config, notes) = MasterConfig::from_args(&args)?;
+    for note in notes {
+        info!("{note}");
+    }
+    let web = web_setup(&args)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CommandError::Runtime)?;
+    runtime.block_on(async {
+        // Signal handlers first: a signal that arrives while binding must stop the run, not
+        // kill the process.
+        let shutdown = CancellationToken::new();
+        tokio::spawn(signals(shutdown.clone()));
+        let bind = format!("{}:{}", args.master_bind_host, args.master_bind_port);
+        let listener = tokio::net::TcpListener::bind(&bind)
+            .await
+            .map_err(|source| CommandError::Bind { bind, source })?;
+        if let Ok(addr) = listener.local_addr() {
+            eprintln!("lv-master: listening for workers on {addr}");
+        }
+        let web = match web {
+            Some((options, catalog)) => Some(bind_web(&args, options, catalog).await?),
+            None => None,
+        };
+        let outcome = runner::run_with_web(config, listener, web, shutdown).await?;
+        Ok(outcome.exit_code)
+    })
+}
+
+/// The web options and start-form choices, when the master serves the web.
+fn web_setup(args: &Args) -> Result<Option<(WebOptions, Catalog)>, CommandError> {
+    let Some(options) = setup::options(args)? else {
+        return Ok(None);
+    };
+    let catalog = setup::catalog(args, options.settings.readonly)?;
+    Ok(Some((options, catalog)))
+}
+
+/// Binds the web listener and says where the UI is.
+async fn bind_web(
+    args: &Args,
+    options: WebOptions,
+    catalog: Catalog,
+) -> Result<WebRun, CommandError> {
+    let listener = tokio::net::TcpListener::bind(&options.bind)
+        .await
+        .map_err(|source| CommandError::Bind {
+            bind: options.bind.clone(),
+            source,
+        })?;
+    if let Ok(addr) = listener.local_addr() {
+        let scheme = if options.settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("lv-master: web UI on {scheme}://{addr}");
+    }
+    let ui = (!args.headless).then(|| UiRun {
+        base_args: args.clone(),
+        reports_dir: args.reports_dir.clone(),
+        autostart: options.autostart,
+        autoquit: options.autoquit,
+    });
+    Ok(WebRun {
+        listener,
+        settings: options.settings,
+        catalog,
+        ui,
+    })
+}
+
+/// `lv-master report --from FILE`: prints the run's final tables and writes the reports
+/// asked for. 0 when every report was written.
+pub fn report(args: &ReportArgs) -> Result<u8, CommandError> {
+    let bad = |detail| CommandError::BadReport {
+        command: "report",
+        detail,
+    };
+    let summary = read_json(&args.from).map_err(bad)?;
+    let stats = run_stats_from(&summary).map_err(bad)?;
+    if summary.checkpoint {
+        eprintln!(
+            "lv-master report: {} is a checkpoint: the run's figures up to {} s after its start",
+            args.from.display(),
+            summary.run_time_s
+        );
+    }
+    println!("{}", console::final_report(&summary, &stats.totals));
+    let paths = OutputPaths {
+        json: args.json.clone(),
+        csv: args.csv.clone(),
+        csv_full_history: args.csv_full_history,
+        html: args.html.clone(),
+        record: args.record.clone(),
+    };
+    let (_, errors) = write_all(&paths, &summary, &stats);
+    if errors.is_empty() {
+        Ok(EXIT_OK)
+    } else {
+        Err(CommandError::Outputs(errors))
+    }
+}
+
+/// `lv-master compare BASE.json NEW.json`: prints the comparison; 0 without regression,
+/// 1 with one.
+pub fn compare(args: &CompareArgs) -> Result<u8, CommandError> {
+    let bad = |detail| CommandError::BadReport {
+        command: "compare",
+        detail,
+    };
+    let base = read_json(&args.base).map_err(bad)?;
+    let new = read_json(&args.new).map_err(bad)?;
+    let comparison = compare::compare(&base, &new, args.max_regression).map_err(bad)?;
+    println!("{}", compare::render_table(&comparison));
+    if let Some(path) = &args.record {
+        compare::append_benchmark(path, &new).map_err(|source| CommandError::Record {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(if comparison.regressions.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// Logs to stderr (colours on a terminal) and, with `--logfile`, to that file too, at
+/// `--loglevel` (an `EnvFilter` directive; `info` when it does not parse).
+fn start_logging(args: &Args) -> Result<(), CommandError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.loglevel)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let file = match &args.logfile {
+        Some(path) => Some(open_log(path).map_err(|source| CommandError::LogFile {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let stderr_log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let file_log = file.map(|file| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(Arc::new(file))
+            .with_ansi(false)
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr_log)
+        .with(file_log)
+        .init();
+    Ok(())
+}
+
+/// Opens `path` for appending, creating its folder when needed.
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! The coordinator's web side: it publishes a [`Snapshot`] on a `watch` channel (every
+//! merge interval and on each state change) and, in UI mode, lives across runs, answering
+//! the web's commands: start (a new run id, stats and reports), edit (a new desired-state
+//! assignment and timer), stop and reset. Workers stay attached between runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Coordinator, Phase};
+use crate::aggregate::RunStats;
+use crate::cli::Args;
+use crate::web::control::{Command, CommandError, RunParams, Started};
+use crate::web::setup;
+use crate::web::snapshot::{self, Catalog, LiveEvent, RunRecord, RunState, Snapshot};
+
+/// How the coordinator talks to the web server.
+pub struct WebLink {
+    /// Where snapshots are published.
+    pub snapshots: watch::Sender<Arc<Snapshot>>,
+    /// The start form's choices and the flags.
+    pub catalog: Arc<Catalog>,
+    /// UI mode: commands and what runs are made from; `None` for a headless run's read-only API.
+    pub session: Option<Session>,
+}
+
+/// UI mode.
+pub struct Session {
+    /// Commands from the web server.
+    pub commands: mpsc::Receiver<Command>,
+    /// The command line each run's configuration starts from.
+    pub base_args: Args,
+    /// Folder of the runs' reports.
+    pub reports_dir: PathBuf,
+    /// Start a run from the flags at once.
+    pub autostart: bool,
+    /// Exit this long after a run ends.
+    pub autoquit: Option<Duration>,
+}
+
+/// What the coordinator keeps for the web.
+pub(super) struct Web {
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    catalog: Arc<Catalog>,
+    session: Option<Session>,
+    events: Vec<LiveEvent>,
+    runs: Arc<Vec<RunRecord>>,
+    run_time_s: Option<f64>,
+    /// A run was started from the web (or autostart) and its reports are not written yet.
+    run_open: bool,
+    /// When `--autoquit` ends the master.
+    pub(super) quit_at: Option<Instant>,
+}
+
+impl Web {
+    /// True in UI mode.
+    pub(super) fn is_ui(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Takes the command receiver out (the run loop selects on it).
+    pub(super) fn take_commands(&mut self) -> Option<mpsc::Receiver<Command>> {
+        let session = self.session.as_mut()?;
+        let (_, empty) = mpsc::channel(1);
+        Some(std::mem::replace(&mut session.commands, empty))
+    }
+
+    fn event(&mut self, unix_ms: i64, kind: &str, text: String) {
+        self.events.push(LiveEvent {
+            unix_ms,
+            kind: kind.to_owned(),
+            text,
+        });
+    }
+}
+
+/// The next command, or never when there is no receiver.
+pub(super) async fn next_command(
+    commands: &mut Option<mpsc::Receiver<Command>>,
+) -> Option<Command> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Coordinator {
+    /// Publishes snapshots to the web; with a session, lives across runs (UI mode).
+    pub fn with_web(mut self, link: WebLink) -> Coordinator {
+        self.set_web(link);
+        self
+    }
+
+    /// [`Coordinator::with_web`] in place.
+    pub(crate) fn set_web(&mut self, link: WebLink) {
+        let ui = link.session.is_some();
+        let autostart = link.session.as_ref().is_some_and(|s| s.autostart);
+        let mut web = Web {
+            snapshots: link.snapshots,
+            catalog: link.catalog,
+            session: link.session,
+            events: Vec::new(),
+            runs: Arc::new(Vec::new()),
+            run_time_s: self.config.run_time.map(|t| t.as_secs_f64()),
+            run_open: false,
+            quit_at: None,
+        };
+        if ui && !autostart {
+            self.phase = Phase::Idle;
+        } else if let Some(session) = web.session.as_ref().filter(|_| autostart) {
+            let prefix =
+                setup::reports_prefix(&session.reports_dir, self.clock.now_ms(), &self.run_id);
+            let params = setup::params_of(&self.config);
+            match setup::run_config(&session.base_args, &params, &prefix) {
+                Ok(config) => self.set_config(config),
+                Err(err) => warn!("the autostart run keeps the flags' report paths: {err}"),
+            }
+            web.run_open = true;
+            web.event(
+                self.clock.now_ms(),
+                "start",
+                "started from the command line".into(),
+            );
+        }
+        self.web = Some(web);
+        self.publish();
+    }
+
+    fn set_config(&mut self, config: crate::config::MasterConfig) {
+        self.plan_json = config.plan.to_json();
+        self.config = Arc::new(config);
+    }
+
+    /// The state in Locust's words.
+    pub(super) fn run_state(&self) -> RunState {
+        match self.phase {
+            Phase::Idle | Phase::Done if self.started.is_some() => RunState::Stopped,
+            Phase::Idle | Phase::Done | Phase::Waiting { .. } => RunState::Ready,
+            Phase::Running { .. } if self.users_running() < self.config.users => RunState::Spawning,
+            Phase::Running { .. } => RunState::Running,
+            Phase::Stopping { .. } => RunState::Stopping,
+        }
+    }
+
+    /// Publishes the current snapshot (no-op without a web link).
+    pub(super) fn publish(&self) {
+        let Some(web) = &self.web else {
+            return;
+        };
+        let started_ms = self.started.map_or(0, |(_, ms)| ms);
+        let snapshot = snapshot::build(&snapshot::SnapshotInput {
+            config: &self.config,
+            catalog: &web.catalog,
+            state: self.run_state(),
+            run_id: self.started.map(|_| self.run_id.as_str()),
+            stats: &self.stats,
+            workers: &self.workers,
+            started_unix_ms: started_ms,
+            now_unix_ms: self.clock.now_ms(),
+            now: Instant::now(),
+            run_time_s: web.run_time_s,
+            events: &web.events,
+            runs: Arc::clone(&web.runs),
+        });
+        web.snapshots.send_replace(Arc::new(snapshot));
+    }
+
+    /// Answers one web command.
+    pub(super) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Start(params, reply) => {
+                let _ = reply.send(self.start_from_web(&params));
+            }
+            Command::Edit(params, reply) => {
+                let _ = reply.send(self.edit(&params));
+            }
+            Command::Stop(reply) => {
+                if matches!(self.phase, Phase::Running { .. }) {
+                    info!("stop requested from the web");
+                    self.web_event("stop", "stopped from the web".into());
+                    self.begin_stop();
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Command::Reset(reply) => {
+                if self.started.is_some() {
+                    let now = self.clock.now_ms();
+                    self.stats = RunStats::new(self.config.csv_full_history);
+                    self.stats.start(now);
+                    self.web_event("reset", "stats reset".into());
+                }
+                let _ = reply.send(Ok(()));
+            }
+        }
+        self.publish();
+    }
+
+    /// Records a run event for the charts (no-op without a web link).
+    pub(super) fn web_event(&mut self, kind: &str, text: String) {
+        let now = self.clock.now_ms();
+        if let Some(web) = &mut self.web {
+            web.event(now, kind, text);
+        }
+    }
+
+    fn start_from_web(&mut self, params: &RunParams) -> Result<Started, CommandError> {
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(CommandError::Conflict(format!(
+                "cannot start: the master is {}",
+                self.run_state().label()
+            )));
+        }
+        let active = self.count(|w| w.state == crate::registry::WorkerState::Active);
+        if active == 0 {
+            return Err(CommandError::Conflict("no worker is connected".into()));
+        }
+        let Some(session) = self.web.as_ref().and_then(|w| w.session.as_ref()) else {
+            return Err(CommandError::Conflict("read-only".into()));
+        };
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let prefix = setup::reports_prefix(&session.reports_dir, self.clock.now_ms(), &run_id);
+        let config = setup::run_config(&session.base_args, params, &prefix)
+            .map_err(|err| CommandError::Invalid(err.to_string()))?;
+        self.set_config(config);
+        self.run_id = run_id;
+        self.stats = RunStats::new(self.config.csv_full_history);
+        self.aborted = None;
+        self.below_target.clear();
+        self.warned_names = false;
+        self.warned_failures = false;
+        self.workers.retain(|_, w| w.is_member());
+        for worker in self.workers.values_mut() {
+            worker.max_seq = 0;
+            worker.in_run = false;
+            worker.final_received = false;
+            worker.users.clear();
+            worker.last_report_unix_ms = None;
+            worker.lost_unix_ms = None;
+        }
+        let now_ms = self.clock.now_ms();
+        if let Some(web) = &mut self.web {
+            web.events.clear();
+            web.run_time_s = params.run_time.map(|t| t.as_secs_f64());
+            web.run_open = true;
+            web.quit_at = None;
+            let text = format!("{} users at {}/s", params.users, params.spawn_rate);
+            web.event(now_ms, "start", text);
+        }
+        info!(run_id = %self.run_id, users = params.users, "run started from the web");
+        self.start();
+        Ok(Started {
+            run_id: self.run_id.clone(),
+            host: self.config.host.clone(),
+        })
+    }
+
+    /// Changes users, spawn rate and the remaining run time of the running test.
+    fn edit(&mut self, params: &RunParams) -> Result<Started, CommandError> {
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return Err(CommandError::Conflict("no run is going".into()));
+        }
+        let now = Instant::now();
+        let elapsed = self.started.map_or(Duration::ZERO, |(at, _)| now - at);
+        let mut config = (*self.config).clone();
+        config.users = params.users;
+        config.spawn_rate = params.spawn_rate;
+        config.run_time = params.run_time.map(|t| elapsed + t);
+        self.config = Arc::new(config);
+        self.phase = Phase::Running {
+            ends: params.run_time.map(|t| now + t),
+        };
+        let now_ms = self.clock.now_ms();
+        if let Some(web) = &mut self.web {
+            web.run_time_s = self.config.run_time.map(|t| t.as_secs_f64());
+            web.event(
+                now_ms,
+                "edit",
+                format!("{} users at {}/s", params.users, params.spawn_rate),
+            );
+        }
+        info!(users = params.users, "run edited from the web");
+        self.assign();
+        Ok(Started {
+            run_id: self.run_id.clone(),
+            host: self.config.host.clone(),
+        })
+    }
+
+    /// UI mode, after each step: a finished run writes its reports and the master waits
+    /// for the next (or quits when asked to).
+    pub(super) fn after_step(&mut self, quitting: bool) {
+        let ui = self.web.as_ref().is_some_and(Web::is_ui);
+        if !ui || !matches!(self.phase, Phase::Done) {
+            return;
+        }
+        if self.web.as_ref().is_some_and(|w| w.run_open) {
+            if self.started.is_some() {
+                self.end_run();
+            } else if let Some(web) = &mut self.web {
+                // The autostart run never started (its workers did not come): with
+                // --autoquit, exit now with the reason (exit code 3).
+                web.run_open = false;
+                let autoquit = web.session.as_ref().and_then(|s| s.autoquit);
+                web.quit_at = autoquit.map(|_| Instant::now());
+            }
+        }
+        self.phase = if quitting { Phase::Done } else { Phase::Idle };
+        self.publish();
+    }
+
+    fn end_run(&mut self) {
+        let ended = self.clock.now_ms();
+        let users = self.users_running();
+        self.stats.close_interval(ended, users);
+        let started_ms = self.started.map_or(0, |(_, ms)| ms);
+        let (exit_code, summary) = crate::conclude::summarize(
+            &self.config,
+            &crate::conclude::RunView {
+                run_id: &self.run_id,
+                stats: &self.stats,
+                workers: &self.workers,
+                started_unix_ms: started_ms,
+                ended_unix_ms: ended,
+                aborted: self.aborted.as_deref(),
+                below_target: &self.below_target,
+                checkpoint: false,
+            },
+        );
+        println!(
+            "{}",
+            crate::console::final_report(&summary, &self.stats.totals)
+        );
+        let paths = self.config.output_paths();
+        crate::outputs::write_all(&paths, &summary, &self.stats);
+        let record = run_record(&self.run_id, &summary, &paths);
+        for worker in self.workers.values_mut() {
+            worker.in_run = false;
+        }
+        let Some(web) = &mut self.web else {
+            return;
+        };
+        let mut runs = vec![record];
+        runs.extend(web.runs.iter().cloned());
+        web.runs = Arc::new(runs);
+        web.run_open = false;
+        web.event(ended, "stop", format!("run over: {}", summary.verdict));
+        web.quit_at = web
+            .session
+            .as_ref()
+            .and_then(|s| s.autoquit)
+            .map(|after| Instant::now() + after);
+        info!(run_id = %self.run_id, exit_code, "run over; waiting for the next");
+    }
+}
+
+/// The runs-page entry of a finished run and where its files are.
+fn run_record(
+    run_id: &str,
+    summary: &crate::summary::Summary,
+    paths: &crate::outputs::OutputPaths,
+) -> RunRecord {
+    let mut files = std::collections::BTreeMap::new();
+    if let Some(json) = &paths.json {
+        files.insert("json".to_owned(), json.clone());
+    }
+    if let Some(html) = &paths.html {
+        files.insert("html".to_owned(), html.clone());
+    }
+    if let Some(prefix) = &paths.csv {
+        for (kind, suffix) in [
+            ("stats_csv", "_stats.csv"),
+            ("history_csv", "_stats_history.csv"),
+            ("failures_csv", "_failures.csv"),
+            ("exceptions_csv", "_exceptions.csv"),
+        ] {
+            let mut path = prefix.as_os_str().to_owned();
+            path.push(suffix);
+            files.insert(kind.to_owned(), PathBuf::from(path));
+        }
+    }
+    RunRecord {
+        run_id: run_id.to_owned(),
+        started_unix_ms: summary.started_unix_ms,
+        ended_unix_ms: summary.ended_unix_ms,
+        users: summary.users,
+        verdict: summary.verdict.clone(),
+        exit_code: summary.exit_code,
+        files: files
+            .keys()
+            .map(|kind| (kind.clone(), format!("/api/v1/runs/{run_id}/{kind}")))
+            .collect(),
+        paths: files,
+    }
+}
+
+#[cfg(test)]
+mod tests;

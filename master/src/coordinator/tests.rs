@@ -1,0 +1,368 @@
+//! Run control on paused time with fake workers: who gets which users, when a worker is
+//! lost, how a stop ends, what a rejoin does. Instants are simulated, so they are exact.
+
+use lv_common::pb::master_message::Kind as MasterKind;
+use lv_common::quota::ClassUsers;
+
+use super::Phase;
+use super::testing::{BASE_MS, Received, TestCluster, ms, test_config};
+use crate::registry::WorkerState;
+
+fn users(classes: &[(&str, u32)]) -> ClassUsers {
+    classes.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()
+}
+
+/// A started cluster of `ids` sharing `total` users of one class.
+async fn running(total: u32, ids: &[&str]) -> TestCluster {
+    let mut config = test_config(total, &[("A", 1)]);
+    config.expect_workers = ids.len();
+    let mut cluster = TestCluster::new(config);
+    for id in ids {
+        cluster.attach(id);
+    }
+    cluster.advance(ms(0)).await;
+    assert!(matches!(cluster.coord.phase, Phase::Running { .. }));
+    cluster
+}
+
+/// 10 users of classes weighted 3:1 on 4 workers split 3,3,2,2 with 8 A and 2 B
+/// fleet-wide; losing a worker gives its users to the other three, weights still held.
+#[tokio::test(start_paused = true)]
+async fn users_split_exactly_on_join_and_move_on_loss() {
+    let mut config = test_config(10, &[("A", 3), ("B", 1)]);
+    config.expect_workers = 4;
+    let mut c = TestCluster::new(config);
+    for id in ["w1", "w2", "w3", "w4"] {
+        c.attach(id);
+    }
+    c.advance(ms(0)).await;
+    assert_eq!(c.totals(), [3, 3, 2, 2]);
+    assert_eq!(c.assigned("w1"), users(&[("A", 2), ("B", 1)]));
+    assert_eq!(c.assigned("w2"), users(&[("A", 2), ("B", 1)]));
+    assert_eq!(c.assigned("w3"), users(&[("A", 2), ("B", 0)]));
+    assert_eq!(c.assigned("w4"), users(&[("A", 2), ("B", 0)]));
+    let rates: Vec<f64> = ["w1", "w2", "w3", "w4"]
+        .iter()
+        .map(|id| c.assignments(id)[0].spawn_rate)
+        .collect();
+    assert_eq!(rates, [3.0, 3.0, 2.0, 2.0]);
+
+    c.detach("w4");
+    c.advance_to(ms(5_999)).await;
+    assert_eq!(c.assignments("w1").len(), 1);
+    c.advance_to(ms(6_000)).await;
+    assert_eq!(c.assigned("w1"), users(&[("A", 3), ("B", 1)]));
+    assert_eq!(c.assigned("w2"), users(&[("A", 3), ("B", 0)]));
+    assert_eq!(c.assigned("w3"), users(&[("A", 2), ("B", 1)]));
+    let last = c
+        .assignments("w1")
+        .pop()
+        .map(|a| (a.generation, a.spawn_rate));
+    assert_eq!(last, Some((2, 4.0)));
+    assert_eq!(
+        c.assignments("w4").len(),
+        1,
+        "a lost worker gets nothing new"
+    );
+}
+
+/// A worker joining mid-run gets a share at once: 10 users on 3 workers are 4,3,3, and
+/// with a fourth 3,3,2,2, in a new generation sent to every worker.
+#[tokio::test(start_paused = true)]
+async fn a_worker_joining_mid_run_gets_a_share() {
+    let mut c = running(10, &["w1", "w2", "w3"]).await;
+    assert_eq!(c.totals(), [4, 3, 3]);
+    c.advance_to(ms(5_000)).await;
+    c.attach("w4");
+    assert_eq!(c.totals(), [3, 3, 2, 2]);
+    let generations: Vec<u64> = ["w1", "w2", "w3", "w4"]
+        .iter()
+        .map(|id| c.assignments(id).last().map_or(0, |a| a.generation))
+        .collect();
+    assert_eq!(generations, [2, 2, 2, 2]);
+}
+
+/// A disconnected worker is Missing at once and keeps its share; it is Lost at the first
+/// heartbeat check more than `heartbeat_timeout` (5 s) later, and not before.
+#[tokio::test(start_paused = true)]
+async fn a_disconnected_worker_is_missing_then_lost_after_the_timeout() {
+    let mut c = running(10, &["w1", "w2"]).await;
+    c.advance_to(ms(500)).await;
+    c.detach("w2");
+    let since = c.t0 + ms(500);
+    assert_eq!(c.state("w2"), Some(WorkerState::Missing { since }));
+    c.advance_to(ms(5_999)).await;
+    assert_eq!(c.state("w2"), Some(WorkerState::Missing { since }));
+    assert_eq!(c.totals(), [5, 5]);
+    c.advance_to(ms(6_000)).await;
+    let at = c.t0 + ms(6_000);
+    assert_eq!(c.state("w2"), Some(WorkerState::Lost { at }));
+    assert_eq!(c.assigned("w1"), users(&[("A", 10)]));
+}
+
+/// A connected worker that goes quiet is lost once it has been silent for more than the
+/// timeout (exactly 5 s is not enough), its stream is ended, and the users below target
+/// are reported from its last message until the others run them.
+#[tokio::test(start_paused = true)]
+async fn a_silent_worker_is_lost_and_the_gap_is_reported() {
+    let mut c = running(10, &["w1", "w2"]).await;
+    // Beats at 0, 1 and 2 s, then nothing.
+    c.advance_to(ms(2_500)).await;
+    c.silence("w2");
+    c.advance_to(ms(7_000)).await;
+    assert_eq!(c.state("w2"), Some(WorkerState::Active));
+    c.advance_to(ms(8_000)).await;
+    let at = c.t0 + ms(8_000);
+    assert_eq!(c.state("w2"), Some(WorkerState::Lost { at }));
+    let closed = c
+        .received("w2")
+        .iter()
+        .any(|r| matches!(r, Received::Closed(tonic::Code::DeadlineExceeded)));
+    assert!(closed, "the silent worker's stream is ended");
+    assert_eq!(c.assigned("w1"), users(&[("A", 10)]));
+    // w1 reports 10 users running at its 9 s heartbeat; the 9.1 s tick sees them.
+    c.advance_to(ms(9_100)).await;
+    let gaps: Vec<_> = c
+        .coord
+        .below_target
+        .iter()
+        .map(|b| (b.worker_id.as_str(), b.from_unix_ms, b.to_unix_ms))
+        .collect();
+    assert_eq!(gaps, [("w2", BASE_MS + 2_000, Some(BASE_MS + 9_100))]);
+}
+
+/// At the run time Stop goes to every worker once; the run ends at the first tick after
+/// the last final report, with every report merged and the end stamped then.
+#[tokio::test(start_paused = true)]
+async fn stop_at_run_time_waits_for_final_reports() {
+    let mut config = test_config(10, &[("A", 1)]);
+    config.expect_workers = 2;
+    config.run_time = Some(ms(10_000));
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.attach("w2");
+    c.advance_to(ms(9_900)).await;
+    assert_eq!((c.stops("w1"), c.stops("w2")), (0, 0));
+    c.advance_to(ms(10_000)).await;
+    assert_eq!((c.stops("w1"), c.stops("w2")), (1, 1));
+    c.report("w1", 1, 30, true);
+    c.advance_to(ms(10_500)).await;
+    assert!(!c.is_done(), "w2's final report is still due");
+    c.report("w2", 1, 20, true);
+    assert!(!c.is_done());
+    c.advance_to(ms(10_600)).await;
+    assert!(c.is_done());
+    assert_eq!((c.stops("w1"), c.stops("w2")), (1, 1));
+    let result = c.finish().result;
+    assert_eq!(result.stats.totals.request_count(), 50);
+    assert_eq!(result.started_unix_ms, BASE_MS);
+    assert_eq!(result.ended_unix_ms, BASE_MS + 10_600);
+    assert_eq!(result.aborted, None);
+}
+
+/// A worker that never sends its final report holds the run open for `stop_timeout`
+/// (10 s) after the Stop, exactly, and the reports that came are kept.
+#[tokio::test(start_paused = true)]
+async fn stop_timeout_bounds_the_wait_for_final_reports() {
+    let mut c = running(10, &["w1", "w2"]).await;
+    c.advance_to(ms(3_000)).await;
+    c.stop();
+    c.report("w1", 1, 12, true);
+    c.report("w2", 1, 5, false);
+    c.advance_to(ms(12_999)).await;
+    assert!(!c.is_done());
+    c.advance_to(ms(13_000)).await;
+    assert!(c.is_done());
+    let result = c.finish().result;
+    assert_eq!(result.stats.totals.request_count(), 17);
+    assert_eq!(result.ended_unix_ms, BASE_MS + 13_000);
+}
+
+/// Reports that arrive after the Stop are merged and acknowledged, whether or not they
+/// are the last; a report of another run is neither.
+#[tokio::test(start_paused = true)]
+async fn reports_after_stop_are_merged() {
+    let mut c = running(4, &["w1"]).await;
+    c.report("w1", 1, 10, false);
+    c.advance_to(ms(3_000)).await;
+    c.stop();
+    assert_eq!(c.stops("w1"), 1);
+    c.report_of_run("w1", "an-old-run", 2, 1_000, false);
+    c.advance_to(ms(3_200)).await;
+    c.report("w1", 2, 7, false);
+    c.report("w1", 3, 3, true);
+    assert_eq!(c.requests(), 20);
+    assert_eq!(c.acks("w1"), [1, 2, 3]);
+    c.advance_to(ms(3_300)).await;
+    assert!(c.is_done());
+}
+
+/// A lost worker that comes back gets a share again, learns which of its reports were
+/// merged, and its resent reports count once: duplicates by sequence are ignored.
+#[tokio::test(start_paused = true)]
+async fn a_rejoining_worker_gets_a_share_and_its_reports_merge_once() {
+    let mut c = running(10, &["w1", "w2"]).await;
+    c.advance_to(ms(500)).await;
+    c.report("w2", 1, 7, false);
+    c.detach("w2");
+    c.advance_to(ms(6_000)).await;
+    assert!(matches!(c.state("w2"), Some(WorkerState::Lost { .. })));
+    assert_eq!(c.assigned("w1"), users(&[("A", 10)]));
+    c.advance_to(ms(8_000)).await;
+    c.attach("w2");
+    let welcome = c.picked("w2", |m| match m {
+        MasterKind::Welcome(w) => Some((w.acked_seq, w.run_id.clone())),
+        _ => None,
+    });
+    assert_eq!(welcome, [(1, c.coord.run_id.clone())]);
+    assert_eq!(c.state("w2"), Some(WorkerState::Active));
+    assert_eq!(c.totals(), [5, 5]);
+    // Its outbox resends seq 1, then the rest; seq 2 arrives twice.
+    c.report("w2", 1, 7, false);
+    c.report("w2", 2, 3, false);
+    c.report("w2", 2, 3, false);
+    assert_eq!(c.requests(), 10);
+    assert_eq!(c.acks("w2"), [1, 2, 2]);
+    assert_eq!(c.coord.stats.workers["w2"].reports, 2);
+}
+
+/// A worker away when the Stop went out gets a Stop when it comes back, and the run
+/// waits for its final report too.
+#[tokio::test(start_paused = true)]
+async fn a_worker_back_during_the_stop_is_stopped_and_awaited() {
+    let mut c = running(10, &["w1", "w2"]).await;
+    c.advance_to(ms(1_000)).await;
+    c.detach("w2");
+    c.advance_to(ms(2_000)).await;
+    c.stop();
+    c.report("w1", 1, 4, true);
+    c.advance_to(ms(3_000)).await;
+    assert!(
+        !c.is_done(),
+        "w2 is missing, not lost: its report may still come"
+    );
+    c.attach("w2");
+    assert_eq!(c.stops("w2"), 1);
+    c.report("w2", 1, 6, true);
+    c.advance_to(ms(3_100)).await;
+    assert!(c.is_done());
+    assert_eq!(c.requests(), 10);
+}
+
+/// With `--expect-workers 3` the run starts at the first tick at which 3 workers are
+/// active, not before; a disconnected worker does not count.
+#[tokio::test(start_paused = true)]
+async fn expect_workers_starts_when_enough_are_active() {
+    let mut config = test_config(9, &[("A", 1)]);
+    config.expect_workers = 3;
+    config.expect_workers_max_wait = Some(ms(30_000));
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.advance_to(ms(1_000)).await;
+    c.attach("w2");
+    c.advance_to(ms(10_050)).await;
+    c.detach("w2");
+    c.attach("w3");
+    c.advance_to(ms(12_000)).await;
+    assert!(matches!(c.coord.phase, Phase::Waiting { .. }));
+    assert_eq!(c.totals(), [0, 0, 0], "no assignment while waiting");
+    c.attach("w2");
+    c.advance_to(ms(12_099)).await;
+    assert!(c.coord.started.is_none());
+    c.advance_to(ms(12_100)).await;
+    assert_eq!(c.coord.started, Some((c.t0 + ms(12_100), BASE_MS + 12_100)));
+    assert_eq!(c.totals(), [3, 3, 3]);
+}
+
+/// With too few workers the run gives up exactly at `--expect-workers-max-wait` and says
+/// why; the workers that came are told to shut down.
+#[tokio::test(start_paused = true)]
+async fn expect_workers_gives_up_after_the_max_wait() {
+    let mut config = test_config(9, &[("A", 1)]);
+    config.expect_workers = 3;
+    config.expect_workers_max_wait = Some(ms(30_000));
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.attach("w2");
+    c.advance_to(ms(29_900)).await;
+    assert!(!c.is_done());
+    c.advance_to(ms(30_000)).await;
+    assert!(c.is_done());
+    let finished = c.finish();
+    assert_eq!(
+        finished.result.aborted.as_deref(),
+        Some("only 2 of 3 workers connected within 30s")
+    );
+    assert_eq!(finished.result.started_unix_ms, 0);
+    for (id, received) in &finished.received {
+        let kinds: Vec<&str> = received
+            .iter()
+            .filter_map(|r| match r {
+                Received::Message(MasterKind::Welcome(_)) => Some("welcome"),
+                Received::Message(MasterKind::Shutdown(_)) => Some("shutdown"),
+                Received::Message(MasterKind::Assignment(_)) => Some("assignment"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, ["welcome", "shutdown"], "{id}");
+    }
+}
+
+/// With `--fail-on-worker-loss` a loss aborts the run: the survivors keep their share
+/// and get Stop, and the reason names the worker.
+#[tokio::test(start_paused = true)]
+async fn fail_on_worker_loss_aborts_the_run() {
+    let mut config = test_config(10, &[("A", 1)]);
+    config.expect_workers = 2;
+    config.fail_on_worker_loss = true;
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.attach("w2");
+    c.advance_to(ms(1_000)).await;
+    c.detach("w2");
+    c.advance_to(ms(6_999)).await;
+    assert_eq!(c.stops("w1"), 0);
+    c.advance_to(ms(7_000)).await;
+    assert_eq!(c.stops("w1"), 1);
+    assert_eq!(c.assignments("w1").len(), 1, "no redistribution");
+    c.report("w1", 1, 9, true);
+    c.advance_to(ms(7_100)).await;
+    assert!(c.is_done());
+    let result = c.finish().result;
+    assert_eq!(
+        result.aborted.as_deref(),
+        Some("worker w2 was lost (--fail-on-worker-loss)")
+    );
+    assert_eq!(result.stats.totals.request_count(), 9);
+}
+
+/// When the last worker is lost the run is aborted, since no one can run the users.
+#[tokio::test(start_paused = true)]
+async fn losing_every_worker_aborts_the_run() {
+    let mut c = running(3, &["w1"]).await;
+    c.detach("w1");
+    c.advance_to(ms(6_000)).await;
+    assert!(matches!(c.coord.phase, Phase::Stopping { .. }));
+    c.advance_to(ms(6_100)).await;
+    assert!(c.is_done(), "nobody is left to send a final report");
+    assert_eq!(
+        c.finish().result.aborted.as_deref(),
+        Some("every worker was lost")
+    );
+}
+
+/// A stop before the run started ends it at once as aborted.
+#[tokio::test(start_paused = true)]
+async fn a_stop_before_the_start_aborts() {
+    let mut config = test_config(3, &[("A", 1)]);
+    config.expect_workers = 2;
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.advance_to(ms(500)).await;
+    c.stop();
+    assert!(c.is_done());
+    assert_eq!(
+        c.finish().result.aborted.as_deref(),
+        Some("stopped before the run started")
+    );
+}

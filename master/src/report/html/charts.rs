@@ -1,0 +1,147 @@
+//! The HTML report's charts: inline SVG line charts of the run's history (requests and
+//! failures per second, response times, users), drawn here so the page needs no script.
+//! Times on the x axis are seconds from the first history row, with the master's UTC clock
+//! at both ends.
+
+use std::fmt::Write as _;
+
+use super::{escape, heading};
+use crate::aggregate::HistoryRow;
+use crate::format::{decimal, utc_clock};
+
+/// One line of a chart: label, colour and one value per history row.
+struct Series<'a>(&'a str, &'a str, Vec<f64>);
+
+const WIDTH: f64 = 800.0;
+const HEIGHT: f64 = 260.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 24.0;
+const TOP: f64 = 30.0;
+const BOTTOM: f64 = 44.0;
+
+/// The charts of the run's history, side by side on wide screens.
+pub(super) fn charts_section(out: &mut String, history: &[HistoryRow]) {
+    heading(out, "charts", "Charts");
+    out.push_str("<div class=\"charts\">\n");
+    let first = history.first().map_or(0, |r| r.unix_ms);
+    let xs: Vec<f64> = history
+        .iter()
+        .map(|r| (r.unix_ms.saturating_sub(first) as f64 / 1000.0).max(0.0))
+        .collect();
+    let column = |f: fn(&HistoryRow) -> f64| history.iter().map(f).collect::<Vec<f64>>();
+    let ends = (first, history.last().map_or(0, |r| r.unix_ms));
+    let rps = [
+        Series("requests/s", "#059669", column(|r| r.rps)),
+        Series("failures/s", "#dc2626", column(|r| r.fps)),
+    ];
+    chart(out, "Requests and failures per second", &xs, ends, &rps);
+    let latency = [
+        Series("p50 (ms)", "#2563eb", column(|r| r.p50_ms)),
+        Series("p95 (ms)", "#d97706", column(|r| r.p95_ms)),
+    ];
+    chart(
+        out,
+        "Response time (ms, current window)",
+        &xs,
+        ends,
+        &latency,
+    );
+    let users = [Series("users", "#7c3aed", column(|r| f64::from(r.users)))];
+    chart(out, "Users", &xs, ends, &users);
+    out.push_str("</div>\n");
+}
+
+/// An SVG line chart of `series` over `xs` (seconds since the first row, whose Unix ms
+/// time is `ends.0`; the last row's is `ends.1`).
+fn chart(out: &mut String, title: &str, xs: &[f64], ends: (i64, i64), series: &[Series]) {
+    let _ = writeln!(out, "<div class=\"card\"><h3>{}</h3>", escape(title));
+    if xs.is_empty() {
+        out.push_str("<p class=\"empty\">no data</p></div>\n");
+        return;
+    }
+    let clean = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
+    let x_max = xs.iter().copied().map(clean).fold(0.0, f64::max);
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.2.iter().copied().map(clean))
+        .fold(0.0, f64::max);
+    let x_span = if x_max > 0.0 { x_max } else { 1.0 };
+    let y_span = if y_max > 0.0 { y_max } else { 1.0 };
+    let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let px = |x: f64| LEFT + clean(x) / x_span * plot_w;
+    let py = |y: f64| TOP + (1.0 - clean(y) / y_span) * plot_h;
+    let _ = writeln!(
+        out,
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+         role=\"img\" aria-label=\"{}\">",
+        escape(title)
+    );
+    for fraction in [0.0, 0.5, 1.0] {
+        let y = py(y_span * fraction);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\" stroke=\"#e5e7eb\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            decimal(y_max * fraction, 2)
+        );
+    }
+    let bottom = TOP + plot_h;
+    let _ = writeln!(
+        out,
+        "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{:.1}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>",
+        WIDTH - RIGHT
+    );
+    let ticks = [
+        (0.0, "start", Some(ends.0)),
+        (0.5, "middle", None),
+        (1.0, "end", Some(ends.1)),
+    ];
+    for (fraction, anchor, clock) in ticks {
+        let x = px(x_span * fraction);
+        let mut label = format!("{} s", decimal((x_max * fraction).round(), 2));
+        if let Some(ms) = clock {
+            let _ = write!(label, " ({})", utc_clock(ms));
+        }
+        let _ = writeln!(
+            out,
+            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{label}</text>",
+            bottom + 16.0
+        );
+    }
+    for (i, Series(label, color, values)) in series.iter().enumerate() {
+        let points: Vec<String> = xs
+            .iter()
+            .zip(values)
+            .map(|(&x, &y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+            color,
+            points.join(" ")
+        );
+        if let ([x], [y]) = (xs, values.as_slice()) {
+            let _ = writeln!(
+                out,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
+                px(*x),
+                py(*y),
+                color
+            );
+        }
+        let lx = LEFT + 8.0 + 140.0 * i as f64;
+        let _ = writeln!(
+            out,
+            "<rect x=\"{lx:.1}\" y=\"10\" width=\"14\" height=\"4\" fill=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"16\">{}</text>",
+            color,
+            lx + 18.0,
+            escape(label)
+        );
+    }
+    out.push_str("</svg></div>\n");
+}

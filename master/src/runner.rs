@@ -1,0 +1,260 @@
+//! One run from a bound listener to its outcome: serve the workers, start the local ones,
+//! let the coordinator run the test, then conclude, print the final tables and write the
+//! reports. With a web server ([`run_with_web`]) in UI mode, the master lives across
+//! runs. Tests call it in-process through [`crate::run`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lv_common::pb::control_server::ControlServer;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::aggregate::RunStats;
+use crate::conclude::EXIT_OK;
+use crate::config::{self, MasterConfig};
+use crate::coordinator::{Coordinator, RunResult};
+use crate::summary::Summary;
+use crate::{cli, conclude, console, coordinator, outputs, server, web};
+
+/// What a run ended with.
+pub struct Outcome {
+    /// The process exit code.
+    pub exit_code: u8,
+    /// The report (also written to `--json`).
+    pub summary: Summary,
+    /// The merged stats of the whole run.
+    pub stats: RunStats,
+}
+
+/// Why a master could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    /// The listener's address could not be read.
+    #[error("cannot read the listening address: {0}")]
+    Listener(#[from] std::io::Error),
+}
+
+/// Runs one load test: serves workers on `listener`, starts the configured local
+/// workers, runs to the end and returns the outcome. `shutdown` stops the run gracefully.
+pub async fn run(
+    config: MasterConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<Outcome, MasterError> {
+    run_with_web(config, listener, None, shutdown).await
+}
+
+/// The web server of a master: where it listens and what it offers.
+pub struct WebRun {
+    /// The bound web listener.
+    pub listener: TcpListener,
+    /// Protection and TLS.
+    pub settings: web::WebSettings,
+    /// The start form's choices.
+    pub catalog: web::snapshot::Catalog,
+    /// UI mode (runs started from the web); `None` serves a headless run read-only.
+    pub ui: Option<UiRun>,
+}
+
+/// UI mode's settings.
+pub struct UiRun {
+    /// The command line runs start from.
+    pub base_args: cli::Args,
+    /// Folder of the runs' reports.
+    pub reports_dir: std::path::PathBuf,
+    /// Start a run from the flags at once.
+    pub autostart: bool,
+    /// Exit this long after a run ends.
+    pub autoquit: Option<Duration>,
+}
+
+/// [`run`], with a web server: in UI mode the master lives across runs until `shutdown`
+/// (or `--autoquit`), and the outcome is the last run's.
+pub async fn run_with_web(
+    config: MasterConfig,
+    listener: TcpListener,
+    web: Option<WebRun>,
+    shutdown: CancellationToken,
+) -> Result<Outcome, MasterError> {
+    let addr = listener.local_addr()?;
+    let config = Arc::new(config);
+    let server_token = CancellationToken::new();
+    let (events_tx, events_rx) = mpsc::channel(4096);
+    let service = server::ControlService::new(events_tx, &config.token, server_token.clone());
+    let server = tokio::spawn(serve(
+        service,
+        listener,
+        config.tls.clone(),
+        server_token.clone(),
+    ));
+    info!(%addr, "accepting workers");
+    let workers_token = CancellationToken::new();
+    let local = start_local_workers(&config, addr, &workers_token);
+    let web_token = CancellationToken::new();
+    let ui_mode = web.as_ref().is_some_and(|w| w.ui.is_some());
+    let mut coordinator = Coordinator::new(Arc::clone(&config));
+    let mut web_server = None;
+    if let Some(web) = web {
+        let (link, server) = start_web(&config, web, web_token.clone());
+        coordinator = coordinator.with_web(link);
+        web_server = Some(server);
+    }
+    let result = coordinator.run(events_rx, shutdown).await;
+    web_token.cancel();
+    if let Some(server) = web_server {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
+    // Local workers got Shutdown; give them a moment to leave, then make sure.
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        for worker in local {
+            let _ = worker.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        warn!("local workers did not leave in time; cancelling them");
+    }
+    workers_token.cancel();
+    server_token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let run_config = Arc::clone(&result.config);
+    // A UI-mode master that never ran a test and failed at nothing exits 0.
+    let idle = ui_mode && result.started_unix_ms == 0 && result.aborted.is_none();
+    let mut outcome = conclude(&run_config, result);
+    if idle {
+        outcome.exit_code = EXIT_OK;
+    }
+    if !ui_mode {
+        if outcome.summary.started_unix_ms > 0 {
+            println!(
+                "{}",
+                console::final_report(&outcome.summary, &outcome.stats.totals)
+            );
+        }
+        outputs::write_all(&config.output_paths(), &outcome.summary, &outcome.stats);
+    }
+    Ok(outcome)
+}
+
+/// Starts the web server; returns the coordinator's side of the link and the server task.
+fn start_web(
+    config: &MasterConfig,
+    web: WebRun,
+    token: CancellationToken,
+) -> (coordinator::WebLink, tokio::task::JoinHandle<()>) {
+    let catalog = Arc::new(web.catalog);
+    let (snapshots_tx, snapshots_rx) =
+        tokio::sync::watch::channel(Arc::new(web::Snapshot::idle(config, &catalog)));
+    let (control, session) = match web.ui {
+        Some(ui) => {
+            let (commands_tx, commands_rx) = mpsc::channel(16);
+            let session = coordinator::Session {
+                commands: commands_rx,
+                base_args: ui.base_args,
+                reports_dir: ui.reports_dir,
+                autostart: ui.autostart,
+                autoquit: ui.autoquit,
+            };
+            (web::Control::new(commands_tx, snapshots_rx), Some(session))
+        }
+        None => (web::Control::read_only(snapshots_rx), None),
+    };
+    let tls = web.settings.tls.clone();
+    let state = web::AppState {
+        control,
+        settings: Arc::new(web.settings),
+        shutdown: token.clone(),
+    };
+    let server = tokio::spawn(web::serve(web.listener, web::router(state), tls, token));
+    let link = coordinator::WebLink {
+        snapshots: snapshots_tx,
+        catalog,
+        session,
+    };
+    (link, server)
+}
+
+async fn serve(
+    service: server::ControlService,
+    listener: TcpListener,
+    tls: Option<config::TlsFiles>,
+    token: CancellationToken,
+) {
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert, tls.key);
+        builder =
+            match builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)) {
+                Ok(builder) => builder,
+                Err(err) => {
+                    error!("cannot set up TLS: {err}");
+                    return;
+                }
+            };
+    }
+    let result = builder
+        .add_service(ControlServer::new(service))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), token.cancelled_owned())
+        .await;
+    if let Err(err) = result {
+        error!("the gRPC server failed: {err}");
+    }
+}
+
+fn start_local_workers(
+    config: &MasterConfig,
+    addr: SocketAddr,
+    token: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let target = match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+        other => other.to_string(),
+    };
+    (0..config.local_workers)
+        .map(|i| {
+            let mut worker = lv_worker::WorkerConfig::new(target.clone());
+            worker.token = config.token.clone();
+            worker.connect_timeout = Duration::from_secs(10);
+            worker.heartbeat_timeout = config.heartbeat_timeout;
+            worker.target_tls = config.target_tls.clone();
+            if let Some(tls) = &config.tls {
+                worker.tls_ca = Some(tls.ca.clone());
+                worker.tls_domain = Some("localhost".to_owned());
+            }
+            let token = token.child_token();
+            tokio::spawn(async move {
+                if let Err(err) = lv_worker::run(worker, token).await {
+                    error!(local_worker = i, "local worker failed: {err}");
+                }
+            })
+        })
+        .collect()
+}
+
+/// Turns the run's result into the exit code and report.
+fn conclude(config: &MasterConfig, result: RunResult) -> Outcome {
+    let (exit_code, summary) = conclude::summarize(
+        config,
+        &conclude::RunView {
+            run_id: &result.run_id,
+            stats: &result.stats,
+            workers: &result.workers,
+            started_unix_ms: result.started_unix_ms,
+            ended_unix_ms: result.ended_unix_ms,
+            aborted: result.aborted.as_deref(),
+            below_target: &result.below_target,
+            checkpoint: false,
+        },
+    );
+    Outcome {
+        exit_code,
+        summary,
+        stats: result.stats,
+    }
+}

@@ -1,0 +1,172 @@
+//! The open model's part of a run's report: arrival counters, planned against achieved
+//! rate, service-time and schedule-lag tables, and whether the generator limited the run.
+
+use serde::{Deserialize, Serialize};
+
+use super::EndpointSummary;
+use crate::aggregate::RunStats;
+
+/// Schedule lag p99 above this (ms) means the generator itself was late.
+pub const LAG_LIMIT_MS: f64 = 10.0;
+
+/// What an open-model run planned, fired and measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenSummary {
+    /// Arrivals the schedule planned.
+    pub planned: u64,
+    /// Arrivals whose instant came on a worker.
+    pub scheduled: u64,
+    /// Arrivals whose iteration began.
+    pub started: u64,
+    /// Arrivals not started because the in-flight cap was reached (drop mode).
+    pub dropped: u64,
+    /// Iterations that ended with every request successful.
+    pub completed: u64,
+    /// Iterations that ended with a failed request.
+    pub failed: u64,
+    /// Arrivals owed by lost workers that no worker fired.
+    pub lost: u64,
+    /// Planned arrivals per second over the schedule.
+    pub planned_rate: f64,
+    /// Started arrivals per second over the schedule.
+    pub achieved_rate: f64,
+    /// Median schedule lag over every request, ms.
+    pub lag_p50_ms: f64,
+    /// 99th percentile of the schedule lag over every request, ms.
+    pub lag_p99_ms: f64,
+    /// Service time (end − actual send) per endpoint.
+    pub service: Vec<EndpointSummary>,
+    /// Schedule lag (actual send − intended start) per endpoint.
+    pub lag: Vec<EndpointSummary>,
+    /// Arrivals were dropped or the lag's p99 exceeded [`LAG_LIMIT_MS`].
+    pub generator_limited: bool,
+}
+
+impl OpenSummary {
+    /// The summary of `stats` for a schedule of `schedule_s` seconds and a run of `seconds`.
+    pub fn new(stats: &RunStats, schedule_s: f64, seconds: f64) -> OpenSummary {
+        let open = &stats.open;
+        let c = &open.counts;
+        let lag = open.total_lag();
+        let (lag_p50_ms, lag_p99_ms) = (lag.percentile_ms(50.0), lag.percentile_ms(99.0));
+        let planned = stats.planned_arrivals.unwrap_or(c.scheduled + c.lost);
+        let per_s = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        let rows =
+            |pick: fn(&lv_common::load::OpenEndpoint) -> &lv_common::stats::EndpointStats| {
+                open.endpoints
+                    .iter()
+                    .map(|(key, e)| EndpointSummary::new(&key.method, &key.name, pick(e), seconds))
+                    .collect()
+            };
+        OpenSummary {
+            planned,
+            scheduled: c.scheduled,
+            started: c.started,
+            dropped: c.dropped,
+            completed: c.completed,
+            failed: c.failed,
+            lost: c.lost,
+            planned_rate: per_s(planned, schedule_s),
+            achieved_rate: per_s(c.started, schedule_s),
+            lag_p50_ms,
+            lag_p99_ms,
+            service: rows(|e| &e.service),
+            lag: rows(|e| &e.lag),
+            generator_limited: c.dropped > 0 || lag_p99_ms > LAG_LIMIT_MS,
+        }
+    }
+
+    /// The sentence saying the generator limited the run, with why; `None` when it did not.
+    pub fn limit_note(&self) -> Option<String> {
+        if !self.generator_limited {
+            return None;
+        }
+        let mut why = Vec::new();
+        if self.dropped > 0 {
+            why.push(format!(
+                "{} arrivals dropped at the in-flight cap",
+                self.dropped
+            ));
+        }
+        if self.lag_p99_ms > LAG_LIMIT_MS {
+            why.push(format!(
+                "schedule lag p99 {:.1} ms above {LAG_LIMIT_MS} ms",
+                self.lag_p99_ms
+            ));
+        }
+        Some(format!(
+            "the generator, not the system under test, limited the run ({})",
+            why.join("; ")
+        ))
+    }
+
+    /// The console lines of the open model.
+    pub fn console(&self) -> String {
+        let mut out = format!(
+            "\nOpen model: {} arrivals planned ({:.1}/s), {} scheduled, {} started ({:.1}/s), {} dropped, {} lost; {} iterations completed, {} failed\nSchedule lag p50 {:.1} ms, p99 {:.1} ms (response times above are measured from the planned instants)\n",
+            self.planned,
+            self.planned_rate,
+            self.scheduled,
+            self.started,
+            self.achieved_rate,
+            self.dropped,
+            self.lost,
+            self.completed,
+            self.failed,
+            self.lag_p50_ms,
+            self.lag_p99_ms,
+        );
+        if let Some(note) = self.limit_note() {
+            out.push_str(&format!("Warning: {note}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use lv_common::load::RequestTiming;
+
+    use super::*;
+
+    fn stats(dropped: u64, lag: Duration) -> RunStats {
+        let mut stats = RunStats::default();
+        stats.open.counts.scheduled = 100;
+        stats.open.counts.started = 100 - dropped;
+        stats.open.counts.dropped = dropped;
+        stats.open.counts.completed = 100 - dropped;
+        for _ in 0..100 - dropped {
+            stats.open.record(
+                "GET",
+                "/x",
+                RequestTiming::new(lag, Duration::from_millis(3)),
+            );
+        }
+        stats.planned_arrivals = Some(100);
+        stats
+    }
+
+    #[test]
+    fn a_clean_run_is_not_limited() {
+        let summary = OpenSummary::new(&stats(0, Duration::from_micros(200)), 10.0, 11.0);
+        assert_eq!((summary.planned, summary.started), (100, 100));
+        assert!((summary.planned_rate - 10.0).abs() < 1e-9);
+        assert!(!summary.generator_limited);
+        assert_eq!(summary.limit_note(), None);
+        assert_eq!(summary.service[0].requests, 100);
+        assert!(summary.lag_p99_ms < 1.0);
+    }
+
+    #[test]
+    fn drops_and_lag_say_the_generator_limited_the_run() {
+        let dropped = OpenSummary::new(&stats(7, Duration::ZERO), 10.0, 10.0);
+        let note = dropped.limit_note().expect("limited");
+        assert!(note.contains("the generator, not the system under test, limited the run"));
+        assert!(note.contains("7 arrivals dropped"));
+        assert!(dropped.console().contains("Warning: the generator"));
+        let late = OpenSummary::new(&stats(0, Duration::from_millis(50)), 10.0, 10.0);
+        assert!(late.limit_note().expect("limited").contains("lag p99"));
+    }
+}

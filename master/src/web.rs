@@ -1,0 +1,177 @@
+//! The web server on `--web-host`/`--web-port` (8089): the UI, Locust's HTTP API, lv's own
+//! API (`/api/v1/...`, with Server-Sent Events) and `/metrics`.
+//!
+//! The server holds no run state: handlers read the coordinator's latest [`Snapshot`] from a
+//! `watch` channel and send it [`control::Command`]s, each answered on a oneshot. Every path
+//! needs HTTP Basic credentials when `--web-auth` is set; `--web-readonly` (and a headless
+//! run) refuses every state change with 403. With a certificate the server speaks HTTPS.
+//!
+//! # Layout
+//! - [`control`]: the command channel and snapshot watch shared with the coordinator.
+//! - [`snapshot`]: what a snapshot holds, and its pure builders.
+//! - [`form`]: `/swarm` form parsing and checks (pure).
+//! - [`auth`]: Basic credentials, constant-time compare, the public-bind rule.
+//! - [`locust`]: Locust's JSON shapes (pure).
+//! - [`handlers`]: the routes.
+//! - [`sse`]: the `/api/v1/events` stream.
+//! - [`metrics`]: the Prometheus text.
+//! - [`setup`]: web settings from the command line, and the configuration of web runs.
+//! - [`tls`]: the rustls setup for HTTPS.
+//! - [`assets`]: the embedded page.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+pub mod assets;
+pub mod auth;
+pub mod control;
+pub mod form;
+pub mod handlers;
+pub mod locust;
+pub mod metrics;
+pub mod setup;
+pub mod snapshot;
+pub mod sse;
+pub mod tls;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use control::{Command, CommandError, Control, RunParams, Started};
+pub use snapshot::{RunState, Snapshot};
+
+/// How the web server is protected and served.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// HTTP Basic credentials every path needs, when set.
+    pub auth: Option<auth::Credentials>,
+    /// Refuse every state change with 403.
+    pub readonly: bool,
+    /// Serve HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The coordinator's snapshots and command channel.
+    pub control: Control,
+    /// Protection settings.
+    pub settings: Arc<WebSettings>,
+    /// Cancelled when the master stops (ends SSE streams).
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Whether state changes are refused.
+    pub fn readonly(&self) -> bool {
+        self.settings.readonly || self.control.is_read_only()
+    }
+}
+
+/// The whole application: routes behind the authentication layer.
+pub fn router(state: AppState) -> Router {
+    handlers::routes()
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(credentials) = &state.settings.auth else {
+        return next.run(request).await;
+    };
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    if credentials.accepts(header) {
+        return next.run(request).await;
+    }
+    let mut response = (StatusCode::UNAUTHORIZED, "authentication required\n").into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"lv\""),
+    );
+    response
+}
+
+/// Serves `router` on `listener` (HTTPS when `tls` is set) until `shutdown` is cancelled;
+/// open connections are closed then too.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: CancellationToken,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    warn!("web: accept failed: {err}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let acceptor = acceptor.clone();
+        let token = shutdown.clone();
+        connections.spawn(async move {
+            let result = match acceptor {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(TokioIo::new(stream), service, token).await,
+                    Err(err) => {
+                        debug!(%peer, "web: TLS handshake failed: {err}");
+                        return;
+                    }
+                },
+                None => serve_connection(TokioIo::new(stream), service, token).await,
+            };
+            if let Err(err) = result {
+                debug!(%peer, "web: connection ended: {err}");
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+async fn serve_connection<I>(
+    io: I,
+    service: TowerToHyperService<Router>,
+    shutdown: CancellationToken,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .serve_connection(io, service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            // SSE streams end on the same token, so this finishes promptly.
+            match tokio::time::timeout(std::time::Duration::from_secs(2), connection).await {
+                Ok(result) => result,
+                Err(_) => Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The `/swarm` form (Locust's field names plus lv's `tags`, `exclude_tags` and `profile`):
+//! parsing and checking, pure. Every bad field gives a [`FormError`] whose message names the
+//! field and its value (`user_count=abc: not a whole number`), answered as HTTP 400.
+//!
+//! Precedence of a field's value: the form, then the named profile, then the current
+//! settings (the last run's, or the flags').
+
+use std::time::Duration;
+
+use lv_common::duration::parse_duration;
+use lv_common::fleet::HostBase;
+
+use super::control::RunParams;
+use super::snapshot::Catalog;
+
+/// A field the form got wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}={value}: {detail}")]
+pub struct FormError {
+    /// The field's name.
+    pub field: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+fn bad(field: &'static str, value: &str, detail: impl Into<String>) -> FormError {
+    FormError {
+        field,
+        value: value.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// The form's fields as given (form-urlencoded pairs, or a JSON object turned into pairs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SwarmForm {
+    /// `user_count`.
+    pub user_count: Option<String>,
+    /// `spawn_rate`.
+    pub spawn_rate: Option<String>,
+    /// `host`.
+    pub host: Option<String>,
+    /// `run_time`; an empty value means until stopped.
+    pub run_time: Option<String>,
+    /// `user_classes`, repeated.
+    pub user_classes: Vec<String>,
+    /// `tags`, repeated or comma-separated.
+    pub tags: Option<Vec<String>>,
+    /// `exclude_tags`, repeated or comma-separated.
+    pub exclude_tags: Option<Vec<String>>,
+    /// `profile`.
+    pub profile: Option<String>,
+}
+
+impl SwarmForm {
+    /// Collects the known fields of `pairs`; unknown fields are ignored, as Locust does.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> SwarmForm {
+        let mut form = SwarmForm::default();
+        for (key, value) in pairs {
+            let value = value.as_ref().trim().to_owned();
+            match key.as_ref() {
+                "user_count" => form.user_count = Some(value),
+                "spawn_rate" => form.spawn_rate = Some(value),
+                "host" => form.host = Some(value),
+                "run_time" => form.run_time = Some(value),
+                "user_classes" if !value.is_empty() => form.user_classes.push(value),
+                "tags" => form.tags.get_or_insert_with(Vec::new).extend(split(&value)),
+                "exclude_tags" => form
+                    .exclude_tags
+                    .get_or_insert_with(Vec::new)
+                    .extend(split(&value)),
+                "profile" if !value.is_empty() => form.profile = Some(value),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    /// Turns a JSON object into form pairs (arrays become repeated fields).
+    pub fn from_json(value: &serde_json::Value) -> Result<SwarmForm, FormError> {
+        let Some(object) = value.as_object() else {
+            return Err(bad("body", &value.to_string(), "not a JSON object"));
+        };
+        let mut pairs = Vec::new();
+        for (key, value) in object {
+            let items = match value {
+                serde_json::Value::Array(items) => items.clone(),
+                serde_json::Value::Null => Vec::new(),
+                other => vec![other.clone()],
+            };
+            for item in items {
+                let text = match item {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                pairs.push((key.clone(), text));
+            }
+        }
+        Ok(SwarmForm::from_pairs(&pairs))
+    }
+
+    /// Checks every field against the scenarios and fills the missing ones from the
+    /// profile, then from `current`.
+    pub fn resolve(&self, catalog: &Catalog, current: &RunParams) -> Result<RunParams, FormError> {
+        let profile = match &self.profile {
+            Some(name) => Some(catalog.profiles.get(name).ok_or_else(|| {
+                let known: Vec<&str> = catalog.profiles.keys().map(String::as_str).collect();
+                bad(
+                    "profile",
+                    name,
+                    format!("unknown profile (known: {})", known.join(", ")),
+                )
+            })?),
+            None => None,
+        };
+        let users = match (&self.user_count, profile.and_then(|p| p.users)) {
+            (Some(text), _) => parse_users(text)?,
+            (None, Some(users)) => users,
+            (None, None) => current.users,
+        };
+        let spawn_rate = match (&self.spawn_rate, profile.and_then(|p| p.spawn_rate)) {
+            (Some(text), _) => parse_spawn_rate(text)?,
+            (None, Some(rate)) => rate,
+            (None, None) => current.spawn_rate,
+        };
+        let run_time = match (&self.run_time, profile.and_then(|p| p.run_time.as_ref())) {
+            (Some(text), _) => parse_run_time(text)?,
+            (None, Some(text)) => parse_run_time(text)?,
+            (None, None) => current.run_time,
+        };
+        let host = match self.host.as_deref().filter(|h| !h.is_empty()) {
+            Some(text) => Some(parse_host(text)?),
+            None => current.host.clone(),
+        };
+        for class in &self.user_classes {
+            check_known("user_classes", class, &catalog.user_classes, "user class")?;
+        }
+        let tags = pick(&self.tags, profile.map(|p| &p.tags), &current.tags);
+        let exclude_tags = pick(
+            &self.exclude_tags,
+            profile.map(|p| &p.exclude_tags),
+            &current.exclude_tags,
+        );
+        for tag in &tags {
+            check_known("tags", tag, &catalog.tags, "tag")?;
+        }
+        for tag in &exclude_tags {
+            check_known("exclude_tags", tag, &catalog.tags, "tag")?;
+        }
+        Ok(RunParams {
+            users,
+            spawn_rate,
+            host,
+            run_time,
+            classes: if self.user_classes.is_empty() {
+                current.classes.clone()
+            } else {
+                self.user_classes.clone()
+            },
+            tags,
+            exclude_tags,
+            profile: self.profile.clone().or_else(|| current.profile.clone()),
+        })
+    }
+}
+
+fn pick(
+    form: &Option<Vec<String>>,
+    profile: Option<&Vec<String>>,
+    current: &[String],
+) -> Vec<String> {
+    match (form, profile) {
+        (Some(values), _) => values.clone(),
+        (None, Some(values)) if !values.is_empty() => values.clone(),
+        _ => current.to_vec(),
+    }
+}
+
+fn split(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// `user_count`: a whole number (0 is allowed: every user stops, the run goes on).
+pub fn parse_users(text: &str) -> Result<u32, FormError> {
+    text.parse::<u32>()
+        .map_err(|_| bad("user_count", text, "not a whole number"))
+}
+
+/// `spawn_rate`: a number > 0.
+pub fn parse_spawn_rate(text: &str) -> Result<f64, FormError> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        Ok(_) => Err(bad("spawn_rate", text, "must be a number > 0")),
+        Err(_) => Err(bad("spawn_rate", text, "not a number")),
+    }
+}
+
+/// `run_time`: empty for until stopped, else `30s`, `5m`, `1h30m` or seconds, > 0.
+pub fn parse_run_time(text: &str) -> Result<Option<Duration>, FormError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Ok(time) if time.is_zero() => Err(bad("run_time", text, "must be longer than 0s")),
+        Ok(time) => Ok(Some(time)),
+        Err(_) => Err(bad(
+            "run_time",
+            text,
+            "not a run time (30s, 5m, 1h30m, or seconds)",
+        )),
+    }
+}
+
+/// `host`: a scheme and host (`http://localhost`); `<` and `>` are refused.
+pub fn parse_host(text: &str) -> Result<String, FormError> {
+    if text.contains(['<', '>', '"']) {
+        return Err(bad("host", text, "must not contain <, > or \""));
+    }
+    HostBase::parse(text).map_err(|err| bad("host", text, err.to_string()))?;
+    Ok(text.to_owned())
+}
+
+fn check_known(
+    field: &'static str,
+    value: &str,
+    known: &[String],
+    what: &str,
+) -> Result<(), FormError> {
+    if known.iter().any(|k| k == value) {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            value,
+            format!("unknown {what} (known: {})", known.join(", ")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

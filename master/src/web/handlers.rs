@@ -1,0 +1,410 @@
+//! The routes: Locust's API, lv's `/api/v1`, `/metrics` and the page. Handlers read the
+//! latest snapshot or send one command; none holds run state.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequest as _, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::control::{Command, CommandError, RunParams};
+use super::form::{FormError, SwarmForm};
+use super::snapshot::{Catalog, Snapshot};
+use super::{AppState, assets, locust, metrics, sse};
+use crate::summary::run_stats_from;
+
+/// Every route of the web server.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*path}", get(asset))
+        .route("/swarm", post(swarm))
+        .route("/stop", get(stop).post(stop))
+        .route("/stats/reset", get(reset).post(reset))
+        .route("/stats/requests", get(request_stats))
+        .route("/stats/requests/csv", get(requests_csv))
+        .route("/stats/failures/csv", get(failures_csv))
+        .route("/stats/requests_full_history/csv", get(history_csv))
+        .route("/exceptions", get(exceptions))
+        .route("/exceptions/csv", get(exceptions_csv))
+        .route("/stats/report", get(html_report))
+        .route("/tasks", get(tasks))
+        .route("/worker-count", get(worker_count))
+        .route("/api/v1/report", get(report))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/runs/{run_id}/{file}", get(run_file))
+        .route("/api/v1/compare", get(compare))
+        .route("/metrics", get(prometheus))
+}
+
+/// Locust's failure answer with `status`.
+fn failure(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = json!({ "success": false, "message": message.into() });
+    (status, Json(body)).into_response()
+}
+
+fn readonly(state: &AppState) -> Option<Response> {
+    state.readonly().then(|| {
+        failure(
+            StatusCode::FORBIDDEN,
+            "read-only: this master does not accept state changes (--web-readonly or headless)",
+        )
+    })
+}
+
+fn command_failure(err: &CommandError) -> Response {
+    let status = match err {
+        CommandError::Conflict(_) => StatusCode::CONFLICT,
+        CommandError::Invalid(_) => StatusCode::BAD_REQUEST,
+        CommandError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    failure(status, err.to_string())
+}
+
+async fn index() -> Html<&'static str> {
+    Html(assets::INDEX)
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    match assets::find(&path) {
+        Some(asset) => ([(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
+    }
+}
+
+/// The settings a `/swarm` starts from: the current (or last) run's.
+fn current_params(snapshot: &Snapshot) -> RunParams {
+    let live = &snapshot.live;
+    let meta = &snapshot.report.meta;
+    RunParams {
+        users: live.user_count,
+        spawn_rate: live.spawn_rate,
+        host: Some(live.host.clone()),
+        run_time: live
+            .run_time_s
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64),
+        classes: Vec::new(),
+        tags: meta.tags.clone(),
+        exclude_tags: meta.exclude_tags.clone(),
+        profile: meta.profile.clone(),
+    }
+}
+
+async fn read_form(state: &AppState, request: Request) -> Result<SwarmForm, FormError> {
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let unreadable = |detail: String| FormError {
+        field: "body",
+        value: String::new(),
+        detail,
+    };
+    if json {
+        let Json(value) = Json::<Value>::from_request(request, state)
+            .await
+            .map_err(|e| unreadable(e.body_text()))?;
+        SwarmForm::from_json(&value)
+    } else {
+        let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
+            .await
+            .map_err(|e| unreadable(e.body_text()))?;
+        Ok(SwarmForm::from_pairs(&pairs))
+    }
+}
+
+async fn swarm(State(state): State<AppState>, request: Request) -> Response {
+    if let Some(refused) = readonly(&state) {
+        return refused;
+    }
+    let form = match read_form(&state, request).await {
+        Ok(form) => form,
+        Err(err) => return failure(StatusCode::BAD_REQUEST, err.to_string()),
+    };
+    let snapshot = state.control.snapshot();
+    let catalog = Catalog {
+        readonly: snapshot.live.readonly,
+        profiles: snapshot.live.profiles.clone(),
+        user_classes: snapshot.live.user_classes.clone(),
+        tags: snapshot.live.tags.clone(),
+    };
+    let params = match form.resolve(&catalog, &current_params(&snapshot)) {
+        Ok(params) => params,
+        Err(err) => return failure(StatusCode::BAD_REQUEST, err.to_string()),
+    };
+    let edit = snapshot.live.state.is_active();
+    let mut params = params;
+    if edit && form.run_time.is_none() {
+        // An edit without a run time keeps the running timer.
+        let live = &snapshot.live;
+        params.run_time = live
+            .run_time_s
+            .map(|total| Duration::from_secs_f64((total - live.elapsed_s).max(0.001)));
+    }
+    let answer = if edit {
+        state
+            .control
+            .ask(|reply| Command::Edit(params, reply))
+            .await
+    } else {
+        state
+            .control
+            .ask(|reply| Command::Start(params, reply))
+            .await
+    };
+    match answer {
+        Ok(started) => Json(json!({
+            "success": true,
+            "message": "Swarming started",
+            "edit": edit,
+            "host": started.host,
+            "run_id": started.run_id,
+        }))
+        .into_response(),
+        Err(err) => command_failure(&err),
+    }
+}
+
+async fn stop(State(state): State<AppState>) -> Response {
+    if let Some(refused) = readonly(&state) {
+        return refused;
+    }
+    match state.control.ask(Command::Stop).await {
+        Ok(()) => Json(json!({ "success": true, "message": "Test stopped" })).into_response(),
+        Err(err) => command_failure(&err),
+    }
+}
+
+async fn reset(State(state): State<AppState>) -> Response {
+    if let Some(refused) = readonly(&state) {
+        return refused;
+    }
+    match state.control.ask(Command::Reset).await {
+        Ok(()) => "ok".into_response(),
+        Err(err) => command_failure(&err),
+    }
+}
+
+async fn request_stats(State(state): State<AppState>) -> Response {
+    let snapshot = state.control.snapshot();
+    let body = snapshot
+        .request_stats
+        .get_or_init(|| locust::request_stats(&snapshot).to_string())
+        .clone();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn csv(prefix: &str, body: String) -> Response {
+    let now = lv_common::wire::unix_ms_now() / 1000;
+    let disposition = format!("attachment;filename={prefix}_{now}.csv");
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A CSV rendered from the snapshot's report (histograms decoded again).
+fn csv_from_report(
+    state: &AppState,
+    prefix: &str,
+    render: impl Fn(&crate::aggregate::RunStats, f64) -> String,
+) -> Response {
+    let snapshot = state.control.snapshot();
+    match run_stats_from(&snapshot.report) {
+        Ok(run) => csv(prefix, render(&run, snapshot.report.run_time_s)),
+        Err(err) => failure(StatusCode::INTERNAL_SERVER_ERROR, err),
+    }
+}
+
+async fn requests_csv(State(state): State<AppState>) -> Response {
+    csv_from_report(&state, "requests", crate::report::csv::stats_csv)
+}
+
+async fn failures_csv(State(state): State<AppState>) -> Response {
+    csv_from_report(&state, "failures", |run, _| {
+        crate::report::csv::failures_csv(run)
+    })
+}
+
+async fn exceptions_csv(State(state): State<AppState>) -> Response {
+    csv_from_report(&state, "exceptions", |run, _| {
+        crate::report::csv::exceptions_csv(run)
+    })
+}
+
+async fn history_csv(State(state): State<AppState>) -> Response {
+    let snapshot = state.control.snapshot();
+    let history = &snapshot.report.history;
+    let full = history.iter().any(|row| !row.endpoints.is_empty());
+    csv(
+        "requests_full_history",
+        crate::report::csv::history_csv(history, full),
+    )
+}
+
+async fn exceptions(State(state): State<AppState>) -> Json<Value> {
+    Json(locust::exceptions(&state.control.snapshot()))
+}
+
+async fn html_report(State(state): State<AppState>) -> Html<String> {
+    Html(crate::report::html::render_html(
+        &state.control.snapshot().report,
+    ))
+}
+
+async fn tasks(State(state): State<AppState>) -> Json<Value> {
+    Json(state.control.snapshot().tasks.clone())
+}
+
+async fn worker_count(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "worker_count": state.control.snapshot().live.worker_count }))
+}
+
+async fn report(State(state): State<AppState>) -> Response {
+    Json(&state.control.snapshot().report).into_response()
+}
+
+async fn status(State(state): State<AppState>) -> Response {
+    let snapshot = state.control.snapshot();
+    if snapshot.live.readonly == state.readonly() {
+        return Json(&snapshot.live).into_response();
+    }
+    let mut live = snapshot.live.clone();
+    live.readonly = state.readonly();
+    Json(live).into_response()
+}
+
+async fn events(State(state): State<AppState>) -> Response {
+    sse::response(state.control.subscribe(), state.shutdown.clone()).into_response()
+}
+
+async fn runs(State(state): State<AppState>) -> Response {
+    Json(state.control.snapshot().runs.as_slice()).into_response()
+}
+
+async fn run_file(
+    State(state): State<AppState>,
+    Path((run_id, file)): Path<(String, String)>,
+) -> Response {
+    let snapshot = state.control.snapshot();
+    let Some(path) = snapshot
+        .runs
+        .iter()
+        .find(|r| r.run_id == run_id)
+        .and_then(|r| r.paths.get(&file))
+    else {
+        return failure(
+            StatusCode::NOT_FOUND,
+            format!("no file {file} for run {run_id}"),
+        );
+    };
+    let content_type = match file.as_str() {
+        "json" => "application/json",
+        "html" => "text/html; charset=utf-8",
+        _ => "text/csv",
+    };
+    match tokio::fs::read(path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(err) => failure(
+            StatusCode::NOT_FOUND,
+            format!("cannot read {}: {err}", path.display()),
+        ),
+    }
+}
+
+/// `?base=RUN&new=RUN[&max_regression=PERCENT]`.
+#[derive(Debug, Deserialize)]
+struct CompareQuery {
+    base: String,
+    new: String,
+    #[serde(default = "default_regression")]
+    max_regression: f64,
+}
+
+fn default_regression() -> f64 {
+    10.0
+}
+
+async fn compare(State(state): State<AppState>, Query(query): Query<CompareQuery>) -> Response {
+    let snapshot = state.control.snapshot();
+    let load = |run_id: &str| {
+        let record = snapshot
+            .runs
+            .iter()
+            .find(|r| r.run_id == run_id)
+            .ok_or_else(|| format!("no run {run_id}"))?;
+        let path = record
+            .paths
+            .get("json")
+            .ok_or_else(|| format!("run {run_id} has no JSON report"))?;
+        crate::summary::read_json(path)
+    };
+    let loaded = load(&query.base).and_then(|base| Ok((base, load(&query.new)?)));
+    let result =
+        loaded.and_then(|(base, new)| crate::compare::compare(&base, &new, query.max_regression));
+    match result {
+        Ok(comparison) => Json(comparison_json(&comparison)).into_response(),
+        Err(err) => failure(StatusCode::BAD_REQUEST, err),
+    }
+}
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    let text = metrics::render(&state.control.snapshot());
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// The comparison as JSON, plus `table`: the text `lv-master compare` prints.
+pub fn comparison_json(comparison: &crate::compare::Comparison) -> Value {
+    use crate::compare::{Figures, Metric};
+    let figures = |f: &Option<Figures>| {
+        f.map(|f| {
+            json!({
+                "requests": f.requests, "rps": f.rps, "p50_ms": f.p50_ms,
+                "p95_ms": f.p95_ms, "p99_ms": f.p99_ms, "failure_ratio": f.failure_ratio,
+            })
+        })
+    };
+    let rows: Vec<Value> = comparison
+        .rows
+        .iter()
+        .map(|row| {
+            let changes: serde_json::Map<String, Value> = Metric::ALL
+                .iter()
+                .filter_map(|&m| {
+                    row.change(m).map(|c| {
+                        (
+                            m.name().to_owned(),
+                            json!({ "absolute": c.absolute, "percent": c.percent }),
+                        )
+                    })
+                })
+                .collect();
+            json!({
+                "method": row.method,
+                "name": row.name,
+                "base": figures(&row.base),
+                "new": figures(&row.new),
+                "changes": changes,
+                "regressed": row.regressed.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "rows": rows,
+        "regressions": comparison.regressions,
+        "max_regression_percent": comparison.max_regression_percent,
+        "table": crate::compare::render_table(comparison),
+    })
+}

@@ -1,0 +1,186 @@
+//! Locust 2.x's HTTP API shapes, built from a [`Snapshot`] (pure), so scripts, exporters
+//! and KEDA triggers written for Locust read lv unchanged: `/stats/requests` (field names of
+//! Locust's `web.py` `request_stats`), `/exceptions`, `/tasks` and `/worker-count`.
+
+use std::collections::BTreeMap;
+
+use lv_common::plan::Plan;
+use serde_json::{Value, json};
+
+use super::snapshot::{CurrentRow, RunState, Snapshot};
+use crate::summary::EndpointSummary;
+
+/// Index of a percentile in [`crate::aggregate::PERCENTILES`].
+fn percentile(row: &EndpointSummary, index: usize) -> f64 {
+    row.percentiles_ms.get(index).copied().unwrap_or(0.0)
+}
+
+/// Escapes `<`, `>` and `&` (Locust's `safe_name`).
+fn safe(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn stats_row(row: &EndpointSummary, current: Option<&CurrentRow>) -> Value {
+    json!({
+        "method": row.method,
+        "name": row.name,
+        "safe_name": safe(&row.name),
+        "num_requests": row.requests,
+        "num_failures": row.failures,
+        "avg_response_time": row.avg_ms,
+        "min_response_time": row.min_ms,
+        "max_response_time": row.max_ms,
+        "current_rps": current.map_or(0.0, |c| c.rps),
+        "current_fail_per_sec": current.map_or(0.0, |c| c.fail_per_s),
+        "median_response_time": row.p50_ms,
+        "ninetieth_response_time": percentile(row, 4),
+        "ninety_ninth_response_time": row.p99_ms,
+        "avg_content_length": row.avg_content_bytes,
+        "response_time_percentile_0.95": row.p95_ms,
+        "response_time_percentile_0.99": row.p99_ms,
+        "total_rps": row.rps,
+        "total_fail_per_sec": row.failures_per_s,
+    })
+}
+
+/// Locust's word for a worker: its run state when active, else `missing`.
+fn worker_state(state: &str, run: RunState) -> &'static str {
+    match (state, run) {
+        ("active", RunState::Stopping) => "stopping",
+        ("active", RunState::Spawning) => "spawning",
+        ("active", RunState::Running) => "running",
+        ("active", RunState::Stopped) => "stopped",
+        ("active", RunState::Ready) => "ready",
+        _ => "missing",
+    }
+}
+
+/// `GET /stats/requests`.
+pub fn request_stats(snapshot: &Snapshot) -> Value {
+    let live = &snapshot.live;
+    let report = &snapshot.report;
+    let current: BTreeMap<(&str, &str), &CurrentRow> = live
+        .current
+        .iter()
+        .map(|c| ((c.method.as_str(), c.name.as_str()), c))
+        .collect();
+    let mut stats: Vec<Value> = report
+        .endpoints
+        .iter()
+        .map(|row| {
+            stats_row(
+                row,
+                current
+                    .get(&(row.method.as_str(), row.name.as_str()))
+                    .copied(),
+            )
+        })
+        .collect();
+    let aggregated = live.current.last().filter(|c| c.name == "Aggregated");
+    stats.push(stats_row(&report.total, aggregated));
+    let errors: Vec<Value> = report
+        .failures
+        .iter()
+        .map(|f| {
+            json!({
+                "method": f.method,
+                "name": f.name,
+                "safe_name": safe(&f.name),
+                "error": f.error,
+                "safe_error": safe(&f.error),
+                "occurrences": f.count,
+            })
+        })
+        .collect();
+    let workers: Vec<Value> = live
+        .workers
+        .iter()
+        .map(|w| {
+            json!({
+                "id": w.id,
+                "state": worker_state(&w.state, live.state),
+                "user_count": w.users,
+                "cpu_usage": 0,
+                "memory_usage": 0,
+            })
+        })
+        .collect();
+    let total_rps = aggregated.map_or(0.0, |c| c.rps);
+    let total_fail_per_sec = aggregated.map_or(0.0, |c| c.fail_per_s);
+    json!({
+        "stats": stats,
+        "errors": errors,
+        "total_rps": total_rps,
+        "total_fail_per_sec": total_fail_per_sec,
+        "fail_ratio": live.fail_ratio,
+        "current_response_time_percentiles": {
+            "response_time_percentile_0.5": aggregated.and_then(|c| c.p50_ms),
+            "response_time_percentile_0.95": aggregated.and_then(|c| c.p95_ms),
+        },
+        "total_avg_response_time": report.total.avg_ms,
+        "workers": workers,
+        "worker_count": live.worker_count,
+        "state": live.state.label(),
+        "user_count": live.users,
+        "run_id": live.run_id,
+    })
+}
+
+/// `GET /exceptions`.
+pub fn exceptions(snapshot: &Snapshot) -> Value {
+    let rows: Vec<Value> = snapshot
+        .report
+        .exceptions
+        .iter()
+        .map(|e| {
+            json!({
+                "count": e.count,
+                "msg": e.message,
+                "traceback": "",
+                "nodes": e.nodes.join(", "),
+            })
+        })
+        .collect();
+    json!({ "exceptions": rows })
+}
+
+/// `GET /tasks`: the share of users per class and of picks per task, as Locust's
+/// `get_ratio` reports them (`per_class` and `total`).
+pub fn tasks(plan: &Plan) -> Value {
+    let class_weights: u64 = plan.classes.iter().map(|c| u64::from(c.weight)).sum();
+    let mut per_class = serde_json::Map::new();
+    let mut total = serde_json::Map::new();
+    for class in &plan.classes {
+        let class_ratio = share(u64::from(class.weight), class_weights);
+        let task_weights: u64 = class.tasks.iter().map(|t| u64::from(t.weight)).sum();
+        let mut tasks = serde_json::Map::new();
+        let mut tasks_total = serde_json::Map::new();
+        for task in &class.tasks {
+            let ratio = share(u64::from(task.weight), task_weights);
+            tasks.insert(task.name.clone(), json!({ "ratio": ratio }));
+            tasks_total.insert(task.name.clone(), json!({ "ratio": ratio * class_ratio }));
+        }
+        per_class.insert(
+            class.name.clone(),
+            json!({ "ratio": class_ratio, "tasks": tasks }),
+        );
+        total.insert(
+            class.name.clone(),
+            json!({ "ratio": class_ratio, "tasks": tasks_total }),
+        );
+    }
+    json!({ "per_class": per_class, "total": total })
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+#[cfg(test)]
+mod tests;

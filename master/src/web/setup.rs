@@ -1,0 +1,305 @@
+//! Web settings from the command line: whether to serve, where, with which protection, and
+//! the checked configuration of each run started from the web.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::Args;
+use crate::config::{ConfigError, MasterConfig};
+use crate::profile;
+
+use super::auth::{self, AuthError, Credentials};
+use super::control::RunParams;
+use super::snapshot::{Catalog, ProfileDefaults};
+use super::{WebSettings, tls};
+
+/// Locust's web port.
+pub const DEFAULT_PORT: u16 = 8089;
+
+/// Profiles offered by the start form, read from `configs/<name>.conf`.
+pub const PROFILES: [&str; 4] = ["light", "medium", "heavy", "stress"];
+
+/// Where and how to serve the web UI.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// `host:port` to bind.
+    pub bind: String,
+    /// Protection and TLS.
+    pub settings: WebSettings,
+    /// Start a run at once (UI mode).
+    pub autostart: bool,
+    /// Exit this long after a run ends (UI mode).
+    pub autoquit: Option<Duration>,
+}
+
+/// Why the web settings are refused (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Bad credentials or a public bind without them.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The web options of `args`; `None` for a headless run without `--web-port`. A headless
+/// run's API is read-only. The UI uses `--web-tls-cert`/`--web-tls-key`, else the control
+/// plane's `--tls-cert`/`--tls-key`.
+pub fn options(args: &Args) -> Result<Option<WebOptions>, SetupError> {
+    if args.headless && args.web_port.is_none() {
+        return Ok(None);
+    }
+    let auth = args
+        .web_auth
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(Credentials::parse)
+        .transpose()?;
+    auth::check_bind(&args.web_host, auth.as_ref(), args.insecure)?;
+    let pair = match (&args.web_tls_cert, &args.web_tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => args.tls_cert.as_ref().zip(args.tls_key.as_ref()),
+    };
+    let tls = match pair {
+        Some((cert, key)) => Some(tls::server_config(&read(cert)?, &read(key)?)?),
+        None => None,
+    };
+    let host = args.web_host.trim_matches(|c| c == '[' || c == ']');
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    Ok(Some(WebOptions {
+        bind: format!("{host}:{}", args.web_port.unwrap_or(DEFAULT_PORT)),
+        settings: WebSettings {
+            auth,
+            readonly: args.web_readonly || args.headless,
+            tls,
+        },
+        autostart: args.autostart,
+        autoquit: args.autoquit,
+    }))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SetupError> {
+    std::fs::read(path).map_err(|source| SetupError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The start form's choices: every class and tag of the scenarios (without the flags'
+/// filters) and the profiles found beside `--config` (or in `configs/`).
+pub fn catalog(args: &Args, readonly: bool) -> Result<Catalog, ConfigError> {
+    let mut all = args.clone();
+    all.classes.clear();
+    all.tags.clear();
+    all.exclude_tags.clear();
+    let (config, _) = MasterConfig::from_args(&all)?;
+    let mut tags: Vec<String> = config
+        .plan
+        .classes
+        .iter()
+        .flat_map(|c| c.tasks.iter().flat_map(|t| t.tags.iter().cloned()))
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let dir = args
+        .config
+        .as_ref()
+        .and_then(|p| p.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("configs"), Path::to_path_buf);
+    Ok(Catalog {
+        readonly,
+        profiles: profiles(&dir),
+        user_classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
+        tags,
+    })
+}
+
+/// The profiles of [`PROFILES`] that exist in `dir` and parse.
+pub fn profiles(dir: &Path) -> BTreeMap<String, ProfileDefaults> {
+    let mut out = BTreeMap::new();
+    for name in PROFILES {
+        let path = dir.join(format!("{name}.conf"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(entries) = profile::parse(&path, &text) else {
+            continue;
+        };
+        out.insert(name.to_owned(), profile_defaults(&entries));
+    }
+    out
+}
+
+fn profile_defaults(entries: &[profile::Entry]) -> ProfileDefaults {
+    let mut defaults = ProfileDefaults {
+        users: None,
+        spawn_rate: None,
+        run_time: None,
+        tags: Vec::new(),
+        exclude_tags: Vec::new(),
+    };
+    let list = |v: &str| -> Vec<String> {
+        v.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    for entry in entries {
+        match entry.key.name {
+            "users" => defaults.users = entry.value.parse().ok(),
+            "spawn-rate" => defaults.spawn_rate = entry.value.parse().ok(),
+            "run-time" => defaults.run_time = Some(entry.value.clone()),
+            "tags" => defaults.tags = list(&entry.value),
+            "exclude-tags" => defaults.exclude_tags = list(&entry.value),
+            _ => {}
+        }
+    }
+    defaults
+}
+
+/// The settings of the flags as start parameters (for `--autostart` and the form).
+pub fn params_of(config: &MasterConfig) -> RunParams {
+    RunParams {
+        users: config.users,
+        spawn_rate: config.spawn_rate,
+        host: Some(config.host.clone()),
+        run_time: config.run_time,
+        classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
+        tags: config.tags.clone(),
+        exclude_tags: config.exclude_tags.clone(),
+        profile: config.profile.clone(),
+    }
+}
+
+/// The checked configuration of a run started with `params`, its reports named
+/// `reports/web_<timestamp>_<runid8>` under `reports_dir`.
+pub fn run_config(
+    base: &Args,
+    params: &RunParams,
+    reports_prefix: &Path,
+) -> Result<MasterConfig, ConfigError> {
+    let mut args = base.clone();
+    args.users = params.users;
+    args.spawn_rate = params.spawn_rate;
+    args.run_time = params.run_time;
+    if let Some(host) = &params.host {
+        args.host = host.clone();
+    }
+    args.classes = params.classes.clone();
+    args.tags = params.tags.clone();
+    args.exclude_tags = params.exclude_tags.clone();
+    let prefix = reports_prefix.display().to_string();
+    args.json = Some(PathBuf::from(format!("{prefix}.json")));
+    args.html = Some(PathBuf::from(format!("{prefix}.html")));
+    args.csv = Some(PathBuf::from(&prefix));
+    args.checkpoint = None;
+    let (config, _) = MasterConfig::from_args(&args)?;
+    Ok(config)
+}
+
+/// `DIR/web_<UTC timestamp>_<first 8 of the run id>`.
+pub fn reports_prefix(dir: &Path, started_unix_ms: i64, run_id: &str) -> PathBuf {
+    let stamp = crate::format::utc_timestamp(started_unix_ms)
+        .replace(" UTC", "")
+        .replace(' ', "T")
+        .replace([':', '-'], "");
+    let short: String = run_id.chars().take(8).collect();
+    dir.join(format!("web_{stamp}_{short}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str], env: &[(&str, &str)]) -> Args {
+        let argv = std::iter::once("lv-master").chain(words.iter().copied());
+        crate::cli::load_args(argv, |name| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .expect("valid flags")
+    }
+
+    #[test]
+    fn options_follow_the_flags_and_lv_web_auth() {
+        let ui = options(&args(&[], &[])).expect("valid").expect("serves");
+        assert_eq!(ui.bind, "127.0.0.1:8089");
+        assert!(!ui.settings.readonly && ui.settings.auth.is_none() && ui.settings.tls.is_none());
+        assert!(
+            options(&args(&["--headless"], &[]))
+                .expect("valid")
+                .is_none()
+        );
+        let headless = options(&args(&["--headless", "--web-port=9000"], &[]))
+            .expect("valid")
+            .expect("serves");
+        assert!(
+            headless.settings.readonly,
+            "a headless run's API is read-only"
+        );
+        assert_eq!(headless.bind, "127.0.0.1:9000");
+        let public = args(&["--web-host=0.0.0.0"], &[]);
+        assert!(matches!(
+            options(&public),
+            Err(SetupError::Auth(AuthError::Unprotected(_)))
+        ));
+        let with_env = args(&["--web-host=0.0.0.0"], &[("LV_WEB_AUTH", "ann:pw")]);
+        let secured = options(&with_env).expect("valid").expect("serves");
+        assert!(secured.settings.auth.is_some());
+        let insecure = args(&["--web-host=::", "--insecure"], &[]);
+        assert_eq!(
+            options(&insecure).expect("valid").expect("serves").bind,
+            "[::]:8089"
+        );
+        let bad = args(&["--web-auth=nopassword"], &[]);
+        assert!(matches!(
+            options(&bad),
+            Err(SetupError::Auth(AuthError::Malformed))
+        ));
+        let missing = args(
+            &["--web-tls-cert=/no/such.pem", "--web-tls-key=/no/such.key"],
+            &[],
+        );
+        assert!(matches!(options(&missing), Err(SetupError::Read { .. })));
+    }
+
+    #[test]
+    fn report_names_hold_the_time_and_run_id() {
+        let path = reports_prefix(Path::new("reports"), 0, "0123456789abcdef");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert!(name.starts_with("web_19700101T000000_"), "{name}");
+        assert!(name.ends_with("_01234567"), "{name}");
+        assert!(!name.contains([' ', ':']), "{name}");
+    }
+
+    #[test]
+    fn profiles_come_from_the_conf_files() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"));
+        let profiles = profiles(dir);
+        let light = profiles.get("light").expect("light.conf");
+        assert_eq!(light.users, Some(10));
+        assert_eq!(light.spawn_rate, Some(1.0));
+        assert_eq!(light.run_time.as_deref(), Some("5m"));
+        assert_eq!(profiles.len(), 4);
+    }
+}

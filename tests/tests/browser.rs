@@ -1,0 +1,444 @@
+//! Browser tests of the web UI: headless Chromium, driven through chromedriver with
+//! fantoccini, against a real UI-mode `lv-master` process with two `lv-worker` processes and
+//! the fleet simulator, all on loopback.
+//!
+//! Without `chromium` and `chromedriver` on the PATH the tests say loudly that they skipped;
+//! with `LV_REQUIRE_BROWSER=1` (set by `.ci/run`) they fail instead. Screenshots go to
+//! `target/browser/`; the statistics one becomes the README's `docs/img/web-ui.png` when that
+//! file is missing or `LV_UPDATE_SCREENSHOT=1` (so a plain test run leaves the tree clean).
+
+use std::net::SocketAddr;
+
+use lv_tests::harness::{self, Proc};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+mod driver;
+
+use driver::{Browser, SERIES_PIXELS, STATS_ROWS, WAIT, browser_or_skip};
+
+/// A UI-mode `lv-master` process with two `lv-worker` processes attached.
+struct Ui {
+    /// The page's address, `http://127.0.0.1:PORT/`.
+    url: String,
+    _master: Proc,
+    _workers: Vec<Proc>,
+}
+
+/// A temporary working folder for `lv-master`, with the repository's `configs/` linked in
+/// (profiles, scenarios and SLO table) so its per-run `reports/` land there.
+fn work_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(
+        lv_tests::workspace_root().join("configs"),
+        dir.path().join("configs"),
+    )
+    .expect("link configs/");
+    dir
+}
+
+/// Starts `lv-master` in UI mode (no run yet) in `dir` with `extra` flags, its gRPC and web
+/// ports free ones, and two `lv-worker` processes.
+async fn start_ui(dir: &std::path::Path, extra: &[&str]) -> Ui {
+    let mut args = vec![
+        "--master-bind-port",
+        "0",
+        "--web-port",
+        "0",
+        "--local-workers",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let master = Proc::start_in(&lv_tests::bin("lv-master"), &args, "master", Some(dir));
+    let grpc = master
+        .stderr
+        .wait_for(harness::LISTENING, WAIT)
+        .await
+        .and_then(|line| {
+            line.split(harness::LISTENING)
+                .nth(1)
+                .map(|a| a.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no worker address; stderr:\n{}", master.stderr.text()));
+    let url = web_url(&master).await;
+    let workers = (1..=2)
+        .map(|i| harness::spawn_worker_process(&grpc, &[], &format!("worker-{i}")))
+        .collect();
+    Ui {
+        url,
+        _master: master,
+        _workers: workers,
+    }
+}
+
+/// The UI address `lv-master` announces on stderr.
+async fn web_url(master: &Proc) -> String {
+    let line = master
+        .stderr
+        .wait_for("web UI on http://", WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no web UI address; stderr:\n{}", master.stderr.text()));
+    let start = line.find("http://").expect("an http:// address");
+    let addr: SocketAddr = line[start + "http://".len()..]
+        .trim()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    format!("http://{addr}/")
+}
+
+/// The whole page works in a real browser: start a run from the form, statistics rows and
+/// drawn charts, an edit the workers follow, stop, and the stats CSV from the page's link
+/// whose Aggregated count equals what the page and the simulated fleet counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_starts_edits_stops_and_downloads_a_run() {
+    let Some((chromium, chromedriver)) =
+        browser_or_skip("the_page_starts_edits_stops_and_downloads_a_run")
+    else {
+        return;
+    };
+    let stop = CancellationToken::new();
+    let dir = work_dir();
+    let fleet = dir.path().join("fleet.toml");
+    let sim = lv_tests::spawn_fleet_sim(&[], &fleet, stop.clone()).await;
+    let flags = [
+        "--fleet",
+        "fleet.toml",
+        "-H",
+        "http://127.0.0.1",
+        "--slo-level",
+        "light",
+        // History rows with a line per endpoint: the endpoint drawer charts the whole run.
+        "--csv-full-history",
+    ];
+    let cluster = start_ui(dir.path(), &flags).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser
+        .client
+        .goto(&cluster.url)
+        .await
+        .expect("open the page");
+    browser
+        .wait_js(
+            "two workers and the ready state",
+            "return document.getElementById('h-state').textContent === 'ready' \
+             && document.getElementById('h-workers').textContent.startsWith('2')",
+        )
+        .await;
+
+    // Start 4 users from the form.
+    browser.click("#b-new").await;
+    browser.fill("#f-users", "4").await;
+    browser.fill("#f-rate", "4").await;
+    browser.fill("#f-time", "").await;
+    browser.click("#f-submit").await;
+    let rows = browser
+        .wait_js(
+            "statistics rows with requests",
+            &format!("return {STATS_ROWS}.filter(r => r[1] > 0).length >= 3 ? 1 : 0"),
+        )
+        .await;
+    assert_eq!(rows, json!(1));
+    browser
+        .wait_js(
+            "4 users running",
+            "return document.getElementById('h-users').textContent === '4 / 4'",
+        )
+        .await;
+
+    // The charts draw their series, not just their axes.
+    browser
+        .client
+        .goto(&format!("{}#charts", cluster.url))
+        .await
+        .expect("charts tab");
+    for (chart, colour) in [("c-rps", "--c1"), ("c-users", "--c2"), ("c-rt", "--c1")] {
+        let pixels = browser
+            .wait_js(
+                &format!("{chart} drawing its first series"),
+                &format!(
+                    "return (function() {{ {SERIES_PIXELS} }}).apply(null, ['{chart}', '{colour}']) > 50"
+                ),
+            )
+            .await;
+        assert_eq!(pixels, json!(true), "{chart}");
+    }
+    browser.screenshot("web-ui-charts").await;
+
+    // Edit: 6 users, which the workers then run.
+    browser.click("#b-edit").await;
+    browser.fill("#f-users", "6").await;
+    browser.click("#f-submit").await;
+    browser
+        .wait_js(
+            "6 users running",
+            "return document.getElementById('h-users').textContent === '6 / 6'",
+        )
+        .await;
+
+    // A reload loses nothing: the first snapshot carries the whole history.
+    let rows = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch('api/v1/report').then(r => r.json()).then(r => done(r.history.length))",
+            vec![],
+        )
+        .await
+        .expect("fetch the report");
+    let rows = rows.as_u64().expect("a history length");
+    assert!(rows >= 2, "history rows before the reload: {rows}");
+    browser.client.refresh().await.expect("reload");
+    browser
+        .wait_js(
+            &format!("the charts to hold at least {rows} rows after the reload"),
+            &format!("return Number(document.getElementById('c-rps').dataset.points) >= {rows}"),
+        )
+        .await;
+
+    // A fuller table for the README's screenshot.
+    browser
+        .client
+        .goto(&format!("{}#stats", cluster.url))
+        .await
+        .expect("stats tab");
+    browser
+        .wait_js(
+            "eight statistics rows with requests",
+            &format!("return {STATS_ROWS}.filter(r => r[1] > 0).length >= 8"),
+        )
+        .await;
+    let stats = browser.screenshot("web-ui-stats").await;
+    let readme = lv_tests::workspace_root().join("docs/img/web-ui.png");
+    if !readme.exists() || std::env::var("LV_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+        std::fs::create_dir_all(readme.parent().expect("docs/img")).expect("create docs/img");
+        std::fs::copy(&stats, &readme).expect("copy the README screenshot");
+    }
+
+    // The busiest row opens its endpoint's drawer, whose charts draw its whole history.
+    let key = browser
+        .js(
+            "const trs = [...document.querySelectorAll('#stats-body tr[data-key]')]; \
+             const n = tr => Number(tr.children[3].textContent.replace(/,/g, '')); \
+             const tr = trs.reduce((a, b) => (n(b) > n(a) ? b : a)); \
+             tr.click(); return tr.dataset.key",
+            vec![],
+        )
+        .await;
+    let title = browser
+        .js(
+            "return document.getElementById('ep-title').textContent",
+            vec![],
+        )
+        .await;
+    assert_eq!(title, key, "the drawer names the clicked endpoint");
+    browser
+        .wait_js(
+            "the endpoint's requests/s drawn from the history",
+            &format!(
+                "return document.getElementById('ep-note').textContent.startsWith('The whole run') \
+                 && (function() {{ {SERIES_PIXELS} }}).apply(null, ['ep-rps', '--c1']) > 50"
+            ),
+        )
+        .await;
+    browser.screenshot("web-ui-endpoint").await;
+    browser.click("#ep-close").await;
+
+    // Stop, then the CSV behind the page's own link.
+    browser.click("#b-stop").await;
+    browser
+        .wait_js(
+            "the stopped state",
+            "return document.getElementById('h-state').textContent === 'stopped'",
+        )
+        .await;
+    let csv = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(document.getElementById('dl-stats-csv').href).then(r => r.text()).then(done)",
+            vec![],
+        )
+        .await
+        .expect("fetch the stats CSV");
+    let csv = csv.as_str().expect("CSV text").to_owned();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,\
+             Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,\
+             50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+        ),
+        "Locust's header row"
+    );
+    let aggregated: u64 = lines
+        .find(|l| l.starts_with(",Aggregated,"))
+        .and_then(|l| l.split(',').nth(2))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no Aggregated row in\n{csv}"));
+    assert!(aggregated > 0, "requests were made");
+    // The page's Aggregated row reaches the same total (its last snapshot may lag the stop).
+    browser
+        .wait_js(
+            &format!("the Aggregated row to show {aggregated} requests"),
+            &format!(
+                "const td = document.querySelector('#stats-foot td:nth-child(4)'); \
+                 return td && Number(td.textContent.replace(/,/g, '')) === {aggregated}"
+            ),
+        )
+        .await;
+    assert_eq!(aggregated, sim.counts().total, "the fleet saw them all");
+
+    browser.screenshot("web-ui-stopped").await;
+    browser.close().await;
+    stop.cancel();
+}
+
+/// Writes `dir/many.toml`: one user class waiting 10 ms between tasks, whose `names` tasks send
+/// `GET /p/N` to `target` under a stats name of their own.
+fn many_names_scenario(dir: &std::path::Path, target: &lv_tests::Target, names: usize) {
+    let mut text = String::from("[[user]]\nname = \"Many\"\nwait = { constant = 0.01 }\n");
+    for i in 0..names {
+        text.push_str(&format!(
+            "[[user.task]]\n[[user.task.step]]\nurl = \"{}\"\npath = \"/p/{i}\"\nname = \"item {i:04}\"\n",
+            target.url()
+        ));
+    }
+    lv_tests::write_file(dir, "many.toml", &text);
+}
+
+/// With hundreds of endpoint names the statistics table renders 200 rows, says how many it
+/// hides, and the filter finds a hidden one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_names_are_capped_with_a_banner_and_a_filter() {
+    let Some((chromium, chromedriver)) =
+        browser_or_skip("many_names_are_capped_with_a_banner_and_a_filter")
+    else {
+        return;
+    };
+    let stop = CancellationToken::new();
+    let target = lv_tests::spawn_target(&[], stop.clone()).await;
+    let dir = work_dir();
+    many_names_scenario(dir.path(), &target, 400);
+    let ui = start_ui(dir.path(), &["-f", "many.toml", "--no-slo"]).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.client.goto(&ui.url).await.expect("open the page");
+    browser
+        .wait_js(
+            "two workers",
+            "return document.getElementById('h-workers').textContent.startsWith('2')",
+        )
+        .await;
+    browser.click("#b-new").await;
+    browser.fill("#f-users", "8").await;
+    browser.fill("#f-rate", "8").await;
+    browser.fill("#f-time", "").await;
+    browser.click("#f-submit").await;
+    browser
+        .wait_js(
+            "more than 300 names",
+            "const b = document.getElementById('hidden-banner'); \
+             return !b.hidden && parseInt(b.textContent.replace(/,/g, '')) > 100",
+        )
+        .await;
+    browser.click("#b-stop").await;
+    browser
+        .wait_js(
+            "the stopped state",
+            "return document.getElementById('h-state').textContent === 'stopped'",
+        )
+        .await;
+    let names = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch('api/v1/report').then(r => r.json()).then(r => done(r.endpoints.length))",
+            vec![],
+        )
+        .await
+        .expect("fetch the report");
+    let names = names.as_u64().expect("an endpoint count");
+    assert!(names > 300 && names <= 400, "{names} names");
+    let banner = format!("{} rows hidden; filter to see them", names - 200);
+    browser
+        .wait_js(
+            &format!("the banner {banner:?}"),
+            &format!(
+                "return document.getElementById('hidden-banner').textContent === {banner:?} \
+                 && {STATS_ROWS}.length === 200"
+            ),
+        )
+        .await;
+    browser.screenshot("web-ui-many-names").await;
+
+    // The last name in sort order is hidden; the filter shows it.
+    let rows = browser.js(&format!("return {STATS_ROWS}"), vec![]).await;
+    let last = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch('api/v1/report').then(r => r.json())\
+               .then(r => done(r.endpoints.map(e => e.name).sort().pop()))",
+            vec![],
+        )
+        .await
+        .expect("fetch the report");
+    let last = last.as_str().expect("a name").to_owned();
+    let shown = rows.as_array().expect("rows");
+    assert!(
+        !shown.iter().any(|r| r[0] == json!(format!("GET {last}"))),
+        "{last} hidden"
+    );
+    browser.fill("#filter", &last).await;
+    let found = browser
+        .wait_js(
+            &format!("{last} after filtering"),
+            &format!("const r = {STATS_ROWS}; return r.length === 1 && r[0][0]"),
+        )
+        .await;
+    assert_eq!(found, json!(format!("GET {last}")));
+    browser
+        .wait_js(
+            "no banner",
+            "return document.getElementById('hidden-banner').hidden",
+        )
+        .await;
+    browser.close().await;
+    stop.cancel();
+}
+
+/// With `--web-readonly` the page shows the run but no control that changes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_master_shows_no_controls() {
+    let Some((chromium, chromedriver)) = browser_or_skip("a_read_only_master_shows_no_controls")
+    else {
+        return;
+    };
+    let dir = work_dir();
+    let ui = start_ui(dir.path(), &["--web-readonly"]).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.client.goto(&ui.url).await.expect("open the page");
+    browser
+        .wait_js(
+            "the ready state",
+            "return document.getElementById('h-state').textContent === 'ready'",
+        )
+        .await;
+    let shown = browser
+        .js(
+            "return ['b-new', 'b-edit', 'b-stop', 'b-reset']\
+               .filter(id => document.getElementById(id).offsetParent !== null)",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!([]), "controls shown to a read-only page");
+    let theme = browser
+        .js(
+            "return document.getElementById('b-theme').offsetParent !== null",
+            vec![],
+        )
+        .await;
+    assert_eq!(theme, json!(true), "the theme button is not a control");
+    browser.close().await;
+}

@@ -1,0 +1,206 @@
+//! The open model on loopback: arrivals split exactly across workers against a counting
+//! target, a drop-mode cap that says the generator limited the run, and a worker killed
+//! mid-run whose owed arrivals are counted as lost.
+
+use std::time::Duration;
+
+use lv_master::summary::{OpenSummary, Summary, read_json};
+use lv_tests::harness::{
+    Proc, master_args, ping_run, spawn_master_process, spawn_worker_process, wait_until,
+};
+use lv_tests::{master_config, ping_scenario, run_cluster, spawn_target};
+use tokio_util::sync::CancellationToken;
+
+/// Runs the ping scenario in-process on `workers` workers with `extra` open-model flags;
+/// the outcome and the requests the target received.
+async fn run_open(workers: usize, extra: &[&str]) -> (lv_master::Outcome, u64) {
+    let stop = CancellationToken::new();
+    let target = spawn_target(&[], stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = ping_scenario(dir.path(), &target, 0.0);
+    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
+    let expect = workers.to_string();
+    let mut words = vec![
+        "-f",
+        scenario.to_str().expect("utf-8 path"),
+        "--fleet",
+        fleet.to_str().expect("utf-8 path"),
+        "--expect-workers",
+        &expect,
+        "--expect-workers-max-wait",
+        "20s",
+        "--headless",
+        "--only-summary",
+        "--no-slo",
+    ];
+    words.extend_from_slice(extra);
+    let config = master_config(&words).expect("valid config");
+    let outcome = run_cluster(config, workers, &stop, Duration::from_secs(40)).await;
+    let total = target.total();
+    stop.cancel();
+    (outcome, total)
+}
+
+/// A target that answers every request 200 after `delay`; its base URL.
+async fn slow_target(delay: Duration, stop: CancellationToken) -> String {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind target");
+    let addr = listener.local_addr().expect("target address");
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                () = stop.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => return,
+                },
+            };
+            tokio::spawn(async move {
+                let service = service_fn(move |_req| async move {
+                    tokio::time::sleep(delay).await;
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        bytes::Bytes::from_static(b"ok"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn open_of(summary: &Summary) -> &OpenSummary {
+    summary.open.as_ref().expect("an open-model report")
+}
+
+/// 100/s for 3 s over 3 workers: the target receives exactly 300, each worker 100 ± 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uniform_rate_over_three_workers_reaches_the_target_exactly() {
+    let (outcome, received) = run_open(3, &["--rate", "100/s", "-t", "3s"]).await;
+    assert_eq!(received, 300, "the target's count");
+    let summary = &outcome.summary;
+    let open = open_of(summary);
+    assert_eq!(
+        (open.planned, open.scheduled, open.started),
+        (300, 300, 300)
+    );
+    assert_eq!((open.dropped, open.lost, open.completed), (0, 0, 300));
+    assert_eq!(summary.total.requests, 300);
+    assert_eq!(open.service[0].requests, 300);
+    assert_eq!(open.lag[0].requests, 300);
+    let per_worker: Vec<u64> = summary.workers.iter().map(|w| w.requests).collect();
+    assert_eq!(per_worker.iter().sum::<u64>(), 300);
+    assert!(
+        per_worker.iter().all(|&n| n.abs_diff(100) <= 1),
+        "{per_worker:?}"
+    );
+    assert_eq!(outcome.exit_code, 0, "{}", summary.verdict);
+}
+
+/// A cap of 2 in flight against a target that takes 200 ms, in drop mode: every arrival is
+/// started or dropped, and the verdict says the generator limited the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_mode_cap_is_accounted_and_reported() {
+    let stop = CancellationToken::new();
+    let url = slow_target(Duration::from_millis(200), stop.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = lv_tests::write_file(
+        dir.path(),
+        "slow.toml",
+        &format!(
+            "[[user]]\nname = \"Slow\"\n[[user.task]]\n[[user.task.step]]\nurl = \"{}\"\npath = \"/slow\"\n",
+            url
+        ),
+    );
+    let shape = lv_tests::write_file(
+        dir.path(),
+        "shape.toml",
+        "[load]\nmodel = \"open\"\nmax_in_flight = 2\nstart = 50\nstages = [{ name = \"flat\", duration = \"2s\", to = 50 }]\n",
+    );
+    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
+    let words = [
+        "-f",
+        scenario.to_str().expect("utf-8 path"),
+        "--fleet",
+        fleet.to_str().expect("utf-8 path"),
+        "--shape",
+        shape.to_str().expect("utf-8 path"),
+        "--headless",
+        "--only-summary",
+        "--no-slo",
+    ];
+    let config = master_config(&words).expect("valid config");
+    let outcome = run_cluster(config, 1, &stop, Duration::from_secs(40)).await;
+    stop.cancel();
+    let open = open_of(&outcome.summary);
+    assert_eq!(open.planned, 100);
+    assert_eq!(open.scheduled, 100);
+    assert_eq!(open.scheduled, open.started + open.dropped);
+    assert!(open.dropped >= 50, "{} dropped", open.dropped);
+    assert!(open.generator_limited);
+    assert!(
+        outcome
+            .summary
+            .verdict
+            .contains("the generator, not the system under test, limited the run"),
+        "{}",
+        outcome.summary.verdict
+    );
+}
+
+/// Kill -9 of 1 of 3 workers: the others take over from a later arrival, and the reported
+/// arrivals plus the lost ones are exactly the planned total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_leaves_lost_arrivals_and_the_total_adds_up() {
+    let (stop, target, _dir, scenario, json) = ping_run(0.0).await;
+    let json_arg = json.to_str().expect("utf-8 path");
+    let (mut master, addr) = spawn_master_process(&master_args(
+        &scenario,
+        0,
+        &[
+            "--expect-workers",
+            "3",
+            "--expect-workers-max-wait",
+            "30s",
+            "--rate",
+            "60/s",
+            "-t",
+            "8s",
+            "--heartbeat-timeout",
+            "2s",
+            "--no-slo",
+            "--json",
+            json_arg,
+        ],
+    ))
+    .await;
+    let addr = addr.to_string();
+    let mut workers: Vec<Proc> = (0..3)
+        .map(|i| spawn_worker_process(&addr, &["--heartbeat-timeout", "2s"], &format!("w{i}")))
+        .collect();
+    assert!(wait_until(Duration::from_secs(30), || target.total() >= 60).await);
+    workers[0].kill9().await;
+    assert_eq!(master.exit_code(Duration::from_secs(40)).await, Some(0));
+    for worker in &mut workers[1..] {
+        assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
+    }
+    let summary = read_json(&json).unwrap_or_else(|e| panic!("{e}"));
+    let open = open_of(&summary);
+    assert_eq!(open.planned, 480);
+    assert!(open.lost > 0, "the killed worker owed arrivals: {open:?}");
+    assert_eq!(open.scheduled + open.lost, open.planned, "{open:?}");
+    // The target also saw what the killed worker fired but never reported.
+    let received = target.total();
+    assert!(
+        (open.scheduled..=open.planned).contains(&received),
+        "target {received}, {open:?}"
+    );
+    stop.cancel();
+}

@@ -1,0 +1,222 @@
+//! The open model's executor: fires this worker's stripe of the global arrivals at their
+//! planned instants, whatever the answers do.
+//!
+//! Every arrival sleeps until `start + A⁻¹(level of k)` on one absolute timeline (never
+//! "after the last one finished"), so a slow target cannot slow the generator down. Each
+//! arrival runs one iteration in its own task; `max_in_flight` either drops the arrivals
+//! beyond it (counted) or queues them, their response time then including the wait. A new
+//! stripe (a worker joined or left) applies from its first arrival index: the arrivals of
+//! the old stripe before that index are still fired here. An executor that starts after
+//! its schedule began (a worker that reconnected) skips arrivals more than [`CATCH_UP`]
+//! overdue instead of firing them in a burst; the master's planned total shows the gap.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lv_common::load::{ArrivalKind, OnSaturation, Schedule, Stripe, StripeArrivals};
+use lv_common::plan::Plan;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::HttpClient;
+use crate::recorder::Recorder;
+use iteration::IterationEnv;
+
+pub mod iteration;
+
+/// Arrivals due longer than this before the executor started are skipped, not fired late.
+pub const CATCH_UP: Duration = Duration::from_secs(1);
+
+/// This worker's part of an open-model run.
+#[derive(Debug, Clone)]
+pub struct OpenSpec {
+    /// The planned rate over time, shared by every worker.
+    pub schedule: Arc<Schedule>,
+    /// Uniform or Poisson instants.
+    pub arrivals: ArrivalKind,
+    /// Seed of Poisson instants (the master's, the same on every worker).
+    pub seed: u64,
+    /// The instant the schedule starts, the same on every worker.
+    pub start: Instant,
+    /// Iterations this worker may run at once; `None` for no cap.
+    pub max_in_flight: Option<u32>,
+    /// What an arrival does at the cap.
+    pub on_saturation: OnSaturation,
+}
+
+/// One planned arrival, handed to the iteration that serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// Global arrival index.
+    pub k: u64,
+    /// When it was planned to start; response times are measured from here.
+    pub intended: Instant,
+}
+
+/// How the executor ends.
+#[derive(Debug, Clone)]
+pub struct OpenSignals {
+    /// Fire no more arrivals; let the iterations in flight finish.
+    pub stop: CancellationToken,
+    /// Drop the iterations in flight now.
+    pub kill: CancellationToken,
+}
+
+/// Fires the arrivals of the stripes `stripes` holds until the schedule ends or `stop`,
+/// running `body` for each; returns when every iteration it started has ended (or `kill`).
+/// `body` resolves to true when the iteration succeeded.
+pub async fn run_arrivals<B, F>(
+    spec: OpenSpec,
+    mut stripes: watch::Receiver<Stripe>,
+    recorder: Recorder,
+    body: B,
+    signals: OpenSignals,
+) where
+    B: Fn(Arrival) -> F,
+    F: Future<Output = bool> + Send + 'static,
+{
+    let cap = spec
+        .max_in_flight
+        .map(|n| Arc::new(Semaphore::new(n as usize)));
+    let mut tasks = JoinSet::new();
+    let mut watching = true;
+    let stripe = *stripes.borrow_and_update();
+    let mut current = StripeArrivals::new(&spec.schedule, spec.arrivals, spec.seed, stripe);
+    // Arrivals from `limit` on belong to `next_stripe`.
+    let (mut limit, mut next_stripe) = (u64::MAX, None);
+    // An executor started late (a worker that reconnected mid-run) does not fire a burst
+    // of long-past arrivals: they were fired before, or missed while it was away.
+    let started = Instant::now();
+    let mut pending = current.find(|&(_, at)| spec.start + at + CATCH_UP >= started);
+    loop {
+        if watching && matches!(stripes.has_changed(), Ok(true)) {
+            let stripe = *stripes.borrow_and_update();
+            (limit, next_stripe) = (stripe.from, Some(stripe));
+        }
+        let (k, offset) = match pending {
+            Some(arrival) if arrival.0 < limit => arrival,
+            _ => match next_stripe.take() {
+                Some(stripe) => {
+                    current = StripeArrivals::new(&spec.schedule, spec.arrivals, spec.seed, stripe);
+                    limit = u64::MAX;
+                    pending = current.next();
+                    continue;
+                }
+                None => break,
+            },
+        };
+        let intended = spec.start + offset;
+        if intended > Instant::now() {
+            tokio::select! {
+                biased;
+                () = signals.stop.cancelled() => break,
+                changed = stripes.changed(), if watching => {
+                    watching = changed.is_ok();
+                    if watching {
+                        let stripe = *stripes.borrow_and_update();
+                        (limit, next_stripe) = (stripe.from, Some(stripe));
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(intended) => {}
+            }
+        } else if signals.stop.is_cancelled() {
+            break;
+        }
+        fire(
+            Arrival { k, intended },
+            &body,
+            cap.as_ref(),
+            &spec,
+            &recorder,
+            &mut tasks,
+        );
+        pending = current.next();
+        while tasks.try_join_next().is_some() {}
+    }
+    tokio::select! {
+        () = async { while tasks.join_next().await.is_some() {} } => {}
+        () = signals.kill.cancelled() => tasks.abort_all(),
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Runs an open-model run of `plan`: each arrival of the stripes is one iteration
+/// ([`iteration::run_iteration`]) sent through `client` and recorded in `recorder`.
+pub async fn run_open(
+    spec: OpenSpec,
+    stripes: watch::Receiver<Stripe>,
+    plan: &Plan,
+    client: HttpClient,
+    recorder: Recorder,
+    signals: OpenSignals,
+) {
+    let env = Arc::new(IterationEnv::new(plan, client, recorder.clone(), spec.seed));
+    let body = move |arrival| iteration::run_iteration(Arc::clone(&env), arrival);
+    run_arrivals(spec, stripes, recorder, body, signals).await;
+}
+
+/// Starts one arrival's iteration, or drops it at the cap.
+fn fire<B, F>(
+    arrival: Arrival,
+    body: &B,
+    cap: Option<&Arc<Semaphore>>,
+    spec: &OpenSpec,
+    recorder: &Recorder,
+    tasks: &mut JoinSet<()>,
+) where
+    B: Fn(Arrival) -> F,
+    F: Future<Output = bool> + Send + 'static,
+{
+    recorder.arrivals(|c| c.scheduled += 1);
+    let started = |recorder: &Recorder| recorder.arrivals(|c| c.started += 1);
+    let iteration = body(arrival);
+    let recorder = recorder.clone();
+    match (cap, spec.on_saturation) {
+        (None, _) => {
+            started(&recorder);
+            tasks.spawn(serve(iteration, recorder, None));
+        }
+        (Some(cap), OnSaturation::Drop) => match Arc::clone(cap).try_acquire_owned() {
+            Ok(permit) => {
+                started(&recorder);
+                tasks.spawn(serve(iteration, recorder, Some(permit)));
+            }
+            Err(_) => recorder.arrivals(|c| c.dropped += 1),
+        },
+        (Some(cap), OnSaturation::Queue) => {
+            let cap = Arc::clone(cap);
+            tasks.spawn(async move {
+                // The semaphore is never closed, so the wait only ends with a permit.
+                let Ok(permit) = cap.acquire_owned().await else {
+                    return;
+                };
+                started(&recorder);
+                serve(iteration, recorder, Some(permit)).await;
+            });
+        }
+    }
+}
+
+/// Runs one iteration holding its slot, then counts how it ended.
+async fn serve(
+    iteration: impl Future<Output = bool>,
+    recorder: Recorder,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let ok = iteration.await;
+    drop(permit);
+    recorder.arrivals(|c| {
+        if ok {
+            c.completed += 1;
+        } else {
+            c.failed += 1;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;
