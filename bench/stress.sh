@@ -14,6 +14,7 @@ LATENCY_SCALE=${LATENCY_SCALE:-0.05}
 cargo build --release --locked --bins -q
 work=$(mktemp -d)
 pids=()
+# shellcheck disable=SC2317  # called by the trap below
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -34,7 +35,7 @@ wait_line() {
 
 target/release/lv-fleet-sim --ephemeral-ports --write-fleet "$work/fleet.toml" --admin-port 0 \
   --latency-scale "$LATENCY_SCALE" >"$work/sim.out" 2>"$work/sim.log" &
-pids+=($!)
+pids+=("$!")
 wait_line "$work/sim.out" '^lv-fleet-sim ready$'
 admin=$(sed -n 's/^admin listening on //p' "$work/sim.log")
 
@@ -42,7 +43,7 @@ target/release/lv-master --config configs/stress.conf -t "$DURATION" --fleet "$w
   --expect-workers "$WORKERS" --expect-workers-max-wait 60s --master-bind-port 0 \
   --only-summary --json "$work/summary.json" >"$work/master.out" 2>"$work/master.log" &
 master=$!
-pids+=($master)
+pids+=("$master")
 wait_line "$work/master.log" '^lv-master: listening for workers on '
 addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/master.log")
 
@@ -50,9 +51,9 @@ samplers=()
 for i in $(seq "$WORKERS"); do
   target/release/lv-worker --master "$addr" 2>"$work/worker$i.log" &
   pid=$!
-  pids+=($pid)
+  pids+=("$pid")
   python3 bench/sample.py "$pid" --skip 10 >"$work/worker$i.sample" &
-  samplers+=($!)
+  samplers+=("$!")
 done
 code=0
 wait "$master" || code=$?
