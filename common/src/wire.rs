@@ -15,8 +15,10 @@ use crate::quota::ClassUsers;
 use crate::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 
 mod open;
+mod stages;
 
 pub use open::OpenLoad;
+pub use stages::StageClock;
 
 /// A message that does not make sense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +62,8 @@ pub struct Assignment {
     pub report_interval: Duration,
     /// Set for an open-model run: fire this stripe of arrivals instead of running users.
     pub open: Option<OpenLoad>,
+    /// The run's stage windows, when it has stages (either model).
+    pub stages: Option<StageClock>,
 }
 
 impl Assignment {
@@ -80,6 +84,7 @@ impl From<&Assignment> for pb::Assignment {
             max_run_time_ms: millis(a.max_run_time),
             report_interval_ms: u32::try_from(a.report_interval.as_millis()).unwrap_or(u32::MAX),
             open: a.open.as_ref().map(pb::OpenLoad::from),
+            stages: a.stages.as_ref().map(pb::StageClock::from),
         }
     }
 }
@@ -108,6 +113,7 @@ impl TryFrom<pb::Assignment> for Assignment {
             return Err(wire_err(M, "report_interval_ms is 0"));
         }
         let open = a.open.map(OpenLoad::try_from).transpose()?;
+        let stages = a.stages.map(StageClock::try_from).transpose()?;
         Ok(Assignment {
             run_id: a.run_id,
             generation: a.generation,
@@ -117,6 +123,7 @@ impl TryFrom<pb::Assignment> for Assignment {
             max_run_time: Duration::from_millis(a.max_run_time_ms),
             report_interval: Duration::from_millis(u64::from(a.report_interval_ms)),
             open,
+            stages,
         })
     }
 }
@@ -144,6 +151,8 @@ pub struct Report {
     pub dropped_reports: u64,
     /// Open model: arrival counters, service times and lags (`None` in a closed run).
     pub open: Option<OpenStats>,
+    /// 1-based stage of the interval; 0 when the run has no stages.
+    pub stage: u32,
 }
 
 impl From<&Report> for pb::StatsReport {
@@ -198,6 +207,7 @@ impl From<&Report> for pb::StatsReport {
             arrivals,
             service,
             lag,
+            stage: r.stage,
         }
     }
 }
@@ -264,6 +274,7 @@ impl TryFrom<pb::StatsReport> for Report {
             cut_off: r.cut_off,
             dropped_reports: r.dropped_reports,
             open,
+            stage: r.stage,
         })
     }
 }
@@ -311,8 +322,10 @@ mod tests {
             cut_off: 2,
             dropped_reports: 0,
             open: None,
+            stage: 2,
         };
         let back = Report::try_from(pb::StatsReport::from(&report)).expect("decodes");
+        assert_eq!(back.stage, 2);
         let key = EndpointKey {
             method: "GET".into(),
             name: "ATLAS /health".into(),

@@ -67,6 +67,7 @@ fn report(seed: u64) -> Report {
         cut_off: 0,
         dropped_reports: 0,
         open: None,
+        stage: 0,
     }
 }
 

@@ -450,6 +450,7 @@ mod tests {
             cut_off: 1,
             dropped_reports: 0,
             open: None,
+            stage: 0,
         }
     }
 

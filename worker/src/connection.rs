@@ -316,6 +316,7 @@ impl State<'_> {
             cut_off,
             dropped_reports: self.outbox.dropped(),
             open,
+            stage: 0,
         };
         self.report_start_ms = end;
         let numbered = self.outbox.push(pb::StatsReport::from(&report));

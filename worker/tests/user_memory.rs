@@ -185,6 +185,7 @@ async fn a_waiting_user_costs_under_a_kilobyte_of_heap() {
         max_run_time: Duration::from_secs(600),
         report_interval: Duration::from_secs(2),
         open: None,
+        stages: None,
     };
     let mut before = (0, snapshot());
     for run in ["warm-up", "measured"] {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::stages::{stage_from_pb, stage_to_pb};
 use super::{WireError, wire_err};
 use crate::load::{
     ArrivalCounts, ArrivalKind, OnSaturation, OpenEndpoint, OpenStats, Schedule, Stage, Stripe,
@@ -43,15 +44,7 @@ impl OpenLoad {
 impl From<&OpenLoad> for pb::OpenLoad {
     fn from(o: &OpenLoad) -> Self {
         pb::OpenLoad {
-            stages: o
-                .stages
-                .iter()
-                .map(|s| pb::LoadStage {
-                    name: s.name.clone(),
-                    duration_ns: u64::try_from(s.duration.as_nanos()).unwrap_or(u64::MAX),
-                    to: s.to,
-                })
-                .collect(),
+            stages: o.stages.iter().map(stage_to_pb).collect(),
             start_rate: o.start_rate,
             start_unix_ms: o.start_unix_ms,
             workers: o.stripe.workers,
@@ -81,15 +74,7 @@ impl TryFrom<pb::OpenLoad> for OpenLoad {
             return Err(wire_err(M, "rates must be finite and >= 0"));
         }
         Ok(OpenLoad {
-            stages: o
-                .stages
-                .into_iter()
-                .map(|s| Stage {
-                    name: s.name,
-                    duration: Duration::from_nanos(s.duration_ns),
-                    to: s.to,
-                })
-                .collect(),
+            stages: o.stages.into_iter().map(stage_from_pb).collect(),
             start_rate: o.start_rate,
             start_unix_ms: o.start_unix_ms,
             stripe: Stripe {

@@ -39,6 +39,7 @@ fn interval_report(i: i64) -> Report {
         cut_off: 0,
         dropped_reports: 0,
         open: None,
+        stage: 0,
     }
 }
 

@@ -107,6 +107,7 @@ impl Coordinator {
                 .as_ref()
                 .and_then(|o| o.load_for(worker_id))
                 .map(|load| pb::OpenLoad::from(&load)),
+            stages: None,
         };
         let (users, rate) = (worker.assigned(), worker.spawn_rate);
         worker.in_run = true;

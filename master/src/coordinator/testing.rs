@@ -266,6 +266,7 @@ impl TestCluster {
             cut_off: 0,
             dropped_reports: 0,
             open: None,
+            stage: 0,
         };
         self.send(id, WorkerKind::Report(pb::StatsReport::from(&report)));
     }

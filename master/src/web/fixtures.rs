@@ -43,6 +43,7 @@ pub fn report(seq: u64, name: &str, kind: SloKind, samples: &[(u64, Option<&str>
         cut_off: 0,
         dropped_reports: 0,
         open: None,
+        stage: 0,
     }
 }
 

@@ -220,6 +220,7 @@ pub(crate) fn assignment(
         max_run_time: Duration::from_secs(3600),
         report_interval: Duration::from_secs(2),
         open: None,
+        stages: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn run() -> RunStats {
             cut_off: 0,
             dropped_reports: 0,
             open: None,
+            stage: 0,
         },
     );
     run.close_interval(1_003_000, 3);
@@ -145,6 +146,7 @@ fn full_history_has_a_row_per_endpoint_with_current_percentiles() {
         cut_off: 0,
         dropped_reports: 0,
         open: None,
+        stage: 0,
     };
     let mut run = RunStats::new(true);
     run.start(0);
@@ -196,6 +198,7 @@ fn streamed_history_is_complete_after_rows_are_coarsened() {
             cut_off: 0,
             dropped_reports: 0,
             open: None,
+            stage: 0,
         };
         run.merge_report("w", &report);
         run.close_interval(i as i64 * 2_000, 1);
