@@ -84,6 +84,10 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
 
 /// What a fake worker got from the master.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a test's record of messages; unboxed so that tests can match on them"
+)]
 pub(crate) enum Received {
     /// A message.
     Message(MasterKind),
