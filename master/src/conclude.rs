@@ -51,8 +51,7 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         .filter(|_| started)
         .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
     let open = config
-        .open
-        .as_ref()
+        .open()
         .filter(|_| started)
         .map(|shape| OpenSummary::new(view.stats, shape.duration().as_secs_f64(), seconds));
     let (exit_code, mut verdict) = judge(config, view, verdicts.as_deref());

@@ -9,7 +9,7 @@ use lv_common::fleet::{FleetMap, HostBase};
 use lv_common::plan::{Plan, PlanOptions, resolve};
 use lv_common::scenario::load_paths;
 
-use lv_common::load::LoadShape;
+use lv_common::load::{LoadShape, Model, Stage};
 
 use crate::cli::Args;
 
@@ -32,8 +32,9 @@ pub struct MasterConfig {
     pub spawn_rate: f64,
     /// Run length; until stopped when `None`.
     pub run_time: Option<Duration>,
-    /// Open model: the arrival stages, cap and seed (`None` for a closed-model run).
-    pub open: Option<LoadShape>,
+    /// The `[load]` shape: open-model arrival stages, or closed-model user stages (`None`
+    /// for a plain `-u/-r/-t` run). `shape.model` tells which.
+    pub shape: Option<LoadShape>,
     /// Workers to wait for before starting (local ones included).
     pub expect_workers: usize,
     /// Longest wait for them.
@@ -225,7 +226,7 @@ impl MasterConfig {
             users: args.users,
             spawn_rate: args.spawn_rate,
             run_time,
-            open,
+            shape: open,
             expect_workers,
             expect_workers_max_wait: args.expect_workers_max_wait,
             local_workers,
@@ -341,6 +342,16 @@ fn tls_files(args: &Args) -> Result<Option<TlsFiles>, ConfigError> {
 }
 
 impl MasterConfig {
+    /// The open-model shape, when the run is open-model.
+    pub fn open(&self) -> Option<&LoadShape> {
+        self.shape.as_ref().filter(|s| s.model == Model::Open)
+    }
+
+    /// The run's load stages in order (empty for a plain `-u/-r/-t` run).
+    pub fn stages(&self) -> &[Stage] {
+        self.shape.as_ref().map_or(&[], |s| s.stages.as_slice())
+    }
+
     /// Where the run's reports go.
     pub fn output_paths(&self) -> crate::outputs::OutputPaths {
         crate::outputs::OutputPaths {

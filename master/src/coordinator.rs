@@ -485,7 +485,7 @@ impl Coordinator {
         let now_ms = self.clock.unix_ms(now);
         self.started = Some((now, now_ms));
         self.stats.start(now_ms);
-        self.open = self.config.open.as_ref().map(|shape| {
+        self.open = self.config.open().map(|shape| {
             let start = now + open::LEAD;
             open::OpenRun::new(shape, start, self.clock.unix_ms(start))
         });

@@ -54,7 +54,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
         users,
         spawn_rate: 10.0,
         run_time: None,
-        open: None,
+        shape: None,
         expect_workers: 1,
         expect_workers_max_wait: None,
         local_workers: 0,
