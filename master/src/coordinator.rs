@@ -411,6 +411,15 @@ impl Coordinator {
         };
         worker.send(MasterKind::Ack(ack));
         if fresh {
+            debug!(
+                worker_id,
+                seq = report.seq,
+                stage = report.stage,
+                start_unix_ms = report.start_unix_ms,
+                end_unix_ms = report.end_unix_ms,
+                requests = report.stats.request_count(),
+                "report merged"
+            );
             self.stats.merge_report(worker_id, &report);
             self.warn_on_overflow(&report);
         }
@@ -501,6 +510,13 @@ impl Coordinator {
         self.staged = self.config.shape.as_ref().map(|shape| {
             stages::StagedRun::new(shape, stages_start, self.clock.unix_ms(stages_start))
         });
+        if let Some(staged) = &self.staged {
+            info!(
+                start_unix_ms = staged.clock().start_unix_ms,
+                stages = staged.clock().stages.len(),
+                "load shape"
+            );
+        }
         if let Some(step) = self.staged.as_mut().and_then(|s| s.advance(now)) {
             info!(
                 stage = step.stage,
