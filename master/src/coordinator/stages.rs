@@ -8,8 +8,9 @@
 //! with `start` > 0 is one: a jump at time 0) keeps the jump and starts the ramp
 //! [`SETTLE`] later, since a worker runs one spawn rate at a time.
 //!
-//! Workers retire users beyond a lowered target at their next task boundary, so a ramp
-//! down is a drop to the stage's `to` at its start, not a linear descent.
+//! Workers retire users beyond a lowered target at once (each at its next task boundary),
+//! so a ramp down is a staircase: the target steps down at most every [`DOWN_STEP`], to the
+//! ramp's value at the end of each step, reaching the stage's `to` in its last second.
 
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ use tokio::time::Instant;
 pub(super) const JUMP_RATE: f64 = 1_000_000.0;
 /// Time between a jump and the ramp that starts from its value at the same instant.
 pub(super) const SETTLE: Duration = Duration::from_millis(200);
+/// The shortest time between two steps of a ramp down.
+pub(super) const DOWN_STEP: Duration = Duration::from_secs(1);
 
 /// One change of a closed run's target.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,12 +59,16 @@ pub(super) fn closed_steps(shape: &LoadShape) -> Vec<Step> {
         } else {
             (stage.to - from).abs() / stage.duration.as_secs_f64()
         };
-        raw.push(Step {
-            at,
-            stage: i + 1,
-            users: users(stage.to),
-            rate,
-        });
+        if stage.to < from && !stage.duration.is_zero() {
+            raw.extend(ramp_down(at, i + 1, from, stage.to, stage.duration, rate));
+        } else {
+            raw.push(Step {
+                at,
+                stage: i + 1,
+                users: users(stage.to),
+                rate,
+            });
+        }
         at += stage.duration;
         from = stage.to;
     }
@@ -80,6 +87,31 @@ pub(super) fn closed_steps(shape: &LoadShape) -> Vec<Step> {
         }
     }
     steps
+}
+
+/// The staircase of a ramp from `from` down to `to` users over `duration`, starting at
+/// `at`: `n` equal steps (one per [`DOWN_STEP`] or per user, whichever is fewer), each
+/// lowering the target to the ramp's value at the step's end.
+fn ramp_down(
+    at: Duration,
+    stage: usize,
+    from: f64,
+    to: f64,
+    duration: Duration,
+    rate: f64,
+) -> Vec<Step> {
+    let drop = from - to;
+    let by_time = (duration.as_secs_f64() / DOWN_STEP.as_secs_f64()).ceil();
+    // Both are whole numbers between 1 and 1e9 (stage values are checked when parsed).
+    let n = by_time.min(drop).max(1.0) as u32;
+    (0..n)
+        .map(|k| Step {
+            at: at + duration.mul_f64(f64::from(k) / f64::from(n)),
+            stage,
+            users: (from - drop * f64::from(k + 1) / f64::from(n)).round() as u32,
+            rate,
+        })
+        .collect()
 }
 
 /// The master's view of a run with stages.
@@ -204,9 +236,27 @@ mod tests {
     }
 
     #[test]
-    fn a_ramp_down_lowers_the_target_at_its_start() {
+    fn a_ramp_down_is_a_staircase_of_whole_seconds() {
+        // 8 → 2 over 2 s: two steps, to 5 at once and to 2 one second later.
         let shape = closed(0.0, &[(4_000, 8.0), (2_000, 2.0)]);
-        assert_eq!(plan(&shape), [(0, 1, 8, 2.0), (4_000, 2, 2, 3.0)]);
+        assert_eq!(
+            plan(&shape),
+            [(0, 1, 8, 2.0), (4_000, 2, 5, 3.0), (5_000, 2, 2, 3.0)]
+        );
+        // 500 → 50 over 10 s: ten steps of 45 users, the last reaching 50 at 19 s.
+        let shape = closed(0.0, &[(10_000, 500.0), (10_000, 50.0)]);
+        let down: Vec<(u64, u32)> = plan(&shape)[1..].iter().map(|s| (s.0, s.2)).collect();
+        let expected: Vec<(u64, u32)> = (0..10)
+            .map(|k| (10_000 + k * 1_000, 455 - 45 * k as u32))
+            .collect();
+        assert_eq!(down, expected);
+        // From start = 3 down to 1 over 10 s: the jump to 3, then one step per user (not
+        // one per second), the first SETTLE after the jump.
+        let shape = closed(3.0, &[(10_000, 1.0)]);
+        assert_eq!(
+            plan(&shape),
+            [(0, 1, 3, JUMP_RATE), (200, 1, 2, 0.2), (5_000, 1, 1, 0.2)]
+        );
     }
 
     #[test]

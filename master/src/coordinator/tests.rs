@@ -442,22 +442,30 @@ async fn closed_stages_set_users_and_rates_at_their_boundaries() {
     assert_eq!(steps(&mut c, "w1")[1], (2, 5, 500_000.0));
     c.advance_to(ms(14_999)).await;
     assert_eq!(steps(&mut c, "w2").len(), 2);
-    c.advance_to(ms(15_000)).await;
-    // Down 6 users over 5 s: 1.2 users/s, 0.6 each.
-    assert_eq!(steps(&mut c, "w1")[2], (3, 2, 0.6));
-    assert_eq!(steps(&mut c, "w2")[2], (3, 2, 0.6));
+    // Down 6 users over 5 s, a step a second, each to where the ramp is at its end:
+    // 9, 8, 6, 5, 4 users over both workers (1.2 users/s, split as the users are).
+    let mut totals = Vec::new();
+    for second in 15..20 {
+        c.advance_to(ms(second * 1_000)).await;
+        let (w1, w2) = (steps(&mut c, "w1"), steps(&mut c, "w2"));
+        let (a, b) = (w1.last().expect("w1"), w2.last().expect("w2"));
+        assert_eq!(a.0, w1.len() as u64, "one new assignment a second");
+        assert!((a.2 + b.2 - 1.2).abs() < 1e-9, "rates {} + {}", a.2, b.2);
+        totals.push(a.1 + b.1);
+    }
+    assert_eq!(totals, [9, 8, 6, 5, 4]);
     let clocks: Vec<i64> = c
         .assignments("w1")
         .iter()
         .map(|a| a.stages.as_ref().map_or(0, |s| s.start_unix_ms))
         .collect();
-    assert_eq!(clocks, [BASE_MS; 3], "the same clock every time");
+    assert_eq!(clocks, [BASE_MS; 7], "the same clock every time");
 
     c.advance_to(ms(19_900)).await;
     assert_eq!((c.stops("w1"), c.stops("w2")), (0, 0));
     c.advance_to(ms(20_000)).await;
     assert_eq!((c.stops("w1"), c.stops("w2")), (1, 1));
-    assert_eq!(steps(&mut c, "w1").len(), 3, "no stage after the last");
+    assert_eq!(steps(&mut c, "w1").len(), 7, "no step after the last");
 }
 
 /// A worker joining during a stage gets a share of that stage's target, not the peak, and
