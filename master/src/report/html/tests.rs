@@ -72,6 +72,7 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         below_target: Vec::new(),
         checkpoint: false,
         open: None,
+        stages: Vec::new(),
         meta: RunMeta {
             profile: Some("light".into()),
             host: "http://localhost".into(),
