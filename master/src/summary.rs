@@ -18,6 +18,8 @@ mod open;
 mod stages;
 
 pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
+#[cfg(test)]
+pub(crate) use stages::sample_stages;
 pub use stages::{StageSummary, stage_stats_from, stage_summaries};
 
 /// The whole summary.

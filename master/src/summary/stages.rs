@@ -133,6 +133,17 @@ pub fn stage_stats_from(stage: &StageSummary) -> Result<StageStats, String> {
     Ok(stats)
 }
 
+/// Three open-model stages (`warm`, `ramp`, `plateau`) with 10, 20 and 30 requests, for
+/// the reports' tests.
+#[cfg(test)]
+pub(crate) fn sample_stages() -> Vec<StageSummary> {
+    let mut run = RunStats::default();
+    for (stage, requests) in [(1, 10), (2, 20), (3, 30)] {
+        run.merge_report("w1", &tests::report(stage, requests));
+    }
+    stage_summaries(&tests::shape(Model::Open), &run, 6_000)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -143,7 +154,7 @@ mod tests {
 
     use super::*;
 
-    fn shape(model: Model) -> LoadShape {
+    pub(super) fn shape(model: Model) -> LoadShape {
         let stage = |name: &str, secs, to| Stage {
             name: name.to_owned(),
             duration: Duration::from_secs(secs),
@@ -164,7 +175,7 @@ mod tests {
         }
     }
 
-    fn report(stage: u32, requests: u64) -> Report {
+    pub(super) fn report(stage: u32, requests: u64) -> Report {
         let mut stats = StatsSet::default();
         for i in 0..requests {
             let error = (i % 5 == 0).then_some("HTTP 500");
