@@ -45,11 +45,16 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         0.0
     };
     let totals = &view.stats.totals;
-    let verdicts = config
-        .slo
-        .as_ref()
-        .filter(|_| started)
-        .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
+    let verdicts = config.slo.as_ref().filter(|_| started).map(|setup| {
+        let mut verdicts = slo::evaluate(&setup.table, &setup.level, totals);
+        let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
+        verdicts.extend(slo::evaluate_stages(
+            &setup.table,
+            &stages,
+            &view.stats.stages,
+        ));
+        verdicts
+    });
     // The stages (and an open schedule) start at the stage clock's origin.
     let origin_ms = view
         .stats

@@ -116,18 +116,29 @@ pub fn failures_table(stats: &StatsSet) -> String {
     out
 }
 
-/// The SLO verdict table: kind, rule, target, measured value, worst endpoint, result.
+/// The SLO verdict table: kind, rule, target, measured value, worst endpoint, result; with
+/// a Stage column first when stage rules were checked.
 pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    let staged = verdicts.iter().any(|v| v.stage.is_some());
+    let stage_cell = |stage: &str| {
+        if staged {
+            format!("{:<14} ", truncate(stage, 14))
+        } else {
+            String::new()
+        }
+    };
     let mut out = format!(
-        "{:<9} {:<14} {:<12} {:>10}  {:<14} {}\n",
-        "Kind", "Rule", "Target", "Measured", "Result", "Worst endpoint"
+        "{}{:<9} {:<17} {:<12} {:>10}  {:<14} {}\n",
+        stage_cell("Stage"),
+        "Kind",
+        "Rule",
+        "Target",
+        "Measured",
+        "Result",
+        "Worst endpoint"
     );
     for v in verdicts {
-        let measured = match v.metric.as_str() {
-            "avg_ms" => format!("{} ms", ms(v.measured)),
-            "failure_ratio" => percent(v.measured),
-            _ => format!("{:.2}x", v.measured),
-        };
+        let measured = verdict_value(&v.metric, v.measured);
         let (measured, result) = match v.status {
             Status::Pass => (measured, "PASS"),
             Status::Fail => (measured, "FAIL"),
@@ -135,8 +146,9 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<9} {:<14} {:<12} {:>10}  {:<14} {}",
-            v.kind.as_str(),
+            "{}{:<9} {:<17} {:<12} {:>10}  {:<14} {}",
+            stage_cell(v.stage.as_deref().unwrap_or("(run)")),
+            v.kind.map_or("all", |k| k.as_str()),
             v.metric,
             v.target,
             measured,
@@ -145,6 +157,15 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
         );
     }
     out
+}
+
+/// A verdict's measured value in its rule's unit.
+pub fn verdict_value(metric: &str, value: f64) -> String {
+    match metric {
+        "avg_ms" | "p95_ms" | "p99_ms" => format!("{} ms", ms(value)),
+        "failure_ratio" | "max_failure_ratio" => percent(value),
+        _ => format!("{value:.2}x"),
+    }
 }
 
 /// Stages with more endpoints than this show only their Aggregated row.
@@ -413,5 +434,39 @@ mod tests {
         assert_eq!(counts, ["10", "20", "30"], "{text}");
         assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
         assert!(stage_tables(&[]).is_empty());
+    }
+
+    #[test]
+    fn stage_verdicts_get_a_stage_column() {
+        use lv_common::kind::SloKind;
+        let verdict = |stage: Option<&str>, kind, metric: &str, status| Verdict {
+            kind,
+            stage: stage.map(str::to_owned),
+            metric: metric.into(),
+            target: "< 500 ms".into(),
+            measured: 612.0,
+            endpoint: "GET /x".into(),
+            status,
+        };
+        let run_wide = verdict(None, Some(SloKind::Chat), "avg_ms", Status::Pass);
+        assert!(!verdict_table(std::slice::from_ref(&run_wide)).contains("Stage"));
+        let table = verdict_table(&[
+            run_wide,
+            verdict(Some("plateau"), None, "p95_ms", Status::Fail),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("Stage"), "{table}");
+        assert!(
+            lines[1].starts_with("(run)") && lines[1].contains("chat"),
+            "{table}"
+        );
+        assert!(
+            lines[2].starts_with("plateau") && lines[2].contains(" all "),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("612 ms") && lines[2].contains("FAIL"),
+            "{table}"
+        );
     }
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::aggregate::PERCENTILES;
-use crate::format::{decimal, duration, ms, percent, utc_timestamp};
+use crate::format::{decimal, duration, ms, utc_timestamp};
 use crate::slo::{Status, Verdict};
 use crate::summary::{EndpointSummary, Summary};
 
@@ -282,6 +282,7 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
         let _ = writeln!(out, "<p class=\"empty\">SLO verdicts off</p>");
         return;
     };
+    let staged = verdicts.iter().any(|v| v.stage.is_some());
     let rows: Vec<String> = verdicts
         .iter()
         .map(|v| {
@@ -295,30 +296,30 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
             } else {
                 &v.endpoint
             };
-            let (kind, metric, target) = (text(v.kind.as_str()), text(&v.metric), text(&v.target));
+            let kind = text(v.kind.map_or("all", |k| k.as_str()));
+            let (metric, target) = (text(&v.metric), text(&v.target));
             let result = format!("<td class=\"t {class}\">{label}</td>");
-            tr(
-                "",
-                &[kind, metric, target, text(&value), text(endpoint), result],
-            )
+            let mut cells = Vec::with_capacity(7);
+            if staged {
+                cells.push(text(v.stage.as_deref().unwrap_or("(run)")));
+            }
+            cells.extend([kind, metric, target, text(&value), text(endpoint), result]);
+            tr("", &cells)
         })
         .collect();
-    table(
-        out,
-        "Kind|Metric|Target|Measured|Worst endpoint|Result",
-        6,
-        &rows,
-        "None",
-    );
+    let (headers, columns) = if staged {
+        ("Stage|Kind|Metric|Target|Measured|Worst endpoint|Result", 7)
+    } else {
+        ("Kind|Metric|Target|Measured|Worst endpoint|Result", 6)
+    };
+    table(out, headers, columns, &rows, "None");
 }
 
 /// A verdict's measured value in its rule's unit.
 fn measured(metric: &str, value: f64) -> String {
     match metric {
-        "avg_ms" => format!("{} ms", ms(value)),
-        "failure_ratio" => percent(value),
         m if m.ends_with("_over_avg") => format!("{value:.2}x avg"),
-        _ => decimal(value, 2),
+        m => crate::console::verdict_value(m, value),
     }
 }
 

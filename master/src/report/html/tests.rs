@@ -201,7 +201,8 @@ fn user_text_is_escaped() {
 fn slo_verdicts_table() {
     let mut s = summary(Vec::new());
     let verdict = |metric: &str, measured: f64, status: Status| Verdict {
-        kind: SloKind::Health,
+        kind: Some(SloKind::Health),
+        stage: None,
         metric: metric.into(),
         target: "< 50 ms".into(),
         measured,
