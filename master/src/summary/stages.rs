@@ -249,4 +249,24 @@ mod tests {
         assert_eq!(rebuilt.totals.failure_count(), 4);
         assert_eq!(rebuilt.totals.failures.values().sum::<u64>(), 4);
     }
+
+    #[test]
+    fn the_json_has_one_table_per_stage() {
+        let json = serde_json::to_value(sample_stages()).expect("json");
+        let stages = json.as_array().expect("an array");
+        assert_eq!(stages.len(), 3);
+        for (i, stage) in stages.iter().enumerate() {
+            assert_eq!(stage["index"], i + 1);
+            assert_eq!(stage["total"]["name"], "Aggregated");
+            assert_eq!(stage["total"]["requests"], 10 * (i + 1));
+            assert_eq!(stage["endpoints"][0]["name"], "/x");
+            assert!(stage["endpoints"][0]["histogram"].as_str().is_some());
+            assert_eq!(stage["open"]["started"], 0);
+            assert!(stage["open"].get("intervals").is_none(), "runs only");
+        }
+        assert_eq!(stages[2]["name"], "plateau");
+        assert_eq!(stages[2]["target_unit"], "arrivals/s");
+        let back: Vec<StageSummary> = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back[1].total.requests, 20);
+    }
 }
