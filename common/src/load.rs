@@ -96,6 +96,11 @@ impl LoadShape {
         Schedule::new(self.start, &stages)
     }
 
+    /// The highest value the shape reaches: peak users (closed) or peak rate (open).
+    pub fn peak(&self) -> f64 {
+        self.stages.iter().map(|s| s.to).fold(self.start, f64::max)
+    }
+
     /// Total length of the stages.
     pub fn duration(&self) -> Duration {
         self.stages.iter().map(|s| s.duration).sum()

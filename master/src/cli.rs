@@ -52,12 +52,17 @@ pub struct Args {
     #[arg(short = 'f', long = "scenarios", value_name = "PATH", num_args = 1.., value_delimiter = ',', action = ArgAction::Set, default_value = "configs/scenarios")]
     pub scenarios: Vec<PathBuf>,
 
-    /// Peak number of concurrent users.
-    #[arg(short = 'u', long, default_value_t = 1)]
+    /// Peak number of concurrent users (a --shape decides them instead).
+    #[arg(short = 'u', long, default_value_t = 1, conflicts_with = "shape")]
     pub users: u32,
 
-    /// Users started per second, over all workers.
-    #[arg(short = 'r', long = "spawn-rate", default_value_t = 1.0)]
+    /// Users started per second, over all workers (a --shape decides it instead).
+    #[arg(
+        short = 'r',
+        long = "spawn-rate",
+        default_value_t = 1.0,
+        conflicts_with = "shape"
+    )]
     pub spawn_rate: f64,
 
     /// Stop after this long (`30s`, `5m`, `1h30m`); run until Ctrl-C when absent.
@@ -69,13 +74,15 @@ pub struct Args {
     #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "shape")]
     pub rate: Option<f64>,
 
-    /// Open model: the stages of a `[load]` table in this TOML file; the run lasts as long
-    /// as its stages unless --run-time cuts it shorter.
+    /// The stages of a `[load]` table in this TOML file: users over time (`model =
+    /// "closed"`) or arrivals per second (`"open"`); the run lasts as long as its stages
+    /// unless --run-time cuts it shorter. See docs/load-shapes.md.
     #[arg(long, value_name = "FILE")]
     pub shape: Option<PathBuf>,
 
     /// Open model: iterations in flight at most, over all workers (arrivals beyond are
-    /// dropped, or queued with the shape's `on_saturation = "queue"`).
+    /// dropped, or queued with the shape's `on_saturation = "queue"`); refused with a
+    /// closed shape.
     #[arg(long = "max-in-flight", value_name = "N")]
     pub max_in_flight: Option<u32>,
 

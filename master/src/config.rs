@@ -191,17 +191,23 @@ impl MasterConfig {
         let tags = clean(&args.tags);
         let exclude_tags = clean(&args.exclude_tags);
         let (slo, slo_note) = slo_setup(args)?;
-        let (open, open_note) = load::open_shape(args)?;
+        let (shape, shape_note) = load::shape_of(args)?;
         let mut notes = resolved.notes;
         notes.extend(slo_note);
-        notes.extend(open_note);
-        // An open run lasts as long as its stages, unless --run-time cuts it shorter.
-        let run_time = match &open {
+        notes.extend(shape_note);
+        // A shaped run lasts as long as its stages, unless --run-time cuts it shorter.
+        let run_time = match &shape {
             Some(shape) => Some(
                 args.run_time
                     .map_or(shape.duration(), |t| t.min(shape.duration())),
             ),
             None => args.run_time,
+        };
+        // A closed shape decides the users: the peak, so the capacity checks see it.
+        let users = match &shape {
+            // Whole numbers up to 1e9 (checked when parsed) fit in a u32.
+            Some(shape) if shape.model == Model::Closed => shape.peak() as u32,
+            _ => args.users,
         };
         let run_time_text = args.run_time.map_or_else(
             || "unlimited".to_owned(),
@@ -210,7 +216,7 @@ impl MasterConfig {
         let html = args.html.as_ref().map(|path| {
             PathBuf::from(report_name(
                 &path.to_string_lossy(),
-                args.users,
+                users,
                 args.spawn_rate,
                 &run_time_text,
             ))
@@ -223,10 +229,10 @@ impl MasterConfig {
             plan: resolved.plan,
             scenario_paths: args.scenarios.clone(),
             host: args.host.clone(),
-            users: args.users,
+            users,
             spawn_rate: args.spawn_rate,
             run_time,
-            shape: open,
+            shape,
             expect_workers,
             expect_workers_max_wait: args.expect_workers_max_wait,
             local_workers,

@@ -36,6 +36,7 @@ mod live;
 mod liveness;
 mod open;
 mod session;
+mod stages;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
@@ -139,6 +140,9 @@ pub struct Coordinator {
     web: Option<session::Web>,
     /// Open model: the schedule and the stripes (`None` in a closed run or before start).
     open: Option<open::OpenRun>,
+    /// A run with a `[load]` shape: its stage clock and, in the closed model, the target
+    /// changes (`None` without a shape or before start).
+    staged: Option<stages::StagedRun>,
 }
 
 impl Coordinator {
@@ -170,6 +174,7 @@ impl Coordinator {
             warned_fd: BTreeSet::new(),
             web: None,
             open: None,
+            staged: None,
         }
     }
 
@@ -193,6 +198,7 @@ impl Coordinator {
         while !self.is_done() {
             let state = self.run_state();
             let quit_at = self.web.as_ref().and_then(|w| w.quit_at);
+            let stage_at = self.next_stage_at();
             tokio::select! {
                 Some(command) = session::next_command(&mut commands) => self.on_command(command),
                 () = sleep_until_or_never(quit_at) => {
@@ -208,7 +214,7 @@ impl Coordinator {
                     Some(event) => self.on_event(event),
                     None => self.abort("the gRPC server stopped".into()),
                 },
-                wake = timers.next() => self.on_wake(wake),
+                wake = timers.next(stage_at) => self.on_wake(wake),
             }
             self.after_step(stop_requested);
             if self.run_state() != state {
@@ -226,6 +232,7 @@ impl Coordinator {
     /// Does the periodic job that is due.
     fn on_wake(&mut self, wake: Wake) {
         match wake {
+            Wake::Stage => self.on_stage(),
             Wake::Tick => self.on_tick(),
             Wake::Heartbeat => self.on_heartbeat(),
             Wake::History => {
@@ -404,6 +411,15 @@ impl Coordinator {
         };
         worker.send(MasterKind::Ack(ack));
         if fresh {
+            debug!(
+                worker_id,
+                seq = report.seq,
+                stage = report.stage,
+                start_unix_ms = report.start_unix_ms,
+                end_unix_ms = report.end_unix_ms,
+                requests = report.stats.request_count(),
+                "report merged"
+            );
             self.stats.merge_report(worker_id, &report);
             self.warn_on_overflow(&report);
         }
@@ -489,6 +505,26 @@ impl Coordinator {
             let start = now + open::LEAD;
             open::OpenRun::new(shape, start, self.clock.unix_ms(start))
         });
+        // The stages start with the open schedule, or now.
+        let stages_start = self.open.as_ref().map_or(now, open::OpenRun::start);
+        self.staged = self.config.shape.as_ref().map(|shape| {
+            stages::StagedRun::new(shape, stages_start, self.clock.unix_ms(stages_start))
+        });
+        if let Some(staged) = &self.staged {
+            info!(
+                start_unix_ms = staged.clock().start_unix_ms,
+                stages = staged.clock().stages.len(),
+                "load shape"
+            );
+        }
+        if let Some(step) = self.staged.as_mut().and_then(|s| s.advance(now)) {
+            info!(
+                stage = step.stage,
+                users = step.users,
+                spawn_rate = step.rate,
+                "closed-model stage"
+            );
+        }
         // An open run's schedule starts after the lead and gets a margin for its last
         // arrivals to fire before the Stop.
         let begins = self
@@ -503,6 +539,53 @@ impl Coordinator {
             "starting the run"
         );
         self.assign();
+    }
+
+    /// When the closed-model target changes next (never outside a running staged run).
+    fn next_stage_at(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Running { .. } => self.staged.as_ref().and_then(stages::StagedRun::next_at),
+            _ => None,
+        }
+    }
+
+    /// A closed-model stage boundary: the new target and spawn rate go to every worker,
+    /// split as after a join or a loss.
+    fn on_stage(&mut self) {
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return;
+        }
+        let Some(step) = self.staged.as_mut().and_then(|s| s.advance(Instant::now())) else {
+            return;
+        };
+        info!(
+            stage = step.stage,
+            users = step.users,
+            spawn_rate = step.rate,
+            "closed-model stage"
+        );
+        let name = self
+            .config
+            .stages()
+            .get(step.stage.saturating_sub(1))
+            .map_or_else(String::new, |s| s.name.clone());
+        self.web_event("stage", format!("stage {name}: {} users", step.users));
+        self.assign();
+    }
+
+    /// Users the run aims at now: the closed-model stage's, else the configured ones.
+    fn users_target(&self) -> u32 {
+        self.closed_step().map_or(self.config.users, |s| s.users)
+    }
+
+    /// Users started per second over all workers now.
+    fn spawn_rate_target(&self) -> f64 {
+        self.closed_step()
+            .map_or(self.config.spawn_rate, |s| s.rate)
+    }
+
+    fn closed_step(&self) -> Option<stages::Step> {
+        self.staged.as_ref().and_then(stages::StagedRun::current)
     }
 
     fn begin_stop(&mut self) {

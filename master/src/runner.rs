@@ -21,6 +21,9 @@ use crate::coordinator::{Coordinator, RunResult};
 use crate::summary::Summary;
 use crate::{cli, conclude, console, coordinator, outputs, server, web};
 
+/// How long workers get to read their Shutdown and hang up before the server closes.
+const LEAVE_GRACE: Duration = Duration::from_secs(5);
+
 /// What a run ended with.
 pub struct Outcome {
     /// The process exit code.
@@ -86,6 +89,7 @@ pub async fn run_with_web(
     let server_token = CancellationToken::new();
     let (events_tx, events_rx) = mpsc::channel(4096);
     let service = server::ControlService::new(events_tx, &config.token, server_token.clone());
+    let mut open_streams = service.open_streams();
     let server = tokio::spawn(serve(
         service,
         listener,
@@ -118,6 +122,20 @@ pub async fn run_with_web(
     .await;
     if drained.is_err() {
         warn!("local workers did not leave in time; cancelling them");
+    }
+    // Every worker got Shutdown; it hangs up once it has read it. Closing the server before
+    // that could reset a stream with the Shutdown still unread, and the worker would keep
+    // reconnecting to a master that is gone.
+    // (An error from wait_for means the server is already gone, and its streams with it.)
+    let hung_up = tokio::time::timeout(LEAVE_GRACE, open_streams.wait_for(|&n| n == 0))
+        .await
+        .map(drop);
+    if hung_up.is_err() {
+        let left = *open_streams.borrow();
+        warn!(
+            streams = left,
+            "workers still attached after Shutdown; closing their streams"
+        );
     }
     workers_token.cancel();
     server_token.cancel();

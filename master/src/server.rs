@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use lv_common::pb::{self, control_server::Control, worker_message::Kind as WorkerKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
@@ -28,6 +28,8 @@ pub struct ControlService {
     token: Arc<str>,
     next_conn: Arc<AtomicU64>,
     shutdown: CancellationToken,
+    /// Worker streams whose inbound side is still open.
+    streams: Arc<watch::Sender<usize>>,
 }
 
 impl ControlService {
@@ -38,7 +40,29 @@ impl ControlService {
             token: Arc::from(token),
             next_conn: Arc::new(AtomicU64::new(1)),
             shutdown,
+            streams: Arc::new(watch::Sender::new(0)),
         }
+    }
+
+    /// The number of worker streams still open, updated as they open and end.
+    pub fn open_streams(&self) -> watch::Receiver<usize> {
+        self.streams.subscribe()
+    }
+}
+
+/// Counts one open worker stream for as long as it lives.
+struct StreamGuard(Arc<watch::Sender<usize>>);
+
+impl StreamGuard {
+    fn new(streams: &Arc<watch::Sender<usize>>) -> StreamGuard {
+        streams.send_modify(|n| *n += 1);
+        StreamGuard(Arc::clone(streams))
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -107,40 +131,46 @@ impl Control for ControlService {
             .send(Event::Attached { hello, conn, tx })
             .await
             .map_err(|_| Status::unavailable("the master is shutting down"))?;
+        let guard = StreamGuard::new(&self.streams);
         tokio::spawn(forward(
             inbound,
             worker_id,
             conn,
             self.events.clone(),
             self.shutdown.child_token(),
+            guard,
         ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 
+/// Forwards one worker's messages to the coordinator until its stream ends. Once the
+/// coordinator is gone (the run is over) it keeps reading and discarding them: dropping the
+/// stream would reset it, and a reset can discard the Shutdown still on its way out.
 async fn forward(
     mut inbound: Streaming<pb::WorkerMessage>,
     worker_id: String,
     conn: u64,
     events: mpsc::Sender<Event>,
     shutdown: CancellationToken,
+    _open: StreamGuard,
 ) {
+    let mut coordinator_gone = false;
     let reason = loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return,
             message = inbound.message() => message,
         };
         match message {
-            Ok(Some(message)) => {
+            Ok(Some(message)) if !coordinator_gone => {
                 let event = Event::Message {
                     worker_id: worker_id.clone(),
                     conn,
                     message,
                 };
-                if events.send(event).await.is_err() {
-                    return;
-                }
+                coordinator_gone = events.send(event).await.is_err();
             }
+            Ok(Some(_)) => {}
             Ok(None) => break "stream closed".to_owned(),
             Err(status) => break status.message().to_owned(),
         }
@@ -190,5 +220,86 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    /// A worker stream stays open, and counted, until the worker hangs up, even once the
+    /// coordinator is gone and the worker is still sending: the master waits on that count
+    /// before it closes, so a Shutdown on its way out is never reset away.
+    #[tokio::test]
+    async fn a_stream_stays_counted_until_the_worker_hangs_up() {
+        use lv_common::pb::control_client::ControlClient;
+        use lv_common::pb::control_server::ControlServer;
+        use lv_common::pb::master_message::Kind as MasterKind;
+
+        let (events_tx, mut events_rx) = mpsc::channel(16);
+        let token = CancellationToken::new();
+        let service = ControlService::new(events_tx, "t", token.clone());
+        let mut open = service.open_streams();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(ControlServer::new(service))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    token.clone().cancelled_owned(),
+                ),
+        );
+        let mut client = ControlClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connects");
+        let (tx, rx) = mpsc::channel(8);
+        let send = |kind| pb::WorkerMessage { kind: Some(kind) };
+        tx.send(send(WorkerKind::Hello(hello(
+            "t",
+            lv_common::PROTOCOL_VERSION,
+        ))))
+        .await
+        .expect("queued");
+        let mut inbound = client
+            .attach(ReceiverStream::new(rx))
+            .await
+            .expect("attached")
+            .into_inner();
+        let Some(Event::Attached { tx: outbound, .. }) = events_rx.recv().await else {
+            panic!("no Attached event");
+        };
+        assert_eq!(*open.wait_for(|&n| n == 1).await.expect("counted"), 1);
+
+        // The run is over: the coordinator is gone, a late heartbeat still arrives.
+        drop(events_rx);
+        for _ in 0..3 {
+            tx.send(send(WorkerKind::Heartbeat(pb::Heartbeat::default())))
+                .await
+                .expect("queued");
+        }
+        let shutdown = pb::MasterMessage {
+            kind: Some(MasterKind::Shutdown(pb::Shutdown::default())),
+        };
+        outbound.send(Ok(shutdown)).await.expect("queued");
+        drop(outbound);
+        let got = inbound
+            .message()
+            .await
+            .expect("a message")
+            .expect("not ended");
+        assert!(matches!(got.kind, Some(MasterKind::Shutdown(_))));
+        let early = tokio::time::timeout(Duration::from_millis(300), open.wait_for(|&n| n == 0));
+        assert!(
+            early.await.is_err(),
+            "the stream ended before the worker hung up"
+        );
+
+        // The worker hangs up: the count drops to zero.
+        drop(tx);
+        let hung_up = tokio::time::timeout(Duration::from_secs(5), open.wait_for(|&n| n == 0));
+        assert!(
+            hung_up.await.is_ok(),
+            "still counted after the worker hung up"
+        );
+        token.cancel();
+        let _ = server.await;
     }
 }

@@ -105,3 +105,60 @@ fn out_of_range_numbers_are_refused() {
         assert!(err.contains(needle), "{words:?}: {err}");
     }
 }
+
+/// A closed shape with open-only keys, non-whole users, `--max-in-flight`, or explicit
+/// users or spawn rate is refused with exit code 2, naming the file and key or both flags.
+#[test]
+fn closed_shape_errors_name_the_file_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shape = |name: &str, extra: &str, to: &str| {
+        let text = format!(
+            "[load]\nmodel = \"closed\"\n{extra}stages = [{{ duration = \"1s\", to = {to} }}]\n"
+        );
+        let path = write_file(dir.path(), name, &text);
+        path.to_str().expect("utf-8 path").to_owned()
+    };
+    let good = shape("good.toml", "", "2");
+    let capped = shape("capped.toml", "max_in_flight = 10\n", "2");
+    let poisson = shape("poisson.toml", "arrivals = \"poisson\"\n", "2");
+    let half = shape("half.toml", "", "2.5");
+    let profile = write_file(
+        dir.path(),
+        "mine.conf",
+        &format!("users = 5\nshape = {good}\n"),
+    );
+    let profile = profile.to_str().expect("utf-8 path");
+    for (words, needles) in [
+        (
+            vec!["--shape", &capped],
+            vec!["capped.toml: load.max_in_flight: only applies to model = \"open\""],
+        ),
+        (
+            vec!["--shape", &poisson],
+            vec!["poisson.toml: load.arrivals: only applies"],
+        ),
+        (
+            vec!["--shape", &half],
+            vec!["half.toml: load.stages[1].to: expected a whole number of users"],
+        ),
+        (
+            vec!["--shape", &good, "--max-in-flight", "4"],
+            vec!["--max-in-flight", "good.toml has load.model = \"closed\""],
+        ),
+        (
+            vec!["--shape", &good, "-u", "5"],
+            vec!["--users", "--shape"],
+        ),
+        (
+            vec!["-r", "3", "--shape", &good],
+            vec!["--spawn-rate", "--shape"],
+        ),
+        (vec!["--config", profile], vec!["--users", "--shape"]),
+    ] {
+        let (code, err) = master_with(GOOD, &words);
+        assert_eq!(code, Some(2), "{words:?}: {err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{words:?}: {needle:?} in {err}");
+        }
+    }
+}

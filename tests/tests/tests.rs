@@ -13,6 +13,7 @@ mod profiles;
 mod reports;
 mod scale;
 mod stage_reports;
+mod stages;
 mod suite;
 mod trust;
 mod web;

@@ -3,7 +3,9 @@
 //! heartbeats and stats reports.
 //!
 //! Reports live in an [`Outbox`] until acknowledged and are sent again after a
-//! reconnect, so a dropped connection loses no stats. A watchdog stops the users when
+//! reconnect, so a dropped connection loses no stats. A run with stages also closes the
+//! report interval at each stage boundary and tags each report with its stage (see
+//! [`flush`]). A watchdog stops the users when
 //! the master has been silent past the heartbeat timeout, connected or not, so a worker
 //! never goes on loading a target on its own.
 
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use lv_common::pb::control_client::ControlClient;
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
-use lv_common::wire::{Assignment, Report, unix_ms_now};
+use lv_common::wire::{Assignment, Report, StageClock, unix_ms_now};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
@@ -24,6 +26,8 @@ use crate::outbox::{DEFAULT_CAPACITY, Outbox};
 use crate::recorder::Recorder;
 use crate::swarm::SwarmHandle;
 use crate::{WorkerConfig, WorkerError};
+
+mod flush;
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
@@ -64,6 +68,8 @@ struct State<'a> {
     last_contact: Arc<LastContact>,
     report_interval: Duration,
     report_start_ms: i64,
+    /// The current run's stage windows, when it has stages.
+    stages: Option<StageClock>,
     /// The current run's last report went out; nothing more to report until a new run.
     run_finished: bool,
 }
@@ -92,6 +98,7 @@ pub async fn serve(
         last_contact,
         report_interval: DEFAULT_REPORT_INTERVAL,
         report_start_ms: unix_ms_now(),
+        stages: None,
         run_finished: true,
     };
     let result = state.connect_loop(shutdown).await;
@@ -164,10 +171,20 @@ impl State<'_> {
         let mut report_tick = tokio::time::interval(self.report_interval);
         report_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            let boundary = self.next_stage_flush();
+            let flush_in = boundary.map(|at| flush::wait_until(at, unix_ms_now()));
             tokio::select! {
                 () = shutdown.cancelled() => {
                     self.finish_run(&tx).await;
                     return End::Cancelled;
+                }
+                () = sleep_opt(flush_in) => {
+                    let end = boundary.map(|at| flush::flush_end(at, unix_ms_now()));
+                    if !self.send_report_until(&tx, false, end).await {
+                        return End::Lost("stream closed".into());
+                    }
+                    // The periodic interval restarts from the boundary.
+                    report_tick.reset();
                 }
                 message = inbound.message() => match message {
                     Ok(Some(message)) => {
@@ -225,6 +242,7 @@ impl State<'_> {
                 })?;
                 self.start_run(&assignment.run_id);
                 self.report_interval = assignment.report_interval;
+                self.stages = assignment.stages.clone();
                 self.swarm.apply(assignment).await;
             }
             Some(MasterKind::Ack(ack)) => self.outbox.ack(&ack.run_id, ack.seq),
@@ -296,14 +314,32 @@ impl State<'_> {
         }
     }
 
+    /// The Unix ms of the stage boundary that closes the current interval, if any.
+    fn next_stage_flush(&self) -> Option<i64> {
+        if self.run_finished || self.outbox.run_id().is_none() {
+            return None;
+        }
+        flush::next_stage_flush(self.stages.as_ref(), self.report_start_ms)
+    }
+
     /// Sends the stats recorded since the last report; false when the stream is closed.
     async fn send_report(&mut self, tx: &mpsc::Sender<pb::WorkerMessage>, last: bool) -> bool {
+        self.send_report_until(tx, last, None).await
+    }
+
+    /// [`State::send_report`] with the interval's end stamped `end_ms` (now when `None`).
+    async fn send_report_until(
+        &mut self,
+        tx: &mpsc::Sender<pb::WorkerMessage>,
+        last: bool,
+        end_ms: Option<i64>,
+    ) -> bool {
         let Some(run_id) = self.outbox.run_id().map(str::to_owned) else {
             return true;
         };
         let (stats, cut_off) = self.recorder.take();
         let open = Some(self.recorder.take_open()).filter(|o| !o.is_empty());
-        let end = unix_ms_now();
+        let end = end_ms.unwrap_or_else(unix_ms_now);
         let dropped_before = self.outbox.dropped();
         let report = Report {
             run_id,
@@ -316,7 +352,7 @@ impl State<'_> {
             cut_off,
             dropped_reports: self.outbox.dropped(),
             open,
-            stage: 0,
+            stage: flush::stage_of(self.stages.as_ref(), self.report_start_ms, end),
         };
         self.report_start_ms = end;
         let numbered = self.outbox.push(pb::StatsReport::from(&report));
@@ -332,6 +368,14 @@ impl State<'_> {
 
 fn wrap(kind: WorkerKind) -> pb::WorkerMessage {
     pb::WorkerMessage { kind: Some(kind) }
+}
+
+/// Sleeps for `d`; never when there is none.
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Opens the stream, sends Hello and waits for Welcome.

@@ -272,6 +272,36 @@ fn parses_an_open_shape() {
 }
 
 #[test]
+fn parses_a_closed_shape_of_whole_users() {
+    let text = "[load]\nmodel = \"closed\"\nstages = [\n  { duration = \"10s\", to = 50 },\n  { name = \"spike\", duration = 0, to = 500 },\n  { duration = \"1m\", to = 500 },\n  { duration = \"5s\", to = 20 },\n]\n";
+    let shape = parse_shape("spike.toml", text)
+        .expect("valid")
+        .expect("has [load]");
+    assert_eq!(shape.model, Model::Closed);
+    assert_eq!(shape.start, 0.0);
+    assert_eq!(shape.stages[1].name, "spike");
+    assert_eq!(shape.stages[1].duration, Duration::ZERO);
+    assert_eq!(shape.duration(), secs(75));
+    assert_eq!(shape.peak(), 500.0);
+    for key in [
+        "arrivals = \"poisson\"",
+        "seed = 1",
+        "on_saturation = \"queue\"",
+    ] {
+        let text =
+            format!("[load]\nmodel = \"closed\"\n{key}\nstages = [{{ duration = 1, to = 1 }}]\n");
+        let err = parse_shape("c.toml", &text).expect_err(key).to_string();
+        let name = key.split(' ').next().unwrap_or_default();
+        assert!(
+            err.starts_with(&format!(
+                "c.toml: load.{name}: only applies to model = \"open\""
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn a_document_without_load_has_no_shape() {
     assert_eq!(parse_shape("x.toml", "[other]\na = 1\n"), Ok(None));
 }

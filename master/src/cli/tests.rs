@@ -46,6 +46,30 @@ fn bad_durations_and_numbers_are_rejected() {
     assert!(parse(&["-u", "many"]).is_err());
 }
 
+#[test]
+fn a_shape_conflicts_with_explicit_users_or_spawn_rate() {
+    for flag in ["-u", "-r"] {
+        let err = parse(&[flag, "5", "--shape", "spike.toml"])
+            .expect_err(flag)
+            .to_string();
+        assert!(err.contains("--shape"), "{err}");
+        let named = if flag == "-u" {
+            "--users"
+        } else {
+            "--spawn-rate"
+        };
+        assert!(err.contains(named), "{err}");
+    }
+    let args = parse(&["--shape", "spike.toml", "-t", "1m"]).expect("parses");
+    assert_eq!(args.shape, Some(PathBuf::from("spike.toml")));
+    // A profile's `users` is as explicit as the flag.
+    let (_dir, path) = profile("users = 10\nshape = spike.toml\n");
+    let err = load(&["--config", &path], &[])
+        .expect_err("conflict")
+        .to_string();
+    assert!(err.contains("--users") && err.contains("--shape"), "{err}");
+}
+
 /// Writes `text` to a profile file in a temp dir.
 fn profile(text: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,15 +1,18 @@
-//! The open-model part of the configuration: `--rate`, `--shape FILE` and `--max-in-flight`
-//! become one checked [`LoadShape`], with the seed of Poisson arrivals fixed here so the
-//! run can be reproduced from its log.
+//! The load-shape part of the configuration: `--rate`, `--shape FILE` and `--max-in-flight`
+//! become one checked [`LoadShape`] of either model, with the seed of Poisson arrivals fixed
+//! here so the run can be reproduced from its log.
+//!
+//! A closed shape decides the users and the run's length: `-u`/`-r` conflict with
+//! `--shape` on the command line (clap names both), and `--max-in-flight` is refused.
 
 use lv_common::load::{ArrivalKind, LoadShape, Model, parse_shape};
 
 use super::ConfigError;
 use crate::cli::Args;
 
-/// The open-model shape the arguments ask for (`None` for a closed-model run), and a note
-/// to log when a seed was picked.
-pub(super) fn open_shape(args: &Args) -> Result<(Option<LoadShape>, Option<String>), ConfigError> {
+/// The shape the arguments ask for (`None` for a plain `-u/-r/-t` run), and a note to log
+/// when a seed was picked.
+pub(super) fn shape_of(args: &Args) -> Result<(Option<LoadShape>, Option<String>), ConfigError> {
     let invalid =
         |option: &'static str, detail: String| ConfigError::InvalidOption { option, detail };
     let mut shape = match (&args.rate, &args.shape) {
@@ -29,11 +32,11 @@ pub(super) fn open_shape(args: &Args) -> Result<(Option<LoadShape>, Option<Strin
             let shape = parse_shape(&file, &text)
                 .map_err(|err| invalid("--shape", err.to_string()))?
                 .ok_or_else(|| invalid("--shape", format!("{file} has no [load] table")))?;
-            if shape.model == Model::Closed {
+            if shape.model == Model::Closed && args.max_in_flight.is_some() {
                 return Err(invalid(
-                    "--shape",
+                    "--max-in-flight",
                     format!(
-                        "{file}: model = \"closed\" stages are not run yet; use -u/-r/-t for a closed run"
+                        "only applies to an open-model shape, and {file} has load.model = \"closed\""
                     ),
                 ));
             }
@@ -79,16 +82,16 @@ mod tests {
 
     #[test]
     fn rate_makes_a_constant_open_shape() {
-        let (shape, note) = open_shape(&args(&["--rate", "120/m", "-t", "10s"])).expect("valid");
+        let (shape, note) = shape_of(&args(&["--rate", "120/m", "-t", "10s"])).expect("valid");
         let shape = shape.expect("open");
         assert_eq!(shape.schedule().total(), 20);
         assert_eq!(note, None);
-        assert_eq!(open_shape(&args(&[])).expect("closed").0, None);
+        assert_eq!(shape_of(&args(&[])).expect("closed").0, None);
     }
 
     #[test]
     fn bad_open_options_are_refused() {
-        let err = |extra: &[&str]| open_shape(&args(extra)).expect_err("refused").to_string();
+        let err = |extra: &[&str]| shape_of(&args(extra)).expect_err("refused").to_string();
         assert!(err(&["--rate", "5/s"]).contains("needs --run-time"));
         assert!(err(&["--max-in-flight", "3"]).contains("only applies"));
         assert!(err(&["--rate", "5", "-t", "1s", "--max-in-flight", "0"]).contains("at least 1"));
@@ -100,10 +103,16 @@ mod tests {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/shapes");
         for (name, planned) in [("capacity.toml", 21_000), ("soak.toml", 292_200)] {
             let path = format!("{root}/{name}");
-            let (shape, _) = open_shape(&args(&["--shape", &path])).expect(name);
+            let (shape, _) = shape_of(&args(&["--shape", &path])).expect(name);
             let shape = shape.expect("open");
             assert_eq!(shape.schedule().total(), planned, "{name}");
         }
+        let path = format!("{root}/spike.toml");
+        let (shape, _) = shape_of(&args(&["--shape", &path])).expect("spike.toml");
+        let shape = shape.expect("closed");
+        assert_eq!(shape.model, Model::Closed);
+        assert_eq!(shape.peak(), 500.0);
+        assert_eq!(shape.duration(), std::time::Duration::from_secs(210));
     }
 
     #[test]
@@ -117,7 +126,7 @@ mod tests {
         .expect("write");
         let path = path.to_string_lossy().into_owned();
         let (shape, note) =
-            open_shape(&args(&["--shape", &path, "--max-in-flight", "4"])).expect("valid");
+            shape_of(&args(&["--shape", &path, "--max-in-flight", "4"])).expect("valid");
         let shape = shape.expect("open");
         assert_eq!(shape.max_in_flight, Some(4));
         let seed = shape.seed.expect("picked");
@@ -127,7 +136,15 @@ mod tests {
             "[load]\nmodel = \"closed\"\nstages = [{ duration = 1, to = 1 }]\n",
         )
         .expect("write");
-        let err = open_shape(&args(&["--shape", &path])).expect_err("closed");
-        assert!(err.to_string().contains("not run yet"), "{err}");
+        let (shape, _) = shape_of(&args(&["--shape", &path])).expect("closed");
+        assert_eq!(shape.map(|s| s.model), Some(Model::Closed));
+        let err = shape_of(&args(&["--shape", &path, "--max-in-flight", "4"]))
+            .expect_err("open only")
+            .to_string();
+        assert!(err.contains("--max-in-flight"), "{err}");
+        assert!(
+            err.contains(&format!("{path} has load.model = \"closed\"")),
+            "{err}"
+        );
     }
 }

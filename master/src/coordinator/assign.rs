@@ -27,9 +27,9 @@ impl Coordinator {
             return;
         }
         let weights = self.config.plan.class_weights();
-        let shares = quota::assign(self.config.users, &weights, members.len());
+        let shares = quota::assign(self.users_target(), &weights, members.len());
         let totals: Vec<u32> = shares.iter().map(|s| s.values().sum()).collect();
-        let rates = quota::split_rate(self.config.spawn_rate, &totals);
+        let rates = quota::split_rate(self.spawn_rate_target(), &totals);
         for ((id, users), rate) in members.iter().zip(&shares).zip(&rates) {
             if let Some(worker) = self.workers.get_mut(id) {
                 worker.users = users.clone();
@@ -107,7 +107,10 @@ impl Coordinator {
                 .as_ref()
                 .and_then(|o| o.load_for(worker_id))
                 .map(|load| pb::OpenLoad::from(&load)),
-            stages: None,
+            stages: self
+                .staged
+                .as_ref()
+                .map(|s| pb::StageClock::from(s.clock())),
         };
         let (users, rate) = (worker.assigned(), worker.spawn_rate);
         worker.in_run = true;

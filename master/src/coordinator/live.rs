@@ -13,7 +13,7 @@ impl Coordinator {
     /// Ends the open below-target periods once the users are back on target.
     pub(super) fn close_below_target(&mut self) {
         let open = self.below_target.iter().any(|b| b.to_unix_ms.is_none());
-        if open && self.users_running() >= self.config.users {
+        if open && self.users_running() >= self.users_target() {
             let now_ms = self.clock.now_ms();
             for period in &mut self.below_target {
                 period.to_unix_ms.get_or_insert(now_ms);
@@ -69,7 +69,7 @@ impl Coordinator {
             lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
             run_time,
             self.users_running(),
-            self.config.users,
+            self.users_target(),
             self.count(|w| w.state == WorkerState::Active),
             self.stats.totals.request_count(),
             self.stats.totals.failure_count(),

@@ -140,7 +140,9 @@ impl Coordinator {
         match self.phase {
             Phase::Idle | Phase::Done if self.started.is_some() => RunState::Stopped,
             Phase::Idle | Phase::Done | Phase::Waiting { .. } => RunState::Ready,
-            Phase::Running { .. } if self.users_running() < self.config.users => RunState::Spawning,
+            Phase::Running { .. } if self.users_running() < self.users_target() => {
+                RunState::Spawning
+            }
             Phase::Running { .. } => RunState::Running,
             Phase::Stopping { .. } => RunState::Stopping,
         }
@@ -262,6 +264,11 @@ impl Coordinator {
     fn edit(&mut self, params: &RunParams) -> Result<Started, CommandError> {
         if !matches!(self.phase, Phase::Running { .. }) {
             return Err(CommandError::Conflict("no run is going".into()));
+        }
+        if self.config.shape.is_some() {
+            return Err(CommandError::Conflict(
+                "this run follows a load shape (--shape), which decides its users and length; stop it and start another to change them".into(),
+            ));
         }
         let now = Instant::now();
         let elapsed = self.started.map_or(Duration::ZERO, |(at, _)| now - at);

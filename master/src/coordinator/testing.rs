@@ -159,9 +159,10 @@ impl TestCluster {
     pub(crate) async fn advance(&mut self, d: Duration) {
         let until = Instant::now() + d;
         loop {
+            let stage_at = self.coord.next_stage_at();
             tokio::select! {
                 biased;
-                wake = self.timers.next() => {
+                wake = self.timers.next(stage_at) => {
                     if wake == Wake::Heartbeat {
                         let beating: Vec<String> = self
                             .workers

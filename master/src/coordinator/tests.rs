@@ -366,3 +366,134 @@ async fn a_stop_before_the_start_aborts() {
         Some("stopped before the run started")
     );
 }
+
+/// A closed shape of `stages` (duration ms, users) on `ids`, configured as `from_args`
+/// would: the peak users, the shape's length as run time.
+fn staged(stages: &[(u64, f64)], ids: &[&str]) -> TestCluster {
+    use lv_common::load::{ArrivalKind, LoadShape, Model, OnSaturation, Stage};
+    let shape = LoadShape {
+        model: Model::Closed,
+        start: 0.0,
+        stages: stages
+            .iter()
+            .enumerate()
+            .map(|(i, &(ms, to))| Stage {
+                name: format!("s{}", i + 1),
+                duration: std::time::Duration::from_millis(ms),
+                to,
+            })
+            .collect(),
+        arrivals: ArrivalKind::Uniform,
+        seed: None,
+        max_in_flight: None,
+        on_saturation: OnSaturation::Drop,
+    };
+    let mut config = test_config(0, &[("A", 1)]);
+    config.users = shape.peak() as u32;
+    config.run_time = Some(shape.duration());
+    config.shape = Some(shape);
+    config.expect_workers = ids.len();
+    let mut cluster = TestCluster::new(config);
+    for id in ids {
+        cluster.attach(id);
+    }
+    cluster
+}
+
+/// (generation, users, spawn rate) of each assignment `id` received.
+fn steps(c: &mut TestCluster, id: &str) -> Vec<(u64, u32, f64)> {
+    c.assignments(id)
+        .iter()
+        .map(|a| (a.generation, a.users.values().sum(), a.spawn_rate))
+        .collect()
+}
+
+/// A 3-stage closed shape (0→10 users over 5 s, hold 10 s, down to 4 over 5 s) on two
+/// workers: each boundary sends both a new split of the stage's target at the stage's
+/// rate, every assignment carries the stage clock, and the run stops at the shape's end.
+#[tokio::test(start_paused = true)]
+async fn closed_stages_set_users_and_rates_at_their_boundaries() {
+    let mut c = staged(
+        &[(5_000, 10.0), (10_000, 10.0), (5_000, 4.0)],
+        &["w1", "w2"],
+    );
+    c.advance(ms(0)).await;
+    assert_eq!(steps(&mut c, "w1"), [(1, 5, 1.0)]);
+    let clock = c.assignments("w2")[0].stages.clone().expect("stage clock");
+    assert_eq!(clock.start_unix_ms, BASE_MS);
+    let stages: Vec<(String, u64, f64)> = clock
+        .stages
+        .iter()
+        .map(|s| (s.name.clone(), s.duration_ns / 1_000_000, s.to))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("s1".to_owned(), 5_000, 10.0),
+            ("s2".to_owned(), 10_000, 10.0),
+            ("s3".to_owned(), 5_000, 4.0)
+        ]
+    );
+
+    c.advance_to(ms(4_999)).await;
+    assert_eq!(steps(&mut c, "w1").len(), 1);
+    c.advance_to(ms(5_000)).await;
+    // A hold: missing users start at once (the jump rate, split 1:1).
+    assert_eq!(steps(&mut c, "w1")[1], (2, 5, 500_000.0));
+    c.advance_to(ms(14_999)).await;
+    assert_eq!(steps(&mut c, "w2").len(), 2);
+    c.advance_to(ms(15_000)).await;
+    // Down 6 users over 5 s: 1.2 users/s, 0.6 each.
+    assert_eq!(steps(&mut c, "w1")[2], (3, 2, 0.6));
+    assert_eq!(steps(&mut c, "w2")[2], (3, 2, 0.6));
+    let clocks: Vec<i64> = c
+        .assignments("w1")
+        .iter()
+        .map(|a| a.stages.as_ref().map_or(0, |s| s.start_unix_ms))
+        .collect();
+    assert_eq!(clocks, [BASE_MS; 3], "the same clock every time");
+
+    c.advance_to(ms(19_900)).await;
+    assert_eq!((c.stops("w1"), c.stops("w2")), (0, 0));
+    c.advance_to(ms(20_000)).await;
+    assert_eq!((c.stops("w1"), c.stops("w2")), (1, 1));
+    assert_eq!(steps(&mut c, "w1").len(), 3, "no stage after the last");
+}
+
+/// A worker joining during a stage gets a share of that stage's target, not the peak, and
+/// the next boundary splits over all three.
+#[tokio::test(start_paused = true)]
+async fn a_worker_joining_mid_stage_gets_a_share_of_the_stage() {
+    let mut c = staged(&[(2_000, 6.0), (0, 30.0), (3_000, 30.0)], &["w1", "w2"]);
+    c.advance(ms(0)).await;
+    assert_eq!(c.totals(), [3, 3]);
+    c.advance_to(ms(1_000)).await;
+    c.attach("w3");
+    assert_eq!(c.totals(), [2, 2, 2]);
+    assert_eq!(steps(&mut c, "w3"), [(2, 2, 1.0)]);
+    c.advance_to(ms(2_000)).await;
+    assert_eq!(c.totals(), [10, 10, 10]);
+    let rates: Vec<f64> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|id| steps(&mut c, id)[steps(&mut c, id).len() - 1].2)
+        .collect();
+    let third = 1_000_000.0 / 3.0;
+    assert_eq!(rates, [third, third, third]);
+}
+
+/// An open shape's assignments carry the stage clock from the schedule's start, the same
+/// instant as their stripe's.
+#[tokio::test(start_paused = true)]
+async fn open_shapes_send_the_stage_clock_with_the_schedule_start() {
+    let shape = lv_common::load::LoadShape::constant_rate(10.0, ms(2_000));
+    let mut config = test_config(1, &[("A", 1)]);
+    config.run_time = Some(shape.duration());
+    config.shape = Some(shape);
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.advance(ms(0)).await;
+    let assignment = c.assignments("w1").pop().expect("assigned");
+    let open = assignment.open.expect("open load").start_unix_ms;
+    let stages = assignment.stages.expect("stage clock").start_unix_ms;
+    assert_eq!((open, stages), (BASE_MS + 500, BASE_MS + 500));
+}

@@ -15,6 +15,8 @@ pub(super) const TICK: Duration = Duration::from_millis(100);
 /// Which periodic job is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Wake {
+    /// A closed-model stage boundary is due.
+    Stage,
     /// Check the phase.
     Tick,
     /// Send heartbeats and find lost workers.
@@ -64,17 +66,27 @@ impl Timers {
         }
     }
 
-    /// Waits for the next due job; when several are due, the earlier in [`Wake`]'s order
-    /// goes first, so paused-time tests see one order. Cancel-safe.
-    pub(super) async fn next(&mut self) -> Wake {
+    /// Waits for the next due job, `stage_at` being the next stage boundary (if any); when
+    /// several are due, the earlier in [`Wake`]'s order goes first, so paused-time tests
+    /// see one order. Cancel-safe.
+    pub(super) async fn next(&mut self, stage_at: Option<Instant>) -> Wake {
         tokio::select! {
             biased;
+            () = sleep_until_opt(stage_at) => Wake::Stage,
             _ = self.tick.tick() => Wake::Tick,
             _ = self.heartbeat.tick() => Wake::Heartbeat,
             _ = self.history.tick() => Wake::History,
             () = tick_opt(self.print.as_mut()) => Wake::Print,
             () = tick_opt(self.checkpoint.as_mut()) => Wake::Checkpoint,
         }
+    }
+}
+
+/// Sleeps until `at`; never when there is none.
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

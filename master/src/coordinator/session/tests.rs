@@ -264,3 +264,27 @@ async fn worker_losses_and_joins_are_run_events() {
     );
     assert_eq!(c.totals().iter().sum::<u32>(), 4);
 }
+
+/// A run that follows a load shape refuses edits of its users and spawn rate, and goes on
+/// with its own target.
+#[tokio::test(start_paused = true)]
+async fn an_edit_of_a_shaped_run_is_refused() {
+    let shape = lv_common::load::LoadShape {
+        model: lv_common::load::Model::Closed,
+        ..lv_common::load::LoadShape::constant_rate(4.0, Duration::from_secs(10))
+    };
+    let mut config = test_config(4, &[("A", 1)]);
+    config.run_time = Some(shape.duration());
+    config.shape = Some(shape);
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.advance(ms(0)).await;
+    assert!(matches!(c.coord.phase, Phase::Running { .. }));
+    let edit = ask(&mut c, |reply| Command::Edit(params(9, None), reply));
+    let Err(CommandError::Conflict(message)) = edit else {
+        panic!("refused as a conflict: {edit:?}");
+    };
+    assert!(message.contains("load shape"), "{message}");
+    assert_eq!(c.totals(), [4]);
+    assert_eq!(c.assignments("w1").len(), 1);
+}
