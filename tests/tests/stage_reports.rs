@@ -38,6 +38,14 @@ fn csv_aggregated(text: &str) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// Runs `command` to its end, within 30 s.
+async fn finished(command: &mut tokio::process::Command) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .expect("lv-master ended within 30 s")
+        .expect("lv-master runs")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stage_tables_add_up_and_a_failing_stage_rule_fails_the_run() {
     let (stop, target, dir, scenario, json) = ping_run(0.0).await;
@@ -95,15 +103,28 @@ async fn stage_tables_add_up_and_a_failing_stage_rule_fails_the_run() {
     assert_eq!(names, ["warm", "ramp", "plateau"]);
     let per_stage: Vec<u64> = summary.stages.iter().map(|s| s.total.requests).collect();
     assert_eq!(per_stage.iter().sum::<u64>(), planned, "{per_stage:?}");
-    // The stage windows close on the workers at the boundaries: each stage holds its own
-    // arrivals give or take one per worker's boundary instant.
+    // The stage windows close on the workers at the boundaries. An arrival counts as started
+    // in the stage it began in and its request in the stage it ended in, so each stage holds
+    // its planned arrivals give or take the few in flight at a boundary.
+    let mut started = 0;
     for (stage, (&got, &want)) in summary.stages.iter().zip(per_stage.iter().zip(&PLANNED)) {
-        assert!(got.abs_diff(want) <= 2, "{}: {got} of {want}", stage.name);
         let open = stage.open.as_ref().expect("open-model stage");
         assert_eq!(open.planned, want, "{}", stage.name);
-        assert_eq!(open.started, got, "{}", stage.name);
+        assert!(
+            got.abs_diff(want) <= 4,
+            "{}: {got} requests of {want}",
+            stage.name
+        );
+        assert!(
+            open.started.abs_diff(want) <= 4,
+            "{}: {} started of {want}",
+            stage.name,
+            open.started
+        );
         assert_eq!(stage.total.failures, 0);
+        started += open.started;
     }
+    assert_eq!(started, planned, "started arrivals over the stages");
     let ramp = &summary.stages[1];
     assert_eq!((ramp.index, ramp.start_s, ramp.duration_s), (2, 2.0, 2.0));
     assert_eq!((ramp.target_from, ramp.target_to), (50.0, 100.0));
@@ -154,7 +175,7 @@ async fn stage_tables_add_up_and_a_failing_stage_rule_fails_the_run() {
         .arg(&json)
         .arg("--csv")
         .arg(&again);
-    let output = lv_tests::output_within(&mut command, Duration::from_secs(30));
+    let output = finished(&mut command).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("Stage 3/3 \"plateau\""), "{stdout}");
@@ -162,7 +183,7 @@ async fn stage_tables_add_up_and_a_failing_stage_rule_fails_the_run() {
     assert_eq!(rebuilt, text);
     let mut command = lv_tests::command_without_lv_env(&bin("lv-master"));
     command.arg("compare").arg(&json).arg(&json);
-    let output = lv_tests::output_within(&mut command, Duration::from_secs(30));
+    let output = finished(&mut command).await;
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     stop.cancel();
 }
