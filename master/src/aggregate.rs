@@ -153,10 +153,14 @@ pub struct RunStats {
     /// Start of the first stage, Unix ms (the stage clock's origin); the reports use the
     /// run's start when `None`.
     pub stages_start_unix_ms: Option<i64>,
-    /// Open model: the arrival counters of each closed interval, oldest first (bounded, see
+    /// Open model: the arrival counters of the reports merged in each closed interval,
+    /// spanning those reports' windows, oldest first (bounded, see
     /// [`stages::MAX_OPEN_INTERVALS`]).
     pub open_intervals: Vec<OpenInterval>,
     open_interval_counts: ArrivalCounts,
+    /// Earliest start and latest end (Unix ms) of the open-model reports merged since the
+    /// last interval closed.
+    open_interval_span: Option<(i64, i64)>,
     open_total: EndpointStats,
     open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     open_since_ms: Option<i64>,
@@ -228,6 +232,11 @@ impl RunStats {
         if let Some(open) = &report.open {
             self.open.merge(open);
             self.open_interval_counts.merge(&open.counts);
+            let (start, end) = (report.start_unix_ms, report.end_unix_ms);
+            self.open_interval_span = Some(match self.open_interval_span {
+                Some((from, to)) => (from.min(start), to.max(end)),
+                None => (start, end),
+            });
             *self.scheduled_by.entry(worker_id.to_owned()).or_default() += open.counts.scheduled;
         }
         if report.stage > 0 {
@@ -246,11 +255,12 @@ impl RunStats {
         self.compaction.get_or_insert(Compaction::new(since));
         let seconds = ((now_ms - since) as f64 / 1000.0).max(0.0);
         self.open_since_ms = Some(now_ms);
-        if !self.open.is_empty() {
+        // The arrivals are placed at the times the reports cover, not when they arrived.
+        if let Some((from, to)) = self.open_interval_span.take() {
             let counts = std::mem::take(&mut self.open_interval_counts);
             stages::push_interval(
                 &mut self.open_intervals,
-                OpenInterval::new(since, now_ms, &counts),
+                OpenInterval::new(from, to, &counts),
             );
         }
         self.grand_total.merge(&self.open_total);
@@ -588,5 +598,32 @@ mod tests {
         run.merge_report("w1", &report(1, &[(1000, None)]));
         assert!(run.stages.is_empty());
         assert!(run.open_intervals.is_empty());
+    }
+
+    #[test]
+    fn open_intervals_span_the_windows_of_their_reports() {
+        let mut run = RunStats::default();
+        run.start(0);
+        for (worker, start, end, started) in [("w1", 1_000, 3_000, 30), ("w2", 1_100, 3_050, 20)] {
+            let mut report = report(1, &[]);
+            (report.start_unix_ms, report.end_unix_ms) = (start, end);
+            let mut open = OpenStats::default();
+            open.counts.started = started;
+            report.open = Some(open);
+            run.merge_report(worker, &report);
+        }
+        run.close_interval(4_000, 1);
+        run.close_interval(6_000, 1);
+        assert_eq!(
+            run.open_intervals,
+            [OpenInterval {
+                from_unix_ms: 1_000,
+                to_unix_ms: 3_050,
+                scheduled: 0,
+                started: 50,
+                dropped: 0,
+            }],
+            "an interval without open reports adds no row"
+        );
     }
 }

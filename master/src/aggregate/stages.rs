@@ -24,12 +24,12 @@ pub struct StageStats {
     pub open: OpenStats,
 }
 
-/// Open model: the arrivals counted between two interval closes.
+/// Open model: the arrivals of the reports merged between two interval closes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenInterval {
-    /// When the interval opened, Unix ms.
+    /// Start of the earliest of those reports' windows, Unix ms.
     pub from_unix_ms: i64,
-    /// When it closed, Unix ms.
+    /// End of the latest of them, Unix ms.
     pub to_unix_ms: i64,
     /// Arrivals whose planned instant came.
     pub scheduled: u64,

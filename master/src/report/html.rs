@@ -23,7 +23,7 @@ background:var(--bg)}header{display:flex;align-items:center;gap:1rem;padding:.3r
 .brand{font-weight:800;font-size:1.7rem;color:var(--accent)}h1{font-size:1.3rem;margin:0}\
 .sub{margin:.1rem 0 0;color:var(--muted);font-size:.85rem}\
 h2{font-size:1.1rem;margin:2rem 0 .6rem;padding-bottom:.3rem;border-bottom:1px solid var(--border)}\
-h3{font-size:.9rem;margin:.1rem 0 .4rem}\
+h3{font-size:.9rem;margin:.1rem 0 .4rem}h3.stage{margin-top:1.4rem}\
 .verdict{padding:.8rem 1rem;border-radius:8px;font-size:1.05rem;border:1px solid}\
 .verdict strong{margin-right:.7rem;letter-spacing:.05em}\
 .verdict.pass{background:var(--good-bg)}.verdict.fail{background:var(--bad-bg)}\

@@ -24,7 +24,8 @@ pub struct StageSummary {
     /// Its planned length, seconds.
     pub duration_s: f64,
     /// The seconds of it the run covered (less than `duration_s` when the run ended early);
-    /// the rates below are per second of this.
+    /// the rates below are per second of this. The last stage also holds the requests that
+    /// ended after its end, before the workers stopped.
     pub ran_s: f64,
     /// `users` (closed model) or `arrivals/s` (open model).
     pub target_unit: String,
@@ -59,12 +60,9 @@ pub fn stage_summaries(shape: &LoadShape, stats: &RunStats, ran_ms: i64) -> Vec<
         let duration_s = stage.duration.as_secs_f64();
         let end_s = start_s + duration_s;
         let last = i + 1 == shape.stages.len();
-        // The last stage also holds what was reported after its end.
-        let ran_s = if last {
-            (ran_total_s - start_s).max(0.0)
-        } else {
-            ran_total_s.clamp(start_s, end_s) - start_s
-        };
+        // The last stage also holds what ended after its end (the stop's margin), but its
+        // rates are per second of the stage itself, as every stage's.
+        let ran_s = ran_total_s.clamp(start_s, end_s) - start_s;
         let stage_stats = stats.stages.get(&index).unwrap_or(&empty);
         let (total, endpoints, failures, _) = stats_rows(&stage_stats.totals, ran_s);
         let open = (shape.model == Model::Open).then(|| {
@@ -216,7 +214,7 @@ mod tests {
         assert_eq!((stages[1].start_s, stages[1].duration_s), (2.0, 2.0));
         assert_eq!((stages[1].target_from, stages[1].target_to), (50.0, 100.0));
         assert_eq!(stages[1].target_unit, "arrivals/s");
-        assert_eq!(stages[2].ran_s, 2.5);
+        assert_eq!(stages[2].ran_s, 2.0, "the stop's margin is not the stage's");
         assert_eq!(stages[0].total.rps, 5.0);
         assert_eq!(stages[0].failures[0].count, 2);
         let planned: Vec<u64> = stages

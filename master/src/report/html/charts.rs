@@ -53,13 +53,17 @@ pub(super) fn charts_section(out: &mut String, history: &[HistoryRow]) {
 }
 
 /// Open model: the arrival rate the schedule asked for and the one achieved, per report
-/// interval (x: seconds from the schedule's start); nothing without intervals.
+/// interval (x: seconds from the first stage's start); nothing without intervals.
 pub(super) fn arrivals_chart(out: &mut String, intervals: &[IntervalRate]) {
     if intervals.is_empty() {
         return;
     }
     out.push_str("<div class=\"charts\">\n");
-    let xs: Vec<f64> = intervals.iter().map(|i| i.to_s.max(0.0)).collect();
+    // Each rate is plotted at the middle of the interval it covers.
+    let xs: Vec<f64> = intervals
+        .iter()
+        .map(|i| ((i.from_s + i.to_s) / 2.0).max(0.0))
+        .collect();
     let column = |f: fn(&IntervalRate) -> f64| intervals.iter().map(f).collect::<Vec<f64>>();
     let rates = [
         Series("target/s", "#6b7280", column(|i| i.target_rate)),

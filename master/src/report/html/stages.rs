@@ -19,7 +19,7 @@ pub(super) fn stages_section(out: &mut String, s: &Summary) {
     for stage in &s.stages {
         let _ = writeln!(
             out,
-            "<h3 id=\"stage-{}\">Stage {} of {}: {}</h3>",
+            "<h3 class=\"stage\" id=\"stage-{}\">Stage {} of {}: {}</h3>",
             stage.index,
             stage.index,
             s.stages.len(),

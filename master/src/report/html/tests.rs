@@ -286,7 +286,7 @@ fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
     assert!(html.contains("<h2 id=\"stages\">Per stage</h2>"));
     for (i, name) in ["warm", "ramp", "plateau"].iter().enumerate() {
         let title = format!(
-            "<h3 id=\"stage-{}\">Stage {} of 3: {name}</h3>",
+            "<h3 class=\"stage\" id=\"stage-{}\">Stage {} of 3: {name}</h3>",
             i + 1,
             i + 1
         );
