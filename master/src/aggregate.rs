@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 
-use lv_common::load::OpenStats;
+use lv_common::load::{ArrivalCounts, OpenStats};
 use lv_common::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 use lv_common::wire::Report;
 use serde::{Deserialize, Serialize};
@@ -15,9 +15,11 @@ use tracing::warn;
 
 pub mod history;
 mod spill;
+pub mod stages;
 
 use history::Compaction;
 use spill::Spill;
+pub use stages::{OpenInterval, StageStats};
 
 /// Intervals kept for the "current" figures (about 10 s at 2 s per interval, as Locust).
 const WINDOW_INTERVALS: usize = 5;
@@ -145,6 +147,20 @@ pub struct RunStats {
     pub scheduled_by: BTreeMap<String, u64>,
     /// Open model: arrivals the schedule planned (set when the run ends).
     pub planned_arrivals: Option<u64>,
+    /// Per-stage totals by 1-based stage index; empty when the run has no stages (every
+    /// report then says stage 0). They add up to the run's totals.
+    pub stages: BTreeMap<u32, StageStats>,
+    /// Start of the first stage, Unix ms (the stage clock's origin); the reports use the
+    /// run's start when `None`.
+    pub stages_start_unix_ms: Option<i64>,
+    /// Open model: the arrival counters of the reports merged in each closed interval,
+    /// spanning those reports' windows, oldest first (bounded, see
+    /// [`stages::MAX_OPEN_INTERVALS`]).
+    pub open_intervals: Vec<OpenInterval>,
+    open_interval_counts: ArrivalCounts,
+    /// Earliest start and latest end (Unix ms) of the open-model reports merged since the
+    /// last interval closed.
+    open_interval_span: Option<(i64, i64)>,
     open_total: EndpointStats,
     open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     open_since_ms: Option<i64>,
@@ -215,7 +231,21 @@ impl RunStats {
         self.cut_off += report.cut_off;
         if let Some(open) = &report.open {
             self.open.merge(open);
+            self.open_interval_counts.merge(&open.counts);
+            let (start, end) = (report.start_unix_ms, report.end_unix_ms);
+            self.open_interval_span = Some(match self.open_interval_span {
+                Some((from, to)) => (from.min(start), to.max(end)),
+                None => (start, end),
+            });
             *self.scheduled_by.entry(worker_id.to_owned()).or_default() += open.counts.scheduled;
+        }
+        if report.stage > 0 {
+            let stage = self.stages.entry(report.stage).or_default();
+            stage.totals.merge(&report.stats);
+            stage.cut_off += report.cut_off;
+            if let Some(open) = &report.open {
+                stage.open.merge(open);
+            }
         }
     }
 
@@ -225,6 +255,14 @@ impl RunStats {
         self.compaction.get_or_insert(Compaction::new(since));
         let seconds = ((now_ms - since) as f64 / 1000.0).max(0.0);
         self.open_since_ms = Some(now_ms);
+        // The arrivals are placed at the times the reports cover, not when they arrived.
+        if let Some((from, to)) = self.open_interval_span.take() {
+            let counts = std::mem::take(&mut self.open_interval_counts);
+            stages::push_interval(
+                &mut self.open_intervals,
+                OpenInterval::new(from, to, &counts),
+            );
+        }
         self.grand_total.merge(&self.open_total);
         let interval = Interval {
             seconds,
@@ -488,5 +526,104 @@ mod tests {
             name: "ATLAS /health".into(),
         };
         assert_eq!(run.current_rate(&key), (0.0, 0.0));
+    }
+
+    #[test]
+    fn stage_totals_add_up_to_the_run() {
+        use lv_common::load::RequestTiming;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(12);
+        let mut run = RunStats::default();
+        run.start(0);
+        let names = ["/a", "/b", "/c"];
+        for seq in 1..=300u64 {
+            let mut stats = StatsSet::default();
+            let mut open = OpenStats::default();
+            for _ in 0..rng.random_range(0..20) {
+                let name = names[rng.random_range(0..names.len())];
+                let error = rng.random_bool(0.1).then_some("HTTP 500");
+                let us = rng.random_range(100..50_000);
+                stats.record_request("GET", name, None, us, 10, error);
+                let lag = std::time::Duration::from_micros(rng.random_range(0..500));
+                open.record("GET", name, RequestTiming::new(lag, lag * 3));
+            }
+            if rng.random_bool(0.05) {
+                stats.record_exception("boom");
+            }
+            open.counts.scheduled = rng.random_range(0..20);
+            open.counts.started = open.counts.scheduled;
+            let mut report = report(seq, &[]);
+            report.stats = stats;
+            report.open = Some(open);
+            report.cut_off = rng.random_range(0..3);
+            report.stage = rng.random_range(1..=3);
+            run.merge_report(if seq % 2 == 0 { "w1" } else { "w2" }, &report);
+            if seq % 10 == 0 {
+                run.close_interval(seq as i64 * 100, 1);
+            }
+        }
+        assert_eq!(run.stages.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+        let sum = |f: &dyn Fn(&StageStats) -> u64| run.stages.values().map(f).sum::<u64>();
+        let total = run.totals.total();
+        assert!(total.requests > 1000, "{}", total.requests);
+        assert_eq!(sum(&|s| s.totals.request_count()), total.requests);
+        assert_eq!(sum(&|s| s.totals.failure_count()), total.failures);
+        assert_eq!(sum(&|s| s.totals.total().total_us), total.total_us);
+        assert_eq!(
+            sum(&|s| s.totals.failures.values().sum()),
+            run.totals.failures.values().sum::<u64>()
+        );
+        assert_eq!(
+            sum(&|s| s.totals.exceptions.values().sum()),
+            run.totals.exceptions.values().sum::<u64>()
+        );
+        assert_eq!(sum(&|s| s.cut_off), run.cut_off);
+        assert_eq!(sum(&|s| s.open.counts.scheduled), run.open.counts.scheduled);
+        assert_eq!(
+            sum(&|s| s.open.total_lag().requests),
+            run.open.total_lag().requests
+        );
+        for (key, endpoint) in &run.totals.endpoints {
+            let per_stage = sum(&|s| s.totals.endpoints.get(key).map_or(0, |e| e.requests));
+            assert_eq!(per_stage, endpoint.requests, "{}", key.name);
+        }
+        let intervals: u64 = run.open_intervals.iter().map(|i| i.scheduled).sum();
+        assert_eq!(run.open_intervals.len(), 30);
+        assert_eq!(intervals, run.open.counts.scheduled);
+    }
+
+    #[test]
+    fn a_run_without_stages_keeps_no_stage_stats() {
+        let mut run = RunStats::default();
+        run.merge_report("w1", &report(1, &[(1000, None)]));
+        assert!(run.stages.is_empty());
+        assert!(run.open_intervals.is_empty());
+    }
+
+    #[test]
+    fn open_intervals_span_the_windows_of_their_reports() {
+        let mut run = RunStats::default();
+        run.start(0);
+        for (worker, start, end, started) in [("w1", 1_000, 3_000, 30), ("w2", 1_100, 3_050, 20)] {
+            let mut report = report(1, &[]);
+            (report.start_unix_ms, report.end_unix_ms) = (start, end);
+            let mut open = OpenStats::default();
+            open.counts.started = started;
+            report.open = Some(open);
+            run.merge_report(worker, &report);
+        }
+        run.close_interval(4_000, 1);
+        run.close_interval(6_000, 1);
+        assert_eq!(
+            run.open_intervals,
+            [OpenInterval {
+                from_unix_ms: 1_000,
+                to_unix_ms: 3_050,
+                scheduled: 0,
+                started: 50,
+                dropped: 0,
+            }],
+            "an interval without open reports adds no row"
+        );
     }
 }

@@ -45,15 +45,31 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         0.0
     };
     let totals = &view.stats.totals;
-    let verdicts = config
-        .slo
-        .as_ref()
-        .filter(|_| started)
-        .map(|setup| slo::evaluate(&setup.table, &setup.level, totals));
+    let verdicts = config.slo.as_ref().filter(|_| started).map(|setup| {
+        let mut verdicts = slo::evaluate(&setup.table, &setup.level, totals);
+        let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
+        verdicts.extend(slo::evaluate_stages(
+            &setup.table,
+            &stages,
+            &view.stats.stages,
+        ));
+        verdicts
+    });
+    // The stages (and an open schedule) start at the stage clock's origin.
+    let origin_ms = view
+        .stats
+        .stages_start_unix_ms
+        .unwrap_or(view.started_unix_ms);
     let open = config
         .open()
         .filter(|_| started)
-        .map(|shape| OpenSummary::new(view.stats, shape.duration().as_secs_f64(), seconds));
+        .map(|shape| OpenSummary::new(view.stats, &shape.schedule(), origin_ms, seconds));
+    let stages = match &config.shape {
+        Some(shape) if started => {
+            summary::stage_summaries(shape, view.stats, view.ended_unix_ms - origin_ms)
+        }
+        _ => Vec::new(),
+    };
     let (exit_code, mut verdict) = judge(config, view, verdicts.as_deref());
     if let Some(note) = open.as_ref().and_then(OpenSummary::limit_note) {
         verdict = format!("{verdict}; {note}");
@@ -114,6 +130,7 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         below_target: view.below_target.to_vec(),
         checkpoint: view.checkpoint,
         open,
+        stages,
     };
     (exit_code, summary)
 }

@@ -264,6 +264,11 @@ impl MasterConfig {
             exclude_tags,
             exit_code_on_error: args.exit_code_on_error,
         };
+        // Stage rules of the SLO table must name stages of this run's shape.
+        if let Some(setup) = &config.slo {
+            let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
+            setup.table.check_stages(&stages)?;
+        }
         Ok((config, notes))
     }
 }

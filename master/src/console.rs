@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
 use crate::aggregate::PERCENTILES;
-use crate::format::{ms, percent, truncate, utc_timestamp};
+use crate::format::{decimal, ms, percent, truncate, utc_timestamp};
 use crate::slo::{Status, Verdict};
-use crate::summary::Summary;
+use crate::summary::{EndpointSummary, StageSummary, Summary};
 
 const NAME_WIDTH: usize = 42;
 
@@ -116,18 +116,29 @@ pub fn failures_table(stats: &StatsSet) -> String {
     out
 }
 
-/// The SLO verdict table: kind, rule, target, measured value, worst endpoint, result.
+/// The SLO verdict table: kind, rule, target, measured value, worst endpoint, result; with
+/// a Stage column first when stage rules were checked.
 pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    let staged = verdicts.iter().any(|v| v.stage.is_some());
+    let stage_cell = |stage: &str| {
+        if staged {
+            format!("{:<14} ", truncate(stage, 14))
+        } else {
+            String::new()
+        }
+    };
     let mut out = format!(
-        "{:<9} {:<14} {:<12} {:>10}  {:<14} {}\n",
-        "Kind", "Rule", "Target", "Measured", "Result", "Worst endpoint"
+        "{}{:<9} {:<17} {:<12} {:>10}  {:<14} {}\n",
+        stage_cell("Stage"),
+        "Kind",
+        "Rule",
+        "Target",
+        "Measured",
+        "Result",
+        "Worst endpoint"
     );
     for v in verdicts {
-        let measured = match v.metric.as_str() {
-            "avg_ms" => format!("{} ms", ms(v.measured)),
-            "failure_ratio" => percent(v.measured),
-            _ => format!("{:.2}x", v.measured),
-        };
+        let measured = verdict_value(&v.metric, v.measured);
         let (measured, result) = match v.status {
             Status::Pass => (measured, "PASS"),
             Status::Fail => (measured, "FAIL"),
@@ -135,8 +146,9 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<9} {:<14} {:<12} {:>10}  {:<14} {}",
-            v.kind.as_str(),
+            "{}{:<9} {:<17} {:<12} {:>10}  {:<14} {}",
+            stage_cell(v.stage.as_deref().unwrap_or("(run)")),
+            v.kind.map_or("all", |k| k.as_str()),
             v.metric,
             v.target,
             measured,
@@ -145,6 +157,89 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
         );
     }
     out
+}
+
+/// A verdict's measured value in its rule's unit.
+pub fn verdict_value(metric: &str, value: f64) -> String {
+    match metric {
+        "avg_ms" | "p95_ms" | "p99_ms" => format!("{} ms", ms(value)),
+        "failure_ratio" | "max_failure_ratio" => percent(value),
+        _ => format!("{value:.2}x"),
+    }
+}
+
+/// Stages with more endpoints than this show only their Aggregated row.
+const STAGE_ENDPOINT_ROWS: usize = 12;
+/// Name column of the stage tables (narrower than the main table's, to fit 120 columns).
+const STAGE_NAME_WIDTH: usize = 36;
+
+/// A table per stage: its window and target, then its rows (one per endpoint and
+/// `Aggregated`, or `Aggregated` alone when it has many endpoints); empty without stages.
+pub fn stage_tables(stages: &[StageSummary]) -> String {
+    let mut out = String::new();
+    for stage in stages {
+        let _ = writeln!(
+            out,
+            "\nStage {}/{} {:?}: {:.1}-{:.1} s, {} -> {} {}{}",
+            stage.index,
+            stages.len(),
+            stage.name,
+            stage.start_s,
+            stage.start_s + stage.duration_s,
+            decimal(stage.target_from, 3),
+            decimal(stage.target_to, 3),
+            stage.target_unit,
+            if stage.ran_s + 1e-9 < stage.duration_s {
+                format!(" (ran {:.1} s)", stage.ran_s)
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            out,
+            "{:<8} {:<STAGE_NAME_WIDTH$} {:>8} {:>14} | {:>8} {:>8} {:>8} {:>8} | {:>8}",
+            "Type", "Name", "# reqs", "# fails", "Avg", "Med", "95%", "99%", "req/s"
+        );
+        let rule = format!("{:-<width$}\n", "", width = 8 + STAGE_NAME_WIDTH + 74);
+        out.push_str(&rule);
+        if stage.endpoints.len() <= STAGE_ENDPOINT_ROWS {
+            for row in &stage.endpoints {
+                stage_row(&mut out, row);
+            }
+            out.push_str(&rule);
+        }
+        stage_row(&mut out, &stage.total);
+        if let Some(open) = &stage.open {
+            let _ = writeln!(
+                out,
+                "Arrivals: {} planned, {} scheduled, {} started ({:.1}/s), {} dropped; schedule lag p99 {:.1} ms",
+                open.planned,
+                open.scheduled,
+                open.started,
+                open.achieved_rate,
+                open.dropped,
+                open.lag_p99_ms
+            );
+        }
+    }
+    out
+}
+
+fn stage_row(out: &mut String, e: &EndpointSummary) {
+    let fails = format!("{}({})", e.failures, percent(ratio(e.failures, e.requests)));
+    let _ = writeln!(
+        out,
+        "{:<8} {:<STAGE_NAME_WIDTH$} {:>8} {:>14} | {:>8} {:>8} {:>8} {:>8} | {:>8.2}",
+        e.method,
+        truncate(&e.name, STAGE_NAME_WIDTH),
+        e.requests,
+        fails,
+        ms(e.avg_ms),
+        ms(e.p50_ms),
+        ms(e.p95_ms),
+        ms(e.p99_ms),
+        e.rps,
+    );
 }
 
 /// Lost workers and the periods below the user target, empty when no worker was lost.
@@ -198,6 +293,10 @@ pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
         seconds,
         percentile_table(totals)
     );
+    if !summary.stages.is_empty() {
+        out.push_str("\nPer stage (rates per second of the stage)");
+        out.push_str(&stage_tables(&summary.stages));
+    }
     if let Some(verdicts) = &summary.slo {
         let level = summary.meta.slo_level.as_deref().unwrap_or("?");
         out.push_str(&format!(
@@ -315,5 +414,59 @@ mod tests {
         let table = failures_table(&sample());
         assert!(table.contains("25  GET ATLAS /health: HTTP 500"), "{table}");
         assert!(failures_table(&StatsSet::default()).is_empty());
+    }
+
+    #[test]
+    fn each_stage_gets_a_table_within_120_columns() {
+        let stages = crate::summary::sample_stages();
+        let text = stage_tables(&stages);
+        assert_eq!(text.matches("Aggregated").count(), 3, "{text}");
+        assert!(
+            text.contains("Stage 2/3 \"ramp\": 2.0-4.0 s, 50 -> 100 arrivals/s"),
+            "{text}"
+        );
+        assert!(text.contains("Arrivals: 150 planned"), "{text}");
+        let aggregated: Vec<&str> = text.lines().filter(|l| l.contains("Aggregated")).collect();
+        let counts: Vec<&str> = aggregated
+            .iter()
+            .map(|l| l.split_whitespace().nth(1).expect("count"))
+            .collect();
+        assert_eq!(counts, ["10", "20", "30"], "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
+        assert!(stage_tables(&[]).is_empty());
+    }
+
+    #[test]
+    fn stage_verdicts_get_a_stage_column() {
+        use lv_common::kind::SloKind;
+        let verdict = |stage: Option<&str>, kind, metric: &str, status| Verdict {
+            kind,
+            stage: stage.map(str::to_owned),
+            metric: metric.into(),
+            target: "< 500 ms".into(),
+            measured: 612.0,
+            endpoint: "GET /x".into(),
+            status,
+        };
+        let run_wide = verdict(None, Some(SloKind::Chat), "avg_ms", Status::Pass);
+        assert!(!verdict_table(std::slice::from_ref(&run_wide)).contains("Stage"));
+        let table = verdict_table(&[
+            run_wide,
+            verdict(Some("plateau"), None, "p95_ms", Status::Fail),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("Stage"), "{table}");
+        assert!(
+            lines[1].starts_with("(run)") && lines[1].contains("chat"),
+            "{table}"
+        );
+        assert!(
+            lines[2].starts_with("plateau") && lines[2].contains(" all "),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("612 ms") && lines[2].contains("FAIL"),
+            "{table}"
+        );
     }
 }

@@ -37,7 +37,13 @@ pub fn write_all(
         results.push((path.clone(), summary::write_json(summary, path)));
     }
     if let Some(prefix) = &paths.csv {
-        match report::write_csv_files(prefix, run, summary.run_time_s, paths.csv_full_history) {
+        match report::write_csv_files(
+            prefix,
+            run,
+            summary.run_time_s,
+            paths.csv_full_history,
+            &summary.stages,
+        ) {
             Ok(paths) => results.extend(paths.into_iter().map(|p| (p, Ok(())))),
             Err(err) => results.push((csv_pattern(prefix), Err(err))),
         }

@@ -15,8 +15,12 @@ use crate::aggregate::{HistoryRow, PERCENTILES, per_second};
 use crate::slo::Verdict;
 
 mod open;
+mod stages;
 
-pub use open::{LAG_LIMIT_MS, OpenSummary};
+pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
+#[cfg(test)]
+pub(crate) use stages::sample_stages;
+pub use stages::{StageSummary, stage_stats_from, stage_summaries};
 
 /// The whole summary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +69,9 @@ pub struct Summary {
     /// Open model: arrivals, service times and schedule lags; absent in a closed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<OpenSummary>,
+    /// One entry per stage of the run's shape, in order; absent when the run has no stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSummary>,
 }
 
 /// A period with fewer users running than the target.
@@ -295,6 +302,9 @@ pub fn run_stats_from(summary: &Summary) -> Result<crate::aggregate::RunStats, S
     run.grand_total = summary.total.to_stats()?;
     run.history = summary.history.clone();
     run.cut_off = summary.cut_off;
+    for stage in &summary.stages {
+        run.stages.insert(stage.index, stage_stats_from(stage)?);
+    }
     for worker in &summary.workers {
         let counts = run.workers.entry(worker.id.clone()).or_default();
         counts.requests = worker.requests;

@@ -497,7 +497,7 @@ fn slowed_agent_fails_the_health_average_and_lv_master_exits_1() {
     let verdicts = summary.slo.as_deref().expect("verdicts");
     let avg = verdicts
         .iter()
-        .find(|v| v.kind.as_str() == "health" && v.metric == "avg_ms")
+        .find(|v| v.kind.is_some_and(|k| k.as_str() == "health") && v.metric == "avg_ms")
         .expect("health avg_ms verdict");
     assert_eq!(avg.status, lv_master::slo::Status::Fail);
     assert_eq!(

@@ -12,6 +12,7 @@ mod processes;
 mod profiles;
 mod reports;
 mod scale;
+mod stage_reports;
 mod stages;
 mod suite;
 mod trust;

@@ -34,6 +34,7 @@ fn summary(scale: u64) -> Summary {
         below_target: Vec::new(),
         checkpoint: false,
         open: None,
+        stages: Vec::new(),
         meta: RunMeta::default(),
         history: Vec::new(),
         slo: None,

@@ -40,6 +40,7 @@ fn summary(stats: &StatsSet, run_id: &str) -> Summary {
         below_target: Vec::new(),
         checkpoint: false,
         open: None,
+        stages: Vec::new(),
         meta: RunMeta {
             profile: Some("light".into()),
             ..RunMeta::default()

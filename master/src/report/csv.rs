@@ -11,6 +11,7 @@ use lv_common::stats::EndpointStats;
 
 use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
 use crate::format::{decimal, ms_precise};
+use crate::summary::{EndpointSummary, StageSummary};
 
 /// Line ending of every row: CRLF, as Python's `csv` module (and so Locust) writes.
 const EOL: &str = "\r\n";
@@ -19,6 +20,8 @@ const EOL: &str = "\r\n";
 pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 /// Header of `_stats_history.csv`.
 pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
+/// Header of `_stages.csv`: a `Stage` column, then those of `_stats.csv`.
+pub const STAGES_HEADER: &str = "Stage,Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 /// Header of `_failures.csv`.
 pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
 /// Header of `_exceptions.csv`.
@@ -64,6 +67,42 @@ fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, seco
             let _ = write!(out, ",{}", ms_precise(e.percentile_ms(p)));
         }
     }
+    out.push_str(EOL);
+}
+
+/// `_stages.csv` (staged runs only): for each stage in order, its rows as in `_stats.csv`
+/// (one per endpoint, then `Aggregated`; rates per second of the stage), each led by the
+/// stage's name.
+pub fn stages_csv(stages: &[StageSummary]) -> String {
+    let mut out = format!("{STAGES_HEADER}{EOL}");
+    for stage in stages {
+        for row in stage.endpoints.iter().chain(std::iter::once(&stage.total)) {
+            out.push_str(&field(&stage.name));
+            out.push(',');
+            summary_row(&mut out, row);
+        }
+    }
+    out
+}
+
+/// A `_stats.csv` row from a report's row: the same columns and formatting as [`stats_row`].
+fn summary_row(out: &mut String, e: &EndpointSummary) {
+    let _ = write!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{}",
+        field(&e.method),
+        field(&e.name),
+        e.requests,
+        e.failures,
+        ms_precise(e.p50_ms),
+        ms_precise(e.avg_ms),
+        ms_precise(e.min_ms),
+        ms_precise(e.max_ms),
+        decimal(e.avg_content_bytes, 6),
+        decimal(e.rps, 6),
+        decimal(e.failures_per_s, 6),
+    );
+    percentile_fields(out, &e.percentiles_ms);
     out.push_str(EOL);
 }
 

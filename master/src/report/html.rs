@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::aggregate::PERCENTILES;
-use crate::format::{decimal, duration, ms, percent, utc_timestamp};
+use crate::format::{decimal, duration, ms, utc_timestamp};
 use crate::slo::{Status, Verdict};
 use crate::summary::{EndpointSummary, Summary};
 
@@ -23,7 +23,7 @@ background:var(--bg)}header{display:flex;align-items:center;gap:1rem;padding:.3r
 .brand{font-weight:800;font-size:1.7rem;color:var(--accent)}h1{font-size:1.3rem;margin:0}\
 .sub{margin:.1rem 0 0;color:var(--muted);font-size:.85rem}\
 h2{font-size:1.1rem;margin:2rem 0 .6rem;padding-bottom:.3rem;border-bottom:1px solid var(--border)}\
-h3{font-size:.9rem;margin:.1rem 0 .4rem}\
+h3{font-size:.9rem;margin:.1rem 0 .4rem}h3.stage{margin-top:1.4rem}\
 .verdict{padding:.8rem 1rem;border-radius:8px;font-size:1.05rem;border:1px solid}\
 .verdict strong{margin-right:.7rem;letter-spacing:.05em}\
 .verdict.pass{background:var(--good-bg)}.verdict.fail{background:var(--bad-bg)}\
@@ -63,6 +63,7 @@ pub fn render_html(summary: &Summary) -> String {
     slo_section(&mut out, summary.slo.as_deref());
     stats_section(&mut out, summary);
     percentiles_section(&mut out, summary);
+    stages::stages_section(&mut out, summary);
     failures_section(&mut out, summary);
     exceptions_section(&mut out, summary);
     workers_section(&mut out, summary);
@@ -281,6 +282,7 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
         let _ = writeln!(out, "<p class=\"empty\">SLO verdicts off</p>");
         return;
     };
+    let staged = verdicts.iter().any(|v| v.stage.is_some());
     let rows: Vec<String> = verdicts
         .iter()
         .map(|v| {
@@ -294,35 +296,36 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
             } else {
                 &v.endpoint
             };
-            let (kind, metric, target) = (text(v.kind.as_str()), text(&v.metric), text(&v.target));
+            let kind = text(v.kind.map_or("all", |k| k.as_str()));
+            let (metric, target) = (text(&v.metric), text(&v.target));
             let result = format!("<td class=\"t {class}\">{label}</td>");
-            tr(
-                "",
-                &[kind, metric, target, text(&value), text(endpoint), result],
-            )
+            let mut cells = Vec::with_capacity(7);
+            if staged {
+                cells.push(text(v.stage.as_deref().unwrap_or("(run)")));
+            }
+            cells.extend([kind, metric, target, text(&value), text(endpoint), result]);
+            tr("", &cells)
         })
         .collect();
-    table(
-        out,
-        "Kind|Metric|Target|Measured|Worst endpoint|Result",
-        6,
-        &rows,
-        "None",
-    );
+    let (headers, columns) = if staged {
+        ("Stage|Kind|Metric|Target|Measured|Worst endpoint|Result", 7)
+    } else {
+        ("Kind|Metric|Target|Measured|Worst endpoint|Result", 6)
+    };
+    table(out, headers, columns, &rows, "None");
 }
 
 /// A verdict's measured value in its rule's unit.
 fn measured(metric: &str, value: f64) -> String {
     match metric {
-        "avg_ms" => format!("{} ms", ms(value)),
-        "failure_ratio" => percent(value),
         m if m.ends_with("_over_avg") => format!("{value:.2}x avg"),
-        _ => decimal(value, 2),
+        m => crate::console::verdict_value(m, value),
     }
 }
 
 mod charts;
 mod lead;
+mod stages;
 
 #[cfg(test)]
 mod tests;

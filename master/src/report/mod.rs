@@ -7,13 +7,14 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use crate::aggregate::RunStats;
-use crate::summary::write_atomically;
+use crate::summary::{StageSummary, write_atomically};
 
 pub mod csv;
 pub mod html;
 
 /// Writes `PREFIX_stats.csv`, `PREFIX_stats_history.csv`, `PREFIX_failures.csv` and
-/// `PREFIX_exceptions.csv`; returns the paths written. The history is written from the run's
+/// `PREFIX_exceptions.csv`, and for a staged run `PREFIX_stages.csv` from `stages`; returns
+/// the paths written. The history is written from the run's
 /// complete history (spilled rows included), streamed, so a day-long run's file is complete
 /// without being held in memory.
 pub fn write_csv_files(
@@ -21,13 +22,17 @@ pub fn write_csv_files(
     run: &RunStats,
     seconds: f64,
     full_history: bool,
+    stages: &[StageSummary],
 ) -> std::io::Result<Vec<PathBuf>> {
-    let files = [
+    let mut files = vec![
         ("_stats.csv", Some(csv::stats_csv(run, seconds))),
         ("_stats_history.csv", None),
         ("_failures.csv", Some(csv::failures_csv(run))),
         ("_exceptions.csv", Some(csv::exceptions_csv(run))),
     ];
+    if !stages.is_empty() {
+        files.push(("_stages.csv", Some(csv::stages_csv(stages))));
+    }
     let mut written = Vec::new();
     for (suffix, text) in files {
         let mut path = prefix.as_os_str().to_owned();

@@ -1,10 +1,13 @@
 //! The open model's part of a run's report: arrival counters, planned against achieved
 //! rate, service-time and schedule-lag tables, and whether the generator limited the run.
 
+use std::time::Duration;
+
+use lv_common::load::{OpenStats, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::EndpointSummary;
-use crate::aggregate::RunStats;
+use crate::aggregate::{OpenInterval, RunStats};
 
 /// Schedule lag p99 above this (ms) means the generator itself was late.
 pub const LAG_LIMIT_MS: f64 = 10.0;
@@ -40,16 +43,89 @@ pub struct OpenSummary {
     pub lag: Vec<EndpointSummary>,
     /// Arrivals were dropped or the lag's p99 exceeded [`LAG_LIMIT_MS`].
     pub generator_limited: bool,
+    /// The run's report intervals: achieved against target arrival rate (absent in a
+    /// stage's summary and in reports written before lv had it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<IntervalRate>,
+}
+
+/// One report interval of an open-model run: the rate the schedule asked for and the rate
+/// achieved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalRate {
+    /// Start of the interval, seconds from the schedule's start (negative before it).
+    pub from_s: f64,
+    /// End of the interval, seconds from the schedule's start.
+    pub to_s: f64,
+    /// Arrivals per second planned over the interval: (A(to) − A(from)) / (to − from).
+    pub target_rate: f64,
+    /// Arrivals started per second over the interval.
+    pub achieved_rate: f64,
+    /// Arrivals whose instant came in the interval.
+    pub scheduled: u64,
+    /// Arrivals started in the interval.
+    pub started: u64,
+    /// Arrivals dropped at the in-flight cap in the interval.
+    pub dropped: u64,
+}
+
+/// Target and achieved rates of each interval; offsets are from `origin_unix_ms`, the
+/// schedule's start.
+pub fn interval_rates(
+    intervals: &[OpenInterval],
+    schedule: &Schedule,
+    origin_unix_ms: i64,
+) -> Vec<IntervalRate> {
+    let level = |s: f64| schedule.level_at(Duration::from_secs_f64(s.max(0.0)));
+    intervals
+        .iter()
+        .map(|i| {
+            let from_s = (i.from_unix_ms - origin_unix_ms) as f64 / 1000.0;
+            let to_s = (i.to_unix_ms - origin_unix_ms) as f64 / 1000.0;
+            let span = to_s - from_s;
+            let per_s = |n: f64| if span > 0.0 { n / span } else { 0.0 };
+            IntervalRate {
+                from_s,
+                to_s,
+                target_rate: per_s(level(to_s) - level(from_s)),
+                achieved_rate: per_s(i.started as f64),
+                scheduled: i.scheduled,
+                started: i.started,
+                dropped: i.dropped,
+            }
+        })
+        .collect()
 }
 
 impl OpenSummary {
-    /// The summary of `stats` for a schedule of `schedule_s` seconds and a run of `seconds`.
-    pub fn new(stats: &RunStats, schedule_s: f64, seconds: f64) -> OpenSummary {
-        let open = &stats.open;
+    /// The summary of the run `stats` for `schedule` (started at `origin_unix_ms`) and a run
+    /// of `seconds`, with its intervals' rates.
+    pub fn new(
+        stats: &RunStats,
+        schedule: &Schedule,
+        origin_unix_ms: i64,
+        seconds: f64,
+    ) -> OpenSummary {
+        let c = &stats.open.counts;
+        let planned = stats.planned_arrivals.unwrap_or(c.scheduled + c.lost);
+        let schedule_s = schedule.duration().as_secs_f64();
+        OpenSummary {
+            intervals: interval_rates(&stats.open_intervals, schedule, origin_unix_ms),
+            ..OpenSummary::from_parts(&stats.open, planned, schedule_s, seconds)
+        }
+    }
+
+    /// The summary of `open` (a run's or a stage's) with `planned` arrivals over `schedule_s`
+    /// seconds of schedule and `seconds` of run; no interval rows.
+    pub fn from_parts(
+        open: &OpenStats,
+        planned: u64,
+        schedule_s: f64,
+        seconds: f64,
+    ) -> OpenSummary {
         let c = &open.counts;
         let lag = open.total_lag();
         let (lag_p50_ms, lag_p99_ms) = (lag.percentile_ms(50.0), lag.percentile_ms(99.0));
-        let planned = stats.planned_arrivals.unwrap_or(c.scheduled + c.lost);
         let per_s = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
         let rows =
             |pick: fn(&lv_common::load::OpenEndpoint) -> &lv_common::stats::EndpointStats| {
@@ -73,6 +149,7 @@ impl OpenSummary {
             service: rows(|e| &e.service),
             lag: rows(|e| &e.lag),
             generator_limited: c.dropped > 0 || lag_p99_ms > LAG_LIMIT_MS,
+            intervals: Vec::new(),
         }
     }
 
@@ -125,11 +202,14 @@ impl OpenSummary {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use lv_common::load::RequestTiming;
+    use lv_common::load::{ArrivalCounts, RequestTiming};
 
     use super::*;
+
+    /// 10 arrivals per second for `seconds`.
+    fn flat(seconds: f64) -> Schedule {
+        Schedule::new(10.0, &[(Duration::from_secs_f64(seconds), 10.0)])
+    }
 
     fn stats(dropped: u64, lag: Duration) -> RunStats {
         let mut stats = RunStats::default();
@@ -150,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_clean_run_is_not_limited() {
-        let summary = OpenSummary::new(&stats(0, Duration::from_micros(200)), 10.0, 11.0);
+        let summary = OpenSummary::new(&stats(0, Duration::from_micros(200)), &flat(10.0), 0, 11.0);
         assert_eq!((summary.planned, summary.started), (100, 100));
         assert!((summary.planned_rate - 10.0).abs() < 1e-9);
         assert!(!summary.generator_limited);
@@ -161,12 +241,48 @@ mod tests {
 
     #[test]
     fn drops_and_lag_say_the_generator_limited_the_run() {
-        let dropped = OpenSummary::new(&stats(7, Duration::ZERO), 10.0, 10.0);
+        let dropped = OpenSummary::new(&stats(7, Duration::ZERO), &flat(10.0), 0, 10.0);
         let note = dropped.limit_note().expect("limited");
         assert!(note.contains("the generator, not the system under test, limited the run"));
         assert!(note.contains("7 arrivals dropped"));
         assert!(dropped.console().contains("Warning: the generator"));
-        let late = OpenSummary::new(&stats(0, Duration::from_millis(50)), 10.0, 10.0);
+        let late = OpenSummary::new(&stats(0, Duration::from_millis(50)), &flat(10.0), 0, 10.0);
         assert!(late.limit_note().expect("limited").contains("lag p99"));
+    }
+
+    #[test]
+    fn intervals_compare_the_achieved_rate_with_the_schedule() {
+        // 50/s for 2 s, then a ramp to 100/s over 2 s.
+        let schedule = Schedule::new(
+            50.0,
+            &[
+                (Duration::from_secs(2), 50.0),
+                (Duration::from_secs(2), 100.0),
+            ],
+        );
+        let counts = |started| ArrivalCounts {
+            scheduled: started,
+            started,
+            ..ArrivalCounts::default()
+        };
+        let mut run = stats(0, Duration::ZERO);
+        run.open_intervals = vec![
+            OpenInterval::new(1_000, 3_000, &counts(100)),
+            OpenInterval::new(3_000, 5_000, &counts(150)),
+            OpenInterval::new(5_000, 6_000, &counts(0)),
+        ];
+        let summary = OpenSummary::new(&run, &schedule, 1_000, 6.0);
+        let rates: Vec<(f64, f64, f64)> = summary
+            .intervals
+            .iter()
+            .map(|i| (i.from_s, i.target_rate, i.achieved_rate))
+            .collect();
+        assert_eq!(
+            rates,
+            [(0.0, 50.0, 50.0), (2.0, 75.0, 75.0), (4.0, 0.0, 0.0)]
+        );
+        assert_eq!(summary.intervals[1].started, 150);
+        let json = serde_json::to_value(&summary).expect("json");
+        assert_eq!(json["intervals"][1]["target_rate"], 75.0);
     }
 }

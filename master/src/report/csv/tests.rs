@@ -245,8 +245,110 @@ fn csv_files_include_the_streamed_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = dir.path().join("run");
     let run = run();
-    let written = crate::report::write_csv_files(&prefix, &run, 2.0, false).expect("written");
+    let written = crate::report::write_csv_files(&prefix, &run, 2.0, false, &[]).expect("written");
     assert_eq!(written.len(), 4);
     let history = std::fs::read_to_string(dir.path().join("run_stats_history.csv")).expect("read");
     assert_eq!(history, history_csv(&run.history, false));
+}
+
+fn staged_shape(names: &[&str]) -> lv_common::load::LoadShape {
+    let mut shape = lv_common::load::LoadShape::constant_rate(10.0, std::time::Duration::ZERO);
+    shape.model = lv_common::load::Model::Closed;
+    shape.stages = names
+        .iter()
+        .map(|name| lv_common::load::Stage {
+            name: (*name).to_owned(),
+            duration: std::time::Duration::from_secs(2),
+            to: 5.0,
+        })
+        .collect();
+    shape
+}
+
+/// A stage's rows are `_stats.csv`'s rows led by the stage name: one stage holding the whole
+/// run gives the run's rows exactly.
+#[test]
+fn a_stage_holding_the_whole_run_has_the_runs_rows() {
+    let mut run = run();
+    let all = run.totals.clone();
+    run.stages.insert(
+        1,
+        crate::aggregate::StageStats {
+            totals: all,
+            ..Default::default()
+        },
+    );
+    let stages = crate::summary::stage_summaries(&staged_shape(&["only"]), &run, 2_000);
+    let csv = stages_csv(&stages);
+    let lines = rows(&csv);
+    assert_eq!(lines[0], STAGES_HEADER);
+    assert_eq!(
+        STAGES_HEADER.strip_prefix("Stage,"),
+        Some(STATS_HEADER),
+        "same columns after Stage"
+    );
+    let expected: Vec<String> = rows(&stats_csv(&run, 2.0))[1..]
+        .iter()
+        .map(|row| format!("only,{row}"))
+        .collect();
+    assert_eq!(lines[1..], expected);
+}
+
+/// One table per stage, each ending with its Aggregated row; a stage without requests has an
+/// Aggregated row of zeros and `N/A` percentiles.
+#[test]
+fn every_stage_gets_its_rows() {
+    let mut run = RunStats::default();
+    for (stage, requests) in [(1u32, 3u64), (2, 5)] {
+        let mut stats = StatsSet::default();
+        for i in 0..requests {
+            stats.record_request("GET", "/a", None, 1000 * (i + 1), 10, None);
+        }
+        run.merge_report(
+            "w",
+            &Report {
+                run_id: "r".into(),
+                seq: u64::from(stage),
+                start_unix_ms: 0,
+                end_unix_ms: 0,
+                users_running: 1,
+                stats,
+                last: false,
+                cut_off: 0,
+                dropped_reports: 0,
+                open: None,
+                stage,
+            },
+        );
+    }
+    let stages =
+        crate::summary::stage_summaries(&staged_shape(&["warm", "peak, hot", "cool"]), &run, 6_000);
+    let csv = stages_csv(&stages);
+    let lines = rows(&csv);
+    assert_eq!(lines.len(), 1 + 2 + 2 + 1, "{csv}");
+    assert!(lines[1].starts_with("warm,GET,/a,3,0,"), "{}", lines[1]);
+    assert!(
+        lines[2].starts_with("warm,,Aggregated,3,0,"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("\"peak, hot\",GET,/a,5,0,"),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[4].starts_with("\"peak, hot\",,Aggregated,5,0,"));
+    assert!(
+        lines[5].starts_with("cool,,Aggregated,0,0,"),
+        "{}",
+        lines[5]
+    );
+    assert!(lines[5].ends_with(",N/A"), "{}", lines[5]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("run");
+    let written =
+        crate::report::write_csv_files(&prefix, &run, 6.0, false, &stages).expect("written");
+    assert_eq!(written.len(), 5);
+    let file = std::fs::read_to_string(dir.path().join("run_stages.csv")).expect("read");
+    assert_eq!(file, csv);
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use super::{escape, heading};
 use crate::aggregate::HistoryRow;
 use crate::format::{decimal, utc_clock};
+use crate::summary::IntervalRate;
 
 /// One line of a chart: label, colour and one value per history row.
 struct Series<'a>(&'a str, &'a str, Vec<f64>);
@@ -29,7 +30,7 @@ pub(super) fn charts_section(out: &mut String, history: &[HistoryRow]) {
         .map(|r| (r.unix_ms.saturating_sub(first) as f64 / 1000.0).max(0.0))
         .collect();
     let column = |f: fn(&HistoryRow) -> f64| history.iter().map(f).collect::<Vec<f64>>();
-    let ends = (first, history.last().map_or(0, |r| r.unix_ms));
+    let ends = Some((first, history.last().map_or(0, |r| r.unix_ms)));
     let rps = [
         Series("requests/s", "#059669", column(|r| r.rps)),
         Series("failures/s", "#dc2626", column(|r| r.fps)),
@@ -51,9 +52,36 @@ pub(super) fn charts_section(out: &mut String, history: &[HistoryRow]) {
     out.push_str("</div>\n");
 }
 
+/// Open model: the arrival rate the schedule asked for and the one achieved, per report
+/// interval (x: seconds from the first stage's start); nothing without intervals.
+pub(super) fn arrivals_chart(out: &mut String, intervals: &[IntervalRate]) {
+    if intervals.is_empty() {
+        return;
+    }
+    out.push_str("<div class=\"charts\">\n");
+    // Each rate is plotted at the middle of the interval it covers.
+    let xs: Vec<f64> = intervals
+        .iter()
+        .map(|i| ((i.from_s + i.to_s) / 2.0).max(0.0))
+        .collect();
+    let column = |f: fn(&IntervalRate) -> f64| intervals.iter().map(f).collect::<Vec<f64>>();
+    let rates = [
+        Series("target/s", "#6b7280", column(|i| i.target_rate)),
+        Series("achieved/s", "#059669", column(|i| i.achieved_rate)),
+    ];
+    chart(
+        out,
+        "Arrivals per second: target and achieved, per interval",
+        &xs,
+        None,
+        &rates,
+    );
+    out.push_str("</div>\n");
+}
+
 /// An SVG line chart of `series` over `xs` (seconds since the first row, whose Unix ms
-/// time is `ends.0`; the last row's is `ends.1`).
-fn chart(out: &mut String, title: &str, xs: &[f64], ends: (i64, i64), series: &[Series]) {
+/// time is `ends.0`; the last row's is `ends.1`; no clock labels when `None`).
+fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, series: &[Series]) {
     let _ = writeln!(out, "<div class=\"card\"><h3>{}</h3>", escape(title));
     if xs.is_empty() {
         out.push_str("<p class=\"empty\">no data</p></div>\n");
@@ -96,9 +124,9 @@ fn chart(out: &mut String, title: &str, xs: &[f64], ends: (i64, i64), series: &[
         WIDTH - RIGHT
     );
     let ticks = [
-        (0.0, "start", Some(ends.0)),
+        (0.0, "start", ends.map(|e| e.0)),
         (0.5, "middle", None),
-        (1.0, "end", Some(ends.1)),
+        (1.0, "end", ends.map(|e| e.1)),
     ];
     for (fraction, anchor, clock) in ticks {
         let x = px(x_span * fraction);

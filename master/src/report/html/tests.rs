@@ -72,6 +72,7 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         below_target: Vec::new(),
         checkpoint: false,
         open: None,
+        stages: Vec::new(),
         meta: RunMeta {
             profile: Some("light".into()),
             host: "http://localhost".into(),
@@ -200,7 +201,8 @@ fn user_text_is_escaped() {
 fn slo_verdicts_table() {
     let mut s = summary(Vec::new());
     let verdict = |metric: &str, measured: f64, status: Status| Verdict {
-        kind: SloKind::Health,
+        kind: Some(SloKind::Health),
+        stage: None,
         metric: metric.into(),
         target: "< 50 ms".into(),
         measured,
@@ -254,4 +256,53 @@ fn leads_with_the_verdict_and_key_figures_then_charts_then_the_tables() {
         "<div class=\"card bad\"><div class=\"label\">Failures</div>\
          <div class=\"value\">4 (3.96%)</div>"
     ));
+}
+
+#[test]
+fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
+    let mut s = summary(Vec::new());
+    s.stages = crate::summary::sample_stages();
+    let mut run = crate::aggregate::RunStats::default();
+    run.open_intervals = vec![
+        crate::aggregate::OpenInterval {
+            from_unix_ms: 0,
+            to_unix_ms: 2_000,
+            scheduled: 100,
+            started: 90,
+            dropped: 10,
+        },
+        crate::aggregate::OpenInterval {
+            from_unix_ms: 2_000,
+            to_unix_ms: 4_000,
+            scheduled: 150,
+            started: 150,
+            dropped: 0,
+        },
+    ];
+    let schedule =
+        lv_common::load::Schedule::new(50.0, &[(std::time::Duration::from_secs(4), 100.0)]);
+    s.open = Some(crate::summary::OpenSummary::new(&run, &schedule, 0, 4.0));
+    let html = render_html(&s);
+    assert!(html.contains("<h2 id=\"stages\">Per stage</h2>"));
+    for (i, name) in ["warm", "ramp", "plateau"].iter().enumerate() {
+        let title = format!(
+            "<h3 class=\"stage\" id=\"stage-{}\">Stage {} of 3: {name}</h3>",
+            i + 1,
+            i + 1
+        );
+        assert!(html.contains(&title), "{title}");
+    }
+    let section = &html[html.find("id=\"stages\"").expect("section")..];
+    let section = &section[..section.find("id=\"failures\"").expect("next section")];
+    assert_eq!(section.matches("<table>").count(), 3, "{section}");
+    assert_eq!(section.matches("<tr class=\"total\">").count(), 3);
+    assert!(section.contains("2–4 s, 50 → 100 arrivals/s"), "{section}");
+    assert!(section.contains("<td>20</td>"), "{section}");
+    assert!(section.contains("Arrivals: 150 planned"), "{section}");
+    assert!(section.contains("target and achieved"));
+    let lines = polylines(section);
+    assert_eq!(lines.len(), 2, "target and achieved");
+    assert_eq!(lines[0].split(' ').count(), 2, "one point per interval");
+    // A run without stages has no such section.
+    assert!(!render_html(&summary(Vec::new())).contains("id=\"stages\""));
 }
