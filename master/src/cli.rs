@@ -131,7 +131,8 @@ pub struct Args {
     pub json: Option<PathBuf>,
 
     /// Write Locust-format CSVs: PREFIX_stats.csv, PREFIX_stats_history.csv,
-    /// PREFIX_failures.csv and PREFIX_exceptions.csv.
+    /// PREFIX_failures.csv and PREFIX_exceptions.csv (and PREFIX_stages.csv for a run with a
+    /// load shape).
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
 

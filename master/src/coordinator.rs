@@ -510,6 +510,8 @@ impl Coordinator {
         self.staged = self.config.shape.as_ref().map(|shape| {
             stages::StagedRun::new(shape, stages_start, self.clock.unix_ms(stages_start))
         });
+        // The reports' stage windows and open-model intervals count from the stages' start.
+        self.stats.stages_start_unix_ms = self.staged.as_ref().map(|s| s.clock().start_unix_ms);
         if let Some(staged) = &self.staged {
             info!(
                 start_unix_ms = staged.clock().start_unix_ms,

@@ -388,6 +388,11 @@ fn run_record(
             path.push(suffix);
             files.insert(kind.to_owned(), PathBuf::from(path));
         }
+        if !summary.stages.is_empty() {
+            let mut path = prefix.as_os_str().to_owned();
+            path.push("_stages.csv");
+            files.insert("stages_csv".to_owned(), PathBuf::from(path));
+        }
     }
     RunRecord {
         run_id: run_id.to_owned(),
