@@ -429,6 +429,10 @@ where
     fn reap(&mut self, done: Result<(Id, ()), tokio::task::JoinError>) {
         let id = match done {
             Ok((id, ())) => id,
+            // Aborted: a waiting user retired (or the run's users aborted at the end), which
+            // left its active list first. No need to look for it: a lowered count aborts
+            // thousands at once, and each look goes through every active user.
+            Err(err) if err.is_cancelled() => return,
             Err(err) => {
                 if err.is_panic() {
                     warn!("a virtual user panicked: {err}");
