@@ -8,8 +8,11 @@
 # Loopback only; every process is bounded by `timeout`. Usage: bench/million.sh
 # Env: USERS (1000000), WORKERS (10), SPAWN_RATE (10000), HOLD (300 s), WAIT_MIN (60),
 #      WAIT_MAX (120), LATENCY_SCALE (0.05), OUT (folder for logs; default a new temporary one),
-#      BUILD=0 (use the release binaries as they are). The environment reaches every process
-#      (glibc's MALLOC_ARENA_MAX, say).
+#      BUILD=0 (use the release binaries as they are), WORKER_FILES (1600: each worker's
+#      open-file limit, soft and hard, so the workers' connections together, each worker's
+#      limit less lv's reserve of 64, stay under the simulator's 20,000 files; lv's pool then
+#      makes users wait for a connection instead of opening more; 0 leaves the limit alone).
+#      The environment reaches every process (glibc's MALLOC_ARENA_MAX, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${USERS:-1000000}
@@ -19,6 +22,7 @@ HOLD=${HOLD:-300}
 WAIT_MIN=${WAIT_MIN:-60}
 WAIT_MAX=${WAIT_MAX:-120}
 LATENCY_SCALE=${LATENCY_SCALE:-0.05}
+WORKER_FILES=${WORKER_FILES:-1600}
 OUT=${OUT:-$(mktemp -d -t lv-million.XXXXXX)}
 mkdir -p "$OUT"
 ramp=$(((USERS + SPAWN_RATE - 1) / SPAWN_RATE))
@@ -88,13 +92,17 @@ addr=$(sed -n 's/^lv-master: listening for workers on //p' "$OUT/master.log")
 
 workers=()
 for i in $(seq "$WORKERS"); do
-  timeout -k 5 "$bound" target/release/lv-worker --master "$addr" 2>"$OUT/worker$i.log" &
+  (
+    [ "$WORKER_FILES" = 0 ] || ulimit -n "$WORKER_FILES"
+    exec timeout -k 5 "$bound" target/release/lv-worker --master "$addr" 2>"$OUT/worker$i.log"
+  ) &
   pids+=("$!")
   workers+=("worker$i=$(child_of "$!")")
 done
 python3 bench/rss.py sample "$OUT/rss.csv" 5 "master=$master_pid" "${workers[@]}" "sim=$sim_pid" &
 sampler=$!
-echo "million.sh: $USERS users over $WORKERS workers at $SPAWN_RATE/s, ramp ${ramp}s + hold ${HOLD}s; files in $OUT" >&2
+echo "million.sh: $USERS users over $WORKERS workers at $SPAWN_RATE/s, ramp ${ramp}s + hold ${HOLD}s," \
+  "worker open-file limit ${WORKER_FILES/#0/unchanged}; files in $OUT" >&2
 
 code=0
 wait "$master" || code=$?
@@ -103,7 +111,8 @@ kill "$sim" 2>/dev/null || true
 wait "$sampler" || true
 
 echo "lv $USERS users: $(nproc) cores, $WORKERS workers, spawn rate $SPAWN_RATE/s, waiting" \
-  "between($WAIT_MIN, $WAIT_MAX) s, ramp ${ramp}s + ${HOLD}s; lv-master exit $code; files in $OUT"
+  "between($WAIT_MIN, $WAIT_MAX) s, ramp ${ramp}s + ${HOLD}s, worker open-file limit" \
+  "${WORKER_FILES/#0/unchanged}; lv-master exit $code; files in $OUT"
 python3 - "$OUT" "$USERS" "$SPAWN_RATE" <<'PY'
 import csv, json, sys
 out, users, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])

@@ -21,7 +21,7 @@ use lv_common::wire::{Assignment, OpenLoad, unix_ms_now};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{Id, JoinSet};
+use tokio::task::{AbortHandle, Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -29,7 +29,7 @@ use tracing::{info, warn};
 use crate::http::HttpClient;
 use crate::open::{OpenSignals, OpenSpec, run_open};
 use crate::recorder::Recorder;
-use crate::user::{UserEnv, UserSignals, run_user};
+use crate::user::{Member, Squad, UserEnv, run_user};
 
 /// How long stopped users get to finish their request in flight before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -112,7 +112,7 @@ pub(crate) fn spawn_with<U, F>(
     user: U,
 ) -> (SwarmHandle, tokio::task::JoinHandle<()>)
 where
-    U: Fn(UserEnv, UserSignals, SmallRng) -> F + Send + 'static,
+    U: Fn(Member, SmallRng) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(16);
@@ -148,8 +148,8 @@ struct Run {
     /// Users keep connections of their own (the plan's `connection_per_user`).
     own_connections: bool,
     target: ClassUsers,
-    /// Retire tokens of the active users, per class, by task id.
-    active: BTreeMap<String, Vec<(Id, CancellationToken)>>,
+    /// The active users, per class.
+    active: BTreeMap<String, ActiveUsers>,
     /// Graceful stop: finish the request in flight.
     stop: CancellationToken,
     /// Immediate stop.
@@ -162,9 +162,99 @@ struct Run {
     stripes: Option<watch::Sender<Stripe>>,
 }
 
+/// The active users of one class, oldest first, in squads: a new squad starts when the
+/// class's plan (or `connection_per_user`) changes within the run.
+#[derive(Default)]
+struct ActiveUsers {
+    squads: Vec<ActiveSquad>,
+}
+
+/// The active users of one squad: each one's task and ordinal, oldest first.
+struct ActiveSquad {
+    squad: Arc<Squad>,
+    users: Vec<(AbortHandle, u64)>,
+}
+
+impl ActiveUsers {
+    fn len(&self) -> usize {
+        self.squads.iter().map(|s| s.users.len()).sum()
+    }
+
+    /// The squad for a new user running with `class`, started anew if the plan changed.
+    fn squad_for(&mut self, class: &Arc<ClassPlan>, run: &RunEnv<'_>) -> &mut ActiveSquad {
+        let current = self.squads.last().is_some_and(|s| {
+            let env = s.squad.env();
+            Arc::ptr_eq(&env.class, class) && env.own_connections == run.own_connections
+        });
+        if !current {
+            // Squads left empty by retirements are forgotten.
+            self.squads.retain(|s| !s.users.is_empty());
+            let env = UserEnv {
+                class: Arc::clone(class),
+                client: run.client.clone(),
+                recorder: run.recorder.clone(),
+                own_connections: run.own_connections,
+            };
+            self.squads.push(ActiveSquad {
+                squad: Squad::new(env, run.stop.clone(), run.kill.clone()),
+                users: Vec::new(),
+            });
+        }
+        let last = self.squads.len() - 1;
+        &mut self.squads[last]
+    }
+
+    /// Retires the newest users beyond `want`: they leave at their next task boundary,
+    /// and those waiting between tasks leave now.
+    fn retire_beyond(&mut self, want: usize) {
+        let mut excess = self.len().saturating_sub(want);
+        for active in self.squads.iter_mut().rev() {
+            if excess == 0 {
+                break;
+            }
+            let keep = active.users.len().saturating_sub(excess);
+            excess -= active.users.len() - keep;
+            let gone = active.users.split_off(keep);
+            let Some(&(_, first)) = gone.first() else {
+                continue;
+            };
+            // The newest users have the highest ordinals: retiring from the oldest of them
+            // retires exactly them.
+            active.squad.retire_from(first, |ordinal| {
+                if let Ok(i) = gone.binary_search_by_key(&ordinal, |&(_, o)| o) {
+                    gone[i].0.abort();
+                }
+            });
+        }
+    }
+
+    /// Forgets a user whose task ended.
+    fn remove(&mut self, id: Id) {
+        for active in &mut self.squads {
+            active.users.retain(|(user, _)| user.id() != id);
+        }
+    }
+}
+
+/// What a new squad takes from the run and the swarm.
+struct RunEnv<'a> {
+    client: &'a HttpClient,
+    recorder: &'a Recorder,
+    own_connections: bool,
+    stop: &'a CancellationToken,
+    kill: &'a CancellationToken,
+}
+
 impl Run {
     fn active_total(&self) -> usize {
-        self.active.values().map(Vec::len).sum()
+        self.active.values().map(ActiveUsers::len).sum()
+    }
+
+    /// Retires every user; those waiting between tasks leave now.
+    fn retire_all(&mut self) {
+        for active in self.active.values_mut() {
+            active.retire_beyond(0);
+        }
     }
 
     /// The class furthest below its target, relative to the target.
@@ -172,7 +262,7 @@ impl Run {
         self.target
             .iter()
             .filter_map(|(class, &want)| {
-                let have = self.active.get(class).map_or(0, Vec::len);
+                let have = self.active.get(class).map_or(0, ActiveUsers::len);
                 (have < want as usize).then(|| (class, have as f64 / f64::from(want)))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -189,7 +279,7 @@ impl Run {
 
 impl<U, F> Swarm<U>
 where
-    U: Fn(UserEnv, UserSignals, SmallRng) -> F + Send + 'static,
+    U: Fn(Member, SmallRng) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
@@ -226,10 +316,11 @@ where
             }
             run.generation = assignment.generation;
         } else {
-            if let Some(old) = self.run.take() {
+            if let Some(mut old) = self.run.take() {
                 info!(run_id = %old.id, "a new run replaces the old one");
                 old.stop.cancel();
                 old.kill.cancel();
+                old.retire_all();
             }
             self.status.set_run_id(Some(assignment.run_id.clone()));
             self.run = Some(Run {
@@ -249,11 +340,15 @@ where
             });
         }
         let Some(run) = self.run.as_mut() else { return };
+        // A class whose plan did not change keeps its `Arc`, so its users stay in one squad.
         run.classes = assignment
             .plan
             .classes
             .iter()
-            .map(|c| (c.name.clone(), Arc::new(c.clone())))
+            .map(|c| {
+                let kept = run.classes.get(&c.name).filter(|old| ***old == *c).cloned();
+                (c.name.clone(), kept.unwrap_or_else(|| Arc::new(c.clone())))
+            })
             .collect();
         run.own_connections = assignment.plan.connection_per_user;
         run.target = assignment.users.clone();
@@ -261,13 +356,8 @@ where
         run.ramp_started = now;
         run.ramp_spawned = 0;
         // Retire users beyond the target (newest first), and users of dropped classes.
-        for (class, users) in &mut run.active {
-            let want = run.target.get(class).copied().unwrap_or(0) as usize;
-            while users.len() > want {
-                if let Some((_, retire)) = users.pop() {
-                    retire.cancel();
-                }
-            }
+        for (class, active) in &mut run.active {
+            active.retire_beyond(run.target.get(class).copied().unwrap_or(0) as usize);
         }
         if let Some(open) = &assignment.open {
             match &run.stripes {
@@ -314,24 +404,23 @@ where
                 run.target.remove(&class_name);
                 continue;
             };
-            let retire = run.stop.child_token();
-            let env = UserEnv {
-                class,
-                client: self.client.clone(),
-                recorder: self.recorder.clone(),
+            let squad_env = RunEnv {
+                client: &self.client,
+                recorder: &self.recorder,
                 own_connections: run.own_connections,
+                stop: &run.stop,
+                kill: &run.kill,
             };
-            let signals = UserSignals {
-                retire: retire.clone(),
-                stop: run.stop.clone(),
-                kill: run.kill.clone(),
-            };
-            let rng = SmallRng::from_rng(&mut self.seeds);
-            let handle = self.users.spawn((self.user)(env, signals, rng));
-            run.active
+            let active = run
+                .active
                 .entry(class_name)
                 .or_default()
-                .push((handle.id(), retire));
+                .squad_for(&class, &squad_env);
+            let member = active.squad.enlist();
+            let ordinal = member.ordinal();
+            let rng = SmallRng::from_rng(&mut self.seeds);
+            let handle = self.users.spawn((self.user)(member, rng));
+            active.users.push((handle, ordinal));
             run.ramp_spawned += 1;
         }
         self.publish_count();
@@ -340,6 +429,10 @@ where
     fn reap(&mut self, done: Result<(Id, ()), tokio::task::JoinError>) {
         let id = match done {
             Ok((id, ())) => id,
+            // Aborted: a waiting user retired (or the run's users aborted at the end), which
+            // left its active list first. No need to look for it: a lowered count aborts
+            // thousands at once, and each look goes through every active user.
+            Err(err) if err.is_cancelled() => return,
             Err(err) => {
                 if err.is_panic() {
                     warn!("a virtual user panicked: {err}");
@@ -349,8 +442,8 @@ where
         };
         // Users leave the active lists when retired; one still listed ended on its own.
         if let Some(run) = self.run.as_mut() {
-            for users in run.active.values_mut() {
-                users.retain(|(user_id, _)| *user_id != id);
+            for active in run.active.values_mut() {
+                active.remove(id);
             }
         }
         self.publish_count();
@@ -358,8 +451,9 @@ where
 
     async fn stop(&mut self) {
         // Forget the run: the same run assigned again (after a reconnect) starts afresh.
-        let kill = self.run.take().map(|run| {
+        let kill = self.run.take().map(|mut run| {
             run.stop.cancel();
+            run.retire_all();
             run.kill
         });
         self.publish_count();

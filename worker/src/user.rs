@@ -19,6 +19,10 @@ use tokio_util::sync::CancellationToken;
 use crate::http::{CookieJar, HttpClient, OutRequest, RequestError, Session, UserHttp};
 use crate::recorder::Recorder;
 
+mod squad;
+
+pub use squad::{Member, Squad};
+
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
 const IDLE_PAUSE: Duration = Duration::from_millis(100);
 
@@ -35,79 +39,101 @@ pub struct UserEnv {
     pub own_connections: bool,
 }
 
-/// Signals that end a user. `retire` should be a child of `stop`, so a stop also retires,
-/// and `kill` should only be cancelled after `stop`: a waiting user watches `retire` alone.
-#[derive(Clone, Debug)]
-pub struct UserSignals {
-    /// Finish the current task, then leave.
-    pub retire: CancellationToken,
-    /// Finish the request in flight, then leave.
-    pub stop: CancellationToken,
-    /// Leave now.
-    pub kill: CancellationToken,
-}
-
-/// Runs one user until it is retired or stopped.
+/// Runs one user until it is retired or stopped (or killed).
 ///
-/// Memory per user: not an `async fn`, which would copy its arguments from the future's
-/// captures into locals of their own (the `async move` block uses them in place), and
-/// `kill` is watched only around requests, so a waiting user holds one pause and one
-/// `retire` watch. On x86_64 tokio rounds a task to 128 bytes: this keeps it at 640, not 768.
+/// Memory per user, which tokio rounds to 128 bytes a task on x86_64: not an `async fn`,
+/// which would copy its arguments from the future's captures into locals of their own; the
+/// class, client, recorder and signals are the squad's, reached through `member`; the
+/// requests of a task, with the kill watch around them, live in a box only while they run,
+/// and a waiting user watches no signal at all (a retirement aborts its task). So a waiting
+/// user holds its pause and its own state (random numbers, variables, cookies), and its
+/// task fits in 384 bytes.
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would copy its arguments into the future twice"
 )]
-pub fn run_user(
-    env: UserEnv,
-    signals: UserSignals,
-    mut rng: SmallRng,
-) -> impl Future<Output = ()> + Send {
+pub fn run_user(member: Member, mut rng: SmallRng) -> impl Future<Output = ()> + Send {
     async move {
         let mut vars = UserVars::new();
         // The user's connections (when it keeps its own) and cookies live as long as it does.
         let mut http = UserHttp {
-            session: env.own_connections.then(Session::default),
-            cookies: env.class.cookies.then(CookieJar::default),
+            session: member.env().own_connections.then(Session::default),
+            cookies: member.env().class.cookies.then(CookieJar::default),
         };
-        for step in &env.class.on_start {
-            if signals.stop.is_cancelled() {
-                break;
-            }
-            tokio::select! {
-                go_on = run_step(&env, step, &mut vars, &mut rng, &mut http) => if !go_on { break },
-                () = signals.kill.cancelled() => return,
-            }
+        if !member.env().class.on_start.is_empty()
+            && !Box::pin(on_start(&member, &mut vars, &mut rng, &mut http)).await
+        {
+            return;
         }
         loop {
-            if signals.retire.is_cancelled() {
+            if member.is_retired() {
                 return;
             }
-            let started = Instant::now();
-            let pause = match pick_task(&env.class.tasks, &vars, &mut rng) {
-                Some(task) => {
-                    tokio::select! {
-                        () = run_task(&env, task, &mut vars, &mut rng, &signals.stop, &mut http) => {}
-                        () = signals.kill.cancelled() => return,
-                    }
-                    env.class.wait.next_wait(started.elapsed(), &mut rng)
-                }
-                None => env
-                    .class
-                    .wait
-                    .next_wait(Duration::ZERO, &mut rng)
-                    .max(IDLE_PAUSE),
+            // Only the pause outlives the box: what a task needs stays out of the future.
+            let Some(pause) = Box::pin(next_task(&member, &mut vars, &mut rng, &mut http)).await
+            else {
+                return;
             };
             if pause.is_zero() {
                 // Let other users and the reporter in even if every request is instant.
                 tokio::task::yield_now().await;
             } else {
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = signals.retire.cancelled() => return,
+                // While it waits, a retirement may abort the task (dropping the pause).
+                if !member.start_waiting() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                if !member.stop_waiting() {
+                    return;
                 }
             }
         }
     }
+}
+
+/// Runs the next task, if one can run yet, and returns the pause after it; `None` when the
+/// user was killed meanwhile.
+async fn next_task(
+    member: &Member,
+    vars: &mut UserVars,
+    rng: &mut SmallRng,
+    http: &mut UserHttp,
+) -> Option<Duration> {
+    let env = member.env();
+    let started = Instant::now();
+    let Some(task) = pick_task(&env.class.tasks, vars, rng) else {
+        return Some(
+            env.class
+                .wait
+                .next_wait(Duration::ZERO, rng)
+                .max(IDLE_PAUSE),
+        );
+    };
+    tokio::select! {
+        () = run_task(env, task, vars, rng, member.stop(), http) => {}
+        () = member.kill().cancelled() => return None,
+    }
+    Some(env.class.wait.next_wait(started.elapsed(), rng))
+}
+
+/// Runs the class's `on_start` steps; false when the user was killed meanwhile.
+async fn on_start(
+    member: &Member,
+    vars: &mut UserVars,
+    rng: &mut SmallRng,
+    http: &mut UserHttp,
+) -> bool {
+    let env = member.env();
+    for step in &env.class.on_start {
+        if member.stop().is_cancelled() {
+            break;
+        }
+        tokio::select! {
+            go_on = run_step(env, step, vars, rng, http) => if !go_on { break },
+            () = member.kill().cancelled() => return false,
+        }
+    }
+    true
 }
 
 /// Picks a task by weight among those whose required variables are set.

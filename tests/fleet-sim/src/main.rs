@@ -74,6 +74,9 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    // Every connection of every agent takes a file: raise the soft limit to the hard one,
+    // as lv's binaries do, so a million-user ramp finds room.
+    lv_common::limits::raise_fd_limit();
     let config = match build_config(&cli) {
         Ok(config) => config,
         Err(err) => {

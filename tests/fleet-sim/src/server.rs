@@ -15,8 +15,8 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use axum::serve::Listener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -150,6 +150,67 @@ fn matches_pattern(pattern: &str, path: &str) -> bool {
     }
 }
 
+/// How long an agent's listener waits after a failed accept (at the open-file limit, say)
+/// before it tries again. axum's own listener waits a second, in which the backlog fills
+/// and clients' connects time out; files come free as soon as any connection closes.
+const ACCEPT_RETRY: Duration = Duration::from_millis(5);
+
+/// A TCP listener that sets `TCP_NODELAY` on every connection and, when an accept fails,
+/// logs it (once a second at most) and retries after [`ACCEPT_RETRY`].
+struct SimListener {
+    inner: TcpListener,
+    /// When the last accept failure was logged.
+    last_logged: Option<tokio::time::Instant>,
+    /// Failures not logged since then.
+    unlogged: u64,
+}
+
+impl Listener for SimListener {
+    type Io = TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, std::net::SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((tcp, addr)) => {
+                    if let Err(err) = tcp.set_nodelay(true) {
+                        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+                    }
+                    return (tcp, addr);
+                }
+                Err(err) if is_connection_error(&err) => {}
+                Err(err) => {
+                    let now = tokio::time::Instant::now();
+                    if self
+                        .last_logged
+                        .is_none_or(|at| now - at >= Duration::from_secs(1))
+                    {
+                        tracing::warn!(error = %err, also = self.unlogged, "accept failed; retrying");
+                        (self.last_logged, self.unlogged) = (Some(now), 0);
+                    } else {
+                        self.unlogged += 1;
+                    }
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Errors of one connection (gone before it was accepted), not of the listener.
+fn is_connection_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
 /// Serves `router` on `listener` until `shutdown` is cancelled, as a task of `servers`.
 pub(crate) fn spawn_server(
     servers: &mut JoinSet<()>,
@@ -158,11 +219,11 @@ pub(crate) fn spawn_server(
     router: Router,
     shutdown: CancellationToken,
 ) {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-        }
-    });
+    let listener = SimListener {
+        inner: listener,
+        last_logged: None,
+        unlogged: 0,
+    };
     servers.spawn(async move {
         let serve =
             axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());

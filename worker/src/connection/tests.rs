@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use super::*;
 use crate::http::HttpClient;
 use crate::swarm::{spawn_with, tests::assignment};
-use crate::user::{UserEnv, UserSignals};
+use crate::user::Member;
 
 /// With a 5 s timeout and checks every 250 ms, users touched at 3 s still run at 8 s
 /// (silent exactly 5 s) and are stopped at the 8.25 s check; a touch defers the stop.
@@ -21,8 +21,8 @@ async fn the_watchdog_stops_users_after_the_timeout_of_silence() {
         client,
         Recorder::default(),
         shutdown.clone(),
-        |_env: UserEnv, signals: UserSignals, _rng: SmallRng| async move {
-            signals.stop.cancelled().await;
+        |member: Member, _rng: SmallRng| async move {
+            member.stop().cancelled().await;
         },
     );
     swarm.apply(assignment(&["A"], 1, &[("A", 3)], 100.0)).await;

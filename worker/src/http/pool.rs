@@ -133,8 +133,12 @@ impl Pool {
             None => idle.push((origin.clone(), vec![conn])),
         }
         drop(idle);
+        // One connection back serves one waiting user (with its origin's, or by evicting it):
+        // waking every waiting user for each would cost them all a look per response, a
+        // herd that took all the CPU when thousands waited. tokio hands the wake-up on if
+        // the woken user is gone meanwhile.
         if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.returned.notify_waiters();
+            self.returned.notify_one();
         }
     }
 

@@ -340,6 +340,44 @@ async fn the_budget_bounds_open_connections_across_origins() {
     assert!(notice.contains("all 1 connections"), "{notice}");
 }
 
+/// Many users waiting for a budget of 2 connections, to two origins: each connection that
+/// comes back wakes one of them (with its origin's connection, or to evict it and open one),
+/// and every one is served; a lost wake-up would leave some waiting until the timeout.
+#[tokio::test]
+async fn every_user_waiting_for_the_budget_is_served() {
+    let a = server(Script::Answer(OK)).await;
+    let b = server(Script::Answer(OK)).await;
+    let client = client(2);
+    let mut users = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let client = client.clone();
+        let url = if i % 2 == 0 { a.url("/") } else { b.url("/") };
+        users.spawn(async move {
+            let mut http = UserHttp::default();
+            client
+                .send(get(url, false), &mut http)
+                .await
+                .map(|r| r.status)
+        });
+    }
+    let served = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut ok = 0;
+        while let Some(status) = users.join_next().await {
+            ok += usize::from(matches!(status, Ok(Ok(200))));
+        }
+        ok
+    })
+    .await
+    .expect("every waiting user is woken in time");
+    assert_eq!(served, 40);
+    assert!(
+        client.take_connection_wait_notice().is_some(),
+        "users waited"
+    );
+    let opened = a.connections.load(Ordering::SeqCst) + b.connections.load(Ordering::SeqCst);
+    assert!((2..=40).contains(&opened), "{opened} connections opened");
+}
+
 #[tokio::test]
 async fn https_works_with_a_trusted_certificate_and_names_an_untrusted_one() {
     let certified =

@@ -4,6 +4,7 @@
 //! no request goes anywhere and every instant is exact.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::{KILL_GRACE, STOP_GRACE, SwarmHandle, spawn_with};
 use crate::http::HttpClient;
 use crate::recorder::Recorder;
-use crate::user::{UserEnv, UserSignals};
+use crate::user::Member;
 
 /// How a fake user of a class behaves.
 #[derive(Debug, Clone, Copy)]
@@ -68,12 +69,12 @@ fn since(t0: Instant) -> u64 {
 
 /// The body of a fake user of a class scripted by `scripts`.
 async fn fake_user(
-    env: UserEnv,
-    signals: UserSignals,
+    member: Member,
     scripts: Arc<BTreeMap<String, Script>>,
     lives: Lives,
     t0: Instant,
 ) {
+    let (env, signals) = (member.env(), &member);
     let class = env.class.name.clone();
     let me = {
         let mut lives = lives.lock().unwrap_or_else(PoisonError::into_inner);
@@ -90,19 +91,19 @@ async fn fake_user(
     };
     let work = async {
         loop {
-            if signals.retire.is_cancelled() {
+            if signals.is_retired() {
                 return Left::Retired;
             }
             tokio::time::sleep(task).await;
             env.recorder.request("GET", &class, None, 1_000, 0, None);
-            if signals.stop.is_cancelled() {
+            if signals.stop().is_cancelled() {
                 return Left::Stopped;
             }
         }
     };
     let left = tokio::select! {
         left = work => left,
-        () = signals.kill.cancelled() => {
+        () = signals.kill().cancelled() => {
             env.recorder.cut_off();
             Left::Killed
         }
@@ -129,8 +130,8 @@ impl TestSwarm {
             client,
             recorder.clone(),
             shutdown.clone(),
-            move |env, signals, _rng: SmallRng| {
-                fake_user(env, signals, Arc::clone(&map), Arc::clone(&user_lives), t0)
+            move |member, _rng: SmallRng| {
+                fake_user(member, Arc::clone(&map), Arc::clone(&user_lives), t0)
             },
         );
         TestSwarm {
@@ -378,4 +379,57 @@ async fn the_run_time_limit_stops_the_users() {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Real users waiting out a long think time leave at once when they are retired or the
+/// run stops: a waiting user is between tasks, so its task is aborted with its pause.
+#[tokio::test(start_paused = true)]
+async fn waiting_users_leave_at_once_when_retired_or_stopped() {
+    /// Counts the user futures still alive.
+    struct Alive(Arc<AtomicUsize>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let t0 = Instant::now();
+    let alive = Arc::new(AtomicUsize::new(0));
+    let shutdown = CancellationToken::new();
+    let client = HttpClient::new(Duration::from_secs(1), 16).expect("an HTTP client");
+    let counter = Arc::clone(&alive);
+    let (handle, task) = spawn_with(
+        client,
+        Recorder::default(),
+        shutdown.clone(),
+        move |member, rng: SmallRng| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let guard = Alive(Arc::clone(&counter));
+            async move {
+                let _guard = guard;
+                crate::user::run_user(member, rng).await;
+            }
+        },
+    );
+    // No task is ready, so each user waits 60 s at a time.
+    let mut waiting = assignment(&["A"], 1, &[("A", 5)], 100.0);
+    Arc::make_mut(&mut waiting.plan).classes[0].wait = WaitRule::Constant(60.0);
+    handle.apply(waiting.clone()).await;
+    tokio::time::sleep_until(t0 + ms(1_000)).await;
+    assert_eq!(alive.load(Ordering::SeqCst), 5);
+    waiting.generation = 2;
+    waiting.users = [("A".to_owned(), 2)].into_iter().collect();
+    handle.apply(waiting).await;
+    tokio::time::sleep_until(t0 + ms(1_001)).await;
+    assert_eq!(
+        (
+            handle.status().users_running(),
+            alive.load(Ordering::SeqCst)
+        ),
+        (2, 2)
+    );
+    handle.stop().await;
+    assert_eq!(since(t0), 1_001, "no grace is needed for users that wait");
+    assert_eq!(alive.load(Ordering::SeqCst), 0);
+    shutdown.cancel();
+    task.await.expect("the swarm ends");
 }

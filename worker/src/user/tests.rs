@@ -155,16 +155,18 @@ fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
 async fn constant_pacing_runs_one_task_per_period() {
     let (addr, count) = counting_target().await;
     let (env, recorder) = env_for(addr, WaitRule::ConstantPacing(1.0));
-    let stop = CancellationToken::new();
-    let signals = UserSignals {
-        retire: stop.child_token(),
-        stop,
-        kill: CancellationToken::new(),
-    };
-    let user = tokio::spawn(run_user(env, signals.clone(), SmallRng::seed_from_u64(1)));
+    let squad = Squad::new(env, CancellationToken::new(), CancellationToken::new());
+    let user = tokio::spawn(run_user(squad.enlist(), SmallRng::seed_from_u64(1)));
     tokio::time::sleep(Duration::from_millis(10_500)).await;
-    signals.retire.cancel();
-    user.await.expect("user ends");
+    let mut waiting = Vec::new();
+    squad.retire_from(0, |ordinal| waiting.push(ordinal));
+    assert_eq!(waiting, [0], "the user waits out its period");
+    user.abort();
+    let ended = user.await;
+    assert!(
+        ended.is_err_and(|e| e.is_cancelled()),
+        "the pause is dropped"
+    );
     assert_eq!(count.load(Ordering::SeqCst), 11);
     let (stats, cut_off) = recorder.take();
     assert_eq!(stats.request_count(), 11);
@@ -178,14 +180,10 @@ async fn between_waits_within_its_bounds() {
     let (addr, count) = counting_target().await;
     let (env, _) = env_for(addr, WaitRule::Between(2.0, 4.0));
     let stop = CancellationToken::new();
-    let signals = UserSignals {
-        retire: stop.child_token(),
-        stop,
-        kill: CancellationToken::new(),
-    };
-    let user = tokio::spawn(run_user(env, signals.clone(), SmallRng::seed_from_u64(9)));
+    let squad = Squad::new(env, stop.clone(), CancellationToken::new());
+    let user = tokio::spawn(run_user(squad.enlist(), SmallRng::seed_from_u64(9)));
     tokio::time::sleep(Duration::from_millis(10_000)).await;
-    signals.stop.cancel();
+    stop.cancel();
     user.await.expect("user ends");
     let n = count.load(Ordering::SeqCst);
     assert!((3..=6).contains(&n), "{n} tasks in 10 s");
