@@ -488,7 +488,8 @@ async fn watchdog(
             _ = tick.tick() => {}
         }
         let silent = last_contact.silence();
-        if silent > timeout && swarm.status().users_running() > 0 {
+        // `has_run`, not users: an open-model run sends load with no users at all.
+        if silent > timeout && swarm.status().has_run() {
             warn!(
                 silent_ms = silent.as_millis(),
                 "no master for longer than the heartbeat timeout; stopping all users"

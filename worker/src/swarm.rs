@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -45,6 +45,8 @@ enum Command {
 #[derive(Debug, Default)]
 pub struct SwarmStatus {
     users: AtomicU32,
+    /// A run is assigned and not stopped: users, or an open-model executor firing arrivals.
+    running: AtomicBool,
     run_id: Mutex<Option<String>>,
 }
 
@@ -52,6 +54,12 @@ impl SwarmStatus {
     /// Users currently running (retiring users not counted).
     pub fn users_running(&self) -> u32 {
         self.users.load(Ordering::Relaxed)
+    }
+
+    /// Whether a run is assigned and not stopped: it may be sending load even with no
+    /// users (the open model runs none).
+    pub fn has_run(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
     }
 
     /// The run the users belong to, if any are running or were last assigned.
@@ -487,6 +495,9 @@ where
         self.status
             .users
             .store(u32::try_from(count).unwrap_or(u32::MAX), Ordering::Relaxed);
+        self.status
+            .running
+            .store(self.run.is_some(), Ordering::Relaxed);
     }
 }
 
