@@ -152,6 +152,51 @@ async fn kill_9_of_a_worker_reassigns_its_users_and_loses_only_its_last_interval
     stop.cancel();
 }
 
+/// A worker whose master died and never came back gives up after `--reconnect-timeout`
+/// (exit 3, saying why) instead of retrying forever: a master that exits after losing a
+/// worker sends it no Shutdown, and a Kubernetes Job of workers must end.
+#[tokio::test]
+async fn a_worker_gives_up_on_a_master_that_never_comes_back() {
+    let (stop, target, _dir, scenario, _) = ping_run(0.05).await;
+    let (mut master, addr) = spawn_master_process(&master_args(
+        &scenario,
+        0,
+        &[
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "60s",
+            "--heartbeat-timeout",
+            FAST,
+        ],
+    ))
+    .await;
+    let mut worker = spawn_worker_process(
+        &addr.to_string(),
+        &["--heartbeat-timeout", FAST, "--reconnect-timeout", "2s"],
+        "w0",
+    );
+    assert!(wait_until(Duration::from_secs(30), || target.total() >= 10).await);
+    let kill_at = tokio::time::Instant::now();
+    master.kill9().await;
+    // Lost at once (the stream resets) or after the 2 s heartbeat timeout, then 2 s of
+    // refused reconnects and a backoff step: well within 15 s.
+    assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(3));
+    let gave_up_after = kill_at.elapsed();
+    let stderr = worker.stderr.text();
+    assert!(
+        gave_up_after >= Duration::from_secs(2),
+        "gave up {gave_up_after:?} after the kill, before its 2 s"
+    );
+    assert!(
+        stderr.contains("did not answer again within 2s"),
+        "{stderr}"
+    );
+    stop.cancel();
+}
+
 /// Kill -9 of the master: the load stops within the timeout; the workers then serve a new master.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_master_stops_the_load_and_the_workers_follow_a_new_master() {

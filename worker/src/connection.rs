@@ -111,6 +111,8 @@ impl State<'_> {
     async fn connect_loop(&mut self, shutdown: &CancellationToken) -> Result<(), WorkerError> {
         let started = Instant::now();
         let mut connected_once = false;
+        // When the master was lost, while it stays unreachable.
+        let mut lost_at: Option<Instant> = None;
         let mut backoff = BACKOFF_START;
         loop {
             let attempt = tokio::select! {
@@ -123,7 +125,10 @@ impl State<'_> {
                     backoff = BACKOFF_START;
                     match self.session(link, shutdown).await {
                         End::Shutdown | End::Cancelled => return Ok(()),
-                        End::Lost(reason) => warn!(%reason, "lost the master; reconnecting"),
+                        End::Lost(reason) => {
+                            warn!(%reason, "lost the master; reconnecting");
+                            lost_at = Some(Instant::now());
+                        }
                     }
                 }
                 Err(AttachError::Refused(reason)) => return Err(WorkerError::Refused(reason)),
@@ -133,6 +138,16 @@ impl State<'_> {
                             master: self.config.master.clone(),
                             waited: self.config.connect_timeout,
                             reason,
+                        });
+                    }
+                    // A master that is gone for good (it exited after losing us) sends no
+                    // Shutdown: give up rather than retry forever.
+                    if lost_at.is_some_and(|at| at.elapsed() >= self.config.reconnect_timeout) {
+                        return Err(WorkerError::MasterGone {
+                            master: self.config.master.clone(),
+                            waited: self.config.reconnect_timeout,
+                            reason,
+                            unsent: self.outbox.pending().count(),
                         });
                     }
                     debug!(%reason, "master not reachable yet");

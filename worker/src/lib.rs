@@ -33,6 +33,8 @@ pub struct WorkerConfig {
     pub token: String,
     /// Give up when no master answers within this long at start.
     pub connect_timeout: Duration,
+    /// Give up when a lost master does not answer again within this long.
+    pub reconnect_timeout: Duration,
     /// Silence from the master longer than this stops the users.
     pub heartbeat_timeout: Duration,
     /// Worker id; a fresh UUID when `None`.
@@ -55,6 +57,7 @@ impl WorkerConfig {
             master: master.into(),
             token: String::new(),
             connect_timeout: Duration::from_secs(60),
+            reconnect_timeout: Duration::from_secs(60),
             heartbeat_timeout: Duration::from_secs(5),
             worker_id: None,
             http_connect_timeout: Duration::from_secs(10),
@@ -80,6 +83,20 @@ pub enum WorkerError {
         waited: Duration,
         /// The last connection error.
         reason: String,
+    },
+    /// The master was lost and did not come back in time.
+    #[error(
+        "lost the master at {master} and it did not answer again within {waited:?} (last error: {reason}); {unsent} unacknowledged reports are dropped"
+    )]
+    MasterGone {
+        /// Address tried.
+        master: String,
+        /// How long we tried after losing it.
+        waited: Duration,
+        /// The last connection error.
+        reason: String,
+        /// Reports the master never acknowledged (their stats are lost).
+        unsent: usize,
     },
     /// The worker could not be set up.
     #[error("{0}")]

@@ -25,6 +25,9 @@ struct Args {
     /// Give up when no master answers within this long (e.g. 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// Give up (exit 3) when a lost master does not answer again within this long.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    reconnect_timeout: Duration,
     /// Silence from the master longer than this stops all users.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     heartbeat_timeout: Duration,
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
     config.token = args.token;
     config.worker_id = args.worker_id.filter(|id| !id.trim().is_empty());
     config.connect_timeout = args.connect_timeout;
+    config.reconnect_timeout = args.reconnect_timeout;
     config.heartbeat_timeout = args.heartbeat_timeout;
     config.tls_domain = args.tls_domain;
     if let Some(path) = &args.tls_ca {
