@@ -26,6 +26,9 @@ use crate::recorder::Recorder;
 use iteration::IterationEnv;
 
 pub mod iteration;
+pub mod pacer;
+
+pub use pacer::Pacer;
 
 /// Arrivals due longer than this before the executor started are skipped, not fired late.
 pub const CATCH_UP: Duration = Duration::from_secs(1);
@@ -45,6 +48,8 @@ pub struct OpenSpec {
     pub max_in_flight: Option<u32>,
     /// What an arrival does at the cap.
     pub on_saturation: OnSaturation,
+    /// How the executor waits for each planned instant.
+    pub pacer: Pacer,
 }
 
 /// One planned arrival, handed to the iteration that serves it.
@@ -121,7 +126,7 @@ pub async fn run_arrivals<B, F>(
                     }
                     continue;
                 }
-                () = tokio::time::sleep_until(intended) => {}
+                () = spec.pacer.sleep_until(intended) => {}
             }
         } else if signals.stop.is_cancelled() {
             break;

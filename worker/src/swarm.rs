@@ -519,6 +519,7 @@ fn open_spec(open: &OpenLoad) -> OpenSpec {
         start,
         max_in_flight: open.max_in_flight,
         on_saturation: open.on_saturation,
+        pacer: crate::open::Pacer::precise(),
     }
 }
 

@@ -65,6 +65,7 @@ fn spec(start: Instant, rate: f64, secs: u64) -> OpenSpec {
         start,
         max_in_flight: None,
         on_saturation: OnSaturation::Drop,
+        pacer: Pacer::Tokio,
     }
 }
 
