@@ -134,14 +134,47 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         token: config.token.clone(),
         fd_limit: fd_limit.map_or(0, |l| l.soft),
     };
-    let result = tracing::Instrument::instrument(
-        connection::serve(&config, hello, swarm, recorder, &shutdown),
-        span,
-    )
-    .await;
+    let (done, result) = tokio::sync::oneshot::channel();
+    let control = std::thread::Builder::new()
+        .name("lv-control".into())
+        .spawn(move || {
+            let _ = done.send(control_plane(
+                &config, hello, swarm, recorder, &shutdown, span,
+            ));
+        });
+    let result = match control {
+        // The thread always sends unless it panicked.
+        Ok(_) => result
+            .await
+            .unwrap_or_else(|_| Err(WorkerError::Setup("the control thread panicked".into()))),
+        Err(err) => Err(WorkerError::Setup(format!(
+            "cannot start the control thread: {err}"
+        ))),
+    };
     swarm_token.cancel();
     let _ = swarm_task.await;
     result
+}
+
+/// The control stream (heartbeats, assignments, reports) on a runtime and thread of its
+/// own, so that a swarm saturating its runtime (an open-model rate beyond what the worker
+/// can send) cannot delay heartbeats until the master declares the worker lost.
+fn control_plane(
+    config: &WorkerConfig,
+    hello: pb::Hello,
+    swarm: swarm::SwarmHandle,
+    recorder: recorder::Recorder,
+    shutdown: &CancellationToken,
+    span: tracing::Span,
+) -> Result<(), WorkerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| WorkerError::Setup(format!("cannot start the control runtime: {err}")))?;
+    runtime.block_on(tracing::Instrument::instrument(
+        connection::serve(config, hello, swarm, recorder, shutdown),
+        span,
+    ))
 }
 
 /// Connections the HTTP client may open at once: the open-file limit less a reserve.
