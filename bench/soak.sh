@@ -26,43 +26,10 @@ case "$DURATION" in
 esac
 bound=$((secs + 180))
 
-[ "${BUILD:-1}" = 0 ] || cargo build --release --locked -q -p lv-master -p lv-worker -p lv-fleet-sim
-pids=()
-# shellcheck disable=SC2317  # called by the trap below
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-
-# child_of PID: the pid of the process PID (a `timeout`) runs, once it has started.
-child_of() {
-  local c=""
-  for _ in $(seq 100); do
-    c=$(pgrep -P "$1" | head -1) && [ -n "$c" ] && break
-    sleep 0.05
-  done
-  echo "$c"
-}
-
-# wait_line FILE PATTERN: waits up to 60 s for a line matching PATTERN in FILE.
-wait_line() {
-  for _ in $(seq 600); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "soak.sh: no line matching '$2' in $1" >&2
-  cat "$1" >&2
-  exit 1
-}
-
-timeout -k 5 "$bound" target/release/lv-fleet-sim --ephemeral-ports --write-fleet "$OUT/fleet.toml" \
-  --admin-port 0 --latency-scale "$LATENCY_SCALE" >"$OUT/sim.out" 2>"$OUT/sim.log" &
-sim=$!
-pids+=("$sim")
-sim_pid=$(child_of "$sim")
-wait_line "$OUT/sim.out" '^lv-fleet-sim ready$'
-admin=$(sed -n 's/^admin listening on //p' "$OUT/sim.log")
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+build_release
+start_sim "$OUT" "$bound" "$LATENCY_SCALE"
 
 per_user=$(python3 -c "print($RATE / $USERS)")
 cat >"$OUT/soak.toml" <<TOML
