@@ -81,7 +81,11 @@ fn cards(s: &Summary) -> Vec<(&'static str, String, bool)> {
         ("p99", latency(t.p99_ms), false),
         ("Average", latency(t.avg_ms), false),
         ("Max", latency(t.max_ms), false),
-        ("Users", s.users.to_string(), false),
+        // An open-model run has no users: its load is the planned arrival rate.
+        match &s.open {
+            Some(open) => ("Arrivals/s planned", decimal(open.planned_rate, 2), false),
+            None => ("Users", s.users.to_string(), false),
+        },
         ("Workers", s.workers.len().to_string(), false),
     ]
 }

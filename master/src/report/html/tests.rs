@@ -279,6 +279,7 @@ fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
             dropped: 0,
         },
     ];
+    run.planned_arrivals = Some(300);
     let schedule =
         lv_common::load::Schedule::new(50.0, &[(std::time::Duration::from_secs(4), 100.0)]);
     s.open = Some(crate::summary::OpenSummary::new(&run, &schedule, 0, 4.0));
@@ -303,6 +304,13 @@ fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
     let lines = polylines(section);
     assert_eq!(lines.len(), 2, "target and achieved");
     assert_eq!(lines[0].split(' ').count(), 2, "one point per interval");
-    // A run without stages has no such section.
-    assert!(!render_html(&summary(Vec::new())).contains("id=\"stages\""));
+    // An open run's card shows its planned rate, not users it does not have.
+    assert!(
+        html.contains("<div class=\"label\">Arrivals/s planned</div><div class=\"value\">75</div>")
+    );
+    assert!(!html.contains("<div class=\"label\">Users</div>"));
+    // A run without stages has no such section, and a closed run shows its users.
+    let closed = render_html(&summary(Vec::new()));
+    assert!(!closed.contains("id=\"stages\""));
+    assert!(closed.contains("<div class=\"label\">Users</div>"));
 }
