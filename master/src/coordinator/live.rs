@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Coordinator, Phase};
@@ -45,6 +46,18 @@ impl Coordinator {
         }
     }
 
+    /// The live line's load: users running against the target, or for an open-model run
+    /// (which runs no users) the arrival rate planned now.
+    pub(super) fn live_load(&self) -> String {
+        match &self.open {
+            Some(open) => format!(
+                "arrivals {}/s planned",
+                crate::format::decimal(open.rate_at(Instant::now()), 1)
+            ),
+            None => format!("users {} / {}", self.users_running(), self.users_target()),
+        }
+    }
+
     pub(super) fn print_live(&self) {
         let Some((started, _)) = self.started else {
             return;
@@ -65,11 +78,10 @@ impl Coordinator {
         let table =
             console::stats_table(&self.stats.totals, |k| self.stats.current_rate(k), window);
         println!(
-            "[{} / {}] users {} / {} | workers {} | {} requests, {} failures\n{table}",
+            "[{} / {}] {} | workers {} | {} requests, {} failures\n{table}",
             lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
             run_time,
-            self.users_running(),
-            self.users_target(),
+            self.live_load(),
             self.count(|w| w.state == WorkerState::Active),
             self.stats.totals.request_count(),
             self.stats.totals.failure_count(),

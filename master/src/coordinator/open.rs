@@ -62,6 +62,12 @@ impl OpenRun {
         self.start
     }
 
+    /// The planned arrival rate at `now`, arrivals per second.
+    pub(super) fn rate_at(&self, now: Instant) -> f64 {
+        self.schedule
+            .rate_at(now.saturating_duration_since(self.start))
+    }
+
     /// Arrivals owed by lost workers that no worker fired.
     pub(super) fn lost(&self) -> u64 {
         self.lost

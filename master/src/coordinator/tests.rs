@@ -504,4 +504,14 @@ async fn open_shapes_send_the_stage_clock_with_the_schedule_start() {
     let open = assignment.open.expect("open load").start_unix_ms;
     let stages = assignment.stages.expect("stage clock").start_unix_ms;
     assert_eq!((open, stages), (BASE_MS + 500, BASE_MS + 500));
+    // The live line shows the planned rate, not users the run does not have.
+    assert_eq!(c.coord.live_load(), "arrivals 10/s planned");
+}
+
+/// A closed run's live line shows users against the target.
+#[tokio::test(start_paused = true)]
+async fn a_closed_run_shows_users_on_the_live_line() {
+    let mut c = staged(&[(1_000, 4.0)], &["w1"]);
+    c.advance(ms(0)).await;
+    assert_eq!(c.coord.live_load(), "users 4 / 4");
 }
