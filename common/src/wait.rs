@@ -66,6 +66,14 @@ impl WaitRule {
         Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX)
     }
 
+    /// True when the pause depends on how long the task took.
+    pub fn uses_task_time(&self) -> bool {
+        matches!(
+            *self,
+            WaitRule::ConstantPacing(_) | WaitRule::ConstantThroughput(_)
+        )
+    }
+
     /// True when the rule never pauses.
     pub fn is_zero(&self) -> bool {
         matches!(*self, WaitRule::Constant(v) | WaitRule::Between(_, v) if v == 0.0)
@@ -77,6 +85,24 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
+
+    #[test]
+    fn only_pacing_rules_use_the_task_time() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for rule in [WaitRule::Constant(2.0), WaitRule::Between(1.0, 1.0)] {
+            assert!(!rule.uses_task_time());
+            let long = rule.next_wait(Duration::from_secs(9), &mut rng);
+            assert_eq!(long, rule.next_wait(Duration::ZERO, &mut rng), "{rule:?}");
+        }
+        for rule in [
+            WaitRule::ConstantPacing(2.0),
+            WaitRule::ConstantThroughput(0.5),
+        ] {
+            assert!(rule.uses_task_time());
+            let after = rule.next_wait(Duration::from_millis(500), &mut rng);
+            assert_eq!(after, Duration::from_millis(1500), "{rule:?}");
+        }
+    }
 
     #[test]
     fn between_stays_within_bounds_and_spreads() {

@@ -20,6 +20,7 @@ pub mod redirect;
 mod stream;
 pub mod tls;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,7 @@ pub use self::tls::{TargetTls, TargetTlsFiles, TlsFileError};
 pub const MAX_KEPT_BODY: usize = 1 << 20;
 
 /// A request ready to send.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OutRequest {
     /// Method.
     pub method: Method,
@@ -54,6 +55,14 @@ pub struct OutRequest {
     pub keep_body: bool,
     /// Follow redirects (up to [`MAX_REDIRECTS`]) and answer with the last response.
     pub follow_redirects: bool,
+}
+
+/// A request with no dynamic part, checked and encoded once for every user that sends it
+/// ([`HttpClient::fix`], [`HttpClient::send_fixed`]).
+#[derive(Debug)]
+pub struct FixedRequest {
+    request: OutRequest,
+    encoded: Encoded,
 }
 
 /// What a user carries from one request to the next.
@@ -181,6 +190,15 @@ impl HttpClient {
         })
     }
 
+    /// Checks and encodes `req` once, for [`HttpClient::send_fixed`] to send as it is.
+    pub fn fix(&self, req: OutRequest) -> Result<FixedRequest, RequestError> {
+        let encoded = Encoded::new(&req, None, self.inner.max_decoded)?;
+        Ok(FixedRequest {
+            request: req,
+            encoded,
+        })
+    }
+
     /// Sends a request and reads the whole response, following redirects, bounded by the
     /// request's timeout (for the whole chain), on the user's own connections when it has
     /// a session, else on the shared ones, with its cookies when it keeps them.
@@ -189,18 +207,40 @@ impl HttpClient {
         req: OutRequest,
         user: &mut UserHttp,
     ) -> Result<InResponse, RequestError> {
+        self.send_within(Cow::Owned(req), None, user).await
+    }
+
+    /// [`HttpClient::send`] for a request encoded by [`HttpClient::fix`]: its bytes are sent
+    /// as they are unless the user has cookies for it.
+    pub async fn send_fixed(
+        &self,
+        fixed: &FixedRequest,
+        user: &mut UserHttp,
+    ) -> Result<InResponse, RequestError> {
+        self.send_within(Cow::Borrowed(&fixed.request), Some(&fixed.encoded), user)
+            .await
+    }
+
+    async fn send_within(
+        &self,
+        req: Cow<'_, OutRequest>,
+        encoded: Option<&Encoded>,
+        user: &mut UserHttp,
+    ) -> Result<InResponse, RequestError> {
         let started = Instant::now();
         let timeout = req.timeout;
-        match tokio::time::timeout(timeout, self.follow(req, user, started)).await {
+        match tokio::time::timeout(timeout, self.follow(req, encoded, user, started)).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
         }
     }
 
-    /// Sends `req` and the requests its redirects lead to.
+    /// Sends `req` (as `encoded` when given and no cookie is to be added) and the requests
+    /// its redirects lead to.
     async fn follow(
         &self,
-        mut req: OutRequest,
+        mut req: Cow<'_, OutRequest>,
+        mut encoded: Option<&Encoded>,
         user: &mut UserHttp,
         started: Instant,
     ) -> Result<InResponse, RequestError> {
@@ -212,8 +252,15 @@ impl HttpClient {
                 }
                 _ => None,
             };
-            let encoded = Encoded::new(&req, cookie, self.inner.max_decoded)?;
-            let response = self.roundtrip(&encoded, user.session.as_mut()).await?;
+            let built;
+            let wire = match (encoded.take(), cookie) {
+                (Some(fixed), None) => fixed,
+                (_, cookie) => {
+                    built = Encoded::new(&req, cookie, self.inner.max_decoded)?;
+                    &built
+                }
+            };
+            let response = self.roundtrip(wire, user.session.as_mut()).await?;
             if let Some(jar) = &mut user.cookies
                 && !response.set_cookies.is_empty()
             {
@@ -228,7 +275,11 @@ impl HttpClient {
                         return Err(RequestError::TooManyRedirects(MAX_REDIRECTS));
                     }
                     redirects += 1;
-                    req = redirect::next_request(req, response.status, location)?;
+                    req = Cow::Owned(redirect::next_request(
+                        req.into_owned(),
+                        response.status,
+                        location,
+                    )?);
                 }
                 _ => {
                     return Ok(InResponse {
@@ -307,6 +358,7 @@ impl HttpClient {
 }
 
 /// A request encoded for the wire, and what sending it and reading its answer need to know.
+#[derive(Debug)]
 struct Encoded {
     origin: Origin,
     wire: Vec<u8>,

@@ -192,17 +192,17 @@ impl ActiveUsers {
     fn squad_for(&mut self, class: &Arc<ClassPlan>, run: &RunEnv<'_>) -> &mut ActiveSquad {
         let current = self.squads.last().is_some_and(|s| {
             let env = s.squad.env();
-            Arc::ptr_eq(&env.class, class) && env.own_connections == run.own_connections
+            Arc::ptr_eq(env.class(), class) && env.own_connections == run.own_connections
         });
         if !current {
             // Squads left empty by retirements are forgotten.
             self.squads.retain(|s| !s.users.is_empty());
-            let env = UserEnv {
-                class: Arc::clone(class),
-                client: run.client.clone(),
-                recorder: run.recorder.clone(),
-                own_connections: run.own_connections,
-            };
+            let env = UserEnv::new(
+                Arc::clone(class),
+                run.client.clone(),
+                run.recorder.clone(),
+                run.own_connections,
+            );
             self.squads.push(ActiveSquad {
                 squad: Squad::new(env, run.stop.clone(), run.kill.clone()),
                 users: Vec::new(),

@@ -9,14 +9,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use lv_common::plan::{Body, ClassPlan, StepPlan, TaskPlan};
-use lv_common::template::UserVars;
-use rand::Rng;
+use lv_common::template::{JsonTemplate, UserVars};
 use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{CookieJar, HttpClient, OutRequest, RequestError, Session, UserHttp};
+use crate::http::{
+    CookieJar, FixedRequest, HttpClient, OutRequest, RequestError, Session, UserHttp,
+};
 use crate::recorder::Recorder;
 
 mod squad;
@@ -30,13 +32,127 @@ const IDLE_PAUSE: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug)]
 pub struct UserEnv {
     /// The class it belongs to.
-    pub class: Arc<ClassPlan>,
+    class: Arc<ClassPlan>,
+    /// The requests of the class's steps that have no dynamic part, encoded once.
+    fixed: Arc<FixedSteps>,
     /// The shared HTTP client.
     pub client: HttpClient,
     /// Where to record.
     pub recorder: Recorder,
     /// Keep connections of its own while it waits, instead of sharing the worker's.
     pub own_connections: bool,
+}
+
+impl UserEnv {
+    /// The environment of users of `class`; encodes its fixed requests once.
+    pub fn new(
+        class: Arc<ClassPlan>,
+        client: HttpClient,
+        recorder: Recorder,
+        own_connections: bool,
+    ) -> UserEnv {
+        let fixed = Arc::new(FixedSteps::new(&class, &client));
+        UserEnv {
+            class,
+            fixed,
+            client,
+            recorder,
+            own_connections,
+        }
+    }
+
+    /// The class its users belong to.
+    pub fn class(&self) -> &Arc<ClassPlan> {
+        &self.class
+    }
+
+    /// The class's `on_start` steps.
+    pub(crate) fn on_start(&self) -> impl Iterator<Item = Step<'_>> {
+        steps(&self.class.on_start, &self.fixed.on_start)
+    }
+
+    /// The steps of the class's task number `task` (none when there is no such task).
+    pub(crate) fn task_steps(&self, task: usize) -> impl Iterator<Item = Step<'_>> {
+        let plans = self.class.tasks.get(task).map_or(&[][..], |t| &t.steps);
+        steps(
+            plans,
+            self.fixed.tasks.get(task).map_or(&[][..], Vec::as_slice),
+        )
+    }
+}
+
+/// A step's plan and, when it is fixed, its request encoded once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step<'a> {
+    /// What the step does.
+    pub plan: &'a StepPlan,
+    fixed: Option<&'a FixedRequest>,
+}
+
+impl<'a> Step<'a> {
+    /// A step whose request is rendered at every exchange.
+    #[cfg(test)]
+    pub(crate) fn rendered(plan: &'a StepPlan) -> Step<'a> {
+        Step { plan, fixed: None }
+    }
+}
+
+fn steps<'a>(
+    plans: &'a [StepPlan],
+    fixed: &'a [Option<FixedRequest>],
+) -> impl Iterator<Item = Step<'a>> {
+    plans.iter().enumerate().map(|(n, plan)| Step {
+        plan,
+        fixed: fixed.get(n).and_then(Option::as_ref),
+    })
+}
+
+/// The requests of a class's fixed steps (no template in URL, headers or body), built,
+/// checked and encoded once instead of at every request. `None` for a step that renders
+/// per request, or whose request cannot be built (it then fails, and says why, each time).
+#[derive(Debug, Default)]
+struct FixedSteps {
+    on_start: Vec<Option<FixedRequest>>,
+    tasks: Vec<Vec<Option<FixedRequest>>>,
+}
+
+impl FixedSteps {
+    fn new(class: &ClassPlan, client: &HttpClient) -> FixedSteps {
+        let fix = |step: &StepPlan| {
+            if !is_fixed(step) {
+                return None;
+            }
+            let request = render(step, &UserVars::new(), &mut SmallRng::seed_from_u64(0)).ok()?;
+            client.fix(request).ok()
+        };
+        FixedSteps {
+            on_start: class.on_start.iter().map(fix).collect(),
+            tasks: class
+                .tasks
+                .iter()
+                .map(|task| task.steps.iter().map(fix).collect())
+                .collect(),
+        }
+    }
+}
+
+/// True when a step's request is the same for every user and every time.
+fn is_fixed(step: &StepPlan) -> bool {
+    fn json_is_fixed(json: &JsonTemplate) -> bool {
+        match json {
+            JsonTemplate::Literal(_) => true,
+            JsonTemplate::Template(_) => false,
+            JsonTemplate::Array(items) => items.iter().all(json_is_fixed),
+            JsonTemplate::Object(entries) => entries.iter().all(|(_, t)| json_is_fixed(t)),
+        }
+    }
+    step.path.as_literal().is_some()
+        && step.headers.iter().all(|(_, v)| v.as_literal().is_some())
+        && match &step.body {
+            Body::Empty => true,
+            Body::Text(text) => text.as_literal().is_some(),
+            Body::Json(json) => json_is_fixed(json),
+        }
 }
 
 /// Runs one user until it is retired or stopped (or killed).
@@ -75,8 +191,10 @@ pub fn run_user(member: Member, mut rng: SmallRng) -> impl Future<Output = ()> +
                 return;
             };
             if pause.is_zero() {
-                // Let other users and the reporter in even if every request is instant.
-                tokio::task::yield_now().await;
+                // Let other users and the reporter in if requests keep finishing without
+                // waiting, once the task's budget is spent (a yield each time would cost a
+                // trip through the scheduler per request).
+                tokio::task::coop::consume_budget().await;
             } else {
                 // While it waits, a retirement may abort the task (dropping the pause).
                 if !member.start_waiting() {
@@ -100,8 +218,10 @@ async fn next_task(
     http: &mut UserHttp,
 ) -> Option<Duration> {
     let env = member.env();
-    let started = Instant::now();
-    let Some(task) = pick_task(&env.class.tasks, vars, rng) else {
+    // The clock is read only for rules that need the task time (a read per request shows
+    // in profiles of one core against a fast target).
+    let started = env.class.wait.uses_task_time().then(Instant::now);
+    let Some(index) = pick_task(&env.class.tasks, vars, rng) else {
         return Some(
             env.class
                 .wait
@@ -110,10 +230,11 @@ async fn next_task(
         );
     };
     tokio::select! {
-        () = run_task(env, task, vars, rng, member.stop(), http) => {}
+        () = run_task(env, index, vars, rng, member.stop(), http) => {}
         () = member.kill().cancelled() => return None,
     }
-    Some(env.class.wait.next_wait(started.elapsed(), rng))
+    let task_time = started.map_or(Duration::ZERO, |started| started.elapsed());
+    Some(env.class.wait.next_wait(task_time, rng))
 }
 
 /// Runs the class's `on_start` steps; false when the user was killed meanwhile.
@@ -124,7 +245,7 @@ async fn on_start(
     http: &mut UserHttp,
 ) -> bool {
     let env = member.env();
-    for step in &env.class.on_start {
+    for step in env.on_start() {
         if member.stop().is_cancelled() {
             break;
         }
@@ -136,12 +257,8 @@ async fn on_start(
     true
 }
 
-/// Picks a task by weight among those whose required variables are set.
-pub fn pick_task<'a>(
-    tasks: &'a [TaskPlan],
-    vars: &UserVars,
-    rng: &mut impl Rng,
-) -> Option<&'a TaskPlan> {
+/// Picks a task by weight among those whose required variables are set: its index.
+pub fn pick_task(tasks: &[TaskPlan], vars: &UserVars, rng: &mut impl Rng) -> Option<usize> {
     let ready = |t: &&TaskPlan| t.weight > 0 && t.requires.iter().all(|v| vars.contains_key(v));
     let total: u64 = tasks
         .iter()
@@ -152,10 +269,10 @@ pub fn pick_task<'a>(
         return None;
     }
     let mut point = rng.random_range(0..total);
-    for task in tasks.iter().filter(ready) {
+    for (index, task) in tasks.iter().enumerate().filter(|(_, t)| ready(t)) {
         let weight = u64::from(task.weight);
         if point < weight {
-            return Some(task);
+            return Some(index);
         }
         point -= weight;
     }
@@ -164,13 +281,13 @@ pub fn pick_task<'a>(
 
 async fn run_task(
     env: &UserEnv,
-    task: &TaskPlan,
+    task: usize,
     vars: &mut UserVars,
     rng: &mut SmallRng,
     stop: &CancellationToken,
     http: &mut UserHttp,
 ) {
-    for step in &task.steps {
+    for step in env.task_steps(task) {
         if stop.is_cancelled() || !run_step(env, step, vars, rng, http).await {
             return;
         }
@@ -181,7 +298,7 @@ async fn run_task(
 /// (the request failed, or lv could not build or read it).
 async fn run_step(
     env: &UserEnv,
-    step: &StepPlan,
+    step: Step<'_>,
     vars: &mut UserVars,
     rng: &mut SmallRng,
     http: &mut UserHttp,
@@ -190,7 +307,13 @@ async fn run_step(
         return false;
     };
     let micros = u64::try_from(exchanged.latency.as_micros()).unwrap_or(u64::MAX);
-    record_and_extract(env, step, exchanged, micros, vars)
+    record_and_extract(env, step.plan, exchanged, micros, vars)
+}
+
+/// A step's request: rendered for this exchange, or encoded once for all.
+enum Outgoing<'a> {
+    Rendered(OutRequest),
+    Fixed(&'a FixedRequest),
 }
 
 /// What one step's exchange gave.
@@ -205,30 +328,37 @@ pub(crate) struct Exchanged {
     pub outcome: Result<Option<Value>, String>,
 }
 
-/// Renders and sends one step's request and judges the answer; `None` when lv could not
-/// build or read it (recorded as an exception).
+/// Renders (unless it is fixed) and sends one step's request and judges the answer;
+/// `None` when lv could not build or read it (recorded as an exception).
 pub(crate) async fn exchange(
     env: &UserEnv,
-    step: &StepPlan,
+    step: Step<'_>,
     vars: &UserVars,
     rng: &mut SmallRng,
     http: &mut UserHttp,
 ) -> Option<Exchanged> {
-    let request = match render(step, vars, rng) {
-        Ok(request) => request,
-        Err(message) => {
-            env.recorder
-                .exception(&format!("{} {}: {message}", step.method, step.name));
-            return None;
-        }
+    let Step { plan: step, fixed } = step;
+    let outgoing = match fixed {
+        Some(fixed) => Outgoing::Fixed(fixed),
+        None => match render(step, vars, rng) {
+            Ok(request) => Outgoing::Rendered(request),
+            Err(message) => {
+                env.recorder
+                    .exception(&format!("{} {}: {message}", step.method, step.name));
+                return None;
+            }
+        },
     };
     // If a kill drops this future while the request is in flight, the guard counts
     // the request as cut off.
     let guard = CutOffGuard(Some(&env.recorder));
     let sent = Instant::now();
-    // Boxed: the exchange's state lives on the heap only while a request is in flight,
-    // so users that wait stay small (memory per user).
-    let result = Box::pin(env.client.send(request, http)).await;
+    // Not boxed on its own: a closed user's task is boxed while it runs (`next_task`) and
+    // an open arrival's exchange is boxed by its caller, so waiting users stay small.
+    let result = match outgoing {
+        Outgoing::Rendered(request) => env.client.send(request, http).await,
+        Outgoing::Fixed(fixed) => env.client.send_fixed(fixed, http).await,
+    };
     guard.disarm();
     if let Some(notice) = env.client.take_connection_wait_notice() {
         tracing::warn!("{notice}");

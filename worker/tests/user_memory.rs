@@ -156,12 +156,12 @@ async fn a_waiting_user_costs_well_under_the_old_870_bytes_of_heap() {
     let client = HttpClient::new(Duration::from_secs(5), 1_000).expect("client");
     let recorder = Recorder::default();
 
-    let env = UserEnv {
-        class: Arc::new(class.clone()),
-        client: client.clone(),
-        recorder: recorder.clone(),
-        own_connections: false,
-    };
+    let env = UserEnv::new(
+        Arc::new(class.clone()),
+        client.clone(),
+        recorder.clone(),
+        false,
+    );
     // The pieces a waiting user's future holds, for the breakdown in bench/NOTES.md.
     let pieces = [
         ("tokio Sleep", std::mem::size_of::<tokio::time::Sleep>()),

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use lv_common::load::RequestTiming;
-use lv_common::plan::{ClassPlan, Plan, StepPlan};
+use lv_common::plan::Plan;
 use lv_common::template::UserVars;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::Arrival;
 use crate::http::{CookieJar, HttpClient, Session, UserHttp};
 use crate::recorder::Recorder;
-use crate::user::{UserEnv, exchange, pick_task, record_and_extract};
+use crate::user::{Step, UserEnv, exchange, pick_task, record_and_extract};
 
 /// Multiplier spreading arrival indexes over the seed space (the golden ratio in 64 bits).
 const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -27,10 +27,8 @@ const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 /// What every iteration of a run shares.
 #[derive(Debug)]
 pub struct IterationEnv {
-    classes: Vec<Arc<ClassPlan>>,
-    client: HttpClient,
-    recorder: Recorder,
-    own_connections: bool,
+    /// What a client of each class runs with.
+    classes: Vec<UserEnv>,
     /// Base of each iteration's random choices.
     seed: u64,
 }
@@ -39,10 +37,18 @@ impl IterationEnv {
     /// The environment of the iterations of `plan`.
     pub fn new(plan: &Plan, client: HttpClient, recorder: Recorder, seed: u64) -> IterationEnv {
         IterationEnv {
-            classes: plan.classes.iter().cloned().map(Arc::new).collect(),
-            client,
-            recorder,
-            own_connections: plan.connection_per_user,
+            classes: plan
+                .classes
+                .iter()
+                .map(|class| {
+                    UserEnv::new(
+                        Arc::new(class.clone()),
+                        client.clone(),
+                        recorder.clone(),
+                        plan.connection_per_user,
+                    )
+                })
+                .collect(),
             seed,
         }
     }
@@ -51,31 +57,26 @@ impl IterationEnv {
 /// Serves one arrival; true when no request of it failed.
 pub async fn run_iteration(env: Arc<IterationEnv>, arrival: Arrival) -> bool {
     let mut rng = SmallRng::seed_from_u64(env.seed ^ arrival.k.wrapping_mul(SPREAD));
-    let Some(class) = pick_class(&env.classes, &mut rng) else {
+    let Some(user) = pick_class(&env.classes, &mut rng) else {
         return true;
     };
-    let user = UserEnv {
-        class: Arc::clone(class),
-        client: env.client.clone(),
-        recorder: env.recorder.clone(),
-        own_connections: env.own_connections,
-    };
+    let class = user.class();
     let mut http = UserHttp {
-        session: env.own_connections.then(Session::default),
+        session: user.own_connections.then(Session::default),
         cookies: class.cookies.then(CookieJar::default),
     };
     let mut vars = UserVars::new();
     let mut intended = arrival.intended;
-    for step in &class.on_start {
-        if !timed_step(&user, step, &mut vars, &mut rng, &mut http, &mut intended).await {
+    for step in user.on_start() {
+        if !timed_step(user, step, &mut vars, &mut rng, &mut http, &mut intended).await {
             return false;
         }
     }
     let Some(task) = pick_task(&class.tasks, &vars, &mut rng) else {
         return true;
     };
-    for step in &task.steps {
-        if !timed_step(&user, step, &mut vars, &mut rng, &mut http, &mut intended).await {
+    for step in user.task_steps(task) {
+        if !timed_step(user, step, &mut vars, &mut rng, &mut http, &mut intended).await {
             return false;
         }
     }
@@ -86,33 +87,36 @@ pub async fn run_iteration(env: Arc<IterationEnv>, arrival: Arrival) -> bool {
 /// for its end; false when the iteration should not go on.
 async fn timed_step(
     user: &UserEnv,
-    step: &StepPlan,
+    step: Step<'_>,
     vars: &mut UserVars,
     rng: &mut SmallRng,
     http: &mut UserHttp,
     intended: &mut Instant,
 ) -> bool {
-    let Some(exchanged) = exchange(user, step, vars, rng, http).await else {
+    // Boxed: the exchange's state lives on the heap only while its request is in flight,
+    // so arrivals queued for a slot (`max_in_flight`) stay small.
+    let Some(exchanged) = Box::pin(exchange(user, step, vars, rng, http)).await else {
         return false;
     };
     let timing = RequestTiming::new(
         exchanged.sent.saturating_duration_since(*intended),
         exchanged.latency,
     );
-    user.recorder.open_request(&step.method, &step.name, timing);
+    user.recorder
+        .open_request(&step.plan.method, &step.plan.name, timing);
     *intended = Instant::now();
-    record_and_extract(user, step, exchanged, timing.response_us, vars)
+    record_and_extract(user, step.plan, exchanged, timing.response_us, vars)
 }
 
 /// Picks a class by weight; `None` when no class has weight.
-fn pick_class<'a>(classes: &'a [Arc<ClassPlan>], rng: &mut impl Rng) -> Option<&'a Arc<ClassPlan>> {
-    let total: u64 = classes.iter().map(|c| u64::from(c.weight)).sum();
+fn pick_class<'a>(classes: &'a [UserEnv], rng: &mut impl Rng) -> Option<&'a UserEnv> {
+    let total: u64 = classes.iter().map(|c| u64::from(c.class().weight)).sum();
     if total == 0 {
         return None;
     }
     let mut point = rng.random_range(0..total);
     for class in classes {
-        let weight = u64::from(class.weight);
+        let weight = u64::from(class.class().weight);
         if point < weight {
             return Some(class);
         }

@@ -75,7 +75,7 @@ async fn fake_user(
     t0: Instant,
 ) {
     let (env, signals) = (member.env(), &member);
-    let class = env.class.name.clone();
+    let class = env.class().name.clone();
     let me = {
         let mut lives = lives.lock().unwrap_or_else(PoisonError::into_inner);
         lives.push(Life {

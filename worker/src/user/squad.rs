@@ -205,8 +205,8 @@ mod tests {
     use crate::recorder::Recorder;
 
     fn squad(stop: &CancellationToken) -> Arc<Squad> {
-        let env = UserEnv {
-            class: Arc::new(ClassPlan {
+        let env = UserEnv::new(
+            Arc::new(ClassPlan {
                 name: "A".into(),
                 weight: 1,
                 wait: WaitRule::Constant(0.0),
@@ -214,10 +214,10 @@ mod tests {
                 tasks: vec![],
                 cookies: false,
             }),
-            client: HttpClient::new(Duration::from_secs(1), 4).expect("client"),
-            recorder: Recorder::default(),
-            own_connections: false,
-        };
+            HttpClient::new(Duration::from_secs(1), 4).expect("client"),
+            Recorder::default(),
+            false,
+        );
         Squad::new(env, stop.clone(), CancellationToken::new())
     }
 

@@ -52,7 +52,7 @@ fn tasks_are_picked_by_weight() {
     let mut counts = BTreeMap::new();
     for _ in 0..4000 {
         let picked = pick_task(&tasks, &UserVars::new(), &mut rng).expect("a task");
-        *counts.entry(picked.name.clone()).or_insert(0) += 1;
+        *counts.entry(tasks[picked].name.clone()).or_insert(0) += 1;
     }
     assert_eq!(counts.get("never"), None);
     let a = counts["a"];
@@ -66,7 +66,7 @@ fn tasks_wait_for_their_variables() {
     assert!(pick_task(&tasks, &UserVars::new(), &mut rng).is_none());
     let vars = UserVars::from([("conversation_id".to_owned(), Value::from("c1"))]);
     assert_eq!(
-        pick_task(&tasks, &vars, &mut rng).map(|t| t.name.as_str()),
+        pick_task(&tasks, &vars, &mut rng).map(|t| tasks[t].name.as_str()),
         Some("followup")
     );
 }
@@ -129,24 +129,29 @@ async fn counting_target() -> (SocketAddr, Arc<AtomicU64>) {
 }
 
 fn env_for(addr: SocketAddr, wait: WaitRule) -> (UserEnv, Recorder) {
+    env_with_steps(wait, vec![step(&format!("http://{addr}"))])
+}
+
+/// A user's environment whose class has one task of `steps`.
+fn env_with_steps(wait: WaitRule, steps: Vec<StepPlan>) -> (UserEnv, Recorder) {
     let class = ClassPlan {
         name: "U".into(),
         weight: 1,
         wait,
         on_start: vec![],
         tasks: vec![TaskPlan {
-            steps: vec![step(&format!("http://{addr}"))],
+            steps,
             ..task("t", 1, &[])
         }],
         cookies: true,
     };
     let recorder = Recorder::default();
-    let env = UserEnv {
-        class: Arc::new(class),
-        client: HttpClient::new(Duration::from_secs(5), 1000).expect("client"),
-        recorder: recorder.clone(),
-        own_connections: false,
-    };
+    let env = UserEnv::new(
+        Arc::new(class),
+        HttpClient::new(Duration::from_secs(5), 1000).expect("client"),
+        recorder.clone(),
+        false,
+    );
     (env, recorder)
 }
 
@@ -193,7 +198,6 @@ async fn between_waits_within_its_bounds() {
 #[tokio::test]
 async fn extraction_feeds_later_steps() {
     let (addr, _) = counting_target().await;
-    let (mut env, recorder) = env_for(addr, WaitRule::Constant(0.0));
     let mut first = step(&format!("http://{addr}"));
     first.extract = vec![("id".into(), "/id".into())];
     let mut second = step(&format!("http://{addr}"));
@@ -202,14 +206,12 @@ async fn extraction_feeds_later_steps() {
     let mut missing = step(&format!("http://{addr}"));
     missing.name = "T missing".into();
     missing.extract = vec![("nope".into(), "/nope".into())];
-    let class = Arc::make_mut(&mut env.class);
-    class.tasks[0].steps = vec![first, second, missing];
+    let (env, recorder) = env_with_steps(WaitRule::Constant(0.0), vec![first, second, missing]);
     let mut vars = UserVars::new();
     let mut rng = SmallRng::seed_from_u64(1);
-    let task = env.class.tasks[0].clone();
     run_task(
         &env,
-        &task,
+        0,
         &mut vars,
         &mut rng,
         &CancellationToken::new(),
@@ -264,7 +266,7 @@ async fn checks_and_content_size_see_the_decoded_body() {
     let mut vars = UserVars::new();
     let ok = run_step(
         &env,
-        &checked,
+        Step::rendered(&checked),
         &mut vars,
         &mut SmallRng::seed_from_u64(1),
         &mut UserHttp::default(),
