@@ -22,10 +22,11 @@ pub mod tls;
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Uri};
+use tokio::time::Instant;
 
 pub use self::cookies::CookieJar;
 pub use self::decode::MAX_DECODED_BODY;
@@ -58,11 +59,20 @@ pub struct OutRequest {
 }
 
 /// A request with no dynamic part, checked and encoded once for every user that sends it
-/// ([`HttpClient::fix`], [`HttpClient::send_fixed`]).
+/// ([`HttpClient::fix`]).
 #[derive(Debug)]
 pub struct FixedRequest {
     request: OutRequest,
     encoded: Encoded,
+}
+
+/// What [`HttpClient::send_from`] sends.
+#[derive(Debug)]
+pub enum Outgoing<'a> {
+    /// A request built for this exchange.
+    Rendered(OutRequest),
+    /// A fixed request: its bytes are sent as they are unless the user has cookies for it.
+    Fixed(&'a FixedRequest),
 }
 
 /// What a user carries from one request to the next.
@@ -190,7 +200,7 @@ impl HttpClient {
         })
     }
 
-    /// Checks and encodes `req` once, for [`HttpClient::send_fixed`] to send as it is.
+    /// Checks and encodes `req` once, for [`HttpClient::send_from`] to send as it is.
     pub fn fix(&self, req: OutRequest) -> Result<FixedRequest, RequestError> {
         let encoded = Encoded::new(&req, None, self.inner.max_decoded)?;
         Ok(FixedRequest {
@@ -207,29 +217,26 @@ impl HttpClient {
         req: OutRequest,
         user: &mut UserHttp,
     ) -> Result<InResponse, RequestError> {
-        self.send_within(Cow::Owned(req), None, user).await
-    }
-
-    /// [`HttpClient::send`] for a request encoded by [`HttpClient::fix`]: its bytes are sent
-    /// as they are unless the user has cookies for it.
-    pub async fn send_fixed(
-        &self,
-        fixed: &FixedRequest,
-        user: &mut UserHttp,
-    ) -> Result<InResponse, RequestError> {
-        self.send_within(Cow::Borrowed(&fixed.request), Some(&fixed.encoded), user)
+        self.send_from(Outgoing::Rendered(req), user, Instant::now())
             .await
     }
 
-    async fn send_within(
+    /// [`HttpClient::send`] with the timeout and the response time counted from `started`
+    /// (the caller's own reading of the clock, which is not read again).
+    pub async fn send_from(
         &self,
-        req: Cow<'_, OutRequest>,
-        encoded: Option<&Encoded>,
+        req: Outgoing<'_>,
         user: &mut UserHttp,
+        started: Instant,
     ) -> Result<InResponse, RequestError> {
-        let started = Instant::now();
+        let (req, encoded) = match req {
+            Outgoing::Rendered(req) => (Cow::Owned(req), None),
+            Outgoing::Fixed(fixed) => (Cow::Borrowed(&fixed.request), Some(&fixed.encoded)),
+        };
         let timeout = req.timeout;
-        match tokio::time::timeout(timeout, self.follow(req, encoded, user, started)).await {
+        let deadline = started + timeout;
+        let exchange = self.follow(req, encoded, user, started);
+        match tokio::time::timeout_at(deadline, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
         }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::{
-    CookieJar, FixedRequest, HttpClient, OutRequest, RequestError, Session, UserHttp,
+    CookieJar, FixedRequest, HttpClient, OutRequest, Outgoing, RequestError, Session, UserHttp,
 };
 use crate::recorder::Recorder;
 
@@ -310,12 +310,6 @@ async fn run_step(
     record_and_extract(env, step.plan, exchanged, micros, vars)
 }
 
-/// A step's request: rendered for this exchange, or encoded once for all.
-enum Outgoing<'a> {
-    Rendered(OutRequest),
-    Fixed(&'a FixedRequest),
-}
-
 /// What one step's exchange gave.
 pub(crate) struct Exchanged {
     /// When the request was handed to the client.
@@ -355,10 +349,7 @@ pub(crate) async fn exchange(
     let sent = Instant::now();
     // Not boxed on its own: a closed user's task is boxed while it runs (`next_task`) and
     // an open arrival's exchange is boxed by its caller, so waiting users stay small.
-    let result = match outgoing {
-        Outgoing::Rendered(request) => env.client.send(request, http).await,
-        Outgoing::Fixed(fixed) => env.client.send_fixed(fixed, http).await,
-    };
+    let result = env.client.send_from(outgoing, http, sent).await;
     guard.disarm();
     if let Some(notice) = env.client.take_connection_wait_notice() {
         tracing::warn!("{notice}");
