@@ -133,7 +133,7 @@ where
         info!("{note}");
     }
     let web = web_setup(&args)?;
-    let runtime = runtime().map_err(CommandError::Runtime)?;
+    let runtime = lv_worker::runtime().map_err(CommandError::Runtime)?;
     runtime.block_on(async {
         // Signal handlers first: a signal that arrives while binding must stop the run, not
         // kill the process.
@@ -153,19 +153,6 @@ where
         let outcome = runner::run_with_web(config, listener, web, shutdown).await?;
         Ok(outcome.exit_code)
     })
-}
-
-/// The async runtime: one thread when the process may use one core (as in a container
-/// limited to one CPU, or pinned with `taskset`), where the multi-threaded scheduler's
-/// bookkeeping would be pure overhead; one thread per core otherwise.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut builder = if cores == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    builder.enable_all().build()
 }
 
 /// The web options and start-form choices, when the master serves the web.

@@ -177,6 +177,20 @@ fn control_plane(
     ))
 }
 
+/// The async runtime of a process that runs users: one thread when the process may use
+/// one core (pinned with `taskset`, or a container limited to one CPU), where the
+/// multi-threaded scheduler's bookkeeping costs CPU and balances nothing; a thread per
+/// core otherwise.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
+
 /// Connections the HTTP client may open at once: the open-file limit less a reserve.
 fn connection_budget(fd_limit: Option<limits::FdLimit>) -> usize {
     let soft = fd_limit.map_or(1024, |l| l.soft);

@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match lv_worker::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("lv-worker: cannot start the async runtime: {err}");
