@@ -279,3 +279,136 @@ async fn checks_and_content_size_see_the_decoded_body() {
     assert_eq!((endpoint.requests, endpoint.failures), (1, 0));
     assert_eq!(endpoint.content_bytes, JSON.len() as u64);
 }
+
+/// Steps with no template anywhere are encoded once; any template in the URL, a header or
+/// the body makes a step render at every request.
+#[test]
+fn only_steps_without_templates_are_fixed() {
+    let consts = BTreeMap::new();
+    let literal = step("http://127.0.0.1:9");
+    let mut path = literal.clone();
+    path.path = Template::compile("/items/{{ id }}", &consts).expect("compiles");
+    let mut header = literal.clone();
+    header.headers = vec![(
+        "x-run".into(),
+        Template::compile("{{ rand_int(1, 9) }}", &consts).expect("compiles"),
+    )];
+    let mut json = literal.clone();
+    json.method = "POST".into();
+    json.body = Body::Json(
+        JsonTemplate::compile(&serde_json::json!({"a": [1, "two"]}), &consts).expect("compiles"),
+    );
+    let mut templated_json = json.clone();
+    templated_json.body = Body::Json(
+        JsonTemplate::compile(&serde_json::json!({"a": ["{{ id }}"]}), &consts).expect("compiles"),
+    );
+    let mut bad_url = literal.clone();
+    bad_url.base_url = "ftp://127.0.0.1:9".into();
+    let steps = vec![literal, path, header, json, templated_json, bad_url];
+    let (env, _) = env_with_steps(WaitRule::Constant(0.0), steps);
+    let fixed: Vec<bool> = env.task_steps(0).map(|s| s.fixed.is_some()).collect();
+    assert_eq!(fixed, [true, false, false, true, false, false]);
+    assert_eq!(env.task_steps(1).count(), 0, "no such task");
+}
+
+/// A target that sets a cookie on `/login`, redirects `/old` to `/new`, and logs each
+/// request's path and `Cookie` header.
+async fn cookie_target() -> (
+    SocketAddr,
+    Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&log);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let cookie = req
+                        .headers()
+                        .get(hyper::header::COOKIE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let path = req.uri().path().to_owned();
+                    seen.lock().expect("log").push((path.clone(), cookie));
+                    async move {
+                        let mut response = hyper::Response::new(Full::new(Bytes::from("{}")));
+                        match path.as_str() {
+                            "/login" => {
+                                response.headers_mut().insert(
+                                    hyper::header::SET_COOKIE,
+                                    hyper::header::HeaderValue::from_static("sid=abc; Path=/"),
+                                );
+                            }
+                            "/old" => {
+                                *response.status_mut() = hyper::StatusCode::FOUND;
+                                response.headers_mut().insert(
+                                    hyper::header::LOCATION,
+                                    hyper::header::HeaderValue::from_static("/new"),
+                                );
+                            }
+                            _ => {}
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, log)
+}
+
+/// A fixed request still carries the user's cookies and follows redirects: its bytes are
+/// encoded anew when the user holds a cookie for it, and the redirect's request is built.
+#[tokio::test]
+async fn fixed_steps_send_cookies_and_follow_redirects() {
+    let (addr, log) = cookie_target().await;
+    let base = format!("http://{addr}");
+    let mut login = step(&base);
+    login.path = Template::literal("/login");
+    let mut me = step(&base);
+    me.path = Template::literal("/me");
+    let mut old = step(&base);
+    old.path = Template::literal("/old");
+    let (env, recorder) = env_with_steps(WaitRule::Constant(0.0), vec![old, me, login]);
+    assert!(env.task_steps(0).all(|s| s.fixed.is_some()));
+    let mut http = UserHttp {
+        session: None,
+        cookies: Some(CookieJar::default()),
+    };
+    let mut vars = UserVars::new();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let stop = CancellationToken::new();
+    for _ in 0..2 {
+        run_task(&env, 0, &mut vars, &mut rng, &stop, &mut http).await;
+    }
+    let sid = Some("sid=abc".to_owned());
+    let seen = log.lock().expect("log").clone();
+    let expected = [
+        ("/old", None),
+        ("/new", None),
+        ("/me", None),
+        ("/login", None),
+        ("/old", sid.clone()),
+        ("/new", sid.clone()),
+        ("/me", sid.clone()),
+        ("/login", sid.clone()),
+    ]
+    .map(|(path, cookie)| (path.to_owned(), cookie));
+    assert_eq!(seen, expected);
+    let (stats, _) = recorder.take();
+    assert_eq!((stats.request_count(), stats.failure_count()), (6, 0));
+    // Another user of the same class starts without the first one's cookie.
+    let mut other = UserHttp {
+        session: None,
+        cookies: Some(CookieJar::default()),
+    };
+    run_task(&env, 0, &mut vars, &mut rng, &stop, &mut other).await;
+    let seen = log.lock().expect("log").clone();
+    assert_eq!(seen[8], ("/old".to_owned(), None));
+}
