@@ -4,10 +4,13 @@
   compare.py parse TOOL OUTPUT SAMPLE KEY=VALUE...   one JSON result line on stdout
   compare.py table MODE RESULTS.jsonl                the table of a mode (throughput,
                                                      latency, memory)
+  compare.py seen STATUS_URL FROM TO                 nginx's request rate between FROM and
+                                                     TO seconds from now, as JSON
 
-TOOL is lv, wrk, oha, goose, locust or locust-fast; OUTPUT is the file the tool's numbers
-are read from (lv: the master's --json; wrk: its stdout; oha: its JSON; goose: its
---report-file JSON; locust: the PREFIX_stats.csv); SAMPLE is bench/sample.py's JSON line.
+TOOL is lv (lv-one, lv-own, lv-big), wrk, oha, goose, locust or locust-fast; OUTPUT is the
+file the tool's numbers are read from (lv: the master's --json; wrk: its stdout; oha: its
+JSON; goose: its --report-file JSON; locust: the PREFIX_stats.csv); SAMPLE is
+bench/sample.py's JSON line, and SAMPLE.seen, when there is one, the output of `seen`.
 KEY=VALUE pairs (mode, round, users, note, ...) are copied into the result.
 """
 import csv
@@ -15,6 +18,8 @@ import json
 import re
 import statistics
 import sys
+import time
+import urllib.request
 
 
 def parse_lv(path):
@@ -99,8 +104,28 @@ def parse_locust(path):
             "failures": int(agg["Failure Count"])}
 
 
-PARSERS = {"lv": parse_lv, "lv-own": parse_lv, "lv-big": parse_lv, "wrk": parse_wrk, "oha": parse_oha,
-           "goose": parse_goose, "locust": parse_locust, "locust-fast": parse_locust}
+PARSERS = {"lv": parse_lv, "lv-one": parse_lv, "lv-own": parse_lv, "lv-big": parse_lv,
+           "wrk": parse_wrk, "oha": parse_oha, "goose": parse_goose, "locust": parse_locust,
+           "locust-fast": parse_locust}
+# The tools whose rates are compared with wrk's and oha's.
+LV_TOOLS = ("lv", "lv-one", "lv-own")
+
+
+def nginx_requests(url):
+    """Requests nginx has served: the third number of stub_status's third line."""
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return int(answer.read().decode().splitlines()[2].split()[2])
+
+
+def cmd_seen(url, start, end):
+    """nginx's rate between START and END seconds from now; its own status requests
+    (one per reading) are not counted."""
+    began = time.monotonic()
+    time.sleep(max(0.0, began + start - time.monotonic()))
+    t0, n0 = time.monotonic(), nginx_requests(url)
+    time.sleep(max(0.0, began + end - time.monotonic()))
+    t1, n1 = time.monotonic(), nginx_requests(url)
+    print(json.dumps({"seen_rps": (n1 - n0 - 1) / (t1 - t0), "seen_window_s": t1 - t0}))
 
 
 def cmd_parse(tool, output, sample, pairs):
@@ -117,6 +142,10 @@ def cmd_parse(tool, output, sample, pairs):
         if "peak_rss_mb" in s:
             result["cpu"] = s["cpu_percent"]
             result["rss_mb"] = s["peak_rss_mb"]
+    except (OSError, ValueError):
+        pass
+    try:
+        result.update(json.loads(open(sample + ".seen").read() or "{}"))
     except (OSError, ValueError):
         pass
     print(json.dumps(result))
@@ -147,21 +176,30 @@ def per_core(r):
     return rps * 100 / cpu if isinstance(rps, (int, float)) and isinstance(cpu, (int, float)) and cpu else None
 
 
+def seen_row(r, label):
+    return row(r, label) + f" {fmt(r.get('seen_rps'), ',.0f', 9)}"
+
+
+def rate(r):
+    """The rate a result is compared by: nginx's count when there is one, else the tool's."""
+    return r.get("seen_rps", r.get("rps"))
+
+
 def table_throughput(results):
     head = (f"{'tool':<12} {'round':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
-            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'lv/wrk':>6} {'lv/oha':>6}")
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'seen/s':>9} {'lv/wrk':>6} {'lv/oha':>6}")
     print(head)
     print("-" * len(head))
     rounds = sorted({r["round"] for r in results})
     by = {(r["tool"], r["round"]): r for r in results}
-    ratios = {"wrk": [], "oha": []}
+    ratios = {(tool, peer): [] for tool in LV_TOOLS for peer in ("wrk", "oha")}
     for rnd in rounds:
         for r in (r for r in results if r["round"] == rnd):
-            line = row(r, str(rnd))
-            if r["tool"] == "lv":
+            line = seen_row(r, str(rnd))
+            if r["tool"] in LV_TOOLS:
                 for peer in ("wrk", "oha"):
-                    x = ratio(r.get("rps"), by.get((peer, rnd), {}).get("rps"))
-                    ratios[peer].append(x)
+                    x = ratio(rate(r), rate(by.get((peer, rnd), {})))
+                    ratios[(r["tool"], peer)].append(x)
                     line += f" {fmt(x, '.2f', 6)}"
             if "error" in r:
                 line += f"  {r['error']}"
@@ -171,16 +209,22 @@ def table_throughput(results):
     for tool in tools:
         rs = [r for r in results if r["tool"] == tool]
         med = {"tool": tool}
-        for key in ("rps", "p50_ms", "p99_ms", "cpu", "rss_mb"):
+        for key in ("rps", "p50_ms", "p99_ms", "cpu", "rss_mb", "seen_rps"):
             med[key] = median([r.get(key) for r in rs])
         med["failures"] = sum(r.get("failures", 0) for r in rs)
-        line = row(med, "med")
-        if tool == "lv":
+        line = seen_row(med, "med")
+        if tool in LV_TOOLS:
             for peer in ("wrk", "oha"):
-                line += f" {fmt(median(ratios[peer]), '.2f', 6)}"
+                line += f" {fmt(median(ratios[(tool, peer)]), '.2f', 6)}"
         print(line)
+        if tool in LV_TOOLS:
+            for peer in ("wrk", "oha"):
+                xs = [x for x in ratios[(tool, peer)] if x is not None]
+                if xs:
+                    print(f"{'':<12} {tool}/{peer} lowest round {min(xs):.2f}, highest {max(xs):.2f}")
     print("(median over rounds; fails summed; req/core: req/s per busy core of the load generator,\n"
-          " req/s x 100 / CPU%; lv/wrk and lv/oha: req/s ratio within a round)")
+          " req/s x 100 / CPU%; seen/s: requests nginx served per second in the same steady window\n"
+          " of each run; lv/wrk and lv/oha: seen/s ratio within a round)")
 
 
 def table_latency(results):
@@ -233,5 +277,7 @@ if __name__ == "__main__":
         cmd_parse(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif cmd == "table":
         cmd_table(sys.argv[2], sys.argv[3])
+    elif cmd == "seen":
+        cmd_seen(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
     else:
         sys.exit(__doc__)

@@ -12,15 +12,20 @@ usage() {
 Usage: bench/compare.sh [throughput|latency|memory|help]
 
 Compares one lv-worker process with peer load generators, each on loopback, the target
-pinned to CPU 0 and the load generator to CPU 1 (lv's master shares CPU 0 with the target).
+pinned to CPU 0 and the load generator to CPU 1 (lv's master shares CPU 0 with the target;
+lv-one is the master with its in-process worker, the whole process on CPU 1).
 CPU % and peak RSS are sampled from the load generator's process (bench/sample.py).
 
 Modes:
   throughput (default)  nginx (bench/nginx.conf.in), GET /health, 50 connections/users,
                         no think time, DURATION each, ROUNDS rounds in rotation:
-                        lv, wrk, oha, goose, locust-fast (FastHttpUser), locust (HttpUser).
-                        One table: req/s, p50, p99, CPU %, peak RSS, failures, and lv/wrk,
-                        lv/oha req/s ratios within each round; medians over rounds last.
+                        lv, lv-one, wrk, oha, goose, locust-fast (FastHttpUser), locust
+                        (HttpUser). One table: req/s as the tool reports it, req/s seen by
+                        nginx (its stub_status count over the same steady window of every
+                        run: from 2 s after the tool starts to 1 s before DURATION ends, so
+                        no tool's start-up or ramp counts), p50, p99, CPU %, peak RSS,
+                        failures, and lv/wrk, lv/oha ratios of the seen rates within each
+                        round; medians over rounds last.
   latency               lv-delay-target (tests/src/bin: one thread per connection, every
                         answer exactly 20 ms after the request arrived), LAT_USERS
                         users/connections, no think time, DURATION: lv (goal: p50 20-21 ms,
@@ -36,7 +41,7 @@ Environment:
   DURATION=10s       run time of each throughput and latency run (s or m suffix)
   ROUNDS=3           throughput rounds
   TOOLS="..."        subset of tools, space or comma separated (per mode default above;
-                     names: lv wrk oha goose locust-fast locust; lv-own is lv with
+                     names: lv lv-one wrk oha goose locust-fast locust; lv-own is lv with
                      --connection-per-user (a connection per user, as Locust: memory
                      mode's default, or ask for it); lv-big in memory mode)
   USERS=50           throughput users/connections
@@ -53,7 +58,7 @@ Peers are installed when missing: nginx-light and wrk (apt-get), oha (cargo inst
 into $LV_BENCH_CACHE/oha), Locust (venv $LV_BENCH_CACHE/venv), Goose (bench/goose copied to
 $LV_BENCH_CACHE/goose-bench, built --release -j 1 once). A peer that cannot be installed is
 skipped with a note (the first Goose build takes about 8 min, oha's install longer).
-Times with defaults, once installed: throughput about 3.5 min (6 tools x ROUNDS x
+Times with defaults, once installed: throughput about 4 min (7 tools x ROUNDS x
 (DURATION + ~1 s)); latency about 45 s; memory about 3.5 min (Goose's run time starts once
 all its users run, so its run is longer by the ramp).
 EOF
@@ -77,14 +82,14 @@ SPAWN_RATE=${SPAWN_RATE:-1000}
 OHA_WAIT=${OHA_WAIT:-1800}
 CACHE=${LV_BENCH_CACHE:-$HOME/.cache/lv-bench}
 case "$MODE" in
-  throughput) DEFAULT_TOOLS="lv wrk oha goose locust-fast locust" ;;
+  throughput) DEFAULT_TOOLS="lv lv-one wrk oha goose locust-fast locust" ;;
   latency) DEFAULT_TOOLS="lv wrk oha locust-fast" ;;
   memory) DEFAULT_TOOLS="lv lv-own locust-fast locust goose lv-big" ;;
 esac
 TOOLS=$(echo "${TOOLS:-$DEFAULT_TOOLS}" | tr ',' ' ')
 for t in $TOOLS; do
-  case "$t" in lv | lv-own | lv-big | wrk | oha | goose | locust | locust-fast) ;;
-    *) echo "compare.sh: unknown tool $t (lv lv-own lv-big wrk oha goose locust locust-fast)" >&2; exit 2 ;;
+  case "$t" in lv | lv-one | lv-own | lv-big | wrk | oha | goose | locust | locust-fast) ;;
+    *) echo "compare.sh: unknown tool $t (lv lv-one lv-own lv-big wrk oha goose locust locust-fast)" >&2; exit 2 ;;
   esac
 done
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -163,7 +168,7 @@ want oha && ensure_oha
 want locust && ensure_locust locust
 want locust-fast && ensure_locust locust-fast
 want goose && ensure_goose
-if want lv || want lv-big || [ "$MODE" = latency ]; then
+if want lv || want lv-one || want lv-own || want lv-big || [ "$MODE" = latency ]; then
   cargo build --release --locked --bins -q
 fi
 LV=${CARGO_TARGET_DIR:-$ROOT/target}/release
@@ -202,15 +207,22 @@ bounded() {
   tpid=${tpid:-$bpid}
 }
 
-# sample PID DURATION_S FILE: bench/sample.py on PID until it exits (skips the ramp-up).
+# sample PID DURATION_S FILE: bench/sample.py on PID until it exits (skips the ramp-up);
+# in throughput mode also nginx's count over the steady window, into FILE.seen.
 sample() {
-  local skip=3
+  local skip=3 seen=""
   [ "$2" -lt 10 ] && skip=1
+  if [ "$MODE" = throughput ] && [ -n "${STATUS:-}" ]; then
+    python3 bench/compare.py seen "$STATUS" 2 $(($2 - 1)) >"$3.seen" 2>/dev/null &
+    seen=$!
+    pids+=("$seen")
+  fi
   # In the background, so that a signal to this script is handled at once (bash runs
   # traps only after a foreground child ends, but interrupts `wait`).
   python3 bench/sample.py "$1" --skip "$skip" >"$3" 2>/dev/null &
   pids+=($!)
   wait $! || true
+  if [ -n "$seen" ]; then wait "$seen" || true; fi
 }
 
 results=$work/results.jsonl
@@ -236,6 +248,7 @@ start_nginx() {
   done
   curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$work/nginx/out" >&2; exit 1; }
   BASE=http://127.0.0.1:$port
+  STATUS=$BASE/nginx_status
 }
 
 start_delay_target() {
@@ -261,8 +274,10 @@ run_lv() {
   rate=$SPAWN_RATE
   [ "$wmax" != 0 ] && rate=$SPAWN_RATE
   [ "$tool" = lv-big ] && rate=$((SPAWN_RATE * 5))
-  local own=()
+  local own=() cpu=0 local_worker=()
   [ "$tool" = lv-own ] && own=(--connection-per-user)
+  # lv-one: the master runs the worker in its own process, all of it on the generator's CPU.
+  [ "$tool" = lv-one ] && cpu=1 && local_worker=(--local-workers 1)
   cat >"$work/$tag.toml" <<TOML
 [[user]]
 name = "Bench"
@@ -272,20 +287,25 @@ wait = $wait
 url = "$BASE"
 path = "/health"
 TOML
-  bounded $((d + 90)) 0 "$work/$tag.out" "$work/$tag.log" "$LV/lv-master" -f "$work/$tag.toml" \
+  bounded $((d + 90)) "$cpu" "$work/$tag.out" "$work/$tag.log" "$LV/lv-master" -f "$work/$tag.toml" \
     -u "$users" -r "$rate" -t "$duration" --expect-workers 1 --expect-workers-max-wait 30s \
-    --master-bind-port 0 --headless --only-summary --json "$work/$tag.json" "${own[@]}"
-  local master=$bpid addr=""
-  for _ in $(seq 100); do
-    addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/$tag.log")
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  bounded $((d + 90)) 1 "$work/$tag-worker.out" "$work/$tag-worker.log" "$LV/lv-worker" --master "$addr"
-  local worker=$bpid
-  sample "$tpid" "$d" "$work/$tag.sample"
+    --master-bind-port 0 --headless --only-summary --json "$work/$tag.json" "${own[@]}" \
+    "${local_worker[@]}"
+  local master=$bpid addr="" worker=""
+  if [ "$tool" = lv-one ]; then
+    sample "$tpid" "$d" "$work/$tag.sample"
+  else
+    for _ in $(seq 100); do
+      addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/$tag.log")
+      [ -n "$addr" ] && break
+      sleep 0.1
+    done
+    bounded $((d + 90)) 1 "$work/$tag-worker.out" "$work/$tag-worker.log" "$LV/lv-worker" --master "$addr"
+    worker=$bpid
+    sample "$tpid" "$d" "$work/$tag.sample"
+  fi
   wait "$master" || true
-  wait "$worker" || true
+  if [ -n "$worker" ]; then wait "$worker" || true; fi
   record "$tool" "$work/$tag.json" "$work/$tag.sample" "$@"
   # A refusal or an error is shown as lv printed it, after the table.
   grep -h -E "cannot go on|refus| ERROR | WARN " "$work/$tag.log" "$work/$tag-worker.log" 2>/dev/null |
@@ -298,6 +318,11 @@ TOML
 # lv with --connection-per-user: every user keeps its own connection (Locust's model).
 run_lv-own() {
   LV_TOOL=lv-own run_lv "$@"
+}
+
+# lv as one process (master and its in-process worker) on the load generator's core.
+run_lv-one() {
+  LV_TOOL=lv-one run_lv "$@"
 }
 
 run_wrk() {
@@ -394,7 +419,7 @@ case "$MODE" in
   throughput)
     start_nginx
     for round in $(seq "$ROUNDS"); do
-      for tool in lv lv-own wrk oha goose locust-fast locust; do
+      for tool in lv lv-one lv-own wrk oha goose locust-fast locust; do
         run "$tool" "$tool-$round" "$USERS" "$DURATION" 0 0 mode=throughput "round=$round" "users=$USERS"
       done
     done
