@@ -4,8 +4,9 @@
   compare.py parse TOOL OUTPUT SAMPLE KEY=VALUE...   one JSON result line on stdout
   compare.py table MODE RESULTS.jsonl                the table of a mode (throughput,
                                                      latency, memory)
-  compare.py seen STATUS_URL FROM TO                 nginx's request rate between FROM and
-                                                     TO seconds from now, as JSON
+  compare.py seen STATUS_URL PID FROM TO             nginx's request rate between FROM and
+                                                     TO seconds from now, and the CPU % of
+                                                     its worker process PID, as JSON
 
 TOOL is lv (lv-one, lv-own, lv-big), wrk, oha, goose, locust or locust-fast; OUTPUT is the
 file the tool's numbers are read from (lv: the master's --json; wrk: its stdout; oha: its
@@ -15,6 +16,7 @@ KEY=VALUE pairs (mode, round, users, note, ...) are copied into the result.
 """
 import csv
 import json
+import os
 import re
 import statistics
 import sys
@@ -117,15 +119,24 @@ def nginx_requests(url):
         return int(answer.read().decode().splitlines()[2].split()[2])
 
 
-def cmd_seen(url, start, end):
-    """nginx's rate between START and END seconds from now; its own status requests
-    (one per reading) are not counted."""
+def cpu_seconds(pid):
+    """User and system CPU time a process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cmd_seen(url, pid, start, end):
+    """nginx's rate between START and END seconds from now (its own status requests, one
+    per reading, not counted) and how busy its worker process was meanwhile: near 100%
+    means the target, not the load generator, set the rate."""
     began = time.monotonic()
     time.sleep(max(0.0, began + start - time.monotonic()))
-    t0, n0 = time.monotonic(), nginx_requests(url)
+    t0, n0, c0 = time.monotonic(), nginx_requests(url), cpu_seconds(pid)
     time.sleep(max(0.0, began + end - time.monotonic()))
-    t1, n1 = time.monotonic(), nginx_requests(url)
-    print(json.dumps({"seen_rps": (n1 - n0 - 1) / (t1 - t0), "seen_window_s": t1 - t0}))
+    t1, n1, c1 = time.monotonic(), nginx_requests(url), cpu_seconds(pid)
+    print(json.dumps({"seen_rps": (n1 - n0 - 1) / (t1 - t0), "seen_window_s": t1 - t0,
+                      "target_cpu": (c1 - c0) * 100 / (t1 - t0)}))
 
 
 def cmd_parse(tool, output, sample, pairs):
@@ -177,7 +188,7 @@ def per_core(r):
 
 
 def seen_row(r, label):
-    return row(r, label) + f" {fmt(r.get('seen_rps'), ',.0f', 9)}"
+    return row(r, label) + f" {fmt(r.get('seen_rps'), ',.0f', 9)} {fmt(r.get('target_cpu'), '.0f', 6)}"
 
 
 def rate(r):
@@ -187,7 +198,8 @@ def rate(r):
 
 def table_throughput(results):
     head = (f"{'tool':<12} {'round':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
-            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'seen/s':>9} {'lv/wrk':>6} {'lv/oha':>6}")
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'seen/s':>9} {'nginx%':>6} {'lv/wrk':>6}"
+            f" {'lv/oha':>6}")
     print(head)
     print("-" * len(head))
     rounds = sorted({r["round"] for r in results})
@@ -209,7 +221,7 @@ def table_throughput(results):
     for tool in tools:
         rs = [r for r in results if r["tool"] == tool]
         med = {"tool": tool}
-        for key in ("rps", "p50_ms", "p99_ms", "cpu", "rss_mb", "seen_rps"):
+        for key in ("rps", "p50_ms", "p99_ms", "cpu", "rss_mb", "seen_rps", "target_cpu"):
             med[key] = median([r.get(key) for r in rs])
         med["failures"] = sum(r.get("failures", 0) for r in rs)
         line = seen_row(med, "med")
@@ -224,7 +236,8 @@ def table_throughput(results):
                     print(f"{'':<12} {tool}/{peer} lowest round {min(xs):.2f}, highest {max(xs):.2f}")
     print("(median over rounds; fails summed; req/core: req/s per busy core of the load generator,\n"
           " req/s x 100 / CPU%; seen/s: requests nginx served per second in the same steady window\n"
-          " of each run; lv/wrk and lv/oha: seen/s ratio within a round)")
+          " of each run; nginx%: CPU % of nginx's worker in that window (near 100: the target set\n"
+          " the rate); lv/wrk and lv/oha: seen/s ratio within a round)")
 
 
 def table_latency(results):
@@ -278,6 +291,6 @@ if __name__ == "__main__":
     elif cmd == "table":
         cmd_table(sys.argv[2], sys.argv[3])
     elif cmd == "seen":
-        cmd_seen(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
+        cmd_seen(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     else:
         sys.exit(__doc__)

@@ -23,9 +23,9 @@ Modes:
                         (HttpUser). One table: req/s as the tool reports it, req/s seen by
                         nginx (its stub_status count over the same steady window of every
                         run: from 2 s after the tool starts to 1 s before DURATION ends, so
-                        no tool's start-up or ramp counts), p50, p99, CPU %, peak RSS,
-                        failures, and lv/wrk, lv/oha ratios of the seen rates within each
-                        round; medians over rounds last.
+                        no tool's start-up or ramp counts) and nginx's CPU % in it, p50,
+                        p99, CPU %, peak RSS, failures, and lv/wrk, lv/oha ratios of the
+                        seen rates within each round; medians over rounds last.
   latency               lv-delay-target (tests/src/bin: one thread per connection, every
                         answer exactly 20 ms after the request arrived), LAT_USERS
                         users/connections, no think time, DURATION: lv (goal: p50 20-21 ms,
@@ -213,7 +213,7 @@ sample() {
   local skip=3 seen=""
   [ "$2" -lt 10 ] && skip=1
   if [ "$MODE" = throughput ] && [ -n "${STATUS:-}" ]; then
-    python3 bench/compare.py seen "$STATUS" 2 $(($2 - 1)) >"$3.seen" 2>/dev/null &
+    python3 bench/compare.py seen "$STATUS" "$NGINX_WORKER" 2 $(($2 - 1)) >"$3.seen" 2>/dev/null &
     seen=$!
     pids+=("$seen")
   fi
@@ -249,6 +249,7 @@ start_nginx() {
   curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$work/nginx/out" >&2; exit 1; }
   BASE=http://127.0.0.1:$port
   STATUS=$BASE/nginx_status
+  NGINX_WORKER=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
 }
 
 start_delay_target() {
