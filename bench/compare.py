@@ -234,6 +234,13 @@ def table_throughput(results):
                 xs = [x for x in ratios[(tool, peer)] if x is not None]
                 if xs:
                     print(f"{'':<12} {tool}/{peer} lowest round {min(xs):.2f}, highest {max(xs):.2f}")
+    # What the target allowed: wrk's rate over oha's in the same round, for reference.
+    xs = [ratio(rate(by[("wrk", rnd)]), rate(by[("oha", rnd)])) for rnd in rounds
+          if ("wrk", rnd) in by and ("oha", rnd) in by]
+    xs = [x for x in xs if x is not None]
+    if xs:
+        print(f"{'wrk/oha':<12} per round {', '.join(f'{x:.2f}' for x in xs)} (the same ratio"
+              " for wrk itself)")
     print("(median over rounds; fails summed; req/core: req/s per busy core of the load generator,\n"
           " req/s x 100 / CPU%; seen/s: requests nginx served per second in the same steady window\n"
           " of each run; nginx%: CPU % of nginx's worker in that window (near 100: the target set\n"
