@@ -113,3 +113,54 @@ async fn master_and_two_worker_processes_agree_with_the_target() {
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{p50} {p99} {max}");
     stop.cancel();
 }
+
+/// The threads of process `pid`, by name.
+fn thread_names(pid: u32) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+/// `lv-master --local-workers 1` pinned to one CPU, as `bench/compare.sh`'s lv-one: it runs
+/// its users on a single-threaded runtime (no `tokio-rt-worker` thread), its busy users
+/// (no wait) send fixed requests, and its count equals the target's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_pinned_to_one_cpu_runs_single_threaded_and_agrees_with_the_target() {
+    use lv_tests::harness::{LISTENING, Proc, master_args};
+    let (stop, target, dir, scenario, json) = lv_tests::harness::ping_run(0.0).await;
+    let mut args = vec!["-c".to_owned(), "0".to_owned()];
+    args.push(bin("lv-master").display().to_string());
+    args.extend(master_args(
+        &scenario,
+        0,
+        &["-u", "10", "-r", "100", "-t", "3s", "--local-workers", "1"],
+    ));
+    args.extend(["--json".to_owned(), json.display().to_string()]);
+    let mut master = Proc::start(std::path::Path::new("taskset"), &args, "pinned");
+    assert!(
+        master
+            .stderr
+            .wait_for(LISTENING, Duration::from_secs(30))
+            .await
+            .is_some(),
+        "lv-master (under taskset, from util-linux) did not start: {}",
+        master.stderr.text()
+    );
+    let threads = thread_names(master.pid);
+    assert!(
+        threads.iter().any(|t| t == "lv-master") && !threads.iter().any(|t| t == "tokio-rt-worker"),
+        "one CPU, one runtime thread: {threads:?}"
+    );
+    assert_eq!(master.exit_code(Duration::from_secs(60)).await, Some(0));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("summary written")).expect("JSON");
+    let seen = target.total();
+    assert!(seen > 1_000, "the target saw only {seen} requests");
+    assert_eq!(summary["total"]["requests"], seen);
+    assert_eq!(summary["total"]["failures"], 0);
+    stop.cancel();
+    drop(dir);
+}
