@@ -234,6 +234,8 @@ impl HttpClient {
             Outgoing::Fixed(fixed) => (Cow::Borrowed(&fixed.request), Some(&fixed.encoded)),
         };
         let timeout = req.timeout;
+        // Cannot overflow: a step's timeout is at most u64::MAX ms, and the clock counts
+        // seconds in an i64 (a_timeout_beyond_the_clock_is_no_timeout).
         let deadline = started + timeout;
         let exchange = self.follow(req, encoded, user, started);
         match tokio::time::timeout_at(deadline, exchange).await {

@@ -9,20 +9,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use lv_common::plan::{Body, ClassPlan, StepPlan, TaskPlan};
-use lv_common::template::{JsonTemplate, UserVars};
+use lv_common::template::UserVars;
+use rand::Rng;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{
-    CookieJar, FixedRequest, HttpClient, OutRequest, Outgoing, RequestError, Session, UserHttp,
-};
+use crate::http::{CookieJar, HttpClient, OutRequest, Outgoing, RequestError, Session, UserHttp};
 use crate::recorder::Recorder;
 
+mod fixed;
 mod squad;
 
+pub(crate) use fixed::Step;
+use fixed::{FixedSteps, steps};
 pub use squad::{Member, Squad};
 
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
@@ -79,80 +80,6 @@ impl UserEnv {
             self.fixed.tasks.get(task).map_or(&[][..], Vec::as_slice),
         )
     }
-}
-
-/// A step's plan and, when it is fixed, its request encoded once.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Step<'a> {
-    /// What the step does.
-    pub plan: &'a StepPlan,
-    fixed: Option<&'a FixedRequest>,
-}
-
-impl<'a> Step<'a> {
-    /// A step whose request is rendered at every exchange.
-    #[cfg(test)]
-    pub(crate) fn rendered(plan: &'a StepPlan) -> Step<'a> {
-        Step { plan, fixed: None }
-    }
-}
-
-fn steps<'a>(
-    plans: &'a [StepPlan],
-    fixed: &'a [Option<FixedRequest>],
-) -> impl Iterator<Item = Step<'a>> {
-    plans.iter().enumerate().map(|(n, plan)| Step {
-        plan,
-        fixed: fixed.get(n).and_then(Option::as_ref),
-    })
-}
-
-/// The requests of a class's fixed steps (no template in URL, headers or body), built,
-/// checked and encoded once instead of at every request. `None` for a step that renders
-/// per request, or whose request cannot be built (it then fails, and says why, each time).
-#[derive(Debug, Default)]
-struct FixedSteps {
-    on_start: Vec<Option<FixedRequest>>,
-    tasks: Vec<Vec<Option<FixedRequest>>>,
-}
-
-impl FixedSteps {
-    fn new(class: &ClassPlan, client: &HttpClient) -> FixedSteps {
-        let fix = |step: &StepPlan| {
-            if !is_fixed(step) {
-                return None;
-            }
-            let request = render(step, &UserVars::new(), &mut SmallRng::seed_from_u64(0)).ok()?;
-            client.fix(request).ok()
-        };
-        FixedSteps {
-            on_start: class.on_start.iter().map(fix).collect(),
-            tasks: class
-                .tasks
-                .iter()
-                .map(|task| task.steps.iter().map(fix).collect())
-                .collect(),
-        }
-    }
-}
-
-/// True when a step's request is the same for every user and every time.
-fn is_fixed(step: &StepPlan) -> bool {
-    fn json_is_fixed(json: &JsonTemplate) -> bool {
-        match json {
-            JsonTemplate::Literal(_) => true,
-            JsonTemplate::Template(_) => false,
-            JsonTemplate::Array(items) => items.iter().all(json_is_fixed),
-            JsonTemplate::Object(entries) => entries.iter().all(|(_, t)| json_is_fixed(t)),
-        }
-    }
-    step.path.as_literal().is_some()
-        && step.headers.iter().all(|(_, v)| v.as_literal().is_some())
-        && match &step.body {
-            Body::Empty => true,
-            Body::Text(text) => text.as_literal().is_some(),
-            Body::Json(json) => json_is_fixed(json),
-        }
 }
 
 /// Runs one user until it is retired or stopped (or killed).

@@ -252,6 +252,17 @@ async fn refused_and_silent_targets() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// The longest timeout a step can have (u64::MAX ms) still leaves a deadline on the clock:
+/// the request is sent and answered, and nothing overflows.
+#[tokio::test]
+async fn a_timeout_beyond_the_clock_is_no_timeout() {
+    let srv = server(Script::Answer(OK)).await;
+    let mut request = get(format!("http://{}/", srv.addr), false);
+    request.timeout = Duration::from_millis(u64::MAX);
+    let answer = client(10).send(request, &mut UserHttp::default()).await;
+    assert_eq!(answer.expect("answered").status, 200);
+}
+
 #[tokio::test]
 async fn bad_urls_and_bad_responses_are_named() {
     let client = client(100);

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lv_common::plan::{Check, TaskPlan};
-use lv_common::template::Template;
+use lv_common::template::{JsonTemplate, Template};
 use lv_common::wait::WaitRule;
 use rand::SeedableRng;
 use tokio::net::TcpListener;
