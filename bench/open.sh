@@ -13,9 +13,8 @@ RATES=${RATES:-1000 10000 50000}
 SEARCH=${SEARCH:-1000 2000 5000 10000 20000 30000 50000 75000 100000}
 PROFILE=${PROFILE:-release}
 
-if ! command -v nginx >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 if [ "$PROFILE" = release ]; then
   cargo build --release --locked -q -p lv-master -p lv-worker
 else
@@ -24,28 +23,14 @@ fi
 bin=target/$PROFILE
 
 work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$port|g" bench/nginx.conf.in >"$work/nginx.conf"
-taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
-pids+=($!)
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  sleep 0.1
-done
+work_dirs+=("$work")
+start_nginx "$work"
 cat >"$work/open.toml" <<TOML
 [[user]]
 name = "Bench"
 [[user.task]]
 [[user.task.step]]
-url = "http://127.0.0.1:$port"
+url = "$nginx_url"
 path = "/health"
 TOML
 
@@ -57,12 +42,8 @@ run() {
     --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 --headless \
     --only-summary --no-slo --json "$work/$name.json" >"$work/$name.out" 2>"$work/$name.log" &
   local master=$!
-  local addr=""
-  for _ in $(seq 100); do
-    addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/$name.log")
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
+  local addr
+  addr=$(master_address "$work/$name.log")
   taskset -c 1 "$bin/lv-worker" --master "$addr" 2>"$work/$name-worker.log" &
   local worker=$!
   python3 bench/sample.py "$worker" --skip 2 >"$work/$name.sample"

@@ -11,28 +11,13 @@ DURATION=${DURATION:-10s}
 MEM_USERS=${MEM_USERS:-5000}
 MEM_DURATION=${MEM_DURATION:-40s}
 
-if ! command -v nginx >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 cargo build --release --locked --bins -q
 
 work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$port|g" bench/nginx.conf.in >"$work/nginx.conf"
-taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
-pids+=($!)
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  sleep 0.1
-done
+work_dirs+=("$work")
+start_nginx "$work"
 
 # run NAME USERS RATE DURATION WAIT_RULE: one master (no local workers) + one worker on CPU 1.
 run() {
@@ -43,19 +28,15 @@ name = "Bench"
 wait = $wait
 [[user.task]]
 [[user.task.step]]
-url = "http://127.0.0.1:$port"
+url = "$nginx_url"
 path = "/health"
 TOML
   taskset -c 0 target/release/lv-master -f "$work/$name.toml" -u "$users" -r "$rate" -t "$duration" \
     --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 --headless \
     --only-summary --json "$work/$name.json" >"$work/$name.out" 2>"$work/$name.log" &
   local master=$!
-  local addr=""
-  for _ in $(seq 100); do
-    addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/$name.log")
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
+  local addr
+  addr=$(master_address "$work/$name.log")
   taskset -c 1 target/release/lv-worker --master "$addr" 2>"$work/$name-worker.log" &
   local worker=$!
   python3 bench/sample.py "$worker" --skip 3 >"$work/$name.sample"
