@@ -59,7 +59,7 @@ EOF
 }
 
 die() { # die CODE MESSAGE: prints the message and exits with CODE
-    echo "run_tests.sh: $2" >&2
+    echo "run_tests.sh: $2" >&2 2>/dev/null || true
     exit "$1"
 }
 
@@ -110,7 +110,7 @@ build_if_needed() {
     fi
     [[ -n $stale ]] || return 0
     command -v cargo >/dev/null || die 3 "cargo is needed to build lv ($stale)"
-    echo "==> building lv ($BUILD_PROFILE binaries: $stale)"
+    say "==> building lv ($BUILD_PROFILE binaries: $stale)"
     cargo build "${BUILD_FLAGS[@]}" --locked --bins
     # cargo leaves a binary alone when only files it does not use changed.
     touch "$BIN_DIR/lv-master"
@@ -120,17 +120,25 @@ build_if_needed() {
 
 # relay NAME SHOW: copies lines from stdin to the log as "[NAME] line", and also to this
 # script's stdout (SHOW=stdout) or stderr (SHOW=stderr); SHOW=log copies to the log only.
+# A relay outlives every signal and a closed terminal: it ends when lv-master closes its
+# side, so the summary and the report lines always reach the log. When the terminal or
+# pipe it shows lines on goes away (`| head`, a dropped SSH session), it keeps logging.
 relay() {
     local name=$1 show=$2 line
-    # A Ctrl-C must not cut the summary lv-master prints while it stops.
-    trap '' INT
+    trap '' INT TERM HUP PIPE
     while IFS= read -r line || [[ -n $line ]]; do
         case $show in
-            stdout) printf '%s\n' "$line" ;;
-            stderr) printf '%s\n' "$line" >&2 ;;
+            stdout) printf '%s\n' "$line" 2>/dev/null || show=log ;;
+            stderr) printf '%s\n' "$line" >&2 2>/dev/null || show=log ;;
         esac
         printf '[%s] %s\n' "$name" "$line" >&3
     done 3>>"$LOG"
+}
+
+# say TEXT...: prints a line on stdout; a closed stdout is ignored (the run goes on, and
+# the script still exits with lv-master's code).
+say() {
+    printf '%s\n' "$*" 2>/dev/null || true
 }
 
 # spawn NAME STDOUT STDERR COMMAND...: starts COMMAND in the background in a process group of
@@ -226,20 +234,24 @@ cleanup() {
     exit "$code"
 }
 
-# INT and TERM: the first asks lv-master to stop gracefully (it stops the workers, collects
-# their final reports and prints the summary); the second makes it exit at once.
+# INT, TERM and HUP: the first asks lv-master to stop gracefully (it stops the workers,
+# collects their final reports, writes every report and prints the summary); the second
+# makes it exit at once.
 # shellcheck disable=SC2317 # called from the traps, which shellcheck does not follow
 on_signal() {
     local signal=$1
     SIGNALS=$((SIGNALS + 1))
     if alive "$MASTER_PID"; then
         if ((SIGNALS == 1)); then
-            echo "==> stopping: lv-master collects the workers' final reports (Ctrl-C again to stop at once)" >&2
+            echo "==> stopping: lv-master collects the workers' final reports (Ctrl-C again to stop at once)" >&2 2>/dev/null || true
         fi
         kill "-$signal" "$MASTER_PID" 2>/dev/null || true
     else
-        [[ $signal == INT ]] && exit 130
-        exit 143
+        case $signal in
+            INT) exit 130 ;;
+            HUP) exit 129 ;;
+            *) exit 143 ;;
+        esac
     fi
 }
 
@@ -268,6 +280,8 @@ show_path() {
 run() {
     local name=$1 banner=$2 workers=$3
     shift 3
+    # A closed stdout must not end the script: `say` and the relays ignore it instead.
+    trap '' PIPE
     build_if_needed
     local stamp report i
     stamp=$(date +%Y%m%d_%H%M%S)
@@ -278,6 +292,7 @@ run() {
     trap cleanup EXIT
     trap 'on_signal INT' INT
     trap 'on_signal TERM' TERM
+    trap 'on_signal HUP' HUP
     printf '# run_tests.sh %s, %s\n' "$name" "$(date '+%Y-%m-%d %H:%M:%S %z')" >"$LOG"
 
     local extra=() web=""
@@ -306,21 +321,21 @@ run() {
                 --connect-timeout 60s
             WORKER_PIDS+=("$SPAWNED")
         done
-        echo "$banner"
-        echo "  master    lv-master, workers connect to $address"
-        echo "  workers   $workers lv-worker processes"
-        echo "  log       $(show_path "$LOG")"
+        say "$banner"
+        say "  master    lv-master, workers connect to $address"
+        say "  workers   $workers lv-worker processes"
+        say "  log       $(show_path "$LOG")"
         if [[ -n $web ]]; then
             wait_for_line "$LOG" '^\[master\] lv-master: web UI on \(.*\)$' "$MASTER_PID" \
                 "the web UI" || true
-            echo "  web UI    ${FOUND:-(not started, see the log)}"
-            echo "  reports   $(show_path "$REPORTS_DIR")/web_<time>_<run>.* (one set per run)"
-            echo "Open the web UI to start a run. Ctrl-C quits."
+            say "  web UI    ${FOUND:-(not started, see the log)}"
+            say "  reports   $(show_path "$REPORTS_DIR")/web_<time>_<run>.* (one set per run)"
+            say "Open the web UI to start a run. Ctrl-C quits."
         else
-            echo "  reports   $(show_path "${report%.json}").{json,html} and _*.csv"
-            echo "Stats follow. Ctrl-C stops the run early; the summary is still printed."
+            say "  reports   $(show_path "${report%.json}").{json,html} and _*.csv"
+            say "Stats follow. Ctrl-C stops the run early; the summary is still printed."
         fi
-        echo
+        say
     fi
 
     wait_exit "$MASTER_PID"
@@ -331,21 +346,21 @@ run() {
         any_alive "${master_relays[@]}" || break
         sleep 0.1
     done
-    echo "==> lv-master exited with code $code ($(meaning "$code"))"
-    echo "  log       $(show_path "$LOG")"
+    say "==> lv-master exited with code $code ($(meaning "$code"))"
+    say "  log       $(show_path "$LOG")"
     if [[ -f $report ]]; then
-        echo "  reports   $(show_path "${report%.json}").json, .html, _stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv"
+        say "  reports   $(show_path "${report%.json}").json, .html, _stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv"
     fi
     exit "$code"
 }
 
 meaning() {
     case $1 in
-        0) echo "passed" ;;
-        1) echo "the run's checks failed" ;;
-        2) echo "bad usage or configuration" ;;
-        3) echo "the run could not be carried out" ;;
-        *) echo "stopped" ;;
+        0) say "passed" ;;
+        1) say "the run's checks failed" ;;
+        2) say "bad usage or configuration" ;;
+        3) say "the run could not be carried out" ;;
+        *) say "stopped" ;;
     esac
 }
 
@@ -364,8 +379,8 @@ start_fleet_sim() {
         /^port = / && (name == "ATLAS" || name == "EVENT-BUS" || name == "MUSE") {
             printf "%s%s :%s", sep, name, $2; sep = ", "
         }' "$TMP/fleet.toml")
-    echo "lv demo: a short load test of a simulated Leveredge fleet, all on this machine."
-    echo "  fleet     lv-fleet-sim: $agents agents on 127.0.0.1 ($sample, ...), latency x0.05"
+    say "lv demo: a short load test of a simulated Leveredge fleet, all on this machine."
+    say "  fleet     lv-fleet-sim: $agents agents on 127.0.0.1 ($sample, ...), latency x0.05"
 }
 
 # --- Verbs -----------------------------------------------------------------------------------

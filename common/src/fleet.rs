@@ -117,7 +117,7 @@ impl HostBase {
     /// Parses `http://HOST` or `https://HOST` (trailing `/` allowed, IPv6 as `[::1]`).
     pub fn parse(s: &str) -> Result<HostBase, FleetError> {
         let bad = |detail: &str| FleetError::InvalidHost {
-            value: s.to_string(),
+            value: crate::bounds::quote(s),
             detail: detail.to_string(),
         };
         let (scheme, rest) = s
@@ -133,6 +133,13 @@ impl HostBase {
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() {
             return Err(bad("the host is empty"));
+        }
+        if rest.len() > crate::bounds::MAX_HOSTNAME_LEN {
+            return Err(bad(&format!(
+                "the host is {} characters long; a host name has at most {}",
+                rest.len(),
+                crate::bounds::MAX_HOSTNAME_LEN
+            )));
         }
         if rest.contains(['/', '?', '#']) {
             return Err(bad(

@@ -13,8 +13,10 @@
 //! - [`quota`]: splitting users across classes and workers.
 //! - [`duration`]: Locust-style durations (`30s`, `5m`, `1h30m`).
 //! - [`source`]: locating errors in source text (file and line).
+//! - [`bounds`]: the largest values a run accepts, and deadlines that cannot overflow.
 //! - [`limits`]: the open-file limit, raised at start by both binaries.
 //! - [`load`]: load shapes (stages, closed and open models), arrival schedules, striping.
+//! - [`stdio`]: stdout and stderr lines that a closed pipe cannot turn into a crash.
 
 /// Generated protocol types and gRPC stubs (package `lv.v1`).
 #[allow(missing_docs, clippy::all)]
@@ -22,6 +24,7 @@ pub mod pb {
     tonic::include_proto!("lv.v1");
 }
 
+pub mod bounds;
 pub mod duration;
 pub mod fleet;
 pub mod kind;
@@ -32,6 +35,7 @@ pub mod quota;
 pub mod scenario;
 pub mod source;
 pub mod stats;
+pub mod stdio;
 pub mod template;
 pub mod wait;
 pub mod wire;

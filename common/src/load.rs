@@ -252,6 +252,18 @@ fn validate(file: &str, raw: RawLoad) -> Result<LoadShape, LoadError> {
     if stages.iter().all(|s| s.duration.is_zero()) {
         return Err(invalid("load.stages", "the stages last no time".to_owned()));
     }
+    let total = stages
+        .iter()
+        .try_fold(Duration::ZERO, |sum, s| sum.checked_add(s.duration));
+    if total.is_none_or(|total| total > crate::bounds::MAX_RUN_TIME) {
+        return Err(invalid(
+            "load.stages",
+            format!(
+                "the stages last longer than {}, the longest run lv takes",
+                crate::duration::format_duration(crate::bounds::MAX_RUN_TIME)
+            ),
+        ));
+    }
     Ok(LoadShape {
         model: raw.model,
         start,

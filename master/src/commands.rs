@@ -107,9 +107,9 @@ impl CommandError {
             CommandError::BadReport { .. }
             | CommandError::Outputs(_)
             | CommandError::Record { .. } => {
-                eprintln!("lv-master {self}");
+                lv_common::errln!("lv-master {self}");
             }
-            _ => eprintln!("lv-master: {self}"),
+            _ => lv_common::errln!("lv-master: {self}"),
         }
     }
 }
@@ -144,7 +144,7 @@ where
             .await
             .map_err(|source| CommandError::Bind { bind, source })?;
         if let Ok(addr) = listener.local_addr() {
-            eprintln!("lv-master: listening for workers on {addr}");
+            lv_common::errln!("lv-master: listening for workers on {addr}");
         }
         let web = match web {
             Some((options, catalog)) => Some(bind_web(&args, options, catalog).await?),
@@ -182,7 +182,7 @@ async fn bind_web(
         } else {
             "http"
         };
-        eprintln!("lv-master: web UI on {scheme}://{addr}");
+        lv_common::errln!("lv-master: web UI on {scheme}://{addr}");
     }
     let ui = (!args.headless).then(|| UiRun {
         base_args: args.clone(),
@@ -208,13 +208,13 @@ pub fn report(args: &ReportArgs) -> Result<u8, CommandError> {
     let summary = read_json(&args.from).map_err(bad)?;
     let stats = run_stats_from(&summary).map_err(bad)?;
     if summary.checkpoint {
-        eprintln!(
+        lv_common::errln!(
             "lv-master report: {} is a checkpoint: the run's figures up to {} s after its start",
             args.from.display(),
             summary.run_time_s
         );
     }
-    println!("{}", console::final_report(&summary, &stats.totals));
+    lv_common::outln!("{}", console::final_report(&summary, &stats.totals));
     let paths = OutputPaths {
         json: args.json.clone(),
         csv: args.csv.clone(),
@@ -240,7 +240,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8, CommandError> {
     let base = read_json(&args.base).map_err(bad)?;
     let new = read_json(&args.new).map_err(bad)?;
     let comparison = compare::compare(&base, &new, args.max_regression).map_err(bad)?;
-    println!("{}", compare::render_table(&comparison));
+    lv_common::outln!("{}", compare::render_table(&comparison));
     if let Some(path) = &args.record {
         compare::append_benchmark(path, &new).map_err(|source| CommandError::Record {
             path: path.clone(),
@@ -268,11 +268,14 @@ fn start_logging(args: &Args) -> Result<(), CommandError> {
     };
     let stderr_log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(std::io::stderr().is_terminal())
+        // A closed stderr must not turn into a panic ("failed printing to stderr").
+        .log_internal_errors(false);
     let file_log = file.map(|file| {
         tracing_subscriber::fmt::layer()
             .with_writer(Arc::new(file))
             .with_ansi(false)
+            .log_internal_errors(false)
     });
     tracing_subscriber::registry()
         .with(filter)

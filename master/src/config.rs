@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lv_common::bounds::{MAX_RUN_TIME, MAX_SPAWN_RATE, MAX_USERS};
+use lv_common::duration::format_duration;
 use lv_common::fleet::{FleetMap, HostBase};
 use lv_common::plan::{Plan, PlanOptions, resolve};
 use lv_common::scenario::load_paths;
@@ -148,8 +150,26 @@ impl MasterConfig {
                 format!("{} must be a number > 0", args.spawn_rate),
             ));
         }
+        if args.spawn_rate > MAX_SPAWN_RATE {
+            return Err(invalid(
+                "--spawn-rate",
+                format!("{} is more than {MAX_SPAWN_RATE} users/s", args.spawn_rate),
+            ));
+        }
+        if args.users > MAX_USERS {
+            return Err(invalid(
+                "--users",
+                format!("{} is more than {MAX_USERS}", args.users),
+            ));
+        }
         if args.run_time.is_some_and(|t| t.is_zero()) {
             return Err(invalid("--run-time", "must be longer than 0s".into()));
+        }
+        if args.run_time.is_some_and(|t| t > MAX_RUN_TIME) {
+            return Err(invalid(
+                "--run-time",
+                format!("must be at most {}", format_duration(MAX_RUN_TIME)),
+            ));
         }
         if args.expect_workers == Some(0) {
             return Err(invalid("--expect-workers", "must be at least 1".into()));

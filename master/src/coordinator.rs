@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
 
+use lv_common::bounds::later;
 use lv_common::wire::Report;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -534,7 +535,7 @@ impl Coordinator {
             .as_ref()
             .map_or(now, |o| o.start() + open::END_MARGIN);
         self.phase = Phase::Running {
-            ends: self.config.run_time.map(|t| begins + t),
+            ends: self.config.run_time.map(|t| later(begins, t)),
         };
         info!(
             workers = self.count(WorkerEntry::is_member),
@@ -599,7 +600,7 @@ impl Coordinator {
             worker.send(MasterKind::Stop(stop.clone()));
         }
         self.phase = Phase::Stopping {
-            deadline: Instant::now() + self.config.stop_timeout,
+            deadline: later(Instant::now(), self.config.stop_timeout),
         };
     }
 

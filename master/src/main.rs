@@ -22,17 +22,21 @@ fn main() -> ExitCode {
     }))
 }
 
-/// First Ctrl-C or SIGTERM: stop gracefully. Second: exit at once. The handlers are
-/// installed when this is called, before anything is bound, so an early signal is never
-/// the default (killing) action.
+/// First Ctrl-C, SIGTERM or SIGHUP (a closed terminal or SSH session): stop gracefully and
+/// write every report. Second: exit at once. The handlers are installed when this is
+/// called, before anything is bound, so an early signal is never the default (killing)
+/// action.
 fn stop_on_signals(shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let handlers = signal(SignalKind::terminate()).and_then(|term| {
-        let interrupt = signal(SignalKind::interrupt())?;
-        Ok((term, interrupt))
-    });
+    let handlers = (|| {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::hangup())?,
+        ))
+    })();
     async move {
-        let Ok((mut term, mut interrupt)) = handlers else {
+        let Ok((mut term, mut interrupt, mut hangup)) = handlers else {
             warn!("cannot listen for signals; Ctrl-C will not stop the run gracefully");
             return;
         };
@@ -41,6 +45,7 @@ fn stop_on_signals(shutdown: CancellationToken) -> impl Future<Output = ()> + Se
             tokio::select! {
                 _ = interrupt.recv() => {}
                 _ = term.recv() => {}
+                _ = hangup.recv() => {}
             }
             signals += 1;
             if signals == 1 {
@@ -49,7 +54,7 @@ fn stop_on_signals(shutdown: CancellationToken) -> impl Future<Output = ()> + Se
                 );
                 shutdown.cancel();
             } else {
-                eprintln!("lv-master: exiting at once");
+                lv_common::errln!("lv-master: exiting at once");
                 std::process::exit(i32::from(EXIT_CANNOT_RUN));
             }
         }

@@ -149,7 +149,7 @@ pub async fn run_with_web(
     }
     if !ui_mode {
         if outcome.summary.started_unix_ms > 0 {
-            println!(
+            lv_common::outln!(
                 "{}",
                 console::final_report(&outcome.summary, &outcome.stats.totals)
             );

@@ -317,6 +317,9 @@ pub async fn spawn_fleet_sim(
 /// Real processes, a connection-cutting proxy, test certificates: see [`harness`].
 pub mod harness;
 
+/// `run_tests.sh` as a user runs it: see [`script`].
+pub mod script;
+
 /// A command for `program` with stdin closed, killed when dropped, and without `HOST` or
 /// `LV_*` from the test's own environment (they would change `lv-master`'s settings).
 pub fn command_without_lv_env(program: &Path) -> tokio::process::Command {

@@ -1,11 +1,12 @@
 //! Profiles (`--config`), their precedence against `LV_*` variables and flags, and the
 //! `run_tests.sh` helper script.
 
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use lv_master::cli::{Args, load_args};
+use lv_tests::script::{finish, gone, only_file, script, started_pids, summary, terminate};
 use lv_tests::{bin, spawn_target, workspace_root, write_file};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -152,10 +153,6 @@ async fn master(dir: &Path, words: &[&str], env: &[(&str, &str)]) -> (Option<i32
     )
 }
 
-fn summary(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("summary written")).expect("JSON")
-}
-
 fn endpoint_names(summary: &serde_json::Value) -> Vec<String> {
     summary["endpoints"]
         .as_array()
@@ -236,83 +233,6 @@ async fn bad_profile_lines_name_file_and_line() {
         err.contains("bool.conf:2: \"headless\" must be true or false, found \"maybe\""),
         "{err}"
     );
-}
-
-/// `run_tests.sh` with the binaries the tests use (no cargo run inside), reports and logs
-/// in temp dirs.
-fn script(args: &[&str], reports: &Path, logs: &Path) -> Command {
-    let bin_dir = bin("lv-master")
-        .parent()
-        .expect("target/<profile>")
-        .to_owned();
-    let profile = bin_dir.file_name().expect("profile dir").to_owned();
-    let target_dir = bin_dir.parent().expect("target dir").to_owned();
-    let root = workspace_root();
-    let mut command = Command::new("bash");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("LV_") || name == "HOST" {
-            command.env_remove(name);
-        }
-    }
-    command
-        .arg(root.join("run_tests.sh"))
-        .args(args)
-        .current_dir(&root)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .env("LV_BUILD_PROFILE", profile)
-        .env("LV_SKIP_BUILD", "1")
-        .env("LV_REPORTS_DIR", reports)
-        .env("LV_LOGS_DIR", logs)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-/// Sends SIGTERM to a process (the script stops what it started on it).
-async fn terminate(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .await;
-}
-
-/// Waits for the script, at most `limit`; on timeout stops it (and so its children) first.
-async fn finish(child: tokio::process::Child, limit: Duration) -> Output {
-    let pid = child.id().expect("running");
-    let mut task = tokio::spawn(child.wait_with_output());
-    match tokio::time::timeout(limit, &mut task).await {
-        Ok(output) => output.expect("no panic").expect("script output"),
-        Err(_) => {
-            terminate(pid).await;
-            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
-            panic!("run_tests.sh did not finish within {limit:?}");
-        }
-    }
-}
-
-/// The only file in `dir` with this extension.
-fn only_file(dir: &Path, extension: &str) -> PathBuf {
-    let files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("dir exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == extension))
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    files.into_iter().next().expect("one file")
-}
-
-/// The pids the script logged for the processes it started.
-fn started_pids(log: &str) -> Vec<u32> {
-    log.lines()
-        .filter_map(|line| line.strip_prefix("# "))
-        .filter_map(|line| line.split(": pid ").nth(1))
-        .filter_map(|rest| rest.split(':').next()?.trim().parse().ok())
-        .collect()
-}
-
-/// No process with this pid exists any more.
-fn gone(pid: u32) -> bool {
-    !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// `./run_tests.sh demo` runs the fleet simulator, a master and two workers, prints the

@@ -15,5 +15,6 @@ mod scale;
 mod stage_reports;
 mod stages;
 mod suite;
+mod survival;
 mod trust;
 mod web;

@@ -3,6 +3,7 @@
 //! (`protection`: read-only, Basic auth, public bind, HTTPS) and its other modes (`modes`:
 //! autostart, headless, `run_tests.sh`).
 
+mod hostile;
 mod modes;
 mod protection;
 

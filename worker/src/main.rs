@@ -62,11 +62,12 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .log_internal_errors(false)
         .init();
     let runtime = match lv_worker::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("lv-worker: cannot start the async runtime: {err}");
+            lv_common::errln!("lv-worker: cannot start the async runtime: {err}");
             return ExitCode::from(3);
         }
     };
@@ -81,7 +82,7 @@ fn main() -> ExitCode {
         match std::fs::read(path) {
             Ok(pem) => config.tls_ca = Some(pem),
             Err(err) => {
-                eprintln!("lv-worker: cannot read --tls-ca {}: {err}", path.display());
+                lv_common::errln!("lv-worker: cannot read --tls-ca {}: {err}", path.display());
                 return ExitCode::from(2);
             }
         }
@@ -95,7 +96,7 @@ fn main() -> ExitCode {
     match target_files.load() {
         Ok(tls) => config.target_tls = tls,
         Err(err) => {
-            eprintln!("lv-worker: {err}");
+            lv_common::errln!("lv-worker: {err}");
             return ExitCode::from(2);
         }
     }
@@ -105,21 +106,26 @@ fn main() -> ExitCode {
         match run(config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("lv-worker: {err:#}");
+                lv_common::errln!("lv-worker: {err:#}");
                 ExitCode::from(3)
             }
         }
     })
 }
 
+/// Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the users and leaves the master.
 async fn stop_on_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         return;
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = hangup.recv() => {}
     }
     tracing::info!("stopping (signal)");
     shutdown.cancel();

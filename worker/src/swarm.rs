@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use lv_common::bounds::later;
 use lv_common::load::Stripe;
 use lv_common::plan::ClassPlan;
 use lv_common::quota::ClassUsers;
@@ -281,7 +282,10 @@ impl Run {
     fn next_spawn_at(&self) -> Option<Instant> {
         self.most_lacking()?;
         let offset = self.ramp_spawned as f64 / self.spawn_rate;
-        Some(self.ramp_started + Duration::try_from_secs_f64(offset).unwrap_or(Duration::MAX))
+        Some(later(
+            self.ramp_started,
+            Duration::try_from_secs_f64(offset).unwrap_or(Duration::MAX),
+        ))
     }
 }
 
@@ -343,7 +347,7 @@ where
                 spawn_rate: assignment.spawn_rate,
                 ramp_started: now,
                 ramp_spawned: 0,
-                deadline: now + assignment.max_run_time,
+                deadline: later(now, assignment.max_run_time),
                 stripes: None,
             });
         }
@@ -507,7 +511,7 @@ fn open_spec(open: &OpenLoad) -> OpenSpec {
     let now = Instant::now();
     let ahead_ms = open.start_unix_ms.saturating_sub(unix_ms_now());
     let start = if ahead_ms >= 0 {
-        now + Duration::from_millis(ahead_ms.unsigned_abs())
+        later(now, Duration::from_millis(ahead_ms.unsigned_abs()))
     } else {
         now.checked_sub(Duration::from_millis(ahead_ms.unsigned_abs()))
             .unwrap_or(now)

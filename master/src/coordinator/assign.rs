@@ -99,7 +99,11 @@ impl Coordinator {
             } else {
                 self.config.spawn_rate
             },
-            max_run_time_ms: millis(remaining + self.config.stop_timeout + Duration::from_secs(30)),
+            max_run_time_ms: millis(
+                remaining
+                    .saturating_add(self.config.stop_timeout)
+                    .saturating_add(Duration::from_secs(30)),
+            ),
             report_interval_ms: u32::try_from(self.config.report_interval.as_millis())
                 .unwrap_or(2000),
             open: self

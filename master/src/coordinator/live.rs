@@ -77,7 +77,7 @@ impl Coordinator {
             .map_or((0.0, 0.0), |r| (r.rps, r.fps));
         let table =
             console::stats_table(&self.stats.totals, |k| self.stats.current_rate(k), window);
-        println!(
+        lv_common::outln!(
             "[{} / {}] {} | workers {} | {} requests, {} failures\n{table}",
             lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
             run_time,

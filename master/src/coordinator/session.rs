@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lv_common::bounds::later;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -15,6 +16,7 @@ use super::{Coordinator, Phase};
 use crate::aggregate::RunStats;
 use crate::cli::Args;
 use crate::web::control::{Command, CommandError, RunParams, Started};
+use crate::web::form::SwarmForm;
 use crate::web::setup;
 use crate::web::snapshot::{self, Catalog, LiveEvent, RunRecord, RunState, Snapshot};
 
@@ -180,6 +182,9 @@ impl Coordinator {
             Command::Edit(params, reply) => {
                 let _ = reply.send(self.edit(&params));
             }
+            Command::Swarm(form, reply) => {
+                let _ = reply.send(self.swarm(&form));
+            }
             Command::Stop(reply) => {
                 if matches!(self.phase, Phase::Running { .. }) {
                     info!("stop requested from the web");
@@ -206,6 +211,45 @@ impl Coordinator {
         let now = self.clock.now_ms();
         if let Some(web) = &mut self.web {
             web.event(now, kind, text);
+        }
+    }
+
+    /// A `/swarm` form: checked against the current settings, then a start when no run is
+    /// going, else an edit (which keeps the running timer when the form gives no run time).
+    fn swarm(&mut self, form: &SwarmForm) -> Result<Started, CommandError> {
+        let Some(web) = &self.web else {
+            return Err(CommandError::Conflict("read-only".into()));
+        };
+        let mut params = form
+            .resolve(&web.catalog, &self.current_params())
+            .map_err(|err| CommandError::Invalid(err.to_string()))?;
+        if !self.run_state().is_active() {
+            return self.start_from_web(&params);
+        }
+        if form.run_time.is_none() {
+            params.run_time = match self.phase {
+                Phase::Running { ends: Some(end) } => Some(
+                    end.saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1)),
+                ),
+                _ => None,
+            };
+        }
+        self.edit(&params)
+    }
+
+    /// The settings a `/swarm` form starts from: the current (or last) run's.
+    fn current_params(&self) -> RunParams {
+        let config = &self.config;
+        RunParams {
+            users: config.users,
+            spawn_rate: config.spawn_rate,
+            host: Some(config.host.clone()),
+            run_time: config.run_time,
+            classes: Vec::new(),
+            tags: config.tags.clone(),
+            exclude_tags: config.exclude_tags.clone(),
+            profile: config.profile.clone(),
         }
     }
 
@@ -257,6 +301,7 @@ impl Coordinator {
         Ok(Started {
             run_id: self.run_id.clone(),
             host: self.config.host.clone(),
+            edit: false,
         })
     }
 
@@ -275,10 +320,10 @@ impl Coordinator {
         let mut config = (*self.config).clone();
         config.users = params.users;
         config.spawn_rate = params.spawn_rate;
-        config.run_time = params.run_time.map(|t| elapsed + t);
+        config.run_time = params.run_time.map(|t| elapsed.saturating_add(t));
         self.config = Arc::new(config);
         self.phase = Phase::Running {
-            ends: params.run_time.map(|t| now + t),
+            ends: params.run_time.map(|t| later(now, t)),
         };
         let now_ms = self.clock.now_ms();
         if let Some(web) = &mut self.web {
@@ -294,6 +339,7 @@ impl Coordinator {
         Ok(Started {
             run_id: self.run_id.clone(),
             host: self.config.host.clone(),
+            edit: true,
         })
     }
 
@@ -337,7 +383,7 @@ impl Coordinator {
                 checkpoint: false,
             },
         );
-        println!(
+        lv_common::outln!(
             "{}",
             crate::console::final_report(&summary, &self.stats.totals)
         );
@@ -359,7 +405,7 @@ impl Coordinator {
             .session
             .as_ref()
             .and_then(|s| s.autoquit)
-            .map(|after| Instant::now() + after);
+            .map(|after| later(Instant::now(), after));
         info!(run_id = %self.run_id, exit_code, "run over; waiting for the next");
     }
 }

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use lv_common::bounds::later;
 use lv_common::load::{LoadShape, Model};
 use lv_common::wire::StageClock;
 use tokio::time::Instant;
@@ -152,7 +153,9 @@ impl StagedRun {
 
     /// When the next target change is due, if one is left.
     pub(super) fn next_at(&self) -> Option<Instant> {
-        self.steps.get(self.applied).map(|s| self.start + s.at)
+        self.steps
+            .get(self.applied)
+            .map(|s| later(self.start, s.at))
     }
 
     /// Applies every step due by `now`; the step now in force when one was applied.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::form::SwarmForm;
 use super::snapshot::Snapshot;
 
 /// What a start or an edit asks for, already checked against the scenarios.
@@ -37,6 +38,10 @@ pub enum Command {
     Start(RunParams, Reply<Started>),
     /// Change the running test: users, spawn rate and the remaining run time.
     Edit(RunParams, Reply<Started>),
+    /// A `/swarm` form: the coordinator checks it against its current settings and starts a
+    /// run when none is going, else edits the running one, deciding from its own state so
+    /// that concurrent calls cannot race.
+    Swarm(SwarmForm, Reply<Started>),
     /// Stop the running test.
     Stop(Reply<()>),
     /// Reset the stats of the running (or last) test.
@@ -53,6 +58,8 @@ pub struct Started {
     pub run_id: String,
     /// The host it runs against.
     pub host: String,
+    /// True when the command changed a running test rather than starting one.
+    pub edit: bool,
 }
 
 /// Why the coordinator refused a command.

@@ -1,13 +1,15 @@
 //! The `/swarm` form (Locust's field names plus lv's `tags`, `exclude_tags` and `profile`):
 //! parsing and checking, pure. Every bad field gives a [`FormError`] whose message names the
-//! field and its value (`user_count=abc: not a whole number`), answered as HTTP 400.
+//! field and its value (`user_count=abc: not a whole number`), answered as HTTP 400. Values
+//! are bounded by [`lv_common::bounds`]; a message quotes at most 100 characters of a value.
 //!
 //! Precedence of a field's value: the form, then the named profile, then the current
 //! settings (the last run's, or the flags').
 
 use std::time::Duration;
 
-use lv_common::duration::parse_duration;
+use lv_common::bounds::{MAX_RUN_TIME, MAX_SPAWN_RATE, MAX_USERS, quote};
+use lv_common::duration::{format_duration, parse_duration};
 use lv_common::fleet::HostBase;
 
 use super::control::RunParams;
@@ -19,7 +21,7 @@ use super::snapshot::Catalog;
 pub struct FormError {
     /// The field's name.
     pub field: &'static str,
-    /// The value given.
+    /// The value given, quoted: at most 100 characters.
     pub value: String,
     /// What is wrong.
     pub detail: String,
@@ -28,7 +30,7 @@ pub struct FormError {
 fn bad(field: &'static str, value: &str, detail: impl Into<String>) -> FormError {
     FormError {
         field,
-        value: value.to_owned(),
+        value: quote(value),
         detail: detail.into(),
     }
 }
@@ -149,6 +151,7 @@ impl SwarmForm {
         for tag in &exclude_tags {
             check_known("exclude_tags", tag, &catalog.tags, "tag")?;
         }
+        check_bounds(users, spawn_rate, self.profile.as_deref())?;
         Ok(RunParams {
             users,
             spawn_rate,
@@ -164,6 +167,20 @@ impl SwarmForm {
             profile: self.profile.clone().or_else(|| current.profile.clone()),
         })
     }
+}
+
+/// The bounds of [`parse_users`] and [`parse_spawn_rate`], for values a profile gave.
+fn check_bounds(users: u32, spawn_rate: f64, profile: Option<&str>) -> Result<(), FormError> {
+    let from = profile.map_or_else(String::new, |p| format!(" (from profile {p})"));
+    parse_users(&users.to_string()).map_err(|err| FormError {
+        detail: format!("{}{from}", err.detail),
+        ..err
+    })?;
+    parse_spawn_rate(&spawn_rate.to_string()).map_err(|err| FormError {
+        detail: format!("{}{from}", err.detail),
+        ..err
+    })?;
+    Ok(())
 }
 
 fn pick(
@@ -186,28 +203,46 @@ fn split(value: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_owned)
 }
 
-/// `user_count`: a whole number (0 is allowed: every user stops, the run goes on).
+/// `user_count`: a whole number up to [`MAX_USERS`] (0 is allowed: every user stops, the
+/// run goes on).
 pub fn parse_users(text: &str) -> Result<u32, FormError> {
-    text.parse::<u32>()
-        .map_err(|_| bad("user_count", text, "not a whole number"))
+    match text.parse::<u64>() {
+        Ok(users) if users <= u64::from(MAX_USERS) => Ok(users as u32),
+        Ok(_) => Err(bad(
+            "user_count",
+            text,
+            format!("at most {MAX_USERS} users"),
+        )),
+        Err(_) => Err(bad("user_count", text, "not a whole number")),
+    }
 }
 
-/// `spawn_rate`: a number > 0.
+/// `spawn_rate`: a number > 0 and at most [`MAX_SPAWN_RATE`].
 pub fn parse_spawn_rate(text: &str) -> Result<f64, FormError> {
     match text.parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
-        Ok(_) => Err(bad("spawn_rate", text, "must be a number > 0")),
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= MAX_SPAWN_RATE => Ok(rate),
+        Ok(_) => Err(bad(
+            "spawn_rate",
+            text,
+            format!("must be a number > 0 and at most {MAX_SPAWN_RATE}"),
+        )),
         Err(_) => Err(bad("spawn_rate", text, "not a number")),
     }
 }
 
-/// `run_time`: empty for until stopped, else `30s`, `5m`, `1h30m` or seconds, > 0.
+/// `run_time`: empty for until stopped, else `30s`, `5m`, `1h30m` or seconds, > 0 and at
+/// most [`MAX_RUN_TIME`].
 pub fn parse_run_time(text: &str) -> Result<Option<Duration>, FormError> {
     if text.is_empty() {
         return Ok(None);
     }
     match parse_duration(text) {
         Ok(time) if time.is_zero() => Err(bad("run_time", text, "must be longer than 0s")),
+        Ok(time) if time > MAX_RUN_TIME => Err(bad(
+            "run_time",
+            text,
+            format!("at most {}", format_duration(MAX_RUN_TIME)),
+        )),
         Ok(time) => Ok(Some(time)),
         Err(_) => Err(bad(
             "run_time",

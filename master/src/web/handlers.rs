@@ -1,9 +1,7 @@
 //! The routes: Locust's API, lv's `/api/v1`, `/metrics` and the page. Handlers read the
 //! latest snapshot or send one command; none holds run state.
 
-use std::time::Duration;
-
-use axum::extract::{FromRequest as _, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,18 +9,23 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::control::{Command, CommandError, RunParams};
-use super::form::{FormError, SwarmForm};
-use super::snapshot::{Catalog, Snapshot};
+use super::control::{Command, CommandError};
+use super::form::SwarmForm;
 use super::{AppState, assets, locust, metrics, sse};
 use crate::summary::run_stats_from;
+
+/// Largest `/swarm` body: a form is a few hundred bytes; anything past this is answered 413.
+pub const SWARM_BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route of the web server.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{*path}", get(asset))
-        .route("/swarm", post(swarm))
+        .route(
+            "/swarm",
+            post(swarm).layer(DefaultBodyLimit::max(SWARM_BODY_LIMIT)),
+        )
         .route("/stop", get(stop).post(stop))
         .route("/stats/reset", get(reset).post(reset))
         .route("/stats/requests", get(request_stats))
@@ -78,45 +81,31 @@ async fn asset(Path(path): Path<String>) -> Response {
     }
 }
 
-/// The settings a `/swarm` starts from: the current (or last) run's.
-fn current_params(snapshot: &Snapshot) -> RunParams {
-    let live = &snapshot.live;
-    let meta = &snapshot.report.meta;
-    RunParams {
-        users: live.user_count,
-        spawn_rate: live.spawn_rate,
-        host: Some(live.host.clone()),
-        run_time: live
-            .run_time_s
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64),
-        classes: Vec::new(),
-        tags: meta.tags.clone(),
-        exclude_tags: meta.exclude_tags.clone(),
-        profile: meta.profile.clone(),
-    }
-}
-
-async fn read_form(state: &AppState, request: Request) -> Result<SwarmForm, FormError> {
+/// The `/swarm` form from a urlencoded or JSON body; a body that cannot be read is answered
+/// with its own status (413 when it is over [`SWARM_BODY_LIMIT`], else 400).
+async fn read_form(state: &AppState, request: Request) -> Result<SwarmForm, Response> {
     let json = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let unreadable = |detail: String| FormError {
-        field: "body",
-        value: String::new(),
-        detail,
+    let unreadable = |status: StatusCode, detail: String| {
+        let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("more than the {SWARM_BODY_LIMIT} bytes /swarm takes")
+        } else {
+            lv_common::bounds::quote(&detail)
+        };
+        failure(status, format!("body: {detail}"))
     };
     if json {
         let Json(value) = Json::<Value>::from_request(request, state)
             .await
-            .map_err(|e| unreadable(e.body_text()))?;
-        SwarmForm::from_json(&value)
+            .map_err(|e| unreadable(e.status(), e.body_text()))?;
+        SwarmForm::from_json(&value).map_err(|e| failure(StatusCode::BAD_REQUEST, e.to_string()))
     } else {
         let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
             .await
-            .map_err(|e| unreadable(e.body_text()))?;
+            .map_err(|e| unreadable(e.status(), e.body_text()))?;
         Ok(SwarmForm::from_pairs(&pairs))
     }
 }
@@ -127,44 +116,13 @@ async fn swarm(State(state): State<AppState>, request: Request) -> Response {
     }
     let form = match read_form(&state, request).await {
         Ok(form) => form,
-        Err(err) => return failure(StatusCode::BAD_REQUEST, err.to_string()),
+        Err(refused) => return refused,
     };
-    let snapshot = state.control.snapshot();
-    let catalog = Catalog {
-        readonly: snapshot.live.readonly,
-        profiles: snapshot.live.profiles.clone(),
-        user_classes: snapshot.live.user_classes.clone(),
-        tags: snapshot.live.tags.clone(),
-    };
-    let params = match form.resolve(&catalog, &current_params(&snapshot)) {
-        Ok(params) => params,
-        Err(err) => return failure(StatusCode::BAD_REQUEST, err.to_string()),
-    };
-    let edit = snapshot.live.state.is_active();
-    let mut params = params;
-    if edit && form.run_time.is_none() {
-        // An edit without a run time keeps the running timer.
-        let live = &snapshot.live;
-        params.run_time = live
-            .run_time_s
-            .map(|total| Duration::from_secs_f64((total - live.elapsed_s).max(0.001)));
-    }
-    let answer = if edit {
-        state
-            .control
-            .ask(|reply| Command::Edit(params, reply))
-            .await
-    } else {
-        state
-            .control
-            .ask(|reply| Command::Start(params, reply))
-            .await
-    };
-    match answer {
+    match state.control.ask(|reply| Command::Swarm(form, reply)).await {
         Ok(started) => Json(json!({
             "success": true,
             "message": "Swarming started",
-            "edit": edit,
+            "edit": started.edit,
             "host": started.host,
             "run_id": started.run_id,
         }))

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -80,21 +81,21 @@ fn main() -> ExitCode {
     let config = match build_config(&cli) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            lv_common::errln!("error: {err:#}");
             return ExitCode::from(2);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            lv_common::errln!("error: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(serve(config, cli.write_fleet)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            lv_common::errln!("error: {err:#}");
             let usage = err
                 .downcast_ref::<SimError>()
                 .is_some_and(SimError::is_usage);
@@ -135,7 +136,7 @@ async fn serve(config: SimConfig, write_fleet: Option<PathBuf>) -> anyhow::Resul
     watch_signals(shutdown.clone()).context("cannot install signal handlers")?;
     let sim = lv_fleet_sim::start(config, shutdown.clone()).await?;
     if let Some(addr) = sim.admin_addr() {
-        eprintln!("admin listening on {addr}");
+        lv_common::errln!("admin listening on {addr}");
     }
     if let Some(path) = &write_fleet
         && let Err(err) = lv_fleet_sim::write_fleet_file(path, sim.fleet())
