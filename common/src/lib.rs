@@ -40,8 +40,13 @@ pub mod template;
 pub mod wait;
 pub mod wire;
 
-/// Version of the master <-> worker protocol; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the master <-> worker protocol; peers must agree exactly. 2: a worker
+/// answers an Assignment it cannot carry out with a Rejection.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Largest gRPC message either side decodes (tonic's default); the master refuses a plan
+/// whose Assignment would be larger.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Version of lv (the crate version of every binary).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

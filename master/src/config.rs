@@ -208,6 +208,7 @@ impl MasterConfig {
                 connection_per_user: args.connection_per_user,
             },
         )?;
+        check_plan_size(&resolved.plan)?;
         let tags = clean(&args.tags);
         let exclude_tags = clean(&args.exclude_tags);
         let (slo, slo_note) = slo_setup(args)?;
@@ -393,6 +394,25 @@ impl MasterConfig {
             record: self.record.clone(),
         }
     }
+}
+
+/// Room an Assignment needs beside its plan (ids, users per class, the open-model load).
+const ASSIGNMENT_ROOM: usize = 64 * 1024;
+
+/// Refuses a plan too large to reach the workers in one gRPC message.
+fn check_plan_size(plan: &Plan) -> Result<(), ConfigError> {
+    let size = plan.to_json().len();
+    let limit = lv_common::MAX_MESSAGE_BYTES - ASSIGNMENT_ROOM;
+    if size > limit {
+        return Err(ConfigError::InvalidOption {
+            option: "--scenarios",
+            detail: format!(
+                "the resolved plan is {size} bytes; the workers take at most {limit} \
+                 (fewer scenarios, tasks or steps, or smaller bodies)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn clean(tags: &[String]) -> Vec<String> {

@@ -374,6 +374,7 @@ impl Coordinator {
         match message.kind {
             Some(WorkerKind::Heartbeat(beat)) => worker.users_running = beat.users_running,
             Some(WorkerKind::Report(raw)) => self.on_report(worker_id, raw),
+            Some(WorkerKind::Rejection(rejection)) => self.on_rejection(worker_id, &rejection),
             Some(WorkerKind::Hello(_)) | None => {
                 warn!(worker_id, "unexpected message; disconnecting the worker");
                 worker.disconnect(Status::invalid_argument(
@@ -381,6 +382,20 @@ impl Coordinator {
                 ));
             }
         }
+    }
+
+    /// A worker cannot carry out its assignment of this run: the run fails with its reason
+    /// (a stale generation or another run's refusal is only logged).
+    fn on_rejection(&mut self, worker_id: &str, rejection: &pb::Rejection) {
+        let reason = lv_common::bounds::quote(&rejection.reason);
+        let current = rejection.run_id == self.run_id && rejection.generation == self.generation;
+        if !current || !matches!(self.phase, Phase::Running { .. }) {
+            warn!(worker_id, run_id = %rejection.run_id, generation = rejection.generation, %reason, "a worker refused an earlier assignment");
+            return;
+        }
+        self.abort(format!(
+            "worker {worker_id} refused its assignment: {reason}"
+        ));
     }
 
     fn on_report(&mut self, worker_id: &str, raw: pb::StatsReport) {

@@ -10,6 +10,7 @@ mod load;
 mod open;
 mod processes;
 mod profiles;
+mod rejection;
 mod reports;
 mod scale;
 mod stage_reports;

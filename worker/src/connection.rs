@@ -251,10 +251,27 @@ impl State<'_> {
     ) -> Result<Option<End>, String> {
         match message.kind {
             Some(MasterKind::Assignment(raw)) => {
-                let assignment = Assignment::try_from(raw).map_err(|e| {
-                    error!("{e}; disconnecting");
-                    e.to_string()
-                })?;
+                let (run_id, generation) = (raw.run_id.clone(), raw.generation);
+                let assignment = match Assignment::try_from(raw) {
+                    Ok(assignment) => assignment,
+                    Err(err) => {
+                        // Say why once; the master fails the run rather than resend it.
+                        error!(%run_id, generation, "{err}; refusing the assignment");
+                        let rejection = pb::Rejection {
+                            run_id,
+                            generation,
+                            reason: err.to_string(),
+                        };
+                        if tx
+                            .send(wrap(WorkerKind::Rejection(rejection)))
+                            .await
+                            .is_err()
+                        {
+                            return Err("stream closed".into());
+                        }
+                        return Ok(None);
+                    }
+                };
                 self.start_run(&assignment.run_id);
                 self.report_interval = assignment.report_interval;
                 self.stages = assignment.stages.clone();

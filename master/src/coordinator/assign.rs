@@ -116,6 +116,18 @@ impl Coordinator {
                 .as_ref()
                 .map(|s| pb::StageClock::from(s.clock())),
         };
+        let size = prost::Message::encoded_len(&assignment);
+        if size > lv_common::MAX_MESSAGE_BYTES {
+            if !matches!(self.phase, Phase::Running { .. }) {
+                return;
+            }
+            self.abort(format!(
+                "the assignment is {size} bytes, more than the {} a worker accepts; \
+                 run fewer scenarios or steps",
+                lv_common::MAX_MESSAGE_BYTES
+            ));
+            return;
+        }
         let (users, rate) = (worker.assigned(), worker.spawn_rate);
         worker.in_run = true;
         if worker.send(MasterKind::Assignment(assignment)) {

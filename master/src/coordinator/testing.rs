@@ -276,6 +276,17 @@ impl TestCluster {
         self.send(id, WorkerKind::Report(pb::StatsReport::from(&report)));
     }
 
+    /// `id` refuses the assignment of `run_id` (the current one when `None`) and
+    /// `generation` with `reason`.
+    pub(crate) fn reject(&mut self, id: &str, run_id: Option<&str>, generation: u64, reason: &str) {
+        let rejection = pb::Rejection {
+            run_id: run_id.map_or_else(|| self.coord.run_id.clone(), str::to_owned),
+            generation,
+            reason: reason.to_owned(),
+        };
+        self.send(id, WorkerKind::Rejection(rejection));
+    }
+
     fn send(&mut self, id: &str, kind: WorkerKind) {
         let conn = self.worker(id).conn;
         self.coord.on_event(Event::Message {

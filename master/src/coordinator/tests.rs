@@ -515,3 +515,61 @@ async fn a_closed_run_shows_users_on_the_live_line() {
     c.advance(ms(0)).await;
     assert_eq!(c.coord.live_load(), "users 4 / 4");
 }
+
+/// A worker that refuses its current assignment fails the run at once with its reason: a
+/// Stop goes out, no assignment is sent again, and the run ends aborted (exit code 3).
+#[tokio::test(start_paused = true)]
+async fn a_refused_assignment_fails_the_run_with_the_reason() {
+    let mut c = running(4, &["w1", "w2"]).await;
+    c.advance_to(ms(1_000)).await;
+    let generation = c.assignments("w1").last().map_or(0, |a| a.generation);
+    // A refusal of another run or an older generation is stale: the run goes on.
+    c.reject("w1", Some("an-old-run"), generation, "stale");
+    c.reject("w1", None, generation + 1, "a future generation");
+    assert!(matches!(c.coord.phase, Phase::Running { .. }));
+    c.reject(
+        "w1",
+        None,
+        generation,
+        "malformed Assignment: spawn_rate inf must be > 0",
+    );
+    assert!(matches!(c.coord.phase, Phase::Stopping { .. }));
+    assert_eq!(c.stops("w1"), 1);
+    assert_eq!(c.stops("w2"), 1);
+    let sent = c.assignments("w1").len();
+    c.advance_to(ms(20_000)).await;
+    assert_eq!(c.assignments("w1").len(), sent, "no assignment again");
+    assert!(c.is_done());
+    let result = c.finish().result;
+    assert_eq!(
+        result.aborted.as_deref(),
+        Some("worker w1 refused its assignment: malformed Assignment: spawn_rate inf must be > 0")
+    );
+}
+
+/// An assignment larger than a worker can decode is never sent: the run fails naming its
+/// size.
+#[tokio::test(start_paused = true)]
+async fn an_assignment_past_the_message_limit_is_not_sent() {
+    let mut config = test_config(2, &[("A", 1)]);
+    config.plan.classes[0].name = "A".repeat(lv_common::MAX_MESSAGE_BYTES);
+    config.expect_workers = 2;
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.attach("w2");
+    c.advance(ms(0)).await;
+    assert!(c.assignments("w1").is_empty(), "nothing too large goes out");
+    assert!(c.assignments("w2").is_empty(), "nothing too large goes out");
+    assert!(
+        matches!(c.coord.phase, Phase::Stopping { .. }),
+        "the workers' final reports are awaited"
+    );
+    c.advance_to(ms(15_000)).await;
+    assert!(c.is_done());
+    let aborted = c.finish().result.aborted.unwrap_or_default();
+    assert!(aborted.starts_with("the assignment is "), "{aborted}");
+    assert!(
+        aborted.contains("more than the 4194304 a worker accepts"),
+        "{aborted}"
+    );
+}
