@@ -188,6 +188,12 @@ impl RunStats {
         }
     }
 
+    /// The same stats, keeping per-endpoint history lines from now on when `on`.
+    pub fn with_endpoint_history(mut self, on: bool) -> RunStats {
+        self.endpoint_history = on;
+        self
+    }
+
     /// Merges one report of `worker_id` (the caller has already dropped duplicates).
     pub fn merge_report(&mut self, worker_id: &str, report: &Report) {
         self.totals.merge(&report.stats);

@@ -159,6 +159,13 @@ pub struct Args {
     #[arg(long = "checkpoint-interval", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub checkpoint_interval: Duration,
 
+    /// Continue the run of this checkpoint (a master that died, e.g. an evicted pod): same
+    /// run id, stats, start and plan; workers that reconnect are adopted and resend what
+    /// they held. Give the flags the run started with; checkpoints keep going to this file
+    /// unless --checkpoint says otherwise. Headless, closed-model runs.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
     /// Stop the run (exit code 3) when a worker is lost, instead of giving its users to the others.
     #[arg(long = "fail-on-worker-loss", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub fail_on_worker_loss: bool,

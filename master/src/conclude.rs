@@ -5,7 +5,9 @@ use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 use crate::registry::Registry;
 use crate::slo;
-use crate::summary::{self, BelowTarget, OpenSummary, RunMeta, Summary, WorkerSummary};
+use crate::summary::{
+    self, BelowTarget, MasterOutage, OpenSummary, RunMeta, Summary, WorkerSummary,
+};
 
 /// Exit code: every check passed.
 pub const EXIT_OK: u8 = 0;
@@ -32,6 +34,8 @@ pub struct RunView<'a> {
     pub aborted: Option<&'a str>,
     /// Periods below the user target.
     pub below_target: &'a [BelowTarget],
+    /// Times a master died and this one resumed the run.
+    pub outages: &'a [MasterOutage],
     /// True for a checkpoint.
     pub checkpoint: bool,
 }
@@ -131,6 +135,8 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         checkpoint: view.checkpoint,
         open,
         stages,
+        master_outages: view.outages.to_vec(),
+        resume: None,
     };
     (exit_code, summary)
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lv_common::bounds::{MAX_RUN_TIME, MAX_SPAWN_RATE, MAX_USERS};
@@ -16,6 +17,7 @@ use lv_common::load::{LoadShape, Model, Stage};
 use crate::cli::Args;
 
 mod load;
+pub mod resume;
 use crate::format::report_name;
 use crate::slo::{SloError, SloTable};
 
@@ -77,6 +79,8 @@ pub struct MasterConfig {
     pub checkpoint: Option<PathBuf>,
     /// How often the checkpoint is written.
     pub checkpoint_interval: Duration,
+    /// `--resume`: the checkpoint of the run this master continues.
+    pub resume: Option<Arc<resume::Checkpoint>>,
     /// Profile the run came from (`light`, ...).
     pub profile: Option<String>,
     /// `--tags`, for the report.
@@ -186,6 +190,17 @@ impl MasterConfig {
                 "must be at least 500ms".into(),
             ));
         }
+        // Workers hold every report until a checkpoint has it (300 at most, see lv-worker's
+        // outbox): 5 minutes is 150 reports at the default interval.
+        if args.checkpoint_interval > MAX_CHECKPOINT_INTERVAL {
+            return Err(invalid(
+                "--checkpoint-interval",
+                format!(
+                    "must be at most {} (workers keep their reports until a checkpoint holds them)",
+                    format_duration(MAX_CHECKPOINT_INTERVAL)
+                ),
+            ));
+        }
         if args.heartbeat_timeout < Duration::from_secs(2) {
             return Err(invalid(
                 "--heartbeat-timeout",
@@ -209,6 +224,22 @@ impl MasterConfig {
             },
         )?;
         check_plan_size(&resolved.plan)?;
+        let resume = match &args.resume {
+            Some(_) if !args.headless => {
+                return Err(invalid(
+                    "--resume",
+                    "needs --headless (a run started from the web UI cannot be resumed)".into(),
+                ));
+            }
+            Some(path) => Some(resume::load(
+                path,
+                &resolved.plan,
+                args.rate.is_some() || shape_is_open(args),
+            )?),
+            None => None,
+        };
+        // A resumed run keeps checkpointing, to the file it resumed from unless told.
+        let checkpoint = args.checkpoint.clone().or_else(|| args.resume.clone());
         let tags = clean(&args.tags);
         let exclude_tags = clean(&args.exclude_tags);
         let (slo, slo_note) = slo_setup(args)?;
@@ -279,8 +310,9 @@ impl MasterConfig {
                 key: args.target_key.clone(),
             }
             .load()?,
-            checkpoint: args.checkpoint.clone(),
+            checkpoint,
             checkpoint_interval: args.checkpoint_interval,
+            resume,
             tags,
             exclude_tags,
             exit_code_on_error: args.exit_code_on_error,
@@ -395,6 +427,18 @@ impl MasterConfig {
         }
     }
 }
+
+/// True when `--shape` names a file whose shape is open-model (read again by
+/// [`load::shape_of`], which reports its errors).
+fn shape_is_open(args: &Args) -> bool {
+    load::shape_of(args)
+        .ok()
+        .and_then(|(shape, _)| shape)
+        .is_some_and(|shape| shape.model == Model::Open)
+}
+
+/// Longest `--checkpoint-interval`.
+const MAX_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Room an Assignment needs beside its plan (ids, users per class, the open-model load).
 const ASSIGNMENT_ROOM: usize = 64 * 1024;

@@ -258,15 +258,22 @@ pub fn losses(summary: &Summary) -> String {
             worker.unreported_s.unwrap_or(0.0)
         );
     }
+    for outage in &summary.master_outages {
+        let _ = writeln!(out, "\n{}", outage.describe());
+    }
     for period in &summary.below_target {
         let end = period
             .to_unix_ms
             .map_or_else(|| "the end of the run".to_owned(), utc_timestamp);
+        let cause = if period.worker_id == crate::coordinator::OUTAGE_CAUSE {
+            "the master was restarted".to_owned()
+        } else {
+            format!("worker {} lost", period.worker_id)
+        };
         let _ = writeln!(
             out,
-            "Fewer users than the target ran from {} to {end} (worker {} lost)",
+            "Fewer users than the target ran from {} to {end} ({cause})",
             utc_timestamp(period.from_unix_ms),
-            period.worker_id
         );
     }
     out
@@ -393,7 +400,12 @@ mod tests {
                  "failures": 0}
             ],
             "total": endpoint, "endpoints": [], "failures": [], "exceptions": [],
-            "below_target": [{"from_unix_ms": 2_000, "to_unix_ms": 5_000, "worker_id": "w1"}]
+            "below_target": [
+                {"from_unix_ms": 2_000, "to_unix_ms": 5_000, "worker_id": "w1"},
+                {"from_unix_ms": 6_000, "to_unix_ms": 8_000, "worker_id": "master (restarted)"}
+            ],
+            "master_outages": [{"from_unix_ms": 6_000, "to_unix_ms": 7_500,
+                "workers_expected": 2, "workers_back": 1, "missing_s": 1.5}]
         }))
         .expect("a summary");
         let text = losses(&summary);
@@ -407,6 +419,18 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("w2"), "{text}");
+        assert!(
+            text.contains(
+                "The master was down from 1970-01-01 00:00:06 UTC (its last checkpoint) to \
+                 1970-01-01 00:00:07 UTC (1.5 s) and a new one resumed the run; 1 of 2 workers \
+                 came back; data possibly missing: 1.5 s"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("00:00:08 UTC (the master was restarted)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -29,13 +29,14 @@ use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 
 use crate::registry::{Outbound, Registry, WorkerEntry, WorkerState};
-use crate::summary::BelowTarget;
+use crate::summary::{BelowTarget, MasterOutage};
 
 mod assign;
 mod clock;
 mod live;
 mod liveness;
 mod open;
+mod resume;
 mod session;
 mod stages;
 #[cfg(test)]
@@ -45,6 +46,7 @@ mod tests;
 mod timers;
 
 pub use clock::WallClock;
+pub use resume::OUTAGE_CAUSE;
 pub use session::{Session, WebLink};
 use timers::{Timers, Wake};
 
@@ -115,6 +117,8 @@ pub struct RunResult {
     pub aborted: Option<String>,
     /// Periods below the user target after worker losses.
     pub below_target: Vec<BelowTarget>,
+    /// Times a master died and this one resumed the run (`--resume`).
+    pub outages: Vec<MasterOutage>,
     /// The configuration of the (last) run.
     pub config: Arc<MasterConfig>,
 }
@@ -133,6 +137,10 @@ pub struct Coordinator {
     started: Option<(Instant, i64)>,
     aborted: Option<String>,
     below_target: Vec<BelowTarget>,
+    /// Times a master died and this one resumed the run (`--resume`).
+    outages: Vec<MasterOutage>,
+    /// Workers of the resumed checkpoint that have not come back yet.
+    awaited: BTreeSet<String>,
     warned_names: bool,
     warned_failures: bool,
     /// Workers already warned that their share exceeds their connection budget.
@@ -156,7 +164,7 @@ impl Coordinator {
     pub fn with_clock(config: Arc<MasterConfig>, clock: WallClock) -> Coordinator {
         let plan_json = config.plan.to_json();
         let stats = RunStats::new(config.csv_full_history);
-        Coordinator {
+        let mut coordinator = Coordinator {
             config,
             plan_json,
             run_id: uuid::Uuid::new_v4().to_string(),
@@ -170,13 +178,19 @@ impl Coordinator {
             started: None,
             aborted: None,
             below_target: Vec::new(),
+            outages: Vec::new(),
+            awaited: BTreeSet::new(),
             warned_names: false,
             warned_failures: false,
             warned_fd: BTreeSet::new(),
             web: None,
             open: None,
             staged: None,
+        };
+        if let Some(checkpoint) = coordinator.config.resume.clone() {
+            coordinator.resume(&checkpoint);
         }
+        coordinator
     }
 
     /// Runs to the end: the run time passes, `shutdown` is cancelled, or the run fails.
@@ -187,12 +201,14 @@ impl Coordinator {
     ) -> RunResult {
         let span = tracing::info_span!("run", run_id = %self.run_id);
         let _enter = span.enter();
-        info!(
-            users = self.config.users,
-            spawn_rate = self.config.spawn_rate,
-            workers = self.config.expect_workers,
-            "waiting for workers"
-        );
+        if self.started.is_none() {
+            info!(
+                users = self.config.users,
+                spawn_rate = self.config.spawn_rate,
+                workers = self.config.expect_workers,
+                "waiting for workers"
+            );
+        }
         let mut timers = Timers::new(&self.config);
         let mut stop_requested = false;
         let mut commands = self.web.as_mut().and_then(session::Web::take_commands);
@@ -245,8 +261,8 @@ impl Coordinator {
             }
             Wake::Print => self.print_live(),
             Wake::Checkpoint => {
-                if let Some(path) = &self.config.checkpoint {
-                    self.write_checkpoint(path);
+                if let Some(path) = self.config.checkpoint.clone() {
+                    self.write_checkpoint(&path);
                 }
             }
         }
@@ -322,7 +338,7 @@ impl Coordinator {
                 .unwrap_or(1000),
             heartbeat_timeout_ms: u32::try_from(self.config.heartbeat_timeout.as_millis())
                 .unwrap_or(u32::MAX),
-            acked_seq: worker.max_seq,
+            acked_seq: worker.acked_seq,
             run_id: if self.started.is_some() && !matches!(self.phase, Phase::Idle) {
                 self.run_id.clone()
             } else {
@@ -331,6 +347,7 @@ impl Coordinator {
         };
         worker.send(MasterKind::Welcome(welcome));
         info!(worker_id, hostname = %hello.hostname, cores = hello.cores, rejoined, "worker attached");
+        self.worker_back(&worker_id);
         let kind = if rejoined {
             "worker_rejoined"
         } else {
@@ -421,11 +438,16 @@ impl Coordinator {
             worker.max_seq = report.seq;
             worker.final_received |= report.last;
         }
-        let ack = pb::ReportAck {
-            run_id: self.run_id.clone(),
-            seq: worker.max_seq,
-        };
-        worker.send(MasterKind::Ack(ack));
+        // With --checkpoint, a report is acknowledged once a checkpoint holds it, so a
+        // master that dies loses nothing the workers still hold (see `resume`).
+        if self.config.checkpoint.is_none() {
+            worker.acked_seq = worker.max_seq;
+            let ack = pb::ReportAck {
+                run_id: self.run_id.clone(),
+                seq: worker.max_seq,
+            };
+            worker.send(MasterKind::Ack(ack));
+        }
         if fresh {
             debug!(
                 worker_id,
@@ -515,7 +537,6 @@ impl Coordinator {
     fn start(&mut self) {
         let now = Instant::now();
         let now_ms = self.clock.unix_ms(now);
-        self.started = Some((now, now_ms));
         self.stats.start(now_ms);
         self.open = self.config.open().map(|shape| {
             let start = now + open::LEAD;
@@ -523,9 +544,20 @@ impl Coordinator {
         });
         // The stages start with the open schedule, or now.
         let stages_start = self.open.as_ref().map_or(now, open::OpenRun::start);
-        self.staged = self.config.shape.as_ref().map(|shape| {
-            stages::StagedRun::new(shape, stages_start, self.clock.unix_ms(stages_start))
-        });
+        let stages_start = (stages_start, self.clock.unix_ms(stages_start));
+        self.begin((now, now_ms), stages_start);
+    }
+
+    /// Runs the test started at `started` whose stages start at `stages_start` (both on
+    /// tokio's clock and in Unix ms): the stage clock, the run time and the assignments.
+    fn begin(&mut self, started: (Instant, i64), stages_start: (Instant, i64)) {
+        let now = Instant::now();
+        self.started = Some(started);
+        self.staged = self
+            .config
+            .shape
+            .as_ref()
+            .map(|shape| stages::StagedRun::new(shape, stages_start.0, stages_start.1));
         // The reports' stage windows and open-model intervals count from the stages' start.
         self.stats.stages_start_unix_ms = self.staged.as_ref().map(|s| s.clock().start_unix_ms);
         if let Some(staged) = &self.staged {
@@ -548,7 +580,7 @@ impl Coordinator {
         let begins = self
             .open
             .as_ref()
-            .map_or(now, |o| o.start() + open::END_MARGIN);
+            .map_or(started.0, |o| o.start() + open::END_MARGIN);
         self.phase = Phase::Running {
             ends: self.config.run_time.map(|t| later(begins, t)),
         };
@@ -644,6 +676,7 @@ impl Coordinator {
             ended_unix_ms: ended,
             aborted: self.aborted,
             below_target: self.below_target,
+            outages: self.outages,
             config: self.config,
         }
     }

@@ -61,6 +61,9 @@ pub struct WorkerEntry {
     pub users_running: u32,
     /// Highest report sequence merged for the current run.
     pub max_seq: u64,
+    /// Highest report sequence acknowledged to the worker, which then forgets it: the
+    /// merged one, or with `--checkpoint` the one the last checkpoint holds.
+    pub acked_seq: u64,
     /// It received an assignment of the run (so a final report is due at the stop).
     pub in_run: bool,
     /// Its last report of the run arrived.
@@ -86,11 +89,34 @@ impl WorkerEntry {
             spawn_rate: 0.0,
             users_running: 0,
             max_seq: 0,
+            acked_seq: 0,
             in_run: false,
             final_received: false,
             last_report_unix_ms: None,
             lost_unix_ms: None,
             fd_limit: hello.fd_limit,
+        }
+    }
+
+    /// A worker of a resumed checkpoint, not connected (yet): missing since `now`, its
+    /// reports merged up to `max_seq`.
+    pub fn restored(id: &str, hostname: &str, max_seq: u64, now: Instant) -> WorkerEntry {
+        WorkerEntry {
+            id: id.to_owned(),
+            hostname: hostname.to_owned(),
+            conn: None,
+            state: WorkerState::Missing { since: now },
+            last_seen: now,
+            users: ClassUsers::new(),
+            spawn_rate: 0.0,
+            users_running: 0,
+            max_seq,
+            acked_seq: max_seq,
+            in_run: true,
+            final_received: false,
+            last_report_unix_ms: None,
+            lost_unix_ms: None,
+            fd_limit: 0,
         }
     }
 

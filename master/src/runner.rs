@@ -267,6 +267,7 @@ fn conclude(config: &MasterConfig, result: RunResult) -> Outcome {
             ended_unix_ms: result.ended_unix_ms,
             aborted: result.aborted.as_deref(),
             below_target: &result.below_target,
+            outages: &result.outages,
             checkpoint: false,
         },
     );

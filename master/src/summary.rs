@@ -72,6 +72,57 @@ pub struct Summary {
     /// One entry per stage of the run's shape, in order; absent when the run has no stages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSummary>,
+    /// Times the master died and a new one resumed the run (`--resume`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub master_outages: Vec<MasterOutage>,
+    /// In a checkpoint: what a master started with `--resume` needs to continue the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeState>,
+}
+
+/// A master that died and the one that resumed its run from the last checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterOutage {
+    /// When the last checkpoint before the outage was written, Unix ms.
+    pub from_unix_ms: i64,
+    /// When the new master resumed the run, Unix ms.
+    pub to_unix_ms: i64,
+    /// Workers of the checkpoint expected back.
+    pub workers_expected: u32,
+    /// Of those, the ones that came back (and resent what they held).
+    pub workers_back: u32,
+    /// Seconds of data that may be missing: 0 when every worker came back (each kept its
+    /// reports since the checkpoint), else at most the outage's length.
+    pub missing_s: f64,
+}
+
+impl MasterOutage {
+    /// One sentence for the console and the HTML report.
+    pub fn describe(&self) -> String {
+        format!(
+            "The master was down from {} (its last checkpoint) to {} ({:.1} s) and a new one \
+             resumed the run; {} of {} workers came back; data possibly missing: {:.1} s",
+            crate::format::utc_timestamp(self.from_unix_ms),
+            crate::format::utc_timestamp(self.to_unix_ms),
+            (self.to_unix_ms - self.from_unix_ms).max(0) as f64 / 1000.0,
+            self.workers_back,
+            self.workers_expected,
+            self.missing_s
+        )
+    }
+}
+
+/// The run control state a checkpoint carries beside the stats, for `--resume`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeState {
+    /// Fingerprint of the resolved plan; a resumed run must have the same.
+    pub plan_fingerprint: String,
+    /// Generation of the last assignments.
+    pub generation: u64,
+    /// Highest report sequence merged into this checkpoint, per worker id.
+    pub worker_seqs: std::collections::BTreeMap<String, u64>,
+    /// Start of the stage clock (and open schedule), Unix ms, when the run has one.
+    pub stages_start_unix_ms: Option<i64>,
 }
 
 /// A period with fewer users running than the target.

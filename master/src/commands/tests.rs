@@ -35,6 +35,8 @@ fn summary(scale: u64) -> Summary {
         checkpoint: false,
         open: None,
         stages: Vec::new(),
+        master_outages: Vec::new(),
+        resume: None,
         meta: RunMeta::default(),
         history: Vec::new(),
         slo: None,

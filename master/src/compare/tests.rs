@@ -41,6 +41,8 @@ fn summary(stats: &StatsSet, run_id: &str) -> Summary {
         checkpoint: false,
         open: None,
         stages: Vec::new(),
+        master_outages: Vec::new(),
+        resume: None,
         meta: RunMeta {
             profile: Some("light".into()),
             ..RunMeta::default()

@@ -24,7 +24,7 @@ impl Coordinator {
     }
 
     /// The run's report as it stands, for `--checkpoint`.
-    pub(super) fn write_checkpoint(&self, path: &std::path::Path) {
+    pub(super) fn write_checkpoint(&mut self, path: &std::path::Path) {
         let Some((_, started_ms)) = self.started else {
             return;
         };
@@ -38,12 +38,18 @@ impl Coordinator {
                 ended_unix_ms: self.clock.now_ms(),
                 aborted: None,
                 below_target: &self.below_target,
+                outages: &self.outages,
                 checkpoint: true,
             },
         );
+        let mut summary = summary;
+        summary.resume = Some(self.resume_state());
         if let Err(err) = crate::summary::write_json(&summary, path) {
             warn!(path = %path.display(), "cannot write the checkpoint: {err}");
+            return;
         }
+        // What the checkpoint holds is safe now: the workers may forget it.
+        self.ack_checkpointed();
     }
 
     /// The live line's load: users running against the target, or for an open-model run

@@ -380,6 +380,7 @@ impl Coordinator {
                 ended_unix_ms: ended,
                 aborted: self.aborted.as_deref(),
                 below_target: &self.below_target,
+                outages: &self.outages,
                 checkpoint: false,
             },
         );

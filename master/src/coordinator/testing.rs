@@ -74,6 +74,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
         fail_on_worker_loss: false,
         checkpoint: None,
         checkpoint_interval: Duration::from_secs(5),
+        resume: None,
         profile: None,
         tags: Vec::new(),
         exclude_tags: Vec::new(),
@@ -142,11 +143,16 @@ pub(crate) struct TestCluster {
 impl TestCluster {
     /// A coordinator for `config` whose clock reads [`BASE_MS`] now.
     pub(crate) fn new(config: MasterConfig) -> TestCluster {
+        TestCluster::at(config, BASE_MS)
+    }
+
+    /// A coordinator for `config` whose clock reads `unix_ms` now (a master started later).
+    pub(crate) fn at(config: MasterConfig, unix_ms: i64) -> TestCluster {
         let t0 = Instant::now();
         let config = Arc::new(config);
         let timers = Timers::new(&config);
         TestCluster {
-            coord: Coordinator::with_clock(config, WallClock::new(t0, BASE_MS)),
+            coord: Coordinator::with_clock(config, WallClock::new(t0, unix_ms)),
             timers,
             workers: BTreeMap::new(),
             next_conn: 1,

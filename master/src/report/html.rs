@@ -28,6 +28,7 @@ h3{font-size:.9rem;margin:.1rem 0 .4rem}h3.stage{margin-top:1.4rem}\
 .verdict strong{margin-right:.7rem;letter-spacing:.05em}\
 .verdict.pass{background:var(--good-bg)}.verdict.fail{background:var(--bad-bg)}\
 .verdict.running{background:var(--run-bg);color:var(--run)}\
+.note.outage{padding:.5rem 1rem;border-left:4px solid var(--run);background:var(--run-bg)}\
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:.6rem;margin:1rem 0}\
 .card{background:var(--panel);border:1px solid var(--border);border-radius:8px;padding:.55rem .8rem}\
 .label{font-size:.7rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}\

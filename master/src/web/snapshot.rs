@@ -322,6 +322,7 @@ pub fn build(input: &SnapshotInput) -> Snapshot {
             ended_unix_ms: ended,
             aborted: None,
             below_target: &[],
+            outages: &[],
             checkpoint: going,
         },
     );

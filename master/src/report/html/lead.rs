@@ -51,6 +51,13 @@ pub(super) fn verdict(out: &mut String, s: &Summary) {
         escape(&s.verdict),
         s.exit_code
     );
+    for outage in &s.master_outages {
+        let _ = writeln!(
+            out,
+            "<p class=\"note outage\">{}</p>",
+            escape(&outage.describe())
+        );
+    }
 }
 
 /// The key figures of the whole run: `(label, value, bad)` per card.

@@ -73,6 +73,8 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         checkpoint: false,
         open: None,
         stages: Vec::new(),
+        master_outages: Vec::new(),
+        resume: None,
         meta: RunMeta {
             profile: Some("light".into()),
             host: "http://localhost".into(),
