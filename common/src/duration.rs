@@ -14,20 +14,25 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// Fraction digits beyond this many are ignored (they are far below a nanosecond of an hour).
 const MAX_FRACTION_DIGITS: u32 = 18;
 
-/// Why a duration string was rejected; every message quotes the input.
+/// Why a duration string was rejected; every message quotes the input (cut short when it
+/// is long, as [`crate::bounds::quote`] does).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
     /// Nothing but whitespace.
     #[error("invalid duration \"\": empty; {FORMS}")]
     Empty,
     /// Starts with a minus sign.
-    #[error("invalid duration {input:?}: must not be negative; {FORMS}")]
+    #[error("invalid duration {:?}: must not be negative; {FORMS}", quote(.input))]
     Negative {
         /// The input, trimmed.
         input: String,
     },
     /// A unit other than `h`, `m`, `s` or `ms`.
-    #[error("invalid duration {input:?}: unknown unit {unit:?} (use h, m, s or ms); {FORMS}")]
+    #[error(
+        "invalid duration {:?}: unknown unit {:?} (use h, m, s or ms); {FORMS}",
+        quote(.input),
+        quote(.unit)
+    )]
     UnknownUnit {
         /// The input, trimmed.
         input: String,
@@ -36,24 +41,30 @@ pub enum DurationError {
     },
     /// A unit repeated or after a smaller one (`5m1h`).
     #[error(
-        "invalid duration {input:?}: units must go from largest to smallest, once each; {FORMS}"
+        "invalid duration {:?}: units must go from largest to smallest, once each; {FORMS}",
+        quote(.input)
     )]
     UnitOrder {
         /// The input, trimmed.
         input: String,
     },
     /// More than `Duration` can hold.
-    #[error("invalid duration {input:?}: too large")]
+    #[error("invalid duration {:?}: too large", quote(.input))]
     Overflow {
         /// The input, trimmed.
         input: String,
     },
     /// Anything else that is not a duration.
-    #[error("invalid duration {input:?}: {FORMS}")]
+    #[error("invalid duration {:?}: {FORMS}", quote(.input))]
     Malformed {
         /// The input, trimmed.
         input: String,
     },
+}
+
+/// The input as a message quotes it: cut short when it is long.
+fn quote(text: &str) -> String {
+    crate::bounds::quote(text)
 }
 
 /// Parses `90` (seconds), `30s`, `5m`, `2h`, `1h30m15s`, `1.5s` or `500ms`; units ignore case.
@@ -196,7 +207,11 @@ fn unit_of(unit: &str) -> Option<(u8, u128)> {
 }
 
 #[cfg(test)]
+pub(crate) mod hostile;
+
+#[cfg(test)]
 mod tests {
+    use super::hostile::{DURATIONS, NUMBERS, odd_text, re};
     use super::*;
     use proptest::prelude::*;
 
@@ -315,6 +330,109 @@ mod tests {
         fn whole_seconds_round_trip(s in 0u64..1_000_000) {
             prop_assert_eq!(parse_duration(&format_duration(secs(s))), Ok(secs(s)));
             prop_assert_eq!(parse_duration(&s.to_string()), Ok(secs(s)));
+        }
+    }
+
+    /// Cases of each generated-input property below.
+    const HOSTILE_CASES: u32 = 4096;
+
+    /// Units as written, known ones in odd cases and unknown ones that look alike.
+    const UNITS: &[&str] = &[
+        "h", "m", "s", "ms", "H", "M", "S", "MS", "mS", "", "", "us", "µs", "ns", "d", "x", "ſ",
+        "K", "ｓ", "s ", " s", ".", "-", "hms",
+    ];
+
+    /// A duration as Locust users write it, one part (number or unit) at a time, with
+    /// numbers at every limit.
+    fn structured() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            prop::sample::select(NUMBERS).prop_map(str::to_owned),
+            re("[0-9]{1,45}"),
+            re("[0-9]{1,25}\\.[0-9]{1,45}"),
+            (1usize..3_000).prop_map(|n| "9".repeat(n)),
+            (1usize..3_000).prop_map(|n| format!("1.{}", "9".repeat(n))),
+        ];
+        let part = (number, prop::sample::select(UNITS)).prop_map(|(n, u)| format!("{n}{u}"));
+        (
+            prop::sample::select(&["", " ", "-", "+", "\t", "\u{a0}"][..]),
+            prop::collection::vec(part, 1..5),
+            prop::sample::select(&["", " ", "\n", "!", "\u{0}"][..]),
+        )
+            .prop_map(|(before, parts, after)| format!("{before}{}{after}", parts.concat()))
+    }
+
+    /// No panic; a value that formats and parses back to itself, or an error quoting the
+    /// input.
+    fn check_any(input: &str) -> Result<(), TestCaseError> {
+        match parse_duration(input) {
+            Ok(d) => {
+                prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{:?}", input);
+                prop_assert!(
+                    input
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.'),
+                    "{:?} accepted as {:?}",
+                    input,
+                    d
+                );
+            }
+            Err(DurationError::Empty) => prop_assert!(input.trim().is_empty(), "{:?}", input),
+            Err(err) => {
+                let quoted = format!("{:?}", quote(input.trim()));
+                prop_assert!(err.to_string().contains(&quoted), "{:?}: {}", input, err);
+                prop_assert!(err.to_string().chars().count() < 400, "{}", err);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(HOSTILE_CASES))]
+
+        #[test]
+        fn structured_durations_never_panic_4096_cases(input in structured()) {
+            check_any(&input)?;
+        }
+
+        #[test]
+        fn arbitrary_durations_never_panic_4096_cases(
+            input in prop_oneof![
+                odd_text(),
+                re("[0-9hmsHMS.\\- ]{0,40}"),
+                prop::sample::select(DURATIONS).prop_map(str::to_owned),
+            ],
+        ) {
+            check_any(&input)?;
+        }
+    }
+
+    #[test]
+    fn long_inputs_are_quoted_cut_short() {
+        let input = "9".repeat(5_000);
+        let message = parse_duration(&input).err().map(|e| e.to_string());
+        let expected = format!(
+            "invalid duration \"{}... (5000 characters)\": too large",
+            &input[..100]
+        );
+        assert_eq!(message, Some(expected));
+    }
+
+    #[test]
+    fn limits_of_a_duration() {
+        let max = Duration::MAX;
+        assert_eq!(parse_duration("18446744073709551615.999999999s"), Ok(max));
+        assert_eq!(parse_duration("18446744073709551615s"), Ok(secs(u64::MAX)));
+        for input in [
+            "18446744073709551616s",
+            "5124095576030432h",
+            "18446744073709551615s1000ms",
+            "340282366920938463463374607431768211456ms",
+        ] {
+            let expected = DurationError::Overflow {
+                input: input.into(),
+            };
+            assert_eq!(parse_duration(input), Err(expected), "{input:?}");
         }
     }
 }

@@ -435,3 +435,333 @@ proptest! {
         prop_assert_eq!(striped, whole);
     }
 }
+
+/// Cases of each generated-input property below.
+const HOSTILE_CASES: u32 = 4096;
+
+mod hostile {
+    use crate::duration::hostile::{
+        DURATIONS, NUMBERS, edit, mutate, odd_text, toml_string, toml_value,
+    };
+    use proptest::prelude::*;
+
+    /// A stage's `duration`: seconds, or text in every form.
+    fn duration() -> BoxedStrategy<String> {
+        prop_oneof![
+            (0u32..600).prop_map(|s| s.to_string()),
+            prop::sample::select(&["\"30s\"", "\"5m\"", "\"1h30m\"", "\"500ms\"", "0", "2.5"][..])
+                .prop_map(str::to_owned),
+        ]
+        .boxed()
+    }
+
+    /// A stage's `to` or the shape's `start`: whole users (closed), or rates in every
+    /// unit (open).
+    fn value(open: bool) -> BoxedStrategy<String> {
+        if !open {
+            return prop_oneof![
+                (0u32..1_000).prop_map(|n| n.to_string()),
+                Just("1e3".to_owned())
+            ]
+            .boxed();
+        }
+        prop_oneof![
+            (0u32..1_000).prop_map(|n| n.to_string()),
+            (0.0..500.0f64).prop_map(|r| format!("{r:?}")),
+            (
+                0u32..500,
+                prop::sample::select(&["s", "sec", "m", "min", "h", "S"][..])
+            )
+                .prop_map(|(n, unit)| toml_string(&format!("{n}/{unit}"))),
+        ]
+        .boxed()
+    }
+
+    /// One stage as `(key, value)` pairs; `name` often left out.
+    fn stage(open: bool) -> impl Strategy<Value = Vec<(&'static str, String)>> {
+        (
+            prop::option::weighted(
+                0.5,
+                prop_oneof![
+                    3 => crate::duration::hostile::re("[a-z]{1,6}").prop_map(|n| toml_string(&n)),
+                    1 => odd_text().prop_map(|n| toml_string(&n)),
+                ],
+            ),
+            duration(),
+            value(open),
+        )
+            .prop_map(|(name, duration, to)| {
+                let mut fields: Vec<(&'static str, String)> =
+                    name.map(|n| ("name", n)).into_iter().collect();
+                fields.push(("duration", duration));
+                fields.push(("to", to));
+                fields
+            })
+    }
+
+    /// A `[load]` table: top-level `(key, value)` pairs and the stages.
+    #[derive(Debug, Clone)]
+    struct Table {
+        fields: Vec<(&'static str, String)>,
+        stages: Vec<Vec<(&'static str, String)>>,
+    }
+
+    fn table() -> impl Strategy<Value = Table> {
+        any::<bool>()
+            .prop_flat_map(|open| {
+                (
+                    Just(open),
+                    prop::option::weighted(0.3, value(open)),
+                    prop::option::of(prop::sample::select(&["\"uniform\"", "\"poisson\""][..])),
+                    prop::option::weighted(0.5, any::<u64>()),
+                    prop::option::weighted(0.3, 1u32..1_000),
+                    prop::option::weighted(
+                        0.3,
+                        prop::sample::select(&["\"drop\"", "\"queue\""][..]),
+                    ),
+                    prop::collection::vec(stage(open), 1..5),
+                )
+            })
+            .prop_map(|(open, start, arrivals, seed, cap, saturation, stages)| {
+                let model = if open { "\"open\"" } else { "\"closed\"" };
+                let mut fields = vec![("model", model.to_owned())];
+                fields.extend(start.map(|s| ("start", s)));
+                if open {
+                    fields.extend(arrivals.map(|a| ("arrivals", a.to_owned())));
+                    if arrivals == Some("\"poisson\"") {
+                        fields.extend(seed.map(|s| ("seed", s.to_string())));
+                    }
+                    fields.extend(cap.map(|c| ("max_in_flight", c.to_string())));
+                    fields.extend(saturation.map(|s| ("on_saturation", s.to_owned())));
+                }
+                Table { fields, stages }
+            })
+    }
+
+    /// What is done to a valid `[load]` table before it is parsed.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        None,
+        /// A top-level value replaced.
+        Field(prop::sample::Index, String),
+        /// A stage's value replaced.
+        StageField(prop::sample::Index, prop::sample::Index, String),
+        /// A top-level key or a stage's key left out.
+        Drop(prop::sample::Index, Option<prop::sample::Index>),
+        /// A key added to the table or to a stage.
+        Extra(Option<prop::sample::Index>, &'static str, String),
+        /// Characters changed anywhere.
+        Edits(Vec<(usize, u8, char)>),
+    }
+
+    /// A hostile value: of another type, at a limit, or a duration or rate out of bounds.
+    fn bad_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => toml_value(),
+            1 => prop::sample::select(DURATIONS).prop_map(toml_string),
+            1 => (
+                prop::sample::select(NUMBERS),
+                prop::sample::select(&["/s", "/m", "/h", "/d", "/", "/ S", ""][..]),
+            )
+                .prop_map(|(n, u)| toml_string(&format!("{n}{u}"))),
+        ]
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let index = any::<prop::sample::Index>;
+        let key = prop::sample::select(
+            &[
+                "model",
+                "start",
+                "stages",
+                "arrivals",
+                "seed",
+                "max_in_flight",
+                "on_saturation",
+                "rate",
+                "name",
+                "duration",
+                "to",
+                "",
+            ][..],
+        );
+        prop_oneof![
+            2 => Just(Mutation::None),
+            2 => (index(), bad_value()).prop_map(|(f, v)| Mutation::Field(f, v)),
+            4 => (index(), index(), bad_value()).prop_map(|(s, f, v)| Mutation::StageField(s, f, v)),
+            1 => (index(), prop::option::of(index())).prop_map(|(a, b)| Mutation::Drop(a, b)),
+            1 => (prop::option::of(index()), key, toml_value())
+                .prop_map(|(s, k, v)| Mutation::Extra(s, k, v)),
+            2 => prop::collection::vec(edit(), 1..4).prop_map(Mutation::Edits),
+        ]
+    }
+
+    /// A document with a `[load]` table, one thing (at most) wrong in it.
+    pub(super) fn shape_text() -> impl Strategy<Value = String> {
+        (table(), mutation()).prop_map(|(mut table, mutation)| {
+            let mut edits = Vec::new();
+            match mutation {
+                Mutation::None => {}
+                Mutation::Field(f, value) => {
+                    let at = f.index(table.fields.len());
+                    table.fields[at].1 = value;
+                }
+                Mutation::StageField(s, f, value) => {
+                    let stage = s.index(table.stages.len());
+                    let fields = &mut table.stages[stage];
+                    let at = f.index(fields.len());
+                    fields[at].1 = value;
+                }
+                Mutation::Drop(f, None) => {
+                    table.fields.remove(f.index(table.fields.len()));
+                }
+                Mutation::Drop(s, Some(f)) => {
+                    let stage = s.index(table.stages.len());
+                    let fields = &mut table.stages[stage];
+                    fields.remove(f.index(fields.len()));
+                }
+                Mutation::Extra(None, key, value) => table.fields.push((key, value)),
+                Mutation::Extra(Some(s), key, value) => {
+                    let stage = s.index(table.stages.len());
+                    table.stages[stage].push((key, value));
+                }
+                Mutation::Edits(e) => edits = e,
+            }
+            let inline = |fields: &[(&str, String)]| {
+                let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                format!("{{ {} }}", pairs.join(", "))
+            };
+            let mut text = String::from("[load]\n");
+            for (key, value) in &table.fields {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+            text.push_str("stages = [\n");
+            for stage in &table.stages {
+                text.push_str(&format!("  {},\n", inline(stage)));
+            }
+            text.push_str("]\n");
+            mutate(&text, &edits)
+        })
+    }
+}
+
+/// No panic; a shape whose schedule can be computed and walked, or an error naming the
+/// file and the key (or line).
+fn check_shape(text: &str) -> Result<(), TestCaseError> {
+    let shape = match parse_shape("shape.toml", text) {
+        Ok(Some(shape)) => shape,
+        Ok(None) => return Ok(()),
+        Err(err @ LoadError::Syntax { line, .. }) => {
+            let message = err.to_string();
+            let prefix = match line {
+                Some(line) => {
+                    let lines = text.matches('\n').count() + 1;
+                    prop_assert!((1..=lines).contains(&line), "line {} of {}", line, lines);
+                    format!("shape.toml:{line}: ")
+                }
+                None => "shape.toml: ".to_owned(),
+            };
+            prop_assert!(
+                message.starts_with(&prefix),
+                "{:?} lacks {:?}",
+                message,
+                prefix
+            );
+            return Ok(());
+        }
+        Err(err @ LoadError::Invalid { .. }) => {
+            let message = err.to_string();
+            prop_assert!(message.starts_with("shape.toml: load"), "{:?}", message);
+            if let LoadError::Invalid { key, detail, .. } = &err {
+                prop_assert!(key == "load" || key.starts_with("load."), "{:?}", key);
+                prop_assert!(!detail.is_empty());
+            }
+            return Ok(());
+        }
+    };
+    prop_assert!(!shape.stages.is_empty());
+    let peak = shape.peak();
+    prop_assert!(peak.is_finite() && peak >= 0.0, "peak {}", peak);
+    match shape.model {
+        Model::Closed => prop_assert!(peak.fract() == 0.0 && peak <= 1e9, "{}", peak),
+        Model::Open => prop_assert!(peak <= MAX_RATE, "{}", peak),
+    }
+    let duration = shape.duration();
+    prop_assert!(!duration.is_zero());
+    let schedule = shape.schedule();
+    let length = schedule.duration();
+    prop_assert!(
+        length <= duration + Duration::from_millis(1),
+        "{:?} vs {:?}",
+        length,
+        duration
+    );
+    let total = schedule.total();
+    let _ = schedule.rate_at(length / 2);
+    let _ = schedule.level_at(length / 3);
+    prop_assert!(schedule.offset_of_level(total as f64).is_some());
+    let seed = shape.seed.unwrap_or(1);
+    for kind in [ArrivalKind::Uniform, ArrivalKind::Poisson] {
+        for (_, at) in StripeArrivals::new(&schedule, kind, seed, Stripe::ALL).take(8) {
+            prop_assert!(at <= length, "{:?} after {:?}", at, length);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(HOSTILE_CASES))]
+
+    #[test]
+    fn shape_toml_never_panics_4096_cases(text in hostile::shape_text()) {
+        check_shape(&text)?;
+    }
+
+    #[test]
+    fn arbitrary_shape_text_never_panics_4096_cases(
+        text in prop_oneof![
+            crate::duration::hostile::odd_text(),
+            crate::duration::hostile::odd_text().prop_map(|t| format!("[load]\n{t}")),
+        ],
+    ) {
+        check_shape(&text)?;
+    }
+
+    #[test]
+    fn rates_never_panic_4096_cases(
+        text in prop_oneof![
+            crate::duration::hostile::odd_text(),
+            (
+                proptest::sample::select(crate::duration::hostile::NUMBERS),
+                proptest::sample::select(&["/s", "/m", "/h", "/sec", "/min", "/d", "/", "", " / S"][..]),
+            )
+                .prop_map(|(n, u)| format!("{n}{u}")),
+        ],
+    ) {
+        match parse_rate(&text) {
+            Ok(rate) => prop_assert!(rate.is_finite() && (0.0..=MAX_RATE).contains(&rate), "{}", rate),
+            Err(err) => {
+                let quoted = format!("{:?}", text.trim());
+                prop_assert!(err.contains(&quoted), "{}", err);
+            }
+        }
+    }
+}
+
+/// A stage as long as a `Duration` holds, or two that add up past it, are refused by
+/// name instead of overflowing when the shape's length or schedule is computed.
+#[test]
+fn stages_longer_than_a_run_are_errors() {
+    for stages in [
+        "{ duration = \"18446744073709551615s\", to = 1 }",
+        "{ duration = \"18446744073709551615.999999999s\", to = 1 }",
+        "{ duration = \"10000000000000000000s\", to = 1 }, { duration = \"10000000000000000000s\", to = 1 }",
+        "{ duration = 1e9, to = 1 }, { duration = \"18446744073709551615s\", to = 1 }",
+    ] {
+        let text = format!("[load]\nmodel = \"open\"\nstages = [{stages}]\n");
+        let err = parse_shape("long.toml", &text)
+            .expect_err(stages)
+            .to_string();
+        assert!(err.starts_with("long.toml: load.stages"), "{err}");
+    }
+}
