@@ -82,6 +82,27 @@ def check_worker_count(docs):
     return []
 
 
+def resumes_its_run(spec):
+    """A master Job retried only to resume its run: a verdict (exit 1, 2, 3) fails the Job,
+    and a new pod resumes from the checkpoint instead of starting the load test again."""
+    rules = dig(spec, "podFailurePolicy", "rules") or []
+    fails_on_verdicts = any(
+        rule.get("action") == "FailJob"
+        and dig(rule, "onExitCodes", "operator") == "In"
+        and {1, 2, 3} <= set(dig(rule, "onExitCodes", "values") or [])
+        for rule in rules
+    )
+    containers = dig(spec, "template", "spec", "containers") or []
+    master = next((c for c in containers if c.get("name") == "master"), None)
+    if master is None:
+        return False
+    args = [str(a) for a in (master.get("command") or []) + (master.get("args") or [])]
+    resume = env_value(master, "LV_RESUME_IF_PRESENT")
+    resumes = "--resume-if-present" in args or (resume or {}).get("value") == "true"
+    checkpoint = env_value(master, "LV_CHECKPOINT") or any(a.startswith("--checkpoint") for a in args)
+    return fails_on_verdicts and resumes and bool(checkpoint)
+
+
 def check_jobs(doc):
     """Jobs run once: restartPolicy Never, bounded in time, cleaned up; the worker Job indexed."""
     if doc.get("kind") != "Job":
@@ -91,7 +112,12 @@ def check_jobs(doc):
     if policy != "Never":
         problems.append(f"restart-policy: {name} has restartPolicy {policy}, not Never")
     if dig(doc, "metadata", "name") == MASTER_JOB and spec.get("backoffLimit") != 0:
-        problems.append(f"restart-policy: {name} has backoffLimit {spec.get('backoffLimit')}, not 0")
+        if not resumes_its_run(spec):
+            problems.append(
+                f"restart-policy: {name} has backoffLimit {spec.get('backoffLimit')}, not 0, "
+                "without resuming (a FailJob rule on exit codes 1, 2, 3, and the master "
+                "started with a checkpoint and --resume-if-present)"
+            )
     for key in ("activeDeadlineSeconds", "ttlSecondsAfterFinished"):
         if not isinstance(spec.get(key), int):
             problems.append(f"job-bounds: {name} has no {key}")

@@ -163,8 +163,13 @@ pub struct Args {
     /// run id, stats, start and plan; workers that reconnect are adopted and resend what
     /// they held. Give the flags the run started with; checkpoints keep going to this file
     /// unless --checkpoint says otherwise. Headless, closed-model runs.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume_if_present")]
     pub resume: Option<PathBuf>,
+
+    /// With --checkpoint FILE: resume the run FILE holds when it is unfinished, else start
+    /// a new run. For a master that is started again after its pod was lost (Kubernetes).
+    #[arg(long = "resume-if-present", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub resume_if_present: bool,
 
     /// Stop the run (exit code 3) when a worker is lost, instead of giving its users to the others.
     #[arg(long = "fail-on-worker-loss", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]

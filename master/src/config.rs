@@ -224,7 +224,18 @@ impl MasterConfig {
             },
         )?;
         check_plan_size(&resolved.plan)?;
-        let resume = match &args.resume {
+        let resume_path = match (&args.resume, args.resume_if_present, &args.checkpoint) {
+            (Some(path), _, _) => Some(path),
+            (None, true, None) => {
+                return Err(invalid(
+                    "--resume-if-present",
+                    "needs --checkpoint FILE (the file to resume from)".into(),
+                ));
+            }
+            (None, true, Some(path)) => resume::unfinished(path).then_some(path),
+            (None, false, _) => None,
+        };
+        let resume = match resume_path {
             Some(_) if !args.headless => {
                 return Err(invalid(
                     "--resume",

@@ -81,6 +81,7 @@ pub const KEYS: &[Key] = &[
     key("no-slo", "--no-slo", Kind::Bool),
     key("checkpoint", "--checkpoint", Kind::Value),
     key("checkpoint-interval", "--checkpoint-interval", Kind::Value),
+    key("resume-if-present", "--resume-if-present", Kind::Bool),
     key("fail-on-worker-loss", "--fail-on-worker-loss", Kind::Bool),
     key("exit-code-on-error", "--exit-code-on-error", Kind::Value),
     key("request-timeout", "--request-timeout", Kind::Value),
@@ -167,7 +168,7 @@ pub enum ProfileError {
         source: std::io::Error,
     },
     /// A line that is neither a setting, a comment nor blank.
-    #[error("{origin}: expected `key = value` or `key: value`, found {text:?}")]
+    #[error("{origin}: expected `key = value` or `key: value`, found {:?}", quote(.text))]
     Malformed {
         /// Where.
         origin: Origin,
@@ -175,7 +176,7 @@ pub enum ProfileError {
         text: String,
     },
     /// A key lv does not know.
-    #[error("{origin}: unknown key {key:?}{}", did_you_mean(*.suggestion))]
+    #[error("{origin}: unknown key {:?}{}", quote(.key), did_you_mean(*.suggestion))]
     UnknownKey {
         /// Where.
         origin: Origin,
@@ -203,7 +204,7 @@ pub enum ProfileError {
         key: &'static str,
     },
     /// Not a boolean.
-    #[error("{origin}: {key:?} must be true or false, found {value:?}")]
+    #[error("{origin}: {key:?} must be true or false, found {:?}", quote(.value))]
     BadBool {
         /// Where.
         origin: Origin,
@@ -220,6 +221,11 @@ pub enum ProfileError {
         /// The parser's message.
         detail: String,
     },
+}
+
+/// A value as error messages quote it: cut short when it is long.
+fn quote(value: &str) -> String {
+    lv_common::bounds::quote(value)
 }
 
 fn did_you_mean(suggestion: Option<&str>) -> String {
@@ -414,9 +420,14 @@ fn unquote(value: &str) -> &str {
 /// The known key closest to `name`, when it is a plausible typo.
 fn closest(name: &str) -> Option<&'static str> {
     let wanted = name.to_ascii_lowercase().replace('_', "-");
+    let close = |d: usize, k: &str| d <= 2.max(k.len() / 4);
+    // The distance is at least the difference in length: a name too long (or short) to be a
+    // typo of a key is not compared with it, so a huge key costs no quadratic work.
+    let len = wanted.chars().count();
     KEYS.iter()
+        .filter(|k| close(len.abs_diff(k.name.len()), k.name))
         .map(|k| (edit_distance(&wanted, k.name), k.name))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .filter(|(d, k)| close(*d, k))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }

@@ -155,6 +155,13 @@ pub async fn run_with_web(
             );
         }
         outputs::write_all(&config.output_paths(), &outcome.summary, &outcome.stats);
+        // The checkpoint becomes the final report: the run is over, nothing to resume.
+        if let Some(path) = config.checkpoint.as_ref()
+            && outcome.summary.started_unix_ms > 0
+            && let Err(err) = crate::summary::write_json(&outcome.summary, path)
+        {
+            warn!(path = %path.display(), "cannot mark the checkpoint finished: {err}");
+        }
     }
     Ok(outcome)
 }

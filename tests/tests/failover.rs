@@ -50,6 +50,8 @@ async fn a_killed_master_resumes_its_run_and_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     first.kill9().await;
     let before = summary(&checkpoint);
+    let unfinished = dir.path().join("unfinished.json");
+    std::fs::copy(&checkpoint, &unfinished).expect("keep the unfinished checkpoint");
     let received_at_kill = target.total();
     assert!(
         before["total"]["requests"].as_u64().unwrap_or(0) < received_at_kill,
@@ -116,6 +118,31 @@ async fn a_killed_master_resumes_its_run_and_loses_nothing() {
     assert!(
         (13.0..18.0).contains(&run_s),
         "the run time counts from the original start: {run_s}"
+    );
+
+    // The checkpoint is now the final report: a master restarted with
+    // --resume-if-present (as the Kubernetes failover component runs it) starts a new run;
+    // with the unfinished checkpoint it resumes; without a file it starts a new run.
+    assert_eq!(summary(&checkpoint)["checkpoint"], false, "the run is over");
+    let resumes = |file: &std::path::Path| {
+        let words = master_args(&scenario, 0, &["-u", "6", "-r", "100", "-t", "14s"]);
+        let file = file.display().to_string();
+        let env = move |name: &str| match name {
+            "LV_CHECKPOINT" => Some(file.clone()),
+            "LV_RESUME_IF_PRESENT" => Some("true".to_owned()),
+            _ => None,
+        };
+        let argv = std::iter::once("lv-master".to_owned()).chain(words);
+        let args = lv_master::cli::load_args(argv, env).expect("valid settings");
+        let (config, _) = lv_master::config::MasterConfig::from_args(&args).expect("valid config");
+        config.resume.map(|c| c.summary.run_id.clone())
+    };
+    assert_eq!(resumes(&checkpoint), None, "a finished run is not resumed");
+    assert_eq!(resumes(&unfinished).as_deref(), before["run_id"].as_str());
+    assert_eq!(
+        resumes(&dir.path().join("absent.json")),
+        None,
+        "no file: a new run"
     );
     drop(workers);
     stop.cancel();

@@ -25,8 +25,9 @@ struct Args {
     /// Give up when no master answers within this long (e.g. 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     connect_timeout: Duration,
-    /// Give up (exit 3) when a lost master does not answer again within this long.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Give up (exit 3) when a lost master does not answer again within this long (a
+    /// restarted master resumes its run from its checkpoint if it is back in time).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "LV_RECONNECT_TIMEOUT")]
     reconnect_timeout: Duration,
     /// Silence from the master longer than this stops all users.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]

@@ -47,6 +47,15 @@ pub fn fingerprint(plan_json: &[u8]) -> String {
     format!("{hash:016x}")
 }
 
+/// True when `path` may hold a run to resume: it exists and is not a finished run's report
+/// (a file that cannot be read as a report counts, so that [`load`] says what is wrong).
+pub(crate) fn unfinished(path: &Path) -> bool {
+    match read_json(path) {
+        Ok(summary) => summary.checkpoint,
+        Err(_) => path.exists(),
+    }
+}
+
 /// Reads the checkpoint at `path` and checks that it continues a run of `plan`.
 pub(crate) fn load(path: &Path, plan: &Plan, open: bool) -> Result<Arc<Checkpoint>, ConfigError> {
     let invalid = |detail: String| ConfigError::InvalidOption {
