@@ -111,7 +111,7 @@ build_if_needed() {
     [[ -n $stale ]] || return 0
     command -v cargo >/dev/null || die 3 "cargo is needed to build lv ($stale)"
     say "==> building lv ($BUILD_PROFILE binaries: $stale)"
-    cargo build "${BUILD_FLAGS[@]}" --locked --bins
+    cargo build "${BUILD_FLAGS[@]}" --locked -p lv-master -p lv-worker -p lv-fleet-sim --bins
     # cargo leaves a binary alone when only files it does not use changed.
     touch "$BIN_DIR/lv-master"
 }

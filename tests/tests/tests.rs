@@ -11,6 +11,7 @@ mod load;
 mod open;
 mod processes;
 mod profiles;
+mod readme;
 mod rejection;
 mod reports;
 mod scale;
