@@ -20,9 +20,7 @@
 
 /// Generated protocol types and gRPC stubs (package `lv.v1`).
 #[allow(missing_docs, clippy::all)]
-pub mod pb {
-    tonic::include_proto!("lv.v1");
-}
+pub mod pb;
 
 pub mod bounds;
 pub mod duration;

@@ -15,13 +15,16 @@ use hdrhistogram::Histogram;
 use crate::kind::SloKind;
 
 mod counts;
+mod error;
+mod layout;
 mod v2;
 
 use counts::Counts;
+pub use error::StatsError;
+pub use layout::HISTOGRAM_MAX_US;
+use layout::MAX_PARTS_REQUESTS;
 pub use v2::{deflate_v2, inflate_v2};
 
-/// Largest response time the histogram resolves (1 h, in microseconds); larger ones saturate.
-pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
 /// Distinct (method, name) keys kept, overflow rows included; further ones are recorded under
 /// [`OVERFLOW_NAME`].
 pub const MAX_ENDPOINTS: usize = 1_000;
@@ -37,12 +40,7 @@ pub const MAX_EXCEPTION_KINDS: usize = 200;
 /// Longest error or exception message kept, in bytes, including the trailing "…" of a cut one.
 pub const MAX_MESSAGE_LEN: usize = 300;
 
-/// Significant digits of every histogram.
-const SIGNIFICANT_DIGITS: u8 = 3;
 const ELLIPSIS: &str = "…";
-/// More requests than this in one set of parts is rejected as implausible; it also keeps every
-/// sum of histogram counts far from `u64` overflow.
-const MAX_PARTS_REQUESTS: u64 = 1 << 48;
 
 /// Key of one endpoint row: HTTP method and stats name.
 #[derive(
@@ -66,47 +64,6 @@ pub struct FailureKey {
     pub name: String,
     /// Error text, at most [`MAX_MESSAGE_LEN`] bytes.
     pub error: String,
-}
-
-/// Why [`EndpointStats::from_parts`] refused its input.
-#[derive(Debug, thiserror::Error)]
-pub enum StatsError {
-    /// The histogram bytes are not a V2 histogram with lv's parameters.
-    #[error("histogram bytes rejected: {reason}")]
-    BadHistogram {
-        /// What was wrong with the bytes.
-        reason: String,
-    },
-    /// More failures than requests.
-    #[error("{failures} failures reported for only {requests} requests")]
-    FailuresExceedRequests {
-        /// Failures claimed.
-        failures: u64,
-        /// Requests claimed.
-        requests: u64,
-    },
-    /// The histogram does not hold one sample per request.
-    #[error("histogram holds {histogram} samples but {requests} requests were reported")]
-    CountMismatch {
-        /// Samples in the histogram.
-        histogram: u64,
-        /// Requests claimed.
-        requests: u64,
-    },
-    /// Minimum response time above the maximum.
-    #[error("minimum response time {min_us} us exceeds maximum {max_us} us")]
-    MinAboveMax {
-        /// Minimum claimed.
-        min_us: u64,
-        /// Maximum claimed.
-        max_us: u64,
-    },
-    /// More requests than one report can plausibly hold.
-    #[error("{requests} requests in one report is more than the limit of {MAX_PARTS_REQUESTS}")]
-    TooManyRequests {
-        /// Requests claimed.
-        requests: u64,
-    },
 }
 
 /// Stats of one endpoint (or of several merged): counts, exact min/max/sum and a histogram.
@@ -570,10 +527,6 @@ ordered_by_parts!(EndpointRef, EndpointKey);
 ordered_by_parts!(FailureRef, FailureKey);
 
 /// A fresh histogram with lv's bounds.
-fn empty_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS)
-        .expect("lv's histogram bounds are valid constants")
-}
 
 #[cfg(test)]
 mod tests;

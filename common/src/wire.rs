@@ -14,34 +14,14 @@ use crate::plan::Plan;
 use crate::quota::ClassUsers;
 use crate::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 
+mod error;
 mod open;
 mod stages;
 
+pub use error::WireError;
+use error::wire_err;
 pub use open::OpenLoad;
 pub use stages::StageClock;
-
-/// A message that does not make sense.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed {message}: {detail}")]
-pub struct WireError {
-    /// The message type.
-    pub message: &'static str,
-    /// What is wrong with it.
-    pub detail: String,
-}
-
-impl From<WireError> for tonic::Status {
-    fn from(err: WireError) -> Self {
-        tonic::Status::invalid_argument(err.to_string())
-    }
-}
-
-fn wire_err(message: &'static str, detail: impl Into<String>) -> WireError {
-    WireError {
-        message,
-        detail: detail.into(),
-    }
-}
 
 /// The desired state of a worker for one run.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@
 
 use hdrhistogram::Histogram;
 
-use super::{HISTOGRAM_MAX_US, empty_histogram};
+use super::layout::{HISTOGRAM_MAX_US, empty_histogram};
 
 /// Counters of a histogram with lv's bounds (1 us..=1 h, 3 significant digits).
 pub(super) const BUCKETS: usize = 23 * SUB_BUCKET_HALF_COUNT;

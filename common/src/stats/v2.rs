@@ -17,7 +17,8 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 
 use super::counts::{BUCKETS, Bucket, Counts};
-use super::{HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS, StatsError};
+use super::error::StatsError;
+use super::layout::{HISTOGRAM_MAX_US, SIGNIFICANT_DIGITS};
 
 /// V2 cookies and header size of the HdrHistogram encoding (see `hdrhistogram::serialization`).
 const V2_COOKIE: u32 = 0x1c84_9313;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::stages::{stage_from_pb, stage_to_pb};
-use super::{WireError, wire_err};
+use super::error::{WireError, wire_err};
 use crate::load::{
     ArrivalCounts, ArrivalKind, OnSaturation, OpenEndpoint, OpenStats, Schedule, Stage, Stripe,
 };

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{WireError, wire_err};
+use super::error::{WireError, wire_err};
 use crate::load::Stage;
 use crate::pb;
 

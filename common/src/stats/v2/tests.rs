@@ -7,7 +7,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer,
 use proptest::prelude::*;
 
 use super::*;
-use crate::stats::{EndpointStats, empty_histogram};
+use crate::stats::EndpointStats;
+use crate::stats::layout::empty_histogram;
 
 fn latencies() -> impl Strategy<Value = Vec<u64>> {
     let value = prop_oneof![
