@@ -526,7 +526,5 @@ macro_rules! ordered_by_parts {
 ordered_by_parts!(EndpointRef, EndpointKey);
 ordered_by_parts!(FailureRef, FailureKey);
 
-/// A fresh histogram with lv's bounds.
-
 #[cfg(test)]
 mod tests;

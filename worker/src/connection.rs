@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tracing::{debug, error, info, warn};
 
+use crate::config::{WorkerConfig, WorkerError};
 use crate::outbox::{DEFAULT_CAPACITY, Outbox};
 use crate::recorder::Recorder;
 use crate::swarm::SwarmHandle;
-use crate::{WorkerConfig, WorkerError};
 
 mod flush;
 

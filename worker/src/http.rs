@@ -15,8 +15,10 @@
 mod codec;
 pub mod cookies;
 mod decode;
+mod error;
 mod pool;
 pub mod redirect;
+mod request;
 mod stream;
 pub mod tls;
 
@@ -25,38 +27,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderValue, Method, Uri};
 use tokio::time::Instant;
 
 pub use self::cookies::CookieJar;
 pub use self::decode::MAX_DECODED_BODY;
+pub use self::error::{RequestError, error_chain};
 pub use self::pool::Session;
 use self::pool::{Conn, Pool, Slot};
 use self::redirect::MAX_REDIRECTS;
+pub use self::request::{MAX_KEPT_BODY, OutRequest};
 use self::stream::{Origin, Stream};
 pub use self::tls::{TargetTls, TargetTlsFiles, TlsFileError};
-
-/// Response bytes kept for checks and extraction; the rest is counted and dropped.
-pub const MAX_KEPT_BODY: usize = 1 << 20;
-
-/// A request ready to send.
-#[derive(Debug, Clone)]
-pub struct OutRequest {
-    /// Method.
-    pub method: Method,
-    /// Full URL.
-    pub url: String,
-    /// Headers.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Body bytes (empty for none).
-    pub body: Bytes,
-    /// Give up after this long (connect, send and read the whole body).
-    pub timeout: Duration,
-    /// Keep the body (up to [`MAX_KEPT_BODY`]) for checks.
-    pub keep_body: bool,
-    /// Follow redirects (up to [`MAX_REDIRECTS`]) and answer with the last response.
-    pub follow_redirects: bool,
-}
 
 /// A request with no dynamic part, checked and encoded once for every user that sends it
 /// ([`HttpClient::fix`]).
@@ -97,32 +79,6 @@ pub struct InResponse {
     pub elapsed: Duration,
     /// Redirects followed.
     pub redirects: u32,
-}
-
-/// Why a request got no complete response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
-    /// The request could not be built (bad URL or header after rendering).
-    #[error("invalid request: {0}")]
-    Invalid(String),
-    /// No response within the timeout.
-    #[error("timeout after {0:?}")]
-    Timeout(Duration),
-    /// The target refused the connection.
-    #[error("connection refused")]
-    Refused,
-    /// A redirect's `Location` cannot be followed.
-    #[error("bad redirect: {0}")]
-    BadRedirect(String),
-    /// The redirect chain is longer than [`MAX_REDIRECTS`].
-    #[error("too many redirects ({0})")]
-    TooManyRedirects(u32),
-    /// The body could not be decoded (corrupt, or larger than [`MAX_DECODED_BODY`]).
-    #[error("{0}")]
-    Decode(String),
-    /// Any other transport error.
-    #[error("{0}")]
-    Transport(String),
 }
 
 /// The shared client.
@@ -452,21 +408,6 @@ fn split_url(url: &str) -> Result<(Origin, String, String), RequestError> {
         host_header,
         path,
     ))
-}
-
-/// An error and its causes, joined by `: `.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -23,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::HttpClient;
 use crate::recorder::Recorder;
+pub use arrival::Arrival;
 use iteration::IterationEnv;
 
+mod arrival;
 pub mod iteration;
 pub mod pacer;
 
@@ -52,15 +54,6 @@ pub struct OpenSpec {
     pub on_saturation: OnSaturation,
     /// How the executor waits for each planned instant.
     pub pacer: Pacer,
-}
-
-/// One planned arrival, handed to the iteration that serves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arrival {
-    /// Global arrival index.
-    pub k: u64,
-    /// When it was planned to start; response times are measured from here.
-    pub intended: Instant,
 }
 
 /// How the executor ends.

@@ -3,12 +3,9 @@
 //! stopped (finishes the request in flight, then leaves) or killed (leaves at once; a
 //! request in flight then counts as cut off, not as a failure).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method};
-use lv_common::plan::{Body, ClassPlan, StepPlan, TaskPlan};
+use lv_common::plan::{StepPlan, TaskPlan};
 use lv_common::template::UserVars;
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -16,71 +13,21 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{CookieJar, HttpClient, OutRequest, Outgoing, RequestError, Session, UserHttp};
+use crate::http::{CookieJar, Outgoing, RequestError, Session, UserHttp};
 use crate::recorder::Recorder;
 
+mod env;
 mod fixed;
+mod render;
 mod squad;
 
+pub use env::UserEnv;
 pub(crate) use fixed::Step;
-use fixed::{FixedSteps, steps};
+use render::render;
 pub use squad::{Member, Squad};
 
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
 const IDLE_PAUSE: Duration = Duration::from_millis(100);
-
-/// What a user needs to run.
-#[derive(Clone, Debug)]
-pub struct UserEnv {
-    /// The class it belongs to.
-    class: Arc<ClassPlan>,
-    /// The requests of the class's steps that have no dynamic part, encoded once.
-    fixed: Arc<FixedSteps>,
-    /// The shared HTTP client.
-    pub client: HttpClient,
-    /// Where to record.
-    pub recorder: Recorder,
-    /// Keep connections of its own while it waits, instead of sharing the worker's.
-    pub own_connections: bool,
-}
-
-impl UserEnv {
-    /// The environment of users of `class`; encodes its fixed requests once.
-    pub fn new(
-        class: Arc<ClassPlan>,
-        client: HttpClient,
-        recorder: Recorder,
-        own_connections: bool,
-    ) -> UserEnv {
-        let fixed = Arc::new(FixedSteps::new(&class, &client));
-        UserEnv {
-            class,
-            fixed,
-            client,
-            recorder,
-            own_connections,
-        }
-    }
-
-    /// The class its users belong to.
-    pub fn class(&self) -> &Arc<ClassPlan> {
-        &self.class
-    }
-
-    /// The class's `on_start` steps.
-    pub(crate) fn on_start(&self) -> impl Iterator<Item = Step<'_>> {
-        steps(&self.class.on_start, &self.fixed.on_start)
-    }
-
-    /// The steps of the class's task number `task` (none when there is no such task).
-    pub(crate) fn task_steps(&self, task: usize) -> impl Iterator<Item = Step<'_>> {
-        let plans = self.class.tasks.get(task).map_or(&[][..], |t| &t.steps);
-        steps(
-            plans,
-            self.fixed.tasks.get(task).map_or(&[][..], Vec::as_slice),
-        )
-    }
-}
 
 /// Runs one user until it is retired or stopped (or killed).
 ///
@@ -340,50 +287,6 @@ impl Drop for CutOffGuard<'_> {
             recorder.cut_off();
         }
     }
-}
-
-fn render(step: &StepPlan, vars: &UserVars, rng: &mut SmallRng) -> Result<OutRequest, String> {
-    let mut url = String::with_capacity(step.base_url.len() + 32);
-    url.push_str(&step.base_url);
-    step.path
-        .render_into(vars, rng, &mut url)
-        .map_err(|e| e.to_string())?;
-    let method = Method::from_bytes(step.method.as_bytes()).map_err(|e| e.to_string())?;
-    let mut headers = Vec::with_capacity(step.headers.len() + 1);
-    for (name, value) in &step.headers {
-        let value = value.render(vars, rng).map_err(|e| e.to_string())?;
-        headers.push((
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name}: {e}"))?,
-            HeaderValue::from_str(&value).map_err(|e| format!("header {name}: {e}"))?,
-        ));
-    }
-    let body = match &step.body {
-        Body::Empty => Bytes::new(),
-        Body::Text(text) => Bytes::from(text.render(vars, rng).map_err(|e| e.to_string())?),
-        Body::Json(json) => {
-            let value = json.render(vars, rng).map_err(|e| e.to_string())?;
-            if !step
-                .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            {
-                headers.push((
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ));
-            }
-            Bytes::from(serde_json::to_vec(&value).map_err(|e| e.to_string())?)
-        }
-    };
-    Ok(OutRequest {
-        method,
-        url,
-        headers,
-        body,
-        timeout: Duration::from_millis(step.timeout_ms),
-        keep_body: !step.checks.is_empty() || !step.extract.is_empty(),
-        follow_redirects: step.follow_redirects,
-    })
 }
 
 /// Decides success from the status and checks; on success returns the parsed JSON when

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::stages::{stage_from_pb, stage_to_pb};
 use super::error::{WireError, wire_err};
+use super::stages::{stage_from_pb, stage_to_pb};
 use crate::load::{
     ArrivalCounts, ArrivalKind, OnSaturation, OpenEndpoint, OpenStats, Schedule, Stage, Stripe,
 };

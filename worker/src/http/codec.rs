@@ -11,8 +11,8 @@ use bytes::{Buf, BytesMut};
 use http::{HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::RequestError;
 use super::decode::{Encoding, Sink};
+use super::error::RequestError;
 
 /// Most header lines accepted in a response.
 const MAX_HEADERS: usize = 100;
@@ -60,7 +60,7 @@ pub(super) struct Response {
     pub status: u16,
     /// Body bytes after decoding, all of them.
     pub content_len: u64,
-    /// The first [`super::MAX_KEPT_BODY`] decoded body bytes, when asked for.
+    /// The first [`MAX_KEPT_BODY`](super::request::MAX_KEPT_BODY) decoded body bytes, when asked for.
     pub body: Vec<u8>,
     /// The connection is clean and may be reused.
     pub reusable: bool,

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
 
-use super::MAX_KEPT_BODY;
+use super::request::MAX_KEPT_BODY;
 
 /// Most decoded bytes accepted from one compressed body.
 pub const MAX_DECODED_BODY: u64 = 64 << 20;

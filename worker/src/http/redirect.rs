@@ -10,7 +10,8 @@
 use http::{HeaderName, Method, header};
 use url::Url;
 
-use super::{OutRequest, RequestError};
+use super::error::RequestError;
+use super::request::OutRequest;
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: u32 = 10;

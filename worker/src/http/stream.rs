@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::RequestError;
+use super::error::{RequestError, error_chain};
 
 /// Where requests go: scheme, host and port (the pool keeps connections per origin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +143,6 @@ pub(super) fn io_error(err: &io::Error) -> RequestError {
     }
     match err.kind() {
         io::ErrorKind::ConnectionRefused => RequestError::Refused,
-        _ => RequestError::Transport(super::error_chain(err)),
+        _ => RequestError::Transport(error_chain(err)),
     }
 }

@@ -16,7 +16,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use super::Arrival;
+use super::arrival::Arrival;
 use crate::http::{CookieJar, HttpClient, Session, UserHttp};
 use crate::recorder::Recorder;
 use crate::user::{Step, UserEnv, exchange, pick_task, record_and_extract};

@@ -7,7 +7,7 @@ use lv_common::template::{JsonTemplate, UserVars};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use super::render;
+use super::render::render;
 use crate::http::{FixedRequest, HttpClient};
 
 /// A step's plan and, when it is fixed, its request encoded once.

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
-use super::UserEnv;
+use super::env::UserEnv;
 
 /// The users of one class in one run: what they share, and which are retired or waiting.
 #[derive(Debug)]

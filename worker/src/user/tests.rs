@@ -17,6 +17,8 @@ use rand::SeedableRng;
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::http::HttpClient;
+use lv_common::plan::{Body, ClassPlan};
 
 fn task(name: &str, weight: u32, requires: &[&str]) -> TaskPlan {
     TaskPlan {
