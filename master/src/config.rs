@@ -16,10 +16,13 @@ use lv_common::load::{LoadShape, Model, Stage};
 
 use crate::cli::Args;
 
+mod error;
 mod load;
 pub mod resume;
+
 use crate::format::report_name;
-use crate::slo::{SloError, SloTable};
+use crate::slo::SloTable;
+pub use error::ConfigError;
 
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
@@ -111,36 +114,6 @@ pub struct SloSetup {
     pub level: String,
     /// Level as asked for (`stress`).
     pub asked: String,
-}
-
-/// A configuration problem: always exit code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A `--target-*` TLS file cannot be used.
-    #[error(transparent)]
-    TargetTls(#[from] lv_worker::http::TlsFileError),
-    /// A value out of range.
-    #[error("invalid value for {option}: {detail}")]
-    InvalidOption {
-        /// The option, as on the command line.
-        option: &'static str,
-        /// What is wrong.
-        detail: String,
-    },
-    /// The fleet map could not be used.
-    #[error(transparent)]
-    Fleet(#[from] lv_common::fleet::FleetError),
-    /// The scenarios could not be used.
-    #[error(transparent)]
-    Scenario(#[from] lv_common::scenario::ScenarioError),
-    /// The SLO table could not be used.
-    #[error(transparent)]
-    Slo(#[from] SloError),
-    /// Binding publicly without a token.
-    #[error(
-        "refusing to accept workers on {0} without a token: anyone who can reach it could direct the load. Set --token (or LV_TOKEN), bind 127.0.0.1, or pass --insecure"
-    )]
-    Unprotected(String),
 }
 
 impl MasterConfig {

@@ -265,7 +265,7 @@ pub fn losses(summary: &Summary) -> String {
         let end = period
             .to_unix_ms
             .map_or_else(|| "the end of the run".to_owned(), utc_timestamp);
-        let cause = if period.worker_id == crate::coordinator::OUTAGE_CAUSE {
+        let cause = if period.worker_id == crate::summary::OUTAGE_CAUSE {
             "the master was restarted".to_owned()
         } else {
             format!("worker {} lost", period.worker_id)

@@ -33,6 +33,7 @@ use crate::summary::{BelowTarget, MasterOutage};
 
 mod assign;
 mod clock;
+mod link;
 mod live;
 mod liveness;
 mod open;
@@ -46,8 +47,7 @@ mod tests;
 mod timers;
 
 pub use clock::WallClock;
-pub use resume::OUTAGE_CAUSE;
-pub use session::{Session, WebLink};
+pub use link::{Session, WebLink};
 use timers::{Timers, Wake};
 
 /// What the gRPC side tells the coordinator.
@@ -146,7 +146,7 @@ pub struct Coordinator {
     /// Workers already warned that their share exceeds their connection budget.
     warned_fd: BTreeSet<String>,
     /// Snapshots for the web, and UI mode.
-    web: Option<session::Web>,
+    web: Option<link::Web>,
     /// Open model: the schedule and the stripes (`None` in a closed run or before start).
     open: Option<open::OpenRun>,
     /// A run with a `[load]` shape: its stage clock and, in the closed model, the target
@@ -211,13 +211,13 @@ impl Coordinator {
         }
         let mut timers = Timers::new(&self.config);
         let mut stop_requested = false;
-        let mut commands = self.web.as_mut().and_then(session::Web::take_commands);
+        let mut commands = self.web.as_mut().and_then(link::Web::take_commands);
         while !self.is_done() {
             let state = self.run_state();
             let quit_at = self.web.as_ref().and_then(|w| w.quit_at);
             let stage_at = self.next_stage_at();
             tokio::select! {
-                Some(command) = session::next_command(&mut commands) => self.on_command(command),
+                Some(command) = link::next_command(&mut commands) => self.on_command(command),
                 () = sleep_until_or_never(quit_at) => {
                     info!("--autoquit: exiting");
                     stop_requested = true;
@@ -653,7 +653,7 @@ impl Coordinator {
 
     fn finish(mut self) -> RunResult {
         let ended = self.clock.now_ms();
-        let ui = self.web.as_ref().is_some_and(session::Web::is_ui);
+        let ui = self.web.as_ref().is_some_and(link::Web::is_ui);
         if self.started.is_some() && !ui {
             self.stats.close_interval(ended, 0);
         }

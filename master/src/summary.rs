@@ -80,6 +80,9 @@ pub struct Summary {
     pub resume: Option<ResumeState>,
 }
 
+/// The `worker_id` of the below-target period a master outage starts.
+pub const OUTAGE_CAUSE: &str = "master (restarted)";
+
 /// A master that died and the one that resumed its run from the last checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MasterOutage {

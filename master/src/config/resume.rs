@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use lv_common::plan::Plan;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use crate::aggregate::RunStats;
 use crate::summary::{ResumeState, Summary, read_json, run_stats_from};
 

@@ -14,10 +14,7 @@ use tracing::{info, warn};
 use super::Coordinator;
 use crate::config::resume::{Checkpoint, fingerprint};
 use crate::registry::{WorkerEntry, WorkerState};
-use crate::summary::{BelowTarget, MasterOutage, ResumeState};
-
-/// The `worker_id` of the below-target period a master outage starts.
-pub const OUTAGE_CAUSE: &str = "master (restarted)";
+use crate::summary::{BelowTarget, MasterOutage, OUTAGE_CAUSE, ResumeState};
 
 impl Coordinator {
     /// Takes over the run of `checkpoint`: its id, stats, workers (missing until they

@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::super::Phase;
 use super::super::testing::{TestCluster, ms, test_config};
-use super::{Session, WebLink};
 use crate::cli::Args;
+use crate::coordinator::{Session, WebLink};
 use crate::web::control::{Command, CommandError, RunParams, Started};
 use crate::web::snapshot::{Catalog, RunState, Snapshot};
 
