@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 
+use lv_common::kind::SloKind;
 use lv_common::load::{ArrivalCounts, OpenStats};
 use lv_common::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 use lv_common::wire::Report;
@@ -83,11 +84,80 @@ pub struct HistoryRow {
     /// Per-endpoint lines, with `--csv-full-history` only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointHistory>,
+    /// One line per SLO kind that has had a request so far, over the same window as the
+    /// row's own rates and percentiles (endpoints without a kind are in none of them);
+    /// empty in reports written before lv kept it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kinds: BTreeMap<SloKind, KindHistory>,
+}
+
+/// One SLO kind's line of a history row: its endpoints merged, over the current window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KindHistory {
+    /// Requests of this kind per second over the current window.
+    pub rps: f64,
+    /// Median over the current window, ms; `None` (null) when the window had no request
+    /// of this kind.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile over the current window, ms; `None` as for `p50_ms`.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile over the current window, ms; `None` as for `p50_ms`.
+    pub p99_ms: Option<f64>,
+    /// Requests of this kind so far.
+    pub total_requests: u64,
+}
+
+/// Stats split by the SLO kind of their endpoints: slot 0 for endpoints without a kind, then
+/// one per [`SloKind::ALL`], in order. A fixed array, so a report's merge costs no lookup.
+#[derive(Debug, Clone, Default)]
+struct ByKind([EndpointStats; 1 + SloKind::ALL.len()]);
+
+impl ByKind {
+    fn slot(kind: Option<SloKind>) -> usize {
+        match kind {
+            None => 0,
+            Some(SloKind::Health) => 1,
+            Some(SloKind::Event) => 2,
+            Some(SloKind::Chat) => 3,
+            Some(SloKind::Creative) => 4,
+        }
+    }
+
+    fn get_mut(&mut self, kind: Option<SloKind>) -> &mut EndpointStats {
+        &mut self.0[Self::slot(kind)]
+    }
+
+    fn get(&self, kind: SloKind) -> &EndpointStats {
+        &self.0[Self::slot(Some(kind))]
+    }
+
+    /// Adds every slot of `other` to the same slot here.
+    fn merge(&mut self, other: &ByKind) {
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            mine.merge(theirs);
+        }
+    }
+
+    /// Adds every slot, kinds or not, to `total`.
+    fn merge_into(&self, total: &mut EndpointStats) {
+        for stats in &self.0 {
+            total.merge(stats);
+        }
+    }
+
+    /// The kinds with requests here, and their stats.
+    fn kinds(&self) -> impl Iterator<Item = (SloKind, &EndpointStats)> {
+        SloKind::ALL
+            .into_iter()
+            .map(|kind| (kind, self.get(kind)))
+            .filter(|(_, stats)| !stats.is_empty())
+    }
 }
 
 struct Interval {
     seconds: f64,
-    total: EndpointStats,
+    /// The interval's requests by kind; together, its total.
+    kinds: ByKind,
     per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     /// Per-endpoint stats, kept only for `--csv-full-history`.
     endpoints: BTreeMap<EndpointKey, EndpointStats>,
@@ -161,9 +231,12 @@ pub struct RunStats {
     /// Earliest start and latest end (Unix ms) of the open-model reports merged since the
     /// last interval closed.
     open_interval_span: Option<(i64, i64)>,
-    open_total: EndpointStats,
     open_per_endpoint: BTreeMap<EndpointKey, (u64, u64)>,
     open_since_ms: Option<i64>,
+    /// Requests merged since the last interval closed, by the SLO kind of their endpoint.
+    open_kinds: ByKind,
+    /// Requests of each kind so far, as of the last closed interval.
+    kind_requests: BTreeMap<SloKind, u64>,
     window: VecDeque<Interval>,
     /// Keep per-endpoint windows and history lines (`--csv-full-history`).
     endpoint_history: bool,
@@ -198,7 +271,9 @@ impl RunStats {
     pub fn merge_report(&mut self, worker_id: &str, report: &Report) {
         self.totals.merge(&report.stats);
         for (key, endpoint) in &report.stats.endpoints {
-            self.open_total.merge(endpoint);
+            // One merge per endpoint, as for a single total: the interval's total is made
+            // from its kinds when it closes.
+            self.open_kinds.get_mut(endpoint.kind).merge(endpoint);
             if self.endpoint_history {
                 self.open_endpoints
                     .entry(key.clone())
@@ -269,19 +344,45 @@ impl RunStats {
                 OpenInterval::new(from, to, &counts),
             );
         }
-        self.grand_total.merge(&self.open_total);
         let interval = Interval {
             seconds,
-            total: std::mem::take(&mut self.open_total),
+            kinds: std::mem::take(&mut self.open_kinds),
             per_endpoint: std::mem::take(&mut self.open_per_endpoint),
             endpoints: std::mem::take(&mut self.open_endpoints),
         };
+        interval.kinds.merge_into(&mut self.grand_total);
+        self.grand_total.kind = None;
+        for (kind, stats) in interval.kinds.kinds() {
+            *self.kind_requests.entry(kind).or_default() += stats.requests;
+        }
         self.window.push_back(interval);
         while self.window.len() > WINDOW_INTERVALS {
             self.window.pop_front();
         }
-        let current = self.current_total();
+        // The window by kind (a few merges per interval, not per report), then its total.
+        let mut current_kinds = ByKind::default();
+        for interval in &self.window {
+            current_kinds.merge(&interval.kinds);
+        }
+        let mut current = EndpointStats::default();
+        current_kinds.merge_into(&mut current);
         let window_seconds = self.window_seconds();
+        let kinds = self
+            .kind_requests
+            .iter()
+            .map(|(&kind, &total_requests)| {
+                let window = current_kinds.get(kind);
+                let at = |p: f64| (!window.is_empty()).then(|| window.percentile_ms(p));
+                let line = KindHistory {
+                    rps: per_second(window.requests, window_seconds),
+                    p50_ms: at(50.0),
+                    p95_ms: at(95.0),
+                    p99_ms: at(99.0),
+                    total_requests,
+                };
+                (kind, line)
+            })
+            .collect();
         let totals = &self.grand_total;
         // Each percentile is a scan of the counters: take them once, then pick from them.
         let total_percentiles_ms = percentiles(totals);
@@ -312,6 +413,7 @@ impl RunStats {
             } else {
                 Vec::new()
             },
+            kinds,
         });
         self.bound_history();
         let last = self.history.len() - 1;
@@ -381,8 +483,9 @@ impl RunStats {
     pub fn current_total(&self) -> EndpointStats {
         let mut total = EndpointStats::default();
         for interval in &self.window {
-            total.merge(&interval.total);
+            interval.kinds.merge_into(&mut total);
         }
+        total.kind = None;
         total
     }
 
@@ -532,6 +635,114 @@ mod tests {
             name: "ATLAS /health".into(),
         };
         assert_eq!(run.current_rate(&key), (0.0, 0.0));
+    }
+
+    /// A report of `health` health checks at 0.9 to 1.1 ms and `chats` chat turns at 90 to
+    /// 110 ms, spread evenly.
+    fn two_kinds(seq: u64, health: u64, chats: u64) -> Report {
+        let mut report = report(seq, &[]);
+        for i in 0..health {
+            let us = 900 + 200 * i / health.max(1);
+            let stats = &mut report.stats;
+            stats.record_request("GET", "ATLAS /health", Some(SloKind::Health), us, 10, None);
+        }
+        for i in 0..chats {
+            let us = 90_000 + 20_000 * i / chats.max(1);
+            let stats = &mut report.stats;
+            stats.record_request("POST", "ARIA /chat", Some(SloKind::Chat), us, 10, None);
+        }
+        report
+    }
+
+    #[test]
+    fn each_kind_has_its_own_window_percentiles_and_rate() {
+        let mut run = RunStats::default();
+        run.start(0);
+        run.merge_report("w1", &two_kinds(1, 60, 20));
+        run.merge_report("w2", &two_kinds(1, 40, 30));
+        let row = run.close_interval(2_000, 5).clone();
+        assert_eq!(
+            row.kinds.keys().copied().collect::<Vec<_>>(),
+            [SloKind::Health, SloKind::Chat]
+        );
+        let (health, chat) = (row.kinds[&SloKind::Health], row.kinds[&SloKind::Chat]);
+        let ms = |v: Option<f64>| v.expect("a window percentile");
+        // Each kind's p95 is near its own latency, not the other's.
+        assert!((1.05..=1.1).contains(&ms(health.p95_ms)), "{health:?}");
+        assert!((0.95..=1.05).contains(&ms(health.p50_ms)), "{health:?}");
+        assert!((105.0..=110.0).contains(&ms(chat.p95_ms)), "{chat:?}");
+        assert!((95.0..=105.0).contains(&ms(chat.p50_ms)), "{chat:?}");
+        assert!(ms(chat.p99_ms) >= ms(chat.p95_ms));
+        assert_eq!((health.rps, chat.rps), (50.0, 25.0));
+        assert_eq!((health.total_requests, chat.total_requests), (100, 50));
+        // The aggregated line is the kinds merged: its p95 is chat's, its median health's.
+        assert!((105.0..=110.0).contains(&row.p95_ms), "{}", row.p95_ms);
+        assert!(row.p50_ms < 1.1, "{}", row.p50_ms);
+        assert_eq!(row.total_requests, 150);
+        assert_eq!(run.current_total().requests, 150);
+        assert_eq!(run.current_total().kind, None);
+
+        // Only chats from now on: health keeps its window until it rolls out, then has a
+        // rate of 0 and no percentiles, and still its requests so far.
+        for i in 1..=WINDOW_INTERVALS as u64 {
+            run.merge_report("w1", &two_kinds(1 + i, 0, 10));
+            let row = run.close_interval(2_000 * (1 + i as i64), 5);
+            let health = row.kinds[&SloKind::Health];
+            let rolled_out = i == WINDOW_INTERVALS as u64;
+            assert_eq!(
+                health.p95_ms.is_none(),
+                rolled_out,
+                "interval {i}: {health:?}"
+            );
+            assert_eq!(health.total_requests, 100);
+            assert_eq!(row.kinds[&SloKind::Chat].total_requests, 50 + 10 * i);
+        }
+        let last = run.history.last().expect("rows");
+        assert_eq!(last.kinds[&SloKind::Health].rps, 0.0);
+        assert!((last.kinds[&SloKind::Chat].rps - 5.0).abs() < 1e-9);
+        assert!((100.0..=110.0).contains(&ms(last.kinds[&SloKind::Chat].p95_ms)));
+    }
+
+    #[test]
+    fn kind_lines_are_in_the_json_and_optional_when_read() {
+        let mut run = RunStats::default();
+        run.start(0);
+        run.merge_report("w1", &two_kinds(1, 10, 0));
+        run.merge_report("w1", &report(2, &[(5_000, None)]));
+        run.close_interval(2_000, 1);
+        let mut unkinded = report(3, &[]);
+        unkinded
+            .stats
+            .record_request("GET", "/x", None, 1_000, 1, None);
+        run.merge_report("w1", &unkinded);
+        run.close_interval(4_000, 1);
+        let row = run.history.last().expect("a row").clone();
+        // Endpoints without a kind are in the aggregate only.
+        assert_eq!(row.kinds.len(), 1);
+        assert_eq!(row.kinds[&SloKind::Health].total_requests, 11);
+        assert_eq!(row.total_requests, 12);
+        let json = serde_json::to_value(&row).expect("json");
+        let health = &json["kinds"]["health"];
+        assert_eq!(health["total_requests"], 11);
+        assert!(
+            health["p95_ms"].as_f64().is_some_and(|p| p > 4.9),
+            "{health}"
+        );
+        let back: HistoryRow = serde_json::from_value(json.clone()).expect("read back");
+        assert_eq!(back, row);
+        // A row written before kinds were kept still reads, with none.
+        let mut old = json;
+        old.as_object_mut().expect("an object").remove("kinds");
+        let old: HistoryRow = serde_json::from_value(old).expect("an old row");
+        assert!(old.kinds.is_empty());
+        // A run without kinds writes no `kinds` field.
+        let mut plain = RunStats::default();
+        plain.start(0);
+        plain.merge_report("w1", &unkinded);
+        let row = plain.close_interval(2_000, 1);
+        assert!(row.kinds.is_empty());
+        let text = serde_json::to_string(row).expect("json");
+        assert!(!text.contains("kinds"), "{text}");
     }
 
     #[test]

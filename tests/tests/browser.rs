@@ -164,6 +164,7 @@ async fn the_page_starts_edits_stops_and_downloads_a_run() {
         assert_eq!(pixels, json!(true), "{chart}");
     }
     browser.screenshot("web-ui-charts").await;
+    kind_charts_are_drawn(&browser).await;
 
     // Edit: 6 users, which the workers then run.
     browser.click("#b-edit").await;
@@ -195,6 +196,11 @@ async fn the_page_starts_edits_stops_and_downloads_a_run() {
             &format!("return Number(document.getElementById('c-rps').dataset.points) >= {rows}"),
         )
         .await;
+    // Some 20 s of the run, so the screenshots of the charts (here and in the HTML report
+    // after the stop) show lines rather than a few points.
+    kind_charts_screenshot(&browser, 10).await;
+
+    events_table_has_a_header_per_column(&browser, &cluster.url).await;
 
     // A fuller table for the README's screenshot.
     browser
@@ -291,8 +297,177 @@ async fn the_page_starts_edits_stops_and_downloads_a_run() {
     assert_eq!(aggregated, sim.counts().total, "the fleet saw them all");
 
     browser.screenshot("web-ui-stopped").await;
+    report_has_a_chart_per_kind(&browser, &cluster.url).await;
     browser.close().await;
     stop.cancel();
+}
+
+/// The Charts tab (open) draws one response-time chart per SLO kind, for the kinds of the
+/// report's latest history row, each with its lines drawn and its title.
+async fn kind_charts_are_drawn(browser: &Browser) {
+    const PAGE_KINDS: &str = "[...document.querySelectorAll('#c-kinds .chart[data-kind]')]\
+        .map(b => b.dataset.kind)";
+    browser
+        .wait_js(
+            "charts of at least two SLO kinds",
+            &format!("return !document.getElementById('kinds').hidden && {PAGE_KINDS}.length >= 2"),
+        )
+        .await;
+    let kinds = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch('api/v1/report').then(r => r.json())\
+               .then(r => done(Object.keys(r.history[r.history.length - 1].kinds || {})))",
+            vec![],
+        )
+        .await
+        .expect("fetch the report");
+    let kinds: Vec<String> = serde_json::from_value(kinds).expect("kind names");
+    assert!(kinds.len() >= 2, "kinds in the history: {kinds:?}");
+    browser
+        .wait_js(
+            &format!("a chart for each of the kinds {kinds:?}, in that order"),
+            &format!(
+                "return JSON.stringify({PAGE_KINDS}) === {:?}",
+                json!(kinds).to_string()
+            ),
+        )
+        .await;
+    for kind in &kinds {
+        // p50, p95 and p99 may overlap: count the pixels of all three colours.
+        let chart = format!("c-kind-{kind}");
+        let pixels = browser
+            .wait_js(
+                &format!("the {kind} chart drawing its lines"),
+                &format!(
+                    "const count = (v) => (function() {{ {SERIES_PIXELS} }}).apply(null, ['{chart}', v]); \
+                     const n = count('--c1') + count('--c2') + count('--c3'); return n > 50 ? n : 0"
+                ),
+            )
+            .await;
+        assert!(pixels.as_u64().is_some_and(|n| n > 50), "{kind}: {pixels}");
+        let title = browser
+            .js(
+                &format!(
+                    "return document.getElementById('{chart}').parentElement\
+                       .querySelector('h3').textContent"
+                ),
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            title,
+            json!(format!("{kind} response times (ms, current window)"))
+        );
+    }
+}
+
+/// Once the Charts tab (open) holds `rows` history rows, saves it scrolled to the response
+/// times, all endpoints then per kind, as `web-ui-kind-charts.png`.
+async fn kind_charts_screenshot(browser: &Browser, rows: u32) {
+    browser
+        .wait_js(
+            &format!("{rows} history rows on the charts"),
+            &format!("return Number(document.getElementById('c-rps').dataset.points) >= {rows}"),
+        )
+        .await;
+    browser
+        .js(
+            "document.getElementById('c-rt').parentElement.scrollIntoView(); return 1",
+            vec![],
+        )
+        .await;
+    browser.screenshot("web-ui-kind-charts").await;
+    browser.js("window.scrollTo(0, 0); return 1", vec![]).await;
+}
+
+/// Every table on the Workers tab, the run's events included, has a non-empty header over
+/// each of its columns; saves `web-ui-workers.png`.
+async fn events_table_has_a_header_per_column(browser: &Browser, url: &str) {
+    browser
+        .client
+        .goto(&format!("{url}#workers"))
+        .await
+        .expect("workers tab");
+    let columns = browser
+        .wait_js(
+            "the events of the run with their details",
+            "const rows = document.querySelectorAll('#events-log tbody tr'); \
+             return rows.length >= 1 && rows[0].children.length > 1 \
+               ? rows[0].children.length : 0",
+        )
+        .await;
+    assert_eq!(columns, json!(3), "time, event, details");
+    let tables = browser
+        .js(
+            "return [...document.querySelectorAll('#tab-workers table')].map(t => ({ \
+               id: t.id, \
+               heads: [...t.querySelectorAll('thead th')].map(th => th.textContent.trim()), \
+               cells: Math.max(...[...t.querySelectorAll('tbody tr')] \
+                 .map(tr => [...tr.children].reduce((n, td) => n + td.colSpan, 0))) }))",
+            vec![],
+        )
+        .await;
+    let tables = tables.as_array().expect("tables");
+    assert_eq!(tables.len(), 2, "workers and events: {tables:?}");
+    for table in tables {
+        let heads = table["heads"].as_array().expect("headers");
+        assert_eq!(json!(heads.len()), table["cells"], "{table}");
+        assert!(
+            heads
+                .iter()
+                .all(|h| h.as_str().is_some_and(|h| !h.is_empty())),
+            "a column without a header: {table}"
+        );
+    }
+    let events = &tables[1];
+    assert_eq!(events["id"], "events-log");
+    assert_eq!(events["heads"], json!(["Time", "Event", "Details"]));
+    browser.screenshot("web-ui-workers").await;
+}
+
+/// The run's HTML report has its response-time chart per SLO kind, each with its p50 and p95
+/// lines; saves `report-charts.png` and `report-kind-charts.png`.
+async fn report_has_a_chart_per_kind(browser: &Browser, url: &str) {
+    browser
+        .client
+        .goto(&format!("{url}stats/report"))
+        .await
+        .expect("the HTML report");
+    let cards = browser
+        .wait_js(
+            "the report's per-kind charts",
+            "const cards = [...document.querySelectorAll('.charts.kinds .card[id^=rt-]')]; \
+             return cards.length >= 2 && document.getElementById('kind-charts') \
+               ? cards.map(c => [c.id, c.querySelectorAll('polyline').length, \
+                   c.querySelector('h3').textContent]) : null",
+        )
+        .await;
+    for card in cards.as_array().expect("cards") {
+        let lines = card[1].as_u64().unwrap_or(0);
+        assert!(lines >= 2, "p50 and p95 lines in {card}");
+        let kind = card[0]
+            .as_str()
+            .and_then(|id| id.strip_prefix("rt-"))
+            .unwrap_or("");
+        let title = card[2].as_str().unwrap_or("");
+        assert!(title.starts_with(&format!("{kind} (")), "{card}");
+    }
+    browser
+        .js(
+            "document.getElementById('charts').scrollIntoView(); return 1",
+            vec![],
+        )
+        .await;
+    browser.screenshot("report-charts").await;
+    browser
+        .js(
+            "document.getElementById('kind-charts').scrollIntoView(); return 1",
+            vec![],
+        )
+        .await;
+    browser.screenshot("report-kind-charts").await;
 }
 
 /// Writes `dir/many.toml`: one user class waiting 10 ms between tasks, whose `names` tasks send

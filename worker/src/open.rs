@@ -14,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lv_common::bounds::later;
 use lv_common::load::{ArrivalKind, OnSaturation, Schedule, Stripe, StripeArrivals};
 use lv_common::plan::Plan;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -90,7 +91,7 @@ pub async fn run_arrivals<B, F>(
     // An executor started late (a worker that reconnected mid-run) does not fire a burst
     // of long-past arrivals: they were fired before, or missed while it was away.
     let started = Instant::now();
-    let mut pending = current.find(|&(_, at)| spec.start + at + CATCH_UP >= started);
+    let mut pending = current.find(|&(_, at)| later(spec.start, at + CATCH_UP) >= started);
     // Arrivals fired in a row without waiting (the executor is behind its schedule).
     let mut behind = 0u32;
     loop {
@@ -110,7 +111,8 @@ pub async fn run_arrivals<B, F>(
                 None => break,
             },
         };
-        let intended = spec.start + offset;
+        // The stages come over the wire: an offset no schedule has is clamped, not a panic.
+        let intended = later(spec.start, offset);
         if intended > Instant::now() {
             tokio::select! {
                 biased;

@@ -11,9 +11,11 @@
 //! ends, so they are exact too); its window percentiles (`p50_ms`, `p95_ms`, `p99_ms`,
 //! `current_percentiles_ms`) are the highest of the rows it covers, so a spike never vanishes
 //! from a chart; they are an envelope, not the percentiles of the merged span (those would need
-//! a histogram per row). Its user count is that of its last row.
+//! a histogram per row). Its user count is that of its last row. Its per-kind lines (`kinds`)
+//! follow the same rules: requests so far from the last row, rates from the kind's cumulative
+//! counts at both ends, window percentiles the highest of the rows covered.
 
-use super::{EndpointHistory, HistoryRow, per_second};
+use super::{EndpointHistory, HistoryRow, KindHistory, per_second};
 
 /// How long rows stay at full resolution, ms.
 pub const RECENT_MS: i64 = 3_600_000;
@@ -134,6 +136,25 @@ pub(super) fn combine(
             }
         })
         .collect();
+    let kinds = last
+        .kinds
+        .iter()
+        .map(|(&kind, line)| {
+            let before = base
+                .and_then(|b| b.kinds.get(&kind))
+                .map_or(0, |b| b.total_requests);
+            let earlier = first.kinds.get(&kind);
+            let high = |f: fn(&KindHistory) -> Option<f64>| highest(earlier.and_then(f), f(line));
+            let line = KindHistory {
+                rps: per_second(line.total_requests.saturating_sub(before), seconds),
+                p50_ms: high(|l| l.p50_ms),
+                p95_ms: high(|l| l.p95_ms),
+                p99_ms: high(|l| l.p99_ms),
+                total_requests: line.total_requests,
+            };
+            (kind, line)
+        })
+        .collect();
     HistoryRow {
         rps: per_second(last.total_requests.saturating_sub(before_requests), seconds),
         fps: per_second(last.total_failures.saturating_sub(before_failures), seconds),
@@ -145,7 +166,16 @@ pub(super) fn combine(
             &last.current_percentiles_ms,
         ),
         endpoints,
+        kinds,
         ..last.clone()
+    }
+}
+
+/// The higher of two window percentiles; a missing one (no request) adds nothing.
+fn highest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -182,6 +212,9 @@ pub fn rows_bytes(rows: &[HistoryRow]) -> usize {
                             + f64s(&e.percentiles_ms)
                     })
                     .sum::<usize>()
+                // A B-tree node per few entries: count each entry with a pointer's overhead.
+                + row.kinds.len()
+                    * (size_of::<super::SloKind>() + size_of::<KindHistory>() + size_of::<usize>())
         })
         .sum()
 }
@@ -189,6 +222,7 @@ pub fn rows_bytes(rows: &[HistoryRow]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lv_common::kind::SloKind;
 
     fn row(unix_ms: i64, requests: u64, failures: u64, p99: f64) -> HistoryRow {
         let line = EndpointHistory {
@@ -223,7 +257,49 @@ mod tests {
             total_percentiles_ms: vec![p99; 2],
             current_percentiles_ms: vec![p99; 2],
             endpoints: vec![line],
+            kinds: Default::default(),
         }
+    }
+
+    /// `row` with a health line and, when `chat` is given, a chat line: (requests so far,
+    /// window p95).
+    fn kinded(
+        base: HistoryRow,
+        health: (u64, Option<f64>),
+        chat: Option<(u64, f64)>,
+    ) -> HistoryRow {
+        let line = |total_requests, p95: Option<f64>| KindHistory {
+            rps: 99.0,
+            p50_ms: p95.map(|p| p / 2.0),
+            p95_ms: p95,
+            p99_ms: p95,
+            total_requests,
+        };
+        let mut row = base;
+        row.kinds.insert(SloKind::Health, line(health.0, health.1));
+        if let Some((requests, p95)) = chat {
+            row.kinds.insert(SloKind::Chat, line(requests, Some(p95)));
+        }
+        row
+    }
+
+    #[test]
+    fn a_combined_row_has_each_kinds_span_rate_and_highest_percentiles() {
+        use SloKind::{Chat, Health};
+        // Health: 40 requests before, 440 at the end, over 10 s; its p95 was 2 ms then
+        // absent (no health request in the last window). Chat starts within the span.
+        let base = kinded(row(10_000, 100, 0, 5.0), (40, Some(1.0)), None);
+        let first = kinded(row(12_000, 150, 0, 9.0), (90, Some(2.0)), Some((10, 120.0)));
+        let last = kinded(row(20_000, 500, 0, 7.0), (440, None), Some((60, 100.0)));
+        let merged = combine(Some(&base), 0, &first, &last);
+        let health = merged.kinds[&Health];
+        assert_eq!((health.rps, health.total_requests), (40.0, 440));
+        assert_eq!((health.p50_ms, health.p95_ms), (Some(1.0), Some(2.0)));
+        let chat = merged.kinds[&Chat];
+        assert_eq!((chat.rps, chat.total_requests), (6.0, 60));
+        assert_eq!((chat.p50_ms, chat.p95_ms), (Some(60.0), Some(120.0)));
+        assert_eq!(highest(None, None), None);
+        assert_eq!(highest(None, Some(3.0)), Some(3.0));
     }
 
     #[test]

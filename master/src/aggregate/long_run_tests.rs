@@ -10,23 +10,22 @@ const T0: i64 = 1_700_000_000_000;
 const STEP_MS: i64 = 2_000;
 const HOUR_STEPS: i64 = 3_600_000 / STEP_MS;
 
-/// The report of interval `i`: 1 to 7 requests, one failure every tenth interval, latencies
-/// that move so percentiles are not all equal (kept under 3 ms: a percentile is a scan of the
-/// counters up to its value, and this test runs unoptimised in CI).
+/// The report of interval `i`: 1 to 7 requests, health checks and chat turns in turn, one
+/// failure every tenth interval, latencies that move so percentiles are not all equal (kept
+/// under 3 ms: a percentile is a scan of the counters up to its value, and this test runs
+/// unoptimised in CI).
 fn interval_report(i: i64) -> Report {
     let mut stats = StatsSet::default();
     let requests = i % 7 + 1;
     for n in 0..requests {
         let error = (i % 10 == 0 && n == 0).then_some("HTTP 503");
         let latency_us = 500 + (i * 37 + n * 101) as u64 % 2_500;
-        stats.record_request(
-            "GET",
-            "ATLAS /health",
-            Some(SloKind::Health),
-            latency_us,
-            20,
-            error,
-        );
+        let (name, kind) = if n % 2 == 0 {
+            ("ATLAS /health", SloKind::Health)
+        } else {
+            ("ARIA /chat", SloKind::Chat)
+        };
+        stats.record_request("GET", name, Some(kind), latency_us, 20, error);
     }
     Report {
         run_id: "r".into(),
@@ -142,6 +141,29 @@ fn a_day_of_intervals_keeps_memory_bounded_and_totals_exact() {
         STEP_MS,
         "no gap before the last hour"
     );
+    // So do each kind's, and every row, coarse or not, has both kinds.
+    for kind in [SloKind::Health, SloKind::Chat] {
+        let mut since = T0;
+        let mut counted = 0.0;
+        for row in &run.history[..coarse] {
+            counted += row.kinds[&kind].rps * (row.unix_ms - since) as f64 / 1000.0;
+            since = row.unix_ms;
+        }
+        let before = run.history[coarse - 1].kinds[&kind].total_requests as f64;
+        assert!(
+            (counted - before).abs() < 1e-6 * before,
+            "{kind}: {counted} vs {before}"
+        );
+        assert!(run.history.iter().all(|r| r.kinds.contains_key(&kind)));
+        // Every window had both kinds, so the coarse rows' envelopes kept their percentiles.
+        assert!(
+            run.history[..coarse]
+                .iter()
+                .all(|r| r.kinds[&kind].p95_ms.is_some())
+        );
+    }
+    let by_kind = |row: &HistoryRow| row.kinds.values().map(|k| k.total_requests).sum::<u64>();
+    assert_eq!(by_kind(last), requests);
 
     // The complete history has every interval with its exact cumulative counts.
     let complete: Vec<HistoryRow> = run
@@ -160,6 +182,7 @@ fn a_day_of_intervals_keeps_memory_bounded_and_totals_exact() {
             (row.total_requests, row.total_failures),
             (requests, failures)
         );
+        assert_eq!(by_kind(row), requests, "row {i}");
     }
 }
 

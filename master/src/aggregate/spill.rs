@@ -92,6 +92,17 @@ mod tests {
             total_percentiles_ms: vec![1.0, 3.0],
             current_percentiles_ms: Vec::new(),
             endpoints: Vec::new(),
+            kinds: [(
+                lv_common::kind::SloKind::Chat,
+                super::super::KindHistory {
+                    rps: 0.5,
+                    p50_ms: Some(90.0),
+                    p95_ms: None,
+                    p99_ms: Some(120.5),
+                    total_requests: unix_ms as u64,
+                },
+            )]
+            .into(),
         }
     }
 

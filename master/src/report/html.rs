@@ -35,6 +35,8 @@ h3{font-size:.9rem;margin:.1rem 0 .4rem}h3.stage{margin-top:1.4rem}\
 .value{font-size:1.25rem;font-weight:700;font-variant-numeric:tabular-nums}\
 .card.bad .value{color:var(--bad)}\
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:.8rem}\
+.charts.kinds{grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}\
+h3#kind-charts{margin:1.2rem 0 .1rem}p.kinds{margin:0 0 .5rem;color:var(--muted);font-size:.85rem}\
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.4rem 0;font-size:.82rem;\
 background:var(--panel);font-variant-numeric:tabular-nums}\
 th,td{border-bottom:1px solid var(--border);padding:.3rem .55rem;text-align:right;white-space:nowrap}\

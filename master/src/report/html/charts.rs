@@ -1,20 +1,29 @@
 //! The HTML report's charts: inline SVG line charts of the run's history (requests and
-//! failures per second, response times, users), drawn here so the page needs no script.
+//! failures per second, response times, users, and response times per SLO kind, each kind on
+//! its own scale), drawn here so the page needs no script.
 //! Times on the x axis are seconds from the first history row, with the master's UTC clock
 //! at both ends.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use lv_common::kind::SloKind;
+
 use super::{escape, heading};
-use crate::aggregate::HistoryRow;
+use crate::aggregate::{HistoryRow, KindHistory};
 use crate::format::{decimal, utc_clock};
 use crate::summary::IntervalRate;
 
-/// One line of a chart: label, colour and one value per history row.
-struct Series<'a>(&'a str, &'a str, Vec<f64>);
+/// One line of a chart: label, colour and one value per history row (`None`: a gap).
+struct Series<'a>(&'a str, &'a str, Vec<Option<f64>>);
 
-const WIDTH: f64 = 800.0;
-const HEIGHT: f64 = 260.0;
+/// The viewBox of a chart, width and height.
+type Size = (f64, f64);
+
+/// A full-size chart.
+const FULL: Size = (800.0, 260.0);
+/// A chart of one SLO kind, four of which fit in two rows.
+const SMALL: Size = (640.0, 220.0);
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 24.0;
 const TOP: f64 = 30.0;
@@ -29,26 +38,72 @@ pub(super) fn charts_section(out: &mut String, history: &[HistoryRow]) {
         .iter()
         .map(|r| (r.unix_ms.saturating_sub(first) as f64 / 1000.0).max(0.0))
         .collect();
-    let column = |f: fn(&HistoryRow) -> f64| history.iter().map(f).collect::<Vec<f64>>();
+    let column = |f: fn(&HistoryRow) -> f64| history.iter().map(|r| Some(f(r))).collect();
     let ends = Some((first, history.last().map_or(0, |r| r.unix_ms)));
     let rps = [
         Series("requests/s", "#059669", column(|r| r.rps)),
         Series("failures/s", "#dc2626", column(|r| r.fps)),
     ];
-    chart(out, "Requests and failures per second", &xs, ends, &rps);
+    chart(
+        out,
+        "Requests and failures per second",
+        None,
+        &xs,
+        ends,
+        &rps,
+    );
     let latency = [
         Series("p50 (ms)", "#2563eb", column(|r| r.p50_ms)),
         Series("p95 (ms)", "#d97706", column(|r| r.p95_ms)),
     ];
     chart(
         out,
-        "Response time (ms, current window)",
+        "Response time, all endpoints (ms, current window)",
+        None,
         &xs,
         ends,
         &latency,
     );
     let users = [Series("users", "#7c3aed", column(|r| f64::from(r.users)))];
-    chart(out, "Users", &xs, ends, &users);
+    chart(out, "Users", None, &xs, ends, &users);
+    out.push_str("</div>\n");
+    kind_charts(out, history, &xs, ends);
+}
+
+/// One small response-time chart per SLO kind in the history, each on its own scale, so a
+/// kind answering in 100 ms does not flatten one answering in 1 ms; nothing when the history
+/// has no kind lines (endpoints without kinds, or a report written before lv kept them).
+fn kind_charts(out: &mut String, history: &[HistoryRow], xs: &[f64], ends: Option<(i64, i64)>) {
+    let kinds: BTreeSet<SloKind> = history
+        .iter()
+        .flat_map(|r| r.kinds.keys().copied())
+        .collect();
+    if kinds.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3 id=\"kind-charts\">Response time per SLO kind (ms, current window)</h3>\n\
+         <p class=\"kinds\">Each kind on its own scale; a gap is a window without a request \
+         of that kind.</p>\n<div class=\"charts kinds\">\n",
+    );
+    for kind in kinds {
+        let column = |f: fn(&KindHistory) -> Option<f64>| {
+            let values = history.iter().map(|r| r.kinds.get(&kind).and_then(f));
+            values.collect::<Vec<_>>()
+        };
+        let requests = history
+            .iter()
+            .rev()
+            .find_map(|r| r.kinds.get(&kind))
+            .map_or(0, |k| k.total_requests);
+        let title = format!("{kind} ({requests} requests)");
+        let series = [
+            Series("p50 (ms)", "#2563eb", column(|k| k.p50_ms)),
+            Series("p95 (ms)", "#d97706", column(|k| k.p95_ms)),
+        ];
+        let id = format!("rt-{kind}");
+        sized_chart(out, &title, Some(&id), xs, ends, &series, SMALL);
+    }
     out.push_str("</div>\n");
 }
 
@@ -64,7 +119,7 @@ pub(super) fn arrivals_chart(out: &mut String, intervals: &[IntervalRate]) {
         .iter()
         .map(|i| ((i.from_s + i.to_s) / 2.0).max(0.0))
         .collect();
-    let column = |f: fn(&IntervalRate) -> f64| intervals.iter().map(f).collect::<Vec<f64>>();
+    let column = |f: fn(&IntervalRate) -> f64| intervals.iter().map(|i| Some(f(i))).collect();
     let rates = [
         Series("target/s", "#6b7280", column(|i| i.target_rate)),
         Series("achieved/s", "#059669", column(|i| i.achieved_rate)),
@@ -72,6 +127,7 @@ pub(super) fn arrivals_chart(out: &mut String, intervals: &[IntervalRate]) {
     chart(
         out,
         "Arrivals per second: target and achieved, per interval",
+        None,
         &xs,
         None,
         &rates,
@@ -79,10 +135,32 @@ pub(super) fn arrivals_chart(out: &mut String, intervals: &[IntervalRate]) {
     out.push_str("</div>\n");
 }
 
+/// A full-size chart: see [`sized_chart`].
+fn chart(
+    out: &mut String,
+    title: &str,
+    id: Option<&str>,
+    xs: &[f64],
+    ends: Option<(i64, i64)>,
+    series: &[Series],
+) {
+    sized_chart(out, title, id, xs, ends, series, FULL);
+}
+
 /// An SVG line chart of `series` over `xs` (seconds since the first row, whose Unix ms
-/// time is `ends.0`; the last row's is `ends.1`; no clock labels when `None`).
-fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, series: &[Series]) {
-    let _ = writeln!(out, "<div class=\"card\"><h3>{}</h3>", escape(title));
+/// time is `ends.0`; the last row's is `ends.1`; no clock labels when `None`), in a card
+/// with the element id `id` if given, `size` its viewBox.
+fn sized_chart(
+    out: &mut String,
+    title: &str,
+    id: Option<&str>,
+    xs: &[f64],
+    ends: Option<(i64, i64)>,
+    series: &[Series],
+    (width, height): Size,
+) {
+    let id = id.map_or_else(String::new, |id| format!(" id=\"{}\"", escape(id)));
+    let _ = writeln!(out, "<div class=\"card\"{id}><h3>{}</h3>", escape(title));
     if xs.is_empty() {
         out.push_str("<p class=\"empty\">no data</p></div>\n");
         return;
@@ -91,16 +169,16 @@ fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, se
     let x_max = xs.iter().copied().map(clean).fold(0.0, f64::max);
     let y_max = series
         .iter()
-        .flat_map(|s| s.2.iter().copied().map(clean))
+        .flat_map(|s| s.2.iter().flatten().copied().map(clean))
         .fold(0.0, f64::max);
     let x_span = if x_max > 0.0 { x_max } else { 1.0 };
     let y_span = if y_max > 0.0 { y_max } else { 1.0 };
-    let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let (plot_w, plot_h) = (width - LEFT - RIGHT, height - TOP - BOTTOM);
     let px = |x: f64| LEFT + clean(x) / x_span * plot_w;
     let py = |y: f64| TOP + (1.0 - clean(y) / y_span) * plot_h;
     let _ = writeln!(
         out,
-        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
          role=\"img\" aria-label=\"{}\">",
         escape(title)
     );
@@ -110,7 +188,7 @@ fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, se
             out,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\" stroke=\"#e5e7eb\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            WIDTH - RIGHT,
+            width - RIGHT,
             LEFT - 6.0,
             y + 4.0,
             decimal(y_max * fraction, 2)
@@ -121,7 +199,7 @@ fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, se
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>\
          <line class=\"axis\" x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{:.1}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>",
-        WIDTH - RIGHT
+        width - RIGHT
     );
     let ticks = [
         (0.0, "start", ends.map(|e| e.0)),
@@ -141,25 +219,25 @@ fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, se
         );
     }
     for (i, Series(label, color, values)) in series.iter().enumerate() {
-        let points: Vec<String> = xs
+        // One polyline per run of values without a gap; a lone value is a dot.
+        let points = xs
             .iter()
             .zip(values)
-            .map(|(&x, &y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-            color,
-            points.join(" ")
-        );
-        if let ([x], [y]) = (xs, values.as_slice()) {
+            .map(|(&x, y)| y.map(|y| (px(x), py(y))));
+        for run in runs(points) {
+            let text: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = writeln!(
                 out,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
-                px(*x),
-                py(*y),
-                color
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                color,
+                text.join(" ")
             );
+            if let [(x, y)] = run.as_slice() {
+                let _ = writeln!(
+                    out,
+                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{color}\"/>"
+                );
+            }
         }
         let lx = LEFT + 8.0 + 140.0 * i as f64;
         let _ = writeln!(
@@ -172,4 +250,19 @@ fn chart(out: &mut String, title: &str, xs: &[f64], ends: Option<(i64, i64)>, se
         );
     }
     out.push_str("</svg></div>\n");
+}
+
+/// The runs of consecutive `Some` points, gaps dropped.
+fn runs(points: impl Iterator<Item = Option<(f64, f64)>>) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut gap = true;
+    for point in points {
+        match (point, runs.last_mut()) {
+            (Some(point), Some(run)) if !gap => run.push(point),
+            (Some(point), _) => runs.push(vec![point]),
+            (None, _) => {}
+        }
+        gap = point.is_none();
+    }
+    runs
 }

@@ -27,6 +27,7 @@ fn history_row(second: i64, users: u32, rps: f64) -> HistoryRow {
         total_percentiles_ms: PERCENTILES.to_vec(),
         current_percentiles_ms: PERCENTILES.to_vec(),
         endpoints: Vec::new(),
+        kinds: Default::default(),
     }
 }
 
@@ -315,4 +316,107 @@ fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
     let closed = render_html(&summary(Vec::new()));
     assert!(!closed.contains("id=\"stages\""));
     assert!(closed.contains("<div class=\"label\">Users</div>"));
+}
+
+/// A history row with a health line answering in about 1 ms (none in the window at
+/// `health_gap`) and a chat line in about 100 ms.
+fn kinded_row(second: i64, health_gap: bool) -> HistoryRow {
+    use crate::aggregate::KindHistory;
+    let line = |ms: f64, requests: u64| KindHistory {
+        rps: 5.0,
+        p50_ms: Some(ms),
+        p95_ms: Some(ms * 1.2),
+        p99_ms: Some(ms * 1.5),
+        total_requests: requests,
+    };
+    let mut row = history_row(second, 2, 10.0);
+    let health = if health_gap {
+        KindHistory {
+            rps: 0.0,
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            ..line(1.0, 40)
+        }
+    } else {
+        line(1.0 + second as f64 / 100.0, 40)
+    };
+    row.kinds.insert(SloKind::Health, health);
+    row.kinds
+        .insert(SloKind::Chat, line(100.0 + second as f64, 1_234));
+    row
+}
+
+/// The part of `html` from the card with id `id` to the end of that card.
+fn card<'a>(html: &'a str, id: &str) -> &'a str {
+    let from = html
+        .find(&format!("<div class=\"card\" id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no card {id}"));
+    let rest = &html[from..];
+    &rest[..rest.find("</svg></div>").unwrap_or(rest.len())]
+}
+
+#[test]
+fn each_kind_has_its_own_response_time_chart_on_its_own_scale() {
+    let history: Vec<HistoryRow> = (0..6).map(|i| kinded_row(i * 2, i == 3)).collect();
+    let html = render_html(&summary(history));
+    assert!(html.contains("<h3 id=\"kind-charts\">Response time per SLO kind"));
+    assert_eq!(html.matches("<svg").count(), 5, "3 run charts and 2 kinds");
+    assert!(!html.contains("id=\"rt-event\"") && !html.contains("id=\"rt-creative\""));
+    let health = card(&html, "rt-health");
+    let chat = card(&html, "rt-chat");
+    assert!(health.contains("<h3>health (40 requests)</h3>"), "{health}");
+    assert!(chat.contains("<h3>chat (1234 requests)</h3>"), "{chat}");
+    // Each kind's top tick is its own highest p95: 1.2 x 1.1 ms and 1.2 x 110 ms.
+    assert!(health.contains(">1.32</text>"), "{health}");
+    assert!(chat.contains(">132</text>"), "{chat}");
+    // Health's lines break at the window without a health check: two runs each (3 + 2
+    // points); chat's are whole.
+    let lines = polylines(health);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let counts: Vec<usize> = lines.iter().map(|l| l.split(' ').count()).collect();
+    assert_eq!(counts, [3, 2, 3, 2]);
+    let lines = polylines(chat);
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l.split(' ').count() == 6));
+    // The fast kind fills its chart: its highest p95 is drawn at the top of the plot.
+    let ys = |points: &str| -> Vec<f64> {
+        points
+            .split(' ')
+            .filter_map(|p| p.split_once(',').and_then(|(_, y)| y.parse().ok()))
+            .collect()
+    };
+    let top = ys(lines[1]).into_iter().fold(f64::MAX, f64::min);
+    assert_eq!(top, 30.0, "chat p95 reaches the top");
+    let health_p95 = polylines(health)[3];
+    let top = ys(health_p95).into_iter().fold(f64::MAX, f64::min);
+    assert_eq!(top, 30.0, "health p95 reaches the top of its own chart");
+    // The overall chart is still there, and a history without kind lines has no kind charts.
+    assert!(html.contains("Response time, all endpoints (ms, current window)"));
+    let plain = render_html(&summary(vec![
+        history_row(0, 1, 5.0),
+        history_row(2, 1, 5.0),
+    ]));
+    assert!(!plain.contains("id=\"kind-charts\""));
+    assert_eq!(plain.matches("<svg").count(), 3);
+}
+
+#[test]
+fn a_report_without_kind_lines_still_renders_from_its_json() {
+    // The JSON of a report written before per-kind lines: no `kinds` in its history rows.
+    let mut json = serde_json::to_value(summary(vec![kinded_row(0, false)])).expect("json");
+    let row = &mut json["history"][0];
+    row.as_object_mut().expect("a row").remove("kinds");
+    let old: Summary = serde_json::from_value(json).expect("an old report reads");
+    assert!(old.history[0].kinds.is_empty());
+    let html = render_html(&old);
+    assert!(!html.contains("id=\"kind-charts\""));
+    // And one written now keeps them through JSON.
+    let json = serde_json::to_string(&summary(vec![kinded_row(0, false)])).expect("json");
+    assert!(
+        json.contains("\"kinds\":{\"health\":{\"rps\":5.0,\"p50_ms\":1.0,"),
+        "{json}"
+    );
+    let new: Summary = serde_json::from_str(&json).expect("reads back");
+    assert!(render_html(&new).contains("id=\"rt-chat\""));
 }

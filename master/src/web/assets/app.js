@@ -14,6 +14,8 @@
   const PCTS = [50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100];
   const PCT_LABEL = ["p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99", "max"];
   const TABLE_PCTS = [0, 4, 5, 7, 8, 10]; // p50 p90 p95 p99 p99.9 max
+  // SLO kinds in the order of lv_common::kind::SloKind (history rows' `kinds` keys).
+  const KINDS = ["health", "event", "chat", "creative"];
 
   const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
   const $ = (id) => document.getElementById(id);
@@ -547,7 +549,7 @@
 
   const charts = (function () {
     const made = {}; // id -> uPlot
-    const data = { x: [], rps: [], fps: [], users: [], pct: PCTS.map(() => []) };
+    const data = { x: [], rps: [], fps: [], users: [], pct: PCTS.map(() => []), kinds: new Map() };
     let picked = loadPicked();
 
     function loadPicked() {
@@ -561,6 +563,7 @@
     function appended(from) {
       if (from === 0) {
         for (const a of [data.x, data.rps, data.fps, data.users, ...data.pct]) a.length = 0;
+        data.kinds.clear();
       }
       for (let i = from; i < state.history.length; i++) {
         const h = state.history[i];
@@ -570,19 +573,80 @@
         data.users.push(h.users);
         const p = h.current_percentiles_ms || [];
         PCTS.forEach((_, j) => data.pct[j].push(p.length ? p[j] : null));
+        appendKinds(h.kinds || {});
       }
     }
 
+    /** One value per row for each kind's p50, p95, p99; null where the row's window had no
+     *  request of that kind, or before the kind's first request. */
+    function appendKinds(kinds) {
+      const n = data.x.length;
+      for (const kind of Object.keys(kinds)) {
+        if (!data.kinds.has(kind)) {
+          const empty = () => new Array(n - 1).fill(null);
+          data.kinds.set(kind, { p50: empty(), p95: empty(), p99: empty() });
+        }
+      }
+      for (const [kind, s] of data.kinds) {
+        const k = kinds[kind] || {};
+        const at = (v) => (typeof v === "number" ? v : null);
+        s.p50.push(at(k.p50_ms));
+        s.p95.push(at(k.p95_ms));
+        s.p99.push(at(k.p99_ms));
+      }
+    }
+
+    /** The kinds seen, in SloKind order (a kind this page does not know goes last). */
+    function kindOrder() {
+      const rank = (k) => (KINDS.includes(k) ? KINDS.indexOf(k) : KINDS.length);
+      return [...data.kinds.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    }
+
+    /** A chart box per kind seen, in order; the section shows once there is one. */
+    function kindBoxes() {
+      const grid = $("c-kinds");
+      const kinds = kindOrder();
+      // Kinds no longer in the data (after a reset) lose their boxes.
+      for (const box of [...grid.querySelectorAll(".chart[data-kind]")]) {
+        if (data.kinds.has(box.dataset.kind)) continue;
+        if (made[box.id]) {
+          made[box.id].destroy();
+          delete made[box.id];
+        }
+        box.parentElement.remove();
+      }
+      kinds.forEach((kind, i) => {
+        const id = "c-kind-" + kind;
+        let box = $(id);
+        if (!box) {
+          box = el("div", { id, class: "chart", "data-kind": kind });
+          const title = el("h3", null, el("span", { class: "kind-name", text: kind }), " response times (ms, current window)");
+          grid.insertBefore(el("div", { class: "chart-box" }, title, box), grid.children[i] || null);
+        }
+      });
+      $("kinds").hidden = kinds.length === 0;
+      return kinds;
+    }
+
     function specs() {
-      return {
+      const all = {
         "c-rps": { y: "per second", series: [line("RPS", "--c1"), line("Failures/s", "--bad")], data: () => [data.x, data.rps, data.fps] },
         "c-rt": {
           y: "ms",
           series: picked.map((j, n) => line(PCT_LABEL[j], "--c" + ((n % 6) + 1))),
           data: () => [data.x, ...picked.map((j) => data.pct[j])],
         },
-        "c-users": { y: "users", series: [line("Users", "--c2", { value: (u, v) => fmtInt(v) })], data: () => [data.x, data.users] },
       };
+      for (const kind of kindBoxes()) {
+        const s = data.kinds.get(kind);
+        all["c-kind-" + kind] = {
+          y: "ms",
+          series: [line("p50", "--c1"), line("p95", "--c2"), line("p99", "--c3")],
+          data: () => [data.x, s.p50, s.p95, s.p99],
+        };
+      }
+      all["c-users"] = { y: "users", series: [line("Users", "--c2", { value: (u, v) => fmtInt(v) })], data: () => [data.x, data.users] };
+      return all;
     }
 
     function render() {
@@ -605,6 +669,9 @@
         delete made[id];
       }
       for (const a of [data.x, data.rps, data.fps, data.users, ...data.pct]) a.length = 0;
+      data.kinds.clear();
+      $("c-kinds").replaceChildren();
+      $("kinds").hidden = true;
     }
 
     function rebuild() {
@@ -755,7 +822,7 @@
       log = el("table", { id: "events-log", class: "grid" });
       $("tab-workers").append(el("h3", { text: "Events of this run" }), el("div", { class: "scroll" }, log));
     }
-    fillTable(log, ["Time", "Event", ""], events.map((e) => el("tr", null,
+    fillTable(log, ["Time", "Event", "Details"], events.map((e) => el("tr", null,
       el("td", { class: "t", text: fmtTime(e.unix_ms) }), el("td", { class: "t ev-" + e.kind, text: e.kind }),
       el("td", { class: "t", text: e.text }))), "No events yet");
   }
