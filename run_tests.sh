@@ -103,7 +103,7 @@ build_if_needed() {
     fi
     if [[ -z $stale ]]; then
         local newer
-        newer=$(find common master worker tests/fleet-sim proto Cargo.toml Cargo.lock \
+        newer=$(find common master worker tools/fleet-sim proto Cargo.toml Cargo.lock \
             \( -name '*.rs' -o -name '*.toml' -o -name '*.proto' -o -name Cargo.lock \) \
             -newer "$BIN_DIR/lv-master" -print -quit 2>/dev/null || true)
         [[ -z $newer ]] || stale="$newer changed"
@@ -255,18 +255,30 @@ on_signal() {
     fi
 }
 
-# wait_for_line FILE PATTERN PID WHAT: waits until a line of FILE matches the sed PATTERN
-# (printing its capture) while PID lives, for up to 60 s. Sets FOUND.
-wait_for_line() {
-    local file=$1 pattern=$2 pid=$3 what=$4 tenths
-    FOUND=""
+# wait_ready FILE PID WHAT: waits until FILE, the --ready-file of PID (lv-master or
+# lv-fleet-sim, which write it whole by a rename once bound), exists while PID lives, for up
+# to 60 s.
+wait_ready() {
+    local file=$1 pid=$2 what=$3 tenths
     for ((tenths = 0; tenths < 600; tenths++)); do
-        FOUND=$(sed -n "/$pattern/{s//\\1/p;q;}" "$file")
-        [[ -z $FOUND ]] || return 0
-        alive "$pid" || return 1
+        [[ ! -s $file ]] || return 0
+        if ! alive "$pid"; then
+            [[ -s $file ]]
+            return
+        fi
         sleep 0.1
     done
     die 3 "$what did not start within 60 s (see $LOG)"
+}
+
+# ready_value FILE KEY: the string KEY holds in the ready file FILE (one line of JSON whose
+# values are addresses, numbers or null); nothing for null.
+ready_value() {
+    local json
+    json=$(<"$1")
+    if [[ $json =~ \"$2\":\"([^\"]*)\" ]]; then
+        printf '%s\n' "${BASH_REMATCH[1]}"
+    fi
 }
 
 show_path() {
@@ -310,12 +322,12 @@ run() {
 
     spawn master stdout stderr "$BIN_DIR/lv-master" "${mode[@]}" \
         --expect-workers "$workers" --expect-workers-max-wait 60s \
-        --master-bind-port 0 --profile-name "$name" "${extra[@]}" "$@"
+        --master-bind-port 0 --ready-file "$TMP/master.json" --profile-name "$name" \
+        "${extra[@]}" "$@"
     MASTER_PID=$SPAWNED
     local master_relays=("${RELAY_PIDS[@]: -2}") address=""
-    if wait_for_line "$LOG" '^\[master\] lv-master: listening for workers on \(.*\)$' \
-        "$MASTER_PID" "lv-master"; then
-        address=$FOUND
+    if wait_ready "$TMP/master.json" "$MASTER_PID" "lv-master"; then
+        address=$(ready_value "$TMP/master.json" workers)
         for ((i = 1; i <= workers; i++)); do
             spawn "worker-$i" log log "$BIN_DIR/lv-worker" --master "$address" \
                 --connect-timeout 60s
@@ -326,9 +338,9 @@ run() {
         say "  workers   $workers lv-worker processes"
         say "  log       $(show_path "$LOG")"
         if [[ -n $web ]]; then
-            wait_for_line "$LOG" '^\[master\] lv-master: web UI on \(.*\)$' "$MASTER_PID" \
-                "the web UI" || true
-            say "  web UI    ${FOUND:-(not started, see the log)}"
+            local url
+            url=$(ready_value "$TMP/master.json" web)
+            say "  web UI    ${url:-(not started, see the log)}"
             say "  reports   $(show_path "$REPORTS_DIR")/web_<time>_<run>.* (one set per run)"
             say "Open the web UI to start a run. Ctrl-C quits."
         else
@@ -354,33 +366,25 @@ run() {
     exit "$code"
 }
 
+# meaning CODE: what lv-master's exit code CODE means, from lv-master's own table
+# (`lv-master explain-exit`); a code it does not know came from a signal.
 meaning() {
-    case $1 in
-        0) say "passed" ;;
-        1) say "the run's checks failed" ;;
-        2) say "bad usage or configuration" ;;
-        3) say "the run could not be carried out" ;;
-        *) say "stopped" ;;
-    esac
+    "$BIN_DIR/lv-master" explain-exit "$1" 2>/dev/null || echo "stopped"
 }
 
 # Starts lv-fleet-sim on ephemeral ports and waits for it; its map goes to $TMP/fleet.toml.
 start_fleet_sim() {
     spawn fleet-sim log log "$BIN_DIR/lv-fleet-sim" --ephemeral-ports \
-        --write-fleet "$TMP/fleet.toml" --latency-scale 0.05
+        --write-fleet "$TMP/fleet.toml" --ready-file "$TMP/fleet-sim.json" --latency-scale 0.05
     SIM_PID=$SPAWNED
-    if ! wait_for_line "$LOG" '^\[fleet-sim\] \(lv-fleet-sim ready\)$' "$SIM_PID" "lv-fleet-sim"; then
+    if ! wait_ready "$TMP/fleet-sim.json" "$SIM_PID" "lv-fleet-sim"; then
         die 3 "lv-fleet-sim stopped at once (see $LOG)"
     fi
-    local agents sample
-    agents=$(grep -c '^\[\[agent\]\]' "$TMP/fleet.toml" || true)
-    sample=$(awk -F' = ' '
-        /^name = / { gsub(/"/, "", $2); name = $2 }
-        /^port = / && (name == "ATLAS" || name == "EVENT-BUS" || name == "MUSE") {
-            printf "%s%s :%s", sep, name, $2; sep = ", "
-        }' "$TMP/fleet.toml")
+    local fleet
+    fleet=$("$BIN_DIR/lv-fleet-sim" --describe "$TMP/fleet.toml") ||
+        die 3 "lv-fleet-sim cannot read the map it wrote (see $LOG)"
     say "lv demo: a short load test of a simulated Leveredge fleet, all on this machine."
-    say "  fleet     lv-fleet-sim: $agents agents on 127.0.0.1 ($sample, ...), latency x0.05"
+    say "  fleet     lv-fleet-sim: $fleet on 127.0.0.1, latency x0.05"
 }
 
 # --- Verbs -----------------------------------------------------------------------------------

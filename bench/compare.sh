@@ -290,17 +290,18 @@ path = "/health"
 TOML
   bounded $((d + 90)) "$cpu" "$work/$tag.out" "$work/$tag.log" "$LV/lv-master" -f "$work/$tag.toml" \
     -u "$users" -r "$rate" -t "$duration" --expect-workers 1 --expect-workers-max-wait 30s \
-    --master-bind-port 0 --headless --only-summary --json "$work/$tag.json" "${own[@]}" \
-    "${local_worker[@]}"
+    --master-bind-port 0 --ready-file "$work/$tag.ready" --headless --only-summary \
+    --json "$work/$tag.json" "${own[@]}" "${local_worker[@]}"
   local master=$bpid addr="" worker=""
   if [ "$tool" = lv-one ]; then
     sample "$tpid" "$d" "$work/$tag.sample"
   else
     for _ in $(seq 100); do
-      addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/$tag.log")
-      [ -n "$addr" ] && break
+      [ -s "$work/$tag.ready" ] && break
       sleep 0.1
     done
+    addr=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["workers"])' \
+      "$work/$tag.ready" 2>/dev/null || true)
     bounded $((d + 90)) 1 "$work/$tag-worker.out" "$work/$tag-worker.log" "$LV/lv-worker" --master "$addr"
     worker=$bpid
     sample "$tpid" "$d" "$work/$tag.sample"

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Shared by the bench scripts (soak.sh, workers200.sh, million.sh, open.sh, worker.sh); they
-# source it from the repository root:
+# Shared by the bench scripts (soak.sh, workers200.sh, million.sh, open.sh, worker.sh,
+# stress.sh, web.sh); they source it from the repository root:
 #   build_release            cargo build --release of master, worker and simulator, unless BUILD=0
 #   pids                     add every background process to it: all are killed on exit
 #   work_dirs                add folders to it: they are removed on exit
 #   child_of PID             the pid of the process PID (a `timeout`) runs, once it has started
-#   wait_line FILE PATTERN   waits up to 60 s for a line matching PATTERN in FILE, or exits 1
-#   master_address LOG       waits for lv-master's "listening for workers on" line in LOG and
-#                            prints the address
+#   wait_ready FILE PID LOG  waits up to 60 s for FILE, the --ready-file of lv-master or
+#                            lv-fleet-sim (written whole once bound), while PID runs; or shows
+#                            LOG and exits 1
+#   ready_value FILE KEY     a value of that ready file (JSON): workers, web, admin, ...
+#   master_address READY PID LOG
+#                            waits for lv-master's ready file READY and prints where workers
+#                            connect
 #   start_nginx DIR          nginx (bench/nginx.conf.in) on CPU 0 on a free loopback port, its
 #                            files in DIR; installs nginx-light when missing; sets nginx_url
 #   start_sim OUT BOUND SCALE
 #                            lv-fleet-sim on ephemeral ports for at most BOUND seconds, latency
-#                            x SCALE, its fleet map in OUT/fleet.toml; sets sim (its `timeout`),
-#                            sim_pid and admin (host:port of its admin API, for /counts)
+#                            x SCALE, its fleet map in OUT/fleet.toml and ready file in
+#                            OUT/sim.json; sets sim (its `timeout`), sim_pid and admin
+#                            (host:port of its admin API, for /counts)
 
 build_release() {
   [ "${BUILD:-1}" = 0 ] || cargo build --release --locked -q -p lv-master -p lv-worker -p lv-fleet-sim
@@ -38,31 +43,37 @@ child_of() {
   echo "$c"
 }
 
-wait_line() {
+wait_ready() {
   for _ in $(seq 600); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
+    [ -s "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || break
     sleep 0.1
   done
-  echo "${0##*/}: no line matching '$2' in $1" >&2
-  cat "$1" >&2
+  [ -s "$1" ] && return 0
+  echo "${0##*/}: no ready file $1 (see $3)" >&2
+  cat "$3" >&2
   exit 1
+}
+
+ready_value() {
+  python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print("" if v is None else v)' "$1" "$2"
 }
 
 # shellcheck disable=SC2034  # sim, sim_pid and admin are read by the sourcing script
 start_sim() {
   local out=$1 bound=$2 scale=$3
   timeout -k 5 "$bound" target/release/lv-fleet-sim --ephemeral-ports --write-fleet "$out/fleet.toml" \
-    --admin-port 0 --latency-scale "$scale" >"$out/sim.out" 2>"$out/sim.log" &
+    --ready-file "$out/sim.json" --admin-port 0 --latency-scale "$scale" >"$out/sim.out" 2>"$out/sim.log" &
   sim=$!
   pids+=("$sim")
   sim_pid=$(child_of "$sim")
-  wait_line "$out/sim.out" '^lv-fleet-sim ready$'
-  admin=$(sed -n 's/^admin listening on //p' "$out/sim.log")
+  wait_ready "$out/sim.json" "$sim" "$out/sim.log"
+  admin=$(ready_value "$out/sim.json" admin)
 }
 
 master_address() {
-  wait_line "$1" '^lv-master: listening for workers on '
-  sed -n 's/^lv-master: listening for workers on //p' "$1"
+  wait_ready "$1" "$2" "$3"
+  ready_value "$1" workers
 }
 
 # shellcheck disable=SC2034  # nginx_url is read by the sourcing script

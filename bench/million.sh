@@ -49,13 +49,12 @@ TOML
 
 timeout -k 5 "$bound" target/release/lv-master -f "$OUT/million.toml" -u "$USERS" \
   -r "$SPAWN_RATE" -t "${secs}s" --fleet "$OUT/fleet.toml" --expect-workers "$WORKERS" \
-  --expect-workers-max-wait 60s --master-bind-port 0 --headless --only-summary \
-  --json "$OUT/summary.json" --csv "$OUT/lv" >"$OUT/master.out" 2>"$OUT/master.log" &
+  --expect-workers-max-wait 60s --master-bind-port 0 --ready-file "$OUT/master.json" --headless \
+  --only-summary --json "$OUT/summary.json" --csv "$OUT/lv" >"$OUT/master.out" 2>"$OUT/master.log" &
 master=$!
 pids+=("$master")
 master_pid=$(child_of "$master")
-wait_line "$OUT/master.log" '^lv-master: listening for workers on '
-addr=$(sed -n 's/^lv-master: listening for workers on //p' "$OUT/master.log")
+addr=$(master_address "$OUT/master.json" "$master" "$OUT/master.log")
 
 workers=()
 for i in $(seq "$WORKERS"); do

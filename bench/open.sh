@@ -39,11 +39,12 @@ TOML
 run() {
   local rate=$1 name="rate-$1"
   taskset -c 0 "$bin/lv-master" -f "$work/open.toml" --rate "$rate/s" -t "$DURATION" \
-    --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 --headless \
-    --only-summary --no-slo --json "$work/$name.json" >"$work/$name.out" 2>"$work/$name.log" &
+    --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 \
+    --ready-file "$work/$name.ready" --headless --only-summary --no-slo --json "$work/$name.json" \
+    >"$work/$name.out" 2>"$work/$name.log" &
   local master=$!
   local addr
-  addr=$(master_address "$work/$name.log")
+  addr=$(master_address "$work/$name.ready" "$master" "$work/$name.log")
   taskset -c 1 "$bin/lv-worker" --master "$addr" 2>"$work/$name-worker.log" &
   local worker=$!
   python3 bench/sample.py "$worker" --skip 2 >"$work/$name.sample"

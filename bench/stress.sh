@@ -11,41 +11,26 @@ DURATION=${DURATION:-60s}
 WORKERS=${WORKERS:-4}
 LATENCY_SCALE=${LATENCY_SCALE:-0.05}
 
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 cargo build --release --locked --bins -q
 work=$(mktemp -d)
-pids=()
-# shellcheck disable=SC2317  # called by the trap below
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-# wait_line FILE PATTERN: waits up to 30 s for a line matching PATTERN in FILE.
-wait_line() {
-  for _ in $(seq 300); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "stress.sh: no line matching '$2' in $1" >&2
-  cat "$1" >&2
-  exit 1
-}
+work_dirs+=("$work")
 
 target/release/lv-fleet-sim --ephemeral-ports --write-fleet "$work/fleet.toml" --admin-port 0 \
-  --latency-scale "$LATENCY_SCALE" >"$work/sim.out" 2>"$work/sim.log" &
-pids+=("$!")
-wait_line "$work/sim.out" '^lv-fleet-sim ready$'
-admin=$(sed -n 's/^admin listening on //p' "$work/sim.log")
+  --ready-file "$work/sim.json" --latency-scale "$LATENCY_SCALE" >"$work/sim.out" 2>"$work/sim.log" &
+sim=$!
+pids+=("$sim")
+wait_ready "$work/sim.json" "$sim" "$work/sim.log"
+admin=$(ready_value "$work/sim.json" admin)
 
 target/release/lv-master --config configs/stress.conf -t "$DURATION" --fleet "$work/fleet.toml" \
   --expect-workers "$WORKERS" --expect-workers-max-wait 60s --master-bind-port 0 \
-  --only-summary --json "$work/summary.json" >"$work/master.out" 2>"$work/master.log" &
+  --ready-file "$work/master.json" --only-summary --json "$work/summary.json" \
+  >"$work/master.out" 2>"$work/master.log" &
 master=$!
 pids+=("$master")
-wait_line "$work/master.log" '^lv-master: listening for workers on '
-addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/master.log")
+addr=$(master_address "$work/master.json" "$master" "$work/master.log")
 
 samplers=()
 for i in $(seq "$WORKERS"); do

@@ -21,24 +21,10 @@ else
   cargo build --locked --bins -q
   bin=target/debug
 fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-wait_line() { # FILE PATTERN: waits up to 30 s for a line matching PATTERN in FILE
-  for _ in $(seq 300); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "web.sh: no line matching '$2' in $1" >&2
-  cat "$1" >&2
-  exit 1
-}
+work_dirs+=("$work")
 
 cpu_seconds() { # PID: user + system CPU seconds so far
   awk -v tick="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / tick }' "/proc/$1/stat"
@@ -53,19 +39,21 @@ with open(sys.argv[1], "w") as f:
                 f'path = "/health"\nname = "endpoint {i:04}"\n')
 PY
 
-$bin/lv-fleet-sim --ephemeral-ports --write-fleet "$work/fleet.toml" --latency-scale 0.01 \
-  >"$work/sim.out" 2>"$work/sim.log" &
-pids+=($!)
-wait_line "$work/sim.out" '^lv-fleet-sim ready$'
+$bin/lv-fleet-sim --ephemeral-ports --write-fleet "$work/fleet.toml" --ready-file "$work/sim.json" \
+  --latency-scale 0.01 >"$work/sim.out" 2>"$work/sim.log" &
+sim=$!
+pids+=("$sim")
+wait_ready "$work/sim.json" "$sim" "$work/sim.log"
 
 $bin/lv-master -f "$work/names.toml" --fleet "$work/fleet.toml" -H http://127.0.0.1 --no-slo \
   --only-summary --master-bind-port 0 --web-port 0 --local-workers 0 \
-  --reports-dir "$work/reports" >"$work/master.out" 2>"$work/master.log" &
+  --ready-file "$work/master.json" --reports-dir "$work/reports" \
+  >"$work/master.out" 2>"$work/master.log" &
 master=$!
 pids+=("$master")
-wait_line "$work/master.log" '^lv-master: web UI on '
-url=$(sed -n 's/^lv-master: web UI on //p' "$work/master.log")
-addr=$(sed -n 's/^lv-master: listening for workers on //p' "$work/master.log")
+wait_ready "$work/master.json" "$master" "$work/master.log"
+url=$(ready_value "$work/master.json" web)
+addr=$(ready_value "$work/master.json" workers)
 for i in 1 2; do
   $bin/lv-worker --master "$addr" 2>"$work/worker$i.log" &
   pids+=($!)

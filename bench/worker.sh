@@ -32,11 +32,12 @@ url = "$nginx_url"
 path = "/health"
 TOML
   taskset -c 0 target/release/lv-master -f "$work/$name.toml" -u "$users" -r "$rate" -t "$duration" \
-    --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 --headless \
-    --only-summary --json "$work/$name.json" >"$work/$name.out" 2>"$work/$name.log" &
+    --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 \
+    --ready-file "$work/$name.ready" --headless --only-summary --json "$work/$name.json" \
+    >"$work/$name.out" 2>"$work/$name.log" &
   local master=$!
   local addr
-  addr=$(master_address "$work/$name.log")
+  addr=$(master_address "$work/$name.ready" "$master" "$work/$name.log")
   taskset -c 1 target/release/lv-worker --master "$addr" 2>"$work/$name-worker.log" &
   local worker=$!
   python3 bench/sample.py "$worker" --skip 3 >"$work/$name.sample"

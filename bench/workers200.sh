@@ -34,12 +34,12 @@ users=$((WORKERS * USERS_PER))
 timeout -k 5 "$bound" target/release/lv-master -f configs/scenarios/health_checks.toml \
   -u "$users" -r 100 -t "$DURATION" --fleet "$OUT/fleet.toml" --expect-workers "$WORKERS" \
   --expect-workers-max-wait 120s --heartbeat-timeout "$HEARTBEAT_TIMEOUT" --master-bind-port 0 \
-  --headless --only-summary --json "$OUT/summary.json" >"$OUT/master.out" 2>"$OUT/master.log" &
+  --ready-file "$OUT/master.json" --headless --only-summary --json "$OUT/summary.json" \
+  >"$OUT/master.out" 2>"$OUT/master.log" &
 master=$!
 pids+=("$master")
 master_pid=$(child_of "$master")
-wait_line "$OUT/master.log" '^lv-master: listening for workers on '
-addr=$(sed -n 's/^lv-master: listening for workers on //p' "$OUT/master.log")
+addr=$(master_address "$OUT/master.json" "$master" "$OUT/master.log")
 python3 bench/rss.py sample "$OUT/rss.csv" 2 "master=$master_pid" "sim=$sim_pid" &
 sampler=$!
 started=$(date +%s.%N)

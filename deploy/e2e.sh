@@ -136,19 +136,20 @@ http_get() {
 start_containers() {
     local token
     token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    mkdir -p "$work/reports"
-    chown 10001:10001 "$work/reports" 2>/dev/null || chmod 0777 "$work/reports"
+    # /reports gets the master's reports, /ready the simulator's ready file.
+    mkdir -p "$work/reports" "$work/ready"
+    chown 10001:10001 "$work/reports" "$work/ready" 2>/dev/null || chmod 0777 "$work/reports" "$work/ready"
         # Hardened as in the Kubernetes manifests: read-only root, no capabilities, no privilege
     # escalation (only /reports, a host folder, is writable).
     local common=(--detach "${ulimits[@]}" --read-only --cap-drop ALL --security-opt no-new-privileges)
     step "starting the fleet simulator"
     "$engine" "${runtime_args[@]}" run "${common[@]}" --name "$run_id-sim" --network none \
-        --entrypoint /usr/local/bin/lv-fleet-sim "$image" \
-        --admin-port 8100 --latency-scale 0.05 --seed 11 >/dev/null
+        --volume "$work/ready:/ready" --entrypoint /usr/local/bin/lv-fleet-sim "$image" \
+        --admin-port 8100 --latency-scale 0.05 --seed 11 --ready-file /ready/sim.json >/dev/null
     local i
     for i in $(seq 1 100); do
-        "$engine" logs "$run_id-sim" 2>/dev/null | grep -q '^lv-fleet-sim ready$' && break
-        [[ $i == 100 ]] && die "the simulator never printed its ready line"
+        [[ -s $work/ready/sim.json ]] && break
+        [[ $i == 100 ]] && die "the simulator never wrote its ready file"
         sleep 0.2
     done
     [[ $("$engine" "${runtime_args[@]}" exec "$run_id-sim" id -u) == 10001 ]] || die "the simulator does not run as uid 10001"

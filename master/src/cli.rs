@@ -27,7 +27,8 @@ LV_HOST for --host), then these flags.
 Other commands (see `lv-master compare --help`, `lv-master report --help`):
   lv-master compare BASE.json NEW.json   Compare two runs' JSON reports; exit 1 on a regression
   lv-master report --from FILE           Print a run's tables and write its reports again from
-                                         its JSON report or checkpoint";
+                                         its JSON report or checkpoint
+  lv-master explain-exit CODE            Print what an exit code of lv-master means";
 
 /// Runs a distributed load test: loads scenarios, waits for workers, assigns them users,
 /// merges their stats and reports.
@@ -179,6 +180,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub logfile: Option<PathBuf>,
 
+    /// Once the worker port (and the web port, when there is one) is bound, write one line
+    /// of JSON to this file: `{"workers":"HOST:PORT","web":"http://HOST:PORT" or null,
+    /// "pid":N}`, atomically (a temporary file beside it, then a rename), so scripts can
+    /// wait for it and read the bound addresses (--master-bind-port 0, --web-port 0).
+    #[arg(long = "ready-file", value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+
     /// The SLO table checked at the end [default: configs/slo.toml].
     #[arg(long = "slo", value_name = "FILE")]
     pub slo_file: Option<PathBuf>,
@@ -309,10 +317,12 @@ pub enum Command {
     Compare(CompareArgs),
     /// `lv-master report --from FILE`.
     Report(ReportArgs),
+    /// `lv-master explain-exit CODE`.
+    ExplainExit(ExplainExitArgs),
 }
 
-/// Reads `lv-master`'s command line (program name first): `compare ...` and `report ...`
-/// parse as those commands, anything else as a run through [`load_args`] (profile and
+/// Reads `lv-master`'s command line (program name first): `compare ...`, `report ...` and
+/// `explain-exit ...` parse as those commands, anything else as a run through [`load_args`] (profile and
 /// environment included; `env` looks a variable up).
 pub fn parse(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
@@ -328,6 +338,9 @@ pub fn parse(
         Some("report") => Ok(Command::Report(ReportArgs::try_parse_from(words(
             "lv-master report",
         ))?)),
+        Some("explain-exit") => Ok(Command::ExplainExit(ExplainExitArgs::try_parse_from(
+            words("lv-master explain-exit"),
+        )?)),
         _ => Ok(Command::Run(Box::new(load_args(argv, env)?))),
     }
 }
@@ -441,6 +454,15 @@ pub struct CompareArgs {
     /// Append a row for NEW to this benchmark log (`benchmarks.md`).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+}
+
+/// `lv-master explain-exit CODE`: prints the one-line meaning of an exit code of
+/// `lv-master` (exit 2 for a code not in its table).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lv-master explain-exit", version, about)]
+pub struct ExplainExitArgs {
+    /// The exit code (0 to 255).
+    pub code: u8,
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! What `lv-master` does once [`crate::cli::parse`] has said which command it is: run a test
-//! (logging, the checked configuration, the runtime, the listener), compare two JSON
-//! reports, or write a run's reports again. Each returns its exit code or a
-//! [`CommandError`] that knows its own; only `main` touches signals and the process.
+//! (logging, the checked configuration, the runtime, the listeners, the ready file), compare
+//! two JSON reports, write a run's reports again, or say what an exit code means. Each
+//! returns its exit code or a [`CommandError`] that knows its own; only `main` touches
+//! signals and the process.
 
 use std::future::Future;
 use std::io::IsTerminal as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,12 +15,14 @@ use tracing::info;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::cli::{Args, CompareArgs, LoadError, ReportArgs};
-use crate::conclude::{EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
+use crate::conclude::{
+    EXIT_CANNOT_RUN, EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_meaning,
+};
 use crate::config::{ConfigError, MasterConfig};
 use crate::outputs::{OutputPaths, write_all};
 use crate::runner::{self, MasterError, UiRun, WebRun};
-use crate::summary::{read_json, run_stats_from};
+use crate::summary::{read_json, run_stats_from, write_atomically};
 use crate::web::setup::{self, SetupError, WebOptions};
 use crate::web::snapshot::Catalog;
 use crate::{compare, console};
@@ -40,6 +44,17 @@ pub enum CommandError {
         /// Why.
         source: std::io::Error,
     },
+    /// `--ready-file` cannot be written.
+    #[error("cannot write the ready file {}: {source}", path.display())]
+    ReadyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `explain-exit` was given a code that is not in [`EXIT_CODES`].
+    #[error("explain-exit: {0} is not one of lv-master's exit codes: {known}", known = known_exit_codes())]
+    UnknownExitCode(u8),
     /// The tokio runtime did not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -87,8 +102,9 @@ impl CommandError {
             CommandError::Usage(_)
             | CommandError::Config(_)
             | CommandError::Web(_)
-            | CommandError::LogFile { .. } => EXIT_USAGE,
-            CommandError::BadReport { .. } => EXIT_USAGE,
+            | CommandError::LogFile { .. }
+            | CommandError::ReadyFile { .. } => EXIT_USAGE,
+            CommandError::BadReport { .. } | CommandError::UnknownExitCode(_) => EXIT_USAGE,
             CommandError::Runtime(_)
             | CommandError::Bind { .. }
             | CommandError::Master(_)
@@ -106,7 +122,8 @@ impl CommandError {
             }
             CommandError::BadReport { .. }
             | CommandError::Outputs(_)
-            | CommandError::Record { .. } => {
+            | CommandError::Record { .. }
+            | CommandError::UnknownExitCode(_) => {
                 lv_common::errln!("lv-master {self}");
             }
             _ => lv_common::errln!("lv-master: {self}"),
@@ -115,13 +132,19 @@ impl CommandError {
 }
 
 /// Runs one load test as `lv-master` does: starts logging (stderr and `--logfile`), raises
-/// the open-file limit, checks the configuration, binds the worker port and runs until the
-/// end or until `signals` (given the shutdown token) cancels it. Returns the run's exit code.
+/// the open-file limit, checks the configuration, binds the worker port (and the web port),
+/// writes `--ready-file` and runs until the end or until `signals` (given the shutdown
+/// token) cancels it. Returns the run's exit code.
 pub fn run<F, S>(args: Args, signals: S) -> Result<u8, CommandError>
 where
     S: FnOnce(CancellationToken) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
+    if let Some(path) = &args.ready_file {
+        // A ready file left by an earlier master must not pass for this one's. Best effort:
+        // when it cannot be removed, writing it later fails and says why.
+        let _ = std::fs::remove_file(path);
+    }
     start_logging(&args)?;
     lv_common::limits::raise_fd_limit();
     if let Some(path) = &args.config {
@@ -140,16 +163,18 @@ where
         let shutdown = CancellationToken::new();
         tokio::spawn(signals(shutdown.clone()));
         let bind = format!("{}:{}", args.master_bind_host, args.master_bind_port);
-        let listener = tokio::net::TcpListener::bind(&bind)
-            .await
-            .map_err(|source| CommandError::Bind { bind, source })?;
-        if let Ok(addr) = listener.local_addr() {
-            lv_common::errln!("lv-master: listening for workers on {addr}");
-        }
-        let web = match web {
-            Some((options, catalog)) => Some(bind_web(&args, options, catalog).await?),
-            None => None,
+        let (listener, addr) = listen(&bind).await?;
+        lv_common::errln!("lv-master: listening for workers on {addr}");
+        let (web, web_url) = match web {
+            Some((options, catalog)) => {
+                let (web, url) = bind_web(&args, options, catalog).await?;
+                (Some(web), Some(url))
+            }
+            None => (None, None),
         };
+        if let Some(path) = &args.ready_file {
+            write_ready_file(path, &addr.to_string(), web_url.as_deref())?;
+        }
         let outcome = runner::run_with_web(config, listener, web, shutdown).await?;
         Ok(outcome.exit_code)
     })
@@ -164,38 +189,89 @@ fn web_setup(args: &Args) -> Result<Option<(WebOptions, Catalog)>, CommandError>
     Ok(Some((options, catalog)))
 }
 
-/// Binds the web listener and says where the UI is.
+/// Binds `bind` (`host:port`; port 0 picks one) and returns the listener with its address.
+async fn listen(bind: &str) -> Result<(tokio::net::TcpListener, SocketAddr), CommandError> {
+    let bound = async {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        Ok((listener, addr))
+    };
+    bound.await.map_err(|source| CommandError::Bind {
+        bind: bind.to_owned(),
+        source,
+    })
+}
+
+/// Binds the web listener and says where the UI is; returns it with the UI's URL.
 async fn bind_web(
     args: &Args,
     options: WebOptions,
     catalog: Catalog,
-) -> Result<WebRun, CommandError> {
-    let listener = tokio::net::TcpListener::bind(&options.bind)
-        .await
-        .map_err(|source| CommandError::Bind {
-            bind: options.bind.clone(),
-            source,
-        })?;
-    if let Ok(addr) = listener.local_addr() {
-        let scheme = if options.settings.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        lv_common::errln!("lv-master: web UI on {scheme}://{addr}");
-    }
+) -> Result<(WebRun, String), CommandError> {
+    let (listener, addr) = listen(&options.bind).await?;
+    let scheme = if options.settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{addr}");
+    lv_common::errln!("lv-master: web UI on {url}");
     let ui = (!args.headless).then(|| UiRun {
         base_args: args.clone(),
         reports_dir: args.reports_dir.clone(),
         autostart: options.autostart,
         autoquit: options.autoquit,
     });
-    Ok(WebRun {
+    let web = WebRun {
         listener,
         settings: options.settings,
         catalog,
         ui,
-    })
+    };
+    Ok((web, url))
+}
+
+/// What `--ready-file` holds, in this order: where workers connect, the web UI's URL (when
+/// the master serves one) and the master's process id.
+#[derive(Debug, serde::Serialize)]
+struct Ready<'a> {
+    workers: &'a str,
+    web: Option<&'a str>,
+    pid: u32,
+}
+
+/// Writes the ready file: one line of JSON (see [`Ready`]), atomically, so a script that
+/// sees the file can read it whole.
+fn write_ready_file(path: &Path, workers: &str, web: Option<&str>) -> Result<(), CommandError> {
+    let ready = Ready {
+        workers,
+        web,
+        pid: std::process::id(),
+    };
+    let error = |source| CommandError::ReadyFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mut line = serde_json::to_vec(&ready).map_err(|e| error(e.into()))?;
+    line.push(b'\n');
+    write_atomically(path, &line).map_err(error)
+}
+
+/// `lv-master explain-exit CODE`: prints what the code means, from the one table
+/// ([`EXIT_CODES`]); 0, or 2 for a code that is not in it.
+pub fn explain_exit(args: &ExplainExitArgs) -> Result<u8, CommandError> {
+    let meaning = exit_meaning(args.code).ok_or(CommandError::UnknownExitCode(args.code))?;
+    lv_common::outln!("{meaning}");
+    Ok(EXIT_OK)
+}
+
+/// The codes of [`EXIT_CODES`] with their meanings, for the error of an unknown one.
+fn known_exit_codes() -> String {
+    EXIT_CODES
+        .iter()
+        .map(|(code, meaning)| format!("{code} ({meaning})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `lv-master report --from FILE`: prints the run's final tables and writes the reports

@@ -18,6 +18,24 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the run could not be carried out.
 pub const EXIT_CANNOT_RUN: u8 = 3;
 
+/// Every exit code of `lv-master` with its one-line meaning: the one table, which
+/// `lv-master explain-exit CODE` prints from (and `run_tests.sh` reads through it).
+/// `--exit-code-on-error` can make a failed run exit with another code.
+pub const EXIT_CODES: &[(u8, &str)] = &[
+    (EXIT_OK, "passed"),
+    (EXIT_FAILED, "the run's checks failed"),
+    (EXIT_USAGE, "bad usage or configuration"),
+    (EXIT_CANNOT_RUN, "the run could not be carried out"),
+];
+
+/// The meaning of an exit code of `lv-master`, from [`EXIT_CODES`].
+pub fn exit_meaning(code: u8) -> Option<&'static str> {
+    EXIT_CODES
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(_, meaning)| *meaning)
+}
+
 /// What a report is made from.
 pub struct RunView<'a> {
     /// Run id.

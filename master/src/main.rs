@@ -1,5 +1,6 @@
-//! `lv-master`: read the command line, do what it asks (run a test, compare two reports, or
-//! write a run's reports again) and exit with its code. Everything else is in the library.
+//! `lv-master`: read the command line, do what it asks (run a test, compare two reports,
+//! write a run's reports again, or say what an exit code means) and exit with its code.
+//! Everything else is in the library.
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run(*args, stop_on_signals),
             Command::Compare(args) => commands::compare(&args),
             Command::Report(args) => commands::report(&args),
+            Command::ExplainExit(args) => commands::explain_exit(&args),
         });
     ExitCode::from(result.unwrap_or_else(|err| {
         err.print();

@@ -76,6 +76,7 @@ pub const KEYS: &[Key] = &[
     key("html", "--html", Kind::Value),
     key("record", "--record", Kind::Value),
     key("logfile", "--logfile", Kind::Value),
+    key("ready-file", "--ready-file", Kind::Value),
     key("slo", "--slo", Kind::Value),
     key("slo-level", "--slo-level", Kind::Value),
     key("no-slo", "--no-slo", Kind::Bool),

@@ -36,7 +36,7 @@ if ! command -v ip >/dev/null || ! command -v curl >/dev/null || ! command -v py
 fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin="$root/target/debug"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 tag="lvp$$"
 hub="$tag-hub"
 work=$(mktemp -d)
@@ -126,6 +126,15 @@ stop() {
     fi
 }
 
+# wait_ready FILE SECONDS: true once FILE, a --ready-file (written whole once bound), exists.
+wait_ready() {
+    local deadline=$((SECONDS + $2))
+    until [[ -s $1 ]]; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
 # wait_for FILE TEXT SECONDS: true once FILE holds TEXT.
 wait_for() {
     local deadline=$((SECONDS + $3))
@@ -161,8 +170,10 @@ fleet_total() {
 summary() { python3 -c "import json, sys; s = json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 start_fleet() {
-    start fleet fleet "$bin/lv-fleet-sim" --bind 10.99.1.2 --admin-port 9999 --latency-scale 0.01
-    wait_for "$work/fleet.out" "lv-fleet-sim ready" 30
+    rm -f "$work/fleet.ready"
+    start fleet fleet "$bin/lv-fleet-sim" --bind 10.99.1.2 --admin-port 9999 --latency-scale 0.01 \
+        --ready-file "$work/fleet.ready"
+    wait_ready "$work/fleet.ready" 30
 }
 
 # start_master SCENARIO RUN_TIME: 6 users over 3 workers, each pinging ATLAS every 0.1 s.
@@ -176,12 +187,13 @@ wait = { constant = 0.1 }
 url = "http://10.99.1.2:8007"
 path = "/health"
 EOF
+    rm -f "$work/master.ready"
     start master master "$bin/lv-master" -f "$work/ping.toml" --fleet "$root/configs/fleet.toml" \
         --headless --only-summary --no-slo --token partition \
-        --master-bind-host 10.99.0.1 --master-bind-port 5557 \
+        --master-bind-host 10.99.0.1 --master-bind-port 5557 --ready-file "$work/master.ready" \
         --expect-workers 3 --expect-workers-max-wait 60s --heartbeat-timeout "${heartbeat_s}s" \
         -u 6 -r 10 -t "$2" --json "$work/$1.json"
-    wait_for "$work/master.log" "listening for workers" 30
+    wait_ready "$work/master.ready" 30
 }
 
 # start_workers MASTER_ADDR: w1..w3, each in its namespace.
@@ -365,7 +377,7 @@ for scenario in "${scenarios[@]}"; do
             tail -n 8 "$file"
         done
     fi
-    rm -f "$work"/*.log "$work"/*.out
+    rm -f "$work"/*.log "$work"/*.out "$work"/*.ready
 done
 echo "partition: $passed passed, $failed failed"
 ((failed == 0))

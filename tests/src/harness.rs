@@ -230,6 +230,27 @@ pub async fn spawn_master_process<S: AsRef<OsStr>>(args: &[S]) -> (Proc, SocketA
     (master, addr)
 }
 
+/// Waits at most `limit` for the ready file `path` that `proc` (`lv-master` or
+/// `lv-fleet-sim`, given `--ready-file`) writes once bound, and returns its JSON; panics,
+/// showing the process's stderr, when none with `proc`'s pid appears.
+pub async fn wait_for_ready_file(path: &Path, proc: &Proc, limit: Duration) -> serde_json::Value {
+    let read = || {
+        let text = std::fs::read_to_string(path).ok()?;
+        let ready: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("the ready file is written whole: {text:?}: {e}"));
+        (ready["pid"] == proc.pid).then_some(ready)
+    };
+    if !wait_until(limit, || read().is_some()).await {
+        panic!(
+            "no ready file {} of pid {} within {limit:?}; stderr:\n{}",
+            path.display(),
+            proc.pid,
+            proc.stderr.text()
+        );
+    }
+    read().expect("the ready file stays")
+}
+
 /// Starts `lv-worker --master MASTER --connect-timeout 20s` plus `extra`.
 pub fn spawn_worker_process(master: &str, extra: &[&str], tag: &str) -> Proc {
     let mut args = vec!["--master", master, "--connect-timeout", "20s"];

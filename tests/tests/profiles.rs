@@ -253,6 +253,11 @@ async fn demo_runs_end_to_end() {
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("Result: "), "{stdout}");
     assert!(stdout.contains("lv-fleet-sim: 20 agents"), "{stdout}");
+    // The meaning comes from lv-master's own table (`lv-master explain-exit`).
+    assert!(
+        stdout.contains("==> lv-master exited with code 0 (passed)"),
+        "{stdout}"
+    );
     let report = summary(&only_file(reports.path(), "json"));
     assert!(report["total"]["requests"].as_u64().expect("requests") > 0);
     assert_eq!(report["workers"].as_array().expect("workers").len(), 2);

@@ -12,6 +12,7 @@ mod open;
 mod processes;
 mod profiles;
 mod readme;
+mod ready;
 mod rejection;
 mod reports;
 mod scale;

@@ -287,6 +287,37 @@ fn parse_tells_the_commands_apart() {
         Err(LoadError::Clap(_))
     ));
     assert!(matches!(parse_words(&["report"]), Err(LoadError::Clap(_))));
+    let explain = parse_words(&["explain-exit", "3"]);
+    let Ok(Command::ExplainExit(args)) = explain else {
+        panic!("explain-exit: {explain:?}");
+    };
+    assert_eq!(args.code, 3);
+    for bad in [
+        &["explain-exit"][..],
+        &["explain-exit", "256"],
+        &["explain-exit", "x"],
+    ] {
+        let parsed = parse_words(bad);
+        assert!(
+            matches!(parsed, Err(LoadError::Clap(_))),
+            "{bad:?}: {parsed:?}"
+        );
+    }
+}
+
+#[test]
+fn the_ready_file_is_a_flag_and_a_profile_key() {
+    let args = parse(&["--ready-file", "run/ready.json"]).expect("parses");
+    assert_eq!(
+        args.ready_file.as_deref().and_then(|p| p.to_str()),
+        Some("run/ready.json")
+    );
+    let args = load(&[], &[("LV_READY_FILE", "env.json")]).expect("loads");
+    assert_eq!(
+        args.ready_file.as_deref().and_then(|p| p.to_str()),
+        Some("env.json")
+    );
+    assert_eq!(parse(&[]).expect("parses").ready_file, None);
 }
 
 #[test]
@@ -299,6 +330,7 @@ fn help_lists_the_other_commands() {
     for needle in [
         "lv-master compare BASE.json NEW.json",
         "lv-master report --from FILE",
+        "lv-master explain-exit CODE",
         "USER_CLASS",
         "--expect-workers",
     ] {
@@ -311,6 +343,7 @@ fn command_help_names_the_command() {
     for (command, usage) in [
         ("compare", "Usage: lv-master compare [OPTIONS] <BASE> <NEW>"),
         ("report", "Usage: lv-master report [OPTIONS] --from <FILE>"),
+        ("explain-exit", "Usage: lv-master explain-exit <CODE>"),
     ] {
         let Err(LoadError::Clap(help)) = parse_words(&[command, "--help"]) else {
             panic!("{command} --help is clap's");

@@ -1,4 +1,5 @@
-//! Tests of the `compare` and `report` commands on real files, and of exit codes.
+//! Tests of the `compare`, `report` and `explain-exit` commands on real files, of the ready
+//! file, and of exit codes.
 
 use std::path::Path;
 
@@ -150,4 +151,49 @@ fn help_exits_0_and_usage_errors_exit_2() {
         Args::try_parse_from(["lv-master", "-u", "many"]).expect_err("bad number"),
     ));
     assert_eq!(usage.exit_code(), EXIT_USAGE);
+}
+
+#[test]
+fn explain_exit_knows_every_code_of_the_table_and_refuses_others() {
+    for &(code, meaning) in EXIT_CODES {
+        assert_eq!(exit_meaning(code), Some(meaning));
+        assert_eq!(explain_exit(&ExplainExitArgs { code }).expect("known"), 0);
+    }
+    let codes: Vec<u8> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
+    assert_eq!(codes, [EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN]);
+    let err = explain_exit(&ExplainExitArgs { code: 7 }).expect_err("unknown");
+    assert_eq!(err.exit_code(), EXIT_USAGE);
+    assert!(
+        err.to_string()
+            .starts_with("explain-exit: 7 is not one of lv-master's exit codes: 0 (passed), 1 ("),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_ready_file_is_one_line_of_json_written_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ready.json");
+    write_ready_file(&path, "127.0.0.1:40001", None).expect("writes");
+    let text = std::fs::read_to_string(&path).expect("ready file");
+    let pid = std::process::id();
+    assert_eq!(
+        text,
+        format!("{{\"workers\":\"127.0.0.1:40001\",\"web\":null,\"pid\":{pid}}}\n")
+    );
+    write_ready_file(&path, "[::1]:40002", Some("https://127.0.0.1:40003")).expect("rewrites");
+    let ready: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("ready file")).expect("json");
+    assert_eq!(ready["workers"], "[::1]:40002");
+    assert_eq!(ready["web"], "https://127.0.0.1:40003");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(names, ["ready.json"], "no temporary file left");
+
+    let err = write_ready_file(&path.join("under-a-file"), "127.0.0.1:1", None)
+        .expect_err("a file is no folder");
+    assert!(matches!(err, CommandError::ReadyFile { .. }), "{err}");
+    assert_eq!(err.exit_code(), EXIT_USAGE);
 }

@@ -2,8 +2,10 @@
 //!
 //! Parses the command line, starts logging on stderr, and hands a [`SimConfig`] to the library.
 //! Prints exactly one line, `lv-fleet-sim ready`, on stdout once every port is bound (and the
-//! `--write-fleet` map is written), so scripts and tests can wait for it. Exit codes: 0 after a
-//! clean stop, 1 when the simulator could not run, 2 for bad usage or configuration.
+//! `--write-fleet` map and the `--ready-file` are written), so scripts and tests can wait for
+//! it; scripts read the bound ports from the ready file (JSON). `--describe FILE` prints one
+//! line about a fleet map instead and exits. Exit codes: 0 after a clean stop, 1 when the
+//! simulator could not run, 2 for bad usage or configuration.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::IpAddr;
@@ -41,6 +43,15 @@ struct Cli {
     /// Writes the fleet map with the bound ports to FILE before printing the ready line.
     #[arg(long, value_name = "FILE")]
     write_fleet: Option<PathBuf>,
+    /// Once every port is bound, writes one line of JSON to FILE, atomically, before the
+    /// ready line: `{"bind":ADDR,"admin":"HOST:PORT" or null,"agents":[{"name":N,"port":P},
+    /// ...],"pid":N}`.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+    /// Prints one line about the fleet map FILE (`20 agents (ATLAS :8007, EVENT-BUS :8099,
+    /// MUSE :8030, ...)`) and exits, serving nothing.
+    #[arg(long, value_name = "FILE", exclusive = true)]
+    describe: Option<PathBuf>,
     /// Multiplies every simulated latency; 0 answers at once.
     #[arg(long, value_name = "F", default_value = "1.0", value_parser = parse_latency_scale)]
     latency_scale: f64,
@@ -67,6 +78,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(path) = &cli.describe {
+        return describe(path);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -92,7 +106,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config, cli.write_fleet)) {
+    match runtime.block_on(serve(config, cli.write_fleet, cli.ready_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             lv_common::errln!("error: {err:#}");
@@ -100,6 +114,20 @@ fn main() -> ExitCode {
                 .downcast_ref::<SimError>()
                 .is_some_and(SimError::is_usage);
             ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// `--describe FILE`: one line about the fleet map on stdout; exit 2 when it does not load.
+fn describe(path: &std::path::Path) -> ExitCode {
+    match FleetMap::load(path) {
+        Ok(fleet) => {
+            lv_common::outln!("{}", lv_fleet_sim::describe(&fleet));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            lv_common::errln!("error: {err}");
+            ExitCode::from(2)
         }
     }
 }
@@ -131,16 +159,33 @@ fn build_config(cli: &Cli) -> anyhow::Result<SimConfig> {
 }
 
 /// Runs the simulator until SIGINT or SIGTERM.
-async fn serve(config: SimConfig, write_fleet: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(
+    config: SimConfig,
+    write_fleet: Option<PathBuf>,
+    ready_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(path) = &ready_file {
+        // A ready file left by an earlier simulator must not pass for this one's. Best
+        // effort: when it cannot be removed, writing it later fails and says why.
+        let _ = std::fs::remove_file(path);
+    }
     let shutdown = CancellationToken::new();
     watch_signals(shutdown.clone()).context("cannot install signal handlers")?;
     let sim = lv_fleet_sim::start(config, shutdown.clone()).await?;
     if let Some(addr) = sim.admin_addr() {
         lv_common::errln!("admin listening on {addr}");
     }
-    if let Some(path) = &write_fleet
-        && let Err(err) = lv_fleet_sim::write_fleet_file(path, sim.fleet())
-    {
+    let written = write_fleet
+        .as_deref()
+        .map_or(Ok(()), |path| {
+            lv_fleet_sim::write_fleet_file(path, sim.fleet())
+        })
+        .and_then(|()| {
+            ready_file
+                .as_deref()
+                .map_or(Ok(()), |path| lv_fleet_sim::write_ready_file(path, &sim))
+        });
+    if let Err(err) = written {
         shutdown.cancel();
         sim.wait().await;
         return Err(err.into());

@@ -1,4 +1,5 @@
-//! Tests of the `lv-fleet-sim` binary: ready line, written map, SIGTERM, usage errors.
+//! Tests of the `lv-fleet-sim` binary: ready line, written map, ready file, SIGTERM, usage
+//! errors, `--describe`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -37,11 +38,13 @@ fn http_get(port: u16, path: &str) -> String {
     response
 }
 
-/// The binary prints its ready line after writing the map, serves it, and exits 0 on SIGTERM.
+/// The binary prints its ready line after writing the map and the ready file, serves the
+/// map, and exits 0 on SIGTERM.
 #[test]
 fn serves_written_map_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let map_path = dir.path().join("bound.toml");
+    let ready_path = dir.path().join("sim.json");
     let mut child = Command::new(BIN)
         .args([
             "--ephemeral-ports",
@@ -52,6 +55,8 @@ fn serves_written_map_and_stops_cleanly_on_sigterm() {
             "--write-fleet",
         ])
         .arg(&map_path)
+        .arg("--ready-file")
+        .arg(&ready_path)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,6 +83,34 @@ fn serves_written_map_and_stops_cleanly_on_sigterm() {
     let response = http_get(port, "/health");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""agent":"HERMES""#), "{response}");
+
+    // The ready file: the same ports as the map, the admin address, this process.
+    let text = std::fs::read_to_string(&ready_path).expect("ready file");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let ready: serde_json::Value = serde_json::from_str(&text).expect("ready file is JSON");
+    assert_eq!(ready["bind"], "127.0.0.1", "{text}");
+    assert_eq!(ready["pid"], child.id(), "{text}");
+    let admin = ready["admin"].as_str().expect("admin address");
+    let admin_port: u16 = admin
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .expect("127.0.0.1:PORT");
+    assert!(http_get(admin_port, "/counts").starts_with("HTTP/1.1 200"));
+    let agents: Vec<(String, Option<u16>)> = ready["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| {
+            let name = a["name"].as_str().expect("name").to_owned();
+            (name, a["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
+        })
+        .collect();
+    let mapped: Vec<(String, Option<u16>)> = map
+        .agents
+        .iter()
+        .map(|a| (a.name.clone(), a.port))
+        .collect();
+    assert_eq!(agents, mapped);
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -146,4 +179,44 @@ fn bad_flag_values_exit_2() {
         assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(quoted), "{args:?}: {stderr}");
     }
+}
+
+/// `--describe FILE`: one line about a fleet map, exit 0; a map that does not load, exit 2;
+/// with any other flag, a usage error.
+#[test]
+fn describe_prints_one_line_about_a_fleet_map() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/fleet.toml");
+    let output = Command::new(BIN)
+        .args(["--describe", shipped])
+        .output()
+        .expect("run lv-fleet-sim --describe");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "20 agents (ATLAS :8007, EVENT-BUS :8099, MUSE :8030, ...)\n"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let small = dir.path().join("small.toml");
+    std::fs::write(
+        &small,
+        "[[agent]]\nname = \"ONE\"\nport = 9001\ncategory = \"core\"\n\n\
+         [[agent]]\nname = \"TWO\"\nurl = \"http://two.example:80\"\ncategory = \"core\"\n",
+    )
+    .expect("write map");
+    let output = Command::new(BIN)
+        .arg("--describe")
+        .arg(&small)
+        .output()
+        .expect("run lv-fleet-sim --describe");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "2 agents (ONE :9001, TWO http://two.example:80)\n"
+    );
+
+    let (status, stderr) = run_to_exit(&["--describe", "/nonexistent/fleet.toml"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/nonexistent/fleet.toml"), "{stderr}");
+    let (status, stderr) = run_to_exit(&["--describe", shipped, "--ephemeral-ports"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
 }

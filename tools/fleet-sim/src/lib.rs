@@ -41,6 +41,7 @@ use server::Shared;
 /// A running simulated fleet.
 #[derive(Debug)]
 pub struct Sim {
+    bind: IpAddr,
     fleet: FleetMap,
     admin_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -112,6 +113,7 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Sim
         "fleet simulator serving"
     );
     Ok(Sim {
+        bind: config.bind,
         fleet: FleetMap { agents },
         admin_addr,
         shared,
@@ -168,29 +170,104 @@ impl Sim {
 
 /// Writes `fleet` in `configs/fleet.toml` format, atomically (a temporary file, then a rename).
 pub fn write_fleet_file(path: &Path, fleet: &FleetMap) -> Result<(), SimError> {
-    let error = |source| SimError::WriteFleet {
+    let text = format!(
+        "# Written by lv-fleet-sim: the fleet map with the ports it bound.\n\n{}",
+        fleet.to_toml_string()
+    );
+    write_atomically(path, text.as_bytes()).map_err(|source| SimError::WriteFleet {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What `--ready-file` holds, in this order: the address every server binds, the admin
+/// server's `host:port` (when there is one), each agent's bound port in fleet-map order, and
+/// the simulator's process id.
+#[derive(Debug, serde::Serialize)]
+struct Ready<'a> {
+    bind: IpAddr,
+    admin: Option<SocketAddr>,
+    agents: Vec<ReadyAgent<'a>>,
+    pid: u32,
+}
+
+/// One agent of the ready file.
+#[derive(Debug, serde::Serialize)]
+struct ReadyAgent<'a> {
+    name: &'a str,
+    port: Option<u16>,
+}
+
+/// Writes the ready file of a running simulator: one line of JSON (see `Ready`), atomically.
+pub fn write_ready_file(path: &Path, sim: &Sim) -> Result<(), SimError> {
+    let ready = Ready {
+        bind: sim.bind,
+        admin: sim.admin_addr,
+        agents: sim
+            .fleet
+            .agents
+            .iter()
+            .map(|agent| ReadyAgent {
+                name: &agent.name,
+                port: agent.port,
+            })
+            .collect(),
+        pid: std::process::id(),
+    };
+    let error = |source| SimError::WriteReady {
         path: path.to_path_buf(),
         source,
     };
-    let name = path.file_name().ok_or_else(|| {
-        error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
+    let mut line = serde_json::to_vec(&ready).map_err(|e| error(e.into()))?;
+    line.push(b'\n');
+    write_atomically(path, &line).map_err(error)
+}
+
+/// The agents a one-line description names, when the map has them: the main agent, the event
+/// bus and a creative agent, which the shipped scenarios all reach.
+const DESCRIBED: [&str; 3] = ["ATLAS", "EVENT-BUS", "MUSE"];
+
+/// One line about a fleet map, as `run_tests.sh demo` shows it: `20 agents (ATLAS :8007,
+/// EVENT-BUS :8099, MUSE :8030, ...)`. It names [`DESCRIBED`] agents the map has (else its
+/// first three), each with its port (or URL); `...` when the map has more.
+pub fn describe(fleet: &FleetMap) -> String {
+    let mut named: Vec<&Agent> = DESCRIBED.iter().filter_map(|n| fleet.get(n)).collect();
+    if named.is_empty() {
+        named = fleet.agents.iter().take(DESCRIBED.len()).collect();
+    }
+    let mut parts: Vec<String> = named
+        .iter()
+        .map(|agent| match (agent.port, &agent.url) {
+            (_, Some(url)) => format!("{} {url}", agent.name),
+            (Some(port), None) => format!("{} :{port}", agent.name),
+            (None, None) => agent.name.clone(),
+        })
+        .collect();
+    if fleet.agents.len() > named.len() {
+        parts.push("...".to_owned());
+    }
+    let count = fleet.agents.len();
+    let noun = if count == 1 { "agent" } else { "agents" };
+    if parts.is_empty() {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun} ({})", parts.join(", "))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it (`.NAME.PID.tmp`) and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
     let tmp = path.with_file_name(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
         std::process::id()
     ));
-    let text = format!(
-        "# Written by lv-fleet-sim: the fleet map with the ports it bound.\n\n{}",
-        fleet.to_toml_string()
-    );
-    std::fs::write(&tmp, text).map_err(error)?;
-    std::fs::rename(&tmp, path).map_err(|err| {
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
         // Best effort: the rename error is the one worth reporting.
         let _ = std::fs::remove_file(&tmp);
-        error(err)
     })
 }

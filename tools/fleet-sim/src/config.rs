@@ -95,6 +95,15 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The ready file could not be written.
+    #[error("cannot write the ready file {}", path.display())]
+    WriteReady {
+        /// The file asked for.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl SimError {
