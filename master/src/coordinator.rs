@@ -127,6 +127,8 @@ pub struct RunResult {
 pub struct Coordinator {
     config: Arc<MasterConfig>,
     plan_json: Vec<u8>,
+    /// The resolved plan, shared with the snapshots.
+    plan: Arc<lv_common::plan::Plan>,
     run_id: String,
     generation: u64,
     phase: Phase,
@@ -163,10 +165,12 @@ impl Coordinator {
     /// A coordinator whose report stamps come from `clock`.
     pub fn with_clock(config: Arc<MasterConfig>, clock: WallClock) -> Coordinator {
         let plan_json = config.plan.to_json();
+        let plan = Arc::new(config.plan.clone());
         let stats = RunStats::new(config.csv_full_history);
         let mut coordinator = Coordinator {
             config,
             plan_json,
+            plan,
             run_id: uuid::Uuid::new_v4().to_string(),
             generation: 0,
             phase: Phase::Waiting {

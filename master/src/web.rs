@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod setup;
 pub mod snapshot;
 pub mod sse;
+mod state;
 pub mod tls;
 
 #[cfg(test)]
@@ -49,35 +50,7 @@ mod fixtures;
 
 pub use control::{Command, CommandError, Control, RunParams, Started};
 pub use snapshot::{RunState, Snapshot};
-
-/// How the web server is protected and served.
-#[derive(Debug, Clone, Default)]
-pub struct WebSettings {
-    /// HTTP Basic credentials every path needs, when set.
-    pub auth: Option<auth::Credentials>,
-    /// Refuse every state change with 403.
-    pub readonly: bool,
-    /// Serve HTTPS with this configuration.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The coordinator's snapshots and command channel.
-    pub control: Control,
-    /// Protection settings.
-    pub settings: Arc<WebSettings>,
-    /// Cancelled when the master stops (ends SSE streams).
-    pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    /// Whether state changes are refused.
-    pub fn readonly(&self) -> bool {
-        self.settings.readonly || self.control.is_read_only()
-    }
-}
+pub use state::{AppState, WebSettings};
 
 /// The whole application: routes behind the authentication layer.
 pub fn router(state: AppState) -> Router {

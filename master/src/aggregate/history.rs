@@ -15,7 +15,7 @@
 //! follow the same rules: requests so far from the last row, rates from the kind's cumulative
 //! counts at both ends, window percentiles the highest of the rows covered.
 
-use super::{EndpointHistory, HistoryRow, KindHistory, per_second};
+use super::rows::{EndpointHistory, HistoryRow, KindHistory, per_second};
 
 /// How long rows stay at full resolution, ms.
 pub const RECENT_MS: i64 = 3_600_000;
@@ -214,7 +214,7 @@ pub fn rows_bytes(rows: &[HistoryRow]) -> usize {
                     .sum::<usize>()
                 // A B-tree node per few entries: count each entry with a pointer's overhead.
                 + row.kinds.len()
-                    * (size_of::<super::SloKind>() + size_of::<KindHistory>() + size_of::<usize>())
+                    * (size_of::<lv_common::kind::SloKind>() + size_of::<KindHistory>() + size_of::<usize>())
         })
         .sum()
 }

@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::HistoryRow;
+use super::rows::HistoryRow;
 
 /// An append-only file of history rows.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ mod tests {
             endpoints: Vec::new(),
             kinds: [(
                 lv_common::kind::SloKind::Chat,
-                super::super::KindHistory {
+                crate::aggregate::KindHistory {
                     rps: 0.5,
                     p50_ms: Some(90.0),
                     p95_ms: None,

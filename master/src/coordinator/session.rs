@@ -63,6 +63,7 @@ impl Coordinator {
 
     fn set_config(&mut self, config: crate::config::MasterConfig) {
         self.plan_json = config.plan.to_json();
+        self.plan = Arc::new(config.plan.clone());
         self.config = Arc::new(config);
     }
 
@@ -87,6 +88,7 @@ impl Coordinator {
         let started_ms = self.started.map_or(0, |(_, ms)| ms);
         let snapshot = snapshot::build(&snapshot::SnapshotInput {
             config: &self.config,
+            plan: &self.plan,
             catalog: &web.catalog,
             state: self.run_state(),
             run_id: self.started.map(|_| self.run_id.as_str()),

@@ -6,6 +6,9 @@
 
 use std::fmt::Write as _;
 
+pub use markup::escape;
+use markup::{heading, num, table, text, tr};
+
 use crate::aggregate::PERCENTILES;
 use crate::format::{decimal, duration, ms, utc_timestamp};
 use crate::slo::{Status, Verdict};
@@ -73,61 +76,6 @@ pub fn render_html(summary: &Summary) -> String {
     meta_section(&mut out, summary);
     out.push_str("</body>\n</html>\n");
     out
-}
-
-/// `text` with `& < > " '` replaced by entities, safe in element content and attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// An `<h2>` with an anchor id.
-fn heading(out: &mut String, id: &str, title: &str) {
-    let _ = writeln!(out, "<h2 id=\"{id}\">{title}</h2>");
-}
-
-/// A text cell (escaped, left-aligned).
-fn text(value: &str) -> String {
-    format!("<td class=\"t\">{}</td>", escape(value))
-}
-
-/// A numeric cell (right-aligned); `value` must not need escaping.
-fn num(value: impl std::fmt::Display) -> String {
-    format!("<td>{value}</td>")
-}
-
-/// A table row of rendered cells.
-fn tr(class: &str, cells: &[String]) -> String {
-    format!("<tr{class}>{}</tr>", cells.concat())
-}
-
-/// A table with `|`-separated `headers` (the first `text_columns` left-aligned) and rows,
-/// or `empty` in a paragraph when there are no rows.
-fn table(out: &mut String, headers: &str, text_columns: usize, rows: &[String], empty: &str) {
-    if rows.is_empty() {
-        let _ = writeln!(out, "<p class=\"empty\">{empty}</p>");
-        return;
-    }
-    out.push_str("<div class=\"scroll\"><table>\n<tr>");
-    for (i, header) in headers.split('|').enumerate() {
-        let class = if i < text_columns { " class=\"t\"" } else { "" };
-        let _ = write!(out, "<th{class}>{}</th>", escape(header));
-    }
-    out.push_str("</tr>\n");
-    for row in rows {
-        let _ = writeln!(out, "{row}");
-    }
-    out.push_str("</table></div>\n");
 }
 
 fn meta_section(out: &mut String, s: &Summary) {
@@ -328,6 +276,7 @@ fn measured(metric: &str, value: f64) -> String {
 
 mod charts;
 mod lead;
+mod markup;
 mod stages;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lv_common::load::{OpenStats, Schedule};
 use serde::{Deserialize, Serialize};
 
-use super::EndpointSummary;
+use super::rows::EndpointSummary;
 use crate::aggregate::{OpenInterval, RunStats};
 
 /// Schedule lag p99 above this (ms) means the generator itself was late.

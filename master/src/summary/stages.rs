@@ -6,7 +6,8 @@
 use lv_common::load::{LoadShape, Model, Schedule};
 use serde::{Deserialize, Serialize};
 
-use super::{EndpointSummary, FailureSummary, OpenSummary, stats_rows};
+use super::open::OpenSummary;
+use super::rows::{EndpointSummary, FailureSummary, stats_rows};
 use crate::aggregate::{RunStats, StageStats};
 
 /// Relative slack when counting whole planned arrivals (as `Schedule::total` does).

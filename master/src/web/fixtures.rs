@@ -80,8 +80,10 @@ pub fn snapshot(config: &MasterConfig, run: &RunStats, run_id: &str, state: RunS
         tags: vec!["health".into()],
     };
     let workers = Registry::new();
+    let plan = Arc::new(config.plan.clone());
     build(&SnapshotInput {
         config,
+        plan: &plan,
         catalog: &catalog,
         state,
         run_id: Some(run_id),

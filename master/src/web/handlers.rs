@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::control::{Command, CommandError};
 use super::form::SwarmForm;
-use super::{AppState, assets, locust, metrics, sse};
+use super::state::AppState;
+use super::{assets, locust, metrics, sse};
 use crate::summary::run_stats_from;
 
 /// Largest `/swarm` body: a form is a few hundred bytes; anything past this is answered 413.
@@ -223,7 +224,7 @@ async fn html_report(State(state): State<AppState>) -> Html<String> {
 }
 
 async fn tasks(State(state): State<AppState>) -> Json<Value> {
-    Json(state.control.snapshot().tasks.clone())
+    Json(locust::tasks(&state.control.snapshot().plan))
 }
 
 async fn worker_count(State(state): State<AppState>) -> Json<Value> {

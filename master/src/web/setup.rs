@@ -12,7 +12,8 @@ use crate::profile;
 use super::auth::{self, AuthError, Credentials};
 use super::control::RunParams;
 use super::snapshot::{Catalog, ProfileDefaults};
-use super::{WebSettings, tls};
+use super::state::WebSettings;
+use super::tls;
 
 /// Locust's web port.
 pub const DEFAULT_PORT: u16 = 8089;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use lv_common::plan::Plan;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -222,10 +223,11 @@ pub struct Snapshot {
     pub report: Summary,
     /// Finished runs, newest first.
     pub runs: Arc<Vec<RunRecord>>,
-    /// Locust's `/tasks` answer for the run's plan.
-    pub tasks: serde_json::Value,
-    /// The SSE rendering, made by the first client that needs it and shared.
-    pub(crate) sse: OnceLock<super::sse::Pieces>,
+    /// The run's resolved plan, for the presenters that show it (Locust's `/tasks`).
+    pub plan: Arc<Plan>,
+    /// The SSE presenter's rendering (the `live` object, the report without its history),
+    /// made by the first client that needs it and shared.
+    pub(crate) sse: OnceLock<(String, String)>,
     /// The `/stats/requests` answer, rendered by its first caller and shared (Locust caches
     /// it for 2 s too).
     pub(crate) request_stats: OnceLock<String>,
@@ -237,13 +239,13 @@ impl Snapshot {
         live: Live,
         report: Summary,
         runs: Arc<Vec<RunRecord>>,
-        tasks: serde_json::Value,
+        plan: Arc<Plan>,
     ) -> Snapshot {
         Snapshot {
             live,
             report,
             runs,
-            tasks,
+            plan,
             sse: OnceLock::new(),
             request_stats: OnceLock::new(),
         }
@@ -253,8 +255,10 @@ impl Snapshot {
     pub fn idle(config: &MasterConfig, catalog: &Catalog) -> Snapshot {
         let stats = RunStats::default();
         let workers = Registry::new();
+        let plan = Arc::new(config.plan.clone());
         let input = SnapshotInput {
             config,
+            plan: &plan,
             catalog,
             state: RunState::Ready,
             run_id: None,
@@ -275,6 +279,8 @@ impl Snapshot {
 pub struct SnapshotInput<'a> {
     /// The run's configuration (target users, spawn rate, host, SLO table).
     pub config: &'a MasterConfig,
+    /// The run's resolved plan (shared, not copied).
+    pub plan: &'a Arc<Plan>,
     /// Form choices and flags.
     pub catalog: &'a Catalog,
     /// State.
@@ -327,8 +333,12 @@ pub fn build(input: &SnapshotInput) -> Snapshot {
         },
     );
     let live = live_view(input, &report, exit_code);
-    let tasks = super::locust::tasks(&input.config.plan);
-    Snapshot::new(live, report, Arc::clone(&input.runs), tasks)
+    Snapshot::new(
+        live,
+        report,
+        Arc::clone(&input.runs),
+        Arc::clone(input.plan),
+    )
 }
 
 fn live_view(input: &SnapshotInput, report: &Summary, exit_code: u8) -> Live {

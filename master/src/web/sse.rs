@@ -58,13 +58,15 @@ fn clear_histogram(row: &mut Value) {
 
 /// The `data:` of a snapshot event holding history rows `from..`.
 pub fn snapshot_data(snapshot: &Snapshot, from: usize) -> String {
-    let pieces = snapshot.sse.get_or_init(|| Pieces::render(snapshot));
+    let (live, head) = snapshot.sse.get_or_init(|| {
+        let pieces = Pieces::render(snapshot);
+        (pieces.live, pieces.head)
+    });
     let rows = snapshot.report.history.get(from..).unwrap_or_default();
     let history = serde_json::to_string(rows).unwrap_or_else(|_| "[]".into());
-    let separator = if pieces.head.len() > 1 { "," } else { "" };
+    let separator = if head.len() > 1 { "," } else { "" };
     format!(
-        "{{\"live\":{},\"report\":{}{separator}\"history\":{history}}},\"history_from\":{from}}}",
-        pieces.live, pieces.head
+        "{{\"live\":{live},\"report\":{head}{separator}\"history\":{history}}},\"history_from\":{from}}}"
     )
 }
 

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use crate::context::Shared;
 use crate::counts::Counts;
-use crate::server::Shared;
 
 /// The admin router.
 pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {

@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::context::AgentCtx;
 use crate::counts::lock;
 use crate::latency::Work;
-use crate::server::AgentCtx;
 use crate::state::TaskResult;
 
 /// Default and largest `limit` of an event query.

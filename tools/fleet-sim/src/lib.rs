@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 mod admin;
 pub mod config;
+mod context;
 pub mod counts;
 mod handlers;
 mod latency;
@@ -36,7 +37,7 @@ mod state;
 pub use config::{SimConfig, SimError};
 pub use counts::Counts;
 
-use server::Shared;
+use context::Shared;
 
 /// A running simulated fleet.
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 //! agent's fixed `slow` delay, and answers injected failures. Servers run on listeners bound
 //! beforehand and stop gracefully when the shutdown token is cancelled.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -20,11 +20,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AgentPlan, SimConfig};
-use crate::counts::Counter;
+use crate::config::AgentPlan;
+use crate::context::{AgentCtx, Shared};
 use crate::handlers;
-use crate::latency::Latency;
-use crate::state::{Assets, Conversations, Events};
 
 const HEALTH: &str = "/health";
 const CHAT: &str = "/v1/chat";
@@ -34,46 +32,6 @@ const EVENT_ACK: &str = "/v1/events/{id}/ack";
 const TASKS: &str = "/v1/tasks";
 const TASKS_BATCH: &str = "/v1/tasks/batch";
 const ASSETS: &str = "/v1/assets";
-
-/// State shared by every agent server and the admin server.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) counter: Counter,
-    pub(crate) latency: Latency,
-    pub(crate) conversations: Mutex<Conversations>,
-    pub(crate) events: Mutex<Events>,
-    pub(crate) assets: Mutex<Assets>,
-    /// Answers carry only the documented fields.
-    pub(crate) contract_only: bool,
-}
-
-impl Shared {
-    /// Empty state with the configured latency model.
-    pub(crate) fn new(config: &SimConfig, shutdown: CancellationToken) -> Shared {
-        Shared {
-            counter: Counter::default(),
-            latency: Latency::new(
-                config.latency_scale,
-                config.error_rate,
-                config.seed,
-                shutdown,
-            ),
-            conversations: Mutex::default(),
-            events: Mutex::default(),
-            assets: Mutex::default(),
-            contract_only: config.contract_only,
-        }
-    }
-}
-
-/// What one agent's handlers know: who they are and the shared state.
-#[derive(Debug, Clone)]
-pub(crate) struct AgentCtx {
-    pub(crate) name: Arc<str>,
-    slow: Duration,
-    routes: Arc<[&'static str]>,
-    pub(crate) shared: Arc<Shared>,
-}
 
 /// The router of one agent, with the counting and fault layer in front.
 pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use lv_common::kind::SloKind;
 
-use super::{escape, heading};
+use super::markup::{escape, heading};
 use crate::aggregate::{HistoryRow, KindHistory};
 use crate::format::{decimal, utc_clock};
 use crate::summary::IntervalRate;

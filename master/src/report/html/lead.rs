@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::escape;
+use super::markup::escape;
 use crate::format::{decimal, duration, ms, percent, utc_timestamp};
 use crate::summary::Summary;
 

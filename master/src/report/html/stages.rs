@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::{charts, escape, heading, num, table, text, tr};
+use super::charts;
+use super::markup::{escape, heading, num, table, text, tr};
 use crate::format::{decimal, ms};
 use crate::summary::{EndpointSummary, Summary};
 
