@@ -464,7 +464,7 @@ impl RunStats {
 }
 
 /// [`PERCENTILES`] of `stats`, ms; empty when it holds no request.
-fn percentiles(stats: &EndpointStats) -> Vec<f64> {
+pub fn percentiles(stats: &EndpointStats) -> Vec<f64> {
     if stats.is_empty() {
         Vec::new()
     } else {

@@ -73,19 +73,38 @@ fn assert_complete(json: &Path, code: Option<i32>, answered: u64) {
     );
 }
 
-/// `lv-master ... | head -1`: stdout closes after the first line; the run goes on, writes
-/// its report and exits with its own code.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_stdout_loses_nothing() {
+/// Which stream of lv-master a test closes early.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Runs lv-master for 3 s, reads one line of `stream` and closes it, as `| head -1` does:
+/// the run goes on, writes its report and exits with its own code (0), not a panic's 101.
+async fn close_early(stream: Stream) {
     let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
-    let mut child = master(&scenario, &json, "3s")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+    let mut command = master(&scenario, &json, "3s");
+    let (out, err) = match stream {
+        Stream::Stdout => (Stdio::piped(), Stdio::null()),
+        // Debug logging keeps writing to the closed stderr.
+        Stream::Stderr => (Stdio::null(), Stdio::piped()),
+    };
+    if matches!(stream, Stream::Stderr) {
+        command.arg("--loglevel=debug");
+    }
+    let mut child = command
+        .stdout(out)
+        .stderr(err)
         .spawn()
         .expect("start lv-master");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next_line().await.expect("read stdout");
-    assert!(first.is_some(), "lv-master printed a line");
+    let reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stream {
+        Stream::Stdout => Box::new(child.stdout.take().expect("stdout")),
+        Stream::Stderr => Box::new(child.stderr.take().expect("stderr")),
+    };
+    let mut lines = BufReader::new(reader).lines();
+    let first = lines.next_line().await.expect("read the stream");
+    assert!(first.is_some(), "lv-master wrote a line");
     drop(lines);
     let code = exit_code(&mut child, Duration::from_secs(40)).await;
     assert_eq!(
@@ -97,29 +116,17 @@ async fn a_closed_stdout_loses_nothing() {
     stop.cancel();
 }
 
+/// `lv-master ... | head -1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_loses_nothing() {
+    close_early(Stream::Stdout).await;
+}
+
 /// A stderr whose reader went away (a relay that died, `2> >(head -1)`): the logging and
 /// the messages on stderr fail quietly, and nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_stderr_loses_nothing() {
-    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
-    let mut child = master(&scenario, &json, "3s")
-        .arg("--loglevel=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lv-master");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let first = lines.next_line().await.expect("read stderr");
-    assert!(first.is_some(), "lv-master logged a line");
-    drop(lines);
-    let code = exit_code(&mut child, Duration::from_secs(40)).await;
-    assert_eq!(
-        code,
-        Some(0),
-        "exit code of a passed run, not a panic's 101"
-    );
-    assert_complete(&json, code, target.total());
-    stop.cancel();
+    close_early(Stream::Stderr).await;
 }
 
 /// SIGHUP (the terminal or SSH session went away) stops a run as Ctrl-C does: the summary

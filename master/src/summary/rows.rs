@@ -7,7 +7,7 @@ use lv_common::kind::SloKind;
 use lv_common::stats::{EndpointStats, StatsSet, deflate_v2, inflate_v2};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{PERCENTILES, per_second};
+use crate::aggregate::{per_second, percentiles};
 
 /// Stats of one endpoint (or of all, for the total).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,14 +105,7 @@ impl EndpointSummary {
             rps: per_second(stats.requests, seconds),
             avg_content_bytes: stats.avg_content_bytes(),
             failures_per_s: per_second(stats.failures, seconds),
-            percentiles_ms: if stats.is_empty() {
-                Vec::new()
-            } else {
-                PERCENTILES
-                    .iter()
-                    .map(|&p| stats.percentile_ms(p))
-                    .collect()
-            },
+            percentiles_ms: percentiles(stats),
             total_us: stats.total_us,
             content_bytes: stats.content_bytes,
             histogram: BASE64.encode(deflate_v2(&stats.histogram_bytes())),
