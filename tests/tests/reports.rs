@@ -404,9 +404,21 @@ fn html_report_is_self_contained_with_sections_charts_and_verdicts() {
     for id in sections.into_iter().chain(["charts", "workers", "slo"]) {
         assert_eq!(html.matches(&format!("id=\"{id}\"")).count(), 1, "{id}");
     }
-    assert_eq!(html.matches("<svg").count(), 3, "charts");
+    // The three run-wide charts, then one per SLO kind the run had (checked below).
+    let (overall, per_kind) = html
+        .split_once("id=\"kind-charts\"")
+        .expect("the per-kind charts");
+    assert_eq!(overall.matches("<svg").count(), 3, "charts");
+    let kinds = summary.history.last().map_or(0, |row| row.kinds.len());
+    assert!(kinds >= 1, "the run's endpoints have a kind");
+    let kind_charts = per_kind.split("id=\"workers\"").next().unwrap_or_default();
+    assert_eq!(
+        kind_charts.matches("<svg").count(),
+        kinds,
+        "a chart per kind"
+    );
     let mut lines = 0;
-    for rest in html.split("points=\"").skip(1) {
+    for rest in overall.split("points=\"").skip(1) {
         let points: Vec<&str> = rest
             .split('"')
             .next()
