@@ -20,11 +20,11 @@ use crate::conclude::{
     EXIT_CANNOT_RUN, EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_meaning,
 };
 use crate::config::{ConfigError, MasterConfig};
+use crate::live::snapshot::Catalog;
 use crate::outputs::{OutputPaths, write_all};
 use crate::runner::{self, MasterError, UiRun, WebRun};
 use crate::summary::{read_json, run_stats_from, write_atomically};
 use crate::web::setup::{self, SetupError, WebOptions};
-use crate::web::snapshot::Catalog;
 use crate::{compare, console};
 
 /// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.

@@ -19,6 +19,7 @@ use crate::cli::Args;
 mod error;
 mod load;
 pub mod resume;
+pub mod run;
 
 use crate::format::report_name;
 use crate::slo::SloTable;

@@ -20,7 +20,9 @@
 //! - [`outputs`]: writing every report file a run asked for.
 //! - [`format`]: numbers, durations, timestamps and report names (pure); the other output
 //!   modules import it and never each other.
-//! - [`web`]: the web UI, Locust's HTTP API, lv's API and `/metrics`.
+//! - [`live`]: what the coordinator publishes (the snapshot) and accepts (commands, the
+//!   `/swarm` form); the presenters read it, the coordinator imports no presenter.
+//! - [`web`]: the web UI, Locust's HTTP API, lv's API and `/metrics` (presentation only).
 
 pub mod aggregate;
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod config;
 pub mod console;
 pub mod coordinator;
 pub mod format;
+pub mod live;
 pub mod outputs;
 pub mod profile;
 pub mod registry;

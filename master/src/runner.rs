@@ -59,7 +59,7 @@ pub struct WebRun {
     /// Protection and TLS.
     pub settings: web::WebSettings,
     /// The start form's choices.
-    pub catalog: web::snapshot::Catalog,
+    pub catalog: crate::live::snapshot::Catalog,
     /// UI mode (runs started from the web); `None` serves a headless run read-only.
     pub ui: Option<UiRun>,
 }

@@ -34,22 +34,18 @@ use tracing::{debug, warn};
 
 pub mod assets;
 pub mod auth;
-pub mod control;
-pub mod form;
 pub mod handlers;
 pub mod locust;
 pub mod metrics;
 pub mod setup;
-pub mod snapshot;
 pub mod sse;
 mod state;
 pub mod tls;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
-pub use control::{Command, CommandError, Control, RunParams, Started};
-pub use snapshot::{RunState, Snapshot};
+pub use crate::live::{Command, CommandError, Control, RunParams, RunState, Snapshot, Started};
 pub use state::{AppState, WebSettings};
 
 /// The whole application: routes behind the authentication layer.

@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::cli::Args;
-use crate::web::control::Command;
-use crate::web::snapshot::{Catalog, LiveEvent, RunRecord, Snapshot};
+use crate::live::control::Command;
+use crate::live::snapshot::{Catalog, LiveEvent, RunRecord, Snapshot};
 
 /// How the coordinator talks to the web server.
 pub struct WebLink {

@@ -14,10 +14,10 @@ use tracing::{info, warn};
 use super::link::{Web, WebLink};
 use super::{Coordinator, Phase};
 use crate::aggregate::RunStats;
-use crate::web::control::{Command, CommandError, RunParams, Started};
-use crate::web::form::SwarmForm;
-use crate::web::setup;
-use crate::web::snapshot::{self, RunRecord, RunState};
+use crate::config::run;
+use crate::live::control::{Command, CommandError, RunParams, Started};
+use crate::live::form::SwarmForm;
+use crate::live::snapshot::{self, RunRecord, RunState};
 
 impl Coordinator {
     /// Publishes snapshots to the web; with a session, lives across runs (UI mode).
@@ -44,9 +44,9 @@ impl Coordinator {
             self.phase = Phase::Idle;
         } else if let Some(session) = web.session.as_ref().filter(|_| autostart) {
             let prefix =
-                setup::reports_prefix(&session.reports_dir, self.clock.now_ms(), &self.run_id);
-            let params = setup::params_of(&self.config);
-            match setup::run_config(&session.base_args, &params, &prefix) {
+                run::reports_prefix(&session.reports_dir, self.clock.now_ms(), &self.run_id);
+            let params = run::params_of(&self.config);
+            match run::run_config(&session.base_args, &params, &prefix) {
                 Ok(config) => self.set_config(config),
                 Err(err) => warn!("the autostart run keeps the flags' report paths: {err}"),
             }
@@ -199,8 +199,8 @@ impl Coordinator {
             return Err(CommandError::Conflict("read-only".into()));
         };
         let run_id = uuid::Uuid::new_v4().to_string();
-        let prefix = setup::reports_prefix(&session.reports_dir, self.clock.now_ms(), &run_id);
-        let config = setup::run_config(&session.base_args, params, &prefix)
+        let prefix = run::reports_prefix(&session.reports_dir, self.clock.now_ms(), &run_id);
+        let config = run::run_config(&session.base_args, params, &prefix)
             .map_err(|err| CommandError::Invalid(err.to_string()))?;
         self.set_config(config);
         self.run_id = run_id;

@@ -8,10 +8,10 @@ use lv_common::stats::StatsSet;
 use lv_common::wire::Report;
 use tokio::time::Instant;
 
-use super::snapshot::{Catalog, RunState, Snapshot, SnapshotInput, build};
 use crate::aggregate::RunStats;
 use crate::cli::Args;
 use crate::config::MasterConfig;
+use crate::live::snapshot::{Catalog, RunState, Snapshot, SnapshotInput, build};
 use crate::registry::Registry;
 
 /// A configuration over the repository's scenarios, with `extra` flags.

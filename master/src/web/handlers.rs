@@ -9,10 +9,10 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::control::{Command, CommandError};
-use super::form::SwarmForm;
 use super::state::AppState;
 use super::{assets, locust, metrics, sse};
+use crate::live::control::{Command, CommandError};
+use crate::live::form::SwarmForm;
 use crate::summary::run_stats_from;
 
 /// Largest `/swarm` body: a form is a few hundred bytes; anything past this is answered 413.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
-use super::snapshot::{CurrentRow, RunState, Snapshot};
+use crate::live::snapshot::{CurrentRow, RunState, Snapshot};
 use crate::summary::EndpointSummary;
 
 /// Index of a percentile in [`crate::aggregate::PERCENTILES`].

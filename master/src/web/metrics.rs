@@ -11,8 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::snapshot::Snapshot;
 use crate::aggregate::PERCENTILES;
+use crate::live::snapshot::Snapshot;
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -99,8 +99,8 @@ pub fn render(snapshot: &Snapshot) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::snapshot::RunState;
     use crate::web::fixtures;
-    use crate::web::snapshot::RunState;
 
     #[test]
     fn counters_and_quantiles_come_from_the_report() {

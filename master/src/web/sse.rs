@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::snapshot::Snapshot;
+use crate::live::snapshot::Snapshot;
 
 /// A snapshot rendered for SSE, shared by all clients.
 #[derive(Debug)]
@@ -145,8 +145,8 @@ pub fn response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::snapshot::RunState;
     use crate::web::fixtures;
-    use crate::web::snapshot::RunState;
 
     fn data(snapshot: &Snapshot, from: usize) -> Value {
         serde_json::from_str(&snapshot_data(snapshot, from)).expect("valid JSON")

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::auth;
-use super::control::Control;
+use crate::live::control::Control;
 
 /// How the web server is protected and served.
 #[derive(Debug, Clone, Default)]

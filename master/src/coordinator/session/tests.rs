@@ -11,8 +11,8 @@ use super::super::Phase;
 use super::super::testing::{TestCluster, ms, test_config};
 use crate::cli::Args;
 use crate::coordinator::{Session, WebLink};
-use crate::web::control::{Command, CommandError, RunParams, Started};
-use crate::web::snapshot::{Catalog, RunState, Snapshot};
+use crate::live::control::{Command, CommandError, RunParams, Started};
+use crate::live::snapshot::{Catalog, RunState, Snapshot};
 
 /// A UI-mode cluster of `ids` whose runs write their reports in `reports`.
 fn ui_cluster(

@@ -32,7 +32,7 @@ fn request_stats_has_every_locust_field() {
     snapshot
         .live
         .workers
-        .push(crate::web::snapshot::WorkerLive {
+        .push(crate::live::snapshot::WorkerLive {
             id: "w1".into(),
             hostname: "h".into(),
             state: "active".into(),

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
-use crate::web::snapshot::ProfileDefaults;
+use crate::live::snapshot::ProfileDefaults;
 
 fn catalog() -> Catalog {
     let mut profiles = BTreeMap::new();
