@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use lv_master::cli::{self, Command};
+use lv_master::config::cli::{self, Command};
 use lv_master::{EXIT_CANNOT_RUN, commands};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;

@@ -133,7 +133,7 @@ async fn a_killed_master_resumes_its_run_and_loses_nothing() {
             _ => None,
         };
         let argv = std::iter::once("lv-master".to_owned()).chain(words);
-        let args = lv_master::cli::load_args(argv, env).expect("valid settings");
+        let args = lv_master::config::cli::load_args(argv, env).expect("valid settings");
         let (config, _) = lv_master::config::MasterConfig::from_args(&args).expect("valid config");
         config.resume.map(|c| c.summary.run_id.clone())
     };

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lv_master::summary::{Summary, WorkerSummary, read_json};
+use lv_master::report::summary::{Summary, WorkerSummary, read_json};
 use lv_tests::harness::{
     Proc, master_args, ping_run, spawn_answering_target, spawn_master_process, spawn_proxy,
     spawn_worker_process, unix_ms, wait_until,

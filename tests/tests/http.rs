@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// lv's request counts per agent: the first word of a stats name is the agent.
-fn lv_per_agent(summary: &lv_master::summary::Summary) -> BTreeMap<String, u64> {
+fn lv_per_agent(summary: &lv_master::report::summary::Summary) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for endpoint in summary.endpoints.iter().filter(|e| e.requests > 0) {
         let agent = endpoint.name.split_whitespace().next().unwrap_or_default();

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lv_master::summary::{Summary, read_json};
+use lv_master::report::summary::{Summary, read_json};
 use lv_tests::harness::{Proc, master_args, ping_run, spawn_master_process, spawn_worker_process};
 use lv_tests::{spawn_target, write_file};
 use tokio_util::sync::CancellationToken;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lv_master::summary::{OpenSummary, Summary, read_json};
+use lv_master::report::summary::{OpenSummary, Summary, read_json};
 use lv_tests::harness::{
     Proc, master_args, ping_run, spawn_master_process, spawn_worker_process, wait_until,
 };

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use lv_master::cli::{Args, load_args};
+use lv_master::config::cli::{Args, load_args};
 use lv_tests::script::{finish, gone, only_file, script, started_pids, summary, terminate};
 use lv_tests::{bin, spawn_target, workspace_root, write_file};
 use tokio::io::{AsyncBufReadExt, BufReader};

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lv_master::conclude::EXIT_CODES;
+use lv_master::report::conclude::EXIT_CODES;
 use lv_tests::harness::{
     LISTENING, Proc, master_args, ping_run, spawn_worker_process, wait_for_ready_file,
 };
@@ -61,7 +61,7 @@ async fn the_ready_file_names_the_bound_port_and_a_worker_joins_through_it() {
     let mut worker = spawn_worker_process(&workers.to_string(), &[], "worker");
     assert_eq!(master.exit_code(Duration::from_secs(40)).await, Some(0));
     assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
-    let summary = lv_master::summary::read_json(&json).expect("the JSON report");
+    let summary = lv_master::report::summary::read_json(&json).expect("the JSON report");
     assert_eq!(summary.workers.len(), 1);
     assert!(summary.total.requests > 0);
     assert_eq!(summary.total.requests, target.total());

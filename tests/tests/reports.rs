@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use lv_common::stats::EndpointStats;
 use lv_master::Outcome;
-use lv_master::summary::{EndpointSummary, Summary, read_json};
+use lv_master::report::summary::{EndpointSummary, Summary, read_json};
 use lv_tests::{
     bin, command_without_lv_env, master_config, output_within, run_cluster, run_master,
     spawn_fleet_sim, workspace_root,

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lv_master::summary::read_json;
+use lv_master::report::summary::read_json;
 use lv_tests::harness::{Proc, master_args, ping_run, spawn_master_process, spawn_worker_process};
 
 /// User CPU plus system CPU of process `pid` so far, in seconds (`/proc/PID/stat`, 100 ticks a

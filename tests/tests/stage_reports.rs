@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use lv_master::report::summary::read_json;
 use lv_master::slo::Status;
-use lv_master::summary::read_json;
 use lv_tests::harness::{master_args, ping_run, spawn_master_process, spawn_worker_process};
 use lv_tests::{bin, write_file};
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use lv_master::summary::read_json;
+use lv_master::report::summary::read_json;
 use lv_tests::harness::{Proc, master_args, ping_run, spawn_master_process, spawn_worker_process};
 
 /// One `report merged` line of the master's debug log.
@@ -67,7 +67,7 @@ async fn a_closed_shape_runs_its_stages_and_tags_every_report() {
             shape.to_str().expect("utf-8 path"),
             "--no-slo",
             "--loglevel",
-            "info,lv_master::coordinator=debug",
+            "info,lv_master::run::coordinator=debug",
             "--json",
             json.to_str().expect("utf-8 path"),
         ],

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lv_fleet_sim::{Counts, SimConfig};
 use lv_master::Outcome;
-use lv_master::summary::Summary;
+use lv_master::report::summary::Summary;
 use lv_tests::{master_config, run_cluster, workspace_root};
 use tokio_util::sync::CancellationToken;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use lv_common::pb::control_client::ControlClient;
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
-use lv_master::summary::{Summary, read_json};
+use lv_master::report::summary::{Summary, read_json};
 use lv_tests::bin;
 use lv_tests::harness::{
     LISTENING, Proc, master_args, ping_run, spawn_master_process, spawn_worker_process, wait_until,

@@ -8,7 +8,7 @@ use lv_common::kind::SloKind;
 use lv_common::stats::StatsSet;
 
 use super::*;
-use crate::summary::{RunMeta, Summary, stats_rows, write_json};
+use crate::report::summary::{RunMeta, Summary, stats_rows, write_json};
 
 /// A run of 10 s whose health endpoint took 1..=100 ms times `scale`.
 fn summary(scale: u64) -> Summary {

@@ -8,7 +8,7 @@
 use lv_common::load::{ArrivalKind, LoadShape, Model, parse_shape};
 
 use super::error::ConfigError;
-use crate::cli::Args;
+use crate::config::cli::Args;
 
 /// The shape the arguments ask for (`None` for a plain `-u/-r/-t` run), and a note to log
 /// when a seed was picked.

@@ -10,7 +10,7 @@ use lv_common::plan::Plan;
 
 use super::error::ConfigError;
 use crate::aggregate::RunStats;
-use crate::summary::{ResumeState, Summary, read_json, run_stats_from};
+use crate::report::summary::{ResumeState, Summary, read_json, run_stats_from};
 
 /// A checkpoint to resume: its report and its run control state.
 pub struct Checkpoint {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{ConfigError, MasterConfig};
-use crate::cli::Args;
+use crate::config::cli::Args;
 use crate::live::form::RunParams;
 
 /// The settings of the flags as start parameters (for `--autostart` and the form).
@@ -50,7 +50,7 @@ pub fn run_config(
 
 /// `DIR/web_<UTC timestamp>_<first 8 of the run id>`.
 pub fn reports_prefix(dir: &Path, started_unix_ms: i64, run_id: &str) -> PathBuf {
-    let stamp = crate::format::utc_timestamp(started_unix_ms)
+    let stamp = crate::report::format::utc_timestamp(started_unix_ms)
         .replace(" UTC", "")
         .replace(' ', "T")
         .replace([':', '-'], "");

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::aggregate::RunStats;
-use crate::conclude::{RunView, summarize};
 use crate::config::MasterConfig;
-use crate::registry::Registry;
+use crate::report::conclude::{RunView, summarize};
+use crate::report::summary::Summary;
+use crate::run::registry::Registry;
 use crate::slo;
-use crate::summary::Summary;
 
 /// Where the master stands, in Locust's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

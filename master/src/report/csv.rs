@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use lv_common::stats::EndpointStats;
 
 use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
-use crate::format::{decimal, ms_precise};
-use crate::summary::{EndpointSummary, StageSummary};
+use crate::report::format::{decimal, ms_precise};
+use crate::report::summary::{EndpointSummary, StageSummary};
 
 /// Line ending of every row: CRLF, as Python's `csv` module (and so Locust) writes.
 const EOL: &str = "\r\n";

@@ -10,9 +10,9 @@ pub use markup::escape;
 use markup::{heading, num, table, text, tr};
 
 use crate::aggregate::PERCENTILES;
-use crate::format::{decimal, duration, ms, utc_timestamp};
+use crate::report::format::{decimal, duration, ms, utc_timestamp};
+use crate::report::summary::{EndpointSummary, Summary};
 use crate::slo::{Status, Verdict};
-use crate::summary::{EndpointSummary, Summary};
 
 const STYLE: &str = ":root{color-scheme:light dark;--bg:#f7f8fa;--panel:#fff;--fg:#1f2937;\
 --muted:#6b7280;--border:#e5e7eb;--head:#f1f3f6;--accent:#2563eb;--good:#047857;\
@@ -270,7 +270,7 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
 fn measured(metric: &str, value: f64) -> String {
     match metric {
         m if m.ends_with("_over_avg") => format!("{value:.2}x avg"),
-        m => crate::console::verdict_value(m, value),
+        m => crate::report::console::verdict_value(m, value),
     }
 }
 

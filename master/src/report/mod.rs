@@ -1,5 +1,5 @@
 //! Report files built from a run: the Locust-format CSVs ([`csv`]) and the self-contained
-//! HTML page ([`html`]). The JSON report is [`crate::summary`]; [`crate::outputs`] decides
+//! HTML page ([`html`]). The JSON report is [`crate::report::summary`]; [`crate::report::outputs`] decides
 //! which files a run writes.
 
 use std::fs::File;
@@ -7,10 +7,16 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use crate::aggregate::RunStats;
-use crate::summary::{StageSummary, write_atomically};
+use crate::report::summary::{StageSummary, write_atomically};
 
+pub mod compare;
+pub mod conclude;
+pub mod console;
 pub mod csv;
+pub mod format;
 pub mod html;
+pub mod outputs;
+pub mod summary;
 
 /// Writes `PREFIX_stats.csv`, `PREFIX_stats_history.csv`, `PREFIX_failures.csv` and
 /// `PREFIX_exceptions.csv`, and for a staged run `PREFIX_stages.csv` from `stages`; returns

@@ -9,10 +9,10 @@ use lv_common::wire::Report;
 use tokio::time::Instant;
 
 use crate::aggregate::RunStats;
-use crate::cli::Args;
 use crate::config::MasterConfig;
+use crate::config::cli::Args;
 use crate::live::snapshot::{Catalog, RunState, Snapshot, SnapshotInput, build};
-use crate::registry::Registry;
+use crate::run::registry::Registry;
 
 /// A configuration over the repository's scenarios, with `extra` flags.
 pub fn config(extra: &[&str]) -> MasterConfig {

@@ -13,7 +13,7 @@ use super::state::AppState;
 use super::{assets, locust, metrics, sse};
 use crate::live::control::{Command, CommandError};
 use crate::live::form::SwarmForm;
-use crate::summary::run_stats_from;
+use crate::report::summary::run_stats_from;
 
 /// Largest `/swarm` body: a form is a few hundred bytes; anything past this is answered 413.
 pub const SWARM_BODY_LIMIT: usize = 64 * 1024;
@@ -308,11 +308,11 @@ async fn compare(State(state): State<AppState>, Query(query): Query<CompareQuery
             .paths
             .get("json")
             .ok_or_else(|| format!("run {run_id} has no JSON report"))?;
-        crate::summary::read_json(path)
+        crate::report::summary::read_json(path)
     };
     let loaded = load(&query.base).and_then(|base| Ok((base, load(&query.new)?)));
-    let result =
-        loaded.and_then(|(base, new)| crate::compare::compare(&base, &new, query.max_regression));
+    let result = loaded
+        .and_then(|(base, new)| crate::report::compare::compare(&base, &new, query.max_regression));
     match result {
         Ok(comparison) => Json(comparison_json(&comparison)).into_response(),
         Err(err) => failure(StatusCode::BAD_REQUEST, err),
@@ -325,8 +325,8 @@ async fn prometheus(State(state): State<AppState>) -> Response {
 }
 
 /// The comparison as JSON, plus `table`: the text `lv-master compare` prints.
-pub fn comparison_json(comparison: &crate::compare::Comparison) -> Value {
-    use crate::compare::{Figures, Metric};
+pub fn comparison_json(comparison: &crate::report::compare::Comparison) -> Value {
+    use crate::report::compare::{Figures, Metric};
     let figures = |f: &Option<Figures>| {
         f.map(|f| {
             json!({
@@ -364,6 +364,6 @@ pub fn comparison_json(comparison: &crate::compare::Comparison) -> Value {
         "rows": rows,
         "regressions": comparison.regressions,
         "max_regression_percent": comparison.max_regression_percent,
-        "table": crate::compare::render_table(comparison),
+        "table": crate::report::compare::render_table(comparison),
     })
 }

@@ -8,7 +8,7 @@ use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
 use crate::live::snapshot::{CurrentRow, RunState, Snapshot};
-use crate::summary::EndpointSummary;
+use crate::report::summary::EndpointSummary;
 
 /// Index of a percentile in [`crate::aggregate::PERCENTILES`].
 fn percentile(row: &EndpointSummary, index: usize) -> f64 {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::Args;
+use crate::config::cli::Args;
+use crate::config::profile;
 use crate::config::{ConfigError, MasterConfig};
-use crate::profile;
 
 use super::auth::{self, AuthError, Credentials};
 
@@ -180,7 +180,7 @@ mod tests {
 
     fn args(words: &[&str], env: &[(&str, &str)]) -> Args {
         let argv = std::iter::once("lv-master").chain(words.iter().copied());
-        crate::cli::load_args(argv, |name| {
+        crate::config::cli::load_args(argv, |name| {
             env.iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())

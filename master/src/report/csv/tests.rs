@@ -278,7 +278,7 @@ fn a_stage_holding_the_whole_run_has_the_runs_rows() {
             ..Default::default()
         },
     );
-    let stages = crate::summary::stage_summaries(&staged_shape(&["only"]), &run, 2_000);
+    let stages = crate::report::summary::stage_summaries(&staged_shape(&["only"]), &run, 2_000);
     let csv = stages_csv(&stages);
     let lines = rows(&csv);
     assert_eq!(lines[0], STAGES_HEADER);
@@ -321,8 +321,11 @@ fn every_stage_gets_its_rows() {
             },
         );
     }
-    let stages =
-        crate::summary::stage_summaries(&staged_shape(&["warm", "peak, hot", "cool"]), &run, 6_000);
+    let stages = crate::report::summary::stage_summaries(
+        &staged_shape(&["warm", "peak, hot", "cool"]),
+        &run,
+        6_000,
+    );
     let csv = stages_csv(&stages);
     let lines = rows(&csv);
     assert_eq!(lines.len(), 1 + 2 + 2 + 1, "{csv}");

@@ -11,8 +11,8 @@ use lv_common::kind::SloKind;
 
 use super::markup::{escape, heading};
 use crate::aggregate::{HistoryRow, KindHistory};
-use crate::format::{decimal, utc_clock};
-use crate::summary::IntervalRate;
+use crate::report::format::{decimal, utc_clock};
+use crate::report::summary::IntervalRate;
 
 /// One line of a chart: label, colour and one value per history row (`None`: a gap).
 struct Series<'a>(&'a str, &'a str, Vec<Option<f64>>);

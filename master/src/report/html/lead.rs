@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::markup::escape;
-use crate::format::{decimal, duration, ms, percent, utc_timestamp};
-use crate::summary::Summary;
+use crate::report::format::{decimal, duration, ms, percent, utc_timestamp};
+use crate::report::summary::Summary;
 
 /// The page header: the run id, when it started, how long it ran, and its profile (the host
 /// is in the run details, the one place a URL appears as text).

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use super::charts;
 use super::markup::{escape, heading, num, table, text, tr};
-use crate::format::{decimal, ms};
-use crate::summary::{EndpointSummary, Summary};
+use crate::report::format::{decimal, ms};
+use crate::report::summary::{EndpointSummary, Summary};
 
 /// The stages section; nothing when the run has no stages and no open-model intervals.
 pub(super) fn stages_section(out: &mut String, s: &Summary) {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::aggregate::HistoryRow;
-use crate::summary::{RunMeta, WorkerSummary, stats_rows};
+use crate::report::summary::{RunMeta, WorkerSummary, stats_rows};
 use lv_common::kind::SloKind;
 use lv_common::stats::StatsSet;
 
@@ -264,7 +264,7 @@ fn leads_with_the_verdict_and_key_figures_then_charts_then_the_tables() {
 #[test]
 fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
     let mut s = summary(Vec::new());
-    s.stages = crate::summary::sample_stages();
+    s.stages = crate::report::summary::sample_stages();
     let mut run = crate::aggregate::RunStats::default();
     run.open_intervals = vec![
         crate::aggregate::OpenInterval {
@@ -285,7 +285,9 @@ fn a_staged_run_has_a_table_per_stage_and_the_arrival_rate_chart() {
     run.planned_arrivals = Some(300);
     let schedule =
         lv_common::load::Schedule::new(50.0, &[(std::time::Duration::from_secs(4), 100.0)]);
-    s.open = Some(crate::summary::OpenSummary::new(&run, &schedule, 0, 4.0));
+    s.open = Some(crate::report::summary::OpenSummary::new(
+        &run, &schedule, 0, 4.0,
+    ));
     let html = render_html(&s);
     assert!(html.contains("<h2 id=\"stages\">Per stage</h2>"));
     for (i, name) in ["warm", "ramp", "plateau"].iter().enumerate() {

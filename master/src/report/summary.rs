@@ -103,8 +103,8 @@ impl MasterOutage {
         format!(
             "The master was down from {} (its last checkpoint) to {} ({:.1} s) and a new one \
              resumed the run; {} of {} workers came back; data possibly missing: {:.1} s",
-            crate::format::utc_timestamp(self.from_unix_ms),
-            crate::format::utc_timestamp(self.to_unix_ms),
+            crate::report::format::utc_timestamp(self.from_unix_ms),
+            crate::report::format::utc_timestamp(self.to_unix_ms),
             (self.to_unix_ms - self.from_unix_ms).max(0) as f64 / 1000.0,
             self.workers_back,
             self.workers_expected,

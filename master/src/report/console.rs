@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
 use crate::aggregate::PERCENTILES;
-use crate::format::{decimal, ms, percent, truncate, utc_timestamp};
+use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp};
+use crate::report::summary::{EndpointSummary, StageSummary, Summary};
 use crate::slo::{Status, Verdict};
-use crate::summary::{EndpointSummary, StageSummary, Summary};
 
 const NAME_WIDTH: usize = 42;
 
@@ -265,7 +265,7 @@ pub fn losses(summary: &Summary) -> String {
         let end = period
             .to_unix_ms
             .map_or_else(|| "the end of the run".to_owned(), utc_timestamp);
-        let cause = if period.worker_id == crate::summary::OUTAGE_CAUSE {
+        let cause = if period.worker_id == crate::report::summary::OUTAGE_CAUSE {
             "the master was restarted".to_owned()
         } else {
             format!("worker {} lost", period.worker_id)
@@ -442,7 +442,7 @@ mod tests {
 
     #[test]
     fn each_stage_gets_a_table_within_120_columns() {
-        let stages = crate::summary::sample_stages();
+        let stages = crate::report::summary::sample_stages();
         let text = stage_tables(&stages);
         assert_eq!(text.matches("Aggregated").count(), 3, "{text}");
         assert!(

@@ -7,7 +7,7 @@ use lv_common::pb::master_message::Kind as MasterKind;
 use super::super::Phase;
 use super::super::testing::{BASE_MS, Received, TestCluster, ms, test_config};
 use crate::config::resume::load;
-use crate::registry::WorkerState;
+use crate::run::registry::WorkerState;
 
 #[tokio::test(start_paused = true)]
 async fn acks_wait_for_a_checkpoint_and_a_resumed_run_merges_resends_once() {

@@ -7,8 +7,8 @@ use tonic::Status;
 use tracing::warn;
 
 use super::{Coordinator, Phase};
-use crate::registry::{WorkerEntry, WorkerState};
-use crate::summary::BelowTarget;
+use crate::report::summary::BelowTarget;
+use crate::run::registry::{WorkerEntry, WorkerState};
 
 impl Coordinator {
     /// Sends heartbeats to the active workers and declares lost those silent (or

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use tracing::{error, info};
 
 use crate::aggregate::RunStats;
-use crate::summary::Summary;
-use crate::{compare, report, summary};
+use crate::report::summary::Summary;
+use crate::report::{self, compare, summary};
 
 /// Where a run's reports go; `None` skips that report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::format::{decimal, ms, percent, truncate, utc_timestamp};
-use crate::summary::{EndpointSummary, Summary};
+use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp};
+use crate::report::summary::{EndpointSummary, Summary};
 
 /// Latency increases smaller than this (ms) are never regressions: the same floor as the
 /// SLO ratio rules, so scheduling noise on millisecond endpoints does not fail a gate.

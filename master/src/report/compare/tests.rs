@@ -1,7 +1,7 @@
 //! Tests of run comparison and the benchmark log.
 
 use super::*;
-use crate::summary::{RunMeta, stats_rows};
+use crate::report::summary::{RunMeta, stats_rows};
 use lv_common::kind::SloKind;
 use lv_common::stats::StatsSet;
 
@@ -253,7 +253,7 @@ fn reports_with_plain_v2_histograms_still_compare() {
             assert_eq!(change.absolute, 0.0, "{} {metric:?}", row.label());
         }
     }
-    let rebuilt = crate::summary::run_stats_from(&plain).expect("report rebuilds");
+    let rebuilt = crate::report::summary::run_stats_from(&plain).expect("report rebuilds");
     assert_eq!(rebuilt.grand_total.requests, 150);
     assert_eq!(
         rebuilt.grand_total.percentile_ms(99.0),

@@ -28,8 +28,8 @@ use tracing::{debug, info, warn};
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 
-use crate::registry::{Outbound, Registry, WorkerEntry, WorkerState};
-use crate::summary::{BelowTarget, MasterOutage};
+use crate::report::summary::{BelowTarget, MasterOutage};
+use crate::run::registry::{Outbound, Registry, WorkerEntry, WorkerState};
 
 mod assign;
 mod clock;

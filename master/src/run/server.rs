@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, warn};
 
-use crate::coordinator::Event;
+use crate::run::coordinator::Event;
 use crate::web::auth::constant_time_eq;
 
 /// How long a new stream may take to send its Hello.

@@ -6,7 +6,7 @@ use lv_common::quota::ClassUsers;
 
 use super::Phase;
 use super::testing::{BASE_MS, Received, TestCluster, ms, test_config};
-use crate::registry::WorkerState;
+use crate::run::registry::WorkerState;
 
 fn users(classes: &[(&str, u32)]) -> ClassUsers {
     classes.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect()

@@ -191,7 +191,7 @@ impl Coordinator {
                 self.run_state().label()
             )));
         }
-        let active = self.count(|w| w.state == crate::registry::WorkerState::Active);
+        let active = self.count(|w| w.state == crate::run::registry::WorkerState::Active);
         if active == 0 {
             return Err(CommandError::Conflict("no worker is connected".into()));
         }
@@ -301,9 +301,9 @@ impl Coordinator {
         let users = self.users_running();
         self.stats.close_interval(ended, users);
         let started_ms = self.started.map_or(0, |(_, ms)| ms);
-        let (exit_code, summary) = crate::conclude::summarize(
+        let (exit_code, summary) = crate::report::conclude::summarize(
             &self.config,
-            &crate::conclude::RunView {
+            &crate::report::conclude::RunView {
                 run_id: &self.run_id,
                 stats: &self.stats,
                 workers: &self.workers,
@@ -317,10 +317,10 @@ impl Coordinator {
         );
         lv_common::outln!(
             "{}",
-            crate::console::final_report(&summary, &self.stats.totals)
+            crate::report::console::final_report(&summary, &self.stats.totals)
         );
         let paths = self.config.output_paths();
-        crate::outputs::write_all(&paths, &summary, &self.stats);
+        crate::report::outputs::write_all(&paths, &summary, &self.stats);
         let record = run_record(&self.run_id, &summary, &paths);
         for worker in self.workers.values_mut() {
             worker.in_run = false;
@@ -345,8 +345,8 @@ impl Coordinator {
 /// The runs-page entry of a finished run and where its files are.
 fn run_record(
     run_id: &str,
-    summary: &crate::summary::Summary,
-    paths: &crate::outputs::OutputPaths,
+    summary: &crate::report::summary::Summary,
+    paths: &crate::report::outputs::OutputPaths,
 ) -> RunRecord {
     let mut files = std::collections::BTreeMap::new();
     if let Some(json) = &paths.json {

@@ -3,11 +3,11 @@
 
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
-use crate::registry::Registry;
-use crate::slo;
-use crate::summary::{
+use crate::report::summary::{
     self, BelowTarget, MasterOutage, OpenSummary, RunMeta, Summary, WorkerSummary,
 };
+use crate::run::registry::Registry;
+use crate::slo;
 
 /// Exit code: every check passed.
 pub const EXIT_OK: u8 = 0;

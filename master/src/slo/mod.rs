@@ -12,7 +12,7 @@ use lv_common::stats::{EndpointStats, StatsSet};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::StageStats;
-use crate::format::decimal;
+use crate::report::format::decimal;
 
 /// The targets, as in `configs/slo.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

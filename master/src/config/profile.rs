@@ -1,7 +1,7 @@
 //! Profiles (`configs/light.conf`, ...) and `LV_*` environment variables, turned into
 //! command-line words.
 //!
-//! The command line ([`crate::cli::Args`]) stays the one place option values are parsed. A
+//! The command line ([`crate::config::cli::Args`]) stays the one place option values are parsed. A
 //! profile file and the environment do not fill a second struct: each setting becomes one
 //! `--flag=value` word, and the final command line is the program name, the file's words, the
 //! environment's words, then the user's words. clap keeps the last occurrence of a flag

@@ -7,8 +7,8 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Coordinator, Phase};
-use crate::console;
-use crate::registry::WorkerState;
+use crate::report::console;
+use crate::run::registry::WorkerState;
 
 impl Coordinator {
     /// Ends the open below-target periods once the users are back on target.
@@ -28,9 +28,9 @@ impl Coordinator {
         let Some((_, started_ms)) = self.started else {
             return;
         };
-        let (_, summary) = crate::conclude::summarize(
+        let (_, summary) = crate::report::conclude::summarize(
             &self.config,
-            &crate::conclude::RunView {
+            &crate::report::conclude::RunView {
                 run_id: &self.run_id,
                 stats: &self.stats,
                 workers: &self.workers,
@@ -44,7 +44,7 @@ impl Coordinator {
         );
         let mut summary = summary;
         summary.resume = Some(self.resume_state());
-        if let Err(err) = crate::summary::write_json(&summary, path) {
+        if let Err(err) = crate::report::summary::write_json(&summary, path) {
             warn!(path = %path.display(), "cannot write the checkpoint: {err}");
             return;
         }
@@ -58,7 +58,7 @@ impl Coordinator {
         match &self.open {
             Some(open) => format!(
                 "arrivals {}/s planned",
-                crate::format::decimal(open.rate_at(Instant::now()), 1)
+                crate::report::format::decimal(open.rate_at(Instant::now()), 1)
             ),
             None => format!("users {} / {}", self.users_running(), self.users_target()),
         }

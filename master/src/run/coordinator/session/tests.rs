@@ -9,10 +9,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::super::Phase;
 use super::super::testing::{TestCluster, ms, test_config};
-use crate::cli::Args;
-use crate::coordinator::{Session, WebLink};
+use crate::config::cli::Args;
 use crate::live::control::{Command, CommandError, RunParams, Started};
 use crate::live::snapshot::{Catalog, RunState, Snapshot};
+use crate::run::coordinator::{Session, WebLink};
 
 /// A UI-mode cluster of `ids` whose runs write their reports in `reports`.
 fn ui_cluster(
@@ -140,7 +140,7 @@ async fn runs_start_edit_stop_and_start_again_with_their_own_ids_and_reports() {
     let record = &snapshot.runs[0];
     assert_eq!(record.run_id, first.run_id);
     let json = record.paths.get("json").expect("a JSON report");
-    let written = crate::summary::read_json(json).expect("readable report");
+    let written = crate::report::summary::read_json(json).expect("readable report");
     assert_eq!(written.total.requests, 42);
     assert_eq!(written.users, 6);
 
@@ -164,7 +164,8 @@ async fn runs_start_edit_stop_and_start_again_with_their_own_ids_and_reports() {
     let snapshot = Arc::clone(&snapshots.borrow());
     assert_eq!(snapshot.runs.len(), 2);
     assert_eq!(snapshot.runs[0].run_id, second.run_id, "newest first");
-    let written = crate::summary::read_json(&snapshot.runs[0].paths["json"]).expect("report");
+    let written =
+        crate::report::summary::read_json(&snapshot.runs[0].paths["json"]).expect("report");
     assert_eq!(written.total.requests, 7);
     assert_ne!(
         snapshot.runs[0].paths["json"],

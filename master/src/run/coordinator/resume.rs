@@ -13,8 +13,8 @@ use tracing::{info, warn};
 
 use super::Coordinator;
 use crate::config::resume::{Checkpoint, fingerprint};
-use crate::registry::{WorkerEntry, WorkerState};
-use crate::summary::{BelowTarget, MasterOutage, OUTAGE_CAUSE, ResumeState};
+use crate::report::summary::{BelowTarget, MasterOutage, OUTAGE_CAUSE, ResumeState};
+use crate::run::registry::{WorkerEntry, WorkerState};
 
 impl Coordinator {
     /// Takes over the run of `checkpoint`: its id, stats, workers (missing until they

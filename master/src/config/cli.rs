@@ -2,7 +2,7 @@
 //! these values into a checked [`crate::config::MasterConfig`] happens in `config`.
 //!
 //! [`load_args`] is how `lv-master` reads its settings: a `--config` profile and the `LV_*`
-//! environment become words placed before the user's (see [`crate::profile`]), and clap keeps
+//! environment become words placed before the user's (see [`crate::config::profile`]), and clap keeps
 //! the last occurrence of every flag (`args_override_self`). List flags (`--tags`, ...) use
 //! `ArgAction::Set`, so a later occurrence replaces the earlier values instead of appending,
 //! and booleans take an optional value (`--headless=false`) so a higher source can turn off
@@ -17,7 +17,7 @@ use clap::{ArgAction, Parser};
 use lv_common::duration::parse_duration;
 use lv_common::load::parse_rate;
 
-use crate::profile::{self, ProfileError, Word};
+use crate::config::profile::{self, ProfileError, Word};
 
 const AFTER_HELP: &str = "Settings come from, lowest to highest precedence: built-in defaults, \
 the --config profile (Locust's `key = value` format and key names), environment variables \

@@ -15,11 +15,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::aggregate::RunStats;
-use crate::conclude::EXIT_OK;
+use crate::config::cli;
 use crate::config::{self, MasterConfig};
-use crate::coordinator::{Coordinator, RunResult};
-use crate::summary::Summary;
-use crate::{cli, conclude, console, coordinator, outputs, server, web};
+use crate::report::conclude::EXIT_OK;
+use crate::report::summary::Summary;
+use crate::report::{conclude, console, outputs};
+use crate::run::coordinator::{Coordinator, RunResult};
+use crate::run::{coordinator, server};
+use crate::web;
 
 /// How long workers get to read their Shutdown and hang up before the server closes.
 const LEAVE_GRACE: Duration = Duration::from_secs(5);
@@ -158,7 +161,7 @@ pub async fn run_with_web(
         // The checkpoint becomes the final report: the run is over, nothing to resume.
         if let Some(path) = config.checkpoint.as_ref()
             && outcome.summary.started_unix_ms > 0
-            && let Err(err) = crate::summary::write_json(&outcome.summary, path)
+            && let Err(err) = crate::report::summary::write_json(&outcome.summary, path)
         {
             warn!(path = %path.display(), "cannot mark the checkpoint finished: {err}");
         }

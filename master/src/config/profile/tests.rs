@@ -437,12 +437,12 @@ fn check_profile(
         prop_assert!(word.word.starts_with("--"), "{:?}", word);
         // What `cli::load_args` does with each word: parsed alone, so that a bad value is
         // reported with its origin.
-        let _ = crate::cli::Args::try_parse_from(["lv-master", word.word.as_str()]);
+        let _ = crate::config::cli::Args::try_parse_from(["lv-master", word.word.as_str()]);
     }
     let argv = std::iter::once("lv-master".to_owned())
         .chain(base().words.iter().cloned())
         .chain(words.into_iter().map(|w| w.word));
-    if let Ok(args) = crate::cli::Args::try_parse_from(argv) {
+    if let Ok(args) = crate::config::cli::Args::try_parse_from(argv) {
         let _ = crate::config::MasterConfig::from_args(&args);
     }
     Ok(())

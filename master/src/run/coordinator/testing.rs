@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::timers::{Timers, Wake};
 use super::{Coordinator, Event, RunResult, WallClock};
 use crate::config::MasterConfig;
-use crate::registry::WorkerState;
+use crate::run::registry::WorkerState;
 
 /// The Unix ms that the cluster's start instant maps to.
 pub(crate) const BASE_MS: i64 = 1_700_000_000_000;

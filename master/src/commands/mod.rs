@@ -1,4 +1,4 @@
-//! What `lv-master` does once [`crate::cli::parse`] has said which command it is: run a test
+//! What `lv-master` does once [`crate::config::cli::parse`] has said which command it is: run a test
 //! (logging, the checked configuration, the runtime, the listeners, the ready file), compare
 //! two JSON reports, write a run's reports again, or say what an exit code means. Each
 //! returns its exit code or a [`CommandError`] that knows its own; only `main` touches
@@ -15,17 +15,17 @@ use tracing::info;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
-use crate::conclude::{
-    EXIT_CANNOT_RUN, EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_meaning,
-};
+use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
 use crate::config::{ConfigError, MasterConfig};
 use crate::live::snapshot::Catalog;
-use crate::outputs::{OutputPaths, write_all};
-use crate::runner::{self, MasterError, UiRun, WebRun};
-use crate::summary::{read_json, run_stats_from, write_atomically};
+use crate::report::conclude::{
+    EXIT_CANNOT_RUN, EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_meaning,
+};
+use crate::report::outputs::{OutputPaths, write_all};
+use crate::report::summary::{read_json, run_stats_from, write_atomically};
+use crate::report::{compare, console};
+use crate::run::runner::{self, MasterError, UiRun, WebRun};
 use crate::web::setup::{self, SetupError, WebOptions};
-use crate::{compare, console};
 
 /// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.
 #[derive(Debug, thiserror::Error)]

@@ -14,14 +14,16 @@ use lv_common::scenario::load_paths;
 
 use lv_common::load::{LoadShape, Model, Stage};
 
-use crate::cli::Args;
+use crate::config::cli::Args;
 
+pub mod cli;
 mod error;
 mod load;
+pub mod profile;
 pub mod resume;
 pub mod run;
 
-use crate::format::report_name;
+use crate::report::format::report_name;
 use crate::slo::SloTable;
 pub use error::ConfigError;
 
@@ -402,8 +404,8 @@ impl MasterConfig {
     }
 
     /// Where the run's reports go.
-    pub fn output_paths(&self) -> crate::outputs::OutputPaths {
-        crate::outputs::OutputPaths {
+    pub fn output_paths(&self) -> crate::report::outputs::OutputPaths {
+        crate::report::outputs::OutputPaths {
             json: self.json.clone(),
             csv: self.csv.clone(),
             csv_full_history: self.csv_full_history,

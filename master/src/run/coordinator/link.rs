@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::cli::Args;
+use crate::config::cli::Args;
 use crate::live::control::Command;
 use crate::live::snapshot::{Catalog, LiveEvent, RunRecord, Snapshot};
 
