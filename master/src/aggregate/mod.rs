@@ -20,7 +20,7 @@ mod spill;
 pub mod stages;
 
 use history::Compaction;
-pub use rows::{EndpointHistory, HistoryRow, KindHistory, per_second};
+pub use rows::{EndpointHistory, HistoryRow, KindHistory, per_second, ratio};
 use spill::Spill;
 pub use stages::{OpenInterval, StageStats};
 

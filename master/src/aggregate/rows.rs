@@ -105,3 +105,12 @@ pub fn per_second(count: u64, seconds: f64) -> f64 {
         0.0
     }
 }
+
+/// `part / whole`, 0 when `whole` is 0 (a failure ratio, a class's share).
+pub fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}

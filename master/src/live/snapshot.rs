@@ -10,7 +10,7 @@ use lv_common::plan::Plan;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::aggregate::RunStats;
+use crate::aggregate::{RunStats, ratio};
 use crate::config::MasterConfig;
 use crate::report::conclude::{RunView, summarize};
 use crate::report::summary::Summary;
@@ -399,15 +399,6 @@ fn live_view(input: &SnapshotInput, report: &Summary, exit_code: u8) -> Live {
         profiles: input.catalog.profiles.clone(),
         user_classes: input.catalog.user_classes.clone(),
         tags: input.catalog.tags.clone(),
-    }
-}
-
-/// `part / whole`, 0 when `whole` is 0.
-pub fn ratio(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
-use crate::aggregate::PERCENTILES;
+use crate::aggregate::{PERCENTILES, ratio};
 use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp};
 use crate::report::summary::{EndpointSummary, StageSummary, Summary};
 use crate::slo::{Status, Verdict};
@@ -331,14 +331,6 @@ pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
         summary.verdict, summary.exit_code
     ));
     out
-}
-
-fn ratio(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
 }
 
 #[cfg(test)]

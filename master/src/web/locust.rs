@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
+use crate::aggregate::ratio;
 use crate::live::snapshot::{CurrentRow, RunState, Snapshot};
 use crate::report::summary::EndpointSummary;
 
@@ -153,12 +154,12 @@ pub fn tasks(plan: &Plan) -> Value {
     let mut per_class = serde_json::Map::new();
     let mut total = serde_json::Map::new();
     for class in &plan.classes {
-        let class_ratio = share(u64::from(class.weight), class_weights);
+        let class_ratio = ratio(u64::from(class.weight), class_weights);
         let task_weights: u64 = class.tasks.iter().map(|t| u64::from(t.weight)).sum();
         let mut tasks = serde_json::Map::new();
         let mut tasks_total = serde_json::Map::new();
         for task in &class.tasks {
-            let ratio = share(u64::from(task.weight), task_weights);
+            let ratio = ratio(u64::from(task.weight), task_weights);
             tasks.insert(task.name.clone(), json!({ "ratio": ratio }));
             tasks_total.insert(task.name.clone(), json!({ "ratio": ratio * class_ratio }));
         }
@@ -172,14 +173,6 @@ pub fn tasks(plan: &Plan) -> Value {
         );
     }
     json!({ "per_class": per_class, "total": total })
-}
-
-fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
 }
 
 #[cfg(test)]
