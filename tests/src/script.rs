@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use tokio::process::Command;
+use tokio::io::{BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
 
 use crate::{bin, workspace_root};
 
@@ -89,4 +90,34 @@ pub fn gone(pid: u32) -> bool {
 /// The JSON report at `path`.
 pub fn summary(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("summary written")).expect("JSON")
+}
+
+/// Reads `lines` into `out` until a line starts with `prefix` (true), or the stream ends or
+/// `limit` passes first (false).
+pub async fn read_until(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    out: &mut String,
+    prefix: &str,
+    limit: Duration,
+) -> bool {
+    let found = tokio::time::timeout(limit, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push_str(&line);
+            out.push('\n');
+            if line.starts_with(prefix) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    matches!(found, Ok(true))
+}
+
+/// Reads what is left of `lines` into `out`.
+pub async fn read_rest(lines: &mut Lines<BufReader<ChildStdout>>, out: &mut String) {
+    while let Ok(Some(line)) = lines.next_line().await {
+        out.push_str(&line);
+        out.push('\n');
+    }
 }

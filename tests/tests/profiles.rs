@@ -6,7 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use lv_master::config::cli::{Args, load_args};
-use lv_tests::script::{finish, gone, only_file, script, started_pids, summary, terminate};
+use lv_tests::script::{
+    finish, gone, only_file, read_rest, read_until, script, started_pids, summary, terminate,
+};
 use lv_tests::{bin, spawn_target, workspace_root, write_file};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -290,18 +292,14 @@ async fn script_stops_everything_on_a_signal() {
     let pid = child.id().expect("running");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut stdout = String::new();
-    let banner = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            stdout.push_str(&line);
-            stdout.push('\n');
-            if line.starts_with("Stats follow.") {
-                return true;
-            }
-        }
-        false
-    })
+    let started = read_until(
+        &mut lines,
+        &mut stdout,
+        "Stats follow.",
+        Duration::from_secs(60),
+    )
     .await;
-    if !matches!(banner, Ok(true)) {
+    if !started {
         terminate(pid).await;
         panic!("the demo did not get under way:\n{stdout}");
     }
@@ -309,10 +307,7 @@ async fn script_stops_everything_on_a_signal() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     terminate(pid).await;
     let rest = tokio::time::timeout(Duration::from_secs(40), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            stdout.push_str(&line);
-            stdout.push('\n');
-        }
+        read_rest(&mut lines, &mut stdout).await;
         child.wait().await
     })
     .await

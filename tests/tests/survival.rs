@@ -8,7 +8,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use lv_tests::harness::ping_run;
-use lv_tests::script::{finish, gone, only_file, script, started_pids, summary};
+use lv_tests::script::{
+    finish, gone, only_file, read_rest, read_until, script, started_pids, summary,
+};
 use lv_tests::{bin, command_without_lv_env, workspace_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -182,28 +184,21 @@ async fn stop_demo_group_with(signal: &str) {
     let group = i64::from(child.id().expect("running"));
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut stdout = String::new();
-    let banner = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            stdout.push_str(&line);
-            stdout.push('\n');
-            if line.starts_with("Stats follow.") {
-                return true;
-            }
-        }
-        false
-    })
+    let started = read_until(
+        &mut lines,
+        &mut stdout,
+        "Stats follow.",
+        Duration::from_secs(60),
+    )
     .await;
-    if !matches!(banner, Ok(true)) {
+    if !started {
         kill("TERM", -group).await;
         panic!("the demo did not get under way:\n{stdout}");
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     kill(signal, -group).await;
     let code = tokio::time::timeout(Duration::from_secs(40), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            stdout.push_str(&line);
-            stdout.push('\n');
-        }
+        read_rest(&mut lines, &mut stdout).await;
         child.wait().await
     })
     .await

@@ -52,7 +52,11 @@ pub(crate) async fn call(
         request = request.header("authorization", auth);
     }
     let body = Full::new(Bytes::from(form.unwrap_or_default().to_owned()));
-    let request = request.body(body).expect("request");
+    exchange(request.body(body).expect("request")).await
+}
+
+/// Sends `request` and reads the whole answer (at most 20 s).
+pub(crate) async fn exchange(request: Request<Full<Bytes>>) -> Answer {
     let response = tokio::time::timeout(Duration::from_secs(20), client().request(request))
         .await
         .expect("answered in time")

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::{Request, StatusCode};
 use lv_tests::harness::{ping_run, spawn_worker_process};
 
-use super::{Answer, client, post, spawn_master};
+use super::{Answer, exchange, post, spawn_master};
 
 /// POSTs `body` with `content_type` to `url`.
 async fn post_as(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
@@ -17,23 +17,7 @@ async fn post_as(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .expect("request");
-    let response = tokio::time::timeout(Duration::from_secs(20), client().request(request))
-        .await
-        .expect("answered in time")
-        .expect("HTTP exchange");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    exchange(request).await
 }
 
 /// POSTs a body larger than the server takes, as curl does: it writes what the server
