@@ -88,6 +88,7 @@ SIM_PID=""
 WORKER_PIDS=()
 RELAY_PIDS=()
 SIGNALS=0
+FIRST_SIGNAL_AT=0
 
 # --- Building --------------------------------------------------------------------------------
 
@@ -240,6 +241,16 @@ cleanup() {
 # shellcheck disable=SC2317 # called from the traps, which shellcheck does not follow
 on_signal() {
     local signal=$1
+    # One request can arrive twice (`timeout` and `kill -- -PGID` signal this script and its
+    # group): a repeat within a second or two is that same request, not "stop at once".
+    if ((SIGNALS > 0 && SECONDS - FIRST_SIGNAL_AT < 2)); then
+        return
+    fi
+    # A stop was asked for and lv-master has ended: the script is closing with its code.
+    if ((SIGNALS > 0)) && ! alive "$MASTER_PID"; then
+        return
+    fi
+    ((SIGNALS > 0)) || FIRST_SIGNAL_AT=$SECONDS
     SIGNALS=$((SIGNALS + 1))
     if alive "$MASTER_PID"; then
         if ((SIGNALS == 1)); then

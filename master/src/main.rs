@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     }))
 }
 
+/// A second signal this soon after the first is a copy of it, not a second request.
+const REPEAT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// First Ctrl-C, SIGTERM or SIGHUP (a closed terminal or SSH session): stop gracefully and
 /// write every report. Second: exit at once. The handlers are installed when this is
 /// called, before anything is bound, so an early signal is never the default (killing)
@@ -42,15 +45,20 @@ fn stop_on_signals(shutdown: CancellationToken) -> impl Future<Output = ()> + Se
             warn!("cannot listen for signals; Ctrl-C will not stop the run gracefully");
             return;
         };
-        let mut signals = 0;
+        let mut first: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = interrupt.recv() => {}
                 _ = term.recv() => {}
                 _ = hangup.recv() => {}
             }
-            signals += 1;
-            if signals == 1 {
+            // One request can arrive twice: `timeout` and `kill -- -PGID` signal the process
+            // and its group. A repeat within REPEAT_GRACE is that same request.
+            if first.is_some_and(|at| at.elapsed() < REPEAT_GRACE) {
+                continue;
+            }
+            if first.is_none() {
+                first = Some(std::time::Instant::now());
                 warn!(
                     "stopping: waiting for the workers' final reports (signal again to exit at once)"
                 );

@@ -18,8 +18,20 @@ use tokio::process::{Child, Command};
 /// `lv-master` against `scenario`, headless, printing its live table every second (so
 /// stdout keeps being written), with the JSON report at `json`.
 fn master(scenario: &Path, json: &Path, run_time: &str) -> Command {
+    master_under(None, scenario, json, run_time)
+}
+
+/// [`master`], started by `wrapper` (a program and its words, e.g. `timeout 4`) when given.
+fn master_under(wrapper: Option<&[&str]>, scenario: &Path, json: &Path, run_time: &str) -> Command {
     let fleet = workspace_root().join("configs/fleet.toml");
-    let mut command = command_without_lv_env(&bin("lv-master"));
+    let mut command = match wrapper {
+        Some(words) => {
+            let mut command = command_without_lv_env(Path::new(words[0]));
+            command.args(&words[1..]).arg(bin("lv-master"));
+            command
+        }
+        None => command_without_lv_env(&bin("lv-master")),
+    };
     command.args(["-f", &scenario.display().to_string()]);
     command.args(["--fleet", &fleet.display().to_string()]);
     command.args(["--headless", "--master-bind-port", "0", "--no-slo"]);
@@ -275,4 +287,21 @@ async fn the_demo_piped_into_head_loses_nothing() {
         report["exit_code"].as_i64(),
         "the script exits with lv-master's code"
     );
+}
+
+/// `timeout 4 lv-master ...`: timeout sends SIGTERM to lv-master and to its process group,
+/// so the one request arrives twice. That is one graceful stop, not "exit at once": every
+/// report is written and the exit code is the run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_stops_lv_master_gracefully() {
+    let (stop, target, _dir, scenario, json) = ping_run(0.05).await;
+    let wrapper = ["timeout", "--preserve-status", "4"];
+    let mut child = master_under(Some(&wrapper), &scenario, &json, "5m")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start timeout lv-master");
+    let code = exit_code(&mut child, Duration::from_secs(40)).await;
+    assert_complete(&json, code, target.total());
+    stop.cancel();
 }
