@@ -206,8 +206,8 @@ fn unit_of(unit: &str) -> Option<(u8, u128)> {
         .map(|(_, rank, nanos)| (rank, nanos))
 }
 
-#[cfg(test)]
-pub(crate) mod hostile;
+#[cfg(any(test, feature = "hostile"))]
+pub mod hostile;
 
 #[cfg(test)]
 mod tests {

@@ -4,8 +4,8 @@
 //! - [`pb`]: generated protocol types and gRPC stubs (`proto/lv.proto`, package `lv.v1`).
 //! - [`wire`]: conversions between protocol messages and the domain types below.
 //! - [`fleet`]: the fleet map (agent name to port or base URL, categories, tags).
-//! - [`scenario`]: the scenario file format and its loader.
-//! - [`plan`]: the resolved plan a master ships to its workers.
+//! - [`plan`]: the resolved plan a master ships to its workers (the master loads and
+//!   resolves scenario files into it).
 //! - [`template`]: request templates, compiled once at load.
 //! - [`wait`]: wait rules between tasks.
 //! - [`stats`]: per-endpoint HdrHistogram stats and their exact merge.
@@ -30,7 +30,6 @@ pub mod limits;
 pub mod load;
 pub mod plan;
 pub mod quota;
-pub mod scenario;
 pub mod source;
 pub mod stats;
 pub mod stdio;

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 /// Numbers as text, at and beyond the limits of every integer and float type, and forms
 /// that only look like numbers.
-pub(crate) const NUMBERS: &[&str] = &[
+pub const NUMBERS: &[&str] = &[
     "0",
     "-0",
     "1",
@@ -61,7 +61,7 @@ pub(crate) const NUMBERS: &[&str] = &[
 ];
 
 /// Duration texts at and beyond what a `Duration` holds.
-pub(crate) const DURATIONS: &[&str] = &[
+pub const DURATIONS: &[&str] = &[
     "0s",
     "1s",
     "30s",
@@ -92,7 +92,7 @@ pub(crate) const DURATIONS: &[&str] = &[
 
 /// Strings matching `pattern`, parsed once (a `&str` strategy parses its regex for every
 /// value, which dominates a debug build's test time).
-pub(crate) fn re(pattern: &str) -> BoxedStrategy<String> {
+pub fn re(pattern: &str) -> BoxedStrategy<String> {
     proptest::string::string_regex(pattern)
         .expect("a valid regex")
         .boxed()
@@ -100,7 +100,7 @@ pub(crate) fn re(pattern: &str) -> BoxedStrategy<String> {
 
 /// Odd text: empty, blank, control characters, right-to-left overrides, combining marks,
 /// characters whose case mapping changes their length, astral planes, and huge strings.
-pub(crate) fn odd_text() -> impl Strategy<Value = String> {
+pub fn odd_text() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(
             &[
@@ -146,7 +146,7 @@ pub(crate) fn odd_text() -> impl Strategy<Value = String> {
 }
 
 /// `text` as a TOML basic string, every character a TOML parser must see escaped escaped.
-pub(crate) fn toml_string(text: &str) -> String {
+pub fn toml_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -164,7 +164,7 @@ pub(crate) fn toml_string(text: &str) -> String {
 /// A TOML value of any type that is wrong for most keys: hostile numbers (bare, so TOML
 /// reads them as integers or floats when it can), odd strings, arrays, tables, booleans
 /// and dates.
-pub(crate) fn toml_value() -> impl Strategy<Value = String> {
+pub fn toml_value() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => prop::sample::select(NUMBERS).prop_map(str::to_owned),
         3 => odd_text().prop_map(|t| toml_string(&t)),
@@ -192,7 +192,7 @@ pub(crate) fn toml_value() -> impl Strategy<Value = String> {
 
 /// Replaces, inserts or deletes characters of `text` at the given positions (taken modulo
 /// its length), so a valid document becomes almost valid.
-pub(crate) fn mutate(text: &str, edits: &[(usize, u8, char)]) -> String {
+pub fn mutate(text: &str, edits: &[(usize, u8, char)]) -> String {
     let mut chars: Vec<char> = text.chars().collect();
     for &(at, op, c) in edits {
         let at = if chars.is_empty() {
@@ -213,7 +213,7 @@ pub(crate) fn mutate(text: &str, edits: &[(usize, u8, char)]) -> String {
 
 /// Characters worth inserting into a document: its own syntax, quotes, line breaks,
 /// digits, and a few odd ones.
-pub(crate) fn edit() -> impl Strategy<Value = (usize, u8, char)> {
+pub fn edit() -> impl Strategy<Value = (usize, u8, char)> {
     let syntax = prop::sample::select(
         &[
             '"', '\'', '=', '[', ']', '{', '}', ',', '\n', '\r', '#', '\\', '.', '-', '9', '0',

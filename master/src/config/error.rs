@@ -21,7 +21,7 @@ pub enum ConfigError {
     Fleet(#[from] lv_common::fleet::FleetError),
     /// The scenarios could not be used.
     #[error(transparent)]
-    Scenario(#[from] lv_common::scenario::ScenarioError),
+    Scenario(#[from] super::scenario::ScenarioError),
     /// The SLO table could not be used.
     #[error(transparent)]
     Slo(#[from] SloError),

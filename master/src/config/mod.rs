@@ -9,19 +9,22 @@ use std::time::Duration;
 use lv_common::bounds::{MAX_RUN_TIME, MAX_SPAWN_RATE, MAX_USERS};
 use lv_common::duration::format_duration;
 use lv_common::fleet::{FleetMap, HostBase};
-use lv_common::plan::{Plan, PlanOptions, resolve};
-use lv_common::scenario::load_paths;
+use lv_common::plan::Plan;
 
 use lv_common::load::{LoadShape, Model, Stage};
 
 use crate::config::cli::Args;
+use resolve::{PlanOptions, resolve};
+use scenario::load_paths;
 
 pub mod cli;
 mod error;
 mod load;
 pub mod profile;
+pub mod resolve;
 pub mod resume;
 pub mod run;
+pub mod scenario;
 
 use crate::report::format::report_name;
 use crate::slo::SloTable;

@@ -2,7 +2,7 @@
 //!
 //! Scenarios are data, not code: a file defines user classes (Locust's `HttpUser`) with
 //! a weight, a wait rule, `on_start` steps and weighted, tagged tasks made of request
-//! steps. This module only reads and checks the files; [`crate::plan`] resolves them
+//! steps. This module only reads and checks the files; [`super::resolve`] resolves them
 //! against the fleet map and the tag filters into what workers run. Every error names
 //! the file, and the line where the TOML parser knows it.
 
@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::kind::SloKind;
-use crate::source::{line_col, toml_error_line};
-use crate::wait::WaitRule;
+use lv_common::kind::SloKind;
+use lv_common::source::{line_col, toml_error_line};
+use lv_common::wait::WaitRule;
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -369,7 +369,7 @@ fn check_step(loaded: &LoadedScenario, step: &StepDef, at: &str) -> Result<(), S
         }
     }
     if let Some(timeout) = &step.timeout {
-        crate::duration::parse_duration(timeout).map_err(|e| invalid(e.to_string()))?;
+        lv_common::duration::parse_duration(timeout).map_err(|e| invalid(e.to_string()))?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Tests of plan resolution: selection, tag filtering, expansion, variables.
 
 use super::*;
-use crate::scenario::parse;
+use crate::config::scenario::parse;
 use std::path::Path;
 
 const SCENARIO: &str = r#"

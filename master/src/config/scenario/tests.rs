@@ -108,7 +108,7 @@ const HOSTILE_CASES: u32 = 2048;
 const ARBITRARY_CASES: u32 = 4096;
 
 mod hostile {
-    use crate::duration::hostile::{
+    use lv_common::duration::hostile::{
         DURATIONS, edit, mutate, odd_text, re, toml_string, toml_value,
     };
     use proptest::prelude::*;
@@ -530,9 +530,10 @@ fn names_the_file(
 /// No panic; a file that resolves into a plan a worker accepts and can run (its wait
 /// rules and templates), or an error naming the file.
 fn check_scenario(text: &str) -> Result<(), proptest::test_runner::TestCaseError> {
-    use crate::fleet::{FleetMap, HostBase};
-    use crate::plan::{Body, Plan, PlanOptions, resolve};
-    use crate::template::UserVars;
+    use crate::config::resolve::{PlanOptions, resolve};
+    use lv_common::fleet::{FleetMap, HostBase};
+    use lv_common::plan::{Body, Plan};
+    use lv_common::template::UserVars;
     use proptest::prelude::*;
     use rand::SeedableRng;
 
