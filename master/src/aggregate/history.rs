@@ -15,6 +15,10 @@
 //! follow the same rules: requests so far from the last row, rates from the kind's cumulative
 //! counts at both ends, window percentiles the highest of the rows covered.
 
+use std::collections::BTreeMap;
+
+use lv_common::kind::SloKind;
+
 use super::rows::{EndpointHistory, HistoryRow, KindHistory, per_second};
 
 /// How long rows stay at full resolution, ms.
@@ -136,8 +140,32 @@ pub(super) fn combine(
             }
         })
         .collect();
-    let kinds = last
-        .kinds
+    let kinds = combine_kinds(base, first, last, seconds);
+    HistoryRow {
+        rps: per_second(last.total_requests.saturating_sub(before_requests), seconds),
+        fps: per_second(last.total_failures.saturating_sub(before_failures), seconds),
+        p50_ms: first.p50_ms.max(last.p50_ms),
+        p95_ms: first.p95_ms.max(last.p95_ms),
+        p99_ms: first.p99_ms.max(last.p99_ms),
+        current_percentiles_ms: envelope(
+            &first.current_percentiles_ms,
+            &last.current_percentiles_ms,
+        ),
+        endpoints,
+        kinds,
+        ..last.clone()
+    }
+}
+
+/// Each kind's line of a combined row: its rate over the span and the highest of its
+/// window percentiles at either end.
+fn combine_kinds(
+    base: Option<&HistoryRow>,
+    first: &HistoryRow,
+    last: &HistoryRow,
+    seconds: f64,
+) -> BTreeMap<SloKind, KindHistory> {
+    last.kinds
         .iter()
         .map(|(&kind, line)| {
             let before = base
@@ -154,21 +182,7 @@ pub(super) fn combine(
             };
             (kind, line)
         })
-        .collect();
-    HistoryRow {
-        rps: per_second(last.total_requests.saturating_sub(before_requests), seconds),
-        fps: per_second(last.total_failures.saturating_sub(before_failures), seconds),
-        p50_ms: first.p50_ms.max(last.p50_ms),
-        p95_ms: first.p95_ms.max(last.p95_ms),
-        p99_ms: first.p99_ms.max(last.p99_ms),
-        current_percentiles_ms: envelope(
-            &first.current_percentiles_ms,
-            &last.current_percentiles_ms,
-        ),
-        endpoints,
-        kinds,
-        ..last.clone()
-    }
+        .collect()
 }
 
 /// The higher of two window percentiles; a missing one (no request) adds nothing.

@@ -14,11 +14,13 @@ use lv_common::wire::Report;
 use serde::Serialize;
 use tracing::warn;
 
+mod by_kind;
 pub mod history;
 mod rows;
 mod spill;
 pub mod stages;
 
+use by_kind::ByKind;
 use history::Compaction;
 pub use rows::{EndpointHistory, HistoryRow, KindHistory, per_second, ratio};
 use spill::Spill;
@@ -45,53 +47,6 @@ pub struct WorkerCounts {
     pub cut_off: u64,
     /// Reports the worker dropped from its resend buffer.
     pub dropped_reports: u64,
-}
-
-/// Stats split by the SLO kind of their endpoints: slot 0 for endpoints without a kind, then
-/// one per [`SloKind::ALL`], in order. A fixed array, so a report's merge costs no lookup.
-#[derive(Debug, Clone, Default)]
-struct ByKind([EndpointStats; 1 + SloKind::ALL.len()]);
-
-impl ByKind {
-    fn slot(kind: Option<SloKind>) -> usize {
-        match kind {
-            None => 0,
-            Some(SloKind::Health) => 1,
-            Some(SloKind::Event) => 2,
-            Some(SloKind::Chat) => 3,
-            Some(SloKind::Creative) => 4,
-        }
-    }
-
-    fn get_mut(&mut self, kind: Option<SloKind>) -> &mut EndpointStats {
-        &mut self.0[Self::slot(kind)]
-    }
-
-    fn get(&self, kind: SloKind) -> &EndpointStats {
-        &self.0[Self::slot(Some(kind))]
-    }
-
-    /// Adds every slot of `other` to the same slot here.
-    fn merge(&mut self, other: &ByKind) {
-        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
-            mine.merge(theirs);
-        }
-    }
-
-    /// Adds every slot, kinds or not, to `total`.
-    fn merge_into(&self, total: &mut EndpointStats) {
-        for stats in &self.0 {
-            total.merge(stats);
-        }
-    }
-
-    /// The kinds with requests here, and their stats.
-    fn kinds(&self) -> impl Iterator<Item = (SloKind, &EndpointStats)> {
-        SloKind::ALL
-            .into_iter()
-            .map(|kind| (kind, self.get(kind)))
-            .filter(|(_, stats)| !stats.is_empty())
-    }
 }
 
 struct Interval {
@@ -181,39 +136,8 @@ impl RunStats {
     /// Merges one report of `worker_id` (the caller has already dropped duplicates).
     pub fn merge_report(&mut self, worker_id: &str, report: &Report) {
         self.totals.merge(&report.stats);
-        for (key, endpoint) in &report.stats.endpoints {
-            // One merge per endpoint, as for a single total: the interval's total is made
-            // from its kinds when it closes.
-            self.open_kinds.get_mut(endpoint.kind).merge(endpoint);
-            if self.endpoint_history {
-                self.open_endpoints
-                    .entry(key.clone())
-                    .or_default()
-                    .merge(endpoint);
-            }
-            let counts = match self.open_per_endpoint.get_mut(key) {
-                Some(counts) => counts,
-                None => self.open_per_endpoint.entry(key.clone()).or_default(),
-            };
-            counts.0 += endpoint.requests;
-            counts.1 += endpoint.failures;
-        }
-        for key in report.stats.failures.keys() {
-            let seen = (report.start_unix_ms, report.end_unix_ms);
-            self.failure_times
-                .entry(key.clone())
-                .and_modify(|(first, last)| {
-                    *first = (*first).min(seen.0);
-                    *last = (*last).max(seen.1);
-                })
-                .or_insert(seen);
-        }
-        for message in report.stats.exceptions.keys() {
-            self.exception_nodes
-                .entry(message.clone())
-                .or_default()
-                .insert(worker_id.to_owned());
-        }
+        self.merge_into_interval(&report.stats);
+        self.note_failures_and_exceptions(worker_id, report);
         let counts = self.workers.entry(worker_id.to_owned()).or_default();
         counts.requests += report.stats.request_count();
         counts.failures += report.stats.failure_count();
@@ -241,6 +165,48 @@ impl RunStats {
         }
     }
 
+    /// Adds a report's endpoints to the open interval: by kind, per endpoint when its
+    /// history is kept, and their counts.
+    fn merge_into_interval(&mut self, stats: &StatsSet) {
+        for (key, endpoint) in &stats.endpoints {
+            // One merge per endpoint, as for a single total: the interval's total is made
+            // from its kinds when it closes.
+            self.open_kinds.get_mut(endpoint.kind).merge(endpoint);
+            if self.endpoint_history {
+                self.open_endpoints
+                    .entry(key.clone())
+                    .or_default()
+                    .merge(endpoint);
+            }
+            let counts = match self.open_per_endpoint.get_mut(key) {
+                Some(counts) => counts,
+                None => self.open_per_endpoint.entry(key.clone()).or_default(),
+            };
+            counts.0 += endpoint.requests;
+            counts.1 += endpoint.failures;
+        }
+    }
+
+    /// When each failure was first and last seen, and which workers saw each exception.
+    fn note_failures_and_exceptions(&mut self, worker_id: &str, report: &Report) {
+        for key in report.stats.failures.keys() {
+            let seen = (report.start_unix_ms, report.end_unix_ms);
+            self.failure_times
+                .entry(key.clone())
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(seen.0);
+                    *last = (*last).max(seen.1);
+                })
+                .or_insert(seen);
+        }
+        for message in report.stats.exceptions.keys() {
+            self.exception_nodes
+                .entry(message.clone())
+                .or_default()
+                .insert(worker_id.to_owned());
+        }
+    }
+
     /// Closes the current interval at `now_ms` and appends its history row.
     pub fn close_interval(&mut self, now_ms: i64, users: u32) -> &HistoryRow {
         let since = self.open_since_ms.unwrap_or(now_ms);
@@ -255,6 +221,16 @@ impl RunStats {
                 OpenInterval::new(from, to, &counts),
             );
         }
+        self.push_interval(seconds);
+        let row = self.history_row(now_ms, users);
+        self.history.push(row);
+        self.bound_history();
+        let last = self.history.len() - 1;
+        &self.history[last]
+    }
+
+    /// Moves the open interval into the grand total and the window of recent intervals.
+    fn push_interval(&mut self, seconds: f64) {
         let interval = Interval {
             seconds,
             kinds: std::mem::take(&mut self.open_kinds),
@@ -270,6 +246,11 @@ impl RunStats {
         while self.window.len() > WINDOW_INTERVALS {
             self.window.pop_front();
         }
+    }
+
+    /// The history row of the interval just closed: the window's rates and percentiles,
+    /// the run's totals, and each kind's line.
+    fn history_row(&self, now_ms: i64, users: u32) -> HistoryRow {
         // The window by kind (a few merges per interval, not per report), then its total.
         let mut current_kinds = ByKind::default();
         for interval in &self.window {
@@ -278,22 +259,6 @@ impl RunStats {
         let mut current = EndpointStats::default();
         current_kinds.merge_into(&mut current);
         let window_seconds = self.window_seconds();
-        let kinds = self
-            .kind_requests
-            .iter()
-            .map(|(&kind, &total_requests)| {
-                let window = current_kinds.get(kind);
-                let at = |p: f64| (!window.is_empty()).then(|| window.percentile_ms(p));
-                let line = KindHistory {
-                    rps: per_second(window.requests, window_seconds),
-                    p50_ms: at(50.0),
-                    p95_ms: at(95.0),
-                    p99_ms: at(99.0),
-                    total_requests,
-                };
-                (kind, line)
-            })
-            .collect();
         let totals = &self.grand_total;
         // Each percentile is a scan of the counters: take them once, then pick from them.
         let total_percentiles_ms = percentiles(totals);
@@ -302,7 +267,7 @@ impl RunStats {
             let at = PERCENTILES.iter().position(|&q| q == p);
             at.and_then(|i| list.get(i)).copied().unwrap_or(0.0)
         };
-        self.history.push(HistoryRow {
+        HistoryRow {
             unix_ms: now_ms,
             users,
             rps: per_second(current.requests, window_seconds),
@@ -324,11 +289,31 @@ impl RunStats {
             } else {
                 Vec::new()
             },
-            kinds,
-        });
-        self.bound_history();
-        let last = self.history.len() - 1;
-        &self.history[last]
+            kinds: self.kind_lines(&current_kinds, window_seconds),
+        }
+    }
+
+    /// Each kind's line: its rate and percentiles over the window, and its total requests.
+    fn kind_lines(
+        &self,
+        current_kinds: &ByKind,
+        window_seconds: f64,
+    ) -> BTreeMap<SloKind, KindHistory> {
+        self.kind_requests
+            .iter()
+            .map(|(&kind, &total_requests)| {
+                let window = current_kinds.get(kind);
+                let at = |p: f64| (!window.is_empty()).then(|| window.percentile_ms(p));
+                let line = KindHistory {
+                    rps: per_second(window.requests, window_seconds),
+                    p50_ms: at(50.0),
+                    p95_ms: at(95.0),
+                    p99_ms: at(99.0),
+                    total_requests,
+                };
+                (kind, line)
+            })
+            .collect()
     }
 
     /// Moves the rows older than an hour into coarse rows, spilling each first.

@@ -295,15 +295,7 @@ impl Ctx<'_> {
             .iter()
             .map(|(k, v)| Ok((k.clone(), Template::compile(v, consts).map_err(tmpl)?)))
             .collect::<Result<Vec<_>, ScenarioError>>()?;
-        let body = match (&step.json, &step.body) {
-            (Some(json), _) => {
-                let value = serde_json::to_value(json)
-                    .map_err(|e| invalid(at, format!("json body: {e}")))?;
-                Body::Json(JsonTemplate::compile(&value, consts).map_err(tmpl)?)
-            }
-            (None, Some(text)) => Body::Text(Template::compile(text, consts).map_err(tmpl)?),
-            (None, None) => Body::Empty,
-        };
+        let body = step_body(step, consts, at)?;
         let timeout = match &step.timeout {
             Some(t) => parse_duration(t).map_err(|e| invalid(at, e.to_string()))?,
             None => self.options.default_timeout,
@@ -317,21 +309,7 @@ impl Ctx<'_> {
             headers,
             body,
             expect_status: step.expect_status.clone(),
-            checks: step
-                .check
-                .iter()
-                .map(|c| {
-                    Ok(Check {
-                        pointer: c.pointer.clone(),
-                        equals: c
-                            .equals
-                            .as_ref()
-                            .map(|v| check_value(v, consts))
-                            .transpose()
-                            .map_err(|e| invalid(at, e))?,
-                    })
-                })
-                .collect::<Result<_, ScenarioError>>()?,
+            checks: step_checks(step, consts, at)?,
             extract: step
                 .extract
                 .iter()
@@ -409,6 +387,46 @@ impl Ctx<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// A step's body: JSON (a template per string), text (a template), or none.
+fn step_body(
+    step: &StepDef,
+    consts: &BTreeMap<String, String>,
+    at: &str,
+) -> Result<Body, ScenarioError> {
+    let tmpl = |e: TemplateError| invalid(at, e.to_string());
+    Ok(match (&step.json, &step.body) {
+        (Some(json), _) => {
+            let value =
+                serde_json::to_value(json).map_err(|e| invalid(at, format!("json body: {e}")))?;
+            Body::Json(JsonTemplate::compile(&value, consts).map_err(tmpl)?)
+        }
+        (None, Some(text)) => Body::Text(Template::compile(text, consts).map_err(tmpl)?),
+        (None, None) => Body::Empty,
+    })
+}
+
+/// A step's response checks, their expected values with the constants filled in.
+fn step_checks(
+    step: &StepDef,
+    consts: &BTreeMap<String, String>,
+    at: &str,
+) -> Result<Vec<Check>, ScenarioError> {
+    step.check
+        .iter()
+        .map(|c| {
+            Ok(Check {
+                pointer: c.pointer.clone(),
+                equals: c
+                    .equals
+                    .as_ref()
+                    .map(|v| check_value(v, consts))
+                    .transpose()
+                    .map_err(|e| invalid(at, e))?,
+            })
+        })
+        .collect()
 }
 
 /// A check's expected value; strings may use constants such as `{{ agent }}`.
