@@ -193,77 +193,19 @@ pub fn parse_shape(file: &str, text: &str) -> Result<Option<LoadShape>, LoadErro
 }
 
 fn validate(file: &str, raw: RawLoad) -> Result<LoadShape, LoadError> {
-    let invalid = |key: &str, detail: String| LoadError::Invalid {
+    let invalid = |(key, detail): (String, String)| LoadError::Invalid {
         file: file.to_owned(),
-        key: key.to_owned(),
+        key,
         detail,
     };
-    let open = raw.model == Model::Open;
-    if !open {
-        for (key, set) in [
-            ("arrivals", raw.arrivals.is_some()),
-            ("seed", raw.seed.is_some()),
-            ("max_in_flight", raw.max_in_flight.is_some()),
-            ("on_saturation", raw.on_saturation.is_some()),
-        ] {
-            if set {
-                return Err(invalid(
-                    &format!("load.{key}"),
-                    "only applies to model = \"open\"".to_owned(),
-                ));
-            }
-        }
-    }
-    if raw.stages.is_empty() {
-        return Err(invalid(
-            "load.stages",
-            "at least one stage is needed".to_owned(),
-        ));
-    }
-    if raw.max_in_flight == Some(0) {
-        return Err(invalid(
-            "load.max_in_flight",
-            "must be at least 1".to_owned(),
-        ));
-    }
-    if raw.seed.is_some() && raw.arrivals != Some(ArrivalKind::Poisson) {
-        return Err(invalid(
-            "load.seed",
-            "only applies to arrivals = \"poisson\"".to_owned(),
-        ));
-    }
+    check_settings(&raw).map_err(invalid)?;
     let start = match &raw.start {
-        Some(value) => value_of(value, raw.model).map_err(|d| invalid("load.start", d))?,
+        Some(value) => {
+            value_of(value, raw.model).map_err(|d| invalid(("load.start".to_owned(), d)))?
+        }
         None => 0.0,
     };
-    let mut stages: Vec<Stage> = Vec::with_capacity(raw.stages.len());
-    for (i, stage) in raw.stages.iter().enumerate() {
-        let stage = stage_of(stage, i, raw.model).map_err(|(field, detail)| {
-            invalid(&format!("load.stages[{}].{field}", i + 1), detail)
-        })?;
-        if stages.iter().any(|s| s.name == stage.name) {
-            return Err(invalid(
-                &format!("load.stages[{}].name", i + 1),
-                format!("{:?} names two stages", stage.name),
-            ));
-        }
-        stages.push(stage);
-    }
-    if stages.iter().all(|s| s.duration.is_zero()) {
-        return Err(invalid("load.stages", "the stages last no time".to_owned()));
-    }
-    let total = stages
-        .iter()
-        .try_fold(Duration::ZERO, |sum, s| sum.checked_add(s.duration));
-    if total.is_none_or(|total| total > crate::bounds::MAX_RUN_TIME) {
-        return Err(invalid(
-            "load.stages",
-            format!(
-                "the stages last longer than {}, the longest run lv takes",
-                crate::duration::format_duration(crate::bounds::MAX_RUN_TIME)
-            ),
-        ));
-    }
+    let stages = stages_of(&raw).map_err(invalid)?;
     Ok(LoadShape {
         model: raw.model,
         start,
@@ -273,6 +215,80 @@ fn validate(file: &str, raw: RawLoad) -> Result<LoadShape, LoadError> {
         max_in_flight: raw.max_in_flight,
         on_saturation: raw.on_saturation.unwrap_or_default(),
     })
+}
+
+/// Checks the settings beside the stages; on error, the key and what is wrong.
+fn check_settings(raw: &RawLoad) -> Result<(), (String, String)> {
+    if raw.model != Model::Open {
+        for (key, set) in [
+            ("arrivals", raw.arrivals.is_some()),
+            ("seed", raw.seed.is_some()),
+            ("max_in_flight", raw.max_in_flight.is_some()),
+            ("on_saturation", raw.on_saturation.is_some()),
+        ] {
+            if set {
+                return Err((
+                    format!("load.{key}"),
+                    "only applies to model = \"open\"".to_owned(),
+                ));
+            }
+        }
+    }
+    if raw.stages.is_empty() {
+        return Err((
+            "load.stages".to_owned(),
+            "at least one stage is needed".to_owned(),
+        ));
+    }
+    if raw.max_in_flight == Some(0) {
+        return Err((
+            "load.max_in_flight".to_owned(),
+            "must be at least 1".to_owned(),
+        ));
+    }
+    if raw.seed.is_some() && raw.arrivals != Some(ArrivalKind::Poisson) {
+        return Err((
+            "load.seed".to_owned(),
+            "only applies to arrivals = \"poisson\"".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The checked stages, with unique names, lasting some time but at most the longest run;
+/// on error, the key and what is wrong.
+fn stages_of(raw: &RawLoad) -> Result<Vec<Stage>, (String, String)> {
+    let mut stages: Vec<Stage> = Vec::with_capacity(raw.stages.len());
+    for (i, stage) in raw.stages.iter().enumerate() {
+        let stage = stage_of(stage, i, raw.model)
+            .map_err(|(field, detail)| (format!("load.stages[{}].{field}", i + 1), detail))?;
+        if stages.iter().any(|s| s.name == stage.name) {
+            return Err((
+                format!("load.stages[{}].name", i + 1),
+                format!("{:?} names two stages", stage.name),
+            ));
+        }
+        stages.push(stage);
+    }
+    if stages.iter().all(|s| s.duration.is_zero()) {
+        return Err((
+            "load.stages".to_owned(),
+            "the stages last no time".to_owned(),
+        ));
+    }
+    let total = stages
+        .iter()
+        .try_fold(Duration::ZERO, |sum, s| sum.checked_add(s.duration));
+    if total.is_none_or(|total| total > crate::bounds::MAX_RUN_TIME) {
+        return Err((
+            "load.stages".to_owned(),
+            format!(
+                "the stages last longer than {}, the longest run lv takes",
+                crate::duration::format_duration(crate::bounds::MAX_RUN_TIME)
+            ),
+        ));
+    }
+    Ok(stages)
 }
 
 /// Checks stage `i` (0-based); on error, the field and what is wrong.

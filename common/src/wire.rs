@@ -202,29 +202,7 @@ impl TryFrom<pb::StatsReport> for Report {
         }
         let mut stats = StatsSet::default();
         for e in r.endpoints {
-            let kind = match e.kind.as_str() {
-                "" => None,
-                other => Some(
-                    other
-                        .parse::<SloKind>()
-                        .map_err(|err| wire_err(M, format!("endpoint {}: {err}", e.name)))?,
-                ),
-            };
-            let endpoint = EndpointStats::from_parts(
-                kind,
-                e.requests,
-                e.failures,
-                e.content_bytes,
-                e.min_us,
-                e.max_us,
-                e.total_us,
-                &e.histogram,
-            )
-            .map_err(|err| wire_err(M, format!("endpoint {} {}: {err}", e.method, e.name)))?;
-            let key = EndpointKey {
-                method: e.method,
-                name: e.name,
-            };
+            let (key, endpoint) = endpoint_from_pb(e)?;
             stats
                 .endpoints
                 .entry(key)
@@ -257,6 +235,35 @@ impl TryFrom<pb::StatsReport> for Report {
             stage: r.stage,
         })
     }
+}
+
+/// One endpoint row of a report, checked: a known kind and a histogram that decodes.
+fn endpoint_from_pb(e: pb::EndpointDelta) -> Result<(EndpointKey, EndpointStats), WireError> {
+    const M: &str = "StatsReport";
+    let kind = match e.kind.as_str() {
+        "" => None,
+        other => Some(
+            other
+                .parse::<SloKind>()
+                .map_err(|err| wire_err(M, format!("endpoint {}: {err}", e.name)))?,
+        ),
+    };
+    let endpoint = EndpointStats::from_parts(
+        kind,
+        e.requests,
+        e.failures,
+        e.content_bytes,
+        e.min_us,
+        e.max_us,
+        e.total_us,
+        &e.histogram,
+    )
+    .map_err(|err| wire_err(M, format!("endpoint {} {}: {err}", e.method, e.name)))?;
+    let key = EndpointKey {
+        method: e.method,
+        name: e.name,
+    };
+    Ok((key, endpoint))
 }
 
 /// A duration in whole milliseconds, saturating.

@@ -12,14 +12,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use lv_common::pb::control_client::ControlClient;
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
 use lv_common::wire::{Assignment, Report, StageClock, unix_ms_now};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::Code;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{WorkerConfig, WorkerError};
@@ -27,7 +24,10 @@ use crate::outbox::{DEFAULT_CAPACITY, Outbox};
 use crate::recorder::Recorder;
 use crate::swarm::SwarmHandle;
 
+mod attach;
 mod flush;
+
+use attach::{AttachError, Link, attach, wrap};
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
@@ -41,20 +41,6 @@ enum End {
     Cancelled,
     /// The stream broke or went silent.
     Lost(String),
-}
-
-/// Why a connection attempt failed.
-enum AttachError {
-    /// The master refused us; retrying will not help.
-    Refused(String),
-    /// No answer (yet).
-    Unreachable(String),
-}
-
-struct Link {
-    tx: mpsc::Sender<pb::WorkerMessage>,
-    inbound: tonic::Streaming<pb::MasterMessage>,
-    welcome: pb::Welcome,
 }
 
 /// Everything that outlives one connection.
@@ -170,21 +156,13 @@ impl State<'_> {
         self.touch();
         info!(master = %self.config.master, version = %welcome.master_version, "attached to master");
         self.adopt_master_run(&welcome);
-        for report in self.outbox.pending() {
-            if tx
-                .send(wrap(WorkerKind::Report(report.clone())))
-                .await
-                .is_err()
-            {
-                return End::Lost("stream closed while resending reports".into());
-            }
+        if let Err(end) = self.resend_unacknowledged(&tx).await {
+            return end;
         }
-        let heartbeat_every =
-            Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
-        let mut heartbeat = tokio::time::interval(heartbeat_every);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut report_tick = tokio::time::interval(self.report_interval);
-        report_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut heartbeat = ticker(Duration::from_millis(u64::from(
+            welcome.heartbeat_interval_ms.max(100),
+        )));
+        let mut report_tick = ticker(self.report_interval);
         loop {
             let boundary = self.next_stage_flush();
             let flush_in = boundary.map(|at| flush::wait_until(at, unix_ms_now()));
@@ -210,28 +188,15 @@ impl State<'_> {
                             Err(reason) => return End::Lost(reason),
                         }
                         if report_tick.period() != self.report_interval {
-                            report_tick = tokio::time::interval(self.report_interval);
-                            report_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                            report_tick = ticker(self.report_interval);
                         }
                     }
                     Ok(None) => return End::Lost("the master closed the stream".into()),
                     Err(status) => return End::Lost(status.message().to_owned()),
                 },
                 _ = heartbeat.tick() => {
-                    let silent = self.last_contact.silence();
-                    if silent > self.config.heartbeat_timeout {
-                        return End::Lost(format!(
-                            "no message from the master for {} ms",
-                            silent.as_millis()
-                        ));
-                    }
-                    let beat = pb::Heartbeat {
-                        unix_ms: unix_ms_now(),
-                        users_running: self.swarm.status().users_running(),
-                        run_id: self.outbox.run_id().unwrap_or_default().to_owned(),
-                    };
-                    if tx.send(wrap(WorkerKind::Heartbeat(beat))).await.is_err() {
-                        return End::Lost("stream closed".into());
+                    if let Err(end) = self.heartbeat(&tx).await {
+                        return end;
                     }
                 }
                 _ = report_tick.tick() => {
@@ -241,6 +206,40 @@ impl State<'_> {
                 }
             }
         }
+    }
+
+    /// Sends again every report the master has not acknowledged, oldest first.
+    async fn resend_unacknowledged(&self, tx: &mpsc::Sender<pb::WorkerMessage>) -> Result<(), End> {
+        for report in self.outbox.pending() {
+            if tx
+                .send(wrap(WorkerKind::Report(report.clone())))
+                .await
+                .is_err()
+            {
+                return Err(End::Lost("stream closed while resending reports".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a heartbeat, unless the master has been silent past the heartbeat timeout.
+    async fn heartbeat(&self, tx: &mpsc::Sender<pb::WorkerMessage>) -> Result<(), End> {
+        let silent = self.last_contact.silence();
+        if silent > self.config.heartbeat_timeout {
+            return Err(End::Lost(format!(
+                "no message from the master for {} ms",
+                silent.as_millis()
+            )));
+        }
+        let beat = pb::Heartbeat {
+            unix_ms: unix_ms_now(),
+            users_running: self.swarm.status().users_running(),
+            run_id: self.outbox.run_id().unwrap_or_default().to_owned(),
+        };
+        if tx.send(wrap(WorkerKind::Heartbeat(beat))).await.is_err() {
+            return Err(End::Lost("stream closed".into()));
+        }
+        Ok(())
     }
 
     /// Acts on one master message; `Ok(Some(_))` ends the session, `Err` drops it.
@@ -398,8 +397,11 @@ impl State<'_> {
     }
 }
 
-fn wrap(kind: WorkerKind) -> pb::WorkerMessage {
-    pb::WorkerMessage { kind: Some(kind) }
+/// An interval that, after a late tick, waits a whole period again instead of catching up.
+fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
 }
 
 /// Sleeps for `d`; never when there is none.
@@ -407,77 +409,6 @@ async fn sleep_opt(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Opens the stream, sends Hello and waits for Welcome.
-async fn attach(config: &WorkerConfig, hello: pb::Hello) -> Result<Link, AttachError> {
-    let scheme = if config.tls_ca.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let address = if config.master.contains("://") {
-        config.master.clone()
-    } else {
-        format!("{scheme}://{}", config.master)
-    };
-    let mut endpoint = tonic::transport::Endpoint::from_shared(address)
-        .map_err(|e| AttachError::Refused(format!("bad master address {:?}: {e}", config.master)))?
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true);
-    if let Some(ca) = &config.tls_ca {
-        let mut tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(ca));
-        if let Some(domain) = &config.tls_domain {
-            tls = tls.domain_name(domain.clone());
-        }
-        endpoint = endpoint
-            .tls_config(tls)
-            .map_err(|e| AttachError::Refused(format!("TLS setup: {e}")))?;
-    }
-    let channel = endpoint.connect().await.map_err(|e| {
-        let reason = crate::http::error_chain(&e);
-        // A certificate the CA does not vouch for will not change by retrying.
-        if reason.contains("certificate") {
-            AttachError::Refused(format!("TLS: {reason}"))
-        } else {
-            AttachError::Unreachable(reason)
-        }
-    })?;
-    let (tx, rx) = mpsc::channel(256);
-    tx.send(wrap(WorkerKind::Hello(hello)))
-        .await
-        .map_err(|_| AttachError::Unreachable("stream closed".into()))?;
-    let mut client = ControlClient::new(channel);
-    let mut inbound = client
-        .attach(ReceiverStream::new(rx))
-        .await
-        .map_err(classify)?
-        .into_inner();
-    let first = tokio::time::timeout(Duration::from_secs(10), inbound.message())
-        .await
-        .map_err(|_| AttachError::Unreachable("no Welcome within 10 s".into()))?
-        .map_err(classify)?;
-    match first.and_then(|m| m.kind) {
-        Some(MasterKind::Welcome(welcome)) => Ok(Link {
-            tx,
-            inbound,
-            welcome,
-        }),
-        _ => Err(AttachError::Unreachable(
-            "the master's first message was not Welcome".into(),
-        )),
-    }
-}
-
-fn classify(status: tonic::Status) -> AttachError {
-    match status.code() {
-        Code::PermissionDenied
-        | Code::Unauthenticated
-        | Code::FailedPrecondition
-        | Code::InvalidArgument => AttachError::Refused(status.message().to_owned()),
-        _ => AttachError::Unreachable(status.message().to_owned()),
     }
 }
 

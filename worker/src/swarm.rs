@@ -22,7 +22,7 @@ use lv_common::wire::{Assignment, OpenLoad, unix_ms_now};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{AbortHandle, Id, JoinSet};
+use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -30,7 +30,11 @@ use tracing::{info, warn};
 use crate::http::HttpClient;
 use crate::open::{OpenSignals, OpenSpec, run_open};
 use crate::recorder::Recorder;
-use crate::user::{Member, Squad, UserEnv, run_user};
+use crate::user::{Member, run_user};
+
+mod active;
+
+use active::{ActiveUsers, RunEnv};
 
 /// How long stopped users get to finish their request in flight before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -171,90 +175,69 @@ struct Run {
     stripes: Option<watch::Sender<Stripe>>,
 }
 
-/// The active users of one class, oldest first, in squads: a new squad starts when the
-/// class's plan (or `connection_per_user`) changes within the run.
-#[derive(Default)]
-struct ActiveUsers {
-    squads: Vec<ActiveSquad>,
-}
-
-/// The active users of one squad: each one's task and ordinal, oldest first.
-struct ActiveSquad {
-    squad: Arc<Squad>,
-    users: Vec<(AbortHandle, u64)>,
-}
-
-impl ActiveUsers {
-    fn len(&self) -> usize {
-        self.squads.iter().map(|s| s.users.len()).sum()
-    }
-
-    /// The squad for a new user running with `class`, started anew if the plan changed.
-    fn squad_for(&mut self, class: &Arc<ClassPlan>, run: &RunEnv<'_>) -> &mut ActiveSquad {
-        let current = self.squads.last().is_some_and(|s| {
-            let env = s.squad.env();
-            Arc::ptr_eq(env.class(), class) && env.own_connections == run.own_connections
-        });
-        if !current {
-            // Squads left empty by retirements are forgotten.
-            self.squads.retain(|s| !s.users.is_empty());
-            let env = UserEnv::new(
-                Arc::clone(class),
-                run.client.clone(),
-                run.recorder.clone(),
-                run.own_connections,
-            );
-            self.squads.push(ActiveSquad {
-                squad: Squad::new(env, run.stop.clone(), run.kill.clone()),
-                users: Vec::new(),
-            });
-        }
-        let last = self.squads.len() - 1;
-        &mut self.squads[last]
-    }
-
-    /// Retires the newest users beyond `want`: they leave at their next task boundary,
-    /// and those waiting between tasks leave now.
-    fn retire_beyond(&mut self, want: usize) {
-        let mut excess = self.len().saturating_sub(want);
-        for active in self.squads.iter_mut().rev() {
-            if excess == 0 {
-                break;
-            }
-            let keep = active.users.len().saturating_sub(excess);
-            excess -= active.users.len() - keep;
-            let gone = active.users.split_off(keep);
-            let Some(&(_, first)) = gone.first() else {
-                continue;
-            };
-            // The newest users have the highest ordinals: retiring from the oldest of them
-            // retires exactly them.
-            active.squad.retire_from(first, |ordinal| {
-                if let Ok(i) = gone.binary_search_by_key(&ordinal, |&(_, o)| o) {
-                    gone[i].0.abort();
-                }
-            });
-        }
-    }
-
-    /// Forgets a user whose task ended.
-    fn remove(&mut self, id: Id) {
-        for active in &mut self.squads {
-            active.users.retain(|(user, _)| user.id() != id);
-        }
-    }
-}
-
-/// What a new squad takes from the run and the swarm.
-struct RunEnv<'a> {
-    client: &'a HttpClient,
-    recorder: &'a Recorder,
-    own_connections: bool,
-    stop: &'a CancellationToken,
-    kill: &'a CancellationToken,
-}
-
 impl Run {
+    /// A run of `assignment` starting `now`; it stops with `shutdown`.
+    fn new(assignment: &Assignment, now: Instant, shutdown: &CancellationToken) -> Run {
+        Run {
+            id: assignment.run_id.clone(),
+            generation: assignment.generation,
+            classes: HashMap::new(),
+            own_connections: false,
+            target: ClassUsers::new(),
+            active: BTreeMap::new(),
+            stop: shutdown.child_token(),
+            kill: CancellationToken::new(),
+            spawn_rate: assignment.spawn_rate,
+            ramp_started: now,
+            ramp_spawned: 0,
+            deadline: later(now, assignment.max_run_time),
+            stripes: None,
+        }
+    }
+
+    /// Takes `assignment`'s classes, targets and spawn rate, ramping from `now`, and
+    /// retires users beyond the targets (newest first) and users of dropped classes.
+    fn retarget(&mut self, assignment: &Assignment, now: Instant) {
+        // A class whose plan did not change keeps its `Arc`, so its users stay in one squad.
+        self.classes = assignment
+            .plan
+            .classes
+            .iter()
+            .map(|c| {
+                let kept = self
+                    .classes
+                    .get(&c.name)
+                    .filter(|old| ***old == *c)
+                    .cloned();
+                (c.name.clone(), kept.unwrap_or_else(|| Arc::new(c.clone())))
+            })
+            .collect();
+        self.own_connections = assignment.plan.connection_per_user;
+        self.target = assignment.users.clone();
+        self.spawn_rate = assignment.spawn_rate;
+        self.ramp_started = now;
+        self.ramp_spawned = 0;
+        for (class, active) in &mut self.active {
+            active.retire_beyond(self.target.get(class).copied().unwrap_or(0) as usize);
+        }
+    }
+
+    /// Hands `stripe` to the open-model executor; when it has none yet, returns where the
+    /// new executor reads its stripes from.
+    fn restripe(&mut self, stripe: Stripe) -> Option<watch::Receiver<Stripe>> {
+        match &self.stripes {
+            Some(stripes) => {
+                stripes.send_replace(stripe);
+                None
+            }
+            None => {
+                let (tx, rx) = watch::channel(stripe);
+                self.stripes = Some(tx);
+                Some(rx)
+            }
+        }
+    }
+
     fn active_total(&self) -> usize {
         self.active.values().map(ActiveUsers::len).sum()
     }
@@ -335,61 +318,22 @@ where
                 old.retire_all();
             }
             self.status.set_run_id(Some(assignment.run_id.clone()));
-            self.run = Some(Run {
-                id: assignment.run_id.clone(),
-                generation: assignment.generation,
-                classes: HashMap::new(),
-                own_connections: false,
-                target: ClassUsers::new(),
-                active: BTreeMap::new(),
-                stop: shutdown.child_token(),
-                kill: CancellationToken::new(),
-                spawn_rate: assignment.spawn_rate,
-                ramp_started: now,
-                ramp_spawned: 0,
-                deadline: later(now, assignment.max_run_time),
-                stripes: None,
-            });
+            self.run = Some(Run::new(&assignment, now, shutdown));
         }
         let Some(run) = self.run.as_mut() else { return };
-        // A class whose plan did not change keeps its `Arc`, so its users stay in one squad.
-        run.classes = assignment
-            .plan
-            .classes
-            .iter()
-            .map(|c| {
-                let kept = run.classes.get(&c.name).filter(|old| ***old == *c).cloned();
-                (c.name.clone(), kept.unwrap_or_else(|| Arc::new(c.clone())))
-            })
-            .collect();
-        run.own_connections = assignment.plan.connection_per_user;
-        run.target = assignment.users.clone();
-        run.spawn_rate = assignment.spawn_rate;
-        run.ramp_started = now;
-        run.ramp_spawned = 0;
-        // Retire users beyond the target (newest first), and users of dropped classes.
-        for (class, active) in &mut run.active {
-            active.retire_beyond(run.target.get(class).copied().unwrap_or(0) as usize);
-        }
+        run.retarget(&assignment, now);
         if let Some(open) = &assignment.open {
-            match &run.stripes {
-                Some(stripes) => {
-                    stripes.send_replace(open.stripe);
-                }
-                None => {
-                    let (tx, rx) = watch::channel(open.stripe);
-                    run.stripes = Some(tx);
-                    let signals = OpenSignals {
-                        stop: run.stop.clone(),
-                        kill: run.kill.clone(),
-                    };
-                    let spec = open_spec(open);
-                    let (plan, client) = (Arc::clone(&assignment.plan), self.client.clone());
-                    let recorder = self.recorder.clone();
-                    self.users.spawn(async move {
-                        run_open(spec, rx, &plan, client, recorder, signals).await;
-                    });
-                }
+            if let Some(stripes) = run.restripe(open.stripe) {
+                let signals = OpenSignals {
+                    stop: run.stop.clone(),
+                    kill: run.kill.clone(),
+                };
+                let spec = open_spec(open);
+                let (plan, client) = (Arc::clone(&assignment.plan), self.client.clone());
+                let recorder = self.recorder.clone();
+                self.users.spawn(async move {
+                    run_open(spec, stripes, &plan, client, recorder, signals).await;
+                });
             }
             info!(run_id = %run.id, generation = run.generation, stripe = ?open.stripe, "open-model stripe applied");
         }

@@ -37,6 +37,7 @@ mod state;
 pub use config::{SimConfig, SimError};
 pub use counts::Counts;
 
+use config::AgentPlan;
 use context::Shared;
 
 /// A running simulated fleet.
@@ -55,29 +56,7 @@ pub struct Sim {
 pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Sim, SimError> {
     let plans = config.plan()?;
     let shared = Arc::new(Shared::new(&config, shutdown.clone()));
-    let mut live = Vec::new();
-    let mut reserved = Vec::new();
-    let mut agents = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let port = if !plan.down {
-            let (listener, port) = bind(config.bind, plan.port, &plan.agent.name).await?;
-            live.push((plan, listener));
-            port
-        } else if plan.port == 0 {
-            // Reserve an ephemeral port and release it after all binds: nothing listens there,
-            // and no other server of this fleet can take it.
-            let (listener, port) = bind(config.bind, 0, &plan.agent.name).await?;
-            reserved.push(listener);
-            port
-        } else {
-            plan.port
-        };
-        agents.push(Agent {
-            port: Some(port),
-            url: None,
-            ..plan.agent.clone()
-        });
-    }
+    let (live, reserved, agents) = bind_agents(config.bind, &plans).await?;
     let admin = match config.admin_port {
         Some(port) => Some(bind(config.bind, port, "admin").await?),
         None => None,
@@ -120,6 +99,43 @@ pub async fn start(config: SimConfig, shutdown: CancellationToken) -> Result<Sim
         shared,
         servers,
     })
+}
+
+/// Listeners of the agents that are up (in plan order), listeners that hold the ports of
+/// down agents without a fixed port (drop them once every server is bound), and the fleet
+/// map with every agent's port.
+type Bound<'p> = (
+    Vec<(&'p AgentPlan, TcpListener)>,
+    Vec<TcpListener>,
+    Vec<Agent>,
+);
+
+/// Binds every agent of `plans` that is up, and gives each a port.
+async fn bind_agents(addr: IpAddr, plans: &[AgentPlan]) -> Result<Bound<'_>, SimError> {
+    let mut live = Vec::new();
+    let mut reserved = Vec::new();
+    let mut agents = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let port = if !plan.down {
+            let (listener, port) = bind(addr, plan.port, &plan.agent.name).await?;
+            live.push((plan, listener));
+            port
+        } else if plan.port == 0 {
+            // Reserve an ephemeral port and release it after all binds: nothing listens there,
+            // and no other server of this fleet can take it.
+            let (listener, port) = bind(addr, 0, &plan.agent.name).await?;
+            reserved.push(listener);
+            port
+        } else {
+            plan.port
+        };
+        agents.push(Agent {
+            port: Some(port),
+            url: None,
+            ..plan.agent.clone()
+        });
+    }
+    Ok((live, reserved, agents))
 }
 
 /// Binds `addr:port`; returns the listener and the port actually bound.

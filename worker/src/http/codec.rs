@@ -313,49 +313,15 @@ pub(super) fn parse_head(
         return Err(Failure::invalid("no status code"));
     };
     let http10 = response.version == Some(0);
-    let mut keep_alive = !http10;
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    let mut encoding = Encoding::Identity;
-    let mut location = None;
-    let mut set_cookies = Vec::new();
     let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
-    for header in response.headers.iter() {
-        let name = header.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            let value = std::str::from_utf8(header.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| Failure::invalid("Content-Length is not a number"))?;
-            if length.is_some_and(|l| l != value) {
-                return Err(Failure::invalid("two different Content-Length headers"));
-            }
-            length = Some(value);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = last_token_is(header.value, b"chunked");
-        } else if name.eq_ignore_ascii_case("connection") {
-            if has_token(header.value, b"close") {
-                keep_alive = false;
-            } else if http10 && has_token(header.value, b"keep-alive") {
-                keep_alive = true;
-            }
-        } else if name.eq_ignore_ascii_case("content-encoding") {
-            encoding = Encoding::from_header(header.value);
-        } else if name.eq_ignore_ascii_case("set-cookie") {
-            set_cookies.push(text(header.value));
-        } else if redirect && name.eq_ignore_ascii_case("location") {
-            location = Some(text(header.value));
-        }
-    }
+    let facts = HeaderFacts::read(response.headers, http10, redirect)?;
     // After 101 Switching Protocols the connection speaks something else: never reuse it.
-    if status == 101 {
-        keep_alive = false;
-    }
+    let keep_alive = facts.keep_alive && status != 101;
     let framing = if head_request || status == 204 || status == 304 || status < 200 {
         Framing::Empty
-    } else if chunked {
+    } else if facts.chunked {
         Framing::Chunked
-    } else if let Some(length) = length {
+    } else if let Some(length) = facts.length {
         Framing::Length(length)
     } else {
         Framing::UntilClose
@@ -366,11 +332,68 @@ pub(super) fn parse_head(
             status,
             framing,
             keep_alive,
-            encoding,
-            location,
-            set_cookies,
+            encoding: facts.encoding,
+            location: facts.location,
+            set_cookies: facts.set_cookies,
         },
     )))
+}
+
+/// What a response's headers say about its body, its connection, cookies and redirect.
+struct HeaderFacts {
+    keep_alive: bool,
+    length: Option<u64>,
+    chunked: bool,
+    encoding: Encoding,
+    location: Option<Box<str>>,
+    set_cookies: Vec<Box<str>>,
+}
+
+impl HeaderFacts {
+    /// Reads the headers of an HTTP/1.0 (`http10`) or 1.1 response; `Location` only
+    /// matters for a `redirect`.
+    fn read(
+        headers: &[httparse::Header<'_>],
+        http10: bool,
+        redirect: bool,
+    ) -> Result<HeaderFacts, Failure> {
+        let mut facts = HeaderFacts {
+            keep_alive: !http10,
+            length: None,
+            chunked: false,
+            encoding: Encoding::Identity,
+            location: None,
+            set_cookies: Vec::new(),
+        };
+        for header in headers {
+            let name = header.name;
+            if name.eq_ignore_ascii_case("content-length") {
+                let value = std::str::from_utf8(header.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or_else(|| Failure::invalid("Content-Length is not a number"))?;
+                if facts.length.is_some_and(|l| l != value) {
+                    return Err(Failure::invalid("two different Content-Length headers"));
+                }
+                facts.length = Some(value);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                facts.chunked = last_token_is(header.value, b"chunked");
+            } else if name.eq_ignore_ascii_case("connection") {
+                if has_token(header.value, b"close") {
+                    facts.keep_alive = false;
+                } else if http10 && has_token(header.value, b"keep-alive") {
+                    facts.keep_alive = true;
+                }
+            } else if name.eq_ignore_ascii_case("content-encoding") {
+                facts.encoding = Encoding::from_header(header.value);
+            } else if name.eq_ignore_ascii_case("set-cookie") {
+                facts.set_cookies.push(text(header.value));
+            } else if redirect && name.eq_ignore_ascii_case("location") {
+                facts.location = Some(text(header.value));
+            }
+        }
+        Ok(facts)
+    }
 }
 
 /// A header value as text (bytes that are not UTF-8 replaced).
