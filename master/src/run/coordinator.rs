@@ -1,6 +1,13 @@
 //! Run control: the one task that owns the workers, the run's phase and its merged
 //! stats. gRPC handlers only decode and forward [`Event`]s here.
 //!
+//! The state is in parts, each with its own fields and methods: the worker table
+//! (`workers`: liveness, reports, shares), the run ledger (`ledger`: id, generation,
+//! start, abort reason, below-target periods, outages), the open-model stripes (`open`),
+//! the stage clock and closed-model targets (`stages`) and the link to the web (`link`).
+//! The coordinator holds the phase and routes events, web commands and timer wake-ups
+//! between the parts.
+//!
 //! Phases: waiting for the expected workers, running (assignments sent, rebalanced
 //! when workers join or are lost), stopping (Stop sent, waiting for the last reports),
 //! done (Shutdown sent).
@@ -29,13 +36,14 @@ use crate::report::summary::{BelowTarget, MasterOutage};
 use crate::run::registry::{Outbound, Registry};
 
 mod assign;
+mod begin;
 mod clock;
 mod events;
+mod ledger;
 mod link;
 mod live;
 mod liveness;
 mod open;
-mod record;
 mod resume;
 mod session;
 mod stages;
@@ -47,8 +55,8 @@ mod timers;
 mod workers;
 
 pub use clock::WallClock;
+use ledger::Ledger;
 pub use link::{Session, WebLink};
-use record::RunRecord;
 use timers::{Timers, Wake};
 use workers::WorkerTable;
 
@@ -133,7 +141,7 @@ pub struct Coordinator {
     plan: Arc<lv_common::plan::Plan>,
     phase: Phase,
     /// The run's id, start and what happened to it.
-    record: RunRecord,
+    ledger: Ledger,
     workers: WorkerTable,
     stats: RunStats,
     /// Turns tokio instants into the Unix ms stamps of the reports.
@@ -165,7 +173,7 @@ impl Coordinator {
             phase: Phase::Waiting {
                 since: Instant::now(),
             },
-            record: RunRecord::new(uuid::Uuid::new_v4().to_string()),
+            ledger: Ledger::new(uuid::Uuid::new_v4().to_string()),
             workers: WorkerTable::new(),
             stats,
             clock,
@@ -185,9 +193,9 @@ impl Coordinator {
         mut events: mpsc::Receiver<Event>,
         shutdown: CancellationToken,
     ) -> RunResult {
-        let span = tracing::info_span!("run", run_id = %self.record.run_id());
+        let span = tracing::info_span!("run", run_id = %self.ledger.run_id());
         let _enter = span.enter();
-        if self.record.started().is_none() {
+        if self.ledger.started().is_none() {
             info!(
                 users = self.config.users,
                 spawn_rate = self.config.spawn_rate,
@@ -267,7 +275,7 @@ impl Coordinator {
     }
 
     fn abort(&mut self, reason: String) {
-        self.record.abort(reason);
+        self.ledger.abort(reason);
         if matches!(self.phase, Phase::Running { .. }) {
             self.begin_stop();
         } else {
@@ -317,111 +325,10 @@ impl Coordinator {
         }
     }
 
-    fn start(&mut self) {
-        let now = Instant::now();
-        let now_ms = self.clock.unix_ms(now);
-        self.stats.start(now_ms);
-        self.open = self.config.open().map(|shape| {
-            let start = now + open::LEAD;
-            open::OpenRun::new(shape, start, self.clock.unix_ms(start))
-        });
-        // The stages start with the open schedule, or now.
-        let stages_start = self.open.as_ref().map_or(now, open::OpenRun::start);
-        let stages_start = (stages_start, self.clock.unix_ms(stages_start));
-        self.begin((now, now_ms), stages_start);
-    }
-
-    /// Runs the test started at `started` whose stages start at `stages_start` (both on
-    /// tokio's clock and in Unix ms): the stage clock, the run time and the assignments.
-    fn begin(&mut self, started: (Instant, i64), stages_start: (Instant, i64)) {
-        let now = Instant::now();
-        self.record.start(started);
-        self.staged = self
-            .config
-            .shape
-            .as_ref()
-            .map(|shape| stages::StagedRun::new(shape, stages_start.0, stages_start.1));
-        // The reports' stage windows and open-model intervals count from the stages' start.
-        self.stats.stages_start_unix_ms = self.staged.as_ref().map(|s| s.clock().start_unix_ms);
-        if let Some(staged) = &self.staged {
-            info!(
-                start_unix_ms = staged.clock().start_unix_ms,
-                stages = staged.clock().stages.len(),
-                "load shape"
-            );
-        }
-        if let Some(step) = self.staged.as_mut().and_then(|s| s.advance(now)) {
-            info!(
-                stage = step.stage,
-                users = step.users,
-                spawn_rate = step.rate,
-                "closed-model stage"
-            );
-        }
-        // An open run's schedule starts after the lead and gets a margin for its last
-        // arrivals to fire before the Stop.
-        let begins = self
-            .open
-            .as_ref()
-            .map_or(started.0, |o| o.start() + open::END_MARGIN);
-        self.phase = Phase::Running {
-            ends: self.config.run_time.map(|t| later(begins, t)),
-        };
-        info!(workers = self.workers.member_count(), "starting the run");
-        self.assign();
-    }
-
-    /// When the closed-model target changes next (never outside a running staged run).
-    fn next_stage_at(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::Running { .. } => self.staged.as_ref().and_then(stages::StagedRun::next_at),
-            _ => None,
-        }
-    }
-
-    /// A closed-model stage boundary: the new target and spawn rate go to every worker,
-    /// split as after a join or a loss.
-    fn on_stage(&mut self) {
-        if !matches!(self.phase, Phase::Running { .. }) {
-            return;
-        }
-        let Some(step) = self.staged.as_mut().and_then(|s| s.advance(Instant::now())) else {
-            return;
-        };
-        info!(
-            stage = step.stage,
-            users = step.users,
-            spawn_rate = step.rate,
-            "closed-model stage"
-        );
-        let name = self
-            .config
-            .stages()
-            .get(step.stage.saturating_sub(1))
-            .map_or_else(String::new, |s| s.name.clone());
-        self.web_event("stage", format!("stage {name}: {} users", step.users));
-        self.assign();
-    }
-
-    /// Users the run aims at now: the closed-model stage's, else the configured ones.
-    fn users_target(&self) -> u32 {
-        self.closed_step().map_or(self.config.users, |s| s.users)
-    }
-
-    /// Users started per second over all workers now.
-    fn spawn_rate_target(&self) -> f64 {
-        self.closed_step()
-            .map_or(self.config.spawn_rate, |s| s.rate)
-    }
-
-    fn closed_step(&self) -> Option<stages::Step> {
-        self.staged.as_ref().and_then(stages::StagedRun::current)
-    }
-
     fn begin_stop(&mut self) {
         info!("stopping the workers");
         let stop = MasterKind::Stop(pb::Stop {
-            run_id: self.record.run_id().to_owned(),
+            run_id: self.ledger.run_id().to_owned(),
         });
         self.workers.broadcast(&stop);
         self.phase = Phase::Stopping {
@@ -432,7 +339,7 @@ impl Coordinator {
     fn finish(mut self) -> RunResult {
         let ended = self.clock.now_ms();
         let ui = self.web.as_ref().is_some_and(link::Web::is_ui);
-        if self.record.started().is_some() && !ui {
+        if self.ledger.started().is_some() && !ui {
             self.stats.close_interval(ended, 0);
         }
         self.publish();
@@ -441,7 +348,7 @@ impl Coordinator {
             self.stats.open.counts.lost = open.lost();
             self.stats.planned_arrivals = Some(open.planned());
         }
-        let (run_id, started_unix_ms, aborted, below_target, outages) = self.record.into_parts();
+        let (run_id, started_unix_ms, aborted, below_target, outages) = self.ledger.into_parts();
         RunResult {
             run_id,
             stats: self.stats,

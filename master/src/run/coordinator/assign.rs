@@ -13,7 +13,7 @@ use crate::run::registry::WorkerEntry;
 impl Coordinator {
     /// Splits the users over the member workers and sends each its assignment.
     pub(super) fn assign(&mut self) {
-        self.record.next_generation();
+        self.ledger.next_generation();
         let members = self.workers.members();
         if self.open.is_some() {
             self.assign_open(&members);
@@ -78,7 +78,7 @@ impl Coordinator {
             ));
             return;
         }
-        let generation = self.record.generation();
+        let generation = self.ledger.generation();
         self.workers.deliver(worker_id, assignment, generation);
     }
 
@@ -86,8 +86,8 @@ impl Coordinator {
     /// left.
     fn assignment(&self, worker: &WorkerEntry, remaining: Duration) -> pb::Assignment {
         pb::Assignment {
-            run_id: self.record.run_id().to_owned(),
-            generation: self.record.generation(),
+            run_id: self.ledger.run_id().to_owned(),
+            generation: self.ledger.generation(),
             plan_json: self.plan_json.clone(),
             users: worker.users.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             // A worker with no users still gets a positive rate (checked on receipt).

@@ -56,7 +56,7 @@ impl Coordinator {
             // so its last report comes and no load outlives the run.
             Phase::Stopping { .. } => {
                 let stop = MasterKind::Stop(pb::Stop {
-                    run_id: self.record.run_id().to_owned(),
+                    run_id: self.ledger.run_id().to_owned(),
                 });
                 self.workers.send(&worker_id, stop);
             }
@@ -66,7 +66,7 @@ impl Coordinator {
 
     /// The Welcome of a worker that may forget its reports up to `acked_seq`.
     fn welcome(&self, acked_seq: u64) -> pb::Welcome {
-        let running = self.record.started().is_some() && !matches!(self.phase, Phase::Idle);
+        let running = self.ledger.started().is_some() && !matches!(self.phase, Phase::Idle);
         pb::Welcome {
             master_version: lv_common::VERSION.to_owned(),
             protocol_version: lv_common::PROTOCOL_VERSION,
@@ -76,7 +76,7 @@ impl Coordinator {
                 .unwrap_or(u32::MAX),
             acked_seq,
             run_id: if running {
-                self.record.run_id().to_owned()
+                self.ledger.run_id().to_owned()
             } else {
                 String::new()
             },
@@ -109,7 +109,7 @@ impl Coordinator {
     fn on_rejection(&mut self, worker_id: &str, rejection: &pb::Rejection) {
         let reason = lv_common::bounds::quote(&rejection.reason);
         let current = self
-            .record
+            .ledger
             .is_current(&rejection.run_id, rejection.generation);
         if !current || !matches!(self.phase, Phase::Running { .. }) {
             warn!(worker_id, run_id = %rejection.run_id, generation = rejection.generation, %reason, "a worker refused an earlier assignment");
@@ -125,7 +125,7 @@ impl Coordinator {
     /// (see `resume`); else at once.
     fn on_report(&mut self, worker_id: &str, raw: pb::StatsReport) {
         let ack = self.config.checkpoint.is_none();
-        let run_id = self.record.run_id();
+        let run_id = self.ledger.run_id();
         let Some(report) = self.workers.accept_report(worker_id, raw, run_id, ack) else {
             return;
         };
@@ -139,6 +139,6 @@ impl Coordinator {
             "report merged"
         );
         self.stats.merge_report(worker_id, &report);
-        self.record.warn_on_overflow(&report);
+        self.ledger.warn_on_overflow(&report);
     }
 }

@@ -12,27 +12,27 @@ use crate::report::console;
 impl Coordinator {
     /// Ends the open below-target periods once the users are back on target.
     pub(super) fn close_below_target(&mut self) {
-        if self.record.is_below_target() && self.users_running() >= self.users_target() {
-            self.record.back_on_target(self.clock.now_ms());
+        if self.ledger.is_below_target() && self.users_running() >= self.users_target() {
+            self.ledger.back_on_target(self.clock.now_ms());
         }
     }
 
     /// The run's report as it stands, for `--checkpoint`.
     pub(super) fn write_checkpoint(&mut self, path: &std::path::Path) {
-        let Some((_, started_ms)) = self.record.started() else {
+        let Some((_, started_ms)) = self.ledger.started() else {
             return;
         };
         let (_, summary) = crate::report::conclude::summarize(
             &self.config,
             &crate::report::conclude::RunView {
-                run_id: self.record.run_id(),
+                run_id: self.ledger.run_id(),
                 stats: &self.stats,
                 workers: self.workers.entries(),
                 started_unix_ms: started_ms,
                 ended_unix_ms: self.clock.now_ms(),
                 aborted: None,
-                below_target: self.record.below_target(),
-                outages: self.record.outages(),
+                below_target: self.ledger.below_target(),
+                outages: self.ledger.outages(),
                 checkpoint: true,
             },
         );
@@ -59,7 +59,7 @@ impl Coordinator {
     }
 
     pub(super) fn print_live(&self) {
-        let Some((started, _)) = self.record.started() else {
+        let Some((started, _)) = self.ledger.started() else {
             return;
         };
         if !matches!(self.phase, Phase::Running { .. }) {

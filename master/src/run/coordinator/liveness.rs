@@ -14,7 +14,7 @@ impl Coordinator {
         let beat = pb::Heartbeat {
             unix_ms: self.clock.unix_ms(now),
             users_running: 0,
-            run_id: self.record.run_id().to_owned(),
+            run_id: self.ledger.run_id().to_owned(),
         };
         let lost = self.workers.beat(now, self.config.heartbeat_timeout, &beat);
         if !lost.is_empty() {
@@ -29,7 +29,7 @@ impl Coordinator {
         if matches!(self.phase, Phase::Running { .. }) {
             // Their users stopped counting when they went silent, not when we noticed.
             for (id, last_seen) in dropped {
-                self.record
+                self.ledger
                     .below_target_from(id, self.clock.unix_ms(last_seen));
             }
         }

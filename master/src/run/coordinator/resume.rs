@@ -30,11 +30,11 @@ impl Coordinator {
         let awaited = self
             .workers
             .restore(&summary.workers, &checkpoint.state.worker_seqs, now);
-        self.record
+        self.ledger
             .resume(summary, checkpoint.state.generation, now_ms, awaited);
         let from = summary.ended_unix_ms;
         info!(
-            run_id = %self.record.run_id(),
+            run_id = %self.ledger.run_id(),
             workers = u32::try_from(awaited).unwrap_or(u32::MAX),
             outage_s = (now_ms - from) as f64 / 1000.0,
             "resuming the run of the checkpoint"
@@ -53,7 +53,7 @@ impl Coordinator {
     pub(super) fn resume_state(&self) -> ResumeState {
         ResumeState {
             plan_fingerprint: fingerprint(&self.plan_json),
-            generation: self.record.generation(),
+            generation: self.ledger.generation(),
             worker_seqs: self.workers.merged_seqs(),
             stages_start_unix_ms: self.stats.stages_start_unix_ms,
         }
@@ -61,13 +61,13 @@ impl Coordinator {
 
     /// A checkpoint was written: acknowledge to every worker what it holds.
     pub(super) fn ack_checkpointed(&mut self) {
-        self.workers.ack_merged(self.record.run_id());
+        self.workers.ack_merged(self.ledger.run_id());
     }
 
     /// `worker_id` attached: when the resumed checkpoint awaited it, it is back.
     pub(super) fn worker_back(&mut self, worker_id: &str) {
         if self.workers.back(worker_id) {
-            self.record.worker_back();
+            self.ledger.worker_back();
         }
     }
 }

@@ -1,4 +1,4 @@
-//! One run's record: its id, the generation of its assignments, when it started, why it
+//! One run's ledger: its id, the generation of its assignments, when it started, why it
 //! was aborted, the periods below the user target, the master outages it survived, and
 //! the warnings it already gave.
 
@@ -10,7 +10,7 @@ use crate::report::summary::{BelowTarget, MasterOutage, OUTAGE_CAUSE, Summary};
 
 /// What is known of the current (or last) run.
 #[derive(Debug)]
-pub(super) struct RunRecord {
+pub(super) struct Ledger {
     run_id: String,
     generation: u64,
     /// When the run started, on tokio's clock and in Unix ms.
@@ -23,10 +23,10 @@ pub(super) struct RunRecord {
     warned_failures: bool,
 }
 
-impl RunRecord {
+impl Ledger {
     /// A run `run_id` that has not started.
-    pub(super) fn new(run_id: String) -> RunRecord {
-        RunRecord {
+    pub(super) fn new(run_id: String) -> Ledger {
+        Ledger {
             run_id,
             generation: 0,
             started: None,
@@ -230,41 +230,41 @@ mod tests {
 
     #[test]
     fn the_first_abort_reason_stays() {
-        let mut record = RunRecord::new("r".into());
-        record.abort("first".into());
-        record.abort("second".into());
-        assert_eq!(record.aborted(), Some("first"));
-        record.restart("s".into());
-        assert_eq!((record.run_id(), record.aborted()), ("s", None));
+        let mut ledger = Ledger::new("r".into());
+        ledger.abort("first".into());
+        ledger.abort("second".into());
+        assert_eq!(ledger.aborted(), Some("first"));
+        ledger.restart("s".into());
+        assert_eq!((ledger.run_id(), ledger.aborted()), ("s", None));
     }
 
     #[test]
     fn below_target_periods_close_together_when_back_on_target() {
-        let mut record = RunRecord::new("r".into());
-        assert!(!record.is_below_target());
-        record.below_target_from("w1".into(), 1_000);
-        record.below_target_from("w2".into(), 2_000);
-        assert!(record.is_below_target());
-        record.back_on_target(5_000);
-        assert!(!record.is_below_target());
-        let ends: Vec<_> = record.below_target().iter().map(|b| b.to_unix_ms).collect();
+        let mut ledger = Ledger::new("r".into());
+        assert!(!ledger.is_below_target());
+        ledger.below_target_from("w1".into(), 1_000);
+        ledger.below_target_from("w2".into(), 2_000);
+        assert!(ledger.is_below_target());
+        ledger.back_on_target(5_000);
+        assert!(!ledger.is_below_target());
+        let ends: Vec<_> = ledger.below_target().iter().map(|b| b.to_unix_ms).collect();
         assert_eq!(ends, [Some(5_000), Some(5_000)]);
-        record.below_target_from("w3".into(), 6_000);
-        record.back_on_target(7_000);
-        let ends: Vec<_> = record.below_target().iter().map(|b| b.to_unix_ms).collect();
+        ledger.below_target_from("w3".into(), 6_000);
+        ledger.back_on_target(7_000);
+        let ends: Vec<_> = ledger.below_target().iter().map(|b| b.to_unix_ms).collect();
         assert_eq!(ends, [Some(5_000), Some(5_000), Some(7_000)], "closed stay");
     }
 
     #[test]
     fn an_outage_is_no_longer_missing_once_every_worker_is_back() {
-        let mut record = RunRecord::new("r".into());
-        record.outages.push(outage(10_000, 12_500, 2));
-        let outage = record.outages()[0].clone();
+        let mut ledger = Ledger::new("r".into());
+        ledger.outages.push(outage(10_000, 12_500, 2));
+        let outage = ledger.outages()[0].clone();
         assert_eq!((outage.workers_expected, outage.missing_s), (2, 2.5));
         assert_eq!(super::outage(10_000, 12_500, 0).missing_s, 0.0);
-        record.worker_back();
-        assert_eq!(record.outages()[0].missing_s, 2.5);
-        record.worker_back();
-        assert_eq!(record.outages()[0].missing_s, 0.0);
+        ledger.worker_back();
+        assert_eq!(ledger.outages()[0].missing_s, 2.5);
+        ledger.worker_back();
+        assert_eq!(ledger.outages()[0].missing_s, 0.0);
     }
 }
