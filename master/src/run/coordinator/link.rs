@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lv_common::bounds::later;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -51,6 +52,20 @@ pub(super) struct Web {
 }
 
 impl Web {
+    /// What `link` becomes, the run time shown being `run_time_s`.
+    pub(super) fn new(link: WebLink, run_time_s: Option<f64>) -> Web {
+        Web {
+            snapshots: link.snapshots,
+            catalog: link.catalog,
+            session: link.session,
+            events: Vec::new(),
+            runs: Arc::new(Vec::new()),
+            run_time_s,
+            run_open: false,
+            quit_at: None,
+        }
+    }
+
     /// True in UI mode.
     pub(super) fn is_ui(&self) -> bool {
         self.session.is_some()
@@ -63,6 +78,52 @@ impl Web {
         Some(std::mem::replace(&mut session.commands, empty))
     }
 
+    /// A run started from the web at `now_ms`, lasting `run_time_s`: the events start
+    /// afresh with its `start` event saying `text`.
+    pub(super) fn run_started(&mut self, now_ms: i64, run_time_s: Option<f64>, text: String) {
+        self.events.clear();
+        self.run_time_s = run_time_s;
+        self.run_open = true;
+        self.quit_at = None;
+        self.event(now_ms, "start", text);
+    }
+
+    /// The running test was edited at `now_ms` to last `run_time_s` in all.
+    pub(super) fn run_edited(&mut self, now_ms: i64, run_time_s: Option<f64>, text: String) {
+        self.run_time_s = run_time_s;
+        self.event(now_ms, "edit", text);
+    }
+
+    /// The run ended at `ended_ms` with `verdict`; `record` heads the runs page, and with
+    /// `--autoquit` the master exits that long after `now`.
+    pub(super) fn run_over(
+        &mut self,
+        record: RunRecord,
+        ended_ms: i64,
+        verdict: &str,
+        now: Instant,
+    ) {
+        let mut runs = vec![record];
+        runs.extend(self.runs.iter().cloned());
+        self.runs = Arc::new(runs);
+        self.run_open = false;
+        self.event(ended_ms, "stop", format!("run over: {verdict}"));
+        self.quit_at = self
+            .session
+            .as_ref()
+            .and_then(|s| s.autoquit)
+            .map(|after| later(now, after));
+    }
+
+    /// The run never started (its workers did not come): with `--autoquit`, the master
+    /// exits at `now`.
+    pub(super) fn run_abandoned(&mut self, now: Instant) {
+        self.run_open = false;
+        let autoquit = self.session.as_ref().and_then(|s| s.autoquit);
+        self.quit_at = autoquit.map(|_| now);
+    }
+
+    /// Records a run event for the charts.
     pub(super) fn event(&mut self, unix_ms: i64, kind: &str, text: String) {
         self.events.push(LiveEvent {
             unix_ms,

@@ -4,41 +4,35 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::{Coordinator, Phase};
 use crate::report::console;
-use crate::run::registry::WorkerState;
 
 impl Coordinator {
     /// Ends the open below-target periods once the users are back on target.
     pub(super) fn close_below_target(&mut self) {
-        let open = self.below_target.iter().any(|b| b.to_unix_ms.is_none());
-        if open && self.users_running() >= self.users_target() {
-            let now_ms = self.clock.now_ms();
-            for period in &mut self.below_target {
-                period.to_unix_ms.get_or_insert(now_ms);
-            }
-            info!("users back on target after the worker loss");
+        if self.ledger.is_below_target() && self.users_running() >= self.users_target() {
+            self.ledger.back_on_target(self.clock.now_ms());
         }
     }
 
     /// The run's report as it stands, for `--checkpoint`.
     pub(super) fn write_checkpoint(&mut self, path: &std::path::Path) {
-        let Some((_, started_ms)) = self.started else {
+        let Some((_, started_ms)) = self.ledger.started() else {
             return;
         };
         let (_, summary) = crate::report::conclude::summarize(
             &self.config,
             &crate::report::conclude::RunView {
-                run_id: &self.run_id,
+                run_id: self.ledger.run_id(),
                 stats: &self.stats,
-                workers: &self.workers,
+                workers: self.workers.entries(),
                 started_unix_ms: started_ms,
                 ended_unix_ms: self.clock.now_ms(),
                 aborted: None,
-                below_target: &self.below_target,
-                outages: &self.outages,
+                below_target: self.ledger.below_target(),
+                outages: self.ledger.outages(),
                 checkpoint: true,
             },
         );
@@ -65,7 +59,7 @@ impl Coordinator {
     }
 
     pub(super) fn print_live(&self) {
-        let Some((started, _)) = self.started else {
+        let Some((started, _)) = self.ledger.started() else {
             return;
         };
         if !matches!(self.phase, Phase::Running { .. }) {
@@ -88,7 +82,7 @@ impl Coordinator {
             lv_common::duration::format_duration(Duration::from_secs(elapsed.as_secs())),
             run_time,
             self.live_load(),
-            self.count(|w| w.state == WorkerState::Active),
+            self.workers.active(),
             self.stats.totals.request_count(),
             self.stats.totals.failure_count(),
         );

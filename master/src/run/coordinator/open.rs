@@ -144,6 +144,24 @@ impl OpenRun {
         }
     }
 
+    /// Gives each of `members` a stripe from the first arrival due [`LEAD`] after `now`
+    /// (from the first arrival before the schedule starts), as [`OpenRun::restripe`]
+    /// does; returns that arrival.
+    pub(super) fn restripe_now(
+        &mut self,
+        now: Instant,
+        members: &[String],
+        scheduled: impl Fn(&str) -> u64,
+    ) -> u64 {
+        let k0 = if now < self.start {
+            0
+        } else {
+            self.first_due_at(now + LEAD)
+        };
+        self.restripe(members, k0, scheduled);
+        k0
+    }
+
     /// What `worker_id` is sent, if it has a stripe.
     pub(super) fn load_for(&self, worker_id: &str) -> Option<OpenLoad> {
         let owed = self.stripes.get(worker_id)?;

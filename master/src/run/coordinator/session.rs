@@ -30,21 +30,15 @@ impl Coordinator {
     pub(crate) fn set_web(&mut self, link: WebLink) {
         let ui = link.session.is_some();
         let autostart = link.session.as_ref().is_some_and(|s| s.autostart);
-        let mut web = Web {
-            snapshots: link.snapshots,
-            catalog: link.catalog,
-            session: link.session,
-            events: Vec::new(),
-            runs: Arc::new(Vec::new()),
-            run_time_s: self.config.run_time.map(|t| t.as_secs_f64()),
-            run_open: false,
-            quit_at: None,
-        };
+        let mut web = Web::new(link, self.config.run_time.map(|t| t.as_secs_f64()));
         if ui && !autostart {
             self.phase = Phase::Idle;
         } else if let Some(session) = web.session.as_ref().filter(|_| autostart) {
-            let prefix =
-                run::reports_prefix(&session.reports_dir, self.clock.now_ms(), &self.run_id);
+            let prefix = run::reports_prefix(
+                &session.reports_dir,
+                self.clock.now_ms(),
+                self.ledger.run_id(),
+            );
             let params = run::params_of(&self.config);
             match run::run_config(&session.base_args, &params, &prefix) {
                 Ok(config) => self.set_config(config),
@@ -70,7 +64,7 @@ impl Coordinator {
     /// The state in Locust's words.
     pub(super) fn run_state(&self) -> RunState {
         match self.phase {
-            Phase::Idle | Phase::Done if self.started.is_some() => RunState::Stopped,
+            Phase::Idle | Phase::Done if self.ledger.started().is_some() => RunState::Stopped,
             Phase::Idle | Phase::Done | Phase::Waiting { .. } => RunState::Ready,
             Phase::Running { .. } if self.users_running() < self.users_target() => {
                 RunState::Spawning
@@ -85,15 +79,15 @@ impl Coordinator {
         let Some(web) = &self.web else {
             return;
         };
-        let started_ms = self.started.map_or(0, |(_, ms)| ms);
+        let started_ms = self.ledger.started_ms();
         let snapshot = snapshot::build(&snapshot::SnapshotInput {
             config: &self.config,
             plan: &self.plan,
             catalog: &web.catalog,
             state: self.run_state(),
-            run_id: self.started.map(|_| self.run_id.as_str()),
+            run_id: self.ledger.started().map(|_| self.ledger.run_id()),
             stats: &self.stats,
-            workers: &self.workers,
+            workers: self.workers.entries(),
             started_unix_ms: started_ms,
             now_unix_ms: self.clock.now_ms(),
             now: Instant::now(),
@@ -125,7 +119,7 @@ impl Coordinator {
                 let _ = reply.send(Ok(()));
             }
             Command::Reset(reply) => {
-                if self.started.is_some() {
+                if self.ledger.started().is_some() {
                     let now = self.clock.now_ms();
                     self.stats = RunStats::new(self.config.csv_full_history);
                     self.stats.start(now);
@@ -191,7 +185,7 @@ impl Coordinator {
                 self.run_state().label()
             )));
         }
-        let active = self.count(|w| w.state == crate::run::registry::WorkerState::Active);
+        let active = self.workers.active();
         if active == 0 {
             return Err(CommandError::Conflict("no worker is connected".into()));
         }
@@ -203,34 +197,18 @@ impl Coordinator {
         let config = run::run_config(&session.base_args, params, &prefix)
             .map_err(|err| CommandError::Invalid(err.to_string()))?;
         self.set_config(config);
-        self.run_id = run_id;
+        self.ledger.restart(run_id);
         self.stats = RunStats::new(self.config.csv_full_history);
-        self.aborted = None;
-        self.below_target.clear();
-        self.warned_names = false;
-        self.warned_failures = false;
-        self.workers.retain(|_, w| w.is_member());
-        for worker in self.workers.values_mut() {
-            worker.max_seq = 0;
-            worker.in_run = false;
-            worker.final_received = false;
-            worker.users.clear();
-            worker.last_report_unix_ms = None;
-            worker.lost_unix_ms = None;
-        }
+        self.workers.reset_for_run();
         let now_ms = self.clock.now_ms();
         if let Some(web) = &mut self.web {
-            web.events.clear();
-            web.run_time_s = params.run_time.map(|t| t.as_secs_f64());
-            web.run_open = true;
-            web.quit_at = None;
             let text = format!("{} users at {}/s", params.users, params.spawn_rate);
-            web.event(now_ms, "start", text);
+            web.run_started(now_ms, params.run_time.map(|t| t.as_secs_f64()), text);
         }
-        info!(run_id = %self.run_id, users = params.users, "run started from the web");
+        info!(run_id = %self.ledger.run_id(), users = params.users, "run started from the web");
         self.start();
         Ok(Started {
-            run_id: self.run_id.clone(),
+            run_id: self.ledger.run_id().to_owned(),
             host: self.config.host.clone(),
             edit: false,
         })
@@ -247,7 +225,10 @@ impl Coordinator {
             ));
         }
         let now = Instant::now();
-        let elapsed = self.started.map_or(Duration::ZERO, |(at, _)| now - at);
+        let elapsed = self
+            .ledger
+            .started()
+            .map_or(Duration::ZERO, |(at, _)| now - at);
         let mut config = (*self.config).clone();
         config.users = params.users;
         config.spawn_rate = params.spawn_rate;
@@ -258,17 +239,13 @@ impl Coordinator {
         };
         let now_ms = self.clock.now_ms();
         if let Some(web) = &mut self.web {
-            web.run_time_s = self.config.run_time.map(|t| t.as_secs_f64());
-            web.event(
-                now_ms,
-                "edit",
-                format!("{} users at {}/s", params.users, params.spawn_rate),
-            );
+            let text = format!("{} users at {}/s", params.users, params.spawn_rate);
+            web.run_edited(now_ms, self.config.run_time.map(|t| t.as_secs_f64()), text);
         }
         info!(users = params.users, "run edited from the web");
         self.assign();
         Ok(Started {
-            run_id: self.run_id.clone(),
+            run_id: self.ledger.run_id().to_owned(),
             host: self.config.host.clone(),
             edit: true,
         })
@@ -282,14 +259,12 @@ impl Coordinator {
             return;
         }
         if self.web.as_ref().is_some_and(|w| w.run_open) {
-            if self.started.is_some() {
+            if self.ledger.started().is_some() {
                 self.end_run();
             } else if let Some(web) = &mut self.web {
                 // The autostart run never started (its workers did not come): with
                 // --autoquit, exit now with the reason (exit code 3).
-                web.run_open = false;
-                let autoquit = web.session.as_ref().and_then(|s| s.autoquit);
-                web.quit_at = autoquit.map(|_| Instant::now());
+                web.run_abandoned(Instant::now());
             }
         }
         self.phase = if quitting { Phase::Done } else { Phase::Idle };
@@ -300,18 +275,18 @@ impl Coordinator {
         let ended = self.clock.now_ms();
         let users = self.users_running();
         self.stats.close_interval(ended, users);
-        let started_ms = self.started.map_or(0, |(_, ms)| ms);
+        let started_ms = self.ledger.started_ms();
         let (exit_code, summary) = crate::report::conclude::summarize(
             &self.config,
             &crate::report::conclude::RunView {
-                run_id: &self.run_id,
+                run_id: self.ledger.run_id(),
                 stats: &self.stats,
-                workers: &self.workers,
+                workers: self.workers.entries(),
                 started_unix_ms: started_ms,
                 ended_unix_ms: ended,
-                aborted: self.aborted.as_deref(),
-                below_target: &self.below_target,
-                outages: &self.outages,
+                aborted: self.ledger.aborted(),
+                below_target: self.ledger.below_target(),
+                outages: self.ledger.outages(),
                 checkpoint: false,
             },
         );
@@ -321,24 +296,13 @@ impl Coordinator {
         );
         let paths = self.config.output_paths();
         crate::report::outputs::write_all(&paths, &summary, &self.stats);
-        let record = run_record(&self.run_id, &summary, &paths);
-        for worker in self.workers.values_mut() {
-            worker.in_run = false;
-        }
+        let record = run_record(self.ledger.run_id(), &summary, &paths);
+        self.workers.leave_run();
         let Some(web) = &mut self.web else {
             return;
         };
-        let mut runs = vec![record];
-        runs.extend(web.runs.iter().cloned());
-        web.runs = Arc::new(runs);
-        web.run_open = false;
-        web.event(ended, "stop", format!("run over: {}", summary.verdict));
-        web.quit_at = web
-            .session
-            .as_ref()
-            .and_then(|s| s.autoquit)
-            .map(|after| later(Instant::now(), after));
-        info!(run_id = %self.run_id, exit_code, "run over; waiting for the next");
+        web.run_over(record, ended, &summary.verdict, Instant::now());
+        info!(run_id = %self.ledger.run_id(), exit_code, "run over; waiting for the next");
     }
 }
 

@@ -242,14 +242,14 @@ impl TestCluster {
         let beat = pb::Heartbeat {
             unix_ms: 0,
             users_running,
-            run_id: self.coord.run_id.clone(),
+            run_id: self.coord.ledger.run_id().to_owned(),
         };
         self.send(id, WorkerKind::Heartbeat(beat));
     }
 
     /// Worker `id` sends report `seq` of the current run holding `requests` successes.
     pub(crate) fn report(&mut self, id: &str, seq: u64, requests: u64, last: bool) {
-        let run_id = self.coord.run_id.clone();
+        let run_id = self.coord.ledger.run_id().to_owned();
         self.report_of_run(id, &run_id, seq, requests, last);
     }
 
@@ -286,7 +286,7 @@ impl TestCluster {
     /// `generation` with `reason`.
     pub(crate) fn reject(&mut self, id: &str, run_id: Option<&str>, generation: u64, reason: &str) {
         let rejection = pb::Rejection {
-            run_id: run_id.map_or_else(|| self.coord.run_id.clone(), str::to_owned),
+            run_id: run_id.map_or_else(|| self.coord.ledger.run_id().to_owned(), str::to_owned),
             generation,
             reason: reason.to_owned(),
         };

@@ -124,7 +124,8 @@ async fn a_silent_worker_is_lost_and_the_gap_is_reported() {
     c.advance_to(ms(9_100)).await;
     let gaps: Vec<_> = c
         .coord
-        .below_target
+        .ledger
+        .below_target()
         .iter()
         .map(|b| (b.worker_id.as_str(), b.from_unix_ms, b.to_unix_ms))
         .collect();
@@ -214,7 +215,7 @@ async fn a_rejoining_worker_gets_a_share_and_its_reports_merge_once() {
         MasterKind::Welcome(w) => Some((w.acked_seq, w.run_id.clone())),
         _ => None,
     });
-    assert_eq!(welcome, [(1, c.coord.run_id.clone())]);
+    assert_eq!(welcome, [(1, c.coord.ledger.run_id().to_owned())]);
     assert_eq!(c.state("w2"), Some(WorkerState::Active));
     assert_eq!(c.totals(), [5, 5]);
     // Its outbox resends seq 1, then the rest; seq 2 arrives twice.
@@ -268,9 +269,12 @@ async fn expect_workers_starts_when_enough_are_active() {
     assert_eq!(c.totals(), [0, 0, 0], "no assignment while waiting");
     c.attach("w2");
     c.advance_to(ms(12_099)).await;
-    assert!(c.coord.started.is_none());
+    assert!(c.coord.ledger.started().is_none());
     c.advance_to(ms(12_100)).await;
-    assert_eq!(c.coord.started, Some((c.t0 + ms(12_100), BASE_MS + 12_100)));
+    assert_eq!(
+        c.coord.ledger.started(),
+        Some((c.t0 + ms(12_100), BASE_MS + 12_100))
+    );
     assert_eq!(c.totals(), [3, 3, 3]);
 }
 

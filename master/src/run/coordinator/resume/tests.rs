@@ -35,14 +35,14 @@ async fn acks_wait_for_a_checkpoint_and_a_resumed_run_merges_resends_once() {
     // After the checkpoint: more reports the master merges, then it dies.
     c.report("w1", 2, 7, false);
     assert_eq!(c.requests(), 22);
-    let run_id = c.coord.run_id.clone();
+    let run_id = c.coord.ledger.run_id().to_owned();
     drop(c);
 
     // The new master starts 2 s after the last checkpoint.
     tokio::time::advance(std::time::Duration::from_secs(2)).await;
     config.resume = Some(load(&path, &plan, false).expect("a checkpoint to resume"));
     let mut r = TestCluster::at(config, BASE_MS + 7_000);
-    assert_eq!(r.coord.run_id, run_id, "the same run");
+    assert_eq!(r.coord.ledger.run_id(), run_id, "the same run");
     assert_eq!(r.requests(), 15, "what the checkpoint held");
     assert!(matches!(r.coord.phase, Phase::Running { .. }));
     assert!(matches!(r.state("w1"), Some(WorkerState::Missing { .. })));
@@ -67,7 +67,7 @@ async fn acks_wait_for_a_checkpoint_and_a_resumed_run_merges_resends_once() {
     r.report("w1", 2, 7, false);
     assert_eq!(r.requests(), 22, "each report merged once");
     r.attach("w2");
-    let outage = r.coord.outages.last().cloned().expect("an outage");
+    let outage = r.coord.ledger.outages().last().cloned().expect("an outage");
     assert_eq!((outage.workers_expected, outage.workers_back), (2, 2));
     assert_eq!(outage.missing_s, 0.0);
     assert_eq!(

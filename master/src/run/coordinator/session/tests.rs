@@ -237,7 +237,7 @@ async fn an_autostart_run_whose_workers_never_come_quits_at_once_with_autoquit()
         "no waiting for the autoquit delay"
     );
     assert!(
-        c.coord.aborted.is_some(),
+        c.coord.ledger.aborted().is_some(),
         "the run could not be carried out (exit 3)"
     );
 }
