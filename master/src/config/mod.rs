@@ -78,7 +78,7 @@ pub struct MasterConfig {
     /// TLS for the control plane, when configured.
     pub tls: Option<TlsFiles>,
     /// How in-process workers trust HTTPS targets and identify themselves to them.
-    pub target_tls: lv_worker::http::TargetTls,
+    pub target_tls: lv_common::tls::TargetTls,
     /// Stop the run (exit 3) when a worker is lost, instead of reassigning its users.
     pub fail_on_worker_loss: bool,
     /// Where to write the run's report every few seconds while it runs.
@@ -290,7 +290,7 @@ impl MasterConfig {
             profile: args.profile_name.clone(),
             fail_on_worker_loss: args.fail_on_worker_loss,
             tls: tls_files(args)?,
-            target_tls: lv_worker::http::TargetTlsFiles {
+            target_tls: lv_common::tls::TargetTlsFiles {
                 ca: args.target_ca.clone(),
                 insecure: args.insecure_target,
                 cert: args.target_cert.clone(),
