@@ -15,8 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::aggregate::RunStats;
-use crate::config::cli;
-use crate::config::{self, MasterConfig};
+use crate::config::{self, MasterConfig, Settings};
 use crate::report::conclude::EXIT_OK;
 use crate::report::summary::Summary;
 use crate::report::{conclude, console, outputs};
@@ -69,8 +68,8 @@ pub struct WebRun {
 
 /// UI mode's settings.
 pub struct UiRun {
-    /// The command line runs start from.
-    pub base_args: cli::Args,
+    /// The settings each run's configuration is made from.
+    pub settings: Arc<Settings>,
     /// Folder of the runs' reports.
     pub reports_dir: std::path::PathBuf,
     /// Start a run from the flags at once.
@@ -183,7 +182,7 @@ fn start_web(
             let (commands_tx, commands_rx) = mpsc::channel(16);
             let session = coordinator::Session {
                 commands: commands_rx,
-                base_args: ui.base_args,
+                settings: ui.settings,
                 reports_dir: ui.reports_dir,
                 autostart: ui.autostart,
                 autoquit: ui.autoquit,

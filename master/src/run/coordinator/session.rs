@@ -46,7 +46,7 @@ impl Coordinator {
             let prefix =
                 run::reports_prefix(&session.reports_dir, self.clock.now_ms(), &self.run_id);
             let params = run::params_of(&self.config);
-            match run::run_config(&session.base_args, &params, &prefix) {
+            match run::run_config(&session.settings, &params, &prefix) {
                 Ok(config) => self.set_config(config),
                 Err(err) => warn!("the autostart run keeps the flags' report paths: {err}"),
             }
@@ -200,7 +200,7 @@ impl Coordinator {
         };
         let run_id = uuid::Uuid::new_v4().to_string();
         let prefix = run::reports_prefix(&session.reports_dir, self.clock.now_ms(), &run_id);
-        let config = run::run_config(&session.base_args, params, &prefix)
+        let config = run::run_config(&session.settings, params, &prefix)
             .map_err(|err| CommandError::Invalid(err.to_string()))?;
         self.set_config(config);
         self.run_id = run_id;
