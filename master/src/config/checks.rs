@@ -10,8 +10,8 @@ use lv_common::duration::format_duration;
 use lv_common::plan::Plan;
 
 use super::error::ConfigError;
+use super::params::RunParams;
 use super::resume;
-use crate::live::form::RunParams;
 
 /// Shortest `--checkpoint-interval`.
 const MIN_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);

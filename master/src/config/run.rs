@@ -12,11 +12,22 @@ use lv_common::load::{LoadShape, Model};
 use lv_common::plan::{Plan, PlanOptions, Resolved, resolve};
 
 use super::checks::{self, clean};
+use super::error::ConfigError;
+use super::master::MasterConfig;
+use super::params::RunParams;
 use super::resume::{self, Checkpoint};
 use super::settings::{ReportPaths, Settings};
-use super::{ConfigError, MasterConfig};
-use crate::live::form::RunParams;
+use crate::config::cli::Args;
 use crate::report::format::report_name;
+
+impl MasterConfig {
+    /// The configuration of the run the command line asks for, checked, with remarks to
+    /// log: [`Settings::from_args`], then [`flags_config`].
+    pub fn from_args(args: &Args) -> Result<(MasterConfig, Vec<String>), ConfigError> {
+        let settings = Settings::from_args(args)?;
+        flags_config(&settings)
+    }
+}
 
 /// The configuration of the run the flags ask for, with remarks to log.
 pub fn flags_config(settings: &Settings) -> Result<(MasterConfig, Vec<String>), ConfigError> {
@@ -202,7 +213,6 @@ mod tests {
     use clap::Parser as _;
 
     use super::*;
-    use crate::config::cli::Args;
 
     fn settings(extra: &[&str]) -> Settings {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");

@@ -1,8 +1,8 @@
 //! The first stage of the configuration: the command line (with its profile and `LV_*`
 //! variables) checked once into [`Settings`], with every file it names loaded. What can
 //! change from one run to the next (users, spawn rate, run time, host, classes, tags) is
-//! kept as the flags' [`RunParams`]; [`super::run`] turns settings and a run's parameters
-//! into that run's [`super::MasterConfig`].
+//! kept as the flags' [`RunParams`]; the `run` stage turns settings and a run's parameters
+//! into that run's `MasterConfig`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,10 +14,10 @@ use lv_common::tls::{TargetTls, TargetTlsFiles};
 use super::checks;
 use super::error::ConfigError;
 use super::load::ShapeSetting;
+use super::params::RunParams;
 use super::slo_setup::{SloSetup, slo_setup};
 use super::tls::{TlsFiles, tls_files};
 use crate::config::cli::Args;
-use crate::live::form::RunParams;
 
 /// Everything the command line settles for every run of this master, checked and loaded.
 #[derive(Debug)]

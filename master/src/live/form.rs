@@ -13,27 +13,7 @@ use lv_common::duration::{format_duration, parse_duration};
 use lv_common::fleet::HostBase;
 
 use super::snapshot::Catalog;
-
-/// What a start or an edit asks for, already checked against the scenarios.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunParams {
-    /// Target users.
-    pub users: u32,
-    /// Users started per second over all workers.
-    pub spawn_rate: f64,
-    /// Scheme and host agents are reached at; `None` keeps the current one.
-    pub host: Option<String>,
-    /// Run time from now; `None` runs until stopped.
-    pub run_time: Option<Duration>,
-    /// User classes to run (empty: all).
-    pub classes: Vec<String>,
-    /// Only tasks with one of these tags (empty: all).
-    pub tags: Vec<String>,
-    /// No task with any of these tags.
-    pub exclude_tags: Vec<String>,
-    /// Profile the fields were filled from, if any.
-    pub profile: Option<String>,
-}
+pub use crate::config::RunParams;
 
 /// A field the form got wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{ConfigError, Settings, WebConfig, profile, run};
-use crate::live::form::RunParams;
+use crate::config::{ConfigError, RunParams, Settings, WebConfig, profile, run};
 
 use super::auth::{self, AuthError, Credentials};
 
