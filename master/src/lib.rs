@@ -16,8 +16,9 @@
 //!   the console tables, the CSV and HTML files, `compare`, writing them (`outputs`) and
 //!   the formatting they share (`format`, pure).
 //! - [`config`]: the command line (`cli`, Locust's flag names), profiles and `LV_*`
-//!   variables (`profile`), the checked configuration, a run's configuration (`run`) and
-//!   `--resume` checkpoints.
+//!   variables (`profile`), and `--resume` checkpoints. Configuration comes in two stages:
+//!   the command line is checked once into `Settings` (files loaded), then each run's
+//!   parameters (flags, web form, `--autostart`) make its `MasterConfig` (`run`).
 //! - [`slo`]: the SLO table and its verdicts (pure).
 //! - [`aggregate`]: the merged stats of a run and their history (pure).
 //!
