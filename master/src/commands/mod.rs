@@ -16,7 +16,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
-use crate::config::{ConfigError, Settings, run as run_config};
+use crate::config::run::flags_config;
+use crate::config::{ConfigError, Settings};
 use crate::live::snapshot::Catalog;
 use crate::report::conclude::{
     EXIT_CANNOT_RUN, EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_meaning,
@@ -152,7 +153,7 @@ where
         info!(profile, path = %path.display(), "profile loaded");
     }
     let settings = Arc::new(Settings::from_args(&args)?);
-    let (config, notes) = run_config::flags_config(&settings)?;
+    let (config, notes) = flags_config(&settings)?;
     for note in notes {
         info!("{note}");
     }

@@ -221,6 +221,27 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_offers_every_class_and_tag_whatever_the_flags_pick() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let scenarios = format!("--scenarios={root}/configs/scenarios");
+        let fleet = format!("--fleet={root}/configs/fleet.toml");
+        let settings = |extra: &[&str]| {
+            let argv = ["lv-master", scenarios.as_str(), fleet.as_str(), "--no-slo"];
+            let argv = argv.iter().chain(extra).copied();
+            let args = crate::config::cli::load_args(argv, |_| None).expect("valid flags");
+            Settings::from_args(&args).expect("valid settings")
+        };
+        let all = catalog(&settings(&[]), false).expect("catalog");
+        assert!(all.user_classes.len() > 1, "{:?}", all.user_classes);
+        assert!(!all.tags.is_empty());
+        let one = &all.user_classes[0];
+        let filtered = catalog(&settings(&[one.as_str(), "--tags=health"]), true).expect("catalog");
+        assert_eq!(filtered.user_classes, all.user_classes);
+        assert_eq!(filtered.tags, all.tags);
+        assert!(filtered.readonly);
+    }
+
+    #[test]
     fn profiles_come_from_the_conf_files() {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"));
         let profiles = profiles(dir);
