@@ -17,6 +17,7 @@
 //! - [`limits`]: the open-file limit, raised at start by both binaries.
 //! - [`load`]: load shapes (stages, closed and open models), arrival schedules, striping.
 //! - [`stdio`]: stdout and stderr lines that a closed pipe cannot turn into a crash.
+//! - [`tls`]: target TLS settings (`--target-ca`, `--target-cert`, ...), read and checked.
 
 /// Generated protocol types and gRPC stubs (package `lv.v1`).
 #[allow(missing_docs, clippy::all)]
@@ -34,6 +35,7 @@ pub mod source;
 pub mod stats;
 pub mod stdio;
 pub mod template;
+pub mod tls;
 pub mod wait;
 pub mod wire;
 

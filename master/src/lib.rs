@@ -17,8 +17,9 @@
 //!   the formatting they share (`format`, pure).
 //! - [`config`]: the command line (`cli`, Locust's flag names), profiles and `LV_*`
 //!   variables (`profile`), the scenario files (`scenario`) and their resolution into the
-//!   plan the workers run (`resolve`), the checked configuration, a run's configuration
-//!   (`run`) and `--resume` checkpoints.
+//!   plan the workers run (`resolve`), and `--resume` checkpoints. Configuration comes in
+//!   two stages: the command line is checked once into `Settings` (files loaded), then each
+//!   run's parameters (flags, web form, `--autostart`) make its `MasterConfig` (`run`).
 //! - [`slo`]: the SLO table and its verdicts (pure).
 //! - [`aggregate`]: the merged stats of a run and their history (pure).
 //!

@@ -118,9 +118,7 @@ impl HttpClient {
         max_connections: usize,
         tls: &TargetTls,
     ) -> Result<HttpClient, ClientError> {
-        let config = tls
-            .client_config()
-            .map_err(|e| ClientError(e.to_string()))?;
+        let config = tls::client_config(tls).map_err(|e| ClientError(e.to_string()))?;
         Ok(HttpClient {
             inner: Arc::new(Shared {
                 pool: Pool::new(max_connections),

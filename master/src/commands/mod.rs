@@ -16,7 +16,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
-use crate::config::{ConfigError, MasterConfig};
+use crate::config::run::flags_config;
+use crate::config::{ConfigError, Settings};
 use crate::live::snapshot::Catalog;
 use crate::report::conclude::{
     EXIT_CANNOT_RUN, EXIT_CODES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_meaning,
@@ -151,11 +152,12 @@ where
         let profile = args.profile_name.as_deref().unwrap_or_default();
         info!(profile, path = %path.display(), "profile loaded");
     }
-    let (config, notes) = MasterConfig::from_args(&args)?;
+    let settings = Arc::new(Settings::from_args(&args)?);
+    let (config, notes) = flags_config(&settings)?;
     for note in notes {
         info!("{note}");
     }
-    let web = web_setup(&args)?;
+    let web = web_setup(&settings)?;
     let runtime = lv_worker::runtime().map_err(CommandError::Runtime)?;
     runtime.block_on(async {
         // Signal handlers first: a signal that arrives while binding must stop the run, not
@@ -167,7 +169,7 @@ where
         lv_common::errln!("lv-master: listening for workers on {addr}");
         let (web, web_url) = match web {
             Some((options, catalog)) => {
-                let (web, url) = bind_web(&args, options, catalog).await?;
+                let (web, url) = bind_web(&settings, options, catalog).await?;
                 (Some(web), Some(url))
             }
             None => (None, None),
@@ -181,11 +183,11 @@ where
 }
 
 /// The web options and start-form choices, when the master serves the web.
-fn web_setup(args: &Args) -> Result<Option<(WebOptions, Catalog)>, CommandError> {
-    let Some(options) = setup::options(args)? else {
+fn web_setup(settings: &Settings) -> Result<Option<(WebOptions, Catalog)>, CommandError> {
+    let Some(options) = setup::options(&settings.web)? else {
         return Ok(None);
     };
-    let catalog = setup::catalog(args, options.settings.readonly)?;
+    let catalog = setup::catalog(settings, options.settings.readonly)?;
     Ok(Some((options, catalog)))
 }
 
@@ -204,7 +206,7 @@ async fn listen(bind: &str) -> Result<(tokio::net::TcpListener, SocketAddr), Com
 
 /// Binds the web listener and says where the UI is; returns it with the UI's URL.
 async fn bind_web(
-    args: &Args,
+    settings: &Arc<Settings>,
     options: WebOptions,
     catalog: Catalog,
 ) -> Result<(WebRun, String), CommandError> {
@@ -216,9 +218,9 @@ async fn bind_web(
     };
     let url = format!("{scheme}://{addr}");
     lv_common::errln!("lv-master: web UI on {url}");
-    let ui = (!args.headless).then(|| UiRun {
-        base_args: args.clone(),
-        reports_dir: args.reports_dir.clone(),
+    let ui = (!settings.web.headless).then(|| UiRun {
+        settings: Arc::clone(settings),
+        reports_dir: settings.web.reports_dir.clone(),
         autostart: options.autostart,
         autoquit: options.autoquit,
     });

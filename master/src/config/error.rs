@@ -7,7 +7,7 @@ use crate::slo::SloError;
 pub enum ConfigError {
     /// A `--target-*` TLS file cannot be used.
     #[error(transparent)]
-    TargetTls(#[from] lv_worker::http::TlsFileError),
+    TargetTls(#[from] lv_common::tls::TlsFileError),
     /// A value out of range.
     #[error("invalid value for {option}: {detail}")]
     InvalidOption {

@@ -12,28 +12,8 @@ use lv_common::bounds::{MAX_RUN_TIME, MAX_SPAWN_RATE, MAX_USERS, quote};
 use lv_common::duration::{format_duration, parse_duration};
 use lv_common::fleet::HostBase;
 
-use super::snapshot::Catalog;
-
-/// What a start or an edit asks for, already checked against the scenarios.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunParams {
-    /// Target users.
-    pub users: u32,
-    /// Users started per second over all workers.
-    pub spawn_rate: f64,
-    /// Scheme and host agents are reached at; `None` keeps the current one.
-    pub host: Option<String>,
-    /// Run time from now; `None` runs until stopped.
-    pub run_time: Option<Duration>,
-    /// User classes to run (empty: all).
-    pub classes: Vec<String>,
-    /// Only tasks with one of these tags (empty: all).
-    pub tags: Vec<String>,
-    /// No task with any of these tags.
-    pub exclude_tags: Vec<String>,
-    /// Profile the fields were filled from, if any.
-    pub profile: Option<String>,
-}
+use super::snapshot::{Catalog, ProfileDefaults};
+pub use crate::config::RunParams;
 
 /// A field the form got wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,17 +106,7 @@ impl SwarmForm {
     /// Checks every field against the scenarios and fills the missing ones from the
     /// profile, then from `current`.
     pub fn resolve(&self, catalog: &Catalog, current: &RunParams) -> Result<RunParams, FormError> {
-        let profile = match &self.profile {
-            Some(name) => Some(catalog.profiles.get(name).ok_or_else(|| {
-                let known: Vec<&str> = catalog.profiles.keys().map(String::as_str).collect();
-                bad(
-                    "profile",
-                    name,
-                    format!("unknown profile (known: {})", known.join(", ")),
-                )
-            })?),
-            None => None,
-        };
+        let profile = self.profile_defaults(catalog)?;
         let users = match (&self.user_count, profile.and_then(|p| p.users)) {
             (Some(text), _) => parse_users(text)?,
             (None, Some(users)) => users,
@@ -156,21 +126,13 @@ impl SwarmForm {
             Some(text) => Some(parse_host(text)?),
             None => current.host.clone(),
         };
-        for class in &self.user_classes {
-            check_known("user_classes", class, &catalog.user_classes, "user class")?;
-        }
         let tags = pick(&self.tags, profile.map(|p| &p.tags), &current.tags);
         let exclude_tags = pick(
             &self.exclude_tags,
             profile.map(|p| &p.exclude_tags),
             &current.exclude_tags,
         );
-        for tag in &tags {
-            check_known("tags", tag, &catalog.tags, "tag")?;
-        }
-        for tag in &exclude_tags {
-            check_known("exclude_tags", tag, &catalog.tags, "tag")?;
-        }
+        self.check_names(catalog, &tags, &exclude_tags)?;
         check_bounds(users, spawn_rate, self.profile.as_deref())?;
         Ok(RunParams {
             users,
@@ -186,6 +148,44 @@ impl SwarmForm {
             exclude_tags,
             profile: self.profile.clone().or_else(|| current.profile.clone()),
         })
+    }
+
+    /// The defaults of the profile the form names, if it names one the catalog knows.
+    fn profile_defaults<'a>(
+        &self,
+        catalog: &'a Catalog,
+    ) -> Result<Option<&'a ProfileDefaults>, FormError> {
+        let Some(name) = &self.profile else {
+            return Ok(None);
+        };
+        let known = catalog.profiles.get(name).ok_or_else(|| {
+            let known: Vec<&str> = catalog.profiles.keys().map(String::as_str).collect();
+            bad(
+                "profile",
+                name,
+                format!("unknown profile (known: {})", known.join(", ")),
+            )
+        })?;
+        Ok(Some(known))
+    }
+
+    /// Checks that the form's user classes and the chosen tags are the scenarios'.
+    fn check_names(
+        &self,
+        catalog: &Catalog,
+        tags: &[String],
+        exclude_tags: &[String],
+    ) -> Result<(), FormError> {
+        for class in &self.user_classes {
+            check_known("user_classes", class, &catalog.user_classes, "user class")?;
+        }
+        for tag in tags {
+            check_known("tags", tag, &catalog.tags, "tag")?;
+        }
+        for tag in exclude_tags {
+            check_known("exclude_tags", tag, &catalog.tags, "tag")?;
+        }
+        Ok(())
     }
 }
 

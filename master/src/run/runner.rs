@@ -15,8 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::aggregate::RunStats;
-use crate::config::cli;
-use crate::config::{self, MasterConfig};
+use crate::config::{self, MasterConfig, Settings};
 use crate::report::conclude::EXIT_OK;
 use crate::report::summary::Summary;
 use crate::report::{conclude, console, outputs};
@@ -69,8 +68,8 @@ pub struct WebRun {
 
 /// UI mode's settings.
 pub struct UiRun {
-    /// The command line runs start from.
-    pub base_args: cli::Args,
+    /// The settings each run's configuration is made from.
+    pub settings: Arc<Settings>,
     /// Folder of the runs' reports.
     pub reports_dir: std::path::PathBuf,
     /// Start a run from the flags at once.
@@ -89,16 +88,7 @@ pub async fn run_with_web(
 ) -> Result<Outcome, MasterError> {
     let addr = listener.local_addr()?;
     let config = Arc::new(config);
-    let server_token = CancellationToken::new();
-    let (events_tx, events_rx) = mpsc::channel(4096);
-    let service = server::ControlService::new(events_tx, &config.token, server_token.clone());
-    let mut open_streams = service.open_streams();
-    let server = tokio::spawn(serve(
-        service,
-        listener,
-        config.tls.clone(),
-        server_token.clone(),
-    ));
+    let (plane, events_rx) = ControlPlane::start(&config, listener);
     info!(%addr, "accepting workers");
     let workers_token = CancellationToken::new();
     let local = start_local_workers(&config, addr, &workers_token);
@@ -116,7 +106,64 @@ pub async fn run_with_web(
     if let Some(server) = web_server {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
-    // Local workers got Shutdown; give them a moment to leave, then make sure.
+    await_local_workers(local).await;
+    plane.close(workers_token).await;
+    Ok(finish(&config, result, ui_mode))
+}
+
+/// The gRPC server workers connect to, while it serves.
+struct ControlPlane {
+    /// The server task.
+    server: tokio::task::JoinHandle<()>,
+    /// Stops the server.
+    token: CancellationToken,
+    /// How many worker streams are open.
+    open_streams: tokio::sync::watch::Receiver<usize>,
+}
+
+impl ControlPlane {
+    /// Serves workers on `listener`; returns the server and the events of its streams.
+    fn start(
+        config: &MasterConfig,
+        listener: TcpListener,
+    ) -> (ControlPlane, mpsc::Receiver<coordinator::Event>) {
+        let token = CancellationToken::new();
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let service = server::ControlService::new(events_tx, &config.token, token.clone());
+        let open_streams = service.open_streams();
+        let server = tokio::spawn(serve(service, listener, config.tls.clone(), token.clone()));
+        let plane = ControlPlane {
+            server,
+            token,
+            open_streams,
+        };
+        (plane, events_rx)
+    }
+
+    /// Waits for the workers to hang up, then cancels them (`workers`) and the server.
+    async fn close(mut self, workers: CancellationToken) {
+        // Every worker got Shutdown; it hangs up once it has read it. Closing the server
+        // before that could reset a stream with the Shutdown still unread, and the worker
+        // would keep reconnecting to a master that is gone.
+        // (An error from wait_for means the server is already gone, and its streams with it.)
+        let hung_up = tokio::time::timeout(LEAVE_GRACE, self.open_streams.wait_for(|&n| n == 0))
+            .await
+            .map(drop);
+        if hung_up.is_err() {
+            let left = *self.open_streams.borrow();
+            warn!(
+                streams = left,
+                "workers still attached after Shutdown; closing their streams"
+            );
+        }
+        workers.cancel();
+        self.token.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+    }
+}
+
+/// Local workers got Shutdown; gives them a moment to leave (the caller then makes sure).
+async fn await_local_workers(local: Vec<tokio::task::JoinHandle<()>>) {
     let drained = tokio::time::timeout(Duration::from_secs(5), async {
         for worker in local {
             let _ = worker.await;
@@ -126,23 +173,11 @@ pub async fn run_with_web(
     if drained.is_err() {
         warn!("local workers did not leave in time; cancelling them");
     }
-    // Every worker got Shutdown; it hangs up once it has read it. Closing the server before
-    // that could reset a stream with the Shutdown still unread, and the worker would keep
-    // reconnecting to a master that is gone.
-    // (An error from wait_for means the server is already gone, and its streams with it.)
-    let hung_up = tokio::time::timeout(LEAVE_GRACE, open_streams.wait_for(|&n| n == 0))
-        .await
-        .map(drop);
-    if hung_up.is_err() {
-        let left = *open_streams.borrow();
-        warn!(
-            streams = left,
-            "workers still attached after Shutdown; closing their streams"
-        );
-    }
-    workers_token.cancel();
-    server_token.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
+
+/// The outcome of the run; without UI mode, also prints the final tables and writes the
+/// reports (the checkpoint becomes the final report).
+fn finish(config: &MasterConfig, result: RunResult, ui_mode: bool) -> Outcome {
     let run_config = Arc::clone(&result.config);
     // A UI-mode master that never ran a test and failed at nothing exits 0.
     let idle = ui_mode && result.started_unix_ms == 0 && result.aborted.is_none();
@@ -150,23 +185,24 @@ pub async fn run_with_web(
     if idle {
         outcome.exit_code = EXIT_OK;
     }
-    if !ui_mode {
-        if outcome.summary.started_unix_ms > 0 {
-            lv_common::outln!(
-                "{}",
-                console::final_report(&outcome.summary, &outcome.stats.totals)
-            );
-        }
-        outputs::write_all(&config.output_paths(), &outcome.summary, &outcome.stats);
-        // The checkpoint becomes the final report: the run is over, nothing to resume.
-        if let Some(path) = config.checkpoint.as_ref()
-            && outcome.summary.started_unix_ms > 0
-            && let Err(err) = crate::report::summary::write_json(&outcome.summary, path)
-        {
-            warn!(path = %path.display(), "cannot mark the checkpoint finished: {err}");
-        }
+    if ui_mode {
+        return outcome;
     }
-    Ok(outcome)
+    if outcome.summary.started_unix_ms > 0 {
+        lv_common::outln!(
+            "{}",
+            console::final_report(&outcome.summary, &outcome.stats.totals)
+        );
+    }
+    outputs::write_all(&config.output_paths(), &outcome.summary, &outcome.stats);
+    // The checkpoint becomes the final report: the run is over, nothing to resume.
+    if let Some(path) = config.checkpoint.as_ref()
+        && outcome.summary.started_unix_ms > 0
+        && let Err(err) = crate::report::summary::write_json(&outcome.summary, path)
+    {
+        warn!(path = %path.display(), "cannot mark the checkpoint finished: {err}");
+    }
+    outcome
 }
 
 /// Starts the web server; returns the coordinator's side of the link and the server task.
@@ -183,7 +219,7 @@ fn start_web(
             let (commands_tx, commands_rx) = mpsc::channel(16);
             let session = coordinator::Session {
                 commands: commands_rx,
-                base_args: ui.base_args,
+                settings: ui.settings,
                 reports_dir: ui.reports_dir,
                 autostart: ui.autostart,
                 autoquit: ui.autoquit,

@@ -1,13 +1,11 @@
-//! Web settings from the command line: whether to serve, where, with which protection, and
-//! the checked configuration of each run started from the web.
+//! Web settings from the configuration: whether to serve, where, with which protection, and
+//! what the start form offers (user classes, tags, profiles).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::cli::Args;
-use crate::config::profile;
-use crate::config::{ConfigError, MasterConfig};
+use crate::config::{ConfigError, RunParams, Settings, WebConfig, profile, run};
 
 use super::auth::{self, AuthError, Credentials};
 
@@ -53,43 +51,38 @@ pub enum SetupError {
     },
 }
 
-/// The web options of `args`; `None` for a headless run without `--web-port`. A headless
-/// run's API is read-only. The UI uses `--web-tls-cert`/`--web-tls-key`, else the control
-/// plane's `--tls-cert`/`--tls-key`.
-pub fn options(args: &Args) -> Result<Option<WebOptions>, SetupError> {
-    if args.headless && args.web_port.is_none() {
+/// The web options of `web`; `None` for a headless run without `--web-port`. A headless
+/// run's API is read-only.
+pub fn options(web: &WebConfig) -> Result<Option<WebOptions>, SetupError> {
+    if web.headless && web.port.is_none() {
         return Ok(None);
     }
-    let auth = args
-        .web_auth
+    let auth = web
+        .auth
         .as_deref()
         .filter(|a| !a.is_empty())
         .map(Credentials::parse)
         .transpose()?;
-    auth::check_bind(&args.web_host, auth.as_ref(), args.insecure)?;
-    let pair = match (&args.web_tls_cert, &args.web_tls_key) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        _ => args.tls_cert.as_ref().zip(args.tls_key.as_ref()),
-    };
-    let tls = match pair {
+    auth::check_bind(&web.host, auth.as_ref(), web.insecure)?;
+    let tls = match &web.tls {
         Some((cert, key)) => Some(tls::server_config(&read(cert)?, &read(key)?)?),
         None => None,
     };
-    let host = args.web_host.trim_matches(|c| c == '[' || c == ']');
+    let host = web.host.trim_matches(|c| c == '[' || c == ']');
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
         host.to_owned()
     };
     Ok(Some(WebOptions {
-        bind: format!("{host}:{}", args.web_port.unwrap_or(DEFAULT_PORT)),
+        bind: format!("{host}:{}", web.port.unwrap_or(DEFAULT_PORT)),
         settings: WebSettings {
             auth,
-            readonly: args.web_readonly || args.headless,
+            readonly: web.readonly || web.headless,
             tls,
         },
-        autostart: args.autostart,
-        autoquit: args.autoquit,
+        autostart: web.autostart,
+        autoquit: web.autoquit,
     }))
 }
 
@@ -102,30 +95,25 @@ fn read(path: &Path) -> Result<Vec<u8>, SetupError> {
 
 /// The start form's choices: every class and tag of the scenarios (without the flags'
 /// filters) and the profiles found beside `--config` (or in `configs/`).
-pub fn catalog(args: &Args, readonly: bool) -> Result<Catalog, ConfigError> {
-    let mut all = args.clone();
-    all.classes.clear();
-    all.tags.clear();
-    all.exclude_tags.clear();
-    let (config, _) = MasterConfig::from_args(&all)?;
-    let mut tags: Vec<String> = config
-        .plan
+pub fn catalog(settings: &Settings, readonly: bool) -> Result<Catalog, ConfigError> {
+    let all = RunParams {
+        classes: Vec::new(),
+        tags: Vec::new(),
+        exclude_tags: Vec::new(),
+        ..settings.flags.clone()
+    };
+    let plan = run::resolve_plan(settings, &all)?.plan;
+    let mut tags: Vec<String> = plan
         .classes
         .iter()
         .flat_map(|c| c.tasks.iter().flat_map(|t| t.tags.iter().cloned()))
         .collect();
     tags.sort();
     tags.dedup();
-    let dir = args
-        .config
-        .as_ref()
-        .and_then(|p| p.parent())
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("configs"), Path::to_path_buf);
     Ok(Catalog {
         readonly,
-        profiles: profiles(&dir),
-        user_classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
+        profiles: profiles(&settings.web.profiles_dir),
+        user_classes: plan.classes.iter().map(|c| c.name.clone()).collect(),
         tags,
     })
 }
@@ -178,14 +166,15 @@ fn profile_defaults(entries: &[profile::Entry]) -> ProfileDefaults {
 mod tests {
     use super::*;
 
-    fn args(words: &[&str], env: &[(&str, &str)]) -> Args {
+    fn args(words: &[&str], env: &[(&str, &str)]) -> WebConfig {
         let argv = std::iter::once("lv-master").chain(words.iter().copied());
-        crate::config::cli::load_args(argv, |name| {
+        let args = crate::config::cli::load_args(argv, |name| {
             env.iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
         })
-        .expect("valid flags")
+        .expect("valid flags");
+        WebConfig::from_args(&args)
     }
 
     #[test]
@@ -229,6 +218,27 @@ mod tests {
             &[],
         );
         assert!(matches!(options(&missing), Err(SetupError::Read { .. })));
+    }
+
+    #[test]
+    fn the_catalog_offers_every_class_and_tag_whatever_the_flags_pick() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let scenarios = format!("--scenarios={root}/configs/scenarios");
+        let fleet = format!("--fleet={root}/configs/fleet.toml");
+        let settings = |extra: &[&str]| {
+            let argv = ["lv-master", scenarios.as_str(), fleet.as_str(), "--no-slo"];
+            let argv = argv.iter().chain(extra).copied();
+            let args = crate::config::cli::load_args(argv, |_| None).expect("valid flags");
+            Settings::from_args(&args).expect("valid settings")
+        };
+        let all = catalog(&settings(&[]), false).expect("catalog");
+        assert!(all.user_classes.len() > 1, "{:?}", all.user_classes);
+        assert!(!all.tags.is_empty());
+        let one = &all.user_classes[0];
+        let filtered = catalog(&settings(&[one.as_str(), "--tags=health"]), true).expect("catalog");
+        assert_eq!(filtered.user_classes, all.user_classes);
+        assert_eq!(filtered.tags, all.tags);
+        assert!(filtered.readonly);
     }
 
     #[test]

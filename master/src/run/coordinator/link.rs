@@ -9,7 +9,7 @@ use lv_common::bounds::later;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::config::cli::Args;
+use crate::config::Settings;
 use crate::live::control::Command;
 use crate::live::snapshot::{Catalog, LiveEvent, RunRecord, Snapshot};
 
@@ -27,8 +27,8 @@ pub struct WebLink {
 pub struct Session {
     /// Commands from the web server.
     pub commands: mpsc::Receiver<Command>,
-    /// The command line each run's configuration starts from.
-    pub base_args: Args,
+    /// The settings each run's configuration is made from.
+    pub settings: Arc<Settings>,
     /// Folder of the runs' reports.
     pub reports_dir: PathBuf,
     /// Start a run from the flags at once.

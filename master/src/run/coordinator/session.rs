@@ -40,7 +40,7 @@ impl Coordinator {
                 self.ledger.run_id(),
             );
             let params = run::params_of(&self.config);
-            match run::run_config(&session.base_args, &params, &prefix) {
+            match run::run_config(&session.settings, &params, &prefix) {
                 Ok(config) => self.set_config(config),
                 Err(err) => warn!("the autostart run keeps the flags' report paths: {err}"),
             }
@@ -194,7 +194,7 @@ impl Coordinator {
         };
         let run_id = uuid::Uuid::new_v4().to_string();
         let prefix = run::reports_prefix(&session.reports_dir, self.clock.now_ms(), &run_id);
-        let config = run::run_config(&session.base_args, params, &prefix)
+        let config = run::run_config(&session.settings, params, &prefix)
             .map_err(|err| CommandError::Invalid(err.to_string()))?;
         self.set_config(config);
         self.ledger.restart(run_id);

@@ -79,7 +79,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
         tags: Vec::new(),
         exclude_tags: Vec::new(),
         exit_code_on_error: 1,
-        target_tls: lv_worker::http::TargetTls::default(),
+        target_tls: lv_common::tls::TargetTls::default(),
     }
 }
 

@@ -225,7 +225,7 @@ fn files_load_and_bad_ones_are_named() {
     let loaded = files.load().expect("good files");
     assert_eq!(loaded.extra_roots, vec![ca.cert.clone()]);
     assert!(loaded.client_auth.is_some());
-    loaded.client_config().expect("a usable config");
+    client_config(&loaded).expect("a usable config");
 
     let missing = TargetTlsFiles {
         ca: Some(dir.path().join("nope.pem")),

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::super::Phase;
 use super::super::testing::{TestCluster, ms, test_config};
+use crate::config::Settings;
 use crate::config::cli::Args;
 use crate::live::control::{Command, CommandError, RunParams, Started};
 use crate::live::snapshot::{Catalog, RunState, Snapshot};
@@ -32,13 +33,14 @@ fn ui_cluster_with(
 ) -> (TestCluster, watch::Receiver<Arc<Snapshot>>) {
     let mut cluster = TestCluster::new(config.clone());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let base_args = Args::try_parse_from([
+    let args = Args::try_parse_from([
         "lv-master".to_owned(),
         format!("--scenarios={root}/configs/scenarios"),
         format!("--fleet={root}/configs/fleet.toml"),
         "--no-slo".to_owned(),
     ])
     .expect("flags");
+    let settings = Arc::new(Settings::from_args(&args).expect("settings"));
     let (snapshots, rx) = watch::channel(Arc::new(Snapshot::idle(&config, &Catalog::default())));
     let (_commands_tx, commands) = mpsc::channel(1);
     cluster.coord.set_web(WebLink {
@@ -46,7 +48,7 @@ fn ui_cluster_with(
         catalog: Arc::new(Catalog::default()),
         session: Some(Session {
             commands,
-            base_args,
+            settings,
             reports_dir: reports.to_owned(),
             autostart,
             autoquit,
