@@ -8,7 +8,7 @@ use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
 use crate::aggregate::ratio;
-use crate::live::snapshot::{CurrentRow, RunState, Snapshot};
+use crate::live::snapshot::{CurrentRow, RunState, Snapshot, WorkerLive};
 use crate::report::summary::EndpointSummary;
 
 /// Index of a percentile in [`crate::aggregate::PERCENTILES`].
@@ -98,7 +98,7 @@ pub fn request_stats(snapshot: &Snapshot) -> Value {
     let workers: Vec<Value> = live
         .workers
         .iter()
-        .map(|w| {
+        .map(|WorkerLive { core: w, .. }| {
             json!({
                 "id": w.id,
                 "state": worker_state(&w.state, live.state),

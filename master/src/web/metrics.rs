@@ -76,7 +76,11 @@ pub fn render(snapshot: &Snapshot) -> String {
     registry.register("lv_users_target", "Target users", target);
     let workers = Family::<Labels, Gauge<i64>>::default();
     for state in ["active", "missing", "lost"] {
-        let count = live.workers.iter().filter(|w| w.state == state).count();
+        let count = live
+            .workers
+            .iter()
+            .filter(|w| w.core.state == state)
+            .count();
         workers
             .get_or_create(&vec![("state".to_owned(), state.to_owned())])
             .set(i64::try_from(count).unwrap_or(i64::MAX));

@@ -32,17 +32,21 @@ impl Coordinator {
         self.stats.stages_start_unix_ms = checkpoint.state.stages_start_unix_ms;
         self.stats.start(now_ms);
         for worker in &summary.workers {
-            let seq = checkpoint.state.worker_seqs.get(&worker.id).copied();
-            let mut entry =
-                WorkerEntry::restored(&worker.id, &worker.hostname, seq.unwrap_or(0), now);
-            if worker.state == "lost" {
+            let seq = checkpoint.state.worker_seqs.get(&worker.core.id).copied();
+            let mut entry = WorkerEntry::restored(
+                &worker.core.id,
+                &worker.core.hostname,
+                seq.unwrap_or(0),
+                now,
+            );
+            if worker.core.state == "lost" {
                 entry.state = WorkerState::Lost { at: now };
                 entry.lost_unix_ms = worker.lost_unix_ms;
                 entry.in_run = false;
             } else {
-                self.awaited.insert(worker.id.clone());
+                self.awaited.insert(worker.core.id.clone());
             }
-            self.workers.insert(worker.id.clone(), entry);
+            self.workers.insert(worker.core.id.clone(), entry);
         }
         let from = summary.ended_unix_ms;
         let expected = u32::try_from(self.awaited.len()).unwrap_or(u32::MAX);
