@@ -98,6 +98,9 @@ pub enum FleetError {
         /// The map's agent names, comma-separated.
         known: String,
     },
+    /// The map could not be written as TOML.
+    #[error("cannot write the fleet map as TOML: {0}")]
+    Write(#[from] toml::ser::Error),
     /// An agent with neither a port nor a url (only possible for maps built in code).
     #[error("agent {name:?} has neither a port nor a url")]
     NoAddress {
@@ -116,70 +119,74 @@ fn location(file: &Path, line: Option<usize>) -> String {
 impl HostBase {
     /// Parses `http://HOST` or `https://HOST` (trailing `/` allowed, IPv6 as `[::1]`).
     pub fn parse(s: &str) -> Result<HostBase, FleetError> {
-        let bad = |detail: &str| FleetError::InvalidHost {
+        let bad = |detail: String| FleetError::InvalidHost {
             value: crate::bounds::quote(s),
-            detail: detail.to_string(),
+            detail,
         };
         let (scheme, rest) = s
             .trim()
             .split_once("://")
-            .ok_or_else(|| bad("expected http://HOST or https://HOST"))?;
+            .ok_or_else(|| bad("expected http://HOST or https://HOST".to_string()))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(bad(&format!(
+            return Err(bad(format!(
                 "scheme {scheme:?} is not supported, use http:// or https://"
             )));
         }
-        let rest = rest.trim_end_matches('/');
-        if rest.is_empty() {
-            return Err(bad("the host is empty"));
-        }
-        if rest.len() > crate::bounds::MAX_HOSTNAME_LEN {
-            return Err(bad(&format!(
-                "the host is {} characters long; a host name has at most {}",
-                rest.len(),
-                crate::bounds::MAX_HOSTNAME_LEN
-            )));
-        }
-        if rest.contains(['/', '?', '#']) {
-            return Err(bad(
-                "a host cannot have a path, query or fragment; paths come from the scenarios",
-            ));
-        }
-        let port_error = || {
-            bad(
-                "the port comes from the fleet map; give the host without a port, \
-                 or set an agent's `url` to override it",
-            )
-        };
-        if let Some(inner) = rest.strip_prefix('[') {
-            let (addr, after) = inner
-                .split_once(']')
-                .ok_or_else(|| bad("unclosed '[' in an IPv6 address"))?;
-            if after.starts_with(':') {
-                return Err(port_error());
-            }
-            if !after.is_empty() || addr.parse::<Ipv6Addr>().is_err() {
-                return Err(bad("not a valid IPv6 address, expected e.g. http://[::1]"));
-            }
-        } else if let Some((_, after)) = rest.split_once(':') {
-            if after.contains(':') {
-                return Err(bad("write IPv6 addresses in brackets, e.g. http://[::1]"));
-            }
-            return Err(port_error());
-        } else if !rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return Err(bad(
-                "a host name may only hold letters, digits, '-', '.' and '_'",
-            ));
-        }
+        let host = rest.trim_end_matches('/');
+        check_host(host).map_err(bad)?;
         Ok(HostBase {
             scheme,
-            host: rest.to_string(),
+            host: host.to_string(),
         })
     }
+}
+
+/// Why `host`, what follows `scheme://` in a `--host`, is not a bare host name or address.
+fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("the host is empty".to_string());
+    }
+    if host.len() > crate::bounds::MAX_HOSTNAME_LEN {
+        return Err(format!(
+            "the host is {} characters long; a host name has at most {}",
+            host.len(),
+            crate::bounds::MAX_HOSTNAME_LEN
+        ));
+    }
+    if host.contains(['/', '?', '#']) {
+        return Err(
+            "a host cannot have a path, query or fragment; paths come from the scenarios"
+                .to_string(),
+        );
+    }
+    let port_error = || {
+        "the port comes from the fleet map; give the host without a port, \
+         or set an agent's `url` to override it"
+            .to_string()
+    };
+    if let Some(inner) = host.strip_prefix('[') {
+        let (addr, after) = inner
+            .split_once(']')
+            .ok_or_else(|| "unclosed '[' in an IPv6 address".to_string())?;
+        if after.starts_with(':') {
+            return Err(port_error());
+        }
+        if !after.is_empty() || addr.parse::<Ipv6Addr>().is_err() {
+            return Err("not a valid IPv6 address, expected e.g. http://[::1]".to_string());
+        }
+    } else if let Some((_, after)) = host.split_once(':') {
+        if after.contains(':') {
+            return Err("write IPv6 addresses in brackets, e.g. http://[::1]".to_string());
+        }
+        return Err(port_error());
+    } else if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        return Err("a host name may only hold letters, digits, '-', '.' and '_'".to_string());
+    }
+    Ok(())
 }
 
 impl std::fmt::Display for HostBase {
@@ -280,25 +287,8 @@ impl FleetMap {
     }
 
     /// The map in `configs/fleet.toml` format; [`FleetMap::parse`] reads it back unchanged.
-    pub fn to_toml_string(&self) -> String {
-        let mut out = String::new();
-        for (i, agent) in self.agents.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            out.push_str("[[agent]]\n");
-            out.push_str(&format!("name = {}\n", quote(&agent.name)));
-            if let Some(port) = agent.port {
-                out.push_str(&format!("port = {port}\n"));
-            }
-            out.push_str(&format!("category = {}\n", quote(&agent.category)));
-            let tags: Vec<String> = agent.tags.iter().map(|t| quote(t)).collect();
-            out.push_str(&format!("tags = [{}]\n", tags.join(", ")));
-            if let Some(url) = &agent.url {
-                out.push_str(&format!("url = {}\n", quote(url)));
-            }
-        }
-        out
+    pub fn to_toml_string(&self) -> Result<String, FleetError> {
+        Ok(toml::to_string(self)?)
     }
 
     /// The agent with this name, ignoring ASCII case.
@@ -416,25 +406,6 @@ impl Validator<'_> {
             }
         }
     }
-}
-
-/// A TOML basic string holding `s`.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -2,14 +2,15 @@
 //! stats and reports.
 //!
 //! # Floor plan
-//! Eight rooms; an arrow only goes down the list (run control never imports a presenter).
+//! Eight rooms, listed from the top: run control never imports a presenter, and no module
+//! imports one that imports it back (`tests/scripts/module_cycles.py --relative`, in CI).
 //! - [`commands`]: what `lv-master` does for each command (run, compare, report,
-//!   explain-exit), the only place that touches logging, the runtime and the listeners.
+//!   explain-exit), the only place that touches logging, the runtime and the listeners;
+//!   `runner` takes one run from a bound listener to its outcome, beside the web server.
 //! - [`web`]: presentation only: the web UI, Locust's HTTP API, lv's API, SSE and
 //!   `/metrics`, all reading [`live`].
-//! - [`run`]: running a test: the gRPC server, the coordinator (the single owner of the
-//!   workers, the phase and the merged stats), the worker registry, and one run from a
-//!   bound listener to its outcome.
+//! - [`run`]: running a test: the gRPC server and the coordinator (the single owner of the
+//!   workers, the phase and the merged stats), with its worker registry.
 //! - [`live`]: what the coordinator publishes (the snapshot) and accepts (commands and the
 //!   `/swarm` form they carry).
 //! - [`report`]: every output of a run: its exit code and report (`conclude`, `summary`),
@@ -23,6 +24,12 @@
 //! - [`slo`]: the SLO table and its verdicts (pure).
 //! - [`aggregate`]: the merged stats of a run and their history (pure).
 //!
+//! Four arrows still point up the list, between files that do not import each other back:
+//! the report and the live view read the worker registry (`run::registry`) to describe the
+//! workers; the SLO table's targets are written with `report::format`; and `config` reads a
+//! checkpoint as a report (`report::summary`) and names report files with `report::format`
+//! and `report::outputs`.
+//!
 //! `docs/architecture.md` follows a request and a click on Start through these rooms.
 
 pub mod aggregate;
@@ -34,5 +41,5 @@ pub mod run;
 pub mod slo;
 pub mod web;
 
+pub use commands::runner::{MasterError, Outcome, UiRun, WebRun, run, run_with_web};
 pub use report::conclude::{EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-pub use run::runner::{MasterError, Outcome, UiRun, WebRun, run, run_with_web};

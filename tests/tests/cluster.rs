@@ -129,10 +129,10 @@ async fn counts_match_the_target_and_failures_stay_on_their_endpoint() {
     assert_eq!(summary.failures[0].count, seen["GET /c"]);
     assert_eq!(outcome.exit_code, 1, "failed requests make exit code 1");
     assert_eq!(summary.workers.len(), 2);
-    let users: u32 = summary.workers.iter().map(|w| w.users).sum();
+    let users: u32 = summary.workers.iter().map(|w| w.core.users).sum();
     assert_eq!(users, 6);
     assert_eq!(
-        summary.workers.iter().map(|w| w.requests).sum::<u64>(),
+        summary.workers.iter().map(|w| w.core.requests).sum::<u64>(),
         total
     );
     // Weights 3:1:1 over many tasks: /a gets clearly more than /b.

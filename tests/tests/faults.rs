@@ -29,7 +29,7 @@ fn by_state<'a>(summary: &'a Summary, state: &str) -> Vec<&'a WorkerSummary> {
     summary
         .workers
         .iter()
-        .filter(|w| w.state == state)
+        .filter(|w| w.core.state == state)
         .collect()
 }
 
@@ -81,7 +81,7 @@ async fn kill_9_of_a_worker_reassigns_its_users_and_loses_only_its_last_interval
     let lost = by_state(&report, "lost");
     assert_eq!(lost.len(), 1, "{:?}", report.workers);
     let lost = lost[0];
-    assert_eq!(lost.users, 0);
+    assert_eq!(lost.core.users, 0);
     let lost_ms = lost.lost_unix_ms.expect("lost_unix_ms of the lost worker");
     let after_kill = lost_ms - kill_ms;
     assert!(
@@ -90,12 +90,12 @@ async fn kill_9_of_a_worker_reassigns_its_users_and_loses_only_its_last_interval
     );
     let active = by_state(&report, "active");
     assert_eq!(active.len(), 2);
-    assert_eq!(active.iter().map(|w| w.users).sum::<u32>(), 6);
+    assert_eq!(active.iter().map(|w| w.core.users).sum::<u32>(), 6);
 
     // Below target from the loss until the survivors run all 6 users again.
     assert_eq!(report.below_target.len(), 1, "{:?}", report.below_target);
     let below = &report.below_target[0];
-    assert_eq!(below.worker_id, lost.id);
+    assert_eq!(below.worker_id, lost.core.id);
     // The period starts when the worker went silent (its last message, within a heartbeat
     // of the kill), not when the master noticed.
     assert!(
@@ -131,11 +131,11 @@ async fn kill_9_of_a_worker_reassigns_its_users_and_loses_only_its_last_interval
     );
     let last_report_ms = lost_ms - (unreported * 1000.0).round() as i64;
     let reported_s = (last_report_ms - report.started_unix_ms) as f64 / 1000.0;
-    assert!(lost.requests > 0 && reported_s > 1.0, "{lost:?}");
-    let rate = lost.requests as f64 / reported_s;
+    assert!(lost.core.requests > 0 && reported_s > 1.0, "{lost:?}");
+    let rate = lost.core.requests as f64 / reported_s;
     let lv = report.total.requests;
     let seen = target.total();
-    let per_worker: u64 = report.workers.iter().map(|w| w.requests).sum();
+    let per_worker: u64 = report.workers.iter().map(|w| w.core.requests).sum();
     assert_eq!(per_worker, lv);
     assert!(lv <= seen, "lv counted {lv}, the target saw {seen}");
     let in_flight_s = (kill_ms - last_report_ms) as f64 / 1000.0 + 1.0;
@@ -295,7 +295,7 @@ async fn kill_9_of_the_master_stops_the_load_and_the_workers_follow_a_new_master
         report
             .workers
             .iter()
-            .all(|w| w.users == 2 && w.state == "active")
+            .all(|w| w.core.users == 2 && w.core.state == "active")
     );
     stop.cancel();
 }
@@ -357,13 +357,16 @@ async fn a_cut_connection_loses_and_duplicates_no_stats() {
     assert_eq!(report.total.requests, seen);
     assert_eq!(report.endpoints.len(), 1);
     assert_eq!(report.endpoints[0].requests, target.counts()["GET /ping"]);
-    assert_eq!(report.workers.iter().map(|w| w.requests).sum::<u64>(), seen);
+    assert_eq!(
+        report.workers.iter().map(|w| w.core.requests).sum::<u64>(),
+        seen
+    );
     assert_eq!(report.workers.len(), 2);
     assert!(
         report
             .workers
             .iter()
-            .all(|w| w.state == "active" && w.users == 2 && w.lost_unix_ms.is_none()),
+            .all(|w| w.core.state == "active" && w.core.users == 2 && w.lost_unix_ms.is_none()),
         "{:?}",
         report.workers
     );
@@ -472,7 +475,7 @@ async fn a_worker_joining_mid_run_gets_a_share_and_the_total_stays_on_target() {
         report
             .workers
             .iter()
-            .all(|w| w.state == "active" && w.users == 2 && w.requests > 0),
+            .all(|w| w.core.state == "active" && w.core.users == 2 && w.core.requests > 0),
         "{:?}",
         report.workers
     );

@@ -91,9 +91,9 @@ async fn at_full_speed_every_request_the_target_answered_is_counted() {
         "the stop lets requests in flight finish"
     );
     assert!(summary.exceptions.is_empty(), "{:?}", summary.exceptions);
-    let per_worker: u64 = summary.workers.iter().map(|w| w.requests).sum();
+    let per_worker: u64 = summary.workers.iter().map(|w| w.core.requests).sum();
     assert_eq!(per_worker, seen);
-    assert!(summary.workers.iter().all(|w| w.users == 50));
+    assert!(summary.workers.iter().all(|w| w.core.users == 50));
     stop.cancel();
 }
 
@@ -125,9 +125,9 @@ async fn twenty_worker_processes_attach_and_none_misses_a_heartbeat() {
     let summary = finish(master, &mut workers, &json).await;
     assert_eq!(summary.workers.len(), WORKERS);
     for worker in &summary.workers {
-        assert_eq!(worker.state, "active", "{worker:?}");
-        assert_eq!(worker.users, 2, "{worker:?}");
-        assert!(worker.requests > 0, "{worker:?}");
+        assert_eq!(worker.core.state, "active", "{worker:?}");
+        assert_eq!(worker.core.users, 2, "{worker:?}");
+        assert!(worker.core.requests > 0, "{worker:?}");
         assert!(worker.lost_unix_ms.is_none(), "{worker:?}");
     }
     assert!(

@@ -95,7 +95,7 @@ async fn a_uniform_rate_over_three_workers_reaches_the_target_exactly() {
     assert_eq!(summary.total.requests, 300);
     assert_eq!(open.service[0].requests, 300);
     assert_eq!(open.lag[0].requests, 300);
-    let per_worker: Vec<u64> = summary.workers.iter().map(|w| w.requests).collect();
+    let per_worker: Vec<u64> = summary.workers.iter().map(|w| w.core.requests).collect();
     assert_eq!(per_worker.iter().sum::<u64>(), 300);
     assert!(
         per_worker.iter().all(|&n| n.abs_diff(100) <= 1),

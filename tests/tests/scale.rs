@@ -76,11 +76,11 @@ async fn fifty_worker_processes_run_without_a_loss_and_count_exactly() {
 
     assert_eq!(summary.workers.len(), WORKERS);
     for worker in &summary.workers {
-        assert_eq!(worker.state, "active", "{worker:?}");
-        assert_eq!(worker.users, 2, "{worker:?}");
+        assert_eq!(worker.core.state, "active", "{worker:?}");
+        assert_eq!(worker.core.users, 2, "{worker:?}");
         assert!(worker.lost_unix_ms.is_none(), "{worker:?}");
         // 2 users, one request each per 0.5 s, for most of 20 s.
-        assert!(worker.requests >= 40, "{worker:?}");
+        assert!(worker.core.requests >= 40, "{worker:?}");
     }
     assert!(
         summary.below_target.is_empty(),
@@ -93,7 +93,7 @@ async fn fifty_worker_processes_run_without_a_loss_and_count_exactly() {
         target.total(),
         "lv's total against the target's"
     );
-    let per_worker: u64 = summary.workers.iter().map(|w| w.requests).sum();
+    let per_worker: u64 = summary.workers.iter().map(|w| w.core.requests).sum();
     assert_eq!(per_worker, summary.total.requests);
     assert!(
         summary.history.len() >= 8,

@@ -362,14 +362,18 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_run_completes() {
     let rogue = report
         .workers
         .iter()
-        .find(|w| w.id == "rogue")
+        .find(|w| w.core.id == "rogue")
         .expect("the rogue is listed");
-    assert_eq!((rogue.requests, rogue.users), (0, 0), "{rogue:?}");
-    assert_eq!(rogue.state, "lost");
-    let good: Vec<_> = report.workers.iter().filter(|w| w.id != "rogue").collect();
+    assert_eq!((rogue.core.requests, rogue.core.users), (0, 0), "{rogue:?}");
+    assert_eq!(rogue.core.state, "lost");
+    let good: Vec<_> = report
+        .workers
+        .iter()
+        .filter(|w| w.core.id != "rogue")
+        .collect();
     assert_eq!(good.len(), 1);
-    assert_eq!(good[0].users, 4);
-    assert_eq!(good[0].requests, report.total.requests);
+    assert_eq!(good[0].core.users, 4);
+    assert_eq!(good[0].core.requests, report.total.requests);
     stop.cancel();
 }
 

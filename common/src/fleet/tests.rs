@@ -46,7 +46,14 @@ fn configs_file_equals_builtin() {
 #[test]
 fn to_toml_string_round_trips() {
     let builtin = FleetMap::builtin();
-    assert_eq!(parse(&builtin.to_toml_string()).expect("builtin"), builtin);
+    let text = builtin.to_toml_string().expect("written");
+    assert!(
+        text.starts_with(
+            "[[agent]]\nname = \"ATLAS\"\nport = 8007\ncategory = \"core\"\ntags = []\n\n[[agent]]\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(parse(&text).expect("builtin"), builtin);
     let odd = FleetMap {
         agents: vec![
             Agent {
@@ -65,7 +72,10 @@ fn to_toml_string_round_trips() {
             },
         ],
     };
-    assert_eq!(parse(&odd.to_toml_string()).expect("odd map"), odd);
+    assert_eq!(
+        parse(&odd.to_toml_string().expect("written")).expect("odd map"),
+        odd
+    );
 }
 
 #[test]
@@ -423,7 +433,10 @@ fn check_fleet(text: &str) -> Result<(), proptest::test_runner::TestCaseError> {
         prop_assert_eq!(found, Some(&agent.name), "names are unique ignoring case");
         prop_assert!(map.base_url(&agent.name, &host).is_ok());
     }
-    prop_assert_eq!(parse(&map.to_toml_string()).expect("written back"), map);
+    prop_assert_eq!(
+        parse(&map.to_toml_string().expect("written")).expect("written back"),
+        map
+    );
     Ok(())
 }
 

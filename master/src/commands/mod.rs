@@ -4,6 +4,8 @@
 //! returns its exit code or a [`CommandError`] that knows its own; only `main` touches
 //! signals and the process.
 
+pub mod runner;
+
 use std::future::Future;
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -25,8 +27,8 @@ use crate::report::conclude::{
 use crate::report::outputs::{OutputPaths, write_all};
 use crate::report::summary::{read_json, run_stats_from, write_atomically};
 use crate::report::{compare, console};
-use crate::run::runner::{self, MasterError, UiRun, WebRun};
 use crate::web::setup::{self, SetupError, WebOptions};
+use runner::{MasterError, UiRun, WebRun};
 
 /// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.
 #[derive(Debug, thiserror::Error)]

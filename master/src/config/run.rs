@@ -202,10 +202,7 @@ pub fn run_config(
 
 /// `DIR/web_<UTC timestamp>_<first 8 of the run id>`.
 pub fn reports_prefix(dir: &Path, started_unix_ms: i64, run_id: &str) -> PathBuf {
-    let stamp = crate::report::format::utc_timestamp(started_unix_ms)
-        .replace(" UTC", "")
-        .replace(' ', "T")
-        .replace([':', '-'], "");
+    let stamp = crate::report::format::utc_compact(started_unix_ms);
     let short: String = run_id.chars().take(8).collect();
     dir.join(format!("web_{stamp}_{short}"))
 }

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use crate::aggregate::{RunStats, ratio};
 use crate::config::MasterConfig;
-use crate::report::conclude::{RunView, summarize};
-use crate::report::summary::Summary;
+use crate::report::conclude::{RunView, summarize, worker_core};
+use crate::report::summary::{Summary, WorkerCore};
 use crate::run::registry::Registry;
 use crate::slo;
 
@@ -107,18 +107,9 @@ pub struct Live {
 /// One worker as the page shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerLive {
-    /// Worker id.
-    pub id: String,
-    /// Its host name.
-    pub hostname: String,
-    /// `active`, `missing` or `lost`.
-    pub state: String,
-    /// Users it runs.
-    pub users: u32,
-    /// Requests it reported this run.
-    pub requests: u64,
-    /// Failures among them.
-    pub failures: u64,
+    /// Who the worker is, the users it runs and what it reported.
+    #[serde(flatten)]
+    pub core: WorkerCore,
     /// Seconds since it was last heard from.
     pub heartbeat_age_s: f64,
     /// Seconds since its last report; `None` before the first.
@@ -347,23 +338,15 @@ fn live_view(input: &SnapshotInput, report: &Summary, exit_code: u8) -> Live {
     let workers: Vec<WorkerLive> = input
         .workers
         .values()
-        .map(|w| {
-            let counts = input.stats.workers.get(&w.id).cloned().unwrap_or_default();
-            WorkerLive {
-                id: w.id.clone(),
-                hostname: w.hostname.clone(),
-                state: w.state.label().to_owned(),
-                users: w.users_running,
-                requests: counts.requests,
-                failures: counts.failures,
-                heartbeat_age_s: input
-                    .now
-                    .saturating_duration_since(w.last_seen)
-                    .as_secs_f64(),
-                report_lag_s: w
-                    .last_report_unix_ms
-                    .map(|ms| ((input.now_unix_ms - ms) as f64 / 1000.0).max(0.0)),
-            }
+        .map(|w| WorkerLive {
+            core: worker_core(w, input.stats, w.users_running),
+            heartbeat_age_s: input
+                .now
+                .saturating_duration_since(w.last_seen)
+                .as_secs_f64(),
+            report_lag_s: w
+                .last_report_unix_ms
+                .map(|ms| ((input.now_unix_ms - ms) as f64 / 1000.0).max(0.0)),
         })
         .collect();
     let users = input
@@ -386,7 +369,7 @@ fn live_view(input: &SnapshotInput, report: &Summary, exit_code: u8) -> Live {
         spawn_rate: input.config.spawn_rate,
         run_time_s: input.run_time_s,
         elapsed_s,
-        worker_count: workers.iter().filter(|w| w.state == "active").count(),
+        worker_count: workers.iter().filter(|w| w.core.state == "active").count(),
         readonly: input.catalog.readonly,
         rps: input.stats.history.last().map_or(0.0, |row| row.rps),
         fail_ratio: ratio(totals.failure_count(), requests),

@@ -4,9 +4,10 @@
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 use crate::report::summary::{
-    self, BelowTarget, MasterOutage, OpenSummary, RunMeta, Summary, WorkerSummary,
+    self, BelowTarget, EndpointSummary, ExceptionSummary, FailureSummary, MasterOutage,
+    OpenSummary, RunMeta, StageSummary, Summary, WorkerCore, WorkerSummary,
 };
-use crate::run::registry::Registry;
+use crate::run::registry::{Registry, WorkerEntry};
 use crate::slo;
 
 /// Exit code: every check passed.
@@ -60,78 +61,18 @@ pub struct RunView<'a> {
 
 /// The report of a run and the exit code it earns.
 pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
-    let started = view.started_unix_ms > 0;
-    let seconds = if started {
+    let seconds = if view.started_unix_ms > 0 {
         (view.ended_unix_ms - view.started_unix_ms) as f64 / 1000.0
     } else {
         0.0
     };
-    let totals = &view.stats.totals;
-    let verdicts = config.slo.as_ref().filter(|_| started).map(|setup| {
-        let mut verdicts = slo::evaluate(&setup.table, &setup.level, totals);
-        let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
-        verdicts.extend(slo::evaluate_stages(
-            &setup.table,
-            &stages,
-            &view.stats.stages,
-        ));
-        verdicts
-    });
-    // The stages (and an open schedule) start at the stage clock's origin.
-    let origin_ms = view
-        .stats
-        .stages_start_unix_ms
-        .unwrap_or(view.started_unix_ms);
-    let open = config
-        .open()
-        .filter(|_| started)
-        .map(|shape| OpenSummary::new(view.stats, &shape.schedule(), origin_ms, seconds));
-    let stages = match &config.shape {
-        Some(shape) if started => {
-            summary::stage_summaries(shape, view.stats, view.ended_unix_ms - origin_ms)
-        }
-        _ => Vec::new(),
-    };
+    let verdicts = slo_verdicts(config, view);
+    let (open, stages) = shape_parts(config, view, seconds);
     let (exit_code, mut verdict) = judge(config, view, verdicts.as_deref());
     if let Some(note) = open.as_ref().and_then(OpenSummary::limit_note) {
         verdict = format!("{verdict}; {note}");
     }
-    let (total, endpoints, mut failures, mut exceptions) = summary::stats_rows(totals, seconds);
-    for failure in &mut failures {
-        let key = lv_common::stats::FailureKey {
-            method: failure.method.clone(),
-            name: failure.name.clone(),
-            error: failure.error.clone(),
-        };
-        if let Some(&(first, last)) = view.stats.failure_times.get(&key) {
-            (failure.first_seen_unix_ms, failure.last_seen_unix_ms) = (first, last);
-        }
-    }
-    for exception in &mut exceptions {
-        if let Some(nodes) = view.stats.exception_nodes.get(&exception.message) {
-            exception.nodes = nodes.iter().cloned().collect();
-        }
-    }
-    let workers = view
-        .workers
-        .values()
-        .map(|w| {
-            let counts = view.stats.workers.get(&w.id).cloned().unwrap_or_default();
-            WorkerSummary {
-                id: w.id.clone(),
-                hostname: w.hostname.clone(),
-                state: w.state.label().to_owned(),
-                users: w.assigned(),
-                requests: counts.requests,
-                failures: counts.failures,
-                lost_unix_ms: w.lost_unix_ms,
-                unreported_s: w.lost_unix_ms.map(|lost| {
-                    let last = w.last_report_unix_ms.unwrap_or(view.started_unix_ms);
-                    ((lost - last) as f64 / 1000.0).max(0.0)
-                }),
-            }
-        })
-        .collect();
+    let (total, endpoints, failures, exceptions) = report_rows(view.stats, seconds);
     let summary = Summary {
         run_id: view.run_id.to_owned(),
         users: config.users,
@@ -140,7 +81,7 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         verdict,
         started_unix_ms: view.started_unix_ms,
         ended_unix_ms: view.ended_unix_ms,
-        workers,
+        workers: worker_summaries(view),
         total,
         endpoints,
         failures,
@@ -157,6 +98,105 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         resume: None,
     };
     (exit_code, summary)
+}
+
+/// The SLO verdicts of a started run, its stages' included; `None` with `--no-slo`.
+fn slo_verdicts(config: &MasterConfig, view: &RunView) -> Option<Vec<slo::Verdict>> {
+    let setup = config.slo.as_ref().filter(|_| view.started_unix_ms > 0)?;
+    let mut verdicts = slo::evaluate(&setup.table, &setup.level, &view.stats.totals);
+    let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
+    verdicts.extend(slo::evaluate_stages(
+        &setup.table,
+        &stages,
+        &view.stats.stages,
+    ));
+    Some(verdicts)
+}
+
+/// The open model's summary and the stages' of a started run, both measured from the stage
+/// clock's origin.
+fn shape_parts(
+    config: &MasterConfig,
+    view: &RunView,
+    seconds: f64,
+) -> (Option<OpenSummary>, Vec<StageSummary>) {
+    let started = view.started_unix_ms > 0;
+    let origin_ms = view
+        .stats
+        .stages_start_unix_ms
+        .unwrap_or(view.started_unix_ms);
+    let open = config
+        .open()
+        .filter(|_| started)
+        .map(|shape| OpenSummary::new(view.stats, &shape.schedule(), origin_ms, seconds));
+    let stages = match &config.shape {
+        Some(shape) if started => {
+            summary::stage_summaries(shape, view.stats, view.ended_unix_ms - origin_ms)
+        }
+        _ => Vec::new(),
+    };
+    (open, stages)
+}
+
+/// The Aggregated, endpoint, failure and exception rows of the run, failures with the times
+/// they were first and last seen and exceptions with the workers they happened on.
+fn report_rows(
+    stats: &RunStats,
+    seconds: f64,
+) -> (
+    EndpointSummary,
+    Vec<EndpointSummary>,
+    Vec<FailureSummary>,
+    Vec<ExceptionSummary>,
+) {
+    let (total, endpoints, mut failures, mut exceptions) =
+        summary::stats_rows(&stats.totals, seconds);
+    for failure in &mut failures {
+        let key = lv_common::stats::FailureKey {
+            method: failure.method.clone(),
+            name: failure.name.clone(),
+            error: failure.error.clone(),
+        };
+        if let Some(&(first, last)) = stats.failure_times.get(&key) {
+            (failure.first_seen_unix_ms, failure.last_seen_unix_ms) = (first, last);
+        }
+    }
+    for exception in &mut exceptions {
+        if let Some(nodes) = stats.exception_nodes.get(&exception.message) {
+            exception.nodes = nodes.iter().cloned().collect();
+        }
+    }
+    (total, endpoints, failures, exceptions)
+}
+
+/// Every worker's part of the run: its users assigned at the end, and for a lost one when
+/// it was lost and how long before that it last reported.
+fn worker_summaries(view: &RunView) -> Vec<WorkerSummary> {
+    view.workers
+        .values()
+        .map(|w| WorkerSummary {
+            core: worker_core(w, view.stats, w.assigned()),
+            lost_unix_ms: w.lost_unix_ms,
+            unreported_s: w.lost_unix_ms.map(|lost| {
+                let last = w.last_report_unix_ms.unwrap_or(view.started_unix_ms);
+                ((lost - last) as f64 / 1000.0).max(0.0)
+            }),
+        })
+        .collect()
+}
+
+/// What the report and the live view both show of `worker`, with `users` as the view counts
+/// them.
+pub fn worker_core(worker: &WorkerEntry, stats: &RunStats, users: u32) -> WorkerCore {
+    let counts = stats.workers.get(&worker.id).cloned().unwrap_or_default();
+    WorkerCore {
+        id: worker.id.clone(),
+        hostname: worker.hostname.clone(),
+        state: worker.state.label().to_owned(),
+        users,
+        requests: counts.requests,
+        failures: counts.failures,
+    }
 }
 
 fn meta(config: &MasterConfig) -> RunMeta {

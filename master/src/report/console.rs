@@ -252,8 +252,8 @@ pub fn losses(summary: &Summary) -> String {
         let _ = writeln!(
             out,
             "\nWorker {} ({}) was lost at {}; up to {:.1} s of its requests before that were never reported",
-            worker.id,
-            worker.hostname,
+            worker.core.id,
+            worker.core.hostname,
             utc_timestamp(lost),
             worker.unreported_s.unwrap_or(0.0)
         );

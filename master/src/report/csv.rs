@@ -5,16 +5,15 @@
 //! decimals), and the files are written once more at the very end so they agree with the
 //! final table exactly.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::io;
 
+use ::csv::{QuoteStyle, Terminator, Writer, WriterBuilder};
 use lv_common::stats::EndpointStats;
 
-use crate::aggregate::{HistoryRow, PERCENTILES, RunStats};
+use crate::aggregate::{HistoryRow, PERCENTILES, RunStats, per_second, percentiles};
 use crate::report::format::{decimal, ms_precise};
 use crate::report::summary::{EndpointSummary, StageSummary};
-
-/// Line ending of every row: CRLF, as Python's `csv` module (and so Locust) writes.
-const EOL: &str = "\r\n";
 
 /// Header of `_stats.csv`.
 pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
@@ -29,81 +28,29 @@ pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
 /// `_stats.csv`: one row per (method, name) in sorted order, then `Aggregated`.
 pub fn stats_csv(run: &RunStats, seconds: f64) -> String {
-    let mut out = format!("{STATS_HEADER}{EOL}");
-    for (key, endpoint) in &run.totals.endpoints {
-        stats_row(&mut out, &key.method, &key.name, endpoint, seconds);
-    }
-    stats_row(&mut out, "", "Aggregated", &run.totals.total(), seconds);
-    out
-}
-
-fn stats_row(out: &mut String, method: &str, name: &str, e: &EndpointStats, seconds: f64) {
-    let rate = |n: u64| {
-        if seconds > 0.0 {
-            n as f64 / seconds
-        } else {
-            0.0
+    document(STATS_HEADER, |out| {
+        for (key, endpoint) in &run.totals.endpoints {
+            let row = StatsRow::of_stats(&key.method, &key.name, endpoint, seconds);
+            out.write_record(row.fields().0)?;
         }
-    };
-    let _ = write!(
-        out,
-        "{},{},{},{},{},{},{},{},{},{},{}",
-        field(method),
-        field(name),
-        e.requests,
-        e.failures,
-        ms_precise(e.percentile_ms(50.0)),
-        ms_precise(e.avg_ms()),
-        ms_precise(e.min_ms()),
-        ms_precise(e.max_ms()),
-        decimal(e.avg_content_bytes(), 6),
-        decimal(rate(e.requests), 6),
-        decimal(rate(e.failures), 6),
-    );
-    for p in PERCENTILES {
-        if e.is_empty() {
-            out.push_str(",N/A");
-        } else {
-            let _ = write!(out, ",{}", ms_precise(e.percentile_ms(p)));
-        }
-    }
-    out.push_str(EOL);
+        let total = StatsRow::of_stats("", "Aggregated", &run.totals.total(), seconds);
+        out.write_record(total.fields().0)
+    })
 }
 
 /// `_stages.csv` (staged runs only): for each stage in order, its rows as in `_stats.csv`
 /// (one per endpoint, then `Aggregated`; rates per second of the stage), each led by the
 /// stage's name.
 pub fn stages_csv(stages: &[StageSummary]) -> String {
-    let mut out = format!("{STAGES_HEADER}{EOL}");
-    for stage in stages {
-        for row in stage.endpoints.iter().chain(std::iter::once(&stage.total)) {
-            out.push_str(&field(&stage.name));
-            out.push(',');
-            summary_row(&mut out, row);
+    document(STAGES_HEADER, |out| {
+        for stage in stages {
+            for row in stage.endpoints.iter().chain(std::iter::once(&stage.total)) {
+                let fields = StatsRow::of_summary(row).fields();
+                out.write_record(std::iter::once(stage.name.clone()).chain(fields.0))?;
+            }
         }
-    }
-    out
-}
-
-/// A `_stats.csv` row from a report's row: the same columns and formatting as [`stats_row`].
-fn summary_row(out: &mut String, e: &EndpointSummary) {
-    let _ = write!(
-        out,
-        "{},{},{},{},{},{},{},{},{},{},{}",
-        field(&e.method),
-        field(&e.name),
-        e.requests,
-        e.failures,
-        ms_precise(e.p50_ms),
-        ms_precise(e.avg_ms),
-        ms_precise(e.min_ms),
-        ms_precise(e.max_ms),
-        decimal(e.avg_content_bytes, 6),
-        decimal(e.rps, 6),
-        decimal(e.failures_per_s, 6),
-    );
-    percentile_fields(out, &e.percentiles_ms);
-    out.push_str(EOL);
+        Ok(())
+    })
 }
 
 /// `_stats_history.csv`: one Aggregated row per interval, whose percentile columns are
@@ -111,138 +58,239 @@ fn summary_row(out: &mut String, e: &EndpointSummary) {
 /// percentiles are those of the current window (Locust's `--csv-full-history`). `N/A` where
 /// there was no request yet.
 pub fn history_csv(history: &[HistoryRow], full: bool) -> String {
-    let mut out = format!("{HISTORY_HEADER}{EOL}");
-    for row in history {
-        let timestamp = row.unix_ms.div_euclid(1000);
-        if full {
-            for e in &row.endpoints {
-                let _ = write!(
-                    out,
-                    "{timestamp},{},{},{},{},{}",
-                    row.users,
-                    field(&e.method),
-                    field(&e.name),
-                    decimal(e.rps, 6),
-                    decimal(e.fps, 6)
-                );
-                percentile_fields(&mut out, &e.percentiles_ms);
-                let _ = write!(
-                    out,
-                    ",{},{},{},{},{},{},{}{EOL}",
-                    e.total_requests,
-                    e.total_failures,
-                    ms_precise(e.total_median_ms),
-                    ms_precise(e.total_avg_ms),
-                    ms_precise(e.total_min_ms),
-                    ms_precise(e.total_max_ms),
-                    decimal(e.total_avg_content_bytes, 6),
-                );
-            }
-        }
-        let _ = write!(
-            out,
-            "{timestamp},{},,Aggregated,{},{}",
-            row.users,
-            decimal(row.rps, 6),
-            decimal(row.fps, 6)
-        );
-        let percentiles = if full {
-            &row.current_percentiles_ms
-        } else {
-            &row.total_percentiles_ms
-        };
-        percentile_fields(&mut out, percentiles);
-        let _ = write!(
-            out,
-            ",{},{},{},{},{},{},{}{EOL}",
-            row.total_requests,
-            row.total_failures,
-            ms_precise(row.total_median_ms),
-            ms_precise(row.total_avg_ms),
-            ms_precise(row.total_min_ms),
-            ms_precise(row.total_max_ms),
-            decimal(row.total_avg_content_bytes, 6),
-        );
-    }
-    out
+    document(HISTORY_HEADER, |out| {
+        history
+            .iter()
+            .try_for_each(|row| history_rows(out, row, full))
+    })
 }
 
 /// Writes `_stats_history.csv` from `rows` as they come, one row in memory at a time, in the
-/// format of [`history_csv`] (each row is formatted by it, so the two cannot drift apart).
+/// format of [`history_csv`].
 pub fn write_history(
-    out: &mut impl std::io::Write,
-    rows: impl Iterator<Item = std::io::Result<HistoryRow>>,
+    out: &mut impl io::Write,
+    rows: impl Iterator<Item = io::Result<HistoryRow>>,
     full: bool,
-) -> std::io::Result<()> {
-    write!(out, "{HISTORY_HEADER}{EOL}")?;
+) -> io::Result<()> {
+    let mut out = locust_writer(out);
+    out.write_record(HISTORY_HEADER.split(','))?;
     for row in rows {
-        let text = history_csv(std::slice::from_ref(&row?), full);
-        let body = text
-            .strip_prefix(HISTORY_HEADER)
-            .and_then(|t| t.strip_prefix(EOL))
-            .unwrap_or(&text);
-        out.write_all(body.as_bytes())?;
+        history_rows(&mut out, &row?, full)?;
     }
-    Ok(())
+    out.flush()
 }
 
-fn percentile_fields(out: &mut String, values: &[f64]) {
-    if values.is_empty() {
-        out.push_str(&",N/A".repeat(PERCENTILES.len()));
-    } else {
-        for value in values {
-            let _ = write!(out, ",{}", ms_precise(*value));
+/// The rows of one history interval: with `full`, one per endpoint, then `Aggregated`.
+fn history_rows<W: io::Write>(
+    out: &mut Writer<W>,
+    row: &HistoryRow,
+    full: bool,
+) -> ::csv::Result<()> {
+    let timestamp = row.unix_ms.div_euclid(1000);
+    if full {
+        for e in &row.endpoints {
+            let fields = Fields::default()
+                .text(timestamp)
+                .text(row.users)
+                .text(&e.method)
+                .text(&e.name)
+                .rate(e.rps)
+                .rate(e.fps)
+                .percentiles(&e.percentiles_ms)
+                .text(e.total_requests)
+                .text(e.total_failures)
+                .ms(e.total_median_ms)
+                .ms(e.total_avg_ms)
+                .ms(e.total_min_ms)
+                .ms(e.total_max_ms)
+                .rate(e.total_avg_content_bytes);
+            out.write_record(fields.0)?;
         }
     }
+    let percentiles = if full {
+        &row.current_percentiles_ms
+    } else {
+        &row.total_percentiles_ms
+    };
+    let fields = Fields::default()
+        .text(timestamp)
+        .text(row.users)
+        .text("")
+        .text("Aggregated")
+        .rate(row.rps)
+        .rate(row.fps)
+        .percentiles(percentiles)
+        .text(row.total_requests)
+        .text(row.total_failures)
+        .ms(row.total_median_ms)
+        .ms(row.total_avg_ms)
+        .ms(row.total_min_ms)
+        .ms(row.total_max_ms)
+        .rate(row.total_avg_content_bytes);
+    out.write_record(fields.0)
 }
 
 /// `_failures.csv`: one row per (method, name, error), with first and last time seen
 /// (Unix seconds).
 pub fn failures_csv(run: &RunStats) -> String {
-    let mut out = format!("{FAILURES_HEADER}{EOL}");
-    for (key, count) in &run.totals.failures {
-        let (first, last) = run.failure_times.get(key).copied().unwrap_or((0, 0));
-        let _ = write!(
-            out,
-            "{},{},{},{count},{},{}{EOL}",
-            field(&key.method),
-            field(&key.name),
-            field(&key.error),
-            first.div_euclid(1000),
-            last.div_euclid(1000),
-        );
-    }
-    out
+    document(FAILURES_HEADER, |out| {
+        for (key, count) in &run.totals.failures {
+            let (first, last) = run.failure_times.get(key).copied().unwrap_or((0, 0));
+            let fields = Fields::default()
+                .text(&key.method)
+                .text(&key.name)
+                .text(&key.error)
+                .text(count)
+                .text(first.div_euclid(1000))
+                .text(last.div_euclid(1000));
+            out.write_record(fields.0)?;
+        }
+        Ok(())
+    })
 }
 
 /// `_exceptions.csv`: errors in lv's own step handling, with the workers they happened on.
 /// lv has no tracebacks: that column holds the message again, as the closest equivalent.
 pub fn exceptions_csv(run: &RunStats) -> String {
-    let mut out = format!("{EXCEPTIONS_HEADER}{EOL}");
-    for (message, count) in &run.totals.exceptions {
-        let nodes = run
-            .exception_nodes
-            .get(message)
-            .map(|n| n.iter().cloned().collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "{count},{},{},{}{EOL}",
-            field(message),
-            field(message),
-            field(&nodes)
-        );
-    }
-    out
+    document(EXCEPTIONS_HEADER, |out| {
+        for (message, count) in &run.totals.exceptions {
+            let nodes = run
+                .exception_nodes
+                .get(message)
+                .map(|n| n.iter().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            out.write_record([&count.to_string(), message, message, &nodes])?;
+        }
+        Ok(())
+    })
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-pub fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
+/// One `_stats.csv` row: an endpoint (or `Aggregated`) over a run or over a stage.
+struct StatsRow<'a> {
+    method: &'a str,
+    name: &'a str,
+    requests: u64,
+    failures: u64,
+    median_ms: f64,
+    avg_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    avg_content_bytes: f64,
+    rps: f64,
+    failures_per_s: f64,
+    /// At each of [`PERCENTILES`]; empty when there was no request.
+    percentiles_ms: Cow<'a, [f64]>,
+}
+
+impl<'a> StatsRow<'a> {
+    /// The row of merged stats over `seconds`.
+    fn of_stats(method: &'a str, name: &'a str, e: &EndpointStats, seconds: f64) -> Self {
+        StatsRow {
+            method,
+            name,
+            requests: e.requests,
+            failures: e.failures,
+            median_ms: e.percentile_ms(50.0),
+            avg_ms: e.avg_ms(),
+            min_ms: e.min_ms(),
+            max_ms: e.max_ms(),
+            avg_content_bytes: e.avg_content_bytes(),
+            rps: per_second(e.requests, seconds),
+            failures_per_s: per_second(e.failures, seconds),
+            percentiles_ms: Cow::Owned(percentiles(e)),
+        }
     }
+
+    /// The row of a report's endpoint (or total).
+    fn of_summary(e: &'a EndpointSummary) -> Self {
+        StatsRow {
+            method: &e.method,
+            name: &e.name,
+            requests: e.requests,
+            failures: e.failures,
+            median_ms: e.p50_ms,
+            avg_ms: e.avg_ms,
+            min_ms: e.min_ms,
+            max_ms: e.max_ms,
+            avg_content_bytes: e.avg_content_bytes,
+            rps: e.rps,
+            failures_per_s: e.failures_per_s,
+            percentiles_ms: Cow::Borrowed(&e.percentiles_ms),
+        }
+    }
+
+    /// The row's fields in `_stats.csv`'s column order.
+    fn fields(&self) -> Fields {
+        Fields::default()
+            .text(self.method)
+            .text(self.name)
+            .text(self.requests)
+            .text(self.failures)
+            .ms(self.median_ms)
+            .ms(self.avg_ms)
+            .ms(self.min_ms)
+            .ms(self.max_ms)
+            .rate(self.avg_content_bytes)
+            .rate(self.rps)
+            .rate(self.failures_per_s)
+            .percentiles(&self.percentiles_ms)
+    }
+}
+
+/// The fields of one row, each formatted as Locust's files have it.
+#[derive(Default)]
+struct Fields(Vec<String>);
+
+impl Fields {
+    /// A field as it displays (a name, a count).
+    fn text(mut self, value: impl ToString) -> Self {
+        self.0.push(value.to_string());
+        self
+    }
+
+    /// Milliseconds, with up to three decimals.
+    fn ms(self, value: f64) -> Self {
+        self.text(ms_precise(value))
+    }
+
+    /// A rate or an average, with up to six decimals.
+    fn rate(self, value: f64) -> Self {
+        self.text(decimal(value, 6))
+    }
+
+    /// One column per percentile, `N/A` in each when `values` is empty (no request yet).
+    fn percentiles(self, values: &[f64]) -> Self {
+        if values.is_empty() {
+            return (0..PERCENTILES.len()).fold(self, |fields, _| fields.text("N/A"));
+        }
+        values.iter().fold(self, |fields, &value| fields.ms(value))
+    }
+}
+
+/// A writer of Locust's dialect, that of Python's `csv` module: CRLF after every row, a
+/// field quoted only when it holds a comma, a quote or a line break (quotes doubled).
+fn locust_writer<W: io::Write>(out: W) -> Writer<W> {
+    WriterBuilder::new()
+        .terminator(Terminator::CRLF)
+        .quote_style(QuoteStyle::Necessary)
+        .flexible(true)
+        .from_writer(out)
+}
+
+/// A whole CSV file in memory: `header`'s columns, then the rows `rows` writes.
+fn document(header: &str, rows: impl FnOnce(&mut Writer<Vec<u8>>) -> ::csv::Result<()>) -> String {
+    let mut out = locust_writer(Vec::new());
+    let written = out
+        .write_record(header.split(','))
+        .and_then(|()| rows(&mut out));
+    if let Err(error) = written {
+        tracing::error!(%error, "cannot write a CSV file in memory");
+    }
+    let bytes = out
+        .into_inner()
+        .unwrap_or_else(|error| error.into_inner().get_ref().clone());
+    String::from_utf8(bytes)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 #[cfg(test)]

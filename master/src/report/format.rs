@@ -1,6 +1,9 @@
 //! Number, duration and time formatting for the console, the CSV, HTML and markdown reports,
 //! and report file names. One home for every formatting helper, so report modules import this
-//! one and never each other. Pure functions; dates are UTC, computed without a date library.
+//! one and never each other. Pure functions; dates are UTC in the proleptic Gregorian calendar.
+
+use jiff::SignedDuration;
+use jiff::civil::{DateTime, datetime};
 
 /// `value` with at most `places` decimals and no trailing zeros (`12`, `2.5`, never `-0`).
 pub fn decimal(value: f64, places: usize) -> String {
@@ -59,30 +62,30 @@ pub fn duration(seconds: f64) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time in milliseconds.
 pub fn utc_timestamp(unix_ms: i64) -> String {
-    let (y, mo, d) = civil_from_days(unix_ms.div_euclid(1000).div_euclid(86_400));
-    format!("{y:04}-{mo:02}-{d:02} {}", utc_clock(unix_ms))
+    utc(unix_ms).strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `YYYYMMDDTHHMMSS` (UTC) for a Unix time in milliseconds: a stamp for file names.
+pub fn utc_compact(unix_ms: i64) -> String {
+    utc(unix_ms).strftime("%Y%m%dT%H%M%S").to_string()
 }
 
 /// `HH:MM:SS UTC`, the time of day of a Unix time in milliseconds.
 pub fn utc_clock(unix_ms: i64) -> String {
-    let day = unix_ms.div_euclid(1000).rem_euclid(86_400);
-    let (h, m, s) = (day / 3600, day / 60 % 60, day % 60);
-    format!("{h:02}:{m:02}:{s:02} UTC")
+    utc(unix_ms).strftime("%H:%M:%S UTC").to_string()
 }
 
-/// Year, month (1..=12) and day (1..=31) of a count of days since 1970-01-01, in the
-/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// The UTC date and time of a Unix time in milliseconds, held to years -9999..=9999. Unix
+/// time gives every day 86,400 seconds, so it is a plain offset from its civil epoch.
+fn utc(unix_ms: i64) -> DateTime {
+    const EPOCH: DateTime = datetime(1970, 1, 1, 0, 0, 0, 0);
+    EPOCH
+        .checked_add(SignedDuration::from_millis(unix_ms))
+        .unwrap_or(if unix_ms < 0 {
+            DateTime::MIN
+        } else {
+            DateTime::MAX
+        })
 }
 
 /// The report file name from a `--html` template: `{u}` becomes the user count, `{r}` the
@@ -150,15 +153,29 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    fn utc_dates_and_clocks() {
+        assert_eq!(utc_timestamp(1_709_164_800_000), "2024-02-29 00:00:00 UTC");
+        assert_eq!(utc_timestamp(4_102_444_800_000), "2100-01-01 00:00:00 UTC");
+        assert_eq!(utc_compact(1_709_164_801_000), "20240229T000001");
+        assert_eq!(
+            utc_timestamp(-62_135_596_800_000),
+            "0001-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            utc_timestamp(253_402_300_799_999),
+            "9999-12-31 23:59:59 UTC"
+        );
         assert_eq!(utc_timestamp(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc_timestamp(951_868_799_999), "2000-02-29 23:59:59 UTC");
         assert_eq!(utc_timestamp(-1), "1969-12-31 23:59:59 UTC");
         assert_eq!(utc_clock(1_700_000_042_999), "22:14:02 UTC");
+        assert_eq!(utc_clock(-1), "23:59:59 UTC");
+    }
+
+    #[test]
+    fn times_past_the_calendar_are_held_at_its_ends() {
+        assert_eq!(utc_timestamp(i64::MAX), "9999-12-31 23:59:59 UTC");
+        assert_eq!(utc_timestamp(i64::MIN), "-9999-01-01 00:00:00 UTC");
     }
 
     #[test]

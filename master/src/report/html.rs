@@ -11,7 +11,7 @@ use markup::{heading, num, table, text, tr};
 
 use crate::aggregate::PERCENTILES;
 use crate::report::format::{decimal, duration, ms, utc_timestamp};
-use crate::report::summary::{EndpointSummary, Summary};
+use crate::report::summary::{EndpointSummary, Summary, WorkerSummary};
 use crate::slo::{Status, Verdict};
 
 const STYLE: &str = ":root{color-scheme:light dark;--bg:#f7f8fa;--panel:#fff;--fg:#1f2937;\
@@ -203,7 +203,7 @@ fn exceptions_section(out: &mut String, s: &Summary) {
 fn workers_section(out: &mut String, s: &Summary) {
     heading(out, "workers", "Workers");
     let rows: Vec<String> = (s.workers.iter())
-        .map(|w| {
+        .map(|WorkerSummary { core: w, .. }| {
             let (id, host, state) = (text(&w.id), text(&w.hostname), text(&w.state));
             tr(
                 "",

@@ -162,21 +162,29 @@ pub struct RunMeta {
     pub version: String,
 }
 
-/// One worker's part.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkerSummary {
+/// What every view of a worker shows: who it is, its state, its users and what it reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerCore {
     /// Worker id.
     pub id: String,
     /// Its host name.
     pub hostname: String,
     /// `active`, `missing` or `lost`.
     pub state: String,
-    /// Users it had at the end (0 when lost).
+    /// Users: in a report, those it had at the end (0 when lost); live, those it runs now.
     pub users: u32,
-    /// Requests it reported.
+    /// Requests it reported this run.
     pub requests: u64,
-    /// Failures it reported.
+    /// Failures among them.
     pub failures: u64,
+}
+
+/// One worker's part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerSummary {
+    /// Who the worker is and what it reported.
+    #[serde(flatten)]
+    pub core: WorkerCore,
     /// When it was declared lost, Unix ms.
     #[serde(default)]
     pub lost_unix_ms: Option<i64>,
@@ -225,10 +233,10 @@ pub fn run_stats_from(summary: &Summary) -> Result<crate::aggregate::RunStats, S
     for stage in &summary.stages {
         run.stages.insert(stage.index, stage_stats_from(stage)?);
     }
-    for worker in &summary.workers {
-        let counts = run.workers.entry(worker.id.clone()).or_default();
-        counts.requests = worker.requests;
-        counts.failures = worker.failures;
+    for WorkerSummary { core, .. } in &summary.workers {
+        let counts = run.workers.entry(core.id.clone()).or_default();
+        counts.requests = core.requests;
+        counts.failures = core.failures;
     }
     Ok(run)
 }

@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, warn};
 
 use crate::run::coordinator::Event;
-use crate::web::auth::constant_time_eq;
+use subtle::ConstantTimeEq;
 
 /// How long a new stream may take to send its Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,7 +77,7 @@ pub fn check_hello(hello: &pb::Hello, token: &str) -> Result<(), Status> {
             lv_common::VERSION
         )));
     }
-    if !constant_time_eq(hello.token.as_bytes(), token.as_bytes()) {
+    if !bool::from(hello.token.as_bytes().ct_eq(token.as_bytes())) {
         return Err(Status::permission_denied(if hello.token.is_empty() {
             "this master requires a token (--token or LV_TOKEN)"
         } else {

@@ -8,7 +8,7 @@ use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
 use crate::aggregate::ratio;
-use crate::live::snapshot::{CurrentRow, RunState, Snapshot};
+use crate::live::snapshot::{CurrentRow, RunState, Snapshot, WorkerLive};
 use crate::report::summary::EndpointSummary;
 
 /// Index of a percentile in [`crate::aggregate::PERCENTILES`].
@@ -62,26 +62,53 @@ fn worker_state(state: &str, run: RunState) -> &'static str {
 pub fn request_stats(snapshot: &Snapshot) -> Value {
     let live = &snapshot.live;
     let report = &snapshot.report;
-    let current: BTreeMap<(&str, &str), &CurrentRow> = live
+    let aggregated = live.current.last().filter(|c| c.name == "Aggregated");
+    let total_rps = aggregated.map_or(0.0, |c| c.rps);
+    let total_fail_per_sec = aggregated.map_or(0.0, |c| c.fail_per_s);
+    json!({
+        "stats": stats_rows(snapshot, aggregated),
+        "errors": error_rows(snapshot),
+        "total_rps": total_rps,
+        "total_fail_per_sec": total_fail_per_sec,
+        "fail_ratio": live.fail_ratio,
+        "current_response_time_percentiles": {
+            "response_time_percentile_0.5": aggregated.and_then(|c| c.p50_ms),
+            "response_time_percentile_0.95": aggregated.and_then(|c| c.p95_ms),
+        },
+        "total_avg_response_time": report.total.avg_ms,
+        "workers": worker_rows(snapshot),
+        "worker_count": live.worker_count,
+        "state": live.state.label(),
+        "user_count": live.users,
+        "run_id": live.run_id,
+    })
+}
+
+/// A row per endpoint with its current window, then the total with `aggregated`'s.
+fn stats_rows(snapshot: &Snapshot, aggregated: Option<&CurrentRow>) -> Vec<Value> {
+    let current: BTreeMap<(&str, &str), &CurrentRow> = snapshot
+        .live
         .current
         .iter()
         .map(|c| ((c.method.as_str(), c.name.as_str()), c))
         .collect();
-    let mut stats: Vec<Value> = report
+    let report = &snapshot.report;
+    let mut rows: Vec<Value> = report
         .endpoints
         .iter()
         .map(|row| {
-            stats_row(
-                row,
-                current
-                    .get(&(row.method.as_str(), row.name.as_str()))
-                    .copied(),
-            )
+            let window = current.get(&(row.method.as_str(), row.name.as_str()));
+            stats_row(row, window.copied())
         })
         .collect();
-    let aggregated = live.current.last().filter(|c| c.name == "Aggregated");
-    stats.push(stats_row(&report.total, aggregated));
-    let errors: Vec<Value> = report
+    rows.push(stats_row(&report.total, aggregated));
+    rows
+}
+
+/// A row per (method, name, error) with its occurrences.
+fn error_rows(snapshot: &Snapshot) -> Vec<Value> {
+    snapshot
+        .report
         .failures
         .iter()
         .map(|f| {
@@ -94,11 +121,15 @@ pub fn request_stats(snapshot: &Snapshot) -> Value {
                 "occurrences": f.count,
             })
         })
-        .collect();
-    let workers: Vec<Value> = live
-        .workers
+        .collect()
+}
+
+/// A row per worker, in Locust's words for its state; lv measures no CPU or memory.
+fn worker_rows(snapshot: &Snapshot) -> Vec<Value> {
+    let live = &snapshot.live;
+    live.workers
         .iter()
-        .map(|w| {
+        .map(|WorkerLive { core: w, .. }| {
             json!({
                 "id": w.id,
                 "state": worker_state(&w.state, live.state),
@@ -107,26 +138,7 @@ pub fn request_stats(snapshot: &Snapshot) -> Value {
                 "memory_usage": 0,
             })
         })
-        .collect();
-    let total_rps = aggregated.map_or(0.0, |c| c.rps);
-    let total_fail_per_sec = aggregated.map_or(0.0, |c| c.fail_per_s);
-    json!({
-        "stats": stats,
-        "errors": errors,
-        "total_rps": total_rps,
-        "total_fail_per_sec": total_fail_per_sec,
-        "fail_ratio": live.fail_ratio,
-        "current_response_time_percentiles": {
-            "response_time_percentile_0.5": aggregated.and_then(|c| c.p50_ms),
-            "response_time_percentile_0.95": aggregated.and_then(|c| c.p95_ms),
-        },
-        "total_avg_response_time": report.total.avg_ms,
-        "workers": workers,
-        "worker_count": live.worker_count,
-        "state": live.state.label(),
-        "user_count": live.users,
-        "run_id": live.run_id,
-    })
+        .collect()
 }
 
 /// `GET /exceptions`.

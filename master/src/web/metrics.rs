@@ -12,7 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::aggregate::PERCENTILES;
-use crate::live::snapshot::Snapshot;
+use crate::live::snapshot::{Live, Snapshot};
+use crate::report::summary::Summary;
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -33,10 +34,21 @@ fn endpoint_labels(method: &str, name: &str) -> Labels {
 /// The metrics text of `snapshot`.
 pub fn render(snapshot: &Snapshot) -> String {
     let mut registry = Registry::default();
+    request_metrics(&mut registry, &snapshot.report);
+    run_metrics(&mut registry, &snapshot.live);
+    let mut out = String::new();
+    if encode(&mut out, &registry).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Requests, failures and response-time quantiles per endpoint (at most
+/// [`lv_common::stats::MAX_ENDPOINTS`]) and for the Aggregated total.
+fn request_metrics(registry: &mut Registry, report: &Summary) {
     let requests = Family::<Labels, Counter>::default();
     let failures = Family::<Labels, Counter>::default();
     let times = Family::<Labels, FloatGauge>::default();
-    let report = &snapshot.report;
     let rows = report
         .endpoints
         .iter()
@@ -67,7 +79,10 @@ pub fn render(snapshot: &Snapshot) -> String {
         "Response-time quantiles of the run from the merged histograms",
         times,
     );
-    let live = &snapshot.live;
+}
+
+/// Users running and targeted, workers by state and the run's state.
+fn run_metrics(registry: &mut Registry, live: &Live) {
     let users = Gauge::<i64>::default();
     users.set(i64::from(live.users));
     registry.register("lv_users", "Users running now", users);
@@ -76,7 +91,11 @@ pub fn render(snapshot: &Snapshot) -> String {
     registry.register("lv_users_target", "Target users", target);
     let workers = Family::<Labels, Gauge<i64>>::default();
     for state in ["active", "missing", "lost"] {
-        let count = live.workers.iter().filter(|w| w.state == state).count();
+        let count = live
+            .workers
+            .iter()
+            .filter(|w| w.core.state == state)
+            .count();
         workers
             .get_or_create(&vec![("state".to_owned(), state.to_owned())])
             .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -89,11 +108,6 @@ pub fn render(snapshot: &Snapshot) -> String {
         "0 ready, 1 spawning, 2 running, 3 stopping, 4 stopped",
         state,
     );
-    let mut out = String::new();
-    if encode(&mut out, &registry).is_err() {
-        out.clear();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -187,14 +187,16 @@ impl Sim {
 
 /// Writes `fleet` in `configs/fleet.toml` format, atomically (a temporary file, then a rename).
 pub fn write_fleet_file(path: &Path, fleet: &FleetMap) -> Result<(), SimError> {
-    let text = format!(
-        "# Written by lv-fleet-sim: the fleet map with the ports it bound.\n\n{}",
-        fleet.to_toml_string()
-    );
-    write_atomically(path, text.as_bytes()).map_err(|source| SimError::WriteFleet {
+    let failed = |source| SimError::WriteFleet {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let map = fleet
+        .to_toml_string()
+        .map_err(|err| failed(std::io::Error::other(err)))?;
+    let text =
+        format!("# Written by lv-fleet-sim: the fleet map with the ports it bound.\n\n{map}");
+    write_atomically(path, text.as_bytes()).map_err(failed)
 }
 
 /// What `--ready-file` holds, in this order: the address every server binds, the admin

@@ -84,3 +84,39 @@ fn run_states_use_locusts_words_and_gauge_values() {
     assert!(RunState::Spawning.is_active() && RunState::Running.is_active());
     assert!(!RunState::Stopping.is_active() && !RunState::Stopped.is_active());
 }
+
+/// A worker in the report and in the live view: the shared fields first, in the same order
+/// and under the same keys as each view's own fields, and read back the same.
+#[test]
+fn worker_views_keep_their_json_keys() {
+    let core = WorkerCore {
+        id: "w1".into(),
+        hostname: "h".into(),
+        state: "lost".into(),
+        users: 0,
+        requests: 7,
+        failures: 1,
+    };
+    let summary = crate::report::summary::WorkerSummary {
+        core: core.clone(),
+        lost_unix_ms: Some(5_000),
+        unreported_s: Some(1.5),
+    };
+    let text = serde_json::to_string(&summary).expect("report worker");
+    assert_eq!(
+        text,
+        r#"{"id":"w1","hostname":"h","state":"lost","users":0,"requests":7,"failures":1,"lost_unix_ms":5000,"unreported_s":1.5}"#
+    );
+    let back: crate::report::summary::WorkerSummary =
+        serde_json::from_str(&text).expect("read back");
+    assert_eq!(back.core, core);
+    let live = WorkerLive {
+        core,
+        heartbeat_age_s: 0.5,
+        report_lag_s: None,
+    };
+    assert_eq!(
+        serde_json::to_string(&live).expect("live worker"),
+        r#"{"id":"w1","hostname":"h","state":"lost","users":0,"requests":7,"failures":1,"heartbeat_age_s":0.5,"report_lag_s":null}"#
+    );
+}

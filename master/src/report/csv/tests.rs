@@ -355,3 +355,42 @@ fn every_stage_gets_its_rows() {
     let file = std::fs::read_to_string(dir.path().join("run_stages.csv")).expect("read");
     assert_eq!(file, csv);
 }
+
+/// Fields are quoted as Python's `csv` module (and so Locust) quotes them: only those holding
+/// a comma, a quote or a line break, quotes doubled; every row ends in CRLF.
+#[test]
+fn fields_are_quoted_only_when_they_must_be() {
+    let mut stats = StatsSet::default();
+    for name in ["a,b", "q\"x", "n\nl", "c\rr", " sp ", "", "#'t\tab'"] {
+        stats.record_request("GET", name, None, 1_000, 0, Some("e, \"f\""));
+    }
+    let mut run = RunStats::default();
+    run.merge_report(
+        "w",
+        &Report {
+            run_id: "r".into(),
+            seq: 1,
+            start_unix_ms: 0,
+            end_unix_ms: 0,
+            users_running: 1,
+            stats,
+            last: false,
+            cut_off: 0,
+            dropped_reports: 0,
+            open: None,
+            stage: 0,
+        },
+    );
+    let rows = failures_csv(&run);
+    let expected = [
+        "Method,Name,Error,Occurrences,First Seen,Last Seen",
+        "GET,,\"e, \"\"f\"\"\",1,0,0",
+        "GET, sp ,\"e, \"\"f\"\"\",1,0,0",
+        "GET,#'t\tab',\"e, \"\"f\"\"\",1,0,0",
+        "GET,\"a,b\",\"e, \"\"f\"\"\",1,0,0",
+        "GET,\"c\rr\",\"e, \"\"f\"\"\",1,0,0",
+        "GET,\"n\nl\",\"e, \"\"f\"\"\",1,0,0",
+        "GET,\"q\"\"x\",\"e, \"\"f\"\"\",1,0,0",
+    ];
+    assert_eq!(rows, format!("{}\r\n", expected.join("\r\n")));
+}

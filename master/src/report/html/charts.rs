@@ -157,7 +157,7 @@ fn sized_chart(
     xs: &[f64],
     ends: Option<(i64, i64)>,
     series: &[Series],
-    (width, height): Size,
+    size: Size,
 ) {
     let id = id.map_or_else(String::new, |id| format!(" id=\"{}\"", escape(id)));
     let _ = writeln!(out, "<div class=\"card\"{id}><h3>{}</h3>", escape(title));
@@ -165,41 +165,96 @@ fn sized_chart(
         out.push_str("<p class=\"empty\">no data</p></div>\n");
         return;
     }
-    let clean = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
-    let x_max = xs.iter().copied().map(clean).fold(0.0, f64::max);
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.2.iter().flatten().copied().map(clean))
-        .fold(0.0, f64::max);
-    let x_span = if x_max > 0.0 { x_max } else { 1.0 };
-    let y_span = if y_max > 0.0 { y_max } else { 1.0 };
-    let (plot_w, plot_h) = (width - LEFT - RIGHT, height - TOP - BOTTOM);
-    let px = |x: f64| LEFT + clean(x) / x_span * plot_w;
-    let py = |y: f64| TOP + (1.0 - clean(y) / y_span) * plot_h;
+    let plot = Plot::new(xs, series, size);
     let _ = writeln!(
         out,
         "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
          role=\"img\" aria-label=\"{}\">",
-        escape(title)
+        escape(title),
+        width = plot.width,
+        height = plot.height,
     );
+    grid(out, &plot);
+    axes(out, &plot, ends);
+    for (i, line) in series.iter().enumerate() {
+        series_lines(out, &plot, xs, line);
+        legend(out, i, line);
+    }
+    out.push_str("</svg></div>\n");
+}
+
+/// Where values land in a chart's viewBox: x from 0 to the largest x, y from 0 to the
+/// largest value (each axis spanning 1 when its largest is 0).
+struct Plot {
+    width: f64,
+    height: f64,
+    x_max: f64,
+    y_max: f64,
+    x_span: f64,
+    y_span: f64,
+}
+
+impl Plot {
+    fn new(xs: &[f64], series: &[Series], (width, height): Size) -> Plot {
+        let x_max = xs.iter().copied().map(clean).fold(0.0, f64::max);
+        let y_max = series
+            .iter()
+            .flat_map(|s| s.2.iter().flatten().copied().map(clean))
+            .fold(0.0, f64::max);
+        Plot {
+            width,
+            height,
+            x_max,
+            y_max,
+            x_span: if x_max > 0.0 { x_max } else { 1.0 },
+            y_span: if y_max > 0.0 { y_max } else { 1.0 },
+        }
+    }
+
+    /// The y of the x axis.
+    fn bottom(&self) -> f64 {
+        TOP + (self.height - TOP - BOTTOM)
+    }
+
+    fn px(&self, x: f64) -> f64 {
+        LEFT + clean(x) / self.x_span * (self.width - LEFT - RIGHT)
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        TOP + (1.0 - clean(y) / self.y_span) * (self.height - TOP - BOTTOM)
+    }
+}
+
+/// A value as plotted: negative and non-finite values at 0.
+fn clean(v: f64) -> f64 {
+    if v.is_finite() { v.max(0.0) } else { 0.0 }
+}
+
+/// Horizontal grid lines at 0, half and all of the y span, labelled with their values.
+fn grid(out: &mut String, plot: &Plot) {
     for fraction in [0.0, 0.5, 1.0] {
-        let y = py(y_span * fraction);
+        let y = plot.py(plot.y_span * fraction);
         let _ = writeln!(
             out,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" class=\"grid\" stroke=\"#e5e7eb\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            width - RIGHT,
+            plot.width - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            decimal(y_max * fraction, 2)
+            decimal(plot.y_max * fraction, 2)
         );
     }
-    let bottom = TOP + plot_h;
+}
+
+/// The two axes, and the x axis's labels at its start, middle and end: seconds, with the
+/// UTC clock at both ends when `ends` is given.
+fn axes(out: &mut String, plot: &Plot, ends: Option<(i64, i64)>) {
+    let bottom = plot.bottom();
     let _ = writeln!(
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>\
          <line class=\"axis\" x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{:.1}\" y2=\"{bottom}\" stroke=\"#9ca3af\"/>",
-        width - RIGHT
+        plot.width - RIGHT
     );
     let ticks = [
         (0.0, "start", ends.map(|e| e.0)),
@@ -207,8 +262,8 @@ fn sized_chart(
         (1.0, "end", ends.map(|e| e.1)),
     ];
     for (fraction, anchor, clock) in ticks {
-        let x = px(x_span * fraction);
-        let mut label = format!("{} s", decimal((x_max * fraction).round(), 2));
+        let x = plot.px(plot.x_span * fraction);
+        let mut label = format!("{} s", decimal((plot.x_max * fraction).round(), 2));
         if let Some(ms) = clock {
             let _ = write!(label, " ({})", utc_clock(ms));
         }
@@ -218,38 +273,42 @@ fn sized_chart(
             bottom + 16.0
         );
     }
-    for (i, Series(label, color, values)) in series.iter().enumerate() {
-        // One polyline per run of values without a gap; a lone value is a dot.
-        let points = xs
-            .iter()
-            .zip(values)
-            .map(|(&x, y)| y.map(|y| (px(x), py(y))));
-        for run in runs(points) {
-            let text: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = writeln!(
-                out,
-                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-                color,
-                text.join(" ")
-            );
-            if let [(x, y)] = run.as_slice() {
-                let _ = writeln!(
-                    out,
-                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{color}\"/>"
-                );
-            }
-        }
-        let lx = LEFT + 8.0 + 140.0 * i as f64;
+}
+
+/// One series: a polyline per run of values without a gap, a dot for a lone value.
+fn series_lines(out: &mut String, plot: &Plot, xs: &[f64], Series(_, color, values): &Series) {
+    let points = xs
+        .iter()
+        .zip(values)
+        .map(|(&x, y)| y.map(|y| (plot.px(x), plot.py(y))));
+    for run in runs(points) {
+        let text: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
         let _ = writeln!(
             out,
-            "<rect x=\"{lx:.1}\" y=\"10\" width=\"14\" height=\"4\" fill=\"{}\"/>\
-             <text x=\"{:.1}\" y=\"16\">{}</text>",
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
             color,
-            lx + 18.0,
-            escape(label)
+            text.join(" ")
         );
+        if let [(x, y)] = run.as_slice() {
+            let _ = writeln!(
+                out,
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{color}\"/>"
+            );
+        }
     }
-    out.push_str("</svg></div>\n");
+}
+
+/// The legend entry of the `index`th series: a swatch of its colour and its label.
+fn legend(out: &mut String, index: usize, Series(label, color, _): &Series) {
+    let lx = LEFT + 8.0 + 140.0 * index as f64;
+    let _ = writeln!(
+        out,
+        "<rect x=\"{lx:.1}\" y=\"10\" width=\"14\" height=\"4\" fill=\"{}\"/>\
+         <text x=\"{:.1}\" y=\"16\">{}</text>",
+        color,
+        lx + 18.0,
+        escape(label)
+    );
 }
 
 /// The runs of consecutive `Some` points, gaps dropped.

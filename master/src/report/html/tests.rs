@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::aggregate::HistoryRow;
-use crate::report::summary::{RunMeta, WorkerSummary, stats_rows};
+use crate::report::summary::{RunMeta, WorkerCore, WorkerSummary, stats_rows};
 use lv_common::kind::SloKind;
 use lv_common::stats::StatsSet;
 
@@ -56,14 +56,16 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         started_unix_ms: START_MS,
         ended_unix_ms: START_MS + 10_000,
         workers: vec![WorkerSummary {
+            core: WorkerCore {
+                id: "worker-1".into(),
+                hostname: "box-a".into(),
+                state: "active".into(),
+                users: 5,
+                requests: 101,
+                failures: 4,
+            },
             lost_unix_ms: None,
             unreported_s: None,
-            id: "worker-1".into(),
-            hostname: "box-a".into(),
-            state: "active".into(),
-            users: 5,
-            requests: 101,
-            failures: 4,
         }],
         total,
         endpoints,

@@ -230,16 +230,16 @@ impl WorkerTable {
         now: Instant,
     ) -> usize {
         for worker in workers {
-            let seq = seqs.get(&worker.id).copied().unwrap_or(0);
-            let mut entry = WorkerEntry::restored(&worker.id, &worker.hostname, seq, now);
-            if worker.state == "lost" {
+            let seq = seqs.get(&worker.core.id).copied().unwrap_or(0);
+            let mut entry = WorkerEntry::restored(&worker.core.id, &worker.core.hostname, seq, now);
+            if worker.core.state == "lost" {
                 entry.state = WorkerState::Lost { at: now };
                 entry.lost_unix_ms = worker.lost_unix_ms;
                 entry.in_run = false;
             } else {
-                self.awaited.insert(worker.id.clone());
+                self.awaited.insert(worker.core.id.clone());
             }
-            self.entries.insert(worker.id.clone(), entry);
+            self.entries.insert(worker.core.id.clone(), entry);
         }
         self.awaited.len()
     }

@@ -33,12 +33,14 @@ fn request_stats_has_every_locust_field() {
         .live
         .workers
         .push(crate::live::snapshot::WorkerLive {
-            id: "w1".into(),
-            hostname: "h".into(),
-            state: "active".into(),
-            users: 2,
-            requests: 24,
-            failures: 2,
+            core: crate::report::summary::WorkerCore {
+                id: "w1".into(),
+                hostname: "h".into(),
+                state: "active".into(),
+                users: 2,
+                requests: 24,
+                failures: 2,
+            },
             heartbeat_age_s: 0.5,
             report_lag_s: Some(1.0),
         });
