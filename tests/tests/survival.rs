@@ -209,14 +209,29 @@ async fn stop_demo_group_with(signal: &str) {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     kill(signal, -group).await;
-    let code = tokio::time::timeout(Duration::from_secs(40), async {
+    let ended = tokio::time::timeout(Duration::from_secs(40), async {
         read_rest(&mut lines, &mut stdout).await;
         child.wait().await
     })
-    .await
-    .expect("the script stopped in time")
-    .expect("script status")
-    .code();
+    .await;
+    let Ok(status) = ended else {
+        // Say what was still running, and what the script and lv-master had written.
+        let ps = Command::new("ps")
+            .args(["-o", "pid,stat,etime,args", "-g", &group.to_string()])
+            .output()
+            .await
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let log = std::fs::read_to_string(only_file(logs.path(), "log")).unwrap_or_default();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &(-group).to_string()])
+            .status()
+            .await;
+        panic!(
+            "the script did not stop within 40 s of SIG{signal}\nstill running:\n{ps}\nstdout:\n{stdout}\nlog:\n{log}"
+        );
+    };
+    let code = status.expect("script status").code();
     let log = std::fs::read_to_string(only_file(logs.path(), "log")).expect("log");
     assert!(
         log.contains("[master] Result: "),

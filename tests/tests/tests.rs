@@ -16,6 +16,7 @@ mod ready;
 mod rejection;
 mod reports;
 mod scale;
+mod scripts;
 mod stage_reports;
 mod stages;
 mod suite;
