@@ -66,12 +66,13 @@ pub struct OpenSignals {
     pub kill: CancellationToken,
 }
 
+// long fn: the pacing loop, kept whole: as a cursor type its lag p99 at 50,000/s went from 0.03 to 0.7 ms
 /// Fires the arrivals of the stripes `stripes` holds until the schedule ends or `stop`,
 /// running `body` for each; returns when every iteration it started has ended (or `kill`).
 /// `body` resolves to true when the iteration succeeded.
 pub async fn run_arrivals<B, F>(
     spec: OpenSpec,
-    stripes: watch::Receiver<Stripe>,
+    mut stripes: watch::Receiver<Stripe>,
     recorder: Recorder,
     body: B,
     signals: OpenSignals,
@@ -83,16 +84,33 @@ pub async fn run_arrivals<B, F>(
         .max_in_flight
         .map(|n| Arc::new(Semaphore::new(n as usize)));
     let mut tasks = JoinSet::new();
+    let mut watching = true;
+    let stripe = *stripes.borrow_and_update();
+    let mut current = StripeArrivals::new(&spec.schedule, spec.arrivals, spec.seed, stripe);
+    // Arrivals from `limit` on belong to `next_stripe`.
+    let (mut limit, mut next_stripe) = (u64::MAX, None);
     // An executor started late (a worker that reconnected mid-run) does not fire a burst
     // of long-past arrivals: they were fired before, or missed while it was away.
     let started = Instant::now();
-    let mut cursor = Cursor::new(&spec, stripes, started);
+    let mut pending = current.find(|&(_, at)| later(spec.start, at + CATCH_UP) >= started);
     // Arrivals fired in a row without waiting (the executor is behind its schedule).
     let mut behind = 0u32;
     loop {
-        cursor.follow_stripes();
-        let Some((k, offset)) = cursor.peek() else {
-            break;
+        if watching && matches!(stripes.has_changed(), Ok(true)) {
+            let stripe = *stripes.borrow_and_update();
+            (limit, next_stripe) = (stripe.from, Some(stripe));
+        }
+        let (k, offset) = match pending {
+            Some(arrival) if arrival.0 < limit => arrival,
+            _ => match next_stripe.take() {
+                Some(stripe) => {
+                    current = StripeArrivals::new(&spec.schedule, spec.arrivals, spec.seed, stripe);
+                    limit = u64::MAX;
+                    pending = current.next();
+                    continue;
+                }
+                None => break,
+            },
         };
         // The stages come over the wire: an offset no schedule has is clamped, not a panic.
         let intended = later(spec.start, offset);
@@ -100,7 +118,14 @@ pub async fn run_arrivals<B, F>(
             tokio::select! {
                 biased;
                 () = signals.stop.cancelled() => break,
-                () = cursor.stripe_changed() => continue,
+                changed = stripes.changed(), if watching => {
+                    watching = changed.is_ok();
+                    if watching {
+                        let stripe = *stripes.borrow_and_update();
+                        (limit, next_stripe) = (stripe.from, Some(stripe));
+                    }
+                    continue;
+                }
                 () = spec.pacer.sleep_until(intended) => {}
             }
             behind = 0;
@@ -122,104 +147,14 @@ pub async fn run_arrivals<B, F>(
             &recorder,
             &mut tasks,
         );
-        cursor.advance();
+        pending = current.next();
         while tasks.try_join_next().is_some() {}
     }
-    finish(tasks, &signals.kill).await;
-}
-
-/// Waits for the iterations in flight to end, or drops them at `kill`.
-async fn finish(mut tasks: JoinSet<()>, kill: &CancellationToken) {
     tokio::select! {
         () = async { while tasks.join_next().await.is_some() {} } => {}
-        () = kill.cancelled() => tasks.abort_all(),
+        () = signals.kill.cancelled() => tasks.abort_all(),
     }
     while tasks.join_next().await.is_some() {}
-}
-
-/// The arrivals this worker fires, in order: those of its stripe, switching to a new
-/// stripe from the arrival index the master gives with it.
-struct Cursor<'a> {
-    spec: &'a OpenSpec,
-    /// Where the master's new stripes come from.
-    stripes: watch::Receiver<Stripe>,
-    /// False once the stripes' sender is gone: the last stripe stays.
-    watching: bool,
-    current: StripeArrivals<'a>,
-    /// Arrivals from `limit` on belong to `next_stripe`.
-    limit: u64,
-    next_stripe: Option<Stripe>,
-    /// The next arrival: its index and its offset from the run's start.
-    pending: Option<(u64, Duration)>,
-}
-
-impl<'a> Cursor<'a> {
-    /// Starts at the first arrival of the current stripe not long past at `started`.
-    fn new(
-        spec: &'a OpenSpec,
-        mut stripes: watch::Receiver<Stripe>,
-        started: Instant,
-    ) -> Cursor<'a> {
-        let stripe = *stripes.borrow_and_update();
-        let mut current = StripeArrivals::new(&spec.schedule, spec.arrivals, spec.seed, stripe);
-        let pending = current.find(|&(_, at)| later(spec.start, at + CATCH_UP) >= started);
-        Cursor {
-            spec,
-            stripes,
-            watching: true,
-            current,
-            limit: u64::MAX,
-            next_stripe: None,
-            pending,
-        }
-    }
-
-    /// Takes a new stripe that has come, if one has.
-    fn follow_stripes(&mut self) {
-        if self.watching && matches!(self.stripes.has_changed(), Ok(true)) {
-            let stripe = *self.stripes.borrow_and_update();
-            self.restripe(stripe);
-        }
-    }
-
-    /// Resolves when a new stripe comes, and takes it; never once the sender is gone.
-    async fn stripe_changed(&mut self) {
-        if !self.watching {
-            return std::future::pending().await;
-        }
-        self.watching = self.stripes.changed().await.is_ok();
-        if self.watching {
-            let stripe = *self.stripes.borrow_and_update();
-            self.restripe(stripe);
-        }
-    }
-
-    /// The master moved this worker to `stripe`, from its `from` arrival on.
-    fn restripe(&mut self, stripe: Stripe) {
-        (self.limit, self.next_stripe) = (stripe.from, Some(stripe));
-    }
-
-    /// The next arrival to fire; `None` when the schedule has no more.
-    fn peek(&mut self) -> Option<(u64, Duration)> {
-        loop {
-            match self.pending {
-                Some(arrival) if arrival.0 < self.limit => return Some(arrival),
-                _ => {
-                    let stripe = self.next_stripe.take()?;
-                    let spec = self.spec;
-                    self.current =
-                        StripeArrivals::new(&spec.schedule, spec.arrivals, spec.seed, stripe);
-                    self.limit = u64::MAX;
-                    self.pending = self.current.next();
-                }
-            }
-        }
-    }
-
-    /// The arrival `peek` gave was fired.
-    fn advance(&mut self) {
-        self.pending = self.current.next();
-    }
 }
 
 /// Runs an open-model run of `plan`: each arrival of the stripes is one iteration
