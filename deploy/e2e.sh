@@ -116,7 +116,8 @@ build_image() {
     cp "$root"/target/release/{lv-master,lv-worker,lv-fleet-sim} "$work/ctx/bin/"
     cp -r "$root/configs" "$work/ctx/configs"
     step "building $image on $base (deploy/docker/Dockerfile.prebuilt)"
-    "$engine" build --quiet "${runtime_args[@]}" "${ulimits[@]}" --build-arg "BASE_IMAGE=$base" \
+    # Its one RUN step adds a user: no network (an engine without network plugins works too).
+    "$engine" build --quiet --network none "${runtime_args[@]}" "${ulimits[@]}" --build-arg "BASE_IMAGE=$base" \
         -f "$root/deploy/docker/Dockerfile.prebuilt" -t "$image" "$work/ctx" >/dev/null
     local user
     user=$("$engine" image inspect --format '{{.Config.User}}' "$image")
