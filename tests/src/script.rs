@@ -20,7 +20,11 @@ pub fn script(args: &[&str], reports: &Path, logs: &Path) -> Command {
     let profile = bin_dir.file_name().expect("profile dir").to_owned();
     let target_dir = bin_dir.parent().expect("target dir").to_owned();
     let root = workspace_root();
-    let mut command = Command::new("bash");
+    // As from a user's shell: signals a parent ignored (`nohup` ignores SIGHUP, a background
+    // job of a non-interactive shell SIGINT) are handled by default again, so the script's
+    // traps work as they do for a user.
+    let mut command = Command::new("env");
+    command.args(["--default-signal=HUP,INT,TERM", "bash"]);
     for (name, _) in std::env::vars() {
         if name.starts_with("LV_") || name == "HOST" {
             command.env_remove(name);

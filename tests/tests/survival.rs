@@ -217,10 +217,14 @@ async fn stop_demo_group_with(signal: &str) {
     let Ok(status) = ended else {
         // Say what was still running, and what the script and lv-master had written.
         let ps = Command::new("ps")
-            .args(["-o", "pid,stat,etime,args", "-g", &group.to_string()])
+            .args(["-eo", "pid,pgid,ppid,stat,etime,args"])
             .output()
             .await
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .map(|o| {
+                let all = String::from_utf8_lossy(&o.stdout).into_owned();
+                let ours = |l: &&str| l.contains("lv-") || l.contains("run_tests.sh");
+                all.lines().filter(ours).collect::<Vec<_>>().join("\n")
+            })
             .unwrap_or_default();
         let log = std::fs::read_to_string(only_file(logs.path(), "log")).unwrap_or_default();
         let _ = Command::new("kill")
