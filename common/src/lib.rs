@@ -7,6 +7,7 @@
 //! - [`plan`]: the resolved plan a master ships to its workers (the master loads and
 //!   resolves scenario files into it).
 //! - [`template`]: request templates, compiled once at load.
+//! - [`data`]: test data (`[[data]]`): compact tables, draw modes, chunks and grants.
 //! - [`wait`]: wait rules between tasks.
 //! - [`stats`]: per-endpoint HdrHistogram stats and their exact merge.
 //! - [`kind`]: SLO kinds of endpoints.
@@ -24,6 +25,7 @@
 pub mod pb;
 
 pub mod bounds;
+pub mod data;
 pub mod duration;
 pub mod fleet;
 pub mod kind;

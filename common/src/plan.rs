@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataUse;
 use crate::kind::SloKind;
 use crate::template::{JsonTemplate, Template};
 use crate::wait::WaitRule;
@@ -36,6 +37,9 @@ pub struct ClassPlan {
     /// Each user keeps a cookie jar (on unless the class says `cookies = false`).
     #[serde(default = "yes")]
     pub cookies: bool,
+    /// Test data its users draw a row of when they start, kept for their whole life.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataUse>,
 }
 
 /// A task, ready to run.

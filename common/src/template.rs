@@ -210,7 +210,15 @@ fn random_uuid(rng: &mut impl Rng) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
+/// A variable name, or a test-data field (`accounts.email`).
 fn is_identifier(text: &str) -> bool {
+    match text.split_once('.') {
+        Some((source, field)) => is_name(source) && is_name(field),
+        None => is_name(text),
+    }
+}
+
+fn is_name(text: &str) -> bool {
     let mut chars = text.chars();
     chars
         .next()

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::data::{DataChunk, DataGrant, DataTable};
 use crate::kind::SloKind;
 use crate::load::OpenStats;
 use crate::pb;
@@ -44,6 +45,11 @@ pub struct Assignment {
     pub open: Option<OpenLoad>,
     /// The run's stage windows, when it has stages (either model).
     pub stages: Option<StageClock>,
+    /// The test data this worker may draw, per source the plan uses.
+    pub data: Vec<DataGrant>,
+    /// The tables of that data, which came before in chunks (filled in by the worker,
+    /// never sent).
+    pub tables: Vec<Arc<DataTable>>,
 }
 
 impl Assignment {
@@ -65,6 +71,7 @@ impl From<&Assignment> for pb::Assignment {
             report_interval_ms: u32::try_from(a.report_interval.as_millis()).unwrap_or(u32::MAX),
             open: a.open.as_ref().map(pb::OpenLoad::from),
             stages: a.stages.as_ref().map(pb::StageClock::from),
+            data: a.data.iter().map(pb::DataGrant::from).collect(),
         }
     }
 }
@@ -94,6 +101,11 @@ impl TryFrom<pb::Assignment> for Assignment {
         }
         let open = a.open.map(OpenLoad::try_from).transpose()?;
         let stages = a.stages.map(StageClock::try_from).transpose()?;
+        let data = a
+            .data
+            .into_iter()
+            .map(DataGrant::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Assignment {
             run_id: a.run_id,
             generation: a.generation,
@@ -104,8 +116,73 @@ impl TryFrom<pb::Assignment> for Assignment {
             report_interval: Duration::from_millis(u64::from(a.report_interval_ms)),
             open,
             stages,
+            data,
+            tables: Vec::new(),
         })
     }
+}
+
+impl From<&DataGrant> for pb::DataGrant {
+    fn from(g: &DataGrant) -> Self {
+        pb::DataGrant {
+            source: g.source.clone(),
+            rows: g
+                .rows
+                .iter()
+                .map(|r| pb::RowRange {
+                    start: r.start,
+                    end: r.end,
+                })
+                .collect(),
+            cycle_start: g.cycle_start,
+        }
+    }
+}
+
+impl TryFrom<pb::DataGrant> for DataGrant {
+    type Error = WireError;
+
+    fn try_from(g: pb::DataGrant) -> Result<Self, WireError> {
+        if let Some(bad) = g.rows.iter().find(|r| r.start > r.end) {
+            return Err(wire_err(
+                "DataGrant",
+                format!("data {}: row range {}..{}", g.source, bad.start, bad.end),
+            ));
+        }
+        Ok(DataGrant {
+            source: g.source,
+            rows: g.rows.into_iter().map(|r| r.start..r.end).collect(),
+            cycle_start: g.cycle_start,
+        })
+    }
+}
+
+/// A data chunk of `run_id` for the wire.
+pub fn chunk_to_pb(run_id: &str, c: DataChunk) -> pb::DataChunk {
+    pb::DataChunk {
+        run_id: run_id.to_owned(),
+        source: c.source,
+        fields: c.fields,
+        json: c.json,
+        total_rows: c.total_rows,
+        first_row: c.first_row,
+        cells: c.cells,
+    }
+}
+
+/// A data chunk from the wire, with the run it belongs to.
+pub fn chunk_from_pb(c: pb::DataChunk) -> (String, DataChunk) {
+    (
+        c.run_id,
+        DataChunk {
+            source: c.source,
+            fields: c.fields,
+            json: c.json,
+            total_rows: c.total_rows,
+            first_row: c.first_row,
+            cells: c.cells,
+        },
+    )
 }
 
 /// One StatsReport, decoded.

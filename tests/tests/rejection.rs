@@ -113,6 +113,7 @@ async fn a_worker_refuses_a_bad_assignment_once_and_stays_attached() {
             report_interval_ms: 1_000,
             open: None,
             stages: None,
+            data: Vec::new(),
         },
         seen: Arc::clone(&seen),
     };

@@ -13,13 +13,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
-use lv_common::wire::{Assignment, Report, StageClock, unix_ms_now};
+use lv_common::wire::{Assignment, Report, StageClock, chunk_from_pb, unix_ms_now};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{WorkerConfig, WorkerError};
+use crate::data::DataInbox;
 use crate::outbox::{DEFAULT_CAPACITY, Outbox};
 use crate::recorder::Recorder;
 use crate::swarm::SwarmHandle;
@@ -58,6 +59,8 @@ struct State<'a> {
     stages: Option<StageClock>,
     /// The current run's last report went out; nothing more to report until a new run.
     run_finished: bool,
+    /// The current run's test data, as it arrives.
+    data: DataInbox,
 }
 
 /// Connects and serves masters until Shutdown, cancellation or refusal.
@@ -86,6 +89,7 @@ pub async fn serve(
         report_start_ms: unix_ms_now(),
         stages: None,
         run_finished: true,
+        data: DataInbox::default(),
     };
     let result = state.connect_loop(shutdown).await;
     watchdog.abort();
@@ -251,30 +255,39 @@ impl State<'_> {
         match message.kind {
             Some(MasterKind::Assignment(raw)) => {
                 let (run_id, generation) = (raw.run_id.clone(), raw.generation);
-                let assignment = match Assignment::try_from(raw) {
+                let assignment = Assignment::try_from(raw)
+                    .map_err(|err| err.to_string())
+                    .and_then(|mut assignment| {
+                        assignment.tables =
+                            self.data.tables_for(&assignment.run_id, &assignment.plan)?;
+                        Ok(assignment)
+                    });
+                let assignment = match assignment {
                     Ok(assignment) => assignment,
-                    Err(err) => {
+                    Err(reason) => {
                         // Say why once; the master fails the run rather than resend it.
-                        error!(%run_id, generation, "{err}; refusing the assignment");
+                        error!(%run_id, generation, "{reason}; refusing the assignment");
                         let rejection = pb::Rejection {
                             run_id,
                             generation,
-                            reason: err.to_string(),
+                            reason,
                         };
-                        if tx
-                            .send(wrap(WorkerKind::Rejection(rejection)))
-                            .await
-                            .is_err()
-                        {
-                            return Err("stream closed".into());
-                        }
-                        return Ok(None);
+                        return match tx.send(wrap(WorkerKind::Rejection(rejection))).await {
+                            Ok(()) => Ok(None),
+                            Err(_) => Err("stream closed".into()),
+                        };
                     }
                 };
                 self.start_run(&assignment.run_id);
                 self.report_interval = assignment.report_interval;
                 self.stages = assignment.stages.clone();
                 self.swarm.apply(assignment).await;
+            }
+            Some(MasterKind::Data(chunk)) => {
+                let (run_id, chunk) = chunk_from_pb(chunk);
+                if let Err(reason) = self.data.add(run_id, chunk) {
+                    warn!("{reason}");
+                }
             }
             Some(MasterKind::Ack(ack)) => self.outbox.ack(&ack.run_id, ack.seq),
             Some(MasterKind::Stop(stop)) => {

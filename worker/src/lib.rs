@@ -4,6 +4,7 @@
 //! - [`connection`]: the control stream (connect, heartbeats, reports, reconnects).
 //! - [`outbox`]: reports kept until the master acknowledges them.
 //! - [`swarm`]: the virtual users, converging to the latest Assignment.
+//! - [`data`]: test data: the run's tables as they arrive, and the rows users draw.
 //! - [`user`]: one virtual user's loop and the execution of a request step.
 //! - [`open`]: the open model's executor (arrivals on an absolute timeline).
 //! - [`http`]: the shared HTTP client.
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 mod config;
 pub mod connection;
+pub mod data;
 pub mod http;
 pub mod open;
 pub use lv_common::limits;

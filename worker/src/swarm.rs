@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::data::RunData;
 use crate::http::HttpClient;
 use crate::open::{OpenSignals, OpenSpec, run_open};
 use crate::recorder::Recorder;
@@ -173,6 +174,8 @@ struct Run {
     deadline: Instant,
     /// Open model: where new stripes go to the executor (`None` in a closed run).
     stripes: Option<watch::Sender<Stripe>>,
+    /// The test data its users draw from.
+    data: Arc<RunData>,
 }
 
 impl Run {
@@ -192,6 +195,7 @@ impl Run {
             ramp_spawned: 0,
             deadline: later(now, assignment.max_run_time),
             stripes: None,
+            data: Arc::new(RunData::new(&assignment.tables, &assignment.data)),
         }
     }
 
@@ -213,6 +217,7 @@ impl Run {
             })
             .collect();
         self.own_connections = assignment.plan.connection_per_user;
+        self.data.update(&assignment.data);
         self.target = assignment.users.clone();
         self.spawn_rate = assignment.spawn_rate;
         self.ramp_started = now;
@@ -366,6 +371,7 @@ where
                 own_connections: run.own_connections,
                 stop: &run.stop,
                 kill: &run.kill,
+                data: &run.data,
             };
             let active = run
                 .active

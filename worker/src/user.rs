@@ -45,6 +45,9 @@ const IDLE_PAUSE: Duration = Duration::from_millis(100);
 pub fn run_user(member: Member, mut rng: SmallRng) -> impl Future<Output = ()> + Send {
     async move {
         let mut vars = UserVars::new();
+        if !member.env().class.data.is_empty() && !draw_rows(member.env(), &mut vars, &mut rng) {
+            return;
+        }
         // The user's connections (when it keeps its own) and cookies live as long as it does.
         let mut http = UserHttp {
             session: member.env().own_connections.then(Session::default),
@@ -79,6 +82,21 @@ pub fn run_user(member: Member, mut rng: SmallRng) -> impl Future<Output = ()> +
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Gives a new user its rows of the class's test data, for its whole life; false (an
+/// exception counted under the data's name) when it cannot have one.
+fn draw_rows(env: &UserEnv, vars: &mut UserVars, rng: &mut SmallRng) -> bool {
+    match env.data.draw(&env.class.data, rng) {
+        Ok(values) => {
+            vars.extend(values);
+            true
+        }
+        Err(err) => {
+            env.recorder.exception(&err.to_string());
+            false
         }
     }
 }

@@ -143,6 +143,7 @@ fn waiting_class(base_url: &str) -> ClassPlan {
             }],
         }],
         cookies: true,
+        data: Vec::new(),
     }
 }
 
@@ -193,6 +194,8 @@ async fn a_waiting_user_costs_well_under_the_old_870_bytes_of_heap() {
         report_interval: Duration::from_secs(2),
         open: None,
         stages: None,
+        data: Vec::new(),
+        tables: Vec::new(),
     };
     let mut before = (0, snapshot());
     for run in ["warm-up", "measured"] {

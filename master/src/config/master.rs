@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lv_common::data::DataTable;
 use lv_common::load::{LoadShape, Model, Stage};
 use lv_common::plan::Plan;
 use lv_common::tls::TargetTls;
@@ -17,6 +18,8 @@ use super::tls::TlsFiles;
 pub struct MasterConfig {
     /// The resolved plan shipped to workers.
     pub plan: Plan,
+    /// The test data the plan's classes use, streamed to every worker once per run.
+    pub data: Vec<Arc<DataTable>>,
     /// Scenario files and folders it came from.
     pub scenario_paths: Vec<PathBuf>,
     /// Scheme and host agents are reached at.

@@ -6,6 +6,7 @@
 
 mod checks;
 pub mod cli;
+pub mod data;
 mod error;
 mod load;
 mod master;

@@ -5,12 +5,17 @@
 //! fleet map or host.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
+
+use lv_common::data::DataTable;
 
 use lv_common::duration::parse_duration;
 use lv_common::fleet::{Agent, FleetMap, HostBase};
 use lv_common::plan::{Body, Check, ClassPlan, Plan, StepPlan, TaskPlan};
 use lv_common::template::{JsonTemplate, Template, TemplateError};
+
+use scope::{DataScope, DataSources};
 
 use super::scenario::{
     LoadedScenario, ScenarioError, StepDef, TaskDef, UserClassDef, http_method, task_name,
@@ -40,6 +45,8 @@ pub struct Resolved {
     pub plan: Plan,
     /// Human-readable remarks, such as classes dropped by the tag filter.
     pub notes: Vec<String>,
+    /// The test data the plan's classes use, once each.
+    pub tables: Vec<Arc<DataTable>>,
 }
 
 /// Resolves loaded scenarios into a plan.
@@ -64,13 +71,14 @@ pub fn resolve(
             });
         }
     }
+    let sources = DataSources::of(scenarios);
     let mut classes = Vec::new();
     let mut notes = Vec::new();
     for (scenario, class) in all {
         if !options.classes.is_empty() && !options.classes.contains(&class.name) {
             continue;
         }
-        let resolved = resolve_class(scenario, class, fleet, options)?;
+        let resolved = resolve_class(scenario, class, fleet, options, &sources)?;
         if resolved.tasks.is_empty() {
             notes.push(format!(
                 "user class {} has no task left after tag filtering; it is not run",
@@ -88,12 +96,14 @@ pub fn resolve(
     if classes.is_empty() {
         return Err(ScenarioError::EmptyPlan(describe_filters(options)));
     }
+    let tables = sources.used_by(&classes);
     Ok(Resolved {
         plan: Plan {
             classes,
             connection_per_user: options.connection_per_user,
         },
         notes,
+        tables,
     })
 }
 
@@ -135,6 +145,7 @@ fn resolve_class(
     class: &UserClassDef,
     fleet: &FleetMap,
     options: &PlanOptions,
+    sources: &DataSources<'_>,
 ) -> Result<ClassPlan, ScenarioError> {
     let extracted = class
         .on_start
@@ -148,6 +159,7 @@ fn resolve_class(
         options,
         extracted,
     };
+    let class_scope = sources.scope(scenario, &class.data)?;
     let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
     let no_consts = BTreeMap::new();
     let on_start: Vec<StepPlan> = class
@@ -159,15 +171,19 @@ fn resolve_class(
                 s,
                 None,
                 &no_consts,
+                &class_scope,
                 &format!("{at}, on_start step {}", i + 1),
             )
         })
         .collect::<Result<_, _>>()?;
     let mut tasks = Vec::new();
     let mut dropped = Vec::new();
+    let mut uses = class_scope.clone();
     for (i, task) in class.tasks.iter().enumerate() {
         let task_at = format!("{at}, task {:?}", task_name(task, i));
-        for expanded in ctx.expand(task, i, &class.tags, &task_at)? {
+        let scope = class_scope.with(&sources.scope(scenario, &task.data)?, &task_at)?;
+        let before = tasks.len();
+        for expanded in ctx.expand(task, i, &class.tags, &scope, &task_at)? {
             if expanded.weight > 0
                 && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
             {
@@ -175,6 +191,9 @@ fn resolve_class(
             } else {
                 dropped.push(expanded);
             }
+        }
+        if tasks.len() > before {
+            uses = uses.with(&scope, &task_at)?;
         }
     }
     check_requirements_survive(&at, &on_start, &tasks, &dropped)?;
@@ -185,6 +204,7 @@ fn resolve_class(
         on_start,
         tasks,
         cookies: class.cookies,
+        data: uses.uses(),
     })
 }
 
@@ -194,11 +214,12 @@ impl Ctx<'_> {
         task: &TaskDef,
         index: usize,
         class_tags: &[String],
+        scope: &DataScope<'_>,
         at: &str,
     ) -> Result<Vec<TaskPlan>, ScenarioError> {
         let base_tags: Vec<String> = task.tags.iter().chain(class_tags).cloned().collect();
         if !task.for_each_agent {
-            let steps = self.steps(task, None, &BTreeMap::new(), at)?;
+            let steps = self.steps(task, None, &BTreeMap::new(), scope, at)?;
             return Ok(vec![self.task(task, index, base_tags, steps, None)]);
         }
         let agents: Vec<&Agent> = self
@@ -219,7 +240,7 @@ impl Ctx<'_> {
             .into_iter()
             .map(|agent| {
                 let consts = BTreeMap::from([("agent".to_owned(), agent.name.clone())]);
-                let steps = self.steps(task, Some(agent), &consts, at)?;
+                let steps = self.steps(task, Some(agent), &consts, scope, at)?;
                 let mut tags = base_tags.clone();
                 for tag in agent.all_tags() {
                     if !tags.contains(&tag) {
@@ -254,6 +275,7 @@ impl Ctx<'_> {
         task: &TaskDef,
         agent: Option<&Agent>,
         consts: &BTreeMap<String, String>,
+        scope: &DataScope<'_>,
         at: &str,
     ) -> Result<Vec<StepPlan>, ScenarioError> {
         for var in &task.requires {
@@ -267,7 +289,7 @@ impl Ctx<'_> {
         task.steps
             .iter()
             .enumerate()
-            .map(|(j, s)| self.step(s, agent, consts, &format!("{at}, step {}", j + 1)))
+            .map(|(j, s)| self.step(s, agent, consts, scope, &format!("{at}, step {}", j + 1)))
             .collect()
     }
 
@@ -276,6 +298,7 @@ impl Ctx<'_> {
         step: &StepDef,
         default_agent: Option<&Agent>,
         consts: &BTreeMap<String, String>,
+        scope: &DataScope<'_>,
         at: &str,
     ) -> Result<StepPlan, ScenarioError> {
         let tmpl = |e: TemplateError| invalid(at, e.to_string());
@@ -320,7 +343,7 @@ impl Ctx<'_> {
                 .max(1),
             follow_redirects: step.follow_redirects,
         };
-        self.check_vars(&plan, at)?;
+        self.check_vars(&plan, scope, at)?;
         Ok(plan)
     }
 
@@ -358,7 +381,12 @@ impl Ctx<'_> {
         Ok((base, Some(canonical)))
     }
 
-    fn check_vars(&self, step: &StepPlan, at: &str) -> Result<(), ScenarioError> {
+    fn check_vars(
+        &self,
+        step: &StepPlan,
+        scope: &DataScope<'_>,
+        at: &str,
+    ) -> Result<(), ScenarioError> {
         let mut used: BTreeSet<String> = step.path.vars().map(str::to_owned).collect();
         for (_, header) in &step.headers {
             used.extend(header.vars().map(str::to_owned));
@@ -368,7 +396,13 @@ impl Ctx<'_> {
             Body::Text(text) => used.extend(text.vars().map(str::to_owned)),
             Body::Empty => {}
         }
-        match used.iter().find(|v| !self.extracted.contains(*v)) {
+        for var in &used {
+            scope.check_field(var, at)?;
+        }
+        match used
+            .iter()
+            .find(|v| !self.extracted.contains(*v) && !scope.provides(v))
+        {
             Some(var) => Err(invalid(
                 at,
                 format!(
@@ -491,5 +525,6 @@ fn invalid(at: &str, detail: String) -> ScenarioError {
     }
 }
 
+mod scope;
 #[cfg(test)]
 mod tests;

@@ -110,6 +110,7 @@ mod tests {
                     on_start: Vec::new(),
                     tasks: Vec::new(),
                     cookies: true,
+                    data: Vec::new(),
                 })
                 .collect(),
             connection_per_user: false,

@@ -53,8 +53,10 @@ pub fn configure(
         )?),
         None => None,
     };
+    check_data_run(&resolved, settings)?;
     let (shape, shape_note) = settings.shape.for_run(params.run_time)?;
-    let config = assemble(settings, params, reports, resolved.plan, shape, resume);
+    let mut config = assemble(settings, params, reports, resolved.plan, shape, resume);
+    config.data = resolved.tables;
     // Stage rules of the SLO table must name stages of this run's shape.
     if let Some(setup) = &config.slo {
         let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
@@ -84,6 +86,29 @@ pub fn resolve_plan(settings: &Settings, params: &RunParams) -> Result<Resolved,
     )?;
     checks::check_plan_size(&resolved.plan)?;
     Ok(resolved)
+}
+
+/// Test data is drawn by users when they start: open-model runs (no users) and resumed
+/// runs (whose rows already handed out are not known) cannot use it.
+fn check_data_run(resolved: &Resolved, settings: &Settings) -> Result<(), ConfigError> {
+    let Some(table) = resolved.tables.first() else {
+        return Ok(());
+    };
+    let refuse = |option: &'static str| ConfigError::InvalidOption {
+        option,
+        detail: format!(
+            "the selected classes use test data ({}), which users draw when they start; \
+             run them in the closed model (users), without --resume",
+            table.name
+        ),
+    };
+    if settings.shape.is_open() {
+        return Err(refuse("--rate/--shape (open model)"));
+    }
+    if settings.resume.is_some() {
+        return Err(refuse("--resume"));
+    }
+    Ok(())
 }
 
 fn run_host<'a>(settings: &'a Settings, params: &'a RunParams) -> &'a str {
@@ -136,6 +161,7 @@ fn assemble(
         tags: clean(&params.tags),
         exclude_tags: clean(&params.exclude_tags),
         exit_code_on_error: settings.exit_code_on_error,
+        data: Vec::new(),
     }
 }
 

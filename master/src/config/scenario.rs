@@ -8,10 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::data::{DataDef, read_table};
+
+use lv_common::data::{DataMode, DataTable};
 use lv_common::kind::SloKind;
 use lv_common::source::{line_col, toml_error_line};
 use lv_common::wait::WaitRule;
@@ -23,6 +27,9 @@ pub struct ScenarioFile {
     /// User classes, `[[user]]` tables.
     #[serde(rename = "user", default)]
     pub users: Vec<UserClassDef>,
+    /// Test data files, `[[data]]` tables.
+    #[serde(default)]
+    pub data: Vec<DataDef>,
 }
 
 /// A user class: `[[user]]`.
@@ -50,6 +57,9 @@ pub struct UserClassDef {
     /// session does; `false` sends only the cookies a step's headers give.
     #[serde(default = "yes")]
     pub cookies: bool,
+    /// Test data its users draw a row of, by `[[data]]` name: `{ accounts = "unique" }`.
+    #[serde(default)]
+    pub data: BTreeMap<Spanned<String>, DataMode>,
 }
 
 /// A task: `[[user.task]]`.
@@ -78,6 +88,10 @@ pub struct TaskDef {
     /// Request steps, run in order: `[[user.task.step]]`.
     #[serde(rename = "step", default)]
     pub steps: Vec<StepDef>,
+    /// Test data the task's steps use, by `[[data]]` name; a user draws its row when it
+    /// starts, as for the class's.
+    #[serde(default)]
+    pub data: BTreeMap<Spanned<String>, DataMode>,
 }
 
 /// A request step.
@@ -154,6 +168,8 @@ pub struct LoadedScenario {
     pub text: String,
     /// Its content.
     pub file: ScenarioFile,
+    /// Its `[[data]]` files, read, in the order of `file.data`.
+    pub tables: Vec<Arc<DataTable>>,
 }
 
 impl LoadedScenario {
@@ -230,6 +246,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioErro
         .map(|p| load_file(p))
         .collect::<Result<Vec<_>, _>>()?;
     check_unique_classes(&loaded)?;
+    check_unique_data(&loaded)?;
     Ok(loaded)
 }
 
@@ -266,19 +283,21 @@ pub fn parse(path: &Path, text: String) -> Result<LoadedScenario, ScenarioError>
         },
         detail: err.message().to_owned(),
     })?;
-    let loaded = LoadedScenario {
+    let mut loaded = LoadedScenario {
         path: path.to_owned(),
         text,
         file,
+        tables: Vec::new(),
     };
     check_file(&loaded)?;
+    loaded.tables = read_tables(&loaded)?;
     Ok(loaded)
 }
 
 fn check_file(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     let invalid = |location: String, detail: String| ScenarioError::Invalid { location, detail };
     let file = loaded.path.display();
-    if loaded.file.users.is_empty() {
+    if loaded.file.users.is_empty() && loaded.file.data.is_empty() {
         return Err(invalid(
             file.to_string(),
             "defines no [[user]] class".into(),
@@ -385,6 +404,65 @@ pub fn task_name(task: &TaskDef, index: usize) -> String {
     task.name
         .clone()
         .unwrap_or_else(|| format!("task {}", index + 1))
+}
+
+/// Reads the file's `[[data]]` files.
+fn read_tables(loaded: &LoadedScenario) -> Result<Vec<Arc<DataTable>>, ScenarioError> {
+    loaded
+        .file
+        .data
+        .iter()
+        .map(|def| {
+            let name = def.name.get_ref();
+            let at = |span: std::ops::Range<usize>, detail: String| ScenarioError::Invalid {
+                location: loaded.locate(span.start),
+                detail,
+            };
+            if !is_data_name(name) {
+                return Err(at(
+                    def.name.span(),
+                    format!("data name {name:?} must be letters, digits, `_` or `-`, starting with a letter or `_`"),
+                ));
+            }
+            let format = def.format().ok_or_else(|| {
+                at(
+                    def.file.span(),
+                    format!("data {name}: cannot tell the format of {:?} from its extension; give format = \"csv\" or \"jsonl\"", def.file.get_ref()),
+                )
+            })?;
+            let path = def.path(&loaded.path);
+            let table = read_table(name, &path, format).map_err(|e| ScenarioError::Invalid {
+                location: e.location,
+                detail: format!("{} (data {name}, {})", e.detail, loaded.locate(def.file.span().start)),
+            })?;
+            Ok(Arc::new(table))
+        })
+        .collect()
+}
+
+/// A name a template can use before a dot.
+fn is_data_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn check_unique_data(loaded: &[LoadedScenario]) -> Result<(), ScenarioError> {
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    for scenario in loaded {
+        for def in &scenario.file.data {
+            let here = scenario.locate(def.name.span().start);
+            if let Some(first) = seen.insert(def.name.get_ref(), here.clone()) {
+                return Err(ScenarioError::Invalid {
+                    location: here,
+                    detail: format!("data {:?} is also defined at {first}", def.name.get_ref()),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_unique_classes(loaded: &[LoadedScenario]) -> Result<(), ScenarioError> {

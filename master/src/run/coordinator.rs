@@ -38,6 +38,7 @@ use crate::run::registry::{Outbound, Registry};
 mod assign;
 mod begin;
 mod clock;
+mod data;
 mod events;
 mod ledger;
 mod link;
@@ -153,6 +154,8 @@ pub struct Coordinator {
     /// A run with a `[load]` shape: its stage clock and, in the closed model, the target
     /// changes (`None` without a shape or before start).
     staged: Option<stages::StagedRun>,
+    /// The run's test data: which workers have the tables, which rows went where.
+    data: data::DataLedger,
 }
 
 impl Coordinator {
@@ -175,6 +178,7 @@ impl Coordinator {
             },
             ledger: Ledger::new(uuid::Uuid::new_v4().to_string()),
             workers: WorkerTable::new(),
+            data: data::DataLedger::default(),
             stats,
             clock,
             web: None,

@@ -356,6 +356,7 @@ fn plan_for(base_url: &str) -> Plan {
             steps: vec![step],
         }],
         cookies: false,
+        data: Vec::new(),
     };
     Plan {
         classes: vec![class],

@@ -7,6 +7,7 @@ use lv_common::plan::ClassPlan;
 use tokio::task::{AbortHandle, Id};
 use tokio_util::sync::CancellationToken;
 
+use crate::data::RunData;
 use crate::http::HttpClient;
 use crate::recorder::Recorder;
 use crate::user::{Squad, UserEnv};
@@ -47,7 +48,8 @@ impl ActiveUsers {
                 run.client.clone(),
                 run.recorder.clone(),
                 run.own_connections,
-            );
+            )
+            .with_data(Arc::clone(run.data));
             self.squads.push(ActiveSquad {
                 squad: Squad::new(env, run.stop.clone(), run.kill.clone()),
                 users: Vec::new(),
@@ -96,4 +98,5 @@ pub(super) struct RunEnv<'a> {
     pub(super) own_connections: bool,
     pub(super) stop: &'a CancellationToken,
     pub(super) kill: &'a CancellationToken,
+    pub(super) data: &'a Arc<RunData>,
 }

@@ -207,6 +207,7 @@ pub(crate) fn assignment(
             on_start: Vec::new(),
             tasks: Vec::new(),
             cookies: true,
+            data: Vec::new(),
         })
         .collect();
     Assignment {
@@ -222,6 +223,8 @@ pub(crate) fn assignment(
         report_interval: Duration::from_secs(2),
         open: None,
         stages: None,
+        data: Vec::new(),
+        tables: Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lv_common::plan::ClassPlan;
 
 use super::fixed::{FixedSteps, Step, steps};
+use crate::data::RunData;
 use crate::http::HttpClient;
 use crate::recorder::Recorder;
 
@@ -22,6 +23,8 @@ pub struct UserEnv {
     pub recorder: Recorder,
     /// Keep connections of its own while it waits, instead of sharing the worker's.
     pub own_connections: bool,
+    /// The run's test data, which users of a class that uses some draw a row of.
+    pub data: Arc<RunData>,
 }
 
 impl UserEnv {
@@ -39,7 +42,14 @@ impl UserEnv {
             client,
             recorder,
             own_connections,
+            data: Arc::default(),
         }
+    }
+
+    /// The same environment, drawing test data from `data`.
+    pub fn with_data(mut self, data: Arc<RunData>) -> UserEnv {
+        self.data = data;
+        self
     }
 
     /// The class its users belong to.

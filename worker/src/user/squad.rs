@@ -213,6 +213,7 @@ mod tests {
                 on_start: vec![],
                 tasks: vec![],
                 cookies: false,
+                data: Vec::new(),
             }),
             HttpClient::new(Duration::from_secs(1), 4).expect("client"),
             Recorder::default(),

@@ -146,6 +146,7 @@ fn env_with_steps(wait: WaitRule, steps: Vec<StepPlan>) -> (UserEnv, Recorder) {
             ..task("t", 1, &[])
         }],
         cookies: true,
+        data: Vec::new(),
     };
     let recorder = Recorder::default();
     let env = UserEnv::new(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lv_common::pb;
+use lv_common::pb::{self, master_message::Kind as MasterKind};
 use lv_common::wire::millis;
 use tokio::time::Instant;
 use tracing::info;
@@ -22,6 +22,12 @@ impl Coordinator {
         let weights = self.config.plan.class_weights();
         let (users, rate) = (self.users_target(), self.spawn_rate_target());
         self.workers.split(&members, users, &weights, rate);
+        let quotas: Vec<_> = members
+            .iter()
+            .filter_map(|id| self.workers.get(id))
+            .map(|w| (w.id.clone(), w.users.clone()))
+            .collect();
+        self.data.grant(&quotas);
         if self.config.plan.connection_per_user {
             if let Err(reason) = self.workers.check_fd_limits_per_user(&self.config.plan) {
                 self.abort(reason);
@@ -79,6 +85,10 @@ impl Coordinator {
             return;
         }
         let generation = self.ledger.generation();
+        // The tables go first, once per worker and run: the stream keeps them in order.
+        for chunk in self.data.chunks_for(worker_id, self.ledger.run_id()) {
+            self.workers.send(worker_id, MasterKind::Data(chunk));
+        }
         self.workers.deliver(worker_id, assignment, generation);
     }
 
@@ -112,6 +122,7 @@ impl Coordinator {
                 .staged
                 .as_ref()
                 .map(|s| pb::StageClock::from(s.clock())),
+            data: self.data.grants_for(&worker.id),
         }
     }
 }

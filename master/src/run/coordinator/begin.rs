@@ -14,6 +14,7 @@ impl Coordinator {
         let now = Instant::now();
         let now_ms = self.clock.unix_ms(now);
         self.stats.start(now_ms);
+        self.data = super::data::DataLedger::new(&self.config.plan, &self.config.data);
         self.open = self.config.open().map(|shape| {
             let start = now + open::LEAD;
             open::OpenRun::new(shape, start, self.clock.unix_ms(start))

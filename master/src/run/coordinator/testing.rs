@@ -42,6 +42,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
             on_start: Vec::new(),
             tasks: Vec::new(),
             cookies: true,
+            data: Vec::new(),
         })
         .collect();
     MasterConfig {
@@ -79,6 +80,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
         tags: Vec::new(),
         exclude_tags: Vec::new(),
         exit_code_on_error: 1,
+        data: Vec::new(),
         target_tls: lv_common::tls::TargetTls::default(),
     }
 }
