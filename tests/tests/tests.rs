@@ -3,6 +3,7 @@
 mod bad_input;
 mod browser;
 mod cluster;
+mod data;
 mod failover;
 mod faults;
 mod hdrh;

@@ -253,36 +253,7 @@ impl State<'_> {
         tx: &mpsc::Sender<pb::WorkerMessage>,
     ) -> Result<Option<End>, String> {
         match message.kind {
-            Some(MasterKind::Assignment(raw)) => {
-                let (run_id, generation) = (raw.run_id.clone(), raw.generation);
-                let assignment = Assignment::try_from(raw)
-                    .map_err(|err| err.to_string())
-                    .and_then(|mut assignment| {
-                        assignment.tables =
-                            self.data.tables_for(&assignment.run_id, &assignment.plan)?;
-                        Ok(assignment)
-                    });
-                let assignment = match assignment {
-                    Ok(assignment) => assignment,
-                    Err(reason) => {
-                        // Say why once; the master fails the run rather than resend it.
-                        error!(%run_id, generation, "{reason}; refusing the assignment");
-                        let rejection = pb::Rejection {
-                            run_id,
-                            generation,
-                            reason,
-                        };
-                        return match tx.send(wrap(WorkerKind::Rejection(rejection))).await {
-                            Ok(()) => Ok(None),
-                            Err(_) => Err("stream closed".into()),
-                        };
-                    }
-                };
-                self.start_run(&assignment.run_id);
-                self.report_interval = assignment.report_interval;
-                self.stages = assignment.stages.clone();
-                self.swarm.apply(assignment).await;
-            }
+            Some(MasterKind::Assignment(raw)) => return self.receive_assignment(raw, tx).await,
             Some(MasterKind::Data(chunk)) => {
                 let (run_id, chunk) = chunk_from_pb(chunk);
                 if let Err(reason) = self.data.add(run_id, chunk) {
@@ -306,6 +277,43 @@ impl State<'_> {
                 return Err("unexpected message from the master".into());
             }
         }
+        Ok(None)
+    }
+
+    /// Takes an Assignment with its test data to the swarm, or refuses it (once) with the
+    /// reason.
+    async fn receive_assignment(
+        &mut self,
+        raw: pb::Assignment,
+        tx: &mpsc::Sender<pb::WorkerMessage>,
+    ) -> Result<Option<End>, String> {
+        let (run_id, generation) = (raw.run_id.clone(), raw.generation);
+        let assignment = Assignment::try_from(raw)
+            .map_err(|err| err.to_string())
+            .and_then(|mut assignment| {
+                assignment.tables = self.data.tables_for(&assignment.run_id, &assignment.plan)?;
+                Ok(assignment)
+            });
+        let assignment = match assignment {
+            Ok(assignment) => assignment,
+            Err(reason) => {
+                // Say why once; the master fails the run rather than resend it.
+                error!(%run_id, generation, "{reason}; refusing the assignment");
+                let rejection = pb::Rejection {
+                    run_id,
+                    generation,
+                    reason,
+                };
+                return match tx.send(wrap(WorkerKind::Rejection(rejection))).await {
+                    Ok(()) => Ok(None),
+                    Err(_) => Err("stream closed".into()),
+                };
+            }
+        };
+        self.start_run(&assignment.run_id);
+        self.report_interval = assignment.report_interval;
+        self.stages = assignment.stages.clone();
+        self.swarm.apply(assignment).await;
         Ok(None)
     }
 

@@ -12,9 +12,11 @@ use lv_common::data::DataTable;
 
 use lv_common::duration::parse_duration;
 use lv_common::fleet::{Agent, FleetMap, HostBase};
-use lv_common::plan::{Body, Check, ClassPlan, Plan, StepPlan, TaskPlan};
-use lv_common::template::{JsonTemplate, Template, TemplateError};
+use lv_common::plan::{Body, ClassPlan, Plan, StepPlan, TaskPlan};
+use lv_common::template::{Template, TemplateError};
 
+use body::{step_body, step_checks};
+use requirements::check_requirements_survive;
 use scope::{DataScope, DataSources};
 
 use super::scenario::{
@@ -96,7 +98,7 @@ pub fn resolve(
     if classes.is_empty() {
         return Err(ScenarioError::EmptyPlan(describe_filters(options)));
     }
-    let tables = sources.used_by(&classes);
+    let tables = sources.used_by(&classes)?;
     Ok(Resolved {
         plan: Plan {
             classes,
@@ -138,6 +140,8 @@ struct Ctx<'a> {
     options: &'a PlanOptions,
     /// Variables some step of the class extracts.
     extracted: BTreeSet<String>,
+    /// The test data of the loaded files.
+    sources: &'a DataSources<'a>,
 }
 
 fn resolve_class(
@@ -158,6 +162,7 @@ fn resolve_class(
         fleet,
         options,
         extracted,
+        sources,
     };
     let class_scope = sources.scope(scenario, &class.data)?;
     let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
@@ -176,26 +181,7 @@ fn resolve_class(
             )
         })
         .collect::<Result<_, _>>()?;
-    let mut tasks = Vec::new();
-    let mut dropped = Vec::new();
-    let mut uses = class_scope.clone();
-    for (i, task) in class.tasks.iter().enumerate() {
-        let task_at = format!("{at}, task {:?}", task_name(task, i));
-        let scope = class_scope.with(&sources.scope(scenario, &task.data)?, &task_at)?;
-        let before = tasks.len();
-        for expanded in ctx.expand(task, i, &class.tags, &scope, &task_at)? {
-            if expanded.weight > 0
-                && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
-            {
-                tasks.push(expanded);
-            } else {
-                dropped.push(expanded);
-            }
-        }
-        if tasks.len() > before {
-            uses = uses.with(&scope, &task_at)?;
-        }
-    }
+    let (tasks, dropped, uses) = ctx.tasks(class, &class_scope, &at)?;
     check_requirements_survive(&at, &on_start, &tasks, &dropped)?;
     Ok(ClassPlan {
         name: class.name.clone(),
@@ -208,7 +194,42 @@ fn resolve_class(
     })
 }
 
-impl Ctx<'_> {
+/// A class's tasks after expansion: those kept by the tag filter, those dropped, and
+/// the test data the class's users draw.
+type ClassTasks<'a> = (Vec<TaskPlan>, Vec<TaskPlan>, DataScope<'a>);
+
+impl<'a> Ctx<'a> {
+    /// Expands and filters `class`'s tasks.
+    fn tasks(
+        &self,
+        class: &UserClassDef,
+        class_scope: &DataScope<'a>,
+        at: &str,
+    ) -> Result<ClassTasks<'a>, ScenarioError> {
+        let (scenario, options) = (self.scenario, self.options);
+        let mut tasks = Vec::new();
+        let mut dropped = Vec::new();
+        let mut uses = class_scope.clone();
+        for (i, task) in class.tasks.iter().enumerate() {
+            let task_at = format!("{at}, task {:?}", task_name(task, i));
+            let scope = class_scope.with(&self.sources.scope(scenario, &task.data)?, &task_at)?;
+            let before = tasks.len();
+            for expanded in self.expand(task, i, &class.tags, &scope, &task_at)? {
+                if expanded.weight > 0
+                    && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
+                {
+                    tasks.push(expanded);
+                } else {
+                    dropped.push(expanded);
+                }
+            }
+            if tasks.len() > before {
+                uses = uses.with(&scope, &task_at)?;
+            }
+        }
+        Ok((tasks, dropped, uses))
+    }
+
     fn expand(
         &self,
         task: &TaskDef,
@@ -423,108 +444,12 @@ impl Ctx<'_> {
     }
 }
 
-/// A step's body: JSON (a template per string), text (a template), or none.
-fn step_body(
-    step: &StepDef,
-    consts: &BTreeMap<String, String>,
-    at: &str,
-) -> Result<Body, ScenarioError> {
-    let tmpl = |e: TemplateError| invalid(at, e.to_string());
-    Ok(match (&step.json, &step.body) {
-        (Some(json), _) => {
-            let value =
-                serde_json::to_value(json).map_err(|e| invalid(at, format!("json body: {e}")))?;
-            Body::Json(JsonTemplate::compile(&value, consts).map_err(tmpl)?)
-        }
-        (None, Some(text)) => Body::Text(Template::compile(text, consts).map_err(tmpl)?),
-        (None, None) => Body::Empty,
-    })
-}
-
-/// A step's response checks, their expected values with the constants filled in.
-fn step_checks(
-    step: &StepDef,
-    consts: &BTreeMap<String, String>,
-    at: &str,
-) -> Result<Vec<Check>, ScenarioError> {
-    step.check
-        .iter()
-        .map(|c| {
-            Ok(Check {
-                pointer: c.pointer.clone(),
-                equals: c
-                    .equals
-                    .as_ref()
-                    .map(|v| check_value(v, consts))
-                    .transpose()
-                    .map_err(|e| invalid(at, e))?,
-            })
-        })
-        .collect()
-}
-
-/// A check's expected value; strings may use constants such as `{{ agent }}`.
-fn check_value(
-    value: &toml::Value,
-    consts: &BTreeMap<String, String>,
-) -> Result<serde_json::Value, String> {
-    if let toml::Value::String(text) = value {
-        let template = Template::compile(text, consts).map_err(|e| e.to_string())?;
-        return template
-            .as_literal()
-            .map(|t| serde_json::Value::String(t.to_owned()))
-            .ok_or_else(|| {
-                format!("check value {text:?} may only use constants such as {{{{ agent }}}}")
-            });
-    }
-    serde_json::to_value(value).map_err(|e| format!("check value: {e}"))
-}
-
-/// Every kept task's required variables must still be extracted by `on_start` or a kept
-/// task; otherwise its users would wait forever for a value no step produces.
-fn check_requirements_survive(
-    at: &str,
-    on_start: &[StepPlan],
-    kept: &[TaskPlan],
-    dropped: &[TaskPlan],
-) -> Result<(), ScenarioError> {
-    let extracts = |steps: &[StepPlan], var: &str| {
-        steps
-            .iter()
-            .any(|s| s.extract.iter().any(|(v, _)| v == var))
-    };
-    for task in kept {
-        for var in &task.requires {
-            if extracts(on_start, var) || kept.iter().any(|t| extracts(&t.steps, var)) {
-                continue;
-            }
-            let mut tags: Vec<&str> = dropped
-                .iter()
-                .filter(|t| extracts(&t.steps, var))
-                .flat_map(|t| t.tags.iter().map(String::as_str))
-                .collect();
-            tags.sort_unstable();
-            tags.dedup();
-            return Err(invalid(
-                at,
-                format!(
-                    "task {:?} requires `{var}`, but the tag filter removed every task that extracts it; keep one of them too (their tags: {})",
-                    task.name,
-                    tags.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn invalid(at: &str, detail: String) -> ScenarioError {
-    ScenarioError::Invalid {
-        location: at.to_owned(),
-        detail,
-    }
+    ScenarioError::invalid(at, detail)
 }
 
+mod body;
+mod requirements;
 mod scope;
 #[cfg(test)]
 mod tests;

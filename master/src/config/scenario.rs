@@ -222,6 +222,17 @@ pub enum ScenarioError {
     EmptyPlan(String),
 }
 
+impl ScenarioError {
+    /// A file that says something impossible, at `at` (`file:line`, or the file and the
+    /// class, task or step).
+    pub fn invalid(at: &str, detail: String) -> ScenarioError {
+        ScenarioError::Invalid {
+            location: at.to_owned(),
+            detail,
+        }
+    }
+}
+
 /// Loads scenario files; a folder contributes its `*.toml` files in name order.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError> {
     let mut files = Vec::new();

@@ -21,6 +21,31 @@ pub(crate) struct Shared {
     pub(crate) assets: Mutex<Assets>,
     /// Answers carry only the documented fields.
     pub(crate) contract_only: bool,
+    /// Values of the `X-Sim-Record` header, in arrival order (for tests to read back).
+    pub(crate) records: Mutex<Records>,
+}
+
+/// Values of the `X-Sim-Record` header seen so far.
+#[derive(Debug, Default, serde::Serialize)]
+pub(crate) struct Records {
+    /// Kept values, in arrival order.
+    pub(crate) values: Vec<String>,
+    /// Values not kept because [`MAX_RECORDS`] were kept already.
+    pub(crate) dropped: u64,
+}
+
+/// Most `X-Sim-Record` values kept until a reset.
+pub(crate) const MAX_RECORDS: usize = 1_000_000;
+
+impl Records {
+    /// Keeps `value`, unless [`MAX_RECORDS`] are kept.
+    pub(crate) fn push(&mut self, value: String) {
+        if self.values.len() < MAX_RECORDS {
+            self.values.push(value);
+        } else {
+            self.dropped += 1;
+        }
+    }
 }
 
 impl Shared {
@@ -38,6 +63,7 @@ impl Shared {
             events: Mutex::default(),
             assets: Mutex::default(),
             contract_only: config.contract_only,
+            records: Mutex::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentPlan;
 use crate::context::{AgentCtx, Shared};
+use crate::counts::lock;
 use crate::handlers;
 
 const HEALTH: &str = "/health";
@@ -77,10 +78,18 @@ pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
         .with_state(ctx)
 }
 
-/// Counts the request, adds the agent's fixed delay, and answers injected failures.
+/// A request header whose value the fleet keeps, for `GET /records` on the admin port.
+pub(crate) const RECORD_HEADER: &str = "x-sim-record";
+
+/// Counts the request (and keeps its `X-Sim-Record` value), adds the agent's fixed delay,
+/// and answers injected failures.
 async fn count_and_inject(State(ctx): State<AgentCtx>, request: Request, next: Next) -> Response {
     let key = count_key(&ctx.routes, request.method(), request.uri().path());
     ctx.shared.counter.record(&ctx.name, key);
+    if let Some(value) = request.headers().get(RECORD_HEADER) {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        lock(&ctx.shared.records).push(value);
+    }
     ctx.shared.latency.pause(ctx.slow).await;
     if ctx.shared.latency.inject_failure() {
         return handlers::error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");

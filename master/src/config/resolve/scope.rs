@@ -8,7 +8,6 @@ use lv_common::data::{DataMode, DataTable, DataUse};
 use lv_common::plan::ClassPlan;
 use toml::Spanned;
 
-use super::invalid;
 use crate::config::scenario::{LoadedScenario, ScenarioError};
 
 /// Every `[[data]]` source of the loaded files, by name, with where it was defined.
@@ -57,7 +56,7 @@ impl<'a> DataSources<'a> {
         for (name, mode) in named {
             let at = scenario.locate(name.span().start);
             let source = self.by_name.get(name.get_ref().as_str()).ok_or_else(|| {
-                invalid(
+                ScenarioError::invalid(
                     &at,
                     format!(
                         "data {:?} is not defined; the scenarios define: {}",
@@ -81,8 +80,43 @@ impl<'a> DataSources<'a> {
         self.by_name.keys().copied().collect::<Vec<_>>().join(", ")
     }
 
-    /// The tables `classes` use, once each, in name order.
-    pub(super) fn used_by(&self, classes: &[ClassPlan]) -> Vec<Arc<DataTable>> {
+    /// The tables `classes` use, once each, in name order; a source two classes use with
+    /// different modes is an error (a row can go to one user only, or to any).
+    pub(super) fn used_by(
+        &self,
+        classes: &[ClassPlan],
+    ) -> Result<Vec<Arc<DataTable>>, ScenarioError> {
+        for (i, class) in classes.iter().enumerate() {
+            for used in &class.data {
+                let other = classes[..i].iter().find_map(|c| {
+                    c.data
+                        .iter()
+                        .find(|u| u.source == used.source && u.mode != used.mode)
+                        .map(|u| (c, u.mode))
+                });
+                if let Some((other, mode)) = other {
+                    let defined = self
+                        .by_name
+                        .get(used.source.as_str())
+                        .map_or("", |s| s.file.as_str());
+                    return Err(ScenarioError::invalid(
+                        defined,
+                        format!(
+                            "data {} is used as {:?} by user class {} and as {:?} by user class {}; give it one mode",
+                            used.source,
+                            mode.as_str(),
+                            other.name,
+                            used.mode.as_str(),
+                            class.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(self.used(classes))
+    }
+
+    fn used(&self, classes: &[ClassPlan]) -> Vec<Arc<DataTable>> {
         self.by_name
             .iter()
             .filter(|(name, _)| {
@@ -106,7 +140,7 @@ impl<'a> DataScope<'a> {
         for (name, used) in &other.uses {
             match joined.uses.get(name) {
                 Some((mode, ..)) if *mode != used.0 => {
-                    return Err(invalid(
+                    return Err(ScenarioError::invalid(
                         at,
                         format!(
                             "data {name} is used as {:?} here and as {:?} by its class or another task; a user draws one row of it, so give it one mode",
@@ -149,7 +183,7 @@ impl<'a> DataScope<'a> {
             return Ok(());
         };
         let Some((_, table, file)) = self.uses.get(source) else {
-            return Err(invalid(
+            return Err(ScenarioError::invalid(
                 at,
                 format!(
                     "template uses `{var}`, but neither the class nor the task uses data {source:?}; add data = {{ {source} = \"unique\" }} (or \"cycle\", \"random\") to one of them"
@@ -159,7 +193,7 @@ impl<'a> DataScope<'a> {
         if table.fields.iter().any(|f| f == field) {
             return Ok(());
         }
-        Err(invalid(
+        Err(ScenarioError::invalid(
             at,
             format!(
                 "template uses `{var}`, but {file}:1:1, the header of data {source}, has no field {field:?}; its fields: {}",
@@ -168,3 +202,6 @@ impl<'a> DataScope<'a> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests;
