@@ -389,5 +389,7 @@ impl JsonTemplate {
     }
 }
 
+mod bind;
+
 #[cfg(test)]
 mod tests;

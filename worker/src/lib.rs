@@ -5,6 +5,7 @@
 //! - [`outbox`]: reports kept until the master acknowledges them.
 //! - [`swarm`]: the virtual users, converging to the latest Assignment.
 //! - [`user`]: one virtual user's loop and the execution of a request step.
+//! - [`once`]: steps run once as one user (the master's setup and teardown).
 //! - [`open`]: the open model's executor (arrivals on an absolute timeline).
 //! - [`http`]: the shared HTTP client.
 //! - [`recorder`]: where users record stats until the next report.
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 mod config;
 pub mod connection;
 pub mod http;
+pub mod once;
 pub mod open;
 pub use lv_common::limits;
 pub mod outbox;

@@ -8,6 +8,7 @@ use lv_common::load::{LoadShape, Model, Stage};
 use lv_common::plan::Plan;
 use lv_common::tls::TargetTls;
 
+use super::resolve::Hooks;
 use super::resume;
 use super::slo_setup::SloSetup;
 use super::tls::TlsFiles;
@@ -17,6 +18,8 @@ use super::tls::TlsFiles;
 pub struct MasterConfig {
     /// The resolved plan shipped to workers.
     pub plan: Plan,
+    /// The setup and teardown steps the master runs itself, once per run.
+    pub hooks: Hooks,
     /// Scenario files and folders it came from.
     pub scenario_paths: Vec<PathBuf>,
     /// Scheme and host agents are reached at.

@@ -40,6 +40,8 @@ pub struct Resolved {
     pub plan: Plan,
     /// Human-readable remarks, such as classes dropped by the tag filter.
     pub notes: Vec<String>,
+    /// The setup and teardown steps the master runs itself.
+    pub hooks: Hooks,
 }
 
 /// Resolves loaded scenarios into a plan.
@@ -64,13 +66,15 @@ pub fn resolve(
             });
         }
     }
+    let hooks = hooks::resolve_hooks(scenarios, fleet, options)?;
+    let constants = hooks.constants();
     let mut classes = Vec::new();
     let mut notes = Vec::new();
     for (scenario, class) in all {
         if !options.classes.is_empty() && !options.classes.contains(&class.name) {
             continue;
         }
-        let resolved = resolve_class(scenario, class, fleet, options)?;
+        let resolved = resolve_class(scenario, class, fleet, options, &constants)?;
         if resolved.tasks.is_empty() {
             notes.push(format!(
                 "user class {} has no task left after tag filtering; it is not run",
@@ -94,6 +98,7 @@ pub fn resolve(
             connection_per_user: options.connection_per_user,
         },
         notes,
+        hooks,
     })
 }
 
@@ -126,7 +131,7 @@ struct Ctx<'a> {
     scenario: &'a LoadedScenario,
     fleet: &'a FleetMap,
     options: &'a PlanOptions,
-    /// Variables some step of the class extracts.
+    /// Variables some step of the class (or the run's setup) extracts.
     extracted: BTreeSet<String>,
 }
 
@@ -135,20 +140,22 @@ fn resolve_class(
     class: &UserClassDef,
     fleet: &FleetMap,
     options: &PlanOptions,
+    constants: &BTreeSet<String>,
 ) -> Result<ClassPlan, ScenarioError> {
-    let extracted = class
+    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
+    let own: BTreeSet<String> = class
         .on_start
         .iter()
         .chain(class.tasks.iter().flat_map(|t| t.steps.iter()))
         .flat_map(|s| s.extract.keys().cloned())
         .collect();
+    hooks::check_not_constants(&at, &own, constants)?;
     let ctx = Ctx {
         scenario,
         fleet,
         options,
-        extracted,
+        extracted: own.union(constants).cloned().collect(),
     };
-    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
     let no_consts = BTreeMap::new();
     let on_start: Vec<StepPlan> = class
         .on_start
@@ -177,7 +184,7 @@ fn resolve_class(
             }
         }
     }
-    check_requirements_survive(&at, &on_start, &tasks, &dropped)?;
+    requires::check_requirements_survive(&at, &on_start, &tasks, &dropped, constants)?;
     Ok(ClassPlan {
         name: class.name.clone(),
         weight: class.weight,
@@ -446,50 +453,17 @@ fn check_value(
     serde_json::to_value(value).map_err(|e| format!("check value: {e}"))
 }
 
-/// Every kept task's required variables must still be extracted by `on_start` or a kept
-/// task; otherwise its users would wait forever for a value no step produces.
-fn check_requirements_survive(
-    at: &str,
-    on_start: &[StepPlan],
-    kept: &[TaskPlan],
-    dropped: &[TaskPlan],
-) -> Result<(), ScenarioError> {
-    let extracts = |steps: &[StepPlan], var: &str| {
-        steps
-            .iter()
-            .any(|s| s.extract.iter().any(|(v, _)| v == var))
-    };
-    for task in kept {
-        for var in &task.requires {
-            if extracts(on_start, var) || kept.iter().any(|t| extracts(&t.steps, var)) {
-                continue;
-            }
-            let mut tags: Vec<&str> = dropped
-                .iter()
-                .filter(|t| extracts(&t.steps, var))
-                .flat_map(|t| t.tags.iter().map(String::as_str))
-                .collect();
-            tags.sort_unstable();
-            tags.dedup();
-            return Err(invalid(
-                at,
-                format!(
-                    "task {:?} requires `{var}`, but the tag filter removed every task that extracts it; keep one of them too (their tags: {})",
-                    task.name,
-                    tags.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn invalid(at: &str, detail: String) -> ScenarioError {
     ScenarioError::Invalid {
         location: at.to_owned(),
         detail,
     }
 }
+
+mod hooks;
+mod requires;
+
+pub use hooks::Hooks;
 
 #[cfg(test)]
 mod tests;

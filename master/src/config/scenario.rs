@@ -23,6 +23,21 @@ pub struct ScenarioFile {
     /// User classes, `[[user]]` tables.
     #[serde(rename = "user", default)]
     pub users: Vec<UserClassDef>,
+    /// Steps the master runs once per run before any user starts: `[[setup.step]]`.
+    #[serde(default)]
+    pub setup: HookDef,
+    /// Steps the master runs once per run after the last user stopped: `[[teardown.step]]`.
+    #[serde(default)]
+    pub teardown: HookDef,
+}
+
+/// `[setup]` or `[teardown]`: request steps the master runs once per run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookDef {
+    /// The steps, in order (`[[setup.step]]`, `[[teardown.step]]`).
+    #[serde(rename = "step", default)]
+    pub steps: Vec<StepDef>,
 }
 
 /// A user class: `[[user]]`.
@@ -278,11 +293,20 @@ pub fn parse(path: &Path, text: String) -> Result<LoadedScenario, ScenarioError>
 fn check_file(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     let invalid = |location: String, detail: String| ScenarioError::Invalid { location, detail };
     let file = loaded.path.display();
-    if loaded.file.users.is_empty() {
+    let hooks = [
+        ("setup", &loaded.file.setup),
+        ("teardown", &loaded.file.teardown),
+    ];
+    if loaded.file.users.is_empty() && hooks.iter().all(|(_, h)| h.steps.is_empty()) {
         return Err(invalid(
             file.to_string(),
-            "defines no [[user]] class".into(),
+            "defines no [[user]] class (nor [[setup.step]] or [[teardown.step]])".into(),
         ));
+    }
+    for (which, hook) in hooks {
+        for (i, step) in hook.steps.iter().enumerate() {
+            check_step(loaded, step, &format!("{file}: {which} step {}", i + 1))?;
+        }
     }
     for class in &loaded.file.users {
         let at = format!("{file}: user class {:?}", class.name);

@@ -39,6 +39,7 @@ mod assign;
 mod begin;
 mod clock;
 mod events;
+mod hooks;
 mod ledger;
 mod link;
 mod live;
@@ -102,12 +103,16 @@ enum Phase {
     Waiting {
         since: Instant,
     },
+    /// The setup steps run; no user yet.
+    SettingUp,
     Running {
         ends: Option<Instant>,
     },
     Stopping {
         deadline: Instant,
     },
+    /// The last user stopped; the teardown steps run.
+    TearingDown,
     Done,
 }
 
@@ -131,6 +136,8 @@ pub struct RunResult {
     pub outages: Vec<MasterOutage>,
     /// The configuration of the (last) run.
     pub config: Arc<MasterConfig>,
+    /// The setup or teardown step that failed the run, and why.
+    pub failed: Option<String>,
 }
 
 /// Owns the run.
@@ -153,6 +160,8 @@ pub struct Coordinator {
     /// A run with a `[load]` shape: its stage clock and, in the closed model, the target
     /// changes (`None` without a shape or before start).
     staged: Option<stages::StagedRun>,
+    /// The run's setup and teardown steps.
+    hooks: hooks::HookState,
 }
 
 impl Coordinator {
@@ -180,6 +189,7 @@ impl Coordinator {
             web: None,
             open: None,
             staged: None,
+            hooks: hooks::HookState::default(),
         };
         if let Some(checkpoint) = coordinator.config.resume.clone() {
             coordinator.resume(&checkpoint);
@@ -226,6 +236,7 @@ impl Coordinator {
                     None => self.abort("the gRPC server stopped".into()),
                 },
                 wake = timers.next(stage_at) => self.on_wake(wake),
+                result = hooks::finished(&mut self.hooks) => self.on_hook(result),
             }
             self.after_step(stop_requested);
             if self.run_state() != state {
@@ -265,21 +276,26 @@ impl Coordinator {
     fn on_stop_request(&mut self) {
         match self.phase {
             Phase::Waiting { .. } => self.abort("stopped before the run started".into()),
+            Phase::SettingUp => self.abort("stopped during the setup steps".into()),
             Phase::Idle => self.phase = Phase::Done,
             Phase::Running { .. } => {
                 info!("stop requested");
                 self.begin_stop();
             }
-            Phase::Stopping { .. } | Phase::Done => {}
+            Phase::Stopping { .. } | Phase::TearingDown | Phase::Done => {}
         }
     }
 
     fn abort(&mut self, reason: String) {
         self.ledger.abort(reason);
-        if matches!(self.phase, Phase::Running { .. }) {
-            self.begin_stop();
-        } else {
-            self.phase = Phase::Done;
+        match self.phase {
+            Phase::Running { .. } => self.begin_stop(),
+            // The teardown goes on: the load did start.
+            Phase::Stopping { .. } | Phase::TearingDown => {}
+            _ => {
+                self.cancel_hook();
+                self.phase = Phase::Done;
+            }
         }
     }
 
@@ -312,16 +328,16 @@ impl Coordinator {
                 // report: wait for it until it is back or lost.
                 let waiting = self.workers.awaiting_final();
                 if waiting == 0 {
-                    self.phase = Phase::Done;
+                    self.stopped();
                 } else if now >= deadline {
                     warn!(
                         waiting,
                         "no final report from some workers within the stop timeout"
                     );
-                    self.phase = Phase::Done;
+                    self.stopped();
                 }
             }
-            Phase::Done | Phase::Idle => {}
+            Phase::SettingUp | Phase::TearingDown | Phase::Done | Phase::Idle => {}
         }
     }
 
@@ -359,6 +375,7 @@ impl Coordinator {
             below_target,
             outages,
             config: self.config,
+            failed: self.hooks.failure().map(str::to_owned),
         }
     }
 
