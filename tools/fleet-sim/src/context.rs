@@ -1,11 +1,12 @@
 //! What the handlers of every agent share: the counters, the latency model and the
-//! agents' state, and which agent a handler serves.
+//! agents' state (tokens included), and which agent a handler serves.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Tokens;
 use crate::config::SimConfig;
 use crate::counts::Counter;
 use crate::latency::Latency;
@@ -19,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) conversations: Mutex<Conversations>,
     pub(crate) events: Mutex<Events>,
     pub(crate) assets: Mutex<Assets>,
+    /// Bearer tokens issued by `POST /v1/auth/login` on any agent.
+    pub(crate) tokens: Mutex<Tokens>,
     /// Answers carry only the documented fields.
     pub(crate) contract_only: bool,
 }
@@ -37,6 +40,7 @@ impl Shared {
             conversations: Mutex::default(),
             events: Mutex::default(),
             assets: Mutex::default(),
+            tokens: Mutex::default(),
             contract_only: config.contract_only,
         }
     }

@@ -31,7 +31,12 @@ fn reply(status: StatusCode, body: Value) -> Response {
 
 /// A success answer; with `contract_only`, only the `documented` fields of `body` (the
 /// fields DESIGN.md's "The HTTP API" promises; none for endpoints it gives no shape).
-fn answer(ctx: &AgentCtx, status: StatusCode, body: Value, documented: &[&str]) -> Response {
+pub(crate) fn answer(
+    ctx: &AgentCtx,
+    status: StatusCode,
+    body: Value,
+    documented: &[&str],
+) -> Response {
     if !ctx.shared.contract_only {
         return reply(status, body);
     }
@@ -64,7 +69,7 @@ impl IntoResponse for BadBody {
 }
 
 /// Parses a JSON body.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, BadBody> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, BadBody> {
     serde_json::from_slice(body).map_err(|err| BadBody(err.to_string()))
 }
 

@@ -11,6 +11,7 @@
 //! - [`config`]: [`SimConfig`], its validation, [`SimError`], command-line value parsers.
 //! - `server`: one router per agent, the counting/fault layer, serving with graceful shutdown.
 //! - `handlers`: the agents' endpoints.
+//! - `auth`: every agent's login (`POST /v1/auth/login`) and `GET /v1/me`, which needs its token.
 //! - `state`: bounded conversations, events and assets.
 //! - `latency`: the latency model and failure dice.
 //! - [`counts`]: request counts per agent and endpoint.
@@ -26,6 +27,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 mod admin;
+mod auth;
 pub mod config;
 mod context;
 pub mod counts;
