@@ -66,7 +66,7 @@ pub fn resolve(
             });
         }
     }
-    let hooks = hooks::resolve_hooks(scenarios, fleet, options)?;
+    let hooks = hooks_of(scenarios, fleet, options)?;
     let constants = hooks.constants();
     let mut classes = Vec::new();
     let mut notes = Vec::new();
@@ -99,6 +99,23 @@ pub fn resolve(
         },
         notes,
         hooks,
+    })
+}
+
+/// The setup and teardown steps of `scenarios`, resolved as a class's steps are.
+fn hooks_of(
+    scenarios: &[LoadedScenario],
+    fleet: &FleetMap,
+    options: &PlanOptions,
+) -> Result<Hooks, ScenarioError> {
+    hooks::resolve_hooks(scenarios, &|scenario, step, known, at| {
+        let ctx = Ctx {
+            scenario,
+            fleet,
+            options,
+            extracted: known.clone(),
+        };
+        ctx.step(step, None, &BTreeMap::new(), at)
     })
 }
 

@@ -47,6 +47,7 @@ mod liveness;
 mod open;
 mod resume;
 mod session;
+mod setup;
 mod stages;
 #[cfg(test)]
 pub(crate) mod testing;

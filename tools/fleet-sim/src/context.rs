@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Tokens;
 use crate::config::SimConfig;
 use crate::counts::Counter;
 use crate::latency::Latency;
-use crate::state::{Assets, Conversations, Events};
+use crate::state::{Assets, Conversations, Events, Tokens};
 
 /// State shared by every agent server and the admin server.
 #[derive(Debug)]

@@ -10,9 +10,8 @@
 //! # Layout
 //! - [`config`]: [`SimConfig`], its validation, [`SimError`], command-line value parsers.
 //! - `server`: one router per agent, the counting/fault layer, serving with graceful shutdown.
-//! - `handlers`: the agents' endpoints.
-//! - `auth`: every agent's login (`POST /v1/auth/login`) and `GET /v1/me`, which needs its token.
-//! - `state`: bounded conversations, events and assets.
+//! - `handlers`: the agents' endpoints (login and `GET /v1/me` on every agent).
+//! - `state`: bounded conversations, events, assets and tokens.
 //! - `latency`: the latency model and failure dice.
 //! - [`counts`]: request counts per agent and endpoint.
 //! - `admin`: the admin server (`GET /counts`, `POST /reset`).
@@ -27,7 +26,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 mod admin;
-mod auth;
 pub mod config;
 mod context;
 pub mod counts;

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentPlan;
 use crate::context::{AgentCtx, Shared};
-use crate::{auth, handlers};
+use crate::handlers;
 
 const HEALTH: &str = "/health";
 const CHAT: &str = "/v1/chat";
@@ -41,8 +41,8 @@ pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
     let agent = &plan.agent;
     let mut router = Router::new()
         .route(HEALTH, get(handlers::health))
-        .route(LOGIN, post(auth::login))
-        .route(ME, get(auth::me));
+        .route(LOGIN, post(handlers::login))
+        .route(ME, get(handlers::me));
     let mut routes = vec![HEALTH, LOGIN, ME];
     if agent.name.eq_ignore_ascii_case("ATLAS") {
         router = router.route(CHAT, post(handlers::chat));

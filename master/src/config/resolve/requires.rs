@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use lv_common::plan::{StepPlan, TaskPlan};
 
-use super::invalid;
 use crate::config::scenario::ScenarioError;
 
 /// Every kept task's required variables must still be extracted by `on_start`, a kept
@@ -37,14 +36,14 @@ pub(super) fn check_requirements_survive(
                 .collect();
             tags.sort_unstable();
             tags.dedup();
-            return Err(invalid(
-                at,
-                format!(
+            return Err(ScenarioError::Invalid {
+                location: at.to_owned(),
+                detail: format!(
                     "task {:?} requires `{var}`, but the tag filter removed every task that extracts it; keep one of them too (their tags: {})",
                     task.name,
                     tags.join(", ")
                 ),
-            ));
+            });
         }
     }
     Ok(())
