@@ -101,3 +101,142 @@ fn extract(step: &StepPlan, json: Option<&Value>, vars: &mut UserVars) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use lv_common::plan::Body;
+    use lv_common::template::Template;
+    use serde_json::json;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server answering every request with `{"token": "t-<n>"}`, n counting from 1.
+    async fn token_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let served = std::sync::Arc::clone(&served);
+                tokio::spawn(async move {
+                    let service = service_fn(move |_req| {
+                        let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        let body = format!("{{\"token\": \"t-{n}\"}}");
+                        async move {
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn step(base_url: &str, path: &str, extract: &[(&str, &str)]) -> StepPlan {
+        let path = Template::compile(path, &BTreeMap::new()).expect("valid");
+        StepPlan {
+            method: "GET".into(),
+            base_url: base_url.into(),
+            name: path.display_pattern(),
+            path,
+            kind: None,
+            headers: Vec::new(),
+            body: Body::Empty,
+            expect_status: vec![200],
+            checks: Vec::new(),
+            extract: extract
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            timeout_ms: 5000,
+            follow_redirects: true,
+        }
+    }
+
+    fn client() -> HttpClient {
+        HttpClient::new(Duration::from_secs(2), 8).expect("client")
+    }
+
+    #[tokio::test]
+    async fn steps_run_in_order_with_what_earlier_ones_extracted() {
+        let base = token_server().await;
+        let steps = [
+            step(&base, "/login", &[("token", "/token")]),
+            step(&base, "/use/{{ token }}", &[]),
+        ];
+        let outcome = run_once(&client(), &steps, UserVars::new(), "setup").await;
+        assert_eq!(outcome.failure, None);
+        assert_eq!(outcome.vars.get("token"), Some(&json!("t-1")));
+        let names: Vec<(String, u64, u64)> = outcome
+            .stats
+            .endpoints
+            .iter()
+            .map(|(k, e)| (k.name.clone(), e.requests, e.failures))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("setup: /login".to_owned(), 1, 0),
+                ("setup: /use/{token}".to_owned(), 1, 0)
+            ]
+        );
+        assert!(outcome.stats.endpoints.values().all(|e| e.kind.is_none()));
+    }
+
+    #[tokio::test]
+    async fn the_first_failing_step_stops_the_rest_and_is_named() {
+        let base = token_server().await;
+        let steps = [
+            step(&base, "/login", &[("token", "/missing")]),
+            step(&base, "/never", &[]),
+        ];
+        let outcome = run_once(&client(), &steps, UserVars::new(), "teardown").await;
+        let failure = outcome.failure.expect("fails");
+        assert!(
+            failure.starts_with(&format!("teardown step \"/login\" (GET {base}/login): "))
+                && failure.contains("extract token: /missing not found"),
+            "{failure}"
+        );
+        assert_eq!(outcome.stats.request_count(), 1);
+        assert_eq!(outcome.stats.failure_count(), 1);
+
+        let refused = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            format!("http://{}", listener.local_addr().expect("addr"))
+        };
+        let outcome = run_once(
+            &client(),
+            &[step(&refused, "/x", &[])],
+            UserVars::new(),
+            "setup",
+        )
+        .await;
+        assert!(
+            outcome
+                .failure
+                .is_some_and(|f| f.contains(&format!("(GET {refused}/x)")))
+        );
+        assert_eq!(outcome.stats.failure_count(), 1);
+
+        let unset = [step(&base, "/use/{{ token }}", &[])];
+        let outcome = run_once(&client(), &unset, UserVars::new(), "setup").await;
+        assert!(
+            outcome
+                .failure
+                .is_some_and(|f| f.contains("`token` is not set"))
+        );
+        assert_eq!(outcome.stats.request_count(), 0);
+    }
+}
