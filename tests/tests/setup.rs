@@ -316,3 +316,51 @@ async fn slo_checks_leave_setup_and_teardown_out() {
     assert!(row(&summary, "GET", "MUSE /v1/me").requests > 0);
     bench.stop().await;
 }
+
+/// In the web UI, setup runs at each start and teardown after each stop from `/stop`; each
+/// run's report has its own setup and teardown rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_runs_setup_at_each_start_and_teardown_at_each_stop() {
+    use crate::web::{get, spawn_master};
+    let bench = Bench::new(&[]).await;
+    let scenario = write_file(
+        bench.dir.path(),
+        "setup.toml",
+        &format!("{LOGIN}{}{USERS}", teardown(200)),
+    );
+    let fleet_flag = format!("--fleet={}", path(&bench.fleet));
+    let reports = bench.dir.path().join("reports");
+    let extra = [&fleet_flag[..], "-H", "http://127.0.0.1"];
+    let master = spawn_master(&scenario, &reports, &extra).await;
+    let _worker = spawn_worker_process(&master.workers, &[], "worker");
+    master
+        .wait_status("a worker", |s| s["worker_count"] == 1)
+        .await;
+    for run in 1..=2 {
+        let before = bench.count("MUSE", "GET /v1/me");
+        let run_id = master.swarm("user_count=3&spawn_rate=100").await;
+        let busy = wait_until(LIMIT, || bench.count("MUSE", "GET /v1/me") > before + 5).await;
+        assert!(busy, "run {run} made requests");
+        master.stop().await;
+        let logins = bench.count("ATLAS", "POST /v1/auth/login");
+        assert_eq!(
+            (logins, bench.count("ATLAS", "GET /v1/me")),
+            (run, run),
+            "one login and one teardown per run"
+        );
+        let report = get(&master.url(&format!("/api/v1/runs/{run_id}/json")))
+            .await
+            .json();
+        let rows = report["endpoints"].as_array().cloned().unwrap_or_default();
+        let find = |name: &str| {
+            rows.iter()
+                .find(|r| r["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no row {name}: {rows:?}"))
+        };
+        assert_eq!(find("setup: ATLAS /v1/auth/login")["requests"], 1);
+        assert_eq!(find("teardown: ATLAS /v1/me")["requests"], 1);
+        assert_eq!(find("MUSE /v1/me")["failures"], 0);
+    }
+    bench.stop().await;
+}

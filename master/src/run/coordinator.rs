@@ -291,8 +291,9 @@ impl Coordinator {
         self.ledger.abort(reason);
         match self.phase {
             Phase::Running { .. } => self.begin_stop(),
-            // The teardown goes on: the load did start.
-            Phase::Stopping { .. } | Phase::TearingDown => {}
+            // The load did start: teardown runs (or goes on) before the run is done.
+            Phase::Stopping { .. } => self.stopped(),
+            Phase::TearingDown => {}
             _ => {
                 self.cancel_hook();
                 self.phase = Phase::Done;
