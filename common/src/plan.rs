@@ -10,6 +10,8 @@ use crate::kind::SloKind;
 use crate::template::{JsonTemplate, Template};
 use crate::wait::WaitRule;
 
+mod bind;
+
 /// Everything the workers run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {

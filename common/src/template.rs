@@ -397,5 +397,7 @@ impl JsonTemplate {
     }
 }
 
+mod bind;
+
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ mod rejection;
 mod reports;
 mod scale;
 mod scripts;
+mod setup;
 mod stage_reports;
 mod stages;
 mod suite;

@@ -6,6 +6,7 @@
 //! - [`swarm`]: the virtual users, converging to the latest Assignment.
 //! - [`data`]: test data: the run's tables as they arrive, and the rows users draw.
 //! - [`user`]: one virtual user's loop and the execution of a request step.
+//! - [`once`]: steps run once as one user (the master's setup and teardown).
 //! - [`open`]: the open model's executor (arrivals on an absolute timeline).
 //! - [`http`]: the shared HTTP client.
 //! - [`recorder`]: where users record stats until the next report.
@@ -18,6 +19,7 @@ mod config;
 pub mod connection;
 pub mod data;
 pub mod http;
+pub mod once;
 pub mod open;
 pub use lv_common::limits;
 pub mod outbox;

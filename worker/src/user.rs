@@ -23,7 +23,7 @@ mod squad;
 
 pub use env::UserEnv;
 pub(crate) use fixed::Step;
-use render::render;
+pub(crate) use render::render;
 pub use squad::{Member, Squad};
 
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
@@ -309,7 +309,7 @@ impl Drop for CutOffGuard<'_> {
 
 /// Decides success from the status and checks; on success returns the parsed JSON when
 /// checks or extraction need it.
-fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<Value>, String> {
+pub(crate) fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<Value>, String> {
     let status_ok = if step.expect_status.is_empty() {
         status < 400
     } else {

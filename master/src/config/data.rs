@@ -3,8 +3,10 @@
 //! where a bad one is wrong (file, line and column).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lv_common::data::{CHUNK_BYTES, DataTable, MAX_DATA_BYTES, MAX_DATA_ROWS};
+use lv_common::source::line_col;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -61,6 +63,50 @@ impl DataDef {
             }
         })
     }
+}
+
+/// Reads the data files `defs` of the scenario file `scenario` (whose text is `text`, for
+/// locating errors in it).
+pub fn read_data_files(
+    defs: &[DataDef],
+    scenario: &Path,
+    text: &str,
+) -> Result<Vec<Arc<DataTable>>, DataError> {
+    let locate = |offset: usize| format!("{}:{}", scenario.display(), line_col(text, offset).0);
+    defs.iter()
+        .map(|def| {
+            let name = def.name.get_ref();
+            if !is_data_name(name) {
+                return Err(DataError {
+                    location: locate(def.name.span().start),
+                    detail: format!(
+                        "data name {name:?} must be letters, digits, `_` or `-`, starting with a letter or `_`"
+                    ),
+                });
+            }
+            let format = def.format().ok_or_else(|| DataError {
+                location: locate(def.file.span().start),
+                detail: format!(
+                    "data {name}: cannot tell the format of {:?} from its extension; give format = \"csv\" or \"jsonl\"",
+                    def.file.get_ref()
+                ),
+            })?;
+            let table = read_table(name, &def.path(scenario), format).map_err(|e| DataError {
+                location: e.location,
+                detail: format!("{} (data {name}, {})", e.detail, locate(def.file.span().start)),
+            })?;
+            Ok(Arc::new(table))
+        })
+        .collect()
+}
+
+/// A name a template can use before a dot.
+fn is_data_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Reads `path` as `format` into a table named `name`.

@@ -9,6 +9,7 @@ use lv_common::load::{LoadShape, Model, Stage};
 use lv_common::plan::Plan;
 use lv_common::tls::TargetTls;
 
+use super::resolve::Hooks;
 use super::resume;
 use super::slo_setup::SloSetup;
 use super::tls::TlsFiles;
@@ -20,6 +21,8 @@ pub struct MasterConfig {
     pub plan: Plan,
     /// The test data the plan's classes use, streamed to every worker once per run.
     pub data: Vec<Arc<DataTable>>,
+    /// The setup and teardown steps the master runs itself, once per run.
+    pub hooks: Hooks,
     /// Scenario files and folders it came from.
     pub scenario_paths: Vec<PathBuf>,
     /// Scheme and host agents are reached at.

@@ -16,7 +16,6 @@ use lv_common::plan::{Body, ClassPlan, Plan, StepPlan, TaskPlan};
 use lv_common::template::{Template, TemplateError};
 
 use body::{step_body, step_checks};
-use requirements::check_requirements_survive;
 use scope::{DataScope, DataSources};
 
 use super::scenario::{
@@ -49,6 +48,8 @@ pub struct Resolved {
     pub notes: Vec<String>,
     /// The test data the plan's classes use, once each.
     pub tables: Vec<Arc<DataTable>>,
+    /// The setup and teardown steps the master runs itself.
+    pub hooks: Hooks,
 }
 
 /// Resolves loaded scenarios into a plan.
@@ -74,13 +75,15 @@ pub fn resolve(
         }
     }
     let sources = DataSources::of(scenarios);
+    let hooks = hooks_of(scenarios, fleet, options, &sources)?;
+    let constants = hooks.constants();
     let mut classes = Vec::new();
     let mut notes = Vec::new();
     for (scenario, class) in all {
         if !options.classes.is_empty() && !options.classes.contains(&class.name) {
             continue;
         }
-        let resolved = resolve_class(scenario, class, fleet, options, &sources)?;
+        let resolved = resolve_class(scenario, class, fleet, options, &sources, &constants)?;
         if resolved.tasks.is_empty() {
             notes.push(format!(
                 "user class {} has no task left after tag filtering; it is not run",
@@ -106,6 +109,26 @@ pub fn resolve(
         },
         notes,
         tables,
+        hooks,
+    })
+}
+
+/// The setup and teardown steps of `scenarios`, resolved as a class's steps are.
+fn hooks_of(
+    scenarios: &[LoadedScenario],
+    fleet: &FleetMap,
+    options: &PlanOptions,
+    sources: &DataSources<'_>,
+) -> Result<Hooks, ScenarioError> {
+    hooks::resolve_hooks(scenarios, &|scenario, step, known, at| {
+        let ctx = Ctx {
+            scenario,
+            fleet,
+            options,
+            extracted: known.clone(),
+            sources,
+        };
+        ctx.step(step, None, &BTreeMap::new(), &DataScope::default(), at)
     })
 }
 
@@ -138,7 +161,7 @@ struct Ctx<'a> {
     scenario: &'a LoadedScenario,
     fleet: &'a FleetMap,
     options: &'a PlanOptions,
-    /// Variables some step of the class extracts.
+    /// Variables some step of the class (or the run's setup) extracts.
     extracted: BTreeSet<String>,
     /// The test data of the loaded files.
     sources: &'a DataSources<'a>,
@@ -150,22 +173,24 @@ fn resolve_class(
     fleet: &FleetMap,
     options: &PlanOptions,
     sources: &DataSources<'_>,
+    constants: &BTreeSet<String>,
 ) -> Result<ClassPlan, ScenarioError> {
-    let extracted = class
+    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
+    let own: BTreeSet<String> = class
         .on_start
         .iter()
         .chain(class.tasks.iter().flat_map(|t| t.steps.iter()))
         .flat_map(|s| s.extract.keys().cloned())
         .collect();
+    hooks::check_not_constants(&at, &own, constants)?;
     let ctx = Ctx {
         scenario,
         fleet,
         options,
-        extracted,
+        extracted: own.union(constants).cloned().collect(),
         sources,
     };
     let class_scope = sources.scope(scenario, &class.data)?;
-    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
     let no_consts = BTreeMap::new();
     let on_start: Vec<StepPlan> = class
         .on_start
@@ -182,7 +207,7 @@ fn resolve_class(
         })
         .collect::<Result<_, _>>()?;
     let (tasks, dropped, uses) = ctx.tasks(class, &class_scope, &at)?;
-    check_requirements_survive(&at, &on_start, &tasks, &dropped)?;
+    requires::check_requirements_survive(&at, &on_start, &tasks, &dropped, constants)?;
     Ok(ClassPlan {
         name: class.name.clone(),
         weight: class.weight,
@@ -449,7 +474,11 @@ fn invalid(at: &str, detail: String) -> ScenarioError {
 }
 
 mod body;
-mod requirements;
+mod hooks;
+mod requires;
 mod scope;
+
+pub use hooks::Hooks;
+
 #[cfg(test)]
 mod tests;

@@ -57,6 +57,7 @@ pub fn configure(
     let (shape, shape_note) = settings.shape.for_run(params.run_time)?;
     let mut config = assemble(settings, params, reports, resolved.plan, shape, resume);
     config.data = resolved.tables;
+    config.hooks = resolved.hooks;
     // Stage rules of the SLO table must name stages of this run's shape.
     if let Some(setup) = &config.slo {
         let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
@@ -127,6 +128,7 @@ fn assemble(
     let users = shaped_users(shape.as_ref(), params.users);
     MasterConfig {
         plan,
+        hooks: Default::default(),
         scenario_paths: settings.scenario_paths.clone(),
         host: run_host(settings, params).to_owned(),
         users,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::data::{DataDef, read_table};
+use super::data::{DataDef, read_data_files};
 
 use lv_common::data::{DataMode, DataTable};
 use lv_common::kind::SloKind;
@@ -30,6 +30,21 @@ pub struct ScenarioFile {
     /// Test data files, `[[data]]` tables.
     #[serde(default)]
     pub data: Vec<DataDef>,
+    /// Steps the master runs once per run before any user starts: `[[setup.step]]`.
+    #[serde(default)]
+    pub setup: HookDef,
+    /// Steps the master runs once per run after the last user stopped: `[[teardown.step]]`.
+    #[serde(default)]
+    pub teardown: HookDef,
+}
+
+/// `[setup]` or `[teardown]`: request steps the master runs once per run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookDef {
+    /// The steps, in order (`[[setup.step]]`, `[[teardown.step]]`).
+    #[serde(rename = "step", default)]
+    pub steps: Vec<StepDef>,
 }
 
 /// A user class: `[[user]]`.
@@ -308,11 +323,23 @@ pub fn parse(path: &Path, text: String) -> Result<LoadedScenario, ScenarioError>
 fn check_file(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
     let invalid = |location: String, detail: String| ScenarioError::Invalid { location, detail };
     let file = loaded.path.display();
-    if loaded.file.users.is_empty() && loaded.file.data.is_empty() {
+    let hooks = [
+        ("setup", &loaded.file.setup),
+        ("teardown", &loaded.file.teardown),
+    ];
+    if loaded.file.users.is_empty()
+        && loaded.file.data.is_empty()
+        && hooks.iter().all(|(_, h)| h.steps.is_empty())
+    {
         return Err(invalid(
             file.to_string(),
-            "defines no [[user]] class".into(),
+            "defines no [[user]] class (nor [[setup.step]] or [[teardown.step]])".into(),
         ));
+    }
+    for (which, hook) in hooks {
+        for (i, step) in hook.steps.iter().enumerate() {
+            check_step(loaded, step, &format!("{file}: {which} step {}", i + 1))?;
+        }
     }
     for class in &loaded.file.users {
         let at = format!("{file}: user class {:?}", class.name);
@@ -419,45 +446,12 @@ pub fn task_name(task: &TaskDef, index: usize) -> String {
 
 /// Reads the file's `[[data]]` files.
 fn read_tables(loaded: &LoadedScenario) -> Result<Vec<Arc<DataTable>>, ScenarioError> {
-    loaded
-        .file
-        .data
-        .iter()
-        .map(|def| {
-            let name = def.name.get_ref();
-            let at = |span: std::ops::Range<usize>, detail: String| ScenarioError::Invalid {
-                location: loaded.locate(span.start),
-                detail,
-            };
-            if !is_data_name(name) {
-                return Err(at(
-                    def.name.span(),
-                    format!("data name {name:?} must be letters, digits, `_` or `-`, starting with a letter or `_`"),
-                ));
-            }
-            let format = def.format().ok_or_else(|| {
-                at(
-                    def.file.span(),
-                    format!("data {name}: cannot tell the format of {:?} from its extension; give format = \"csv\" or \"jsonl\"", def.file.get_ref()),
-                )
-            })?;
-            let path = def.path(&loaded.path);
-            let table = read_table(name, &path, format).map_err(|e| ScenarioError::Invalid {
-                location: e.location,
-                detail: format!("{} (data {name}, {})", e.detail, loaded.locate(def.file.span().start)),
-            })?;
-            Ok(Arc::new(table))
-        })
-        .collect()
-}
-
-/// A name a template can use before a dot.
-fn is_data_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    read_data_files(&loaded.file.data, &loaded.path, &loaded.text).map_err(|e| {
+        ScenarioError::Invalid {
+            location: e.location,
+            detail: e.detail,
+        }
+    })
 }
 
 fn check_unique_data(loaded: &[LoadedScenario]) -> Result<(), ScenarioError> {

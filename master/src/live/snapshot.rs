@@ -318,6 +318,7 @@ pub fn build(input: &SnapshotInput) -> Snapshot {
             started_unix_ms: input.started_unix_ms,
             ended_unix_ms: ended,
             aborted: None,
+            failed: None,
             below_target: &[],
             outages: &[],
             checkpoint: going,

@@ -51,6 +51,8 @@ pub struct RunView<'a> {
     pub ended_unix_ms: i64,
     /// Why the run could not be carried out, if so.
     pub aborted: Option<&'a str>,
+    /// The setup or teardown step that failed the run, and why.
+    pub failed: Option<&'a str>,
     /// Periods below the user target.
     pub below_target: &'a [BelowTarget],
     /// Times a master died and this one resumed the run.
@@ -218,13 +220,17 @@ fn meta(config: &MasterConfig) -> RunMeta {
     }
 }
 
-/// The exit code and its reason: could not run (3); no request at all (failed); with SLO
+/// The exit code and its reason: could not run (3); a setup or teardown step failed (1);
+/// no request at all (failed); with SLO
 /// verdicts, whether they all passed; without, whether any request failed (Locust's rule).
 fn judge(config: &MasterConfig, view: &RunView, verdicts: Option<&[slo::Verdict]>) -> (u8, String) {
     let totals = &view.stats.totals;
     let (requests, failures) = (totals.request_count(), totals.failure_count());
     if let Some(reason) = view.aborted {
         return (EXIT_CANNOT_RUN, format!("could not run: {reason}"));
+    }
+    if let Some(reason) = view.failed {
+        return (EXIT_FAILED, format!("failed: {reason}"));
     }
     if requests == 0 {
         return (

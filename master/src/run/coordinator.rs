@@ -40,6 +40,7 @@ mod begin;
 mod clock;
 mod data;
 mod events;
+mod hooks;
 mod ledger;
 mod link;
 mod live;
@@ -47,6 +48,7 @@ mod liveness;
 mod open;
 mod resume;
 mod session;
+mod setup;
 mod stages;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -103,12 +105,16 @@ enum Phase {
     Waiting {
         since: Instant,
     },
+    /// The setup steps run; no user yet.
+    SettingUp,
     Running {
         ends: Option<Instant>,
     },
     Stopping {
         deadline: Instant,
     },
+    /// The last user stopped; the teardown steps run.
+    TearingDown,
     Done,
 }
 
@@ -132,6 +138,8 @@ pub struct RunResult {
     pub outages: Vec<MasterOutage>,
     /// The configuration of the (last) run.
     pub config: Arc<MasterConfig>,
+    /// The setup or teardown step that failed the run, and why.
+    pub failed: Option<String>,
 }
 
 /// Owns the run.
@@ -156,6 +164,8 @@ pub struct Coordinator {
     staged: Option<stages::StagedRun>,
     /// The run's test data: which workers have the tables, which rows went where.
     data: data::DataLedger,
+    /// The run's setup and teardown steps.
+    hooks: hooks::HookState,
 }
 
 impl Coordinator {
@@ -184,6 +194,7 @@ impl Coordinator {
             web: None,
             open: None,
             staged: None,
+            hooks: hooks::HookState::default(),
         };
         if let Some(checkpoint) = coordinator.config.resume.clone() {
             coordinator.resume(&checkpoint);
@@ -230,6 +241,7 @@ impl Coordinator {
                     None => self.abort("the gRPC server stopped".into()),
                 },
                 wake = timers.next(stage_at) => self.on_wake(wake),
+                result = hooks::finished(&mut self.hooks) => self.on_hook(result),
             }
             self.after_step(stop_requested);
             if self.run_state() != state {
@@ -269,21 +281,27 @@ impl Coordinator {
     fn on_stop_request(&mut self) {
         match self.phase {
             Phase::Waiting { .. } => self.abort("stopped before the run started".into()),
+            Phase::SettingUp => self.abort("stopped during the setup steps".into()),
             Phase::Idle => self.phase = Phase::Done,
             Phase::Running { .. } => {
                 info!("stop requested");
                 self.begin_stop();
             }
-            Phase::Stopping { .. } | Phase::Done => {}
+            Phase::Stopping { .. } | Phase::TearingDown | Phase::Done => {}
         }
     }
 
     fn abort(&mut self, reason: String) {
         self.ledger.abort(reason);
-        if matches!(self.phase, Phase::Running { .. }) {
-            self.begin_stop();
-        } else {
-            self.phase = Phase::Done;
+        match self.phase {
+            Phase::Running { .. } => self.begin_stop(),
+            // The load did start: teardown runs (or goes on) before the run is done.
+            Phase::Stopping { .. } => self.stopped(),
+            Phase::TearingDown => {}
+            _ => {
+                self.cancel_hook();
+                self.phase = Phase::Done;
+            }
         }
     }
 
@@ -316,16 +334,16 @@ impl Coordinator {
                 // report: wait for it until it is back or lost.
                 let waiting = self.workers.awaiting_final();
                 if waiting == 0 {
-                    self.phase = Phase::Done;
+                    self.stopped();
                 } else if now >= deadline {
                     warn!(
                         waiting,
                         "no final report from some workers within the stop timeout"
                     );
-                    self.phase = Phase::Done;
+                    self.stopped();
                 }
             }
-            Phase::Done | Phase::Idle => {}
+            Phase::SettingUp | Phase::TearingDown | Phase::Done | Phase::Idle => {}
         }
     }
 
@@ -363,6 +381,7 @@ impl Coordinator {
             below_target,
             outages,
             config: self.config,
+            failed: self.hooks.failure().map(str::to_owned),
         }
     }
 

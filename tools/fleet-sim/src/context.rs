@@ -1,5 +1,5 @@
 //! What the handlers of every agent share: the counters, the latency model and the
-//! agents' state, and which agent a handler serves.
+//! agents' state (tokens included), and which agent a handler serves.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SimConfig;
 use crate::counts::Counter;
 use crate::latency::Latency;
-use crate::state::{Assets, Conversations, Events};
+use crate::state::{Assets, Conversations, Events, Tokens};
 
 /// State shared by every agent server and the admin server.
 #[derive(Debug)]
@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     pub(crate) conversations: Mutex<Conversations>,
     pub(crate) events: Mutex<Events>,
     pub(crate) assets: Mutex<Assets>,
+    /// Bearer tokens issued by `POST /v1/auth/login` on any agent.
+    pub(crate) tokens: Mutex<Tokens>,
     /// Answers carry only the documented fields.
     pub(crate) contract_only: bool,
     /// Values of the `X-Sim-Record` header, in arrival order (for tests to read back).
@@ -62,6 +64,7 @@ impl Shared {
             conversations: Mutex::default(),
             events: Mutex::default(),
             assets: Mutex::default(),
+            tokens: Mutex::default(),
             contract_only: config.contract_only,
             records: Mutex::default(),
         }

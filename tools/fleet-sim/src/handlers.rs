@@ -1,4 +1,5 @@
-//! The agents' endpoints: health, ATLAS chat, the event bus, creative tasks, CLIO's assets.
+//! The agents' endpoints: health, ATLAS chat, the event bus, creative tasks, CLIO's assets,
+//! and every agent's login (`POST /v1/auth/login`, `GET /v1/me` with its token).
 //!
 //! Bodies are parsed by hand from bytes rather than with axum's `Json` extractor, so every
 //! malformed or incomplete body gets the same answer lv's checks expect: 400 with a JSON
@@ -9,7 +10,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -31,7 +32,12 @@ fn reply(status: StatusCode, body: Value) -> Response {
 
 /// A success answer; with `contract_only`, only the `documented` fields of `body` (the
 /// fields DESIGN.md's "The HTTP API" promises; none for endpoints it gives no shape).
-fn answer(ctx: &AgentCtx, status: StatusCode, body: Value, documented: &[&str]) -> Response {
+pub(crate) fn answer(
+    ctx: &AgentCtx,
+    status: StatusCode,
+    body: Value,
+    documented: &[&str],
+) -> Response {
     if !ctx.shared.contract_only {
         return reply(status, body);
     }
@@ -285,4 +291,44 @@ pub(crate) async fn assets(State(ctx): State<AgentCtx>) -> Response {
     ctx.shared.latency.work(Work::Assets, 1.0).await;
     let assets = lock(&ctx.shared.assets).list();
     answer(&ctx, StatusCode::OK, json!({ "assets": assets }), &[])
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginRequest {
+    username: String,
+    #[allow(dead_code, reason = "required in the body; any password is accepted")]
+    password: String,
+}
+
+/// `POST /v1/auth/login` with `{"username", "password"}`: 200 `{"token", "user"}` (any
+/// password is accepted), 400 on a bad body.
+pub(crate) async fn login(State(ctx): State<AgentCtx>, body: Bytes) -> Result<Response, BadBody> {
+    let request: LoginRequest = parse(&body)?;
+    let token = lock(&ctx.shared.tokens).issue(&request.username);
+    ctx.shared.latency.work(Work::Health, 1.0).await;
+    Ok(answer(
+        &ctx,
+        StatusCode::OK,
+        json!({ "token": token, "user": request.username }),
+        &["token", "user"],
+    ))
+}
+
+/// `GET /v1/me` with `Authorization: Bearer TOKEN`: 200 `{"user"}` for a token this fleet
+/// issued, else 401 `{"error"}`.
+pub(crate) async fn me(State(ctx): State<AgentCtx>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let user = token.and_then(|t| lock(&ctx.shared.tokens).user(t).map(str::to_owned));
+    ctx.shared.latency.work(Work::Health, 1.0).await;
+    match user {
+        Some(user) => answer(&ctx, StatusCode::OK, json!({ "user": user }), &["user"]),
+        None => error(
+            StatusCode::UNAUTHORIZED,
+            "missing or unknown bearer token (log in with POST /v1/auth/login)",
+        ),
+    }
 }

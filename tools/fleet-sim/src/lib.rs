@@ -10,8 +10,8 @@
 //! # Layout
 //! - [`config`]: [`SimConfig`], its validation, [`SimError`], command-line value parsers.
 //! - `server`: one router per agent, the counting/fault layer, serving with graceful shutdown.
-//! - `handlers`: the agents' endpoints.
-//! - `state`: bounded conversations, events and assets.
+//! - `handlers`: the agents' endpoints (login and `GET /v1/me` on every agent).
+//! - `state`: bounded conversations, events, assets and tokens.
 //! - `latency`: the latency model and failure dice.
 //! - [`counts`]: request counts per agent and endpoint.
 //! - `admin`: the admin server (`GET /counts`, `POST /reset`).

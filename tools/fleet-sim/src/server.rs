@@ -1,6 +1,7 @@
 //! One HTTP server per agent: which routes an agent serves, and the layer in front of them.
 //!
-//! Every agent serves `/health`; ATLAS adds chat, EVENT-BUS the event API, creative agents
+//! Every agent serves `/health`, `POST /v1/auth/login` (a bearer token for a user) and
+//! `GET /v1/me` (200 with a token the fleet issued, else 401); ATLAS adds chat, EVENT-BUS the event API, creative agents
 //! tasks, and CLIO its assets. In front of each agent's router sits one middleware that counts
 //! the request under its route pattern (before routing, so 404s and 405s count too), adds the
 //! agent's fixed `slow` delay, and answers injected failures. Servers run on listeners bound
@@ -33,12 +34,17 @@ const EVENT_ACK: &str = "/v1/events/{id}/ack";
 const TASKS: &str = "/v1/tasks";
 const TASKS_BATCH: &str = "/v1/tasks/batch";
 const ASSETS: &str = "/v1/assets";
+const LOGIN: &str = "/v1/auth/login";
+const ME: &str = "/v1/me";
 
 /// The router of one agent, with the counting and fault layer in front.
 pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
     let agent = &plan.agent;
-    let mut router = Router::new().route(HEALTH, get(handlers::health));
-    let mut routes = vec![HEALTH];
+    let mut router = Router::new()
+        .route(HEALTH, get(handlers::health))
+        .route(LOGIN, post(handlers::login))
+        .route(ME, get(handlers::me));
+    let mut routes = vec![HEALTH, LOGIN, ME];
     if agent.name.eq_ignore_ascii_case("ATLAS") {
         router = router.route(CHAT, post(handlers::chat));
         routes.push(CHAT);

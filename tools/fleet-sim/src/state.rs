@@ -1,4 +1,5 @@
-//! The fleet's in-memory state: ATLAS's conversations, the event bus, the creative assets.
+//! The fleet's in-memory state: ATLAS's conversations, the event bus, the creative assets,
+//! the bearer tokens every agent's login hands out.
 //!
 //! State is real (a follow-up needs a conversation that exists, an ack needs an event that was
 //! published) and bounded: each store keeps a fixed number of the newest entries and evicts the
@@ -157,9 +158,56 @@ impl Assets {
     }
 }
 
+/// Tokens kept before the oldest is forgotten.
+pub const MAX_TOKENS: usize = 100_000;
+
+/// The tokens issued so far: token -> user name, oldest evicted first.
+#[derive(Debug, Default)]
+pub(crate) struct Tokens {
+    users: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+impl Tokens {
+    /// Issues a new random token for `user`.
+    pub(crate) fn issue(&mut self, user: &str) -> String {
+        let token = Uuid::new_v4().simple().to_string();
+        self.users.insert(token.clone(), user.to_owned());
+        self.order.push_back(token.clone());
+        while self.order.len() > MAX_TOKENS {
+            if let Some(old) = self.order.pop_front() {
+                self.users.remove(&old);
+            }
+        }
+        token
+    }
+
+    /// The user `token` was issued to; `None` for a token this fleet did not issue (or
+    /// forgot).
+    pub(crate) fn user(&self, token: &str) -> Option<&str> {
+        self.users.get(token).map(String::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_name_their_user_and_the_oldest_are_forgotten() {
+        let mut tokens = Tokens::default();
+        let first = tokens.issue("ada");
+        let second = tokens.issue("bob");
+        assert_ne!(first, second);
+        assert_eq!(tokens.user(&first), Some("ada"));
+        assert_eq!(tokens.user(&second), Some("bob"));
+        assert_eq!(tokens.user("forged"), None);
+        for _ in 0..MAX_TOKENS {
+            tokens.issue("x");
+        }
+        assert_eq!(tokens.user(&first), None);
+        assert_eq!(tokens.users.len(), MAX_TOKENS);
+    }
 
     #[test]
     fn conversations_count_turns_and_evict_the_oldest() {

@@ -477,3 +477,52 @@ async fn contract_only_answers_carry_only_the_documented_fields() {
     })
     .await;
 }
+
+/// Every agent logs users in with a token any agent accepts on `GET /v1/me`; a bad body is a
+/// 400, a missing or forged token a 401, and `contract_only` keeps the documented fields.
+#[tokio::test]
+async fn login_hands_out_tokens_that_every_agent_accepts() {
+    within(async {
+        let fleet = spawn_fleet(SimConfig {
+            contract_only: true,
+            ..quick()
+        })
+        .await;
+        let login = json!({ "username": "ada", "password": "pw" });
+        let (status, body) = fleet
+            .call(Method::POST, "MUSE", "/v1/auth/login", Some(login))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["user"], "ada");
+        let token = body["token"].as_str().expect("token").to_owned();
+        assert_eq!(body.as_object().map(|o| o.len()), Some(2));
+        let bearer = format!("Bearer {token}");
+        for agent in ["ATLAS", "MUSE"] {
+            let (status, body) = fleet
+                .get_with(agent, "/v1/me", &[("authorization", &bearer)])
+                .await;
+            assert_eq!((status, body), (StatusCode::OK, json!({ "user": "ada" })));
+        }
+        let (status, body) = fleet.get_with("ATLAS", "/v1/me", &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body["error"].is_string());
+        let (status, _) = fleet
+            .get_with("ATLAS", "/v1/me", &[("authorization", "Bearer forged")])
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = fleet
+            .call(
+                Method::POST,
+                "ATLAS",
+                "/v1/auth/login",
+                Some(json!({ "username": "x" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let counts = fleet.sim.counts();
+        assert_eq!(counts.agents["MUSE"]["POST /v1/auth/login"], 1);
+        assert_eq!(counts.agents["ATLAS"]["GET /v1/me"], 3);
+        fleet.stop().await;
+    })
+    .await;
+}

@@ -9,8 +9,8 @@ use tracing::info;
 use super::{Coordinator, Phase, open, stages};
 
 impl Coordinator {
-    /// Starts the run now: the open schedule (after its lead), then [`Coordinator::begin`].
-    pub(super) fn start(&mut self) {
+    /// Starts the load now: the open schedule (after its lead), then [`Coordinator::begin`].
+    pub(super) fn start_load(&mut self) {
         let now = Instant::now();
         let now_ms = self.clock.unix_ms(now);
         self.stats.start(now_ms);

@@ -54,13 +54,13 @@ impl Coordinator {
             ),
             // A worker that was away when Stop went out may still run users: stop it too,
             // so its last report comes and no load outlives the run.
-            Phase::Stopping { .. } => {
+            Phase::Stopping { .. } | Phase::TearingDown => {
                 let stop = MasterKind::Stop(pb::Stop {
                     run_id: self.ledger.run_id().to_owned(),
                 });
                 self.workers.send(&worker_id, stop);
             }
-            Phase::Waiting { .. } | Phase::Idle => {}
+            Phase::Waiting { .. } | Phase::SettingUp | Phase::Idle => {}
         }
     }
 

@@ -46,13 +46,14 @@ impl Coordinator {
         let started = since(summary.started_unix_ms);
         let stages_start = checkpoint.state.stages_start_unix_ms.map_or(started, since);
         self.web_event("resume", format!("resumed from the checkpoint of {from}"));
-        self.begin(started, stages_start);
+        // The setup steps run again: their values died with the master.
+        self.setup_then(super::hooks::Then::Resume(started, stages_start));
     }
 
     /// What a checkpoint carries for `--resume`.
     pub(super) fn resume_state(&self) -> ResumeState {
         ResumeState {
-            plan_fingerprint: fingerprint(&self.plan_json),
+            plan_fingerprint: fingerprint(&self.config.plan.to_json()),
             generation: self.ledger.generation(),
             worker_seqs: self.workers.merged_seqs(),
             stages_start_unix_ms: self.stats.stages_start_unix_ms,

@@ -66,11 +66,12 @@ impl Coordinator {
         match self.phase {
             Phase::Idle | Phase::Done if self.ledger.started().is_some() => RunState::Stopped,
             Phase::Idle | Phase::Done | Phase::Waiting { .. } => RunState::Ready,
+            Phase::SettingUp => RunState::Spawning,
             Phase::Running { .. } if self.users_running() < self.users_target() => {
                 RunState::Spawning
             }
             Phase::Running { .. } => RunState::Running,
-            Phase::Stopping { .. } => RunState::Stopping,
+            Phase::Stopping { .. } | Phase::TearingDown => RunState::Stopping,
         }
     }
 
@@ -115,6 +116,8 @@ impl Coordinator {
                     info!("stop requested from the web");
                     self.web_event("stop", "stopped from the web".into());
                     self.begin_stop();
+                } else if matches!(self.phase, Phase::SettingUp) {
+                    self.abort("stopped from the web during the setup steps".into());
                 }
                 let _ = reply.send(Ok(()));
             }
@@ -285,6 +288,7 @@ impl Coordinator {
                 started_unix_ms: started_ms,
                 ended_unix_ms: ended,
                 aborted: self.ledger.aborted(),
+                failed: self.hooks.failure(),
                 below_target: self.ledger.below_target(),
                 outages: self.ledger.outages(),
                 checkpoint: false,

@@ -50,6 +50,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
             classes,
             connection_per_user: false,
         },
+        hooks: Default::default(),
         scenario_paths: Vec::new(),
         host: "http://127.0.0.1".into(),
         users,

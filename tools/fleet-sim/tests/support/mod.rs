@@ -81,10 +81,36 @@ impl Fleet {
         url: &str,
         body: Option<String>,
     ) -> (StatusCode, Value) {
-        let request = Request::builder()
+        self.send_with(method, url, &[], body).await
+    }
+
+    /// `GET` of `path` on `agent` with extra `headers`; returns the status and the JSON body.
+    pub async fn get_with(
+        &self,
+        agent: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let url = format!("http://127.0.0.1:{}{path}", self.port(agent));
+        self.send_with(Method::GET, &url, headers, None).await
+    }
+
+    /// [`Fleet::send`] with extra `headers`.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
             .method(method)
             .uri(url)
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .expect("valid request");
         let response = self.client.request(request).await.expect("response");
