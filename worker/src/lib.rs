@@ -6,6 +6,7 @@
 //! - [`swarm`]: the virtual users, converging to the latest Assignment.
 //! - [`user`]: one virtual user's loop and the execution of a request step.
 //! - [`open`]: the open model's executor (arrivals on an absolute timeline).
+//! - [`probe`]: one user of a class run once in detail, for `lv-master try`.
 //! - [`http`]: the shared HTTP client.
 //! - [`recorder`]: where users record stats until the next report.
 //! - [`limits`]: the open-file limit.
@@ -19,6 +20,7 @@ pub mod http;
 pub mod open;
 pub use lv_common::limits;
 pub mod outbox;
+pub mod probe;
 pub mod recorder;
 pub mod swarm;
 pub mod user;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use lv_common::plan::{StepPlan, TaskPlan};
+use lv_common::plan::{Check, StepPlan, TaskPlan};
 use lv_common::template::UserVars;
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -23,7 +23,7 @@ mod squad;
 
 pub use env::UserEnv;
 pub(crate) use fixed::Step;
-use render::render;
+pub(crate) use render::render;
 pub use squad::{Member, Squad};
 
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
@@ -291,7 +291,7 @@ impl Drop for CutOffGuard<'_> {
 
 /// Decides success from the status and checks; on success returns the parsed JSON when
 /// checks or extraction need it.
-fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<Value>, String> {
+pub(crate) fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<Value>, String> {
     let status_ok = if step.expect_status.is_empty() {
         status < 400
     } else {
@@ -305,19 +305,22 @@ fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<Value>, Str
     }
     let json: Value = serde_json::from_slice(body)
         .map_err(|_| "response is not JSON (checks and extraction need JSON)".to_owned())?;
-    for check in &step.checks {
-        match (json.pointer(&check.pointer), &check.equals) {
-            (None, _) => return Err(format!("check failed: {} is missing", check.pointer)),
-            (Some(found), Some(want)) if found != want => {
-                return Err(format!(
-                    "check failed: {} is {found}, expected {want}",
-                    check.pointer
-                ));
-            }
-            _ => {}
-        }
+    if let Some(failure) = step.checks.iter().find_map(|c| check_failure(c, &json)) {
+        return Err(failure);
     }
     Ok(Some(json))
+}
+
+/// Why `check` fails on `json`; `None` when it passes.
+pub(crate) fn check_failure(check: &Check, json: &Value) -> Option<String> {
+    match (json.pointer(&check.pointer), &check.equals) {
+        (None, _) => Some(format!("check failed: {} is missing", check.pointer)),
+        (Some(found), Some(want)) if found != want => Some(format!(
+            "check failed: {} is {found}, expected {want}",
+            check.pointer
+        )),
+        _ => None,
+    }
 }
 
 fn reason(status: u16) -> String {
@@ -331,20 +334,32 @@ fn reason(status: u16) -> String {
 fn extract(env: &UserEnv, step: &StepPlan, json: Option<&Value>, vars: &mut UserVars) -> bool {
     let Some(json) = json else { return true };
     for (var, pointer) in &step.extract {
-        match json.pointer(pointer) {
-            Some(Value::Null) | None => {
-                env.recorder.exception(&format!(
-                    "{} {}: extract {var}: {pointer} not found in the response",
-                    step.method, step.name
-                ));
+        match extracted(json, var, pointer) {
+            Err(why) => {
+                env.recorder
+                    .exception(&format!("{} {}: {why}", step.method, step.name));
                 return false;
             }
-            Some(value) => {
+            Ok(value) => {
                 vars.insert(var.clone(), value.clone());
             }
         }
     }
     true
+}
+
+/// The value `pointer` gives variable `var` in `json`, or why there is none (missing or null).
+pub(crate) fn extracted<'a>(
+    json: &'a Value,
+    var: &str,
+    pointer: &str,
+) -> Result<&'a Value, String> {
+    match json.pointer(pointer) {
+        Some(Value::Null) | None => Err(format!(
+            "extract {var}: {pointer} not found in the response"
+        )),
+        Some(value) => Ok(value),
+    }
 }
 
 #[cfg(test)]

@@ -5,17 +5,17 @@
 //! works over any byte stream (`AsyncRead + AsyncWrite`), so tests can feed it responses
 //! cut into arbitrary pieces.
 
-use std::mem::MaybeUninit;
-
 use bytes::{Buf, BytesMut};
 use http::{HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::decode::{Encoding, Sink};
 use super::error::RequestError;
+use head::has_token;
+use head::parse_head;
 
-/// Most header lines accepted in a response.
-const MAX_HEADERS: usize = 100;
+mod head;
+
 /// Largest response head accepted (status line and headers).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Longest chunk-size or trailer line accepted.
@@ -38,6 +38,8 @@ pub(super) struct Head {
     pub location: Option<Box<str>>,
     /// `Set-Cookie` values, in order (empty, so unallocated, when there are none).
     pub set_cookies: Vec<Box<str>>,
+    /// Every header, in order, when [`Expect::keep_headers`] asked for them (the probe's).
+    pub headers: Vec<(Box<str>, Box<str>)>,
 }
 
 /// How a response body is delimited.
@@ -70,6 +72,8 @@ pub(super) struct Response {
     pub set_cookies: Vec<Box<str>>,
     /// Why the body could not be decoded (the response was still read to its end).
     pub decode_error: Option<String>,
+    /// Every header, in order, when [`Expect::keep_headers`] asked for them.
+    pub headers: Vec<(Box<str>, Box<str>)>,
 }
 
 /// What reading a response needs to know about its request.
@@ -81,6 +85,8 @@ pub(super) struct Expect {
     pub keep_body: bool,
     /// Most decoded bytes accepted from a compressed body.
     pub max_decoded: u64,
+    /// Keep every response header (the probe's; the load path keeps only what it needs).
+    pub keep_headers: bool,
 }
 
 /// Why an exchange failed; `unanswered` when nothing of a response arrived, so a request
@@ -186,7 +192,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         error: super::stream::io_error(&e),
         unanswered: true,
     })?;
-    let head = read_head(stream, buf, expect.head_request).await?;
+    let head = read_head(stream, buf, expect).await?;
     let encoding = match head.framing {
         Framing::Empty => Encoding::Identity,
         _ => head.encoding,
@@ -217,6 +223,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         location: head.location,
         set_cookies: head.set_cookies,
         decode_error,
+        headers: head.headers,
     })
 }
 
@@ -237,13 +244,16 @@ fn closed_early(what: &str) -> Failure {
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
-    head_request: bool,
+    expect: Expect,
 ) -> Result<Head, Failure> {
     let mut received = false;
     loop {
         if !buf.is_empty() {
-            match parse_head(buf, head_request)? {
-                Some((len, head)) => {
+            match parse_head(buf, expect.head_request)? {
+                Some((len, mut head)) => {
+                    if expect.keep_headers {
+                        head.headers = head::all_headers(&buf[..len]);
+                    }
                     buf.advance(len);
                     // Interim responses (100 Continue, 103 Early Hints) precede the real one.
                     if (100..200).contains(&head.status) && head.status != 101 {
@@ -288,131 +298,6 @@ fn reserve(buf: &mut BytesMut) -> &mut BytesMut {
         buf.reserve(READ_CHUNK);
     }
     buf
-}
-
-/// Parses a response head at the start of `bytes`: its length and meaning, or `None`
-/// when more bytes are needed.
-pub(super) fn parse_head(
-    bytes: &[u8],
-    head_request: bool,
-) -> Result<Option<(usize, Head)>, Failure> {
-    // Uninitialised: zeroing 100 headers' slots at every response shows in profiles.
-    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut response,
-        bytes,
-        &mut headers,
-    );
-    let len = match parsed {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(Failure::invalid(e)),
-    };
-    let Some(status) = response.code else {
-        return Err(Failure::invalid("no status code"));
-    };
-    let http10 = response.version == Some(0);
-    let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
-    let facts = HeaderFacts::read(response.headers, http10, redirect)?;
-    // After 101 Switching Protocols the connection speaks something else: never reuse it.
-    let keep_alive = facts.keep_alive && status != 101;
-    let framing = if head_request || status == 204 || status == 304 || status < 200 {
-        Framing::Empty
-    } else if facts.chunked {
-        Framing::Chunked
-    } else if let Some(length) = facts.length {
-        Framing::Length(length)
-    } else {
-        Framing::UntilClose
-    };
-    Ok(Some((
-        len,
-        Head {
-            status,
-            framing,
-            keep_alive,
-            encoding: facts.encoding,
-            location: facts.location,
-            set_cookies: facts.set_cookies,
-        },
-    )))
-}
-
-/// What a response's headers say about its body, its connection, cookies and redirect.
-struct HeaderFacts {
-    keep_alive: bool,
-    length: Option<u64>,
-    chunked: bool,
-    encoding: Encoding,
-    location: Option<Box<str>>,
-    set_cookies: Vec<Box<str>>,
-}
-
-impl HeaderFacts {
-    /// Reads the headers of an HTTP/1.0 (`http10`) or 1.1 response; `Location` only
-    /// matters for a `redirect`.
-    fn read(
-        headers: &[httparse::Header<'_>],
-        http10: bool,
-        redirect: bool,
-    ) -> Result<HeaderFacts, Failure> {
-        let mut facts = HeaderFacts {
-            keep_alive: !http10,
-            length: None,
-            chunked: false,
-            encoding: Encoding::Identity,
-            location: None,
-            set_cookies: Vec::new(),
-        };
-        for header in headers {
-            let name = header.name;
-            if name.eq_ignore_ascii_case("content-length") {
-                let value = std::str::from_utf8(header.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .ok_or_else(|| Failure::invalid("Content-Length is not a number"))?;
-                if facts.length.is_some_and(|l| l != value) {
-                    return Err(Failure::invalid("two different Content-Length headers"));
-                }
-                facts.length = Some(value);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                facts.chunked = last_token_is(header.value, b"chunked");
-            } else if name.eq_ignore_ascii_case("connection") {
-                if has_token(header.value, b"close") {
-                    facts.keep_alive = false;
-                } else if http10 && has_token(header.value, b"keep-alive") {
-                    facts.keep_alive = true;
-                }
-            } else if name.eq_ignore_ascii_case("content-encoding") {
-                facts.encoding = Encoding::from_header(header.value);
-            } else if name.eq_ignore_ascii_case("set-cookie") {
-                facts.set_cookies.push(text(header.value));
-            } else if redirect && name.eq_ignore_ascii_case("location") {
-                facts.location = Some(text(header.value));
-            }
-        }
-        Ok(facts)
-    }
-}
-
-/// A header value as text (bytes that are not UTF-8 replaced).
-fn text(value: &[u8]) -> Box<str> {
-    String::from_utf8_lossy(value.trim_ascii()).into()
-}
-
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
-}
-
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
-}
-
-fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    tokens(value)
-        .last()
-        .is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
 async fn read_exact<S: AsyncRead + Unpin>(

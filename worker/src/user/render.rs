@@ -11,7 +11,7 @@ use rand::rngs::SmallRng;
 use crate::http::OutRequest;
 
 /// The request of `step` for a user with `vars`; an error says what could not be built.
-pub(super) fn render(
+pub(crate) fn render(
     step: &StepPlan,
     vars: &UserVars,
     rng: &mut SmallRng,
