@@ -298,6 +298,10 @@ impl HttpClient {
     ) -> Result<codec::Response, RequestError> {
         let shared = &self.inner;
         let origin = &request.origin;
+        let expect = codec::Expect {
+            keep_headers,
+            ..request.expect
+        };
         let mut fresh = false;
         loop {
             let own = match session.as_deref_mut() {
@@ -325,17 +329,7 @@ impl HttpClient {
                     (Conn::new(stream, permit), false)
                 }
             };
-            match codec::exchange(
-                &mut conn.stream,
-                &mut conn.buf,
-                &request.wire,
-                codec::Expect {
-                    keep_headers,
-                    ..request.expect
-                },
-            )
-            .await
-            {
+            match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
                     if response.reusable && !request.closes {
                         match session {
