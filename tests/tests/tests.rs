@@ -22,4 +22,5 @@ mod stages;
 mod suite;
 mod survival;
 mod trust;
+mod try_cmd;
 mod web;
