@@ -2,8 +2,8 @@
 //!
 //! The user runs its class's `on_start` steps, then every task once in plan order (not by
 //! weight), with the real user's semantics: one cookie jar for the whole user, templates
-//! rendered with its variables ([`crate::user::render`]), answers judged by the same rules
-//! ([`crate::user::judge`]) and values extracted the same way. A failed step ends its task
+//! rendered with its variables (`user::render`), answers judged by the same rules
+//! (`user::judge`) and values extracted the same way (`user::extracted`). A failed step ends its task
 //! (the rest of the task is not run), a task whose `requires` are not set is skipped, and
 //! every step leaves a [`StepTrace`]: the request as written, the response, each check and
 //! extraction, and the verdict. Nothing is recorded in stats.
