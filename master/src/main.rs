@@ -1,5 +1,6 @@
 //! `lv-master`: read the command line, do what it asks (run a test, compare two reports,
-//! write a run's reports again, or say what an exit code means) and exit with its code.
+//! write a run's reports again, say what an exit code means, or try the scenarios with one
+//! user of each class) and exit with its code.
 //! Everything else is in the library.
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
             Command::Compare(args) => commands::compare(&args),
             Command::Report(args) => commands::report(&args),
             Command::ExplainExit(args) => commands::explain_exit(&args),
+            Command::Try(args) => commands::try_scenarios(&args),
         });
     ExitCode::from(result.unwrap_or_else(|err| {
         err.print();

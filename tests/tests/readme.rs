@@ -131,6 +131,15 @@ const COMMANDS: &[Entry] = &[
         how: run(SIM, &[0], "Result: passed"),
     },
     Entry {
+        name: "master_try",
+        docs: &["lv-master try -f configs/scenarios -H http://localhost AriaChatUser"],
+        how: run(
+            "--fleet \"$FLEET\" -H http://127.0.0.1",
+            &[0],
+            "try: passed: 1 class, 4 steps",
+        ),
+    },
+    Entry {
         name: "master_and_workers",
         docs: &[
             "target/release/lv-master --expect-workers 4 --master-bind-host 0.0.0.0 --token \"$LV_TOKEN\" -u 500 -r 50 -t 5m --headless",
@@ -603,6 +612,7 @@ readme_tests!(
     run_tests_heavy_with_host,
     run_tests_help,
     master_one_process,
+    master_try,
     master_and_workers,
     run_tests_web,
     master_shared_behind_a_password,

@@ -24,4 +24,5 @@ mod stages;
 mod suite;
 mod survival;
 mod trust;
+mod try_cmd;
 mod web;

@@ -21,6 +21,7 @@ pub mod redirect;
 mod request;
 mod stream;
 pub mod tls;
+mod transcript;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ use self::redirect::MAX_REDIRECTS;
 pub use self::request::{MAX_KEPT_BODY, OutRequest};
 use self::stream::{Origin, Stream};
 pub use self::tls::{TargetTls, TargetTlsFiles, TlsFileError};
+pub use self::transcript::{Hop, SentRequest, Transcript};
 
 /// A request with no dynamic part, checked and encoded once for every user that sends it
 /// ([`HttpClient::fix`]).
@@ -183,6 +185,31 @@ impl HttpClient {
         user: &mut UserHttp,
         started: Instant,
     ) -> Result<InResponse, RequestError> {
+        self.send_noting(req, user, started, None).await
+    }
+
+    /// [`HttpClient::send`], noting in `transcript` every request as written (redirects
+    /// included) and every response's status and headers: for the probe, so the load path
+    /// keeps no header it does not need.
+    pub async fn send_traced(
+        &self,
+        req: OutRequest,
+        user: &mut UserHttp,
+        transcript: &mut Transcript,
+    ) -> Result<InResponse, RequestError> {
+        let started = Instant::now();
+        self.send_noting(Outgoing::Rendered(req), user, started, Some(transcript))
+            .await
+    }
+
+    /// [`HttpClient::send_from`], noting the exchanges in `transcript` when there is one.
+    async fn send_noting(
+        &self,
+        req: Outgoing<'_>,
+        user: &mut UserHttp,
+        started: Instant,
+        transcript: Option<&mut Transcript>,
+    ) -> Result<InResponse, RequestError> {
         let (req, encoded) = match req {
             Outgoing::Rendered(req) => (Cow::Owned(req), None),
             Outgoing::Fixed(fixed) => (Cow::Borrowed(&fixed.request), Some(&fixed.encoded)),
@@ -191,7 +218,7 @@ impl HttpClient {
         // Cannot overflow: a step's timeout is at most u64::MAX ms, and the clock counts
         // seconds in an i64 (a_timeout_beyond_the_clock_is_no_timeout).
         let deadline = started + timeout;
-        let exchange = self.follow(req, encoded, user, started);
+        let exchange = self.follow(req, encoded, user, started, transcript);
         match tokio::time::timeout_at(deadline, exchange).await {
             Ok(result) => result,
             Err(_) => Err(RequestError::Timeout(timeout)),
@@ -199,31 +226,35 @@ impl HttpClient {
     }
 
     /// Sends `req` (as `encoded` when given and no cookie is to be added) and the requests
-    /// its redirects lead to.
+    /// its redirects lead to, noting each exchange in `transcript` when there is one.
     async fn follow(
         &self,
         mut req: Cow<'_, OutRequest>,
         mut encoded: Option<&Encoded>,
         user: &mut UserHttp,
         started: Instant,
+        mut transcript: Option<&mut Transcript>,
     ) -> Result<InResponse, RequestError> {
         let mut redirects = 0;
         loop {
-            let cookie = match &user.cookies {
-                Some(jar) if !req.headers.iter().any(|(n, _)| n == http::header::COOKIE) => {
-                    jar.header_for(&req.url)
-                }
-                _ => None,
-            };
             let built;
-            let wire = match (encoded.take(), cookie) {
+            let wire = match (encoded.take(), cookie_for(user, &req)) {
                 (Some(fixed), None) => fixed,
                 (_, cookie) => {
                     built = Encoded::new(&req, cookie, self.inner.max_decoded)?;
                     &built
                 }
             };
-            let response = self.roundtrip(wire, user.session.as_mut()).await?;
+            if let Some(transcript) = transcript.as_deref_mut() {
+                transcript.sent(&req, &wire.wire);
+            }
+            let keep_headers = transcript.is_some();
+            let response = self
+                .roundtrip(wire, user.session.as_mut(), keep_headers)
+                .await?;
+            if let Some(transcript) = transcript.as_deref_mut() {
+                transcript.received(&response);
+            }
             if let Some(jar) = &mut user.cookies
                 && !response.set_cookies.is_empty()
             {
@@ -263,9 +294,14 @@ impl HttpClient {
         &self,
         request: &Encoded,
         mut session: Option<&mut Session>,
+        keep_headers: bool,
     ) -> Result<codec::Response, RequestError> {
         let shared = &self.inner;
         let origin = &request.origin;
+        let expect = codec::Expect {
+            keep_headers,
+            ..request.expect
+        };
         let mut fresh = false;
         loop {
             let own = match session.as_deref_mut() {
@@ -293,14 +329,7 @@ impl HttpClient {
                     (Conn::new(stream, permit), false)
                 }
             };
-            match codec::exchange(
-                &mut conn.stream,
-                &mut conn.buf,
-                &request.wire,
-                request.expect,
-            )
-            .await
-            {
+            match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
                     if response.reusable && !request.closes {
                         match session {
@@ -358,6 +387,7 @@ impl Encoded {
                 head_request: req.method == Method::HEAD,
                 keep_body: req.keep_body,
                 max_decoded,
+                keep_headers: false,
             },
             closes: codec::request_closes(&req.headers),
             idempotent: matches!(
@@ -370,6 +400,17 @@ impl Encoded {
                     | Method::TRACE
             ),
         })
+    }
+}
+
+/// The `Cookie` header the user's jar has for `req`, unless its class keeps no cookies or
+/// the step gives its own.
+fn cookie_for(user: &UserHttp, req: &OutRequest) -> Option<HeaderValue> {
+    match &user.cookies {
+        Some(jar) if !req.headers.iter().any(|(n, _)| n == http::header::COOKIE) => {
+            jar.header_for(&req.url)
+        }
+        _ => None,
     }
 }
 

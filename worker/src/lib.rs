@@ -8,6 +8,7 @@
 //! - [`user`]: one virtual user's loop and the execution of a request step.
 //! - [`once`]: steps run once as one user (the master's setup and teardown).
 //! - [`open`]: the open model's executor (arrivals on an absolute timeline).
+//! - [`probe`]: one user of a class run once in detail, for `lv-master try`.
 //! - [`http`]: the shared HTTP client.
 //! - [`recorder`]: where users record stats until the next report.
 //! - [`limits`]: the open-file limit.
@@ -23,6 +24,7 @@ pub mod once;
 pub mod open;
 pub use lv_common::limits;
 pub mod outbox;
+pub mod probe;
 pub mod recorder;
 pub mod swarm;
 pub mod user;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use lv_common::plan::{StepPlan, TaskPlan};
+use lv_common::plan::{Check, StepPlan, TaskPlan};
 use lv_common::template::UserVars;
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -323,19 +323,22 @@ pub(crate) fn judge(step: &StepPlan, status: u16, body: &[u8]) -> Result<Option<
     }
     let json: Value = serde_json::from_slice(body)
         .map_err(|_| "response is not JSON (checks and extraction need JSON)".to_owned())?;
-    for check in &step.checks {
-        match (json.pointer(&check.pointer), &check.equals) {
-            (None, _) => return Err(format!("check failed: {} is missing", check.pointer)),
-            (Some(found), Some(want)) if found != want => {
-                return Err(format!(
-                    "check failed: {} is {found}, expected {want}",
-                    check.pointer
-                ));
-            }
-            _ => {}
-        }
+    if let Some(failure) = step.checks.iter().find_map(|c| check_failure(c, &json)) {
+        return Err(failure);
     }
     Ok(Some(json))
+}
+
+/// Why `check` fails on `json`; `None` when it passes.
+pub(crate) fn check_failure(check: &Check, json: &Value) -> Option<String> {
+    match (json.pointer(&check.pointer), &check.equals) {
+        (None, _) => Some(format!("check failed: {} is missing", check.pointer)),
+        (Some(found), Some(want)) if found != want => Some(format!(
+            "check failed: {} is {found}, expected {want}",
+            check.pointer
+        )),
+        _ => None,
+    }
 }
 
 fn reason(status: u16) -> String {
@@ -349,20 +352,32 @@ fn reason(status: u16) -> String {
 fn extract(env: &UserEnv, step: &StepPlan, json: Option<&Value>, vars: &mut UserVars) -> bool {
     let Some(json) = json else { return true };
     for (var, pointer) in &step.extract {
-        match json.pointer(pointer) {
-            Some(Value::Null) | None => {
-                env.recorder.exception(&format!(
-                    "{} {}: extract {var}: {pointer} not found in the response",
-                    step.method, step.name
-                ));
+        match extracted(json, var, pointer) {
+            Err(why) => {
+                env.recorder
+                    .exception(&format!("{} {}: {why}", step.method, step.name));
                 return false;
             }
-            Some(value) => {
+            Ok(value) => {
                 vars.insert(var.clone(), value.clone());
             }
         }
     }
     true
+}
+
+/// The value `pointer` gives variable `var` in `json`, or why there is none (missing or null).
+pub(crate) fn extracted<'a>(
+    json: &'a Value,
+    var: &str,
+    pointer: &str,
+) -> Result<&'a Value, String> {
+    match json.pointer(pointer) {
+        Some(Value::Null) | None => Err(format!(
+            "extract {var}: {pointer} not found in the response"
+        )),
+        Some(value) => Ok(value),
+    }
 }
 
 #[cfg(test)]

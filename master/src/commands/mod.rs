@@ -5,6 +5,7 @@
 //! signals and the process.
 
 pub mod runner;
+mod trial;
 
 use std::future::Future;
 use std::io::IsTerminal as _;
@@ -17,7 +18,7 @@ use tracing::info;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
+use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs, TryArgs};
 use crate::config::run::flags_config;
 use crate::config::{ConfigError, Settings};
 use crate::live::snapshot::Catalog;
@@ -29,6 +30,7 @@ use crate::report::summary::{read_json, run_stats_from, write_atomically};
 use crate::report::{compare, console};
 use crate::web::setup::{self, SetupError, WebOptions};
 use runner::{MasterError, UiRun, WebRun};
+use trial::TryError;
 
 /// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,9 @@ pub enum CommandError {
     /// `report` could not write some of its files (the others were written).
     #[error("report: {}", .0.join("\nlv-master report: "))]
     Outputs(Vec<String>),
+    /// `try` could not set up its HTTP client or runtime.
+    #[error("try: {0}")]
+    Try(#[from] TryError),
     /// `compare --record` could not append to the benchmark log.
     #[error("compare: cannot append to {}: {source}", path.display())]
     Record {
@@ -112,6 +117,7 @@ impl CommandError {
             | CommandError::Bind { .. }
             | CommandError::Master(_)
             | CommandError::Outputs(_)
+            | CommandError::Try(_)
             | CommandError::Record { .. } => EXIT_CANNOT_RUN,
         }
     }
@@ -182,6 +188,24 @@ where
         let outcome = runner::run_with_web(config, listener, web, shutdown).await?;
         Ok(outcome.exit_code)
     })
+}
+
+/// `lv-master try`: loads and resolves the scenarios as a run with the same options would
+/// (same errors), then probes one user of each class ([`trial::try_plan`]): 0 when every
+/// step passed, 1 when one failed.
+pub fn try_scenarios(args: &TryArgs) -> Result<u8, CommandError> {
+    start_logging(&args.run)?;
+    let settings = Settings::from_args(&args.run)?;
+    let (config, notes) = flags_config(&settings)?;
+    // The settings' own remarks (SLO verdicts off, ...) are about runs, not tries.
+    for note in notes.iter().filter(|n| !settings.notes.contains(n)) {
+        info!("{note}");
+    }
+    Ok(trial::try_plan(
+        &config.plan,
+        &settings.target_tls,
+        args.verbose,
+    )?)
 }
 
 /// The web options and start-form choices, when the master serves the web.

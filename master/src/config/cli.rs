@@ -28,7 +28,9 @@ Other commands (see `lv-master compare --help`, `lv-master report --help`):
   lv-master compare BASE.json NEW.json   Compare two runs' JSON reports; exit 1 on a regression
   lv-master report --from FILE           Print a run's tables and write its reports again from
                                          its JSON report or checkpoint
-  lv-master explain-exit CODE            Print what an exit code of lv-master means";
+  lv-master explain-exit CODE            Print what an exit code of lv-master means
+  lv-master try [RUN OPTIONS] [--verbose] Run one user of each class once, every task in order,
+                                         printing each exchange; exit 1 when a step failed";
 
 /// Runs a distributed load test: loads scenarios, waits for workers, assigns them users,
 /// merges their stats and reports.
@@ -319,10 +321,13 @@ pub enum Command {
     Report(ReportArgs),
     /// `lv-master explain-exit CODE`.
     ExplainExit(ExplainExitArgs),
+    /// `lv-master try [run options]`.
+    Try(Box<TryArgs>),
 }
 
-/// Reads `lv-master`'s command line (program name first): `compare ...`, `report ...` and
-/// `explain-exit ...` parse as those commands, anything else as a run through [`load_args`] (profile and
+/// Reads `lv-master`'s command line (program name first): `compare ...`, `report ...`,
+/// `explain-exit ...` and `try ...` (a run's words, profile and environment included) parse
+/// as those commands, anything else as a run through [`load_args`] (profile and
 /// environment included; `env` looks a variable up).
 pub fn parse(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
@@ -341,6 +346,9 @@ pub fn parse(
         Some("explain-exit") => Ok(Command::ExplainExit(ExplainExitArgs::try_parse_from(
             words("lv-master explain-exit"),
         )?)),
+        Some("try") => Ok(Command::Try(Box::new(TryArgs::try_parse_from(
+            merged_words(words("lv-master try"), env)?,
+        )?))),
         _ => Ok(Command::Run(Box::new(load_args(argv, env)?))),
     }
 }
@@ -365,6 +373,15 @@ pub fn load_args(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Args, LoadError> {
+    Ok(Args::try_parse_from(merged_words(argv, env)?)?)
+}
+
+/// `argv` (program name first) with the words of the `--config` profile it names and of the
+/// environment placed before the user's, each checked alone ([`load_args`]).
+fn merged_words(
+    argv: impl IntoIterator<Item = impl Into<OsString>>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<OsString>, LoadError> {
     let mut argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     if argv.is_empty() {
         argv.push("lv-master".into());
@@ -391,7 +408,7 @@ pub fn load_args(
     }
     argv.extend(words.into_iter().map(|w| OsString::from(w.word)));
     argv.extend(user);
-    Ok(Args::try_parse_from(argv)?)
+    Ok(argv)
 }
 
 /// Parses one generated word alone, so a bad value is reported with its file and line (or
@@ -408,6 +425,21 @@ fn check_word(program: &OsString, word: &Word) -> Result<(), ProfileError> {
             })
         }
     }
+}
+
+/// Tries the scenarios: loads and resolves them exactly as a run with the same options
+/// would, then runs one user of each class once, its on_start steps and every task in plan
+/// order, printing each request, response, check and extraction (`lv-master try`). Exit 0
+/// when every step passed, 1 when one failed, 2 for bad usage or configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lv-master try", version, args_override_self = true)]
+pub struct TryArgs {
+    /// The run's options: profile, environment, scenarios, classes, tags, fleet, host.
+    #[command(flatten)]
+    pub run: Args,
+    /// Print whole bodies (up to the 1 MiB lv keeps) instead of their first 512 bytes.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub verbose: bool,
 }
 
 /// `lv-master report --from FILE`: writes the reports of a run again from its JSON report

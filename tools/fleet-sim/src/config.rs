@@ -28,6 +28,8 @@ pub struct SimConfig {
     pub down: Vec<String>,
     /// Agents with a fixed extra delay in milliseconds on every response (not scaled).
     pub slow: Vec<(String, u64)>,
+    /// Endpoints answered 500 `{"error":"injected failure"}` on every request.
+    pub fail_endpoints: Vec<FailEndpoint>,
     /// Port of the admin server (counts, reset); `Some(0)` is ephemeral, `None` is no server.
     pub admin_port: Option<u16>,
     /// Seed for latency and failure draws; `None` seeds from the OS.
@@ -47,6 +49,7 @@ impl Default for SimConfig {
             error_rate: 0.0,
             down: Vec::new(),
             slow: Vec::new(),
+            fail_endpoints: Vec::new(),
             admin_port: None,
             seed: None,
             contract_only: false,
@@ -54,13 +57,24 @@ impl Default for SimConfig {
     }
 }
 
+/// One endpoint of one agent that fails every request (`--fail-endpoint "ATLAS POST /v1/chat"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailEndpoint {
+    /// The agent's name (any case).
+    pub agent: String,
+    /// The method, in upper case.
+    pub method: String,
+    /// The route's pattern (`/v1/events/{id}/ack`) or a request's exact path.
+    pub path: String,
+}
+
 /// Why the simulator could not start (or write its map).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// An agent name in `down` or `slow` that the fleet map does not have.
+    /// An agent name in `down`, `slow` or `fail_endpoint` that the fleet map does not have.
     #[error("unknown agent {name:?} among the {list} agents; the fleet map has: {known}")]
     UnknownAgent {
-        /// Which list named it: `down` or `slow`.
+        /// Which list named it: `down`, `slow` or `fail_endpoint`.
         list: &'static str,
         /// The name as given.
         name: String,
@@ -127,6 +141,8 @@ pub(crate) struct AgentPlan {
     pub(crate) down: bool,
     /// Fixed extra delay on every response.
     pub(crate) slow: Duration,
+    /// `METHOD /path` of each endpoint that fails every request.
+    pub(crate) fail: Vec<String>,
 }
 
 impl SimConfig {
@@ -155,6 +171,19 @@ impl SimConfig {
         }
         if let Some((name, _)) = self.slow.iter().find(|(n, _)| self.fleet.get(n).is_none()) {
             return Err(unknown("slow", name));
+        }
+        let failing = self.fail_endpoints.iter();
+        if let Some(endpoint) = failing.clone().find(|e| self.fleet.get(&e.agent).is_none()) {
+            return Err(unknown("fail_endpoint", &endpoint.agent));
+        }
+        if let Some(endpoint) = failing
+            .clone()
+            .find(|e| parse_fail_endpoint(&e.to_string()).is_err())
+        {
+            return Err(SimError::InvalidOption {
+                option: "fail_endpoints",
+                detail: format!("{endpoint:?} is not AGENT METHOD /PATH"),
+            });
         }
         self.fleet
             .agents
@@ -186,6 +215,12 @@ impl SimConfig {
             port,
             down: self.down.iter().any(same),
             slow: Duration::from_millis(slow_ms),
+            fail: self
+                .fail_endpoints
+                .iter()
+                .filter(|e| same(&e.agent))
+                .map(|e| format!("{} {}", e.method, e.path))
+                .collect(),
         })
     }
 
@@ -251,6 +286,34 @@ pub fn parse_slow(s: &str) -> Result<(String, u64), String> {
     Ok((name.to_string(), ms))
 }
 
+impl std::fmt::Display for FailEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.agent, self.method, self.path)
+    }
+}
+
+/// Parses one `AGENT METHOD /PATH` (`--fail-endpoint "ATLAS POST /v1/chat"`); the method
+/// is taken in upper case.
+pub fn parse_fail_endpoint(s: &str) -> Result<FailEndpoint, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let [agent, method, path] = words[..] else {
+        return Err(format!(
+            "{s:?} is not AGENT METHOD /PATH (e.g. \"ATLAS POST /v1/chat\")"
+        ));
+    };
+    if !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!("{s:?}: {method:?} is not an HTTP method"));
+    }
+    if !path.starts_with('/') {
+        return Err(format!("{s:?}: the path {path:?} does not start with /"));
+    }
+    Ok(FailEndpoint {
+        agent: agent.to_owned(),
+        method: method.to_ascii_uppercase(),
+        path: path.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +335,24 @@ mod tests {
         assert!(parse_slow("=5").is_err());
         let err = parse_slow("ATLAS=-5").expect_err("negative");
         assert!(err.contains("ATLAS=-5"), "{err}");
+        let endpoint = parse_fail_endpoint(" atlas  post /v1/chat ").expect("valid");
+        assert_eq!(
+            (
+                endpoint.agent.as_str(),
+                endpoint.method.as_str(),
+                endpoint.path.as_str()
+            ),
+            ("atlas", "POST", "/v1/chat")
+        );
+        for bad in [
+            "ATLAS POST",
+            "ATLAS POST v1/chat",
+            "ATLAS P0ST /x",
+            "A B /c d",
+        ] {
+            let err = parse_fail_endpoint(bad).expect_err(bad);
+            assert!(err.contains(bad), "{err}");
+        }
     }
 
     #[test]
@@ -282,8 +363,16 @@ mod tests {
             slow: vec![("Atlas".into(), 30), ("ATLAS".into(), 20)],
             ..SimConfig::default()
         };
+        let config = SimConfig {
+            fail_endpoints: vec![parse_fail_endpoint("atlas POST /v1/chat").expect("valid")],
+            ..config
+        };
         let plan = config.plan().expect("valid");
         assert_eq!(plan.len(), 20);
+        assert_eq!(
+            (plan[0].fail.as_slice(), plan[1].fail.len()),
+            (&["POST /v1/chat".to_owned()][..], 0)
+        );
         assert_eq!(
             (plan[0].port, plan[0].slow),
             (8107, Duration::from_millis(50))
@@ -321,6 +410,18 @@ mod tests {
             },
             SimConfig {
                 fleet: FleetMap::default(),
+                ..SimConfig::default()
+            },
+            SimConfig {
+                fail_endpoints: vec![parse_fail_endpoint("NOSUCH GET /health").expect("parses")],
+                ..SimConfig::default()
+            },
+            SimConfig {
+                fail_endpoints: vec![FailEndpoint {
+                    agent: "ATLAS".into(),
+                    method: "GET".into(),
+                    path: "health".into(),
+                }],
                 ..SimConfig::default()
             },
         ];

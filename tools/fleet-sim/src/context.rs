@@ -76,6 +76,8 @@ impl Shared {
 pub(crate) struct AgentCtx {
     pub(crate) name: Arc<str>,
     pub(crate) slow: Duration,
+    /// `METHOD /path` of the endpoints that fail every request (`--fail-endpoint`).
+    pub(crate) fail: Arc<[String]>,
     pub(crate) routes: Arc<[&'static str]>,
     pub(crate) shared: Arc<Shared>,
 }

@@ -3,7 +3,7 @@
 //! [`start`] binds one HTTP server per agent of a fleet map (nominal ports plus an offset, or
 //! ephemeral ports), keeps real in-memory state (conversations, events and acks, creative
 //! assets), simulates each endpoint's latency with a scale factor, injects faults on request
-//! (error rate, agents down, slow agents) and counts every request it receives, so tests can
+//! (error rate, agents down, slow agents, endpoints that always answer 500) and counts every request it receives, so tests can
 //! check lv's numbers against what the fleet actually saw. The binary is a thin shell around
 //! this library; integration tests run it in-process.
 //!

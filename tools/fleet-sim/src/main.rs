@@ -16,7 +16,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use lv_common::fleet::FleetMap;
-use lv_fleet_sim::config::{parse_error_rate, parse_latency_scale, parse_slow};
+use lv_fleet_sim::config::{
+    FailEndpoint, parse_error_rate, parse_fail_endpoint, parse_latency_scale, parse_slow,
+};
 use lv_fleet_sim::{SimConfig, SimError};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -64,6 +66,11 @@ struct Cli {
     /// Adds MS milliseconds to every response of AGENT (not scaled).
     #[arg(long, value_name = "AGENT=MS,...", value_delimiter = ',', value_parser = parse_slow)]
     slow: Vec<(String, u64)>,
+    /// Answers every request of this endpoint 500 {"error":"injected failure"}: "AGENT
+    /// METHOD /PATH" (the route's pattern, e.g. /v1/events/{id}/ack, or an exact path);
+    /// repeat the flag or separate endpoints with commas.
+    #[arg(long, value_name = "AGENT METHOD /PATH", value_delimiter = ',', value_parser = parse_fail_endpoint)]
+    fail_endpoint: Vec<FailEndpoint>,
     /// Port of the admin server (GET /counts, POST /reset); 0 picks a free one.
     #[arg(long, value_name = "P")]
     admin_port: Option<u16>,
@@ -150,6 +157,7 @@ fn build_config(cli: &Cli) -> anyhow::Result<SimConfig> {
         error_rate: cli.error_rate,
         down: cli.down.clone(),
         slow: cli.slow.clone(),
+        fail_endpoints: cli.fail_endpoint.clone(),
         admin_port: cli.admin_port,
         seed: cli.seed,
         contract_only: cli.contract_only,

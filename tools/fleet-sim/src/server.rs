@@ -72,6 +72,7 @@ pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
     let ctx = AgentCtx {
         name: Arc::from(agent.name.as_str()),
         slow: plan.slow,
+        fail: plan.fail.clone().into(),
         routes: routes.into(),
         shared,
     };
@@ -88,16 +89,19 @@ pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
 pub(crate) const RECORD_HEADER: &str = "x-sim-record";
 
 /// Counts the request (and keeps its `X-Sim-Record` value), adds the agent's fixed delay,
-/// and answers injected failures.
+/// and answers injected failures (drawn by the error rate, or every request of a
+/// `--fail-endpoint`).
 async fn count_and_inject(State(ctx): State<AgentCtx>, request: Request, next: Next) -> Response {
     let key = count_key(&ctx.routes, request.method(), request.uri().path());
+    let failing =
+        !ctx.fail.is_empty() && fails(&ctx.fail, &key, request.method(), request.uri().path());
     ctx.shared.counter.record(&ctx.name, key);
     if let Some(value) = request.headers().get(RECORD_HEADER) {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         lock(&ctx.shared.records).push(value);
     }
     ctx.shared.latency.pause(ctx.slow).await;
-    if ctx.shared.latency.inject_failure() {
+    if failing || ctx.shared.latency.inject_failure() {
         return handlers::error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
     }
     next.run(request).await
@@ -107,6 +111,16 @@ async fn count_and_inject(State(ctx): State<AgentCtx>, request: Request, next: N
 fn count_key(routes: &[&'static str], method: &Method, path: &str) -> String {
     let pattern = routes.iter().find(|pattern| matches_pattern(pattern, path));
     format!("{method} {}", pattern.copied().unwrap_or(path))
+}
+
+/// Whether one of `fail` (`METHOD /path`) names the endpoint counted as `key` (`METHOD
+/// /pattern`) or the request `method path` itself.
+fn fails(fail: &[String], key: &str, method: &Method, path: &str) -> bool {
+    fail.iter().any(|f| {
+        f == key
+            || f.split_once(' ')
+                .is_some_and(|(m, p)| m == method.as_str() && p == path)
+    })
 }
 
 /// Whether `path` fits `pattern`, where a `{...}` segment stands for any non-empty segment.

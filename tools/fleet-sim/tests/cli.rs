@@ -165,6 +165,14 @@ fn bad_flag_values_exit_2() {
         (&["--ephemeral-ports", "--latency-scale", "-1"], "-1"),
         (&["--ephemeral-ports", "--slow", "ATLAS"], "ATLAS"),
         (&["--ephemeral-ports", "--slow", "NOSUCH=5"], "NOSUCH"),
+        (
+            &["--ephemeral-ports", "--fail-endpoint", "NOSUCH GET /health"],
+            "NOSUCH",
+        ),
+        (
+            &["--ephemeral-ports", "--fail-endpoint", "ATLAS /v1/chat"],
+            "ATLAS /v1/chat",
+        ),
         (&["--ephemeral-ports", "--bind", "nowhere"], "nowhere"),
         (
             &["--ephemeral-ports", "--fleet", "/nonexistent/fleet.toml"],

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hyper::{Method, StatusCode};
 use lv_common::fleet::FleetMap;
 use lv_fleet_sim::SimConfig;
+use lv_fleet_sim::config::parse_fail_endpoint;
 use serde_json::{Value, json};
 use support::{Fleet, quick, spawn_fleet, within};
 
@@ -328,6 +329,46 @@ async fn error_rate_one_fails_every_request() {
             assert_eq!(body, json!({ "error": "injected failure" }));
         }
         assert_eq!(fleet.sim.counts().total, 5);
+        fleet.stop().await;
+    })
+    .await;
+}
+
+/// A failing endpoint answers 500 to every request, by its route's pattern or its exact
+/// path; the agent's other endpoints, and the same path on other agents, still answer.
+#[tokio::test]
+async fn a_failing_endpoint_fails_every_request_and_nothing_else() {
+    within(async {
+        let fail = ["atlas post /v1/chat", "EVENT-BUS POST /v1/events/{id}/ack"];
+        let fleet = spawn_fleet(SimConfig {
+            fail_endpoints: fail
+                .iter()
+                .map(|s| parse_fail_endpoint(s).expect("valid"))
+                .collect(),
+            ..quick()
+        })
+        .await;
+        let chat = json!({ "agent": "ARIA", "message": "hi", "mode": "chat" });
+        for _ in 0..3 {
+            let (status, body) = fleet
+                .call(Method::POST, "ATLAS", "/v1/chat", Some(chat.clone()))
+                .await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(body, json!({ "error": "injected failure" }));
+        }
+        let (status, _) = fleet
+            .call(Method::POST, "EVENT-BUS", "/v1/events/e-1/ack", None)
+            .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        for (agent, method, path) in [
+            ("ATLAS", Method::GET, "/health"),
+            ("EVENT-BUS", Method::GET, "/v1/events"),
+            ("HADES", Method::GET, "/health"),
+        ] {
+            let (status, _) = fleet.call(method, agent, path, None).await;
+            assert_eq!(status, StatusCode::OK, "{agent} {path}");
+        }
+        assert_eq!(fleet.sim.counts().total, 7);
         fleet.stop().await;
     })
     .await;

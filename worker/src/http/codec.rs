@@ -13,6 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::decode::{Encoding, Sink};
 use super::error::RequestError;
+use fields::{has_token, last_token_is, text};
+
+mod fields;
 
 /// Most header lines accepted in a response.
 const MAX_HEADERS: usize = 100;
@@ -38,6 +41,8 @@ pub(super) struct Head {
     pub location: Option<Box<str>>,
     /// `Set-Cookie` values, in order (empty, so unallocated, when there are none).
     pub set_cookies: Vec<Box<str>>,
+    /// Every header, in order, when [`Expect::keep_headers`] asked for them (the probe's).
+    pub headers: Vec<(Box<str>, Box<str>)>,
 }
 
 /// How a response body is delimited.
@@ -70,6 +75,8 @@ pub(super) struct Response {
     pub set_cookies: Vec<Box<str>>,
     /// Why the body could not be decoded (the response was still read to its end).
     pub decode_error: Option<String>,
+    /// Every header, in order, when [`Expect::keep_headers`] asked for them.
+    pub headers: Vec<(Box<str>, Box<str>)>,
 }
 
 /// What reading a response needs to know about its request.
@@ -81,6 +88,8 @@ pub(super) struct Expect {
     pub keep_body: bool,
     /// Most decoded bytes accepted from a compressed body.
     pub max_decoded: u64,
+    /// Keep every response header (the probe's; the load path keeps only what it needs).
+    pub keep_headers: bool,
 }
 
 /// Why an exchange failed; `unanswered` when nothing of a response arrived, so a request
@@ -186,7 +195,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         error: super::stream::io_error(&e),
         unanswered: true,
     })?;
-    let head = read_head(stream, buf, expect.head_request).await?;
+    let head = read_head(stream, buf, expect).await?;
     let encoding = match head.framing {
         Framing::Empty => Encoding::Identity,
         _ => head.encoding,
@@ -217,6 +226,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         location: head.location,
         set_cookies: head.set_cookies,
         decode_error,
+        headers: head.headers,
     })
 }
 
@@ -237,13 +247,16 @@ fn closed_early(what: &str) -> Failure {
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
-    head_request: bool,
+    expect: Expect,
 ) -> Result<Head, Failure> {
     let mut received = false;
     loop {
         if !buf.is_empty() {
-            match parse_head(buf, head_request)? {
-                Some((len, head)) => {
+            match parse_head(buf, expect.head_request)? {
+                Some((len, mut head)) => {
+                    if expect.keep_headers {
+                        head.headers = fields::all_headers(&buf[..len]);
+                    }
                     buf.advance(len);
                     // Interim responses (100 Continue, 103 Early Hints) precede the real one.
                     if (100..200).contains(&head.status) && head.status != 101 {
@@ -335,6 +348,7 @@ pub(super) fn parse_head(
             encoding: facts.encoding,
             location: facts.location,
             set_cookies: facts.set_cookies,
+            headers: Vec::new(),
         },
     )))
 }
@@ -394,25 +408,6 @@ impl HeaderFacts {
         }
         Ok(facts)
     }
-}
-
-/// A header value as text (bytes that are not UTF-8 replaced).
-fn text(value: &[u8]) -> Box<str> {
-    String::from_utf8_lossy(value.trim_ascii()).into()
-}
-
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
-}
-
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
-}
-
-fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    tokens(value)
-        .last()
-        .is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
 async fn read_exact<S: AsyncRead + Unpin>(

@@ -352,3 +352,30 @@ fn command_help_names_the_command() {
         assert!(text.contains(usage), "{usage} in\n{text}");
     }
 }
+
+#[test]
+fn try_takes_a_runs_words_environment_and_verbose() {
+    let env = |name: &str| (name == "LV_TAGS").then(|| "chat".to_owned());
+    let words = [
+        "lv-master",
+        "try",
+        "AriaChatUser",
+        "-H",
+        "http://t",
+        "--verbose",
+    ];
+    let parsed = super::parse(words, env);
+    let Ok(Command::Try(args)) = parsed else {
+        panic!("try: {parsed:?}");
+    };
+    assert!(args.verbose);
+    assert_eq!(args.run.classes, ["AriaChatUser"]);
+    assert_eq!(args.run.host, "http://t");
+    assert_eq!(args.run.tags, ["chat"], "LV_TAGS applies as to a run");
+    let Ok(Command::Try(args)) = parse_words(&["try"]) else {
+        panic!("a bare try");
+    };
+    assert!(!args.verbose && args.run.classes.is_empty());
+    let bad = parse_words(&["try", "--users", "many"]);
+    assert!(matches!(bad, Err(LoadError::Clap(_))), "{bad:?}");
+}

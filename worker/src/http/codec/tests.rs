@@ -235,6 +235,7 @@ fn exchange_in_pieces(bytes: &[u8], cuts: &[usize], head_request: bool) -> Respo
                 head_request,
                 keep_body: true,
                 max_decoded: crate::http::decode::MAX_DECODED_BODY,
+                keep_headers: false,
             },
         ))
         .unwrap_or_else(|f| panic!("{bytes:?} cut at {cuts:?}: {}", f.error))
@@ -529,6 +530,7 @@ fn check_exchange(
                 head_request,
                 keep_body,
                 max_decoded: 1 << 16,
+                keep_headers: false,
             },
         ))
     });
