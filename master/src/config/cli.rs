@@ -70,6 +70,11 @@ pub struct Args {
     #[arg(short = 't', long = "run-time", value_parser = parse_duration)]
     pub run_time: Option<Duration>,
 
+    /// Each user runs this many tasks, then stops; the run ends when every user is done (or
+    /// at --run-time, whichever comes first). Closed model only.
+    #[arg(short = 'i', long, value_name = "N")]
+    pub iterations: Option<u32>,
+
     /// Open model: arrivals per second over all workers for the run time (`200/s`, `12/m`),
     /// instead of users; see docs/load-shapes.md.
     #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "shape")]

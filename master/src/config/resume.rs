@@ -113,6 +113,7 @@ mod tests {
                 })
                 .collect(),
             connection_per_user: false,
+            iterations: None,
         }
     }
 

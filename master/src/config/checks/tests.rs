@@ -139,3 +139,19 @@ fn tags_are_trimmed_and_empty_ones_dropped() {
     let tags = [" a ".to_owned(), String::new(), "b".to_owned()];
     assert_eq!(clean(&tags), ["a", "b"]);
 }
+
+#[test]
+fn iterations_are_at_least_one_and_closed_model_only() {
+    assert_eq!(check_iterations(None, true).expect("no limit"), None);
+    assert_eq!(
+        check_iterations(Some(3), false).expect("valid"),
+        NonZeroU32::new(3)
+    );
+    assert_eq!(
+        message(check_iterations(Some(0), false)),
+        "invalid value for --iterations: must be at least 1"
+    );
+    let err = message(check_iterations(Some(3), true));
+    assert!(err.starts_with("invalid value for --iterations: "), "{err}");
+    assert!(err.contains("--rate"), "{err}");
+}

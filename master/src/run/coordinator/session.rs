@@ -66,7 +66,7 @@ impl Coordinator {
         match self.phase {
             Phase::Idle | Phase::Done if self.ledger.started().is_some() => RunState::Stopped,
             Phase::Idle | Phase::Done | Phase::Waiting { .. } => RunState::Ready,
-            Phase::Running { .. } if self.users_running() < self.users_target() => {
+            Phase::Running { .. } if self.users_present() < self.users_target() => {
                 RunState::Spawning
             }
             Phase::Running { .. } => RunState::Running,

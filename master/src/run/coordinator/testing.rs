@@ -48,6 +48,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
         plan: Plan {
             classes,
             connection_per_user: false,
+            iterations: None,
         },
         scenario_paths: Vec::new(),
         host: "http://127.0.0.1".into(),
@@ -111,6 +112,8 @@ struct FakeWorker {
     inbox: Vec<Received>,
     /// Answers each heartbeat of the master with one of its own.
     beating: bool,
+    /// Users that ran their iterations (`-i`), counted against every later assignment.
+    finished: u32,
 }
 
 impl FakeWorker {
@@ -214,6 +217,7 @@ impl TestCluster {
                 rx,
                 inbox: Vec::new(),
                 beating: true,
+                finished: 0,
             },
         );
         self.coord.on_event(Event::Attached { hello, conn, tx });
@@ -236,13 +240,25 @@ impl TestCluster {
         self.worker(id).beating = false;
     }
 
-    /// Worker `id` sends a heartbeat with the users of its last assignment running.
+    /// Every user of worker `id`'s last assignment ran its iterations (`-i`); a later,
+    /// larger assignment runs the users it adds.
+    pub(crate) fn finish_users(&mut self, id: &str) {
+        let users = self.assigned(id).values().sum();
+        self.worker(id).finished = users;
+    }
+
+    /// Worker `id` sends a heartbeat about its last assignment: its users running, but for
+    /// those that finished their iterations ([`TestCluster::finish_users`]).
     pub(crate) fn heartbeat(&mut self, id: &str) {
-        let users_running = self.assigned(id).values().sum();
+        let users: u32 = self.assigned(id).values().sum();
+        let generation = self.assignments(id).last().map_or(0, |a| a.generation);
+        let finished = self.worker(id).finished.min(users);
         let beat = pb::Heartbeat {
             unix_ms: 0,
-            users_running,
+            users_running: users - finished,
             run_id: self.coord.ledger.run_id().to_owned(),
+            users_finished: finished,
+            generation,
         };
         self.send(id, WorkerKind::Heartbeat(beat));
     }
