@@ -88,26 +88,20 @@ pub(super) fn check_expect_workers(expect: Option<usize>) -> Result<(), ConfigEr
     Ok(())
 }
 
-/// `--iterations`: at least 1, and only for the closed model (`open`: `--rate` or an open
-/// `--shape`), whose users run tasks; open-model arrivals are not users.
+/// `--iterations`: only for the closed model (`open`: `--rate` or an open `--shape`),
+/// whose users run tasks; open-model arrivals are not users.
 pub(super) fn check_iterations(
-    iterations: Option<u32>,
+    iterations: Option<NonZeroU32>,
     open: bool,
 ) -> Result<Option<NonZeroU32>, ConfigError> {
-    let Some(n) = iterations else {
-        return Ok(None);
-    };
-    let Some(n) = NonZeroU32::new(n) else {
-        return Err(invalid("--iterations", "must be at least 1"));
-    };
-    if open {
+    if iterations.is_some() && open {
         return Err(invalid(
             "--iterations",
             "counts the tasks of each user, so it needs the closed model (-u, or a closed \
              --shape); an open-model run (--rate, or an open --shape) has arrivals, not users",
         ));
     }
-    Ok(Some(n))
+    Ok(iterations)
 }
 
 /// `--request-timeout`: longer than 0s.

@@ -9,6 +9,7 @@
 //! what a lower one turned on.
 
 use std::ffi::OsString;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -72,8 +73,8 @@ pub struct Args {
 
     /// Each user runs this many tasks, then stops; the run ends when every user is done (or
     /// at --run-time, whichever comes first). Closed model only.
-    #[arg(short = 'i', long, value_name = "N")]
-    pub iterations: Option<u32>,
+    #[arg(short = 'i', long, value_name = "N", value_parser = parse_iterations)]
+    pub iterations: Option<NonZeroU32>,
 
     /// Open model: arrivals per second over all workers for the run time (`200/s`, `12/m`),
     /// instead of users; see docs/load-shapes.md.
@@ -413,6 +414,13 @@ fn check_word(program: &OsString, word: &Word) -> Result<(), ProfileError> {
             })
         }
     }
+}
+
+/// Parses `-i/--iterations`: a whole number of at least 1.
+pub fn parse_iterations(s: &str) -> Result<NonZeroU32, String> {
+    s.trim()
+        .parse::<NonZeroU32>()
+        .map_err(|_| format!("{s:?} is not a number of tasks per user (a whole number >= 1)"))
 }
 
 /// `lv-master report --from FILE`: writes the reports of a run again from its JSON report
