@@ -87,3 +87,77 @@ async fn without_iterations_only_the_run_time_ends_the_run() {
     c.advance_to(ms(60_000)).await;
     assert_eq!(c.stops("w1"), 1);
 }
+
+/// A run started from the web UI takes `-i` from the command line and ends by itself once
+/// the users are done; the master then waits for the next run, which does the same.
+#[tokio::test(start_paused = true)]
+async fn runs_started_from_the_web_end_when_their_users_are_done() {
+    use std::sync::Arc;
+
+    use clap::Parser as _;
+    use tokio::sync::{mpsc, oneshot, watch};
+
+    use crate::config::Settings;
+    use crate::config::cli::Args;
+    use crate::live::control::{Command, RunParams};
+    use crate::live::snapshot::{Catalog, RunState, Snapshot};
+    use crate::run::coordinator::{Session, WebLink};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(4, &[("A", 1)]);
+    let mut c = TestCluster::new(config.clone());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let args = Args::try_parse_from([
+        "lv-master".to_owned(),
+        format!("--scenarios={root}/configs/scenarios/health_checks.toml"),
+        format!("--fleet={root}/configs/fleet.toml"),
+        "--no-slo".to_owned(),
+        "-i".to_owned(),
+        "2".to_owned(),
+    ])
+    .expect("flags");
+    let settings = Arc::new(Settings::from_args(&args).expect("settings"));
+    let (snapshots, rx) = watch::channel(Arc::new(Snapshot::idle(&config, &Catalog::default())));
+    let (_commands_tx, commands) = mpsc::channel(1);
+    c.coord.set_web(WebLink {
+        snapshots,
+        catalog: Arc::new(Catalog::default()),
+        session: Some(Session {
+            commands,
+            settings,
+            reports_dir: dir.path().to_owned(),
+            autostart: false,
+            autoquit: None,
+        }),
+    });
+    c.attach("w1");
+    for run in 1..=2_u64 {
+        let params = RunParams {
+            users: 4,
+            spawn_rate: 10.0,
+            host: Some("http://127.0.0.1".into()),
+            run_time: None,
+            classes: Vec::new(),
+            tags: Vec::new(),
+            exclude_tags: Vec::new(),
+            profile: None,
+        };
+        let (reply, mut answer) = oneshot::channel();
+        c.coord.on_command(Command::Start(params, reply));
+        answer.try_recv().expect("answered").expect("started");
+        let plan_json = c.assignments("w1").pop().expect("assigned").plan_json;
+        let plan = lv_common::plan::Plan::from_json(&plan_json).expect("a plan");
+        assert_eq!(plan.iterations, NonZeroU32::new(2));
+        c.advance(ms(3_000)).await;
+        assert!(matches!(c.coord.phase, Phase::Running { .. }));
+        c.finish_users("w1");
+        c.advance(ms(1_100)).await;
+        assert!(matches!(c.coord.phase, Phase::Stopping { .. }));
+        c.report("w1", 1, 8, true);
+        c.advance(ms(100)).await;
+        c.coord.after_step(false);
+        assert!(matches!(c.coord.phase, Phase::Idle), "run {run}");
+        assert_eq!(rx.borrow().live.state, RunState::Stopped);
+        assert_eq!(rx.borrow().runs.len(), run as usize);
+    }
+}

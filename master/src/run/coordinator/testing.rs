@@ -112,8 +112,9 @@ struct FakeWorker {
     inbox: Vec<Received>,
     /// Answers each heartbeat of the master with one of its own.
     beating: bool,
-    /// Users that ran their iterations (`-i`), counted against every later assignment.
-    finished: u32,
+    /// Users that ran their iterations (`-i`) in a run, counted against every later
+    /// assignment of that run.
+    finished: Option<(String, u32)>,
 }
 
 impl FakeWorker {
@@ -217,7 +218,7 @@ impl TestCluster {
                 rx,
                 inbox: Vec::new(),
                 beating: true,
-                finished: 0,
+                finished: None,
             },
         );
         self.coord.on_event(Event::Attached { hello, conn, tx });
@@ -244,7 +245,8 @@ impl TestCluster {
     /// larger assignment runs the users it adds.
     pub(crate) fn finish_users(&mut self, id: &str) {
         let users = self.assigned(id).values().sum();
-        self.worker(id).finished = users;
+        let run_id = self.coord.ledger.run_id().to_owned();
+        self.worker(id).finished = Some((run_id, users));
     }
 
     /// Worker `id` sends a heartbeat about its last assignment: its users running, but for
@@ -252,11 +254,15 @@ impl TestCluster {
     pub(crate) fn heartbeat(&mut self, id: &str) {
         let users: u32 = self.assigned(id).values().sum();
         let generation = self.assignments(id).last().map_or(0, |a| a.generation);
-        let finished = self.worker(id).finished.min(users);
+        let run_id = self.coord.ledger.run_id().to_owned();
+        let finished = match &self.worker(id).finished {
+            Some((run, finished)) if *run == run_id => (*finished).min(users),
+            _ => 0,
+        };
         let beat = pb::Heartbeat {
             unix_ms: 0,
             users_running: users - finished,
-            run_id: self.coord.ledger.run_id().to_owned(),
+            run_id,
             users_finished: finished,
             generation,
         };
