@@ -7,31 +7,27 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lv_fleet_sim::{Sim, SimConfig};
-use lv_tests::harness::{Proc, spawn_master_process, spawn_worker_process};
+use lv_tests::harness::{Proc, spawn_master_process, spawn_worker_process, wait_until};
 use lv_tests::{bin, command_without_lv_env, output_within, workspace_root, write_file};
 use tokio_util::sync::CancellationToken;
 
-/// One user class with one task of one request, `GET ATLAS /health`, and a short wait.
-const SCENARIO: &str = r#"
-[[user]]
-name = "Counted"
-wait = { constant = 0.01 }
-
-[[user.task]]
-name = "health"
-
-[[user.task.step]]
-agent = "ATLAS"
-path = "/health"
-"#;
+/// One user class with one task of one request, `GET ATLAS /health`, waiting `wait_s`
+/// seconds between tasks.
+fn scenario(wait_s: f64) -> String {
+    format!(
+        "[[user]]\nname = \"Counted\"\nwait = {{ constant = {wait_s} }}\n\n\
+         [[user.task]]\nname = \"health\"\n\n\
+         [[user.task.step]]\nagent = \"ATLAS\"\npath = \"/health\"\n"
+    )
+}
 
 /// The line the master logs when the users' iterations end the run.
 fn finished_line(n: u32) -> String {
     format!("all users finished their {n} iterations")
 }
 
-/// A simulated fleet without latency, the scenario, its fleet map and where the JSON
-/// report goes, all in a temporary folder.
+/// A simulated fleet without latency, the scenario (users waiting `wait_s` s between
+/// tasks), its fleet map and where the JSON report goes, all in a temporary folder.
 struct Fixture {
     stop: CancellationToken,
     sim: Sim,
@@ -42,7 +38,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn new() -> Fixture {
+    async fn new(wait_s: f64) -> Fixture {
         let stop = CancellationToken::new();
         let config = SimConfig {
             port_offset: None,
@@ -56,7 +52,7 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let fleet = dir.path().join("fleet.toml");
         lv_fleet_sim::write_fleet_file(&fleet, sim.fleet()).expect("write the fleet map");
-        let scenario = write_file(dir.path(), "counted.toml", SCENARIO);
+        let scenario = write_file(dir.path(), "counted.toml", &scenario(wait_s));
         let json = dir.path().join("summary.json");
         Fixture {
             stop,
@@ -107,7 +103,7 @@ impl Fixture {
 /// by itself with exit code 0, saying why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_with_three_iterations_make_thirty_requests_and_stop() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new(0.01).await;
     let words = fixture.master_words(&["-u", "10", "-r", "100", "-i", "3"]);
     let mut master = Proc::start(&bin("lv-master"), &words, "master");
     let code = master.exit_code(Duration::from_secs(120)).await;
@@ -127,7 +123,7 @@ async fn ten_users_with_three_iterations_make_thirty_requests_and_stop() {
 /// all, and every process exits 0 when the run ends by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_worker_processes_run_two_iterations_per_user() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new(0.01).await;
     let words = fixture.master_words(&[
         "-u",
         "12",
@@ -166,6 +162,61 @@ async fn three_worker_processes_run_two_iterations_per_user() {
         .collect();
     assert_eq!(per_worker, [(4, 8), (4, 8), (4, 8)], "{summary}");
     assert_eq!(fixture.sim.counts().total, 24);
+    fixture.stop.cancel();
+}
+
+/// A worker killed while its users run: the master gives its users to the two others,
+/// which run them for 4 tasks each, and the run still ends by itself. The survivors'
+/// numbers are exact: 2 users each from the start plus 1 each from the lost worker, 4
+/// tasks a user, 24 requests in all (what the lost worker sent before it died is apart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_workers_users_run_their_iterations_on_the_survivors() {
+    const FAST: &str = "2s";
+    let fixture = Fixture::new(1.0).await;
+    let words = fixture.master_words(&[
+        "-u",
+        "6",
+        "-r",
+        "100",
+        "-i",
+        "4",
+        "--expect-workers",
+        "3",
+        "--expect-workers-max-wait",
+        "60s",
+        "--heartbeat-timeout",
+        FAST,
+    ]);
+    let (mut master, addr) = spawn_master_process(&words).await;
+    let addr = addr.to_string();
+    let mut workers: Vec<Proc> = (1..=3)
+        .map(|i| spawn_worker_process(&addr, &["--heartbeat-timeout", FAST], &format!("w{i}")))
+        .collect();
+    // Every user sent its first request; each has 3 more tasks, a second apart, to go.
+    let started = wait_until(Duration::from_secs(60), || fixture.sim.counts().total >= 6).await;
+    assert!(started, "{}", master.stderr.text());
+    workers[0].kill9().await;
+    let code = master.exit_code(Duration::from_secs(120)).await;
+    let stderr = master.stderr.text();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(&finished_line(4)), "{stderr}");
+    assert!(stderr.contains("worker lost"), "{stderr}");
+    for worker in &mut workers[1..] {
+        assert_eq!(worker.exit_code(Duration::from_secs(30)).await, Some(0));
+    }
+    let summary = fixture.summary();
+    let survivors: Vec<(u64, u64)> = summary["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| w["state"] == "active")
+        .map(|w| {
+            let n = |key: &str| w[key].as_u64().expect("a number");
+            (n("users"), n("requests"))
+        })
+        .collect();
+    assert_eq!(survivors, [(3, 12), (3, 12)], "{summary}");
+    assert_eq!(summary["total"]["failures"], 0);
     fixture.stop.cancel();
 }
 
