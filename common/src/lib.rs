@@ -42,8 +42,10 @@ pub mod wait;
 pub mod wire;
 
 /// Version of the master <-> worker protocol; peers must agree exactly. 2: a worker
-/// answers an Assignment it cannot carry out with a Rejection.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// answers an Assignment it cannot carry out with a Rejection. 3: the plan may limit each
+/// user's tasks (`iterations`), and a worker's heartbeat counts the users that finished them;
+/// test data travels in DataChunks ahead of the Assignment, which grants rows (DataGrant).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest gRPC message either side decodes (tonic's default); the master refuses a plan
 /// whose Assignment would be larger.

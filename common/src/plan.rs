@@ -3,6 +3,8 @@
 //! The master resolves scenario files into this once; a worker receives it as JSON and
 //! needs no scenario file, fleet map or host.
 
+use std::num::NonZeroU32;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataUse;
@@ -21,6 +23,9 @@ pub struct Plan {
     /// worker's.
     #[serde(default)]
     pub connection_per_user: bool,
+    /// `-i/--iterations`: each user runs this many tasks, then leaves (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<NonZeroU32>,
 }
 
 /// A user class, ready to run.

@@ -217,7 +217,6 @@ async fn a_lost_worker_s_users_start_again_elsewhere_with_rows_nobody_had() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until users that end on their own count as done (lands with -i)"]
 async fn more_users_than_unique_rows_fail_to_start_and_are_counted() {
     let stop = CancellationToken::new();
     let dir = tempfile::tempdir().expect("dir");

@@ -101,6 +101,7 @@ async fn a_worker_refuses_a_bad_assignment_once_and_stays_attached() {
     let plan = lv_common::plan::Plan {
         classes: Vec::new(),
         connection_per_user: false,
+        iterations: None,
     };
     let master = FakeMaster {
         assignment: pb::Assignment {

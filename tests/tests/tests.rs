@@ -8,6 +8,7 @@ mod failover;
 mod faults;
 mod hdrh;
 mod http;
+mod iterations;
 mod load;
 mod open;
 mod processes;

@@ -235,10 +235,13 @@ impl State<'_> {
                 silent.as_millis()
             )));
         }
+        let finished = self.swarm.status().finished();
         let beat = pb::Heartbeat {
             unix_ms: unix_ms_now(),
             users_running: self.swarm.status().users_running(),
             run_id: self.outbox.run_id().unwrap_or_default().to_owned(),
+            users_finished: finished.users,
+            generation: finished.generation,
         };
         if tx.send(wrap(WorkerKind::Heartbeat(beat))).await.is_err() {
             return Err(End::Lost("stream closed".into()));

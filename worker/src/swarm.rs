@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lv_common::bounds::later;
@@ -34,8 +34,10 @@ use crate::recorder::Recorder;
 use crate::user::{Member, run_user};
 
 mod active;
+mod status;
 
 use active::{ActiveUsers, RunEnv};
+pub use status::{Finished, SwarmStatus};
 
 /// How long stopped users get to finish their request in flight before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -45,40 +47,6 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 enum Command {
     Apply(Box<Assignment>),
     Stop(oneshot::Sender<()>),
-}
-
-/// What the swarm is doing, readable without asking the actor.
-#[derive(Debug, Default)]
-pub struct SwarmStatus {
-    users: AtomicU32,
-    /// A run is assigned and not stopped: users, or an open-model executor firing arrivals.
-    running: AtomicBool,
-    run_id: Mutex<Option<String>>,
-}
-
-impl SwarmStatus {
-    /// Users currently running (retiring users not counted).
-    pub fn users_running(&self) -> u32 {
-        self.users.load(Ordering::Relaxed)
-    }
-
-    /// Whether a run is assigned and not stopped: it may be sending load even with no
-    /// users (the open model runs none).
-    pub fn has_run(&self) -> bool {
-        self.running.load(Ordering::Relaxed)
-    }
-
-    /// The run the users belong to, if any are running or were last assigned.
-    pub fn run_id(&self) -> Option<String> {
-        self.run_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set_run_id(&self, run_id: Option<String>) {
-        *self.run_id.lock().unwrap_or_else(PoisonError::into_inner) = run_id;
-    }
 }
 
 /// Talks to the swarm actor.
@@ -161,6 +129,8 @@ struct Run {
     classes: HashMap<String, Arc<ClassPlan>>,
     /// Users keep connections of their own (the plan's `connection_per_user`).
     own_connections: bool,
+    /// Tasks each user runs before it leaves (the plan's `iterations`).
+    iterations: Option<NonZeroU32>,
     target: ClassUsers,
     /// The active users, per class.
     active: BTreeMap<String, ActiveUsers>,
@@ -186,6 +156,7 @@ impl Run {
             generation: assignment.generation,
             classes: HashMap::new(),
             own_connections: false,
+            iterations: None,
             target: ClassUsers::new(),
             active: BTreeMap::new(),
             stop: shutdown.child_token(),
@@ -200,7 +171,8 @@ impl Run {
     }
 
     /// Takes `assignment`'s classes, targets and spawn rate, ramping from `now`, and
-    /// retires users beyond the targets (newest first) and users of dropped classes.
+    /// retires users beyond the targets (newest first; users that finished their
+    /// iterations count toward them) and users of dropped classes.
     fn retarget(&mut self, assignment: &Assignment, now: Instant) {
         // A class whose plan did not change keeps its `Arc`, so its users stay in one squad.
         self.classes = assignment
@@ -218,12 +190,14 @@ impl Run {
             .collect();
         self.own_connections = assignment.plan.connection_per_user;
         self.data.update(&assignment.data);
+        self.iterations = assignment.plan.iterations;
         self.target = assignment.users.clone();
         self.spawn_rate = assignment.spawn_rate;
         self.ramp_started = now;
         self.ramp_spawned = 0;
         for (class, active) in &mut self.active {
-            active.retire_beyond(self.target.get(class).copied().unwrap_or(0) as usize);
+            let want = self.target.get(class).copied().unwrap_or(0) as usize;
+            active.retire_beyond(want.saturating_sub(active.finished()));
         }
     }
 
@@ -254,12 +228,29 @@ impl Run {
         }
     }
 
-    /// The class furthest below its target, relative to the target.
+    /// Per class, the users that finished their iterations, up to the class's target; summed.
+    fn finished(&self) -> Finished {
+        let users = self
+            .target
+            .iter()
+            .filter_map(|(class, &want)| {
+                let finished = self.active.get(class)?.finished();
+                Some(u32::try_from(finished).unwrap_or(u32::MAX).min(want))
+            })
+            .fold(0_u32, u32::saturating_add);
+        Finished {
+            generation: self.generation,
+            users,
+        }
+    }
+
+    /// The class furthest below its target, relative to the target (users that finished
+    /// their iterations are not missing).
     fn most_lacking(&self) -> Option<String> {
         self.target
             .iter()
             .filter_map(|(class, &want)| {
-                let have = self.active.get(class).map_or(0, ActiveUsers::len);
+                let have = self.active.get(class).map_or(0, ActiveUsers::done);
                 (have < want as usize).then(|| (class, have as f64 / f64::from(want)))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -369,6 +360,7 @@ where
                 client: &self.client,
                 recorder: &self.recorder,
                 own_connections: run.own_connections,
+                iterations: run.iterations,
                 stop: &run.stop,
                 kill: &run.kill,
                 data: &run.data,
@@ -389,8 +381,8 @@ where
     }
 
     fn reap(&mut self, done: Result<(Id, ()), tokio::task::JoinError>) {
-        let id = match done {
-            Ok((id, ())) => id,
+        let (id, ended) = match done {
+            Ok((id, ())) => (id, true),
             // Aborted: a waiting user retired (or the run's users aborted at the end), which
             // left its active list first. No need to look for it: a lowered count aborts
             // thousands at once, and each look goes through every active user.
@@ -399,13 +391,16 @@ where
                 if err.is_panic() {
                     warn!("a virtual user panicked: {err}");
                 }
-                err.id()
+                (err.id(), false)
             }
         };
-        // Users leave the active lists when retired; one still listed ended on its own.
+        // Users leave the active lists when retired or stopped; one still listed left on
+        // its own, which a user does only after its iterations (`-i`) or when it could not
+        // start (no test-data row left for it): it is done, not missing. One that panicked
+        // is missing, and replaced.
         if let Some(run) = self.run.as_mut() {
             for active in run.active.values_mut() {
-                active.remove(id);
+                active.remove(id, ended);
             }
         }
         self.publish_count();
@@ -446,12 +441,15 @@ where
 
     fn publish_count(&self) {
         let count = self.run.as_ref().map_or(0, Run::active_total);
-        self.status
-            .users
-            .store(u32::try_from(count).unwrap_or(u32::MAX), Ordering::Relaxed);
-        self.status
-            .running
-            .store(self.run.is_some(), Ordering::Relaxed);
+        let finished = self
+            .run
+            .as_ref()
+            .map_or_else(Finished::default, Run::finished);
+        self.status.set(
+            u32::try_from(count).unwrap_or(u32::MAX),
+            self.run.is_some(),
+            finished,
+        );
     }
 }
 

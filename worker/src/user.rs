@@ -1,8 +1,10 @@
 //! One virtual user: runs `on_start`, then picks tasks by weight, runs their steps and
 //! waits by the class's wait rule, until it is retired (leaves at a task boundary),
-//! stopped (finishes the request in flight, then leaves) or killed (leaves at once; a
-//! request in flight then counts as cut off, not as a failure).
+//! stopped (finishes the request in flight, then leaves), killed (leaves at once; a
+//! request in flight then counts as cut off, not as a failure) or, with an iteration
+//! limit (`-i`), has run that many tasks (leaves without the pause after the last).
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use lv_common::plan::{Check, StepPlan, TaskPlan};
@@ -29,15 +31,15 @@ pub use squad::{Member, Squad};
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
 const IDLE_PAUSE: Duration = Duration::from_millis(100);
 
-/// Runs one user until it is retired or stopped (or killed).
+/// Runs one user until it is retired or stopped (or killed), or has run its iterations.
 ///
 /// Memory per user, which tokio rounds to 128 bytes a task on x86_64: not an `async fn`,
 /// which would copy its arguments from the future's captures into locals of their own; the
 /// class, client, recorder and signals are the squad's, reached through `member`; the
 /// requests of a task, with the kill watch around them, live in a box only while they run,
 /// and a waiting user watches no signal at all (a retirement aborts its task). So a waiting
-/// user holds its pause and its own state (random numbers, variables, cookies), and its
-/// task fits in 384 bytes.
+/// user holds its pause and its own state (random numbers, variables, cookies, the tasks
+/// it has left to run), and its task fits in 384 bytes.
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would copy its arguments into the future twice"
@@ -58,15 +60,20 @@ pub fn run_user(member: Member, mut rng: SmallRng) -> impl Future<Output = ()> +
         {
             return;
         }
+        let mut left = member.iterations();
         loop {
             if member.is_retired() {
                 return;
             }
             // Only the pause outlives the box: what a task needs stays out of the future.
-            let Some(pause) = Box::pin(next_task(&member, &mut vars, &mut rng, &mut http)).await
+            let Some(Turn { ran, pause }) =
+                Box::pin(next_task(&member, &mut vars, &mut rng, &mut http)).await
             else {
                 return;
             };
+            if ran && count_down(&mut left) {
+                return;
+            }
             if pause.is_zero() {
                 // Let other users and the reporter in if requests keep finishing without
                 // waiting, once the task's budget is spent (a yield each time would cost a
@@ -101,32 +108,51 @@ fn draw_rows(env: &UserEnv, vars: &mut UserVars, rng: &mut SmallRng) -> bool {
     }
 }
 
-/// Runs the next task, if one can run yet, and returns the pause after it; `None` when the
-/// user was killed meanwhile.
+/// One turn of a user: whether a task ran, and the pause after it.
+struct Turn {
+    /// A task ran its steps (whether they passed or failed); false when none was ready.
+    ran: bool,
+    /// The pause before the next turn.
+    pause: Duration,
+}
+
+/// Counts a task that ran against the tasks `left` to run (`None`: no limit); true when it
+/// was the last one.
+fn count_down(left: &mut Option<NonZeroU32>) -> bool {
+    let Some(n) = *left else {
+        return false;
+    };
+    *left = NonZeroU32::new(n.get() - 1);
+    left.is_none()
+}
+
+/// Runs the next task, if one can run yet, and returns the turn; `None` when the user was
+/// killed meanwhile.
 async fn next_task(
     member: &Member,
     vars: &mut UserVars,
     rng: &mut SmallRng,
     http: &mut UserHttp,
-) -> Option<Duration> {
+) -> Option<Turn> {
     let env = member.env();
     // The clock is read only for rules that need the task time (a read per request shows
     // in profiles of one core against a fast target).
     let started = env.class.wait.uses_task_time().then(Instant::now);
     let Some(index) = pick_task(&env.class.tasks, vars, rng) else {
-        return Some(
-            env.class
-                .wait
-                .next_wait(Duration::ZERO, rng)
-                .max(IDLE_PAUSE),
-        );
+        let pause = env
+            .class
+            .wait
+            .next_wait(Duration::ZERO, rng)
+            .max(IDLE_PAUSE);
+        return Some(Turn { ran: false, pause });
     };
     tokio::select! {
         () = run_task(env, index, vars, rng, member.stop(), http) => {}
         () = member.kill().cancelled() => return None,
     }
     let task_time = started.map_or(Duration::ZERO, |started| started.elapsed());
-    Some(env.class.wait.next_wait(task_time, rng))
+    let pause = env.class.wait.next_wait(task_time, rng);
+    Some(Turn { ran: true, pause })
 }
 
 /// Runs the class's `on_start` steps; false when the user was killed meanwhile.

@@ -187,6 +187,7 @@ async fn a_waiting_user_costs_well_under_the_old_870_bytes_of_heap() {
         plan: Arc::new(Plan {
             classes: vec![class.clone()],
             connection_per_user: false,
+            iterations: None,
         }),
         users: [("Waiting".to_owned(), USERS)].into_iter().collect(),
         spawn_rate: 20_000.0,

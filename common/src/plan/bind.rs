@@ -115,6 +115,7 @@ mod tests {
                 data: Vec::new(),
             }],
             connection_per_user: false,
+            iterations: None,
         }
     }
 

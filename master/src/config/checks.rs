@@ -2,6 +2,7 @@
 //! the command line (`invalid value for --spawn-rate: ...`).
 
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -85,6 +86,22 @@ pub(super) fn check_expect_workers(expect: Option<usize>) -> Result<(), ConfigEr
         return Err(invalid("--expect-workers", "must be at least 1"));
     }
     Ok(())
+}
+
+/// `--iterations`: only for the closed model (`open`: `--rate` or an open `--shape`),
+/// whose users run tasks; open-model arrivals are not users.
+pub(super) fn check_iterations(
+    iterations: Option<NonZeroU32>,
+    open: bool,
+) -> Result<Option<NonZeroU32>, ConfigError> {
+    if iterations.is_some() && open {
+        return Err(invalid(
+            "--iterations",
+            "counts the tasks of each user, so it needs the closed model (-u, or a closed \
+             --shape); an open-model run (--rate, or an open --shape) has arrivals, not users",
+        ));
+    }
+    Ok(iterations)
 }
 
 /// `--request-timeout`: longer than 0s.

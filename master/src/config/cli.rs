@@ -9,6 +9,7 @@
 //! what a lower one turned on.
 
 use std::ffi::OsString;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,23 +20,10 @@ use lv_common::load::parse_rate;
 
 use crate::config::profile::{self, ProfileError, Word};
 
-const AFTER_HELP: &str = "Settings come from, lowest to highest precedence: built-in defaults, \
-the --config profile (Locust's `key = value` format and key names), environment variables \
-LV_<KEY> (LV_USERS, LV_SPAWN_RATE, LV_RUN_TIME, LV_TAGS, LV_TOKEN, LV_LOGLEVEL, ...; HOST or \
-LV_HOST for --host), then these flags.
-
-Other commands (see `lv-master compare --help`, `lv-master report --help`):
-  lv-master compare BASE.json NEW.json   Compare two runs' JSON reports; exit 1 on a regression
-  lv-master report --from FILE           Print a run's tables and write its reports again from
-                                         its JSON report or checkpoint
-  lv-master explain-exit CODE            Print what an exit code of lv-master means
-  lv-master try [RUN OPTIONS] [--verbose] Run one user of each class once, every task in order,
-                                         printing each exchange; exit 1 when a step failed";
-
 /// Runs a distributed load test: loads scenarios, waits for workers, assigns them users,
 /// merges their stats and reports.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master", version, about, after_help = AFTER_HELP, args_override_self = true)]
+#[command(name = "lv-master", version, about, after_help = super::help::AFTER_HELP, args_override_self = true)]
 pub struct Args {
     /// Locust-style profile to read settings from (`configs/light.conf`); the environment and
     /// flags win over it.
@@ -71,6 +59,11 @@ pub struct Args {
     /// Stop after this long (`30s`, `5m`, `1h30m`); run until Ctrl-C when absent.
     #[arg(short = 't', long = "run-time", value_parser = parse_duration)]
     pub run_time: Option<Duration>,
+
+    /// Each user runs this many tasks, then stops; the run ends when every user is done (or
+    /// at --run-time, whichever comes first). Closed model only.
+    #[arg(short = 'i', long, value_name = "N", value_parser = parse_iterations)]
+    pub iterations: Option<NonZeroU32>,
 
     /// Open model: arrivals per second over all workers for the run time (`200/s`, `12/m`),
     /// instead of users; see docs/load-shapes.md.
@@ -440,6 +433,13 @@ pub struct TryArgs {
     /// Print whole bodies (up to the 1 MiB lv keeps) instead of their first 512 bytes.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub verbose: bool,
+}
+
+/// Parses `-i/--iterations`: a whole number of at least 1.
+pub fn parse_iterations(s: &str) -> Result<NonZeroU32, String> {
+    s.trim()
+        .parse::<NonZeroU32>()
+        .map_err(|_| format!("{s:?} is not a number of tasks per user (a whole number >= 1)"))
 }
 
 /// `lv-master report --from FILE`: writes the reports of a run again from its JSON report

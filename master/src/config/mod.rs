@@ -8,6 +8,7 @@ mod checks;
 pub mod cli;
 pub mod data;
 mod error;
+mod help;
 mod load;
 mod master;
 mod params;

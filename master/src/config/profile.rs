@@ -53,6 +53,7 @@ pub const KEYS: &[Key] = &[
     key("users", "--users", Kind::Value),
     key("spawn-rate", "--spawn-rate", Kind::Value),
     key("run-time", "--run-time", Kind::Value),
+    key("iterations", "--iterations", Kind::Value),
     key("rate", "--rate", Kind::Value),
     key("shape", "--shape", Kind::Value),
     key("max-in-flight", "--max-in-flight", Kind::Value),

@@ -106,6 +106,7 @@ pub fn resolve(
         plan: Plan {
             classes,
             connection_per_user: options.connection_per_user,
+            iterations: None,
         },
         notes,
         tables,

@@ -1,6 +1,6 @@
 //! `--resume FILE`: the checkpoint a new master continues a run from, read and checked
 //! before anything connects. The run must be the same one: a headless closed-model run of
-//! the same resolved plan (scenarios, classes, tags and host). Anything else is refused
+//! the same resolved plan (scenarios, classes, tags, host and `-i`). Anything else is refused
 //! with the reason (exit code 2).
 
 use std::path::Path;
@@ -87,7 +87,7 @@ pub(crate) fn load(path: &Path, plan: &Plan, open: bool) -> Result<Arc<Checkpoin
     if state.plan_fingerprint != expected {
         return Err(invalid(format!(
             "was written for another plan (fingerprint {}, this one {expected}): resume with \
-             the flags the run started with (scenarios, user classes, tags, host)",
+             the flags the run started with (scenarios, user classes, tags, host, -i)",
             state.plan_fingerprint
         )));
     }
@@ -114,6 +114,7 @@ mod tests {
                 })
                 .collect(),
             connection_per_user: false,
+            iterations: None,
         }
     }
 

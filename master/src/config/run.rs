@@ -70,10 +70,10 @@ pub fn configure(
 }
 
 /// The plan of `params`' user classes and tags on its host (the settings' when it names
-/// none), checked to fit in one message to the workers.
+/// none), with the settings' iteration limit, checked to fit in one message to the workers.
 pub fn resolve_plan(settings: &Settings, params: &RunParams) -> Result<Resolved, ConfigError> {
     let host = HostBase::parse(run_host(settings, params))?;
-    let resolved = resolve(
+    let mut resolved = resolve(
         &settings.scenarios,
         &settings.fleet,
         &PlanOptions {
@@ -85,6 +85,7 @@ pub fn resolve_plan(settings: &Settings, params: &RunParams) -> Result<Resolved,
             connection_per_user: settings.connection_per_user,
         },
     )?;
+    resolved.plan.iterations = settings.iterations;
     checks::check_plan_size(&resolved.plan)?;
     Ok(resolved)
 }

@@ -4,6 +4,7 @@
 //! kept as the flags' [`RunParams`]; the `run` stage turns settings and a run's parameters
 //! into that run's `MasterConfig`.
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub struct Settings {
     pub connection_per_user: bool,
     /// `--rate`, `--shape` and `--max-in-flight`.
     pub(super) shape: ShapeSetting,
+    /// `-i/--iterations`: tasks each user runs before it stops (`None`: no limit).
+    pub iterations: Option<NonZeroU32>,
     /// Workers to wait for before starting (local ones included).
     pub expect_workers: usize,
     /// Longest wait for them.
@@ -135,6 +138,7 @@ impl Settings {
         )?;
         let (slo, slo_note) = slo_setup(args)?;
         let shape = ShapeSetting::from_args(args)?;
+        let iterations = checks::check_iterations(args.iterations, shape.is_open())?;
         let tls = tls_files(args)?;
         let target_tls = TargetTlsFiles {
             ca: args.target_ca.clone(),
@@ -155,6 +159,7 @@ impl Settings {
             request_timeout: args.request_timeout,
             connection_per_user: args.connection_per_user,
             shape,
+            iterations,
             expect_workers: args.expect_workers.unwrap_or(local_workers).max(1),
             expect_workers_max_wait: args.expect_workers_max_wait,
             local_workers,

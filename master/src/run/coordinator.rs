@@ -41,6 +41,8 @@ mod clock;
 mod data;
 mod events;
 mod hooks;
+#[cfg(test)]
+mod iterations_tests;
 mod ledger;
 mod link;
 mod live;
@@ -327,6 +329,11 @@ impl Coordinator {
                 if ends.is_some_and(|end| now >= end) {
                     info!("run time reached");
                     self.begin_stop();
+                } else if let Some(n) = self.iterations_finished() {
+                    let reason = format!("all users finished their {n} iterations");
+                    info!("{reason}");
+                    self.web_event("iterations", reason);
+                    self.begin_stop();
                 }
             }
             Phase::Stopping { deadline } => {
@@ -387,6 +394,12 @@ impl Coordinator {
 
     fn users_running(&self) -> u32 {
         self.workers.users_running()
+    }
+
+    /// Users running, plus those that ran their iterations (`-i`): the users the run has.
+    fn users_present(&self) -> u32 {
+        let finished = self.workers.users_finished(self.ledger.generation());
+        self.users_running().saturating_add(finished)
     }
 }
 

@@ -59,6 +59,10 @@ pub struct WorkerEntry {
     pub spawn_rate: f64,
     /// Users it says are running.
     pub users_running: u32,
+    /// Users of its assignment of `finished_generation` it says ran their iterations (`-i`).
+    pub users_finished: u32,
+    /// The generation `users_finished` counts against.
+    pub finished_generation: u64,
     /// Highest report sequence merged for the current run.
     pub max_seq: u64,
     /// Highest report sequence acknowledged to the worker, which then forgets it: the
@@ -88,6 +92,8 @@ impl WorkerEntry {
             users: ClassUsers::new(),
             spawn_rate: 0.0,
             users_running: 0,
+            users_finished: 0,
+            finished_generation: 0,
             max_seq: 0,
             acked_seq: 0,
             in_run: false,
@@ -110,6 +116,8 @@ impl WorkerEntry {
             users: ClassUsers::new(),
             spawn_rate: 0.0,
             users_running: 0,
+            users_finished: 0,
+            finished_generation: 0,
             max_seq,
             acked_seq: max_seq,
             in_run: true,
@@ -162,6 +170,13 @@ impl WorkerEntry {
     /// Total users assigned.
     pub fn assigned(&self) -> u32 {
         self.users.values().sum()
+    }
+
+    /// Whether every user of its assignment of `generation` ran its iterations (true for a
+    /// worker with no users).
+    pub fn finished(&self, generation: u64) -> bool {
+        let assigned = self.assigned();
+        assigned == 0 || (self.finished_generation == generation && self.users_finished >= assigned)
     }
 }
 

@@ -112,6 +112,7 @@ fn the_inbox_hands_out_a_plan_s_tables_once_whole() {
             data: uses(DataMode::Unique),
         }],
         connection_per_user: false,
+        iterations: None,
     };
     assert!(inbox.tables_for("r1", &plan).is_err(), "nothing arrived");
     for chunk in table(3).chunks() {

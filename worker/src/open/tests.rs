@@ -361,6 +361,7 @@ fn plan_for(base_url: &str) -> Plan {
     Plan {
         classes: vec![class],
         connection_per_user: false,
+        iterations: None,
     }
 }
 

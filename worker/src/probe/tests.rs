@@ -216,6 +216,7 @@ fn class(tasks: Vec<TaskPlan>) -> ClassPlan {
         on_start: vec![],
         tasks,
         cookies: true,
+        data: Vec::new(),
     }
 }
 

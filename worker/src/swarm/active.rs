@@ -1,6 +1,8 @@
 //! A run's active users: per class, in squads that share a plan and connections, oldest
-//! first, so the newest are the first to retire.
+//! first, so the newest are the first to retire; and how many of the class's users
+//! finished their iterations (`-i`) and left.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use lv_common::plan::ClassPlan;
@@ -17,6 +19,8 @@ use crate::user::{Squad, UserEnv};
 #[derive(Default)]
 pub(super) struct ActiveUsers {
     squads: Vec<ActiveSquad>,
+    /// Users of the class that ran their iterations and left.
+    finished: usize,
 }
 
 /// The active users of one squad: each one's task and ordinal, oldest first.
@@ -30,6 +34,16 @@ impl ActiveUsers {
         self.squads.iter().map(|s| s.users.len()).sum()
     }
 
+    /// Users that ran their iterations and left.
+    pub(super) fn finished(&self) -> usize {
+        self.finished
+    }
+
+    /// Users active or finished: those the class's target need not start again.
+    pub(super) fn done(&self) -> usize {
+        self.len() + self.finished
+    }
+
     /// The squad for a new user running with `class`, started anew if the plan changed.
     pub(super) fn squad_for(
         &mut self,
@@ -38,7 +52,9 @@ impl ActiveUsers {
     ) -> &mut ActiveSquad {
         let current = self.squads.last().is_some_and(|s| {
             let env = s.squad.env();
-            Arc::ptr_eq(env.class(), class) && env.own_connections == run.own_connections
+            Arc::ptr_eq(env.class(), class)
+                && env.own_connections == run.own_connections
+                && s.squad.iterations() == run.iterations
         });
         if !current {
             // Squads left empty by retirements are forgotten.
@@ -51,7 +67,12 @@ impl ActiveUsers {
             )
             .with_data(Arc::clone(run.data));
             self.squads.push(ActiveSquad {
-                squad: Squad::new(env, run.stop.clone(), run.kill.clone()),
+                squad: Squad::with_iterations(
+                    env,
+                    run.stop.clone(),
+                    run.kill.clone(),
+                    run.iterations,
+                ),
                 users: Vec::new(),
             });
         }
@@ -83,10 +104,15 @@ impl ActiveUsers {
         }
     }
 
-    /// Forgets a user whose task ended.
-    pub(super) fn remove(&mut self, id: Id) {
+    /// Forgets a user whose task ended, counting it as finished when it is listed and
+    /// `finished` (it ran its iterations).
+    pub(super) fn remove(&mut self, id: Id, finished: bool) {
+        let before = self.len();
         for active in &mut self.squads {
             active.users.retain(|(user, _)| user.id() != id);
+        }
+        if finished && self.len() < before {
+            self.finished += 1;
         }
     }
 }
@@ -96,6 +122,7 @@ pub(super) struct RunEnv<'a> {
     pub(super) client: &'a HttpClient,
     pub(super) recorder: &'a Recorder,
     pub(super) own_connections: bool,
+    pub(super) iterations: Option<NonZeroU32>,
     pub(super) stop: &'a CancellationToken,
     pub(super) kill: &'a CancellationToken,
     pub(super) data: &'a Arc<RunData>,

@@ -4,6 +4,7 @@
 //! no request goes anywhere and every instant is exact.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{KILL_GRACE, STOP_GRACE, SwarmHandle, spawn_with};
+use super::{Finished, KILL_GRACE, STOP_GRACE, SwarmHandle, spawn_with};
 use crate::http::HttpClient;
 use crate::recorder::Recorder;
 use crate::user::Member;
@@ -40,6 +41,8 @@ enum Left {
     Stopped,
     /// Killed with a request in flight.
     Killed,
+    /// Ran its iterations (`-i`) and left.
+    Finished,
 }
 
 /// One fake user's life, in ms since the swarm started.
@@ -90,6 +93,7 @@ async fn fake_user(
         Some(Script::Stuck) | None => return std::future::pending().await,
     };
     let work = async {
+        let mut ran = 0;
         loop {
             if signals.is_retired() {
                 return Left::Retired;
@@ -98,6 +102,10 @@ async fn fake_user(
             env.recorder.request("GET", &class, None, 1_000, 0, None);
             if signals.stop().is_cancelled() {
                 return Left::Stopped;
+            }
+            ran += 1;
+            if signals.iterations().is_some_and(|n| ran >= n.get()) {
+                return Left::Finished;
             }
         }
     };
@@ -149,6 +157,20 @@ impl TestSwarm {
     async fn apply(&self, generation: u64, users: &[(&str, u32)], rate: f64) {
         let classes: Vec<&str> = self.classes.iter().map(String::as_str).collect();
         let assignment = assignment(&classes, generation, users, rate);
+        self.handle.apply(assignment).await;
+    }
+
+    /// [`TestSwarm::apply`] whose users each run `iterations` tasks, then leave.
+    async fn apply_limited(
+        &self,
+        generation: u64,
+        users: &[(&str, u32)],
+        rate: f64,
+        iterations: u32,
+    ) {
+        let classes: Vec<&str> = self.classes.iter().map(String::as_str).collect();
+        let mut assignment = assignment(&classes, generation, users, rate);
+        Arc::make_mut(&mut assignment.plan).iterations = NonZeroU32::new(iterations);
         self.handle.apply(assignment).await;
     }
 
@@ -216,6 +238,7 @@ pub(crate) fn assignment(
         plan: Arc::new(Plan {
             classes,
             connection_per_user: false,
+            iterations: None,
         }),
         users: users.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect(),
         spawn_rate: rate,
@@ -377,6 +400,57 @@ async fn the_run_time_limit_stops_the_users() {
     swarm.at(limit + 1_000).await;
     // Its request in flight at the limit started at 5,142 x 700 ms = 3,599,400 ms.
     assert_eq!(swarm.leaves(), [Some((3_600_100, Left::Stopped))]);
+    swarm.end().await;
+}
+
+/// Users that ran their iterations leave and are done, not missing: none is started in
+/// their place. A raised count starts only the users it adds; the finished users count
+/// against each generation's share, up to it.
+#[tokio::test(start_paused = true)]
+async fn users_that_ran_their_iterations_are_not_replaced() {
+    let swarm = TestSwarm::new(&[("A", Script::Tasks(ms(1_000)))]);
+    swarm.apply_limited(1, &[("A", 4)], 10.0, 3).await;
+    swarm.at(2_500).await;
+    assert_eq!(swarm.running(), 4);
+    assert_eq!(swarm.handle.status().finished().users, 0);
+    swarm.at(10_000).await;
+    assert_eq!(swarm.running(), 0);
+    let finished = |at| Some((at, Left::Finished));
+    assert_eq!(
+        swarm.leaves(),
+        [
+            finished(3_000),
+            finished(3_100),
+            finished(3_200),
+            finished(3_300)
+        ]
+    );
+    let done = Finished {
+        generation: 1,
+        users: 4,
+    };
+    assert_eq!(swarm.handle.status().finished(), done);
+    assert_eq!(swarm.recorder.take().0.request_count(), 12);
+
+    swarm.apply_limited(2, &[("A", 6)], 10.0, 3).await;
+    swarm.at(20_000).await;
+    assert_eq!(swarm.starts(), [0, 100, 200, 300, 10_000, 10_100]);
+    let done = Finished {
+        generation: 2,
+        users: 6,
+    };
+    assert_eq!(swarm.handle.status().finished(), done);
+    assert_eq!(swarm.recorder.take().0.request_count(), 6);
+
+    swarm.apply_limited(3, &[("A", 2)], 10.0, 3).await;
+    swarm.at(30_000).await;
+    let done = Finished {
+        generation: 3,
+        users: 2,
+    };
+    assert_eq!(swarm.handle.status().finished(), done);
+    assert_eq!((swarm.lives().len(), swarm.running()), (6, 0));
+    swarm.handle.stop().await;
     swarm.end().await;
 }
 

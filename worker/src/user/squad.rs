@@ -15,6 +15,7 @@
 //! `CancellationToken` per user was a 112-byte node on the heap plus a 104-byte watch
 //! inside the future.
 
+use std::num::NonZeroU32;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -31,6 +32,8 @@ pub struct Squad {
     stop: CancellationToken,
     /// The run's immediate stop.
     kill: CancellationToken,
+    /// Tasks each user runs before it leaves (`None`: no limit).
+    iterations: Option<NonZeroU32>,
     /// Whether any user was retired (spares the lock while none was).
     any_retired: AtomicBool,
     /// The ordinal of the next user to enlist.
@@ -78,10 +81,22 @@ impl Roll {
 impl Squad {
     /// A squad of users that run with `env`, stop gracefully on `stop` and at once on `kill`.
     pub fn new(env: UserEnv, stop: CancellationToken, kill: CancellationToken) -> Arc<Squad> {
+        Squad::with_iterations(env, stop, kill, None)
+    }
+
+    /// [`Squad::new`] whose users each run `iterations` tasks, then leave (no limit when
+    /// `None`).
+    pub fn with_iterations(
+        env: UserEnv,
+        stop: CancellationToken,
+        kill: CancellationToken,
+        iterations: Option<NonZeroU32>,
+    ) -> Arc<Squad> {
         Arc::new(Squad {
             env,
             stop,
             kill,
+            iterations,
             any_retired: AtomicBool::new(false),
             next: AtomicU64::new(0),
             roll: Mutex::default(),
@@ -99,6 +114,11 @@ impl Squad {
     /// What its users run with.
     pub fn env(&self) -> &UserEnv {
         &self.env
+    }
+
+    /// Tasks each of its users runs before it leaves (`None`: no limit).
+    pub fn iterations(&self) -> Option<NonZeroU32> {
+        self.iterations
     }
 
     /// Retires every user enlisted so far whose ordinal is `first` or above, and calls
@@ -145,6 +165,11 @@ impl Member {
     /// The run's immediate stop: leave now.
     pub fn kill(&self) -> &CancellationToken {
         &self.squad.kill
+    }
+
+    /// Tasks the user runs before it leaves (`None`: no limit).
+    pub fn iterations(&self) -> Option<NonZeroU32> {
+        self.squad.iterations
     }
 
     /// Its ordinal in the squad (the order it was enlisted in).

@@ -415,3 +415,68 @@ async fn fixed_steps_send_cookies_and_follow_redirects() {
     let seen = log.lock().expect("log").clone();
     assert_eq!(seen[8], ("/old".to_owned(), None));
 }
+
+#[test]
+fn counting_down_ends_at_the_last_task_and_never_without_a_limit() {
+    let mut left = NonZeroU32::new(2);
+    assert!(!count_down(&mut left));
+    assert!(count_down(&mut left));
+    let mut unlimited = None;
+    assert!((0..1000).all(|_| !count_down(&mut unlimited)));
+}
+
+/// With an iteration limit a user runs that many tasks, failed ones included, then leaves
+/// by itself, without the pause after the last one (paused time: 2 pauses of 10 s).
+#[tokio::test(start_paused = true)]
+async fn a_user_leaves_after_its_iterations() {
+    let (addr, count) = counting_target().await;
+    let mut failing = step(&format!("http://{addr}"));
+    failing.expect_status = vec![201];
+    let (env, recorder) = env_with_steps(WaitRule::Constant(10.0), vec![failing]);
+    let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
+    let squad = Squad::with_iterations(env, stop, kill, NonZeroU32::new(3));
+    let started = Instant::now();
+    let user = run_user(squad.enlist(), SmallRng::seed_from_u64(1));
+    tokio::time::timeout(Duration::from_secs(3600), user)
+        .await
+        .expect("the user leaves by itself");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    let (stats, cut_off) = recorder.take();
+    assert_eq!((stats.request_count(), stats.failure_count()), (3, 3));
+    assert_eq!(cut_off, 0);
+}
+
+/// Idle pauses, while no task is ready yet, are not iterations: a user whose only task
+/// waits for a variable nobody extracts never leaves on its own.
+#[tokio::test(start_paused = true)]
+async fn idle_pauses_are_not_iterations() {
+    let class = ClassPlan {
+        name: "U".into(),
+        weight: 1,
+        wait: WaitRule::Constant(1.0),
+        on_start: vec![],
+        tasks: vec![TaskPlan {
+            steps: vec![step("http://127.0.0.1:9")],
+            ..task("t", 1, &["never"])
+        }],
+        cookies: true,
+        data: Vec::new(),
+    };
+    let recorder = Recorder::default();
+    let client = HttpClient::new(Duration::from_secs(5), 10).expect("client");
+    let env = UserEnv::new(Arc::new(class), client, recorder.clone(), false);
+    let stop = CancellationToken::new();
+    let squad = Squad::with_iterations(
+        env,
+        stop.clone(),
+        CancellationToken::new(),
+        NonZeroU32::new(1),
+    );
+    let user = tokio::spawn(run_user(squad.enlist(), SmallRng::seed_from_u64(1)));
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(!user.is_finished(), "60 idle pauses are not one iteration");
+    stop.cancel();
+    user.await.expect("a stopped user leaves");
+    assert_eq!(recorder.take().0.request_count(), 0);
+}

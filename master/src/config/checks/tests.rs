@@ -139,3 +139,13 @@ fn tags_are_trimmed_and_empty_ones_dropped() {
     let tags = [" a ".to_owned(), String::new(), "b".to_owned()];
     assert_eq!(clean(&tags), ["a", "b"]);
 }
+
+#[test]
+fn iterations_are_for_the_closed_model_only() {
+    let three = NonZeroU32::new(3);
+    assert_eq!(check_iterations(None, true).expect("no limit"), None);
+    assert_eq!(check_iterations(three, false).expect("valid"), three);
+    let err = message(check_iterations(three, true));
+    assert!(err.starts_with("invalid value for --iterations: "), "{err}");
+    assert!(err.contains("--rate"), "{err}");
+}

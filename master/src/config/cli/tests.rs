@@ -379,3 +379,37 @@ fn try_takes_a_runs_words_environment_and_verbose() {
     let bad = parse_words(&["try", "--users", "many"]);
     assert!(matches!(bad, Err(LoadError::Clap(_))), "{bad:?}");
 }
+
+#[test]
+fn iterations_come_from_the_flag_a_profile_or_the_environment() {
+    assert_eq!(
+        parse(&["-i", "3"]).expect("-i").iterations.map(|n| n.get()),
+        Some(3)
+    );
+    assert_eq!(parse(&[]).expect("none").iterations, None);
+    for bad in ["0", "-1", "three", "1.5"] {
+        let word = format!("--iterations={bad}");
+        let err = parse(&[&word]).expect_err(bad).to_string();
+        assert!(err.contains("a whole number >= 1"), "{err}");
+    }
+    let (_dir, path) = profile("iterations = 2\n");
+    let args = load(&["--config", &path], &[]).expect("loads");
+    assert_eq!(args.iterations.map(|n| n.get()), Some(2));
+    let args = load(&["--config", &path], &[("LV_ITERATIONS", "5")]).expect("loads");
+    assert_eq!(args.iterations.map(|n| n.get()), Some(5));
+    let (_dir, path) = profile("users = 3\niterations = 0\n");
+    let err = load(&["--config", &path], &[])
+        .expect_err("zero")
+        .to_string();
+    assert!(
+        err.starts_with(&format!("{path}:2: invalid value '0'")),
+        "{err}"
+    );
+    let err = load(&[], &[("LV_ITERATIONS", "none")])
+        .expect_err("garbage")
+        .to_string();
+    assert!(
+        err.starts_with("environment variable LV_ITERATIONS: invalid value 'none'"),
+        "{err}"
+    );
+}

@@ -2,6 +2,8 @@
 //! assignments) and following its closed-model stages: the users and spawn rate it aims
 //! at change at each stage boundary.
 
+use std::num::NonZeroU32;
+
 use lv_common::bounds::later;
 use tokio::time::Instant;
 use tracing::info;
@@ -95,6 +97,14 @@ impl Coordinator {
             .map_or_else(String::new, |s| s.name.clone());
         self.web_event("stage", format!("stage {name}: {} users", step.users));
         self.assign();
+    }
+
+    /// With `-i`, the iteration limit once every user of the run ran its iterations and
+    /// spawning is complete (no closed-model stage is left to change the users).
+    pub(super) fn iterations_finished(&self) -> Option<NonZeroU32> {
+        let n = self.config.plan.iterations?;
+        let stages_left = self.staged.as_ref().is_some_and(|s| s.next_at().is_some());
+        (!stages_left && self.workers.all_finished(self.ledger.generation())).then_some(n)
     }
 
     /// Users the run aims at now: the closed-model stage's, else the configured ones.

@@ -89,8 +89,8 @@ impl Coordinator {
         }
         match message.kind {
             Some(WorkerKind::Heartbeat(beat)) => {
-                self.workers
-                    .set_users_running(worker_id, beat.users_running);
+                let run_id = self.ledger.run_id();
+                self.workers.heard(worker_id, &beat, run_id);
             }
             Some(WorkerKind::Report(raw)) => self.on_report(worker_id, raw),
             Some(WorkerKind::Rejection(rejection)) => self.on_rejection(worker_id, &rejection),

@@ -12,7 +12,7 @@ use crate::report::console;
 impl Coordinator {
     /// Ends the open below-target periods once the users are back on target.
     pub(super) fn close_below_target(&mut self) {
-        if self.ledger.is_below_target() && self.users_running() >= self.users_target() {
+        if self.ledger.is_below_target() && self.users_present() >= self.users_target() {
             self.ledger.back_on_target(self.clock.now_ms());
         }
     }

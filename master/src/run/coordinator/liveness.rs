@@ -15,6 +15,8 @@ impl Coordinator {
             unix_ms: self.clock.unix_ms(now),
             users_running: 0,
             run_id: self.ledger.run_id().to_owned(),
+            users_finished: 0,
+            generation: 0,
         };
         let lost = self.workers.beat(now, self.config.heartbeat_timeout, &beat);
         if !lost.is_empty() {

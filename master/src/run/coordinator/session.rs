@@ -67,7 +67,7 @@ impl Coordinator {
             Phase::Idle | Phase::Done if self.ledger.started().is_some() => RunState::Stopped,
             Phase::Idle | Phase::Done | Phase::Waiting { .. } => RunState::Ready,
             Phase::SettingUp => RunState::Spawning,
-            Phase::Running { .. } if self.users_running() < self.users_target() => {
+            Phase::Running { .. } if self.users_present() < self.users_target() => {
                 RunState::Spawning
             }
             Phase::Running { .. } => RunState::Running,

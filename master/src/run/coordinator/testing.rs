@@ -49,6 +49,7 @@ pub(crate) fn test_config(users: u32, classes: &[(&str, u32)]) -> MasterConfig {
         plan: Plan {
             classes,
             connection_per_user: false,
+            iterations: None,
         },
         hooks: Default::default(),
         scenario_paths: Vec::new(),
@@ -114,6 +115,9 @@ struct FakeWorker {
     inbox: Vec<Received>,
     /// Answers each heartbeat of the master with one of its own.
     beating: bool,
+    /// Users that ran their iterations (`-i`) in a run, counted against every later
+    /// assignment of that run.
+    finished: Option<(String, u32)>,
 }
 
 impl FakeWorker {
@@ -217,6 +221,7 @@ impl TestCluster {
                 rx,
                 inbox: Vec::new(),
                 beating: true,
+                finished: None,
             },
         );
         self.coord.on_event(Event::Attached { hello, conn, tx });
@@ -239,13 +244,30 @@ impl TestCluster {
         self.worker(id).beating = false;
     }
 
-    /// Worker `id` sends a heartbeat with the users of its last assignment running.
+    /// Every user of worker `id`'s last assignment ran its iterations (`-i`); a later,
+    /// larger assignment runs the users it adds.
+    pub(crate) fn finish_users(&mut self, id: &str) {
+        let users = self.assigned(id).values().sum();
+        let run_id = self.coord.ledger.run_id().to_owned();
+        self.worker(id).finished = Some((run_id, users));
+    }
+
+    /// Worker `id` sends a heartbeat about its last assignment: its users running, but for
+    /// those that finished their iterations ([`TestCluster::finish_users`]).
     pub(crate) fn heartbeat(&mut self, id: &str) {
-        let users_running = self.assigned(id).values().sum();
+        let users: u32 = self.assigned(id).values().sum();
+        let generation = self.assignments(id).last().map_or(0, |a| a.generation);
+        let run_id = self.coord.ledger.run_id().to_owned();
+        let finished = match &self.worker(id).finished {
+            Some((run, finished)) if *run == run_id => (*finished).min(users),
+            _ => 0,
+        };
         let beat = pb::Heartbeat {
             unix_ms: 0,
-            users_running,
-            run_id: self.coord.ledger.run_id().to_owned(),
+            users_running: users - finished,
+            run_id,
+            users_finished: finished,
+            generation,
         };
         self.send(id, WorkerKind::Heartbeat(beat));
     }

@@ -155,11 +155,33 @@ impl WorkerTable {
         true
     }
 
-    /// `id` says `users` are running.
-    pub(super) fn set_users_running(&mut self, id: &str, users: u32) {
+    /// `id`'s heartbeat: the users it runs and, when it is about run `run_id`, those that
+    /// ran their iterations.
+    pub(super) fn heard(&mut self, id: &str, beat: &pb::Heartbeat, run_id: &str) {
         if let Some(worker) = self.entries.get_mut(id) {
-            worker.users_running = users;
+            worker.users_running = beat.users_running;
+            if beat.run_id == run_id {
+                worker.users_finished = beat.users_finished;
+                worker.finished_generation = beat.generation;
+            }
         }
+    }
+
+    /// Whether the users of every member's assignment of `generation` ran their iterations.
+    pub(super) fn all_finished(&self, generation: u64) -> bool {
+        self.entries
+            .values()
+            .filter(|w| w.is_member())
+            .all(|w| w.finished(generation))
+    }
+
+    /// Users of the members' assignments of `generation` that ran their iterations.
+    pub(super) fn users_finished(&self, generation: u64) -> u32 {
+        self.entries
+            .values()
+            .filter(|w| w.is_member() && w.finished_generation == generation)
+            .map(|w| w.users_finished.min(w.assigned()))
+            .sum()
     }
 
     /// Ends `id`'s stream with `status`.
@@ -215,6 +237,7 @@ impl WorkerTable {
                 }
                 worker.users.clear();
                 worker.users_running = 0;
+                worker.users_finished = 0;
             }
         }
         dropped
@@ -385,6 +408,7 @@ impl WorkerTable {
             worker.in_run = false;
             worker.final_received = false;
             worker.users.clear();
+            worker.users_finished = 0;
             worker.last_report_unix_ms = None;
             worker.lost_unix_ms = None;
         }

@@ -40,6 +40,7 @@ fn plan(mode: DataMode) -> Plan {
             class("B", vec![]),
         ],
         connection_per_user: false,
+        iterations: None,
     }
 }
 

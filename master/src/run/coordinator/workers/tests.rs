@@ -45,6 +45,8 @@ fn beat() -> pb::Heartbeat {
         unix_ms: 0,
         users_running: 0,
         run_id: "r".into(),
+        users_finished: 0,
+        generation: 0,
     }
 }
 
