@@ -203,6 +203,7 @@ pub fn try_scenarios(args: &TryArgs) -> Result<u8, CommandError> {
     }
     Ok(trial::try_plan(
         &config.plan,
+        &config.data,
         &settings.target_tls,
         args.verbose,
     )?)

@@ -5,13 +5,17 @@
 
 mod print;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use lv_common::data::{DataGrant, DataTable};
 use lv_common::plan::Plan;
 use lv_common::template::UserVars;
 use lv_common::tls::TargetTls;
+use lv_worker::data::RunData;
 use lv_worker::http::{ClientError, HttpClient};
 use lv_worker::probe::{ClassTrace, probe_class};
+use rand::SeedableRng as _;
 
 use crate::report::conclude::{EXIT_FAILED, EXIT_OK};
 
@@ -19,6 +23,19 @@ use crate::report::conclude::{EXIT_FAILED, EXIT_OK};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections the probe may open at once (its one user sends one request at a time).
 const MAX_CONNECTIONS: usize = 16;
+
+/// The tables drawn in order from their first row, whatever the mode.
+fn first_rows(tables: &[Arc<DataTable>]) -> RunData {
+    let grants: Vec<DataGrant> = tables
+        .iter()
+        .map(|t| DataGrant {
+            source: t.name.clone(),
+            rows: std::iter::once(0..t.rows() as u64).collect(),
+            cycle_start: 0,
+        })
+        .collect();
+    RunData::new(tables, &grants)
+}
 
 /// Why `try` could not probe the target.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +50,15 @@ pub enum TryError {
 
 /// Probes one user of each class of `plan`, trusting HTTPS targets as `tls` says, and
 /// prints each class's trace (whole bodies when `verbose`) and a summary line: 0 when every
-/// step passed, 1 when one did not.
-pub fn try_plan(plan: &Plan, tls: &TargetTls, verbose: bool) -> Result<u8, TryError> {
+/// step passed, 1 when one did not. A class that uses test data gets the first row of each
+/// of its `tables`.
+pub fn try_plan(
+    plan: &Plan,
+    tables: &[Arc<DataTable>],
+    tls: &TargetTls,
+    verbose: bool,
+) -> Result<u8, TryError> {
+    let data = first_rows(tables);
     let client = HttpClient::with_tls(CONNECT_TIMEOUT, MAX_CONNECTIONS, tls)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -42,7 +66,12 @@ pub fn try_plan(plan: &Plan, tls: &TargetTls, verbose: bool) -> Result<u8, TryEr
     let traces: Vec<ClassTrace> = runtime.block_on(async {
         let mut traces = Vec::with_capacity(plan.classes.len());
         for class in &plan.classes {
-            let trace = probe_class(class, &client, UserVars::new()).await;
+            let mut vars = UserVars::new();
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+            if let Ok(rows) = data.draw(&class.data, &mut rng) {
+                vars.extend(rows);
+            }
+            let trace = probe_class(class, &client, vars).await;
             lv_common::outln!("{}\n", print::class_text(&trace, verbose));
             traces.push(trace);
         }
