@@ -274,3 +274,54 @@ async fn try_refuses_bad_input_as_a_run_does() {
     assert_eq!(tried.code, Some(2));
     assert!(tried.stderr.contains("many"), "{}", tried.stderr);
 }
+
+/// `try` runs the setup steps first and hands what they extract to every class, gives a
+/// class that uses test data its first row, and runs the teardown steps last.
+#[tokio::test]
+async fn try_runs_setup_first_and_gives_classes_its_values_and_a_row() {
+    let stop = CancellationToken::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = dir.path().join("fleet.toml");
+    let sim = spawn_fleet_sim(&[], &fleet, stop.child_token()).await;
+    write_file(dir.path(), "people.csv", "name\nalice\nbob\n");
+    let scenario = write_file(
+        dir.path(),
+        "login.toml",
+        r#"
+[[data]]
+name = "people"
+file = "people.csv"
+
+[[setup.step]]
+agent = "ATLAS"
+method = "POST"
+path = "/v1/auth/login"
+json = { username = "load-test", password = "secret" }
+extract = { token = "/token" }
+
+[[teardown.step]]
+agent = "ATLAS"
+path = "/health"
+
+[[user]]
+name = "Member"
+data = { people = "unique" }
+
+[[user.task]]
+name = "me"
+[[user.task.step]]
+agent = "ATLAS"
+path = "/v1/me?as={{ people.name }}"
+headers = { Authorization = "Bearer {{ token }}" }
+check = [{ pointer = "/user", equals = "load-test" }]
+"#,
+    );
+    let tried = try_with(&fleet, &["-f", &scenario.display().to_string()]).await;
+    assert_eq!(tried.code, Some(0), "{}", tried.stderr);
+    assert!(tried.stdout.contains("/v1/me?as=alice"), "the first row");
+    let atlas = &sim.counts().agents["ATLAS"];
+    assert_eq!(atlas.get("POST /v1/auth/login"), Some(&1));
+    assert_eq!(atlas.get("GET /v1/me"), Some(&1));
+    assert_eq!(atlas.get("GET /health"), Some(&1), "teardown ran");
+    stop.cancel();
+}

@@ -202,8 +202,7 @@ pub fn try_scenarios(args: &TryArgs) -> Result<u8, CommandError> {
         info!("{note}");
     }
     Ok(trial::try_plan(
-        &config.plan,
-        &config.data,
+        &config,
         &settings.target_tls,
         args.verbose,
     )?)
