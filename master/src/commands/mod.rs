@@ -1,9 +1,11 @@
 //! What `lv-master` does once [`crate::config::cli::parse`] has said which command it is: run a test
-//! (logging, the checked configuration, the runtime, the listeners, the ready file), compare
-//! two JSON reports, write a run's reports again, or say what an exit code means. Each
+//! (logging, the checked configuration, the runtime, the listeners, the ready file), check
+//! the scenarios and print the plan ([`check`]), compare two JSON reports, write a run's
+//! reports again, or say what an exit code means. Each
 //! returns its exit code or a [`CommandError`] that knows its own; only `main` touches
 //! signals and the process.
 
+pub mod check;
 pub mod runner;
 
 use std::future::Future;
@@ -28,6 +30,7 @@ use crate::report::outputs::{OutputPaths, write_all};
 use crate::report::summary::{read_json, run_stats_from, write_atomically};
 use crate::report::{compare, console};
 use crate::web::setup::{self, SetupError, WebOptions};
+pub use check::check;
 use runner::{MasterError, UiRun, WebRun};
 
 /// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Parser};
+use clap::error::ErrorKind;
+use clap::{ArgAction, CommandFactory as _, FromArgMatches as _, Parser};
 use lv_common::duration::parse_duration;
 use lv_common::load::parse_rate;
 
@@ -24,7 +25,10 @@ the --config profile (Locust's `key = value` format and key names), environment 
 LV_<KEY> (LV_USERS, LV_SPAWN_RATE, LV_RUN_TIME, LV_TAGS, LV_TOKEN, LV_LOGLEVEL, ...; HOST or \
 LV_HOST for --host), then these flags.
 
-Other commands (see `lv-master compare --help`, `lv-master report --help`):
+Other commands (see `lv-master check --help`, `lv-master compare --help`, ...):
+  lv-master check [RUN OPTIONS] [--json] Load the scenarios as this run would and print the
+                                         plan (classes, users, task ratios, endpoints, tags,
+                                         variables); send nothing, exit 2 on a problem
   lv-master compare BASE.json NEW.json   Compare two runs' JSON reports; exit 1 on a regression
   lv-master report --from FILE           Print a run's tables and write its reports again from
                                          its JSON report or checkpoint
@@ -313,6 +317,8 @@ pub struct Args {
 pub enum Command {
     /// Run a load test (the default: Locust's flags and positional user classes).
     Run(Box<Args>),
+    /// `lv-master check [RUN OPTIONS] [--json]`.
+    Check(Box<CheckArgs>),
     /// `lv-master compare BASE NEW`.
     Compare(CompareArgs),
     /// `lv-master report --from FILE`.
@@ -321,9 +327,9 @@ pub enum Command {
     ExplainExit(ExplainExitArgs),
 }
 
-/// Reads `lv-master`'s command line (program name first): `compare ...`, `report ...` and
-/// `explain-exit ...` parse as those commands, anything else as a run through [`load_args`] (profile and
-/// environment included; `env` looks a variable up).
+/// Reads `lv-master`'s command line (program name first): `check ...`, `compare ...`,
+/// `report ...` and `explain-exit ...` parse as those commands, anything else as a run
+/// through [`load_args`] (profile and environment included; `env` looks a variable up).
 pub fn parse(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
     env: impl Fn(&str) -> Option<String>,
@@ -332,6 +338,7 @@ pub fn parse(
     // The command's words, named `lv-master compare` (or `report`) in its usage text.
     let words = |name: &str| std::iter::once(OsString::from(name)).chain(argv[2..].iter().cloned());
     match argv.get(1).and_then(|word| word.to_str()) {
+        Some("check") => Ok(Command::Check(Box::new(check_args(&argv[2..], env)?))),
         Some("compare") => Ok(Command::Compare(CompareArgs::try_parse_from(words(
             "lv-master compare",
         ))?)),
@@ -365,6 +372,15 @@ pub fn load_args(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Args, LoadError> {
+    load_with(Args::command(), argv, env)
+}
+
+/// [`load_args`] with `command` (the run's, or `check`'s with its own name and help).
+fn load_with(
+    command: clap::Command,
+    argv: impl IntoIterator<Item = impl Into<OsString>>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Args, LoadError> {
     let mut argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     if argv.is_empty() {
         argv.push("lv-master".into());
@@ -391,7 +407,65 @@ pub fn load_args(
     }
     argv.extend(words.into_iter().map(|w| OsString::from(w.word)));
     argv.extend(user);
-    Ok(Args::try_parse_from(argv)?)
+    let matches = command.try_get_matches_from(argv)?;
+    Ok(Args::from_arg_matches(&matches)?)
+}
+
+/// `lv-master check`: the settings of a run, and how to print its plan.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    /// The run to check: every run option, profile and `LV_*` variable applies.
+    pub run: Args,
+    /// Print the plan as one JSON document instead of text.
+    pub json: bool,
+}
+
+const CHECK_ABOUT: &str = "Loads and resolves the scenarios exactly as a run with these options would (profile and LV_* variables included), then prints the plan: each user class with its weight and users, each task's ratio within its class and of all task runs (Locust's --show-task-ratio), its tags, the variables it needs and the steps that extract them, and every step's method, stats name, URL and SLO kind. Binds nothing and sends no request. Exit 0 when everything loads; 2 on a problem, named with its file, line and key.";
+
+const CHECK_AFTER_HELP: &str = "  --json    Print the plan as one JSON document instead of text (a run's --json FILE does not
+            apply to check; see \"Checking a scenario\" in docs/scenarios.md)
+
+Every option of a run is accepted (see `lv-master --help`); those that only matter while
+running (ports, reports, workers) are checked as a run checks them and otherwise ignored.";
+
+/// The `check` command: the run's options under the name `lv-master check`.
+fn check_command() -> clap::Command {
+    Args::command()
+        .name("lv-master check")
+        .bin_name("lv-master check")
+        .about(CHECK_ABOUT)
+        .long_about(None)
+        .after_help(CHECK_AFTER_HELP)
+        .mut_arg("json", |arg| arg.hide(true))
+}
+
+/// Reads `check`'s words (those after `check`): a bare `--json` asks for JSON output, the
+/// rest are a run's, read as [`load_args`] reads them.
+fn check_args(
+    words: &[OsString],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<CheckArgs, LoadError> {
+    let mut json = false;
+    let mut rest = vec![OsString::from("lv-master check")];
+    let mut options = true;
+    for word in words {
+        if options && word == "--" {
+            options = false;
+        } else if options && word == "--json" {
+            json = true;
+            continue;
+        } else if options && word.to_str().is_some_and(|w| w.starts_with("--json=")) {
+            return Err(check_command()
+                .error(
+                    ErrorKind::UnknownArgument,
+                    "check takes --json without a value: it prints the plan as JSON on stdout",
+                )
+                .into());
+        }
+        rest.push(word.clone());
+    }
+    let run = load_with(check_command(), rest, env)?;
+    Ok(CheckArgs { run, json })
 }
 
 /// Parses one generated word alone, so a bad value is reported with its file and line (or

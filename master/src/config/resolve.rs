@@ -10,10 +10,12 @@ use std::time::Duration;
 use lv_common::duration::parse_duration;
 use lv_common::fleet::{Agent, FleetMap, HostBase};
 use lv_common::plan::{Body, Check, ClassPlan, Plan, StepPlan, TaskPlan};
-use lv_common::template::{JsonTemplate, Template, TemplateError};
+use lv_common::source::Key;
+use lv_common::template::{JsonTemplate, Template};
 
 use super::scenario::{
-    LoadedScenario, ScenarioError, StepDef, TaskDef, UserClassDef, http_method, task_name,
+    LoadedScenario, Place, ScenarioError, StepDef, TaskDef, UserClassDef, class_locations,
+    http_method, task_name,
 };
 
 /// What to resolve the scenarios with.
@@ -40,6 +42,11 @@ pub struct Resolved {
     pub plan: Plan,
     /// Human-readable remarks, such as classes dropped by the tag filter.
     pub notes: Vec<String>,
+    /// Tags of `--tags` and `--exclude-tags` that no task of the chosen classes carries, as
+    /// `(flag, tag)`: a run notes them, `lv-master check` refuses them.
+    pub unknown_tags: Vec<(&'static str, String)>,
+    /// Every tag a task of the chosen classes carries, before the tag filter.
+    pub tags: BTreeSet<String>,
 }
 
 /// Resolves loaded scenarios into a plan.
@@ -48,17 +55,17 @@ pub fn resolve(
     fleet: &FleetMap,
     options: &PlanOptions,
 ) -> Result<Resolved, ScenarioError> {
-    let all: Vec<(&LoadedScenario, &UserClassDef)> = scenarios
+    let all: Vec<(&LoadedScenario, usize, &UserClassDef)> = scenarios
         .iter()
-        .flat_map(|s| s.file.users.iter().map(move |c| (s, c)))
+        .flat_map(|s| s.file.users.iter().enumerate().map(move |(i, c)| (s, i, c)))
         .collect();
     for wanted in &options.classes {
-        if !all.iter().any(|(_, c)| &c.name == wanted) {
+        if !all.iter().any(|(_, _, c)| &c.name == wanted) {
             return Err(ScenarioError::UnknownClass {
                 name: wanted.clone(),
-                known: all
-                    .iter()
-                    .map(|(_, c)| c.name.as_str())
+                known: class_locations(scenarios)
+                    .into_iter()
+                    .map(|(name, at)| format!("{name} ({at})"))
                     .collect::<Vec<_>>()
                     .join(", "),
             });
@@ -66,11 +73,13 @@ pub fn resolve(
     }
     let mut classes = Vec::new();
     let mut notes = Vec::new();
-    for (scenario, class) in all {
+    let mut carried = BTreeSet::new();
+    for (scenario, index, class) in all {
         if !options.classes.is_empty() && !options.classes.contains(&class.name) {
             continue;
         }
-        let resolved = resolve_class(scenario, class, fleet, options)?;
+        let (resolved, tags) = resolve_class(&Place::class(scenario, index), class, fleet, options)?;
+        carried.extend(tags);
         if resolved.tasks.is_empty() {
             notes.push(format!(
                 "user class {} has no task left after tag filtering; it is not run",
@@ -85,8 +94,18 @@ pub fn resolve(
             classes.push(resolved);
         }
     }
+    let unknown_tags = unknown_tags(options, &carried);
+    for (flag, tag) in &unknown_tags {
+        notes.push(format!(
+            "{flag} {tag}: no task of the chosen user classes carries this tag"
+        ));
+    }
     if classes.is_empty() {
-        return Err(ScenarioError::EmptyPlan(describe_filters(options)));
+        let mut why = describe_filters(options);
+        if !options.tags.is_empty() || !options.exclude_tags.is_empty() {
+            why.push_str(&format!("; the tasks' tags are: {}", join_or_none(&carried)));
+        }
+        return Err(ScenarioError::EmptyPlan(why));
     }
     Ok(Resolved {
         plan: Plan {
@@ -94,7 +113,34 @@ pub fn resolve(
             connection_per_user: options.connection_per_user,
         },
         notes,
+        unknown_tags,
+        tags: carried,
     })
+}
+
+/// The tags of the filters that no task carries, in the order given.
+fn unknown_tags(
+    options: &PlanOptions,
+    carried: &BTreeSet<String>,
+) -> Vec<(&'static str, String)> {
+    let given = options
+        .tags
+        .iter()
+        .map(|t| ("--tags", t))
+        .chain(options.exclude_tags.iter().map(|t| ("--exclude-tags", t)));
+    given
+        .filter(|(_, tag)| !carried.contains(*tag))
+        .map(|(flag, tag)| (flag, tag.clone()))
+        .collect()
+}
+
+fn join_or_none<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let all: Vec<&str> = items.into_iter().map(String::as_str).collect();
+    if all.is_empty() {
+        "none".to_owned()
+    } else {
+        all.join(", ")
+    }
 }
 
 fn describe_filters(options: &PlanOptions) -> String {
@@ -123,19 +169,19 @@ pub fn passes_tags(task_tags: &[String], tags: &[String], exclude: &[String]) ->
 }
 
 struct Ctx<'a> {
-    scenario: &'a LoadedScenario,
     fleet: &'a FleetMap,
     options: &'a PlanOptions,
     /// Variables some step of the class extracts.
     extracted: BTreeSet<String>,
 }
 
+/// The class of `place` resolved, and every tag its tasks carry before filtering.
 fn resolve_class(
-    scenario: &LoadedScenario,
+    place: &Place<'_>,
     class: &UserClassDef,
     fleet: &FleetMap,
     options: &PlanOptions,
-) -> Result<ClassPlan, ScenarioError> {
+) -> Result<(ClassPlan, BTreeSet<String>), ScenarioError> {
     let extracted = class
         .on_start
         .iter()
@@ -143,49 +189,43 @@ fn resolve_class(
         .flat_map(|s| s.extract.keys().cloned())
         .collect();
     let ctx = Ctx {
-        scenario,
         fleet,
         options,
         extracted,
     };
-    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
     let no_consts = BTreeMap::new();
     let on_start: Vec<StepPlan> = class
         .on_start
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            ctx.step(
-                s,
-                None,
-                &no_consts,
-                &format!("{at}, on_start step {}", i + 1),
-            )
-        })
+        .map(|(i, s)| ctx.step(s, None, &no_consts, &place.on_start(i)))
         .collect::<Result<_, _>>()?;
     let mut tasks = Vec::new();
     let mut dropped = Vec::new();
+    let mut carried = BTreeSet::new();
     for (i, task) in class.tasks.iter().enumerate() {
-        let task_at = format!("{at}, task {:?}", task_name(task, i));
-        for expanded in ctx.expand(task, i, &class.tags, &task_at)? {
+        let task_place = place.task(i, task);
+        for expanded in ctx.expand(task, i, &class.tags, &task_place)? {
+            carried.extend(expanded.tags.iter().cloned());
             if expanded.weight > 0
                 && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
             {
-                tasks.push(expanded);
+                tasks.push((i, expanded));
             } else {
                 dropped.push(expanded);
             }
         }
     }
-    check_requirements_survive(&at, &on_start, &tasks, &dropped)?;
-    Ok(ClassPlan {
+    check_requirements_survive(place, class, &on_start, &tasks, &dropped)?;
+    let plan = ClassPlan {
         name: class.name.clone(),
         weight: class.weight,
         wait: class.wait,
         on_start,
-        tasks,
+        tasks: tasks.into_iter().map(|(_, t)| t).collect(),
         cookies: class.cookies,
-    })
+    };
+    Ok((plan, carried))
 }
 
 impl Ctx<'_> {
@@ -194,11 +234,11 @@ impl Ctx<'_> {
         task: &TaskDef,
         index: usize,
         class_tags: &[String],
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<Vec<TaskPlan>, ScenarioError> {
         let base_tags: Vec<String> = task.tags.iter().chain(class_tags).cloned().collect();
         if !task.for_each_agent {
-            let steps = self.steps(task, None, &BTreeMap::new(), at)?;
+            let steps = self.steps(task, None, &BTreeMap::new(), place)?;
             return Ok(vec![self.task(task, index, base_tags, steps, None)]);
         }
         let agents: Vec<&Agent> = self
@@ -210,16 +250,21 @@ impl Ctx<'_> {
             })
             .collect();
         if agents.is_empty() {
-            return Err(invalid(
-                at,
-                "for_each_agent matches no agent of the fleet map".into(),
+            let key = if task.agent_categories.is_empty() {
+                "for_each_agent"
+            } else {
+                "agent_categories"
+            };
+            return Err(place.error(
+                &[Key::Name(key)],
+                "for_each_agent matches no agent of the fleet map",
             ));
         }
         agents
             .into_iter()
             .map(|agent| {
                 let consts = BTreeMap::from([("agent".to_owned(), agent.name.clone())]);
-                let steps = self.steps(task, Some(agent), &consts, at)?;
+                let steps = self.steps(task, Some(agent), &consts, place)?;
                 let mut tags = base_tags.clone();
                 for tag in agent.all_tags() {
                     if !tags.contains(&tag) {
@@ -254,21 +299,45 @@ impl Ctx<'_> {
         task: &TaskDef,
         agent: Option<&Agent>,
         consts: &BTreeMap<String, String>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<Vec<StepPlan>, ScenarioError> {
-        for var in &task.requires {
+        for (i, var) in task.requires.iter().enumerate() {
             if !self.extracted.contains(var) {
-                return Err(invalid(
-                    at,
-                    format!("requires `{var}`, but no step of the class extracts it"),
+                return Err(place.error(
+                    &[Key::Name("requires"), Key::Index(i)],
+                    format!(
+                        "requires `{var}`, but no step of the class extracts it (extracted: {})",
+                        join_or_none(&self.extracted)
+                    ),
                 ));
             }
         }
         task.steps
             .iter()
             .enumerate()
-            .map(|(j, s)| self.step(s, agent, consts, &format!("{at}, step {}", j + 1)))
+            .map(|(j, s)| self.step(s, agent, consts, &place.step(j)))
             .collect()
+    }
+
+    /// Compiles the template at `key` of the step and checks its variables.
+    fn template(
+        &self,
+        place: &Place<'_>,
+        keys: &[Key<'_>],
+        text: &str,
+        consts: &BTreeMap<String, String>,
+    ) -> Result<Template, ScenarioError> {
+        let template = Template::compile(text, consts).map_err(|e| place.error(keys, e))?;
+        if let Some(var) = template.vars().find(|v| !self.extracted.contains(*v)) {
+            return Err(place.error(
+                keys,
+                format!(
+                    "template uses `{var}`, which no step of this user class extracts (known: {})",
+                    join_or_none(&self.extracted)
+                ),
+            ));
+        }
+        Ok(template)
     }
 
     fn step(
@@ -276,14 +345,14 @@ impl Ctx<'_> {
         step: &StepDef,
         default_agent: Option<&Agent>,
         consts: &BTreeMap<String, String>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<StepPlan, ScenarioError> {
-        let tmpl = |e: TemplateError| invalid(at, e.to_string());
-        let (base_url, target) = self.target(step, default_agent, at)?;
-        let path = Template::compile(&step.path, consts).map_err(tmpl)?;
+        use Key::Name;
+        let (base_url, target) = self.target(step, default_agent, place)?;
+        let path = self.template(place, &[Name("path")], &step.path, consts)?;
         let name = match &step.name {
-            Some(name) => Template::compile(name, consts)
-                .map_err(tmpl)?
+            Some(name) => self
+                .template(place, &[Name("name")], name, consts)?
                 .display_pattern(),
             None => match &target {
                 Some(agent) => format!("{agent} {}", path.display_pattern()),
@@ -293,14 +362,17 @@ impl Ctx<'_> {
         let headers = step
             .headers
             .iter()
-            .map(|(k, v)| Ok((k.clone(), Template::compile(v, consts).map_err(tmpl)?)))
+            .map(|(k, v)| {
+                let keys = [Name("headers"), Name(k)];
+                Ok((k.clone(), self.template(place, &keys, v, consts)?))
+            })
             .collect::<Result<Vec<_>, ScenarioError>>()?;
-        let body = step_body(step, consts, at)?;
+        let body = self.body(step, consts, place)?;
         let timeout = match &step.timeout {
-            Some(t) => parse_duration(t).map_err(|e| invalid(at, e.to_string()))?,
+            Some(t) => parse_duration(t).map_err(|e| place.error(&[Name("timeout")], e))?,
             None => self.options.default_timeout,
         };
-        let plan = StepPlan {
+        Ok(StepPlan {
             method: http_method(&step.method).unwrap_or("GET").to_owned(),
             base_url,
             path,
@@ -309,7 +381,7 @@ impl Ctx<'_> {
             headers,
             body,
             expect_status: step.expect_status.clone(),
-            checks: step_checks(step, consts, at)?,
+            checks: step_checks(step, consts, place)?,
             extract: step
                 .extract
                 .iter()
@@ -319,9 +391,7 @@ impl Ctx<'_> {
                 .unwrap_or(u64::MAX)
                 .max(1),
             follow_redirects: step.follow_redirects,
-        };
-        self.check_vars(&plan, at)?;
-        Ok(plan)
+        })
     }
 
     /// The step's base URL and, for agent steps, the agent's name.
@@ -329,7 +399,7 @@ impl Ctx<'_> {
         &self,
         step: &StepDef,
         default_agent: Option<&Agent>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<(String, Option<String>), ScenarioError> {
         if let Some(url) = &step.url {
             return Ok((url.get_ref().trim_end_matches('/').to_owned(), None));
@@ -338,84 +408,84 @@ impl Ctx<'_> {
             (Some(name), _) => name.get_ref().clone(),
             (None, Some(agent)) => agent.name.clone(),
             (None, None) => {
-                return Err(invalid(at, "needs `agent` or `url`".into()));
+                return Err(place.error(&[], "needs `agent` or `url`"));
             }
         };
         let base = self
             .fleet
             .base_url(&name, &self.options.host)
-            .map_err(|e| {
-                let location = step.agent.as_ref().map_or_else(
-                    || at.to_owned(),
-                    |a| format!("{} ({at})", self.scenario.locate(a.span().start)),
-                );
-                ScenarioError::Invalid {
-                    location,
-                    detail: e.to_string(),
-                }
-            })?;
+            .map_err(|e| place.error(&[Key::Name("agent")], e))?;
         let canonical = self.fleet.get(&name).map_or(name, |a| a.name.clone());
         Ok((base, Some(canonical)))
     }
 
-    fn check_vars(&self, step: &StepPlan, at: &str) -> Result<(), ScenarioError> {
-        let mut used: BTreeSet<String> = step.path.vars().map(str::to_owned).collect();
-        for (_, header) in &step.headers {
-            used.extend(header.vars().map(str::to_owned));
-        }
-        match &step.body {
-            Body::Json(json) => json.collect_vars(&mut used),
-            Body::Text(text) => used.extend(text.vars().map(str::to_owned)),
-            Body::Empty => {}
-        }
-        match used.iter().find(|v| !self.extracted.contains(*v)) {
-            Some(var) => Err(invalid(
-                at,
-                format!(
-                    "template uses `{var}`, which no step of this user class extracts (known: {})",
-                    if self.extracted.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        self.extracted
-                            .iter()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-            )),
-            None => Ok(()),
-        }
+    /// A step's body: JSON (a template per string), text (a template), or none.
+    fn body(
+        &self,
+        step: &StepDef,
+        consts: &BTreeMap<String, String>,
+        place: &Place<'_>,
+    ) -> Result<Body, ScenarioError> {
+        Ok(match (&step.json, &step.body) {
+            (Some(json), _) => {
+                // Each string first, so an error names its key and line.
+                let mut keys = vec![Key::Name("json")];
+                self.json_strings(json, &mut keys, consts, place)?;
+                let value = serde_json::to_value(json)
+                    .map_err(|e| place.error(&[Key::Name("json")], e))?;
+                Body::Json(
+                    JsonTemplate::compile(&value, consts)
+                        .map_err(|e| place.error(&[Key::Name("json")], e))?,
+                )
+            }
+            (None, Some(text)) => Body::Text(self.template(place, &[Key::Name("body")], text, consts)?),
+            (None, None) => Body::Empty,
+        })
     }
-}
 
-/// A step's body: JSON (a template per string), text (a template), or none.
-fn step_body(
-    step: &StepDef,
-    consts: &BTreeMap<String, String>,
-    at: &str,
-) -> Result<Body, ScenarioError> {
-    let tmpl = |e: TemplateError| invalid(at, e.to_string());
-    Ok(match (&step.json, &step.body) {
-        (Some(json), _) => {
-            let value =
-                serde_json::to_value(json).map_err(|e| invalid(at, format!("json body: {e}")))?;
-            Body::Json(JsonTemplate::compile(&value, consts).map_err(tmpl)?)
+    /// Compiles every string of a JSON body, `keys` being where `value` is.
+    fn json_strings<'v>(
+        &self,
+        value: &'v toml::Value,
+        keys: &mut Vec<Key<'v>>,
+        consts: &BTreeMap<String, String>,
+        place: &Place<'_>,
+    ) -> Result<(), ScenarioError> {
+        match value {
+            toml::Value::String(text) => {
+                self.template(place, keys, text, consts)?;
+            }
+            toml::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    keys.push(Key::Index(i));
+                    self.json_strings(item, keys, consts, place)?;
+                    keys.pop();
+                }
+            }
+            toml::Value::Table(table) => {
+                for (k, item) in table {
+                    keys.push(Key::Name(k));
+                    self.json_strings(item, keys, consts, place)?;
+                    keys.pop();
+                }
+            }
+            _ => {}
         }
-        (None, Some(text)) => Body::Text(Template::compile(text, consts).map_err(tmpl)?),
-        (None, None) => Body::Empty,
-    })
+        Ok(())
+    }
 }
 
 /// A step's response checks, their expected values with the constants filled in.
 fn step_checks(
     step: &StepDef,
     consts: &BTreeMap<String, String>,
-    at: &str,
+    place: &Place<'_>,
 ) -> Result<Vec<Check>, ScenarioError> {
     step.check
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
+            let keys = [Key::Name("check"), Key::Index(i), Key::Name("equals")];
             Ok(Check {
                 pointer: c.pointer.clone(),
                 equals: c
@@ -423,7 +493,7 @@ fn step_checks(
                     .as_ref()
                     .map(|v| check_value(v, consts))
                     .transpose()
-                    .map_err(|e| invalid(at, e))?,
+                    .map_err(|e| place.error(&keys, e))?,
             })
         })
         .collect()
@@ -447,11 +517,13 @@ fn check_value(
 }
 
 /// Every kept task's required variables must still be extracted by `on_start` or a kept
-/// task; otherwise its users would wait forever for a value no step produces.
+/// task; otherwise its users would wait forever for a value no step produces. `kept` holds
+/// each task with its index in the class.
 fn check_requirements_survive(
-    at: &str,
+    place: &Place<'_>,
+    class: &UserClassDef,
     on_start: &[StepPlan],
-    kept: &[TaskPlan],
+    kept: &[(usize, TaskPlan)],
     dropped: &[TaskPlan],
 ) -> Result<(), ScenarioError> {
     let extracts = |steps: &[StepPlan], var: &str| {
@@ -459,9 +531,9 @@ fn check_requirements_survive(
             .iter()
             .any(|s| s.extract.iter().any(|(v, _)| v == var))
     };
-    for task in kept {
-        for var in &task.requires {
-            if extracts(on_start, var) || kept.iter().any(|t| extracts(&t.steps, var)) {
+    for (index, task) in kept {
+        for (i, var) in task.requires.iter().enumerate() {
+            if extracts(on_start, var) || kept.iter().any(|(_, t)| extracts(&t.steps, var)) {
                 continue;
             }
             let mut tags: Vec<&str> = dropped
@@ -471,8 +543,12 @@ fn check_requirements_survive(
                 .collect();
             tags.sort_unstable();
             tags.dedup();
-            return Err(invalid(
-                at,
+            let task_place = match class.tasks.get(*index) {
+                Some(def) => place.task(*index, def),
+                None => place.clone(),
+            };
+            return Err(task_place.error(
+                &[Key::Name("requires"), Key::Index(i)],
                 format!(
                     "task {:?} requires `{var}`, but the tag filter removed every task that extracts it; keep one of them too (their tags: {})",
                     task.name,
@@ -482,13 +558,6 @@ fn check_requirements_survive(
         }
     }
     Ok(())
-}
-
-fn invalid(at: &str, detail: String) -> ScenarioError {
-    ScenarioError::Invalid {
-        location: at.to_owned(),
-        detail,
-    }
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ fn user_classes_are_picked_by_name() {
     opts.classes = vec!["Nope".into()];
     let err = resolve_with(&opts).expect_err("unknown").to_string();
     assert!(
-        err.contains("Nope") && err.contains("Health, Chat"),
+        err.contains("Nope") && err.contains("Health (t.toml:3), Chat (t.toml:17)"),
         "{err}"
     );
 }
