@@ -152,7 +152,10 @@ mod tests {
         assert_eq!(line(&[N("user"), I(0)]), Some(2));
         assert_eq!(line(&[N("user"), I(0), N("wait")]), Some(4));
         assert_eq!(line(&[N("user"), I(0), N("task"), I(0)]), Some(6));
-        assert_eq!(line(&[N("user"), I(0), N("task"), I(0), N("requires"), I(1)]), Some(8));
+        assert_eq!(
+            line(&[N("user"), I(0), N("task"), I(0), N("requires"), I(1)]),
+            Some(8)
+        );
         let step = [N("user"), I(0), N("task"), I(0), N("step"), I(0)];
         assert_eq!(line(&step), Some(10));
         assert_eq!(line(&[&step[..], &[N("path")]].concat()), Some(11));

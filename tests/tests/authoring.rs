@@ -48,14 +48,26 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn the_shipped_scenarios_check_with_ratios_summing_to_one() {
     let plan = shipped_json(
-        &["-f", "configs/scenarios", "--fleet", "configs/fleet.toml", "-u", "10"],
+        &[
+            "-f",
+            "configs/scenarios",
+            "--fleet",
+            "configs/fleet.toml",
+            "-u",
+            "10",
+        ],
         &[],
     );
     let classes = plan["classes"].as_array().expect("classes");
     let names: Vec<&str> = classes.iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["AriaChatUser", "CreativeFleetUser", "EventBusUser", "HealthCheckUser"]
+        [
+            "AriaChatUser",
+            "CreativeFleetUser",
+            "EventBusUser",
+            "HealthCheckUser"
+        ]
     );
     let mut users = 0;
     let mut all_runs = 0.0;
@@ -81,7 +93,10 @@ fn the_shipped_scenarios_check_with_ratios_summing_to_one() {
     }
     assert_eq!(users, 10);
     assert!(close(all_runs, 1.0), "{all_runs}");
-    assert_eq!((plan["model"].as_str(), plan["users"].as_u64()), (Some("closed"), Some(10)));
+    assert_eq!(
+        (plan["model"].as_str(), plan["users"].as_u64()),
+        (Some("closed"), Some(10))
+    );
 
     // The follow-up needs the conversation an opening task extracts, and says which.
     let aria = &classes[0]["tasks"];
@@ -114,7 +129,14 @@ fn the_shipped_scenarios_check_with_ratios_summing_to_one() {
 fn the_text_lists_classes_ratios_and_endpoints() {
     let (code, out, err) = check_in(
         &workspace_root(),
-        &["-u", "10", "-T", "health", "-H", "https://staging.example.com"],
+        &[
+            "-u",
+            "10",
+            "-T",
+            "health",
+            "-H",
+            "https://staging.example.com",
+        ],
         &[],
     );
     assert_eq!(code, Some(0), "{err}");
@@ -155,7 +177,10 @@ fn profiles_and_the_environment_apply_as_to_a_run() {
         .filter_map(|t| t["name"].as_str())
         .collect();
     assert_eq!(tasks, ["publish", "query", "acknowledge"]);
-    assert_eq!(plan["exclude_tags"], serde_json::json!(["burst", "throughput"]));
+    assert_eq!(
+        plan["exclude_tags"],
+        serde_json::json!(["burst", "throughput"])
+    );
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
@@ -192,13 +217,26 @@ fn check_sends_nothing_and_binds_nothing() {
     let (code, out, err) = check_in(
         dir.path(),
         &[
-            "-f", "s.toml", "--fleet", fleet, "-H", "http://127.0.0.1", "--master-bind-port",
-            &port_arg, "--web-port", &port_arg, "-u", "3",
+            "-f",
+            "s.toml",
+            "--fleet",
+            fleet,
+            "-H",
+            "http://127.0.0.1",
+            "--master-bind-port",
+            &port_arg,
+            "--web-port",
+            &port_arg,
+            "-u",
+            "3",
         ],
         &[],
     );
     assert_eq!(code, Some(0), "{out}\n{err}");
-    assert!(out.contains("GET GONE /health -> http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("GET GONE /health -> http://127.0.0.1:"),
+        "{out}"
+    );
     assert!(
         matches!(target.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "check connected to the target"
@@ -272,7 +310,7 @@ fn the_good_scenario_checks() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("Chat (good.toml:2)"), "{out}");
     assert!(
-        out.contains("    uses cid, extracted by Chat / new / step 1 (ATLAS /v1/chat)"),
+        out.contains("    requires cid, extracted by Chat / new / step 1 (ATLAS /v1/chat)"),
         "{out}"
     );
 }
@@ -294,7 +332,10 @@ fn broken_scenarios_name_file_line_and_key() {
         ),
         (
             "unknown agent",
-            edit("agent = \"ATLAS\"\nmethod = \"POST\"\npath = \"/v1/chat/", "agent = \"ATLANTIS\"\nmethod = \"POST\"\npath = \"/v1/chat/"),
+            edit(
+                "agent = \"ATLAS\"\nmethod = \"POST\"\npath = \"/v1/chat/",
+                "agent = \"ATLANTIS\"\nmethod = \"POST\"\npath = \"/v1/chat/",
+            ),
             &[],
             &[
                 "bad.toml:22: user class \"Chat\", task \"followup\", step 1: `agent`: unknown agent \"ATLANTIS\"",
@@ -303,21 +344,32 @@ fn broken_scenarios_name_file_line_and_key() {
         ),
         (
             "unclosed {{",
-            edit("path = \"/v1/chat/{{ cid }}\"", "path = \"/v1/chat/{{ cid\""),
+            edit(
+                "path = \"/v1/chat/{{ cid }}\"",
+                "path = \"/v1/chat/{{ cid\"",
+            ),
             &[],
-            &["bad.toml:24: user class \"Chat\", task \"followup\", step 1: `path`: template", "without a closing"],
+            &[
+                "bad.toml:24: user class \"Chat\", task \"followup\", step 1: `path`: template",
+                "without a closing",
+            ],
         ),
         (
             "a requires no step extracts",
             edit("requires = [\"cid\"]", "requires = [\"cid\",\n  \"token\"]"),
             &[],
-            &["bad.toml:19: user class \"Chat\", task \"followup\": `requires`: requires `token`, but no step of the class extracts it (extracted: cid)"],
+            &[
+                "bad.toml:19: user class \"Chat\", task \"followup\": `requires`: requires `token`, but no step of the class extracts it (extracted: cid)",
+            ],
         ),
         (
             "a template variable nobody extracts",
             edit("hi {{ uuid }}", "hi {{ who }}"),
             &[],
-            &["bad.toml:13:", "`json.message`: template uses `who`, which no step of this user class extracts (known: cid)"],
+            &[
+                "bad.toml:13:",
+                "`json.message`: template uses `who`, which no step of this user class extracts (known: cid)",
+            ],
         ),
         (
             "a variable deep in a JSON table",
@@ -329,11 +381,16 @@ fn broken_scenarios_name_file_line_and_key() {
             "bad wait rule",
             edit("[1, 2]", "[2, 1]"),
             &[],
-            &["bad.toml:3: user class \"Chat\": `wait`: between = [2, 1]: the first bound is larger"],
+            &[
+                "bad.toml:3: user class \"Chat\": `wait`: between = [2, 1]: the first bound is larger",
+            ],
         ),
         (
             "unknown HTTP method",
-            edit("method = \"POST\"\npath = \"/v1/chat\"", "method = \"BREW\"\npath = \"/v1/chat\""),
+            edit(
+                "method = \"POST\"\npath = \"/v1/chat\"",
+                "method = \"BREW\"\npath = \"/v1/chat\"",
+            ),
             &[],
             &["bad.toml:11:", "`method`: unknown HTTP method \"BREW\""],
         ),
@@ -365,7 +422,10 @@ fn broken_scenarios_name_file_line_and_key() {
             "a tag filter that removes the extracting task",
             GOOD.to_owned(),
             &["-T", "more"],
-            &["bad.toml:18: user class \"Chat\", task \"followup\": `requires`:", "(their tags: open)"],
+            &[
+                "bad.toml:18: user class \"Chat\", task \"followup\": `requires`:",
+                "(their tags: open)",
+            ],
         ),
     ];
     for (case, text, words, wants) in cases {
@@ -395,7 +455,10 @@ fn a_class_defined_twice_names_both_places() {
 fn check_help_and_json_flag() {
     let (code, out, _) = check_in(&workspace_root(), &["--help"], &[]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("lv-master check") && out.contains("--json"), "{out}");
+    assert!(
+        out.contains("lv-master check") && out.contains("--json"),
+        "{out}"
+    );
     let (code, _, err) = check_in(&workspace_root(), &["--json=plan.json"], &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--json without a value"), "{err}");

@@ -10,26 +10,21 @@ pub mod render;
 
 use lv_common::load::Model;
 
-use super::CommandError;
 use crate::config::cli::CheckArgs;
 use crate::config::run::{flags_config, resolve_plan};
 use crate::config::scenario::class_locations;
 use crate::config::{ConfigError, Settings};
-use crate::report::conclude::EXIT_OK;
 use inspect::Context;
 
-/// Runs `lv-master check`: prints the plan (text, or one JSON document with `--json`) and
-/// returns 0; a problem is a [`CommandError::Config`] (exit 2).
-pub fn check(args: &CheckArgs) -> Result<u8, CommandError> {
+/// The text `lv-master check` prints: the plan as text, or one JSON document for `--json`.
+pub fn output(args: &CheckArgs) -> Result<String, ConfigError> {
     let view = plan_view(args)?;
-    if args.json {
+    Ok(if args.json {
         // The view holds only strings, numbers and JSON values: serializing cannot fail.
-        let text = serde_json::to_string_pretty(&view).unwrap_or_default();
-        lv_common::outln!("{text}");
+        serde_json::to_string_pretty(&view).unwrap_or_default()
     } else {
-        lv_common::outln!("{}", render::text(&view).trim_end());
-    }
-    Ok(EXIT_OK)
+        render::text(&view).trim_end().to_owned()
+    })
 }
 
 /// The plan of the run `args` describe, checked as the run would check it.
@@ -51,7 +46,10 @@ pub fn plan_view(args: &CheckArgs) -> Result<inspect::PlanView, ConfigError> {
             ),
         });
     }
-    let open = config.shape.as_ref().is_some_and(|s| s.model == Model::Open);
+    let open = config
+        .shape
+        .as_ref()
+        .is_some_and(|s| s.model == Model::Open);
     let mut notes = resolved.notes;
     notes.extend(settings.notes.iter().cloned());
     let context = Context {

@@ -19,7 +19,7 @@ use tracing::info;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
+use crate::config::cli::{Args, CheckArgs, CompareArgs, ExplainExitArgs, LoadError, ReportArgs};
 use crate::config::run::flags_config;
 use crate::config::{ConfigError, Settings};
 use crate::live::snapshot::Catalog;
@@ -30,7 +30,6 @@ use crate::report::outputs::{OutputPaths, write_all};
 use crate::report::summary::{read_json, run_stats_from, write_atomically};
 use crate::report::{compare, console};
 use crate::web::setup::{self, SetupError, WebOptions};
-pub use check::check;
 use runner::{MasterError, UiRun, WebRun};
 
 /// Why a command could not do its work; [`CommandError::exit_code`] maps it to the exit code.
@@ -262,6 +261,14 @@ fn write_ready_file(path: &Path, workers: &str, web: Option<&str>) -> Result<(),
     let mut line = serde_json::to_vec(&ready).map_err(|e| error(e.into()))?;
     line.push(b'\n');
     write_atomically(path, &line).map_err(error)
+}
+
+/// `lv-master check [RUN OPTIONS] [--json]`: prints the plan of the run the options
+/// describe (see [`check`](mod@check)) and returns 0; a problem is a
+/// [`CommandError::Config`] (exit 2).
+pub fn check(args: &CheckArgs) -> Result<u8, CommandError> {
+    lv_common::outln!("{}", check::output(args)?);
+    Ok(EXIT_OK)
 }
 
 /// `lv-master explain-exit CODE`: prints what the code means, from the one table

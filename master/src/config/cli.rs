@@ -20,6 +20,9 @@ use lv_common::load::parse_rate;
 
 use crate::config::profile::{self, ProfileError, Word};
 
+mod others;
+pub use others::{CompareArgs, ExplainExitArgs, ReportArgs};
+
 const AFTER_HELP: &str = "Settings come from, lowest to highest precedence: built-in defaults, \
 the --config profile (Locust's `key = value` format and key names), environment variables \
 LV_<KEY> (LV_USERS, LV_SPAWN_RATE, LV_RUN_TIME, LV_TAGS, LV_TOKEN, LV_LOGLEVEL, ...; HOST or \
@@ -422,7 +425,8 @@ pub struct CheckArgs {
 
 const CHECK_ABOUT: &str = "Loads and resolves the scenarios exactly as a run with these options would (profile and LV_* variables included), then prints the plan: each user class with its weight and users, each task's ratio within its class and of all task runs (Locust's --show-task-ratio), its tags, the variables it needs and the steps that extract them, and every step's method, stats name, URL and SLO kind. Binds nothing and sends no request. Exit 0 when everything loads; 2 on a problem, named with its file, line and key.";
 
-const CHECK_AFTER_HELP: &str = "  --json    Print the plan as one JSON document instead of text (a run's --json FILE does not
+const CHECK_AFTER_HELP: &str =
+    "  --json    Print the plan as one JSON document instead of text (a run's --json FILE does not
             apply to check; see \"Checking a scenario\" in docs/scenarios.md)
 
 Every option of a run is accepted (see `lv-master --help`); those that only matter while
@@ -482,61 +486,6 @@ fn check_word(program: &OsString, word: &Word) -> Result<(), ProfileError> {
             })
         }
     }
-}
-
-/// `lv-master report --from FILE`: writes the reports of a run again from its JSON report
-/// or checkpoint, and prints its final tables.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master report", version, about)]
-pub struct ReportArgs {
-    /// The run's JSON report or `--checkpoint` file.
-    #[arg(long, value_name = "FILE")]
-    pub from: PathBuf,
-    /// Write the JSON report here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Write the Locust-format CSVs with this prefix.
-    #[arg(long, value_name = "PREFIX")]
-    pub csv: Option<PathBuf>,
-    /// With --csv: a row per endpoint in the history too (when the run recorded them).
-    #[arg(long = "csv-full-history")]
-    pub csv_full_history: bool,
-    /// Write the HTML report here.
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Append a row to this benchmark log.
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-}
-
-/// `lv-master compare BASE.json NEW.json`: compares two runs' JSON reports endpoint by
-/// endpoint, from their stored histograms.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master compare", version, about)]
-pub struct CompareArgs {
-    /// The baseline run's JSON report (`--json`).
-    pub base: PathBuf,
-    /// The run to judge.
-    pub new: PathBuf,
-    /// Largest tolerated worsening of p95, p99 or the failure ratio, in percent.
-    #[arg(
-        long = "max-regression",
-        value_name = "PERCENT",
-        default_value_t = 10.0
-    )]
-    pub max_regression: f64,
-    /// Append a row for NEW to this benchmark log (`benchmarks.md`).
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-}
-
-/// `lv-master explain-exit CODE`: prints the one-line meaning of an exit code of
-/// `lv-master` (exit 2 for a code not in its table).
-#[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master explain-exit", version, about)]
-pub struct ExplainExitArgs {
-    /// The exit code (0 to 255).
-    pub code: u8,
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ use lv_common::plan::{Body, Check, ClassPlan, Plan, StepPlan, TaskPlan};
 use lv_common::source::Key;
 use lv_common::template::{JsonTemplate, Template};
 
+mod filter;
+pub use filter::passes_tags;
+use filter::{check_requirements_survive, describe_filters, join_or_none, unknown_tags};
+
 use super::scenario::{
     LoadedScenario, Place, ScenarioError, StepDef, TaskDef, UserClassDef, class_locations,
     http_method, task_name,
@@ -49,6 +53,25 @@ pub struct Resolved {
     pub tags: BTreeSet<String>,
 }
 
+/// Every class asked for exists; the error lists those that do, with their `file:line`.
+fn check_classes(scenarios: &[LoadedScenario], wanted: &[String]) -> Result<(), ScenarioError> {
+    let known = class_locations(scenarios);
+    match wanted
+        .iter()
+        .find(|w| !known.iter().any(|(name, _)| name == w))
+    {
+        Some(name) => Err(ScenarioError::UnknownClass {
+            name: name.clone(),
+            known: known
+                .iter()
+                .map(|(name, at)| format!("{name} ({at})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Resolves loaded scenarios into a plan.
 pub fn resolve(
     scenarios: &[LoadedScenario],
@@ -59,18 +82,7 @@ pub fn resolve(
         .iter()
         .flat_map(|s| s.file.users.iter().enumerate().map(move |(i, c)| (s, i, c)))
         .collect();
-    for wanted in &options.classes {
-        if !all.iter().any(|(_, _, c)| &c.name == wanted) {
-            return Err(ScenarioError::UnknownClass {
-                name: wanted.clone(),
-                known: class_locations(scenarios)
-                    .into_iter()
-                    .map(|(name, at)| format!("{name} ({at})"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
+    check_classes(scenarios, &options.classes)?;
     let mut classes = Vec::new();
     let mut notes = Vec::new();
     let mut carried = BTreeSet::new();
@@ -78,7 +90,8 @@ pub fn resolve(
         if !options.classes.is_empty() && !options.classes.contains(&class.name) {
             continue;
         }
-        let (resolved, tags) = resolve_class(&Place::class(scenario, index), class, fleet, options)?;
+        let (resolved, tags) =
+            resolve_class(&Place::class(scenario, index), class, fleet, options)?;
         carried.extend(tags);
         if resolved.tasks.is_empty() {
             notes.push(format!(
@@ -94,16 +107,19 @@ pub fn resolve(
             classes.push(resolved);
         }
     }
-    let unknown_tags = unknown_tags(options, &carried);
+    let unknown_tags = unknown_tags(&options.tags, &options.exclude_tags, &carried);
     for (flag, tag) in &unknown_tags {
         notes.push(format!(
             "{flag} {tag}: no task of the chosen user classes carries this tag"
         ));
     }
     if classes.is_empty() {
-        let mut why = describe_filters(options);
+        let mut why = describe_filters(&options.classes, &options.tags, &options.exclude_tags);
         if !options.tags.is_empty() || !options.exclude_tags.is_empty() {
-            why.push_str(&format!("; the tasks' tags are: {}", join_or_none(&carried)));
+            why.push_str(&format!(
+                "; the tasks' tags are: {}",
+                join_or_none(&carried)
+            ));
         }
         return Err(ScenarioError::EmptyPlan(why));
     }
@@ -116,56 +132,6 @@ pub fn resolve(
         unknown_tags,
         tags: carried,
     })
-}
-
-/// The tags of the filters that no task carries, in the order given.
-fn unknown_tags(
-    options: &PlanOptions,
-    carried: &BTreeSet<String>,
-) -> Vec<(&'static str, String)> {
-    let given = options
-        .tags
-        .iter()
-        .map(|t| ("--tags", t))
-        .chain(options.exclude_tags.iter().map(|t| ("--exclude-tags", t)));
-    given
-        .filter(|(_, tag)| !carried.contains(*tag))
-        .map(|(flag, tag)| (flag, tag.clone()))
-        .collect()
-}
-
-fn join_or_none<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    let all: Vec<&str> = items.into_iter().map(String::as_str).collect();
-    if all.is_empty() {
-        "none".to_owned()
-    } else {
-        all.join(", ")
-    }
-}
-
-fn describe_filters(options: &PlanOptions) -> String {
-    let mut parts = Vec::new();
-    if !options.classes.is_empty() {
-        parts.push(format!("user classes {}", options.classes.join(", ")));
-    }
-    if !options.tags.is_empty() {
-        parts.push(format!("--tags {}", options.tags.join(",")));
-    }
-    if !options.exclude_tags.is_empty() {
-        parts.push(format!("--exclude-tags {}", options.exclude_tags.join(",")));
-    }
-    if parts.is_empty() {
-        "no user class has a task with weight > 0".to_owned()
-    } else {
-        format!("no task is left with {}", parts.join(" and "))
-    }
-}
-
-/// Locust's tag rule: with `tags`, keep a task carrying any of them; then drop a task
-/// carrying any of `exclude`.
-pub fn passes_tags(task_tags: &[String], tags: &[String], exclude: &[String]) -> bool {
-    (tags.is_empty() || task_tags.iter().any(|t| tags.contains(t)))
-        && !task_tags.iter().any(|t| exclude.contains(t))
 }
 
 struct Ctx<'a> {
@@ -431,14 +397,16 @@ impl Ctx<'_> {
                 // Each string first, so an error names its key and line.
                 let mut keys = vec![Key::Name("json")];
                 self.json_strings(json, &mut keys, consts, place)?;
-                let value = serde_json::to_value(json)
-                    .map_err(|e| place.error(&[Key::Name("json")], e))?;
+                let value =
+                    serde_json::to_value(json).map_err(|e| place.error(&[Key::Name("json")], e))?;
                 Body::Json(
                     JsonTemplate::compile(&value, consts)
                         .map_err(|e| place.error(&[Key::Name("json")], e))?,
                 )
             }
-            (None, Some(text)) => Body::Text(self.template(place, &[Key::Name("body")], text, consts)?),
+            (None, Some(text)) => {
+                Body::Text(self.template(place, &[Key::Name("body")], text, consts)?)
+            }
             (None, None) => Body::Empty,
         })
     }
@@ -514,50 +482,6 @@ fn check_value(
             });
     }
     serde_json::to_value(value).map_err(|e| format!("check value: {e}"))
-}
-
-/// Every kept task's required variables must still be extracted by `on_start` or a kept
-/// task; otherwise its users would wait forever for a value no step produces. `kept` holds
-/// each task with its index in the class.
-fn check_requirements_survive(
-    place: &Place<'_>,
-    class: &UserClassDef,
-    on_start: &[StepPlan],
-    kept: &[(usize, TaskPlan)],
-    dropped: &[TaskPlan],
-) -> Result<(), ScenarioError> {
-    let extracts = |steps: &[StepPlan], var: &str| {
-        steps
-            .iter()
-            .any(|s| s.extract.iter().any(|(v, _)| v == var))
-    };
-    for (index, task) in kept {
-        for (i, var) in task.requires.iter().enumerate() {
-            if extracts(on_start, var) || kept.iter().any(|(_, t)| extracts(&t.steps, var)) {
-                continue;
-            }
-            let mut tags: Vec<&str> = dropped
-                .iter()
-                .filter(|t| extracts(&t.steps, var))
-                .flat_map(|t| t.tags.iter().map(String::as_str))
-                .collect();
-            tags.sort_unstable();
-            tags.dedup();
-            let task_place = match class.tasks.get(*index) {
-                Some(def) => place.task(*index, def),
-                None => place.clone(),
-            };
-            return Err(task_place.error(
-                &[Key::Name("requires"), Key::Index(i)],
-                format!(
-                    "task {:?} requires `{var}`, but the tag filter removed every task that extracts it; keep one of them too (their tags: {})",
-                    task.name,
-                    tags.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -234,11 +234,7 @@ fn task_views(class: &ClassPlan, class_ratio: f64) -> Vec<TaskView> {
             ratio,
             total_ratio: class_ratio * ratio,
             tags: task.tags.clone(),
-            requires: task
-                .requires
-                .iter()
-                .map(|v| var_view(class, v))
-                .collect(),
+            requires: task.requires.iter().map(|v| var_view(class, v)).collect(),
             uses: used_vars(task)
                 .into_iter()
                 .map(|v| var_view(class, &v))
@@ -281,7 +277,12 @@ fn var_view(class: &ClassPlan, var: &str) -> VarView {
     let extracts = |step: &StepPlan| step.extract.iter().any(|(v, _)| v == var);
     for (i, step) in class.on_start.iter().enumerate() {
         if extracts(step) {
-            by.push(format!("{} / on_start step {} ({})", class.name, i + 1, step.name));
+            by.push(format!(
+                "{} / on_start step {} ({})",
+                class.name,
+                i + 1,
+                step.name
+            ));
         }
     }
     for task in &class.tasks {
@@ -333,8 +334,8 @@ pub fn locust_ratios(classes: &[ClassView]) -> Value {
 /// The wait rule as a person says it.
 pub fn describe_wait(wait: &WaitRule) -> String {
     match *wait {
+        _ if wait.is_zero() => "no wait".to_owned(),
         WaitRule::Between(lo, hi) => format!("between {lo} and {hi} s"),
-        WaitRule::Constant(v) if v == 0.0 => "no wait".to_owned(),
         WaitRule::Constant(v) => format!("constant {v} s"),
         WaitRule::ConstantPacing(v) => format!("constant pacing {v} s"),
         WaitRule::ConstantThroughput(v) => format!("constant throughput {v} tasks/s"),

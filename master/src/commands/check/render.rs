@@ -38,7 +38,10 @@ fn headline(view: &PlanView) -> String {
     let classes = view.classes.len();
     let tasks: usize = view.classes.iter().map(|c| c.tasks.len()).sum();
     let load = match view.users {
-        Some(users) => format!("closed model, {users} {}", plural(users as usize, "user", "users")),
+        Some(users) => format!(
+            "closed model, {users} {}",
+            plural(users as usize, "user", "users")
+        ),
         None => "open model (arrivals pick a class by weight)".to_owned(),
     };
     format!(
@@ -134,24 +137,35 @@ fn task_text(out: &mut String, task: &TaskView) {
         let _ = writeln!(out, "    tags: {}", task.tags.join(", "));
     }
     vars_text(out, "requires", &task.requires);
-    vars_text(out, "uses", &task.uses);
+    // A variable both required and used is listed once.
+    let uses: Vec<VarView> = task
+        .uses
+        .iter()
+        .filter(|v| !task.requires.iter().any(|r| r.name == v.name))
+        .cloned()
+        .collect();
+    vars_text(out, "uses", &uses);
     for step in &task.steps {
         let _ = writeln!(out, "    {}", step_line(step));
     }
 }
 
+/// `requires VAR, extracted by STEP`, or the steps one a line when there are several.
 fn vars_text(out: &mut String, what: &str, vars: &[VarView]) {
     for var in vars {
-        let _ = writeln!(
-            out,
-            "    {what} {}, extracted by {}",
-            var.name,
-            if var.extracted_by.is_empty() {
-                "no step".to_owned()
-            } else {
-                var.extracted_by.join("; ")
-            }
-        );
+        let _ = match var.extracted_by.as_slice() {
+            [] => writeln!(out, "    {what} {}, extracted by no step", var.name),
+            [one] => writeln!(out, "    {what} {}, extracted by {one}", var.name),
+            many => writeln!(
+                out,
+                "    {what} {}, extracted by:\n{}",
+                var.name,
+                many.iter()
+                    .map(|s| format!("      {s}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        };
     }
 }
 

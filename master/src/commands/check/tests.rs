@@ -81,7 +81,12 @@ fn plan() -> Plan {
             class(
                 "Health",
                 1,
-                vec![task("health", 1, &[], vec![step("h", "/health", &[], None)])],
+                vec![task(
+                    "health",
+                    1,
+                    &[],
+                    vec![step("h", "/health", &[], None)],
+                )],
             ),
         ],
         connection_per_user: false,
@@ -119,7 +124,11 @@ fn task_ratios_are_within_the_class_and_of_all_runs() {
     let view = view(&plan(), &context(Some(4)));
     let chat = &view.classes[0];
     assert_eq!((chat.users, chat.ratio), (Some(3), 0.75));
-    let ratios: Vec<(f64, f64)> = chat.tasks.iter().map(|t| (t.ratio, t.total_ratio)).collect();
+    let ratios: Vec<(f64, f64)> = chat
+        .tasks
+        .iter()
+        .map(|t| (t.ratio, t.total_ratio))
+        .collect();
     assert_eq!(ratios, [(0.25, 0.1875), (0.75, 0.5625)]);
     let all: f64 = view
         .classes
@@ -162,7 +171,10 @@ fn the_locust_document_has_per_class_and_total_ratios() {
     let mut twice = plan();
     twice.classes[1].tasks.push(task("health", 1, &[], vec![]));
     let view = inspect::view(&twice, &context(Some(4)));
-    assert_eq!(view.task_ratio["per_class"]["Health"]["tasks"]["health"]["ratio"], 1.0);
+    assert_eq!(
+        view.task_ratio["per_class"]["Health"]["tasks"]["health"]["ratio"],
+        1.0
+    );
 }
 
 #[test]
@@ -187,6 +199,13 @@ fn the_text_shows_ratios_classes_tasks_and_endpoints() {
         assert!(text.contains(want), "{want:?} in\n{text}");
     }
     assert!(!text.contains("Notes"), "{text}");
+    // `cid` is required and used: listed once.
+    assert!(!text.contains("uses cid"), "{text}");
+    let mut two = plan();
+    two.classes[0].tasks[1].steps[0].extract = vec![("cid".into(), "/cid".into())];
+    let text = render::text(&view(&two, &context(Some(4))));
+    let want = "    requires cid, extracted by:\n      Chat / new / step 1 (new)\n      Chat / followup / step 1 (up)\n";
+    assert!(text.contains(want), "{text}");
 }
 
 #[test]
@@ -199,11 +218,17 @@ fn extra_sections_and_notes_are_printed_after_the_classes() {
         lines: vec!["users.csv (3 rows)".into()],
         items: vec![serde_json::json!({ "file": "users.csv" })],
     });
-    view.notes.push("user class X has weight 0; it is not run".into());
+    view.notes
+        .push("user class X has weight 0; it is not run".into());
     let text = render::text(&view);
-    let data = text.find("Data sources\n  users.csv (3 rows)\n").expect(&text);
+    let data = text
+        .find("Data sources\n  users.csv (3 rows)\n")
+        .expect(&text);
     let notes = text.find("Notes\n  user class X").expect(&text);
-    assert!(text.find("Health (").expect(&text) < data && data < notes, "{text}");
+    assert!(
+        text.find("Health (").expect(&text) < data && data < notes,
+        "{text}"
+    );
     assert!(text.contains("open model"), "{text}");
     let json = serde_json::to_value(&view).expect("json");
     assert_eq!(json["sections"][0]["key"], "data");

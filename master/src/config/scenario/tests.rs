@@ -80,9 +80,15 @@ fn errors_name_the_line_and_key_of_the_value() {
         "{err}"
     );
     // A check without its key points at its table.
-    let text = MINIMAL.replace("tags = [\"a\"]", "tags = [\"a\"]\nagent_categories = [\"x\"]");
+    let text = MINIMAL.replace(
+        "tags = [\"a\"]",
+        "tags = [\"a\"]\nagent_categories = [\"x\"]",
+    );
     let err = parse_str(&text).expect_err("categories").to_string();
-    assert!(err.starts_with("s.toml:8: user class \"U\", task \"task 1\": `agent_categories`: "), "{err}");
+    assert!(
+        err.starts_with("s.toml:8: user class \"U\", task \"task 1\": `agent_categories`: "),
+        "{err}"
+    );
     let text = MINIMAL.replace("[[user.task]]\ntags = [\"a\"]\n\n[[user.task.step]]\nagent = \"ATLAS\"\npath = \"/health\"\n", "");
     let err = parse_str(&text).expect_err("no task").to_string();
     assert_eq!(err, "s.toml:2: user class \"U\": has no [[user.task]]");
@@ -101,7 +107,10 @@ fn duplicate_classes_across_files_are_rejected() {
     let err = load_paths(&[dir.path().to_owned()])
         .expect_err("dup")
         .to_string();
-    assert!(err.contains("b.toml:3: user class \"U\" is also defined at "), "{err}");
+    assert!(
+        err.contains("b.toml:3: user class \"U\" is also defined at "),
+        "{err}"
+    );
     assert!(err.contains("a.toml:3;"), "{err}");
 }
 
