@@ -4,8 +4,9 @@
 //! # Floor plan
 //! Eight rooms, listed from the top: run control never imports a presenter, and no module
 //! imports one that imports it back (`tests/scripts/module_cycles.py --relative`, in CI).
-//! - [`commands`]: what `lv-master` does for each command (run, compare, report,
-//!   explain-exit, try), the only place that touches logging, the runtime and the listeners;
+//! - [`commands`]: what `lv-master` does for each command (run, check, try, compare,
+//!   report, explain-exit), the only place that touches logging, the runtime and the
+//!   listeners;
 //!   `runner` takes one run from a bound listener to its outcome, beside the web server.
 //! - [`web`]: presentation only: the web UI, Locust's HTTP API, lv's API, SSE and
 //!   `/metrics`, all reading [`live`].

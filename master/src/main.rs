@@ -1,6 +1,6 @@
-//! `lv-master`: read the command line, do what it asks (run a test, compare two reports,
-//! write a run's reports again, say what an exit code means, or try the scenarios with one
-//! user of each class) and exit with its code.
+//! `lv-master`: read the command line, do what it asks (run a test, check the scenarios, try
+//! them with one user of each class, compare two reports, write a run's reports again, or
+//! say what an exit code means) and exit with its code.
 //! Everything else is in the library.
 
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         .map_err(commands::CommandError::from)
         .and_then(|command| match command {
             Command::Run(args) => commands::run(*args, stop_on_signals),
+            Command::Check(args) => commands::check(&args),
             Command::Compare(args) => commands::compare(&args),
             Command::Report(args) => commands::report(&args),
             Command::ExplainExit(args) => commands::explain_exit(&args),

@@ -254,6 +254,21 @@ const COMMANDS: &[Entry] = &[
         how: run(SIM, &[0], "Result: passed"),
     },
     Entry {
+        name: "check_scenarios",
+        docs: &["lv-master check -f configs/scenarios -u 10"],
+        how: run("", &[0], "Task ratio per User class"),
+    },
+    Entry {
+        name: "check_json",
+        docs: &["lv-master check -f configs/scenarios/aria_chat.toml -u 10 --json"],
+        how: run("", &[0], "\"task_ratio\""),
+    },
+    Entry {
+        name: "check_profile_tags",
+        docs: &["lv-master check --config configs/medium.conf --tags event-bus"],
+        how: run("", &[0], "EventBusUser (configs/scenarios/event_bus.toml:"),
+    },
+    Entry {
         name: "compare",
         docs: &["lv-master compare reports/base.json reports/new.json"],
         // Two reports of one run: no regression.
@@ -625,6 +640,9 @@ readme_tests!(
     rate_max_in_flight,
     shape_capacity_first,
     shape_spike_first,
+    check_scenarios,
+    check_json,
+    check_profile_tags,
     compare,
     compare_and_record,
 );

@@ -1,9 +1,11 @@
 //! What `lv-master` does once [`crate::config::cli::parse`] has said which command it is: run a test
-//! (logging, the checked configuration, the runtime, the listeners, the ready file), compare
-//! two JSON reports, write a run's reports again, or say what an exit code means. Each
+//! (logging, the checked configuration, the runtime, the listeners, the ready file), check
+//! the scenarios and print the plan ([`check`]), compare two JSON reports, write a run's
+//! reports again, or say what an exit code means. Each
 //! returns its exit code or a [`CommandError`] that knows its own; only `main` touches
 //! signals and the process.
 
+pub mod check;
 pub mod runner;
 mod trial;
 
@@ -18,7 +20,9 @@ use tracing::info;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::cli::{Args, CompareArgs, ExplainExitArgs, LoadError, ReportArgs, TryArgs};
+use crate::config::cli::{
+    Args, CheckArgs, CompareArgs, ExplainExitArgs, LoadError, ReportArgs, TryArgs,
+};
 use crate::config::run::flags_config;
 use crate::config::{ConfigError, Settings};
 use crate::live::snapshot::Catalog;
@@ -283,6 +287,14 @@ fn write_ready_file(path: &Path, workers: &str, web: Option<&str>) -> Result<(),
     let mut line = serde_json::to_vec(&ready).map_err(|e| error(e.into()))?;
     line.push(b'\n');
     write_atomically(path, &line).map_err(error)
+}
+
+/// `lv-master check [RUN OPTIONS] [--json]`: prints the plan of the run the options
+/// describe (see [`check`](mod@check)) and returns 0; a problem is a
+/// [`CommandError::Config`] (exit 2).
+pub fn check(args: &CheckArgs) -> Result<u8, CommandError> {
+    lv_common::outln!("{}", check::output(args)?);
+    Ok(EXIT_OK)
 }
 
 /// `lv-master explain-exit CODE`: prints what the code means, from the one table

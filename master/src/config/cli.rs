@@ -14,11 +14,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Parser};
+use clap::error::ErrorKind;
+use clap::{ArgAction, CommandFactory as _, FromArgMatches as _, Parser};
 use lv_common::duration::parse_duration;
 use lv_common::load::parse_rate;
 
 use crate::config::profile::{self, ProfileError, Word};
+
+mod others;
+pub use others::{CompareArgs, ExplainExitArgs, ReportArgs, parse_iterations};
 
 /// Runs a distributed load test: loads scenarios, waits for workers, assigns them users,
 /// merges their stats and reports.
@@ -308,6 +312,8 @@ pub struct Args {
 pub enum Command {
     /// Run a load test (the default: Locust's flags and positional user classes).
     Run(Box<Args>),
+    /// `lv-master check [RUN OPTIONS] [--json]`.
+    Check(Box<CheckArgs>),
     /// `lv-master compare BASE NEW`.
     Compare(CompareArgs),
     /// `lv-master report --from FILE`.
@@ -318,10 +324,8 @@ pub enum Command {
     Try(Box<TryArgs>),
 }
 
-/// Reads `lv-master`'s command line (program name first): `compare ...`, `report ...`,
-/// `explain-exit ...` and `try ...` (a run's words, profile and environment included) parse
-/// as those commands, anything else as a run through [`load_args`] (profile and
-/// environment included; `env` looks a variable up).
+/// Reads `lv-master`'s command line (program name first): `check`, `try`, `compare`,
+/// `report` and `explain-exit` are those commands, anything else a run ([`load_args`]).
 pub fn parse(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
     env: impl Fn(&str) -> Option<String>,
@@ -330,6 +334,7 @@ pub fn parse(
     // The command's words, named `lv-master compare` (or `report`) in its usage text.
     let words = |name: &str| std::iter::once(OsString::from(name)).chain(argv[2..].iter().cloned());
     match argv.get(1).and_then(|word| word.to_str()) {
+        Some("check") => Ok(Command::Check(Box::new(check_args(&argv[2..], env)?))),
         Some("compare") => Ok(Command::Compare(CompareArgs::try_parse_from(words(
             "lv-master compare",
         ))?)),
@@ -366,7 +371,17 @@ pub fn load_args(
     argv: impl IntoIterator<Item = impl Into<OsString>>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Args, LoadError> {
-    Ok(Args::try_parse_from(merged_words(argv, env)?)?)
+    load_with(Args::command(), argv, env)
+}
+
+/// [`load_args`] with `command` (the run's, or `check`'s with its own name and help).
+fn load_with(
+    command: clap::Command,
+    argv: impl IntoIterator<Item = impl Into<OsString>>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Args, LoadError> {
+    let matches = command.try_get_matches_from(merged_words(argv, env)?)?;
+    Ok(Args::from_arg_matches(&matches)?)
 }
 
 /// `argv` (program name first) with the words of the `--config` profile it names and of the
@@ -404,6 +419,55 @@ fn merged_words(
     Ok(argv)
 }
 
+/// `lv-master check`: the settings of a run, and how to print its plan.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    /// The run to check: every run option, profile and `LV_*` variable applies.
+    pub run: Args,
+    /// Print the plan as one JSON document instead of text.
+    pub json: bool,
+}
+
+/// The `check` command: the run's options under the name `lv-master check`.
+fn check_command() -> clap::Command {
+    Args::command()
+        .name("lv-master check")
+        .bin_name("lv-master check")
+        .about(super::help::CHECK_ABOUT)
+        .long_about(None)
+        .after_help(super::help::CHECK_AFTER_HELP)
+        .mut_arg("json", |arg| arg.hide(true))
+}
+
+/// Reads `check`'s words (those after `check`): a bare `--json` asks for JSON output, the
+/// rest are a run's, read as [`load_args`] reads them.
+fn check_args(
+    words: &[OsString],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<CheckArgs, LoadError> {
+    let mut json = false;
+    let mut rest = vec![OsString::from("lv-master check")];
+    let mut options = true;
+    for word in words {
+        if options && word == "--" {
+            options = false;
+        } else if options && word == "--json" {
+            json = true;
+            continue;
+        } else if options && word.to_str().is_some_and(|w| w.starts_with("--json=")) {
+            return Err(check_command()
+                .error(
+                    ErrorKind::UnknownArgument,
+                    "check takes --json without a value: it prints the plan as JSON on stdout",
+                )
+                .into());
+        }
+        rest.push(word.clone());
+    }
+    let run = load_with(check_command(), rest, env)?;
+    Ok(CheckArgs { run, json })
+}
+
 /// Parses one generated word alone, so a bad value is reported with its file and line (or
 /// variable) rather than as a flag the user never typed.
 fn check_word(program: &OsString, word: &Word) -> Result<(), ProfileError> {
@@ -420,10 +484,7 @@ fn check_word(program: &OsString, word: &Word) -> Result<(), ProfileError> {
     }
 }
 
-/// Tries the scenarios: loads and resolves them exactly as a run with the same options
-/// would, then runs one user of each class once, its on_start steps and every task in plan
-/// order, printing each request, response, check and extraction (`lv-master try`). Exit 0
-/// when every step passed, 1 when one failed, 2 for bad usage or configuration.
+/// `lv-master try`: a run's options, and whether to print whole bodies.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lv-master try", version, args_override_self = true)]
 pub struct TryArgs {
@@ -433,68 +494,6 @@ pub struct TryArgs {
     /// Print whole bodies (up to the 1 MiB lv keeps) instead of their first 512 bytes.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub verbose: bool,
-}
-
-/// Parses `-i/--iterations`: a whole number of at least 1.
-pub fn parse_iterations(s: &str) -> Result<NonZeroU32, String> {
-    s.trim()
-        .parse::<NonZeroU32>()
-        .map_err(|_| format!("{s:?} is not a number of tasks per user (a whole number >= 1)"))
-}
-
-/// `lv-master report --from FILE`: writes the reports of a run again from its JSON report
-/// or checkpoint, and prints its final tables.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master report", version, about)]
-pub struct ReportArgs {
-    /// The run's JSON report or `--checkpoint` file.
-    #[arg(long, value_name = "FILE")]
-    pub from: PathBuf,
-    /// Write the JSON report here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Write the Locust-format CSVs with this prefix.
-    #[arg(long, value_name = "PREFIX")]
-    pub csv: Option<PathBuf>,
-    /// With --csv: a row per endpoint in the history too (when the run recorded them).
-    #[arg(long = "csv-full-history")]
-    pub csv_full_history: bool,
-    /// Write the HTML report here.
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Append a row to this benchmark log.
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-}
-
-/// `lv-master compare BASE.json NEW.json`: compares two runs' JSON reports endpoint by
-/// endpoint, from their stored histograms.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master compare", version, about)]
-pub struct CompareArgs {
-    /// The baseline run's JSON report (`--json`).
-    pub base: PathBuf,
-    /// The run to judge.
-    pub new: PathBuf,
-    /// Largest tolerated worsening of p95, p99 or the failure ratio, in percent.
-    #[arg(
-        long = "max-regression",
-        value_name = "PERCENT",
-        default_value_t = 10.0
-    )]
-    pub max_regression: f64,
-    /// Append a row for NEW to this benchmark log (`benchmarks.md`).
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-}
-
-/// `lv-master explain-exit CODE`: prints the one-line meaning of an exit code of
-/// `lv-master` (exit 2 for a code not in its table).
-#[derive(Debug, Clone, Parser)]
-#[command(name = "lv-master explain-exit", version, about)]
-pub struct ExplainExitArgs {
-    /// The exit code (0 to 255).
-    pub code: u8,
 }
 
 #[cfg(test)]

@@ -5,52 +5,31 @@
 //! fleet map or host.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Duration;
-
-use lv_common::data::DataTable;
 
 use lv_common::duration::parse_duration;
-use lv_common::fleet::{Agent, FleetMap, HostBase};
+use lv_common::fleet::{Agent, FleetMap};
 use lv_common::plan::{Body, ClassPlan, Plan, StepPlan, TaskPlan};
-use lv_common::template::{Template, TemplateError};
+use lv_common::source::Key;
+use lv_common::template::{JsonTemplate, Template};
 
-use body::{step_body, step_checks};
+mod checks;
+mod filter;
+mod hooks;
+mod options;
+mod scope;
+
+use checks::step_checks;
+pub use filter::passes_tags;
+use filter::{
+    check_classes, check_requirements_survive, join_or_none, not_run, nothing_left, unknown_tags,
+};
+pub use hooks::Hooks;
+pub use options::{PlanOptions, Resolved};
 use scope::{DataScope, DataSources};
 
 use super::scenario::{
-    LoadedScenario, ScenarioError, StepDef, TaskDef, UserClassDef, http_method, task_name,
+    LoadedScenario, Place, ScenarioError, StepDef, TaskDef, UserClassDef, http_method, task_name,
 };
-
-/// What to resolve the scenarios with.
-#[derive(Debug, Clone)]
-pub struct PlanOptions {
-    /// User classes picked by name; all when empty.
-    pub classes: Vec<String>,
-    /// Keep only tasks with at least one of these tags (when not empty).
-    pub tags: Vec<String>,
-    /// Drop tasks with any of these tags.
-    pub exclude_tags: Vec<String>,
-    /// Scheme and host that agent ports are added to.
-    pub host: HostBase,
-    /// Timeout of steps that set none.
-    pub default_timeout: Duration,
-    /// Each user keeps its own connections.
-    pub connection_per_user: bool,
-}
-
-/// The result of resolving: the plan and remarks worth logging (dropped classes).
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    /// The plan.
-    pub plan: Plan,
-    /// Human-readable remarks, such as classes dropped by the tag filter.
-    pub notes: Vec<String>,
-    /// The test data the plan's classes use, once each.
-    pub tables: Vec<Arc<DataTable>>,
-    /// The setup and teardown steps the master runs itself.
-    pub hooks: Hooks,
-}
 
 /// Resolves loaded scenarios into a plan.
 pub fn resolve(
@@ -58,48 +37,46 @@ pub fn resolve(
     fleet: &FleetMap,
     options: &PlanOptions,
 ) -> Result<Resolved, ScenarioError> {
-    let all: Vec<(&LoadedScenario, &UserClassDef)> = scenarios
+    let all: Vec<(&LoadedScenario, usize, &UserClassDef)> = scenarios
         .iter()
-        .flat_map(|s| s.file.users.iter().map(move |c| (s, c)))
+        .flat_map(|s| s.file.users.iter().enumerate().map(move |(i, c)| (s, i, c)))
         .collect();
-    for wanted in &options.classes {
-        if !all.iter().any(|(_, c)| &c.name == wanted) {
-            return Err(ScenarioError::UnknownClass {
-                name: wanted.clone(),
-                known: all
-                    .iter()
-                    .map(|(_, c)| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
+    check_classes(scenarios, &options.classes)?;
     let sources = DataSources::of(scenarios);
     let hooks = hooks_of(scenarios, fleet, options, &sources)?;
     let constants = hooks.constants();
     let mut classes = Vec::new();
     let mut notes = Vec::new();
-    for (scenario, class) in all {
+    let mut carried = BTreeSet::new();
+    for (scenario, index, class) in all {
         if !options.classes.is_empty() && !options.classes.contains(&class.name) {
             continue;
         }
-        let resolved = resolve_class(scenario, class, fleet, options, &sources, &constants)?;
-        if resolved.tasks.is_empty() {
-            notes.push(format!(
-                "user class {} has no task left after tag filtering; it is not run",
-                class.name
-            ));
-        } else if resolved.weight == 0 {
-            notes.push(format!(
-                "user class {} has weight 0; it is not run",
-                class.name
-            ));
-        } else {
-            classes.push(resolved);
+        let ctx = Ctx {
+            fleet,
+            options,
+            extracted: constants.clone(),
+            sources: &sources,
+            scope: DataScope::default(),
+        };
+        let (resolved, tags) = ctx.class(&Place::class(scenario, index), class, &constants)?;
+        carried.extend(tags);
+        match not_run(&resolved) {
+            Some(note) => notes.push(note),
+            None => classes.push(resolved),
         }
     }
+    let unknown_tags = unknown_tags(&options.tags, &options.exclude_tags, &carried);
+    notes.extend(unknown_tags.iter().map(|(flag, tag)| {
+        format!("{flag} {tag}: no task of the chosen user classes carries this tag")
+    }));
     if classes.is_empty() {
-        return Err(ScenarioError::EmptyPlan(describe_filters(options)));
+        return Err(nothing_left(
+            &options.classes,
+            &options.tags,
+            &options.exclude_tags,
+            &carried,
+        ));
     }
     let tables = sources.used_by(&classes)?;
     Ok(Resolved {
@@ -109,164 +86,145 @@ pub fn resolve(
             iterations: None,
         },
         notes,
+        unknown_tags,
+        tags: carried,
         tables,
         hooks,
     })
 }
 
-/// The setup and teardown steps of `scenarios`, resolved as a class's steps are.
+/// The setup and teardown steps of `scenarios`, resolved as a class's steps are (they use
+/// no test data).
 fn hooks_of(
     scenarios: &[LoadedScenario],
     fleet: &FleetMap,
     options: &PlanOptions,
     sources: &DataSources<'_>,
 ) -> Result<Hooks, ScenarioError> {
-    hooks::resolve_hooks(scenarios, &|scenario, step, known, at| {
+    hooks::resolve_hooks(scenarios, &|step, known, place| {
         let ctx = Ctx {
-            scenario,
             fleet,
             options,
             extracted: known.clone(),
             sources,
+            scope: DataScope::default(),
         };
-        ctx.step(step, None, &BTreeMap::new(), &DataScope::default(), at)
+        ctx.step(step, None, &BTreeMap::new(), place)
     })
 }
 
-fn describe_filters(options: &PlanOptions) -> String {
-    let mut parts = Vec::new();
-    if !options.classes.is_empty() {
-        parts.push(format!("user classes {}", options.classes.join(", ")));
-    }
-    if !options.tags.is_empty() {
-        parts.push(format!("--tags {}", options.tags.join(",")));
-    }
-    if !options.exclude_tags.is_empty() {
-        parts.push(format!("--exclude-tags {}", options.exclude_tags.join(",")));
-    }
-    if parts.is_empty() {
-        "no user class has a task with weight > 0".to_owned()
-    } else {
-        format!("no task is left with {}", parts.join(" and "))
-    }
-}
-
-/// Locust's tag rule: with `tags`, keep a task carrying any of them; then drop a task
-/// carrying any of `exclude`.
-pub fn passes_tags(task_tags: &[String], tags: &[String], exclude: &[String]) -> bool {
-    (tags.is_empty() || task_tags.iter().any(|t| tags.contains(t)))
-        && !task_tags.iter().any(|t| exclude.contains(t))
-}
-
+/// What resolving a class's steps needs.
+#[derive(Clone)]
 struct Ctx<'a> {
-    scenario: &'a LoadedScenario,
     fleet: &'a FleetMap,
     options: &'a PlanOptions,
-    /// Variables some step of the class (or the run's setup) extracts.
+    /// Variables some step of the class extracts, and the setup's constants.
     extracted: BTreeSet<String>,
     /// The test data of the loaded files.
     sources: &'a DataSources<'a>,
+    /// The test data the steps at hand may use.
+    scope: DataScope<'a>,
 }
-
-fn resolve_class(
-    scenario: &LoadedScenario,
-    class: &UserClassDef,
-    fleet: &FleetMap,
-    options: &PlanOptions,
-    sources: &DataSources<'_>,
-    constants: &BTreeSet<String>,
-) -> Result<ClassPlan, ScenarioError> {
-    let at = format!("{}: user class {:?}", scenario.path.display(), class.name);
-    let own: BTreeSet<String> = class
-        .on_start
-        .iter()
-        .chain(class.tasks.iter().flat_map(|t| t.steps.iter()))
-        .flat_map(|s| s.extract.keys().cloned())
-        .collect();
-    hooks::check_not_constants(&at, &own, constants)?;
-    let ctx = Ctx {
-        scenario,
-        fleet,
-        options,
-        extracted: own.union(constants).cloned().collect(),
-        sources,
-    };
-    let class_scope = sources.scope(scenario, &class.data)?;
-    let no_consts = BTreeMap::new();
-    let on_start: Vec<StepPlan> = class
-        .on_start
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            ctx.step(
-                s,
-                None,
-                &no_consts,
-                &class_scope,
-                &format!("{at}, on_start step {}", i + 1),
-            )
-        })
-        .collect::<Result<_, _>>()?;
-    let (tasks, dropped, uses) = ctx.tasks(class, &class_scope, &at)?;
-    requires::check_requirements_survive(&at, &on_start, &tasks, &dropped, constants)?;
-    Ok(ClassPlan {
-        name: class.name.clone(),
-        weight: class.weight,
-        wait: class.wait,
-        on_start,
-        tasks,
-        cookies: class.cookies,
-        data: uses.uses(),
-    })
-}
-
-/// A class's tasks after expansion: those kept by the tag filter, those dropped, and
-/// the test data the class's users draw.
-type ClassTasks<'a> = (Vec<TaskPlan>, Vec<TaskPlan>, DataScope<'a>);
 
 impl<'a> Ctx<'a> {
-    /// Expands and filters `class`'s tasks.
+    /// The class of `place` resolved, and every tag its tasks carry before filtering.
+    fn class(
+        &self,
+        place: &Place<'_>,
+        class: &UserClassDef,
+        constants: &BTreeSet<String>,
+    ) -> Result<(ClassPlan, BTreeSet<String>), ScenarioError> {
+        let own: BTreeSet<String> = class
+            .on_start
+            .iter()
+            .chain(class.tasks.iter().flat_map(|t| t.steps.iter()))
+            .flat_map(|s| s.extract.keys().cloned())
+            .collect();
+        hooks::check_not_constants(&place.locate(&[]), &own, constants)?;
+        let mut ctx = self.clone();
+        ctx.extracted.extend(own);
+        ctx.scope = self.sources.scope(place.scenario(), &class.data)?;
+        let no_consts = BTreeMap::new();
+        let on_start: Vec<StepPlan> = class
+            .on_start
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ctx.step(s, None, &no_consts, &place.on_start(i)))
+            .collect::<Result<_, _>>()?;
+        let (tasks, dropped, carried, uses) = ctx.tasks(place, class)?;
+        check_requirements_survive(place, class, &on_start, &tasks, &dropped, constants)?;
+        let plan = ClassPlan {
+            name: class.name.clone(),
+            weight: class.weight,
+            wait: class.wait,
+            on_start,
+            tasks: tasks.into_iter().map(|(_, t)| t).collect(),
+            cookies: class.cookies,
+            data: uses.uses(),
+        };
+        Ok((plan, carried))
+    }
+
+    /// Expands and filters `class`'s tasks: those kept (with their index), those dropped,
+    /// every tag they carry, and the test data the class's users draw.
     fn tasks(
         &self,
+        place: &Place<'_>,
         class: &UserClassDef,
-        class_scope: &DataScope<'a>,
-        at: &str,
     ) -> Result<ClassTasks<'a>, ScenarioError> {
-        let (scenario, options) = (self.scenario, self.options);
         let mut tasks = Vec::new();
         let mut dropped = Vec::new();
-        let mut uses = class_scope.clone();
+        let mut carried = BTreeSet::new();
+        let mut uses = self.scope.clone();
         for (i, task) in class.tasks.iter().enumerate() {
-            let task_at = format!("{at}, task {:?}", task_name(task, i));
-            let scope = class_scope.with(&self.sources.scope(scenario, &task.data)?, &task_at)?;
+            let task_place = place.task(i, task);
+            let at = task_place.locate(&[Key::Name("data")]);
+            let mut ctx = self.clone();
+            ctx.scope = self
+                .scope
+                .with(&self.sources.scope(place.scenario(), &task.data)?, &at)?;
             let before = tasks.len();
-            for expanded in self.expand(task, i, &class.tags, &scope, &task_at)? {
+            for expanded in ctx.expand(task, i, &class.tags, &task_place)? {
+                carried.extend(expanded.tags.iter().cloned());
                 if expanded.weight > 0
-                    && passes_tags(&expanded.tags, &options.tags, &options.exclude_tags)
+                    && passes_tags(
+                        &expanded.tags,
+                        &self.options.tags,
+                        &self.options.exclude_tags,
+                    )
                 {
-                    tasks.push(expanded);
+                    tasks.push((i, expanded));
                 } else {
                     dropped.push(expanded);
                 }
             }
             if tasks.len() > before {
-                uses = uses.with(&scope, &task_at)?;
+                uses = uses.with(&ctx.scope, &at)?;
             }
         }
-        Ok((tasks, dropped, uses))
+        Ok((tasks, dropped, carried, uses))
     }
+}
 
+/// A class's tasks: kept (with their index), dropped, their tags, and its test data.
+type ClassTasks<'a> = (
+    Vec<(usize, TaskPlan)>,
+    Vec<TaskPlan>,
+    BTreeSet<String>,
+    DataScope<'a>,
+);
+
+impl Ctx<'_> {
     fn expand(
         &self,
         task: &TaskDef,
         index: usize,
         class_tags: &[String],
-        scope: &DataScope<'_>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<Vec<TaskPlan>, ScenarioError> {
         let base_tags: Vec<String> = task.tags.iter().chain(class_tags).cloned().collect();
         if !task.for_each_agent {
-            let steps = self.steps(task, None, &BTreeMap::new(), scope, at)?;
+            let steps = self.steps(task, None, &BTreeMap::new(), place)?;
             return Ok(vec![self.task(task, index, base_tags, steps, None)]);
         }
         let agents: Vec<&Agent> = self
@@ -278,16 +236,21 @@ impl<'a> Ctx<'a> {
             })
             .collect();
         if agents.is_empty() {
-            return Err(invalid(
-                at,
-                "for_each_agent matches no agent of the fleet map".into(),
+            let key = if task.agent_categories.is_empty() {
+                "for_each_agent"
+            } else {
+                "agent_categories"
+            };
+            return Err(place.error(
+                &[Key::Name(key)],
+                "for_each_agent matches no agent of the fleet map",
             ));
         }
         agents
             .into_iter()
             .map(|agent| {
                 let consts = BTreeMap::from([("agent".to_owned(), agent.name.clone())]);
-                let steps = self.steps(task, Some(agent), &consts, scope, at)?;
+                let steps = self.steps(task, Some(agent), &consts, place)?;
                 let mut tags = base_tags.clone();
                 for tag in agent.all_tags() {
                     if !tags.contains(&tag) {
@@ -322,22 +285,53 @@ impl<'a> Ctx<'a> {
         task: &TaskDef,
         agent: Option<&Agent>,
         consts: &BTreeMap<String, String>,
-        scope: &DataScope<'_>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<Vec<StepPlan>, ScenarioError> {
-        for var in &task.requires {
+        for (i, var) in task.requires.iter().enumerate() {
             if !self.extracted.contains(var) {
-                return Err(invalid(
-                    at,
-                    format!("requires `{var}`, but no step of the class extracts it"),
+                return Err(place.error(
+                    &[Key::Name("requires"), Key::Index(i)],
+                    format!(
+                        "requires `{var}`, but no step of the class extracts it (extracted: {})",
+                        join_or_none(&self.extracted)
+                    ),
                 ));
             }
         }
         task.steps
             .iter()
             .enumerate()
-            .map(|(j, s)| self.step(s, agent, consts, scope, &format!("{at}, step {}", j + 1)))
+            .map(|(j, s)| self.step(s, agent, consts, &place.step(j)))
             .collect()
+    }
+
+    /// Compiles the template at `key` of the step and checks its variables.
+    fn template(
+        &self,
+        place: &Place<'_>,
+        keys: &[Key<'_>],
+        text: &str,
+        consts: &BTreeMap<String, String>,
+    ) -> Result<Template, ScenarioError> {
+        let template = Template::compile(text, consts).map_err(|e| place.error(keys, e))?;
+        for var in template.vars() {
+            self.scope
+                .check_field(var)
+                .map_err(|e| place.error(keys, e))?;
+        }
+        if let Some(var) = template
+            .vars()
+            .find(|v| !self.extracted.contains(*v) && !self.scope.provides(v))
+        {
+            return Err(place.error(
+                keys,
+                format!(
+                    "template uses `{var}`, which no step of this user class extracts (known: {})",
+                    join_or_none(&self.extracted)
+                ),
+            ));
+        }
+        Ok(template)
     }
 
     fn step(
@@ -345,15 +339,14 @@ impl<'a> Ctx<'a> {
         step: &StepDef,
         default_agent: Option<&Agent>,
         consts: &BTreeMap<String, String>,
-        scope: &DataScope<'_>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<StepPlan, ScenarioError> {
-        let tmpl = |e: TemplateError| invalid(at, e.to_string());
-        let (base_url, target) = self.target(step, default_agent, at)?;
-        let path = Template::compile(&step.path, consts).map_err(tmpl)?;
+        use Key::Name;
+        let (base_url, target) = self.target(step, default_agent, place)?;
+        let path = self.template(place, &[Name("path")], &step.path, consts)?;
         let name = match &step.name {
-            Some(name) => Template::compile(name, consts)
-                .map_err(tmpl)?
+            Some(name) => self
+                .template(place, &[Name("name")], name, consts)?
                 .display_pattern(),
             None => match &target {
                 Some(agent) => format!("{agent} {}", path.display_pattern()),
@@ -363,14 +356,17 @@ impl<'a> Ctx<'a> {
         let headers = step
             .headers
             .iter()
-            .map(|(k, v)| Ok((k.clone(), Template::compile(v, consts).map_err(tmpl)?)))
+            .map(|(k, v)| {
+                let keys = [Name("headers"), Name(k)];
+                Ok((k.clone(), self.template(place, &keys, v, consts)?))
+            })
             .collect::<Result<Vec<_>, ScenarioError>>()?;
-        let body = step_body(step, consts, at)?;
+        let body = self.body(step, consts, place)?;
         let timeout = match &step.timeout {
-            Some(t) => parse_duration(t).map_err(|e| invalid(at, e.to_string()))?,
+            Some(t) => parse_duration(t).map_err(|e| place.error(&[Name("timeout")], e))?,
             None => self.options.default_timeout,
         };
-        let plan = StepPlan {
+        Ok(StepPlan {
             method: http_method(&step.method).unwrap_or("GET").to_owned(),
             base_url,
             path,
@@ -379,7 +375,7 @@ impl<'a> Ctx<'a> {
             headers,
             body,
             expect_status: step.expect_status.clone(),
-            checks: step_checks(step, consts, at)?,
+            checks: step_checks(step, consts, place)?,
             extract: step
                 .extract
                 .iter()
@@ -389,9 +385,7 @@ impl<'a> Ctx<'a> {
                 .unwrap_or(u64::MAX)
                 .max(1),
             follow_redirects: step.follow_redirects,
-        };
-        self.check_vars(&plan, scope, at)?;
-        Ok(plan)
+        })
     }
 
     /// The step's base URL and, for agent steps, the agent's name.
@@ -399,7 +393,7 @@ impl<'a> Ctx<'a> {
         &self,
         step: &StepDef,
         default_agent: Option<&Agent>,
-        at: &str,
+        place: &Place<'_>,
     ) -> Result<(String, Option<String>), ScenarioError> {
         if let Some(url) = &step.url {
             return Ok((url.get_ref().trim_end_matches('/').to_owned(), None));
@@ -408,78 +402,74 @@ impl<'a> Ctx<'a> {
             (Some(name), _) => name.get_ref().clone(),
             (None, Some(agent)) => agent.name.clone(),
             (None, None) => {
-                return Err(invalid(at, "needs `agent` or `url`".into()));
+                return Err(place.error(&[], "needs `agent` or `url`"));
             }
         };
         let base = self
             .fleet
             .base_url(&name, &self.options.host)
-            .map_err(|e| {
-                let location = step.agent.as_ref().map_or_else(
-                    || at.to_owned(),
-                    |a| format!("{} ({at})", self.scenario.locate(a.span().start)),
-                );
-                ScenarioError::Invalid {
-                    location,
-                    detail: e.to_string(),
-                }
-            })?;
+            .map_err(|e| place.error(&[Key::Name("agent")], e))?;
         let canonical = self.fleet.get(&name).map_or(name, |a| a.name.clone());
         Ok((base, Some(canonical)))
     }
 
-    fn check_vars(
+    /// A step's body: JSON (a template per string), text (a template), or none.
+    fn body(
         &self,
-        step: &StepPlan,
-        scope: &DataScope<'_>,
-        at: &str,
+        step: &StepDef,
+        consts: &BTreeMap<String, String>,
+        place: &Place<'_>,
+    ) -> Result<Body, ScenarioError> {
+        Ok(match (&step.json, &step.body) {
+            (Some(json), _) => {
+                // Each string first, so an error names its key and line.
+                let mut keys = vec![Key::Name("json")];
+                self.json_strings(json, &mut keys, consts, place)?;
+                let value =
+                    serde_json::to_value(json).map_err(|e| place.error(&[Key::Name("json")], e))?;
+                Body::Json(
+                    JsonTemplate::compile(&value, consts)
+                        .map_err(|e| place.error(&[Key::Name("json")], e))?,
+                )
+            }
+            (None, Some(text)) => {
+                Body::Text(self.template(place, &[Key::Name("body")], text, consts)?)
+            }
+            (None, None) => Body::Empty,
+        })
+    }
+
+    /// Compiles every string of a JSON body, `keys` being where `value` is.
+    fn json_strings<'v>(
+        &self,
+        value: &'v toml::Value,
+        keys: &mut Vec<Key<'v>>,
+        consts: &BTreeMap<String, String>,
+        place: &Place<'_>,
     ) -> Result<(), ScenarioError> {
-        let mut used: BTreeSet<String> = step.path.vars().map(str::to_owned).collect();
-        for (_, header) in &step.headers {
-            used.extend(header.vars().map(str::to_owned));
+        match value {
+            toml::Value::String(text) => {
+                self.template(place, keys, text, consts)?;
+            }
+            toml::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    keys.push(Key::Index(i));
+                    self.json_strings(item, keys, consts, place)?;
+                    keys.pop();
+                }
+            }
+            toml::Value::Table(table) => {
+                for (k, item) in table {
+                    keys.push(Key::Name(k));
+                    self.json_strings(item, keys, consts, place)?;
+                    keys.pop();
+                }
+            }
+            _ => {}
         }
-        match &step.body {
-            Body::Json(json) => json.collect_vars(&mut used),
-            Body::Text(text) => used.extend(text.vars().map(str::to_owned)),
-            Body::Empty => {}
-        }
-        for var in &used {
-            scope.check_field(var, at)?;
-        }
-        match used
-            .iter()
-            .find(|v| !self.extracted.contains(*v) && !scope.provides(v))
-        {
-            Some(var) => Err(invalid(
-                at,
-                format!(
-                    "template uses `{var}`, which no step of this user class extracts (known: {})",
-                    if self.extracted.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        self.extracted
-                            .iter()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-            )),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
-
-fn invalid(at: &str, detail: String) -> ScenarioError {
-    ScenarioError::invalid(at, detail)
-}
-
-mod body;
-mod hooks;
-mod requires;
-mod scope;
-
-pub use hooks::Hooks;
 
 #[cfg(test)]
 mod tests;

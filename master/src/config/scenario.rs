@@ -4,175 +4,20 @@
 //! a weight, a wait rule, `on_start` steps and weighted, tagged tasks made of request
 //! steps. This module only reads and checks the files; [`super::resolve`] resolves them
 //! against the fleet map and the tag filters into what workers run. Every error names
-//! the file, and the line where the TOML parser knows it.
+//! the file and line (through a [`SpanTree`] of the file: the typed content keeps no spans) and
+//! the key, with the class, task and step it belongs to.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
-use toml::Spanned;
+use lv_common::data::DataTable;
+use lv_common::source::{Key, SpanTree, line_col, toml_error_line};
 
-use super::data::{DataDef, read_data_files};
+use super::data::read_data_files;
 
-use lv_common::data::{DataMode, DataTable};
-use lv_common::kind::SloKind;
-use lv_common::source::{line_col, toml_error_line};
-use lv_common::wait::WaitRule;
-
-/// One scenario file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioFile {
-    /// User classes, `[[user]]` tables.
-    #[serde(rename = "user", default)]
-    pub users: Vec<UserClassDef>,
-    /// Test data files, `[[data]]` tables.
-    #[serde(default)]
-    pub data: Vec<DataDef>,
-    /// Steps the master runs once per run before any user starts: `[[setup.step]]`.
-    #[serde(default)]
-    pub setup: HookDef,
-    /// Steps the master runs once per run after the last user stopped: `[[teardown.step]]`.
-    #[serde(default)]
-    pub teardown: HookDef,
-}
-
-/// `[setup]` or `[teardown]`: request steps the master runs once per run.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HookDef {
-    /// The steps, in order (`[[setup.step]]`, `[[teardown.step]]`).
-    #[serde(rename = "step", default)]
-    pub steps: Vec<StepDef>,
-}
-
-/// A user class: `[[user]]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserClassDef {
-    /// Class name, unique across all loaded files (`HealthCheckUser`).
-    pub name: String,
-    /// Relative share of users given to this class.
-    #[serde(default = "one")]
-    pub weight: u32,
-    /// Pause after each task; no pause when absent.
-    #[serde(default)]
-    pub wait: WaitRule,
-    /// Tags every task of the class carries.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Steps run once when a user starts, before its first task.
-    #[serde(default)]
-    pub on_start: Vec<StepDef>,
-    /// Tasks, `[[user.task]]` tables.
-    #[serde(rename = "task", default)]
-    pub tasks: Vec<TaskDef>,
-    /// Each user keeps a cookie jar across its tasks (RFC 6265), as a Locust user's
-    /// session does; `false` sends only the cookies a step's headers give.
-    #[serde(default = "yes")]
-    pub cookies: bool,
-    /// Test data its users draw a row of, by `[[data]]` name: `{ accounts = "unique" }`.
-    #[serde(default)]
-    pub data: BTreeMap<Spanned<String>, DataMode>,
-}
-
-/// A task: `[[user.task]]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskDef {
-    /// Name used in logs and errors (defaults to `task N`).
-    pub name: Option<String>,
-    /// Relative chance of being picked.
-    #[serde(default = "one")]
-    pub weight: u32,
-    /// Tags for `--tags` / `--exclude-tags`.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// User variables the task needs; until an earlier step extracted them all, the task
-    /// is not picked (a follow-up needs a conversation first).
-    #[serde(default)]
-    pub requires: Vec<String>,
-    /// Expand into one task per agent of the fleet map; the steps' default agent is that
-    /// agent, `{{ agent }}` renders its name, and the task takes the agent's tags.
-    #[serde(default)]
-    pub for_each_agent: bool,
-    /// With `for_each_agent`: only agents of these categories (all when empty).
-    #[serde(default)]
-    pub agent_categories: Vec<String>,
-    /// Request steps, run in order: `[[user.task.step]]`.
-    #[serde(rename = "step", default)]
-    pub steps: Vec<StepDef>,
-    /// Test data the task's steps use, by `[[data]]` name; a user draws its row when it
-    /// starts, as for the class's.
-    #[serde(default)]
-    pub data: BTreeMap<Spanned<String>, DataMode>,
-}
-
-/// A request step.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepDef {
-    /// Agent of the fleet map to send to (base URL from the map and `--host`).
-    pub agent: Option<Spanned<String>>,
-    /// Full base URL instead of an agent (`https://example.com`).
-    pub url: Option<Spanned<String>>,
-    /// HTTP method.
-    #[serde(default = "get")]
-    pub method: String,
-    /// Path and query, a template (`/v1/events/{{ event_id }}/ack`).
-    #[serde(default = "root")]
-    pub path: String,
-    /// Stats name (defaults to `AGENT path`, dynamic parts shown as `{var}`).
-    pub name: Option<String>,
-    /// SLO kind: health, event, chat or creative.
-    pub kind: Option<SloKind>,
-    /// Request headers; values are templates.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// JSON body; every string in it is a template.
-    pub json: Option<toml::Value>,
-    /// Raw text body, a template (excludes `json`).
-    pub body: Option<String>,
-    /// Statuses that count as success (default: any status below 400).
-    #[serde(default)]
-    pub expect_status: Vec<u16>,
-    /// Checks on the JSON response.
-    #[serde(default)]
-    pub check: Vec<CheckDef>,
-    /// User variable name to JSON pointer into the response (`/conversation_id`).
-    #[serde(default)]
-    pub extract: BTreeMap<String, String>,
-    /// Per-request timeout (`30s`, `500ms`); default from the master.
-    pub timeout: Option<String>,
-    /// Follow redirects (301, 302, 303, 307, 308, up to 10); `false` records the
-    /// redirect response itself.
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-}
-
-/// A check on a JSON response; a failed check makes the request a failure.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckDef {
-    /// JSON pointer into the response body (`/status`).
-    pub pointer: String,
-    /// The value the pointer must hold; when absent the pointer must merely exist.
-    pub equals: Option<toml::Value>,
-}
-
-fn one() -> u32 {
-    1
-}
-fn yes() -> bool {
-    true
-}
-fn get() -> String {
-    "GET".to_owned()
-}
-fn root() -> String {
-    "/".to_owned()
-}
+mod format;
+pub use format::{CheckDef, HookDef, ScenarioFile, StepDef, TaskDef, UserClassDef};
 
 /// A scenario file as loaded, with where it came from.
 #[derive(Debug, Clone)]
@@ -185,6 +30,8 @@ pub struct LoadedScenario {
     pub file: ScenarioFile,
     /// Its `[[data]]` files, read, in the order of `file.data`.
     pub tables: Vec<Arc<DataTable>>,
+    /// Where each of its values is.
+    pub spans: SpanTree,
 }
 
 impl LoadedScenario {
@@ -192,6 +39,131 @@ impl LoadedScenario {
     pub fn locate(&self, offset: usize) -> String {
         format!("{}:{}", self.path.display(), line_col(&self.text, offset).0)
     }
+
+    /// `path:line` of the value at `keys` (or of its nearest table), else `path` alone.
+    pub fn locate_key(&self, keys: &[Key<'_>]) -> String {
+        match self.spans.line(&self.text, keys) {
+            Some(line) => format!("{}:{line}", self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+/// A table of a scenario file (a user class, one of its `on_start` steps, a task, a step),
+/// for error messages: its keys in the file, and how a message names it (`user class "U",
+/// task "t", step 2`). An error at a key of it reads `FILE:LINE: user class "U", task "t",
+/// step 2: `path`: what is wrong`, LINE being the key's (the table's when the key is
+/// absent).
+#[derive(Debug, Clone)]
+pub struct Place<'a> {
+    scenario: &'a LoadedScenario,
+    keys: Vec<Key<'static>>,
+    what: String,
+}
+
+impl<'a> Place<'a> {
+    /// The `index`th `[[user]]` of `scenario`.
+    pub fn class(scenario: &'a LoadedScenario, index: usize) -> Place<'a> {
+        let name = scenario
+            .file
+            .users
+            .get(index)
+            .map_or("", |c| c.name.as_str());
+        Place {
+            scenario,
+            keys: vec![Key::Name("user"), Key::Index(index)],
+            what: format!("user class {name:?}"),
+        }
+    }
+
+    /// The `index`th `[[setup.step]]` (`which` = "setup") or `[[teardown.step]]` of
+    /// `scenario`.
+    pub fn hook(scenario: &'a LoadedScenario, which: &'static str, index: usize) -> Place<'a> {
+        Place {
+            scenario,
+            keys: vec![Key::Name(which), Key::Name("step"), Key::Index(index)],
+            what: format!("{which} step {}", index + 1),
+        }
+    }
+
+    fn child(&self, keys: [Key<'static>; 2], what: String) -> Place<'a> {
+        let mut place = self.clone();
+        place.keys.extend(keys);
+        place.what = format!("{}, {what}", self.what);
+        place
+    }
+
+    /// The `index`th `on_start` step of this class.
+    pub fn on_start(&self, index: usize) -> Place<'a> {
+        self.child(
+            [Key::Name("on_start"), Key::Index(index)],
+            format!("on_start step {}", index + 1),
+        )
+    }
+
+    /// The `index`th task of this class.
+    pub fn task(&self, index: usize, task: &TaskDef) -> Place<'a> {
+        self.child(
+            [Key::Name("task"), Key::Index(index)],
+            format!("task {:?}", task_name(task, index)),
+        )
+    }
+
+    /// The `index`th step of this task.
+    pub fn step(&self, index: usize) -> Place<'a> {
+        self.child(
+            [Key::Name("step"), Key::Index(index)],
+            format!("step {}", index + 1),
+        )
+    }
+
+    /// The scenario file.
+    pub fn scenario(&self) -> &'a LoadedScenario {
+        self.scenario
+    }
+
+    /// `FILE:LINE: what` of the value at `keys` below this table.
+    pub fn locate(&self, keys: &[Key<'_>]) -> String {
+        let mut path: Vec<Key<'_>> = self.keys.clone();
+        path.extend_from_slice(keys);
+        format!("{}: {}", self.scenario.locate_key(&path), self.what)
+    }
+
+    /// The error `detail` at `keys` below this table (none: the table itself); the key is
+    /// named in the message (`json.payload.id`; a last index is left out, the detail names
+    /// the element).
+    pub fn error(&self, keys: &[Key<'_>], detail: impl std::fmt::Display) -> ScenarioError {
+        let label = key_label(keys);
+        ScenarioError::Invalid {
+            location: self.locate(keys),
+            detail: if label.is_empty() {
+                detail.to_string()
+            } else {
+                format!("`{label}`: {detail}")
+            },
+        }
+    }
+}
+
+/// `json.events[2].type` for those keys; a trailing index is left out.
+pub fn key_label(keys: &[Key<'_>]) -> String {
+    let keys = match keys.split_last() {
+        Some((Key::Index(_), rest)) => rest,
+        _ => keys,
+    };
+    let mut out = String::new();
+    for key in keys {
+        match key {
+            Key::Name(name) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(name);
+            }
+            Key::Index(index) => out.push_str(&format!("[{index}]")),
+        }
+    }
+    out
 }
 
 /// Why scenarios could not be loaded or resolved.
@@ -311,6 +283,7 @@ pub fn parse(path: &Path, text: String) -> Result<LoadedScenario, ScenarioError>
     })?;
     let mut loaded = LoadedScenario {
         path: path.to_owned(),
+        spans: SpanTree::parse(&text),
         text,
         file,
         tables: Vec::new(),
@@ -321,8 +294,6 @@ pub fn parse(path: &Path, text: String) -> Result<LoadedScenario, ScenarioError>
 }
 
 fn check_file(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
-    let invalid = |location: String, detail: String| ScenarioError::Invalid { location, detail };
-    let file = loaded.path.display();
     let hooks = [
         ("setup", &loaded.file.setup),
         ("teardown", &loaded.file.teardown),
@@ -331,102 +302,117 @@ fn check_file(loaded: &LoadedScenario) -> Result<(), ScenarioError> {
         && loaded.file.data.is_empty()
         && hooks.iter().all(|(_, h)| h.steps.is_empty())
     {
-        return Err(invalid(
-            file.to_string(),
-            "defines no [[user]] class (nor [[setup.step]] or [[teardown.step]])".into(),
-        ));
+        return Err(ScenarioError::Invalid {
+            location: loaded.path.display().to_string(),
+            detail: "defines no [[user]] class (nor [[data]], [[setup.step]] or [[teardown.step]])"
+                .into(),
+        });
     }
     for (which, hook) in hooks {
         for (i, step) in hook.steps.iter().enumerate() {
-            check_step(loaded, step, &format!("{file}: {which} step {}", i + 1))?;
+            check_step(&Place::hook(loaded, which, i), step)?;
         }
     }
-    for class in &loaded.file.users {
-        let at = format!("{file}: user class {:?}", class.name);
+    for (index, class) in loaded.file.users.iter().enumerate() {
+        let place = Place::class(loaded, index);
         if class.name.trim().is_empty() {
-            return Err(invalid(
-                file.to_string(),
-                "a [[user]] has an empty name".into(),
-            ));
+            return Err(place.error(&[Key::Name("name")], "a [[user]] has an empty name"));
         }
-        class.wait.validate().map_err(|d| invalid(at.clone(), d))?;
+        class
+            .wait
+            .validate()
+            .map_err(|d| place.error(&[Key::Name("wait")], d))?;
         if class.tasks.is_empty() {
-            return Err(invalid(at, "has no [[user.task]]".into()));
+            return Err(place.error(&[], "has no [[user.task]]"));
         }
-        for step in &class.on_start {
-            check_step(loaded, step, &format!("{at}, on_start"))?;
+        for (i, step) in class.on_start.iter().enumerate() {
+            check_step(&place.on_start(i), step)?;
         }
         for (i, task) in class.tasks.iter().enumerate() {
-            let task_at = format!("{at}, task {:?}", task_name(task, i));
+            let task_place = place.task(i, task);
             if task.steps.is_empty() {
-                return Err(invalid(task_at, "has no [[user.task.step]]".into()));
+                return Err(task_place.error(&[], "has no [[user.task.step]]"));
             }
             if !task.agent_categories.is_empty() && !task.for_each_agent {
-                return Err(invalid(
-                    task_at,
-                    "agent_categories needs for_each_agent = true".into(),
+                return Err(task_place.error(
+                    &[Key::Name("agent_categories")],
+                    "needs for_each_agent = true",
                 ));
             }
             for (j, step) in task.steps.iter().enumerate() {
-                check_step(loaded, step, &format!("{task_at}, step {}", j + 1))?;
+                check_step(&task_place.step(j), step)?;
             }
         }
     }
     Ok(())
 }
 
-fn check_step(loaded: &LoadedScenario, step: &StepDef, at: &str) -> Result<(), ScenarioError> {
-    let invalid = |detail: String| ScenarioError::Invalid {
-        location: at.to_owned(),
-        detail,
-    };
+fn check_step(place: &Place<'_>, step: &StepDef) -> Result<(), ScenarioError> {
+    use Key::Name;
     if step.agent.is_some() && step.url.is_some() {
-        return Err(invalid("give either `agent` or `url`, not both".into()));
+        return Err(place.error(&[Name("url")], "give either `agent` or `url`, not both"));
     }
     if let Some(url) = &step.url {
         let value = url.get_ref();
         if !(value.starts_with("http://") || value.starts_with("https://")) {
-            return Err(ScenarioError::Invalid {
-                location: loaded.locate(url.span().start),
-                detail: format!("url {value:?} must start with http:// or https://"),
-            });
+            return Err(place.error(
+                &[Name("url")],
+                format!("{value:?} must start with http:// or https://"),
+            ));
         }
     }
     if step.json.is_some() && step.body.is_some() {
-        return Err(invalid("give either `json` or `body`, not both".into()));
+        return Err(place.error(&[Name("body")], "give either `json` or `body`, not both"));
     }
     if !step.path.starts_with('/') {
-        return Err(invalid(format!("path {:?} must start with '/'", step.path)));
+        return Err(place.error(
+            &[Name("path")],
+            format!("{:?} must start with '/'", step.path),
+        ));
     }
     if http_method(&step.method).is_none() {
-        return Err(invalid(format!("unknown HTTP method {:?}", step.method)));
+        return Err(place.error(
+            &[Name("method")],
+            format!("unknown HTTP method {:?}", step.method),
+        ));
     }
-    if let Some(bad) = step
+    if let Some((i, bad)) = step
         .expect_status
         .iter()
-        .find(|s| !(100..=599).contains(*s))
+        .enumerate()
+        .find(|(_, s)| !(100..=599).contains(*s))
     {
-        return Err(invalid(format!(
-            "expect_status {bad} is not an HTTP status"
-        )));
+        return Err(place.error(
+            &[Name("expect_status"), Key::Index(i)],
+            format!("{bad} is not an HTTP status"),
+        ));
     }
+    check_pointers(place, step)?;
+    if let Some(timeout) = &step.timeout {
+        lv_common::duration::parse_duration(timeout)
+            .map_err(|e| place.error(&[Name("timeout")], e))?;
+    }
+    Ok(())
+}
+
+/// The JSON pointers of `extract` and `check` start with '/' (or are empty: the whole body).
+fn check_pointers(place: &Place<'_>, step: &StepDef) -> Result<(), ScenarioError> {
+    use Key::Name;
     for (var, pointer) in &step.extract {
         if !pointer.is_empty() && !pointer.starts_with('/') {
-            return Err(invalid(format!(
-                "extract {var} = {pointer:?}: a JSON pointer starts with '/'"
-            )));
+            return Err(place.error(
+                &[Name("extract"), Name(var)],
+                format!("{pointer:?}: a JSON pointer starts with '/'"),
+            ));
         }
     }
-    for check in &step.check {
+    for (i, check) in step.check.iter().enumerate() {
         if !check.pointer.is_empty() && !check.pointer.starts_with('/') {
-            return Err(invalid(format!(
-                "check pointer {:?}: a JSON pointer starts with '/'",
-                check.pointer
-            )));
+            return Err(place.error(
+                &[Name("check"), Key::Index(i), Name("pointer")],
+                format!("{:?}: a JSON pointer starts with '/'", check.pointer),
+            ));
         }
-    }
-    if let Some(timeout) = &step.timeout {
-        lv_common::duration::parse_duration(timeout).map_err(|e| invalid(e.to_string()))?;
     }
     Ok(())
 }
@@ -471,22 +457,37 @@ fn check_unique_data(loaded: &[LoadedScenario]) -> Result<(), ScenarioError> {
 }
 
 fn check_unique_classes(loaded: &[LoadedScenario]) -> Result<(), ScenarioError> {
-    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
     for scenario in loaded {
-        for class in &scenario.file.users {
-            if let Some(first) = seen.insert(&class.name, &scenario.path) {
+        for (index, class) in scenario.file.users.iter().enumerate() {
+            let at =
+                scenario.locate_key(&[Key::Name("user"), Key::Index(index), Key::Name("name")]);
+            if let Some(first) = seen.get(class.name.as_str()) {
                 return Err(ScenarioError::Invalid {
-                    location: scenario.path.display().to_string(),
+                    location: at,
                     detail: format!(
-                        "user class {:?} is also defined in {}",
-                        class.name,
-                        first.display()
+                        "user class {:?} is also defined at {first}; class names are unique across the scenario files",
+                        class.name
                     ),
                 });
             }
+            seen.insert(&class.name, at);
         }
     }
     Ok(())
+}
+
+/// Every user class of `scenarios` with where its name is (`file:line`), in load order.
+pub fn class_locations(scenarios: &[LoadedScenario]) -> Vec<(&str, String)> {
+    scenarios
+        .iter()
+        .flat_map(|s| {
+            s.file.users.iter().enumerate().map(move |(i, class)| {
+                let at = s.locate_key(&[Key::Name("user"), Key::Index(i), Key::Name("name")]);
+                (class.name.as_str(), at)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

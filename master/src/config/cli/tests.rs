@@ -331,6 +331,7 @@ fn help_lists_the_other_commands() {
         "lv-master compare BASE.json NEW.json",
         "lv-master report --from FILE",
         "lv-master explain-exit CODE",
+        "lv-master check [RUN OPTIONS] [--json]",
         "USER_CLASS",
         "--expect-workers",
     ] {
@@ -344,6 +345,7 @@ fn command_help_names_the_command() {
         ("compare", "Usage: lv-master compare [OPTIONS] <BASE> <NEW>"),
         ("report", "Usage: lv-master report [OPTIONS] --from <FILE>"),
         ("explain-exit", "Usage: lv-master explain-exit <CODE>"),
+        ("check", "Usage: lv-master check [OPTIONS] [USER_CLASS]..."),
     ] {
         let Err(LoadError::Clap(help)) = parse_words(&[command, "--help"]) else {
             panic!("{command} --help is clap's");
@@ -412,4 +414,42 @@ fn iterations_come_from_the_flag_a_profile_or_the_environment() {
         err.starts_with("environment variable LV_ITERATIONS: invalid value 'none'"),
         "{err}"
     );
+}
+
+#[test]
+fn check_takes_a_runs_options_and_json() {
+    let parsed = parse_words(&["check", "--json", "-u", "10", "EventBusUser", "-T", "a,b"]);
+    let Ok(Command::Check(check)) = parsed else {
+        panic!("check: {parsed:?}");
+    };
+    assert!(check.json);
+    assert_eq!(check.run.users, 10);
+    assert_eq!(check.run.classes, ["EventBusUser"]);
+    assert_eq!(check.run.tags, ["a", "b"]);
+    assert_eq!(check.run.json, None);
+    let Ok(Command::Check(check)) = parse_words(&["check"]) else {
+        panic!("check alone");
+    };
+    assert!(!check.json);
+    assert_eq!(check.run.scenarios, [PathBuf::from("configs/scenarios")]);
+    // The environment applies as to a run; `--json` after `--` is a class.
+    let parsed = super::parse(["lv-master", "check", "--", "--json"], |name| {
+        (name == "LV_USERS").then(|| "7".to_owned())
+    });
+    let Ok(Command::Check(check)) = parsed else {
+        panic!("check: {parsed:?}");
+    };
+    assert_eq!((check.json, check.run.users), (false, 7));
+    assert_eq!(check.run.classes, ["--json"]);
+    let Err(LoadError::Clap(err)) = parse_words(&["check", "--json=plan.json"]) else {
+        panic!("--json takes no value");
+    };
+    assert!(err.use_stderr());
+    assert!(err.render().to_string().contains("--json without a value"));
+    let Err(LoadError::Clap(help)) = parse_words(&["check", "--help"]) else {
+        panic!("help");
+    };
+    let text = help.render().to_string();
+    assert!(text.contains("sends no request"), "{text}");
+    assert!(text.contains("--json    Print the plan"), "{text}");
 }

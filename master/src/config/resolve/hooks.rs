@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use lv_common::plan::StepPlan;
 
-use crate::config::scenario::{HookDef, LoadedScenario, ScenarioError, ScenarioFile, StepDef};
+use crate::config::scenario::{
+    HookDef, LoadedScenario, Place, ScenarioError, ScenarioFile, StepDef,
+};
 
 /// The steps the master runs itself, once per run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,10 +34,10 @@ fn extracted(steps: &[StepPlan]) -> BTreeSet<String> {
         .collect()
 }
 
-/// How one hook step is resolved: the file it is in, the step, the variables its
-/// templates may use and where it is (for errors).
-pub(super) type ResolveStep<'a> = dyn Fn(&LoadedScenario, &StepDef, &BTreeSet<String>, &str) -> Result<StepPlan, ScenarioError>
-    + 'a;
+/// How one hook step is resolved: the step, the variables its templates may use and
+/// where it is (for errors).
+pub(super) type ResolveStep<'a> =
+    dyn Fn(&StepDef, &BTreeSet<String>, &Place<'_>) -> Result<StepPlan, ScenarioError> + 'a;
 
 /// Resolves the setup and teardown steps of `scenarios` (load order) with `resolve`.
 pub(super) fn resolve_hooks(
@@ -66,15 +68,14 @@ pub(super) fn resolve_hooks(
 fn resolve_steps(
     scenarios: &[LoadedScenario],
     resolve: &ResolveStep,
-    which: &str,
+    which: &'static str,
     known: &BTreeSet<String>,
     hook: fn(&ScenarioFile) -> &HookDef,
 ) -> Result<Vec<StepPlan>, ScenarioError> {
     let mut steps = Vec::new();
     for scenario in scenarios {
         for (i, step) in hook(&scenario.file).steps.iter().enumerate() {
-            let at = format!("{}: {which} step {}", scenario.path.display(), i + 1);
-            steps.push(resolve(scenario, step, known, &at)?);
+            steps.push(resolve(step, known, &Place::hook(scenario, which, i))?);
         }
     }
     Ok(steps)
@@ -199,7 +200,7 @@ path = "/v1/sessions/{{ token }}"
         let bad = LOGIN.replace("/v1/auth/login", "/v1/{{ nope(1) }}");
         let err = error(&[&format!("{bad}{USERS}")]);
         assert!(
-            err.contains("f0.toml: setup step 1") && err.contains("nope"),
+            err.contains("f0.toml:5: setup step 1: `path`") && err.contains("nope"),
             "{err}"
         );
         let err = error(&[&format!("[[setup.step]]\npath = \"/x\"\n{USERS}")]);
@@ -217,7 +218,7 @@ path = "/v1/sessions/{{ token }}"
     fn templates_may_use_only_what_setup_or_the_steps_extract() {
         let err = error(&[&format!("{TEARDOWN}{USERS}")]);
         assert!(
-            err.contains("f0.toml: teardown step 1") && err.contains("`token`"),
+            err.contains("f0.toml:5: teardown step 1: `path`") && err.contains("`token`"),
             "{err}"
         );
         let typo = USERS.replace("{{ token }}", "{{ tokn }}");

@@ -177,28 +177,23 @@ impl<'a> DataScope<'a> {
         })
     }
 
-    /// A `source.field` variable must name a source in scope and a field it has.
-    pub(super) fn check_field(&self, var: &str, at: &str) -> Result<(), ScenarioError> {
+    /// A `source.field` variable must name a source in scope and a field it has; else why
+    /// not.
+    pub(super) fn check_field(&self, var: &str) -> Result<(), String> {
         let Some((source, field)) = var.split_once('.') else {
             return Ok(());
         };
         let Some((_, table, file)) = self.uses.get(source) else {
-            return Err(ScenarioError::invalid(
-                at,
-                format!(
-                    "template uses `{var}`, but neither the class nor the task uses data {source:?}; add data = {{ {source} = \"unique\" }} (or \"cycle\", \"random\") to one of them"
-                ),
+            return Err(format!(
+                "template uses `{var}`, but neither the class nor the task uses data {source:?}; add data = {{ {source} = \"unique\" }} (or \"cycle\", \"random\") to one of them"
             ));
         };
         if table.fields.iter().any(|f| f == field) {
             return Ok(());
         }
-        Err(ScenarioError::invalid(
-            at,
-            format!(
-                "template uses `{var}`, but {file}:1:1, the header of data {source}, has no field {field:?}; its fields: {}",
-                table.fields.join(", ")
-            ),
+        Err(format!(
+            "template uses `{var}`, but {file}:1:1, the header of data {source}, has no field {field:?}; its fields: {}",
+            table.fields.join(", ")
         ))
     }
 }

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::config::scenario::parse;
+use lv_common::fleet::HostBase;
 use std::path::Path;
+use std::time::Duration;
 
 const SCENARIO: &str = r#"
 [[user]]
@@ -134,7 +136,7 @@ fn user_classes_are_picked_by_name() {
     opts.classes = vec!["Nope".into()];
     let err = resolve_with(&opts).expect_err("unknown").to_string();
     assert!(
-        err.contains("Nope") && err.contains("Health, Chat"),
+        err.contains("Nope") && err.contains("Health (t.toml:3), Chat (t.toml:17)"),
         "{err}"
     );
 }

@@ -72,6 +72,34 @@ fn semantic_errors_name_the_place() {
 }
 
 #[test]
+fn errors_name_the_line_and_key_of_the_value() {
+    let text = MINIMAL.replace("path = \"/health\"", "path = \"/health\"\ntimeout = \"5x\"");
+    let err = parse_str(&text).expect_err("bad timeout").to_string();
+    assert!(
+        err.starts_with("s.toml:12: user class \"U\", task \"task 1\", step 1: `timeout`: "),
+        "{err}"
+    );
+    // A check without its key points at its table.
+    let text = MINIMAL.replace(
+        "tags = [\"a\"]",
+        "tags = [\"a\"]\nagent_categories = [\"x\"]",
+    );
+    let err = parse_str(&text).expect_err("categories").to_string();
+    assert!(
+        err.starts_with("s.toml:8: user class \"U\", task \"task 1\": `agent_categories`: "),
+        "{err}"
+    );
+    let text = MINIMAL.replace("[[user.task]]\ntags = [\"a\"]\n\n[[user.task.step]]\nagent = \"ATLAS\"\npath = \"/health\"\n", "");
+    let err = parse_str(&text).expect_err("no task").to_string();
+    assert_eq!(err, "s.toml:2: user class \"U\": has no [[user.task]]");
+    use lv_common::source::Key::{Index, Name};
+    let keys = [Name("json"), Name("events"), Index(2), Name("type")];
+    assert_eq!(key_label(&keys), "json.events[2].type");
+    assert_eq!(key_label(&[Name("requires"), Index(1)]), "requires");
+    assert_eq!(key_label(&[]), "");
+}
+
+#[test]
 fn duplicate_classes_across_files_are_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("a.toml"), MINIMAL).expect("write");
@@ -79,7 +107,11 @@ fn duplicate_classes_across_files_are_rejected() {
     let err = load_paths(&[dir.path().to_owned()])
         .expect_err("dup")
         .to_string();
-    assert!(err.contains("also defined"), "{err}");
+    assert!(
+        err.contains("b.toml:3: user class \"U\" is also defined at "),
+        "{err}"
+    );
+    assert!(err.contains("a.toml:3;"), "{err}");
 }
 
 #[test]

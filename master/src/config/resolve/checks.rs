@@ -1,43 +1,24 @@
-//! A step's body and response checks, with the constants filled in.
+//! A step's response checks, with the constants filled in.
 
 use std::collections::BTreeMap;
 
-use lv_common::plan::{Body, Check};
-use lv_common::template::{JsonTemplate, Template, TemplateError};
+use lv_common::plan::Check;
+use lv_common::source::Key;
+use lv_common::template::Template;
 
-use crate::config::scenario::{ScenarioError, StepDef};
-
-fn invalid(at: &str, detail: String) -> ScenarioError {
-    ScenarioError::invalid(at, detail)
-}
-
-/// A step's body: JSON (a template per string), text (a template), or none.
-pub(super) fn step_body(
-    step: &StepDef,
-    consts: &BTreeMap<String, String>,
-    at: &str,
-) -> Result<Body, ScenarioError> {
-    let tmpl = |e: TemplateError| invalid(at, e.to_string());
-    Ok(match (&step.json, &step.body) {
-        (Some(json), _) => {
-            let value =
-                serde_json::to_value(json).map_err(|e| invalid(at, format!("json body: {e}")))?;
-            Body::Json(JsonTemplate::compile(&value, consts).map_err(tmpl)?)
-        }
-        (None, Some(text)) => Body::Text(Template::compile(text, consts).map_err(tmpl)?),
-        (None, None) => Body::Empty,
-    })
-}
+use crate::config::scenario::{Place, ScenarioError, StepDef};
 
 /// A step's response checks, their expected values with the constants filled in.
 pub(super) fn step_checks(
     step: &StepDef,
     consts: &BTreeMap<String, String>,
-    at: &str,
+    place: &Place<'_>,
 ) -> Result<Vec<Check>, ScenarioError> {
     step.check
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
+            let keys = [Key::Name("check"), Key::Index(i), Key::Name("equals")];
             Ok(Check {
                 pointer: c.pointer.clone(),
                 equals: c
@@ -45,7 +26,7 @@ pub(super) fn step_checks(
                     .as_ref()
                     .map(|v| check_value(v, consts))
                     .transpose()
-                    .map_err(|e| invalid(at, e))?,
+                    .map_err(|e| place.error(&keys, e))?,
             })
         })
         .collect()
