@@ -463,3 +463,99 @@ fn check_help_and_json_flag() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--json without a value"), "{err}");
 }
+
+/// Test data, setup and teardown appear in the plan `check` prints; a bad data file is
+/// exit 2 naming its line and column.
+#[test]
+fn check_lists_data_sources_and_setup_and_teardown_steps() {
+    let dir = tempfile::tempdir().expect("dir");
+    let fleet = workspace_root().join("configs/fleet.toml");
+    write_file(
+        dir.path(),
+        "accounts.csv",
+        "email,password\na@x,1\nb@x,2\nc@x,3\n",
+    );
+    let scenario = r#"
+[[data]]
+name = "accounts"
+file = "accounts.csv"
+
+[[setup.step]]
+agent = "ATLAS"
+method = "POST"
+path = "/v1/auth/login"
+json = { username = "lv", password = "pw" }
+extract = { token = "/token" }
+
+[[teardown.step]]
+agent = "ATLAS"
+path = "/health"
+
+[[user]]
+name = "Customer"
+data = { accounts = "unique" }
+
+[[user.task]]
+[[user.task.step]]
+agent = "ATLAS"
+path = "/v1/me?as={{ accounts.email }}"
+headers = { Authorization = "Bearer {{ token }}" }
+"#;
+    write_file(dir.path(), "s.toml", scenario);
+    let fleet = fleet.display().to_string();
+    let words = ["-f", "s.toml", "--fleet", fleet.as_str(), "-u", "3"];
+    let (code, out, err) = check_in(dir.path(), &words, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("accounts: 3 rows, fields email, password; unique, drawn by Customer"),
+        "{out}"
+    );
+    assert!(out.contains("POST ATLAS /v1/auth/login -> "), "{out}");
+    assert!(out.contains("extracts token"), "{out}");
+    let mut json_words = vec!["--json"];
+    json_words.extend_from_slice(&words);
+    let (code, out, err) = check_in(dir.path(), &json_words, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let plan: Value = serde_json::from_str(&out).expect("JSON");
+    let keys: Vec<&str> = plan["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .filter_map(|s| s["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["data", "setup", "teardown"]);
+    assert_eq!(plan["sections"][0]["items"][0]["rows"], 3);
+
+    write_file(dir.path(), "accounts.csv", "email,password\na@x,1\nb@x\n");
+    let (code, _, err) = check_in(dir.path(), &words, &[]);
+    assert_eq!(code, Some(2), "a ragged row");
+    assert!(
+        err.contains("accounts.csv:3: the row has 1 fields, the header has 2"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("accounts.csv"),
+        b"email,password\na@x,caf\xe9\n",
+    )
+    .expect("latin-1");
+    let (code, _, err) = check_in(dir.path(), &words, &[]);
+    assert_eq!(code, Some(2), "not UTF-8");
+    assert!(
+        err.contains("accounts.csv:2:2: field 2 is not UTF-8"),
+        "{err}"
+    );
+    write_file(dir.path(), "accounts.csv", "mail,password\na@x,1\n");
+    let (code, _, err) = check_in(dir.path(), &words, &[]);
+    assert_eq!(code, Some(2), "a field the header lacks");
+    assert!(
+        err.contains("accounts.csv:1:1, the header of data accounts, has no field \"email\""),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("accounts.csv")).expect("rm");
+    let (code, _, err) = check_in(dir.path(), &words, &[]);
+    assert_eq!(code, Some(2), "a missing file");
+    assert!(
+        err.contains("accounts.csv: cannot read the data file") && err.contains("s.toml:4"),
+        "{err}"
+    );
+}

@@ -62,6 +62,8 @@ pub fn plan_view(args: &CheckArgs) -> Result<inspect::PlanView, ConfigError> {
             .map(|(name, at)| (name.to_owned(), at))
             .collect(),
         notes,
+        data: config.data.clone(),
+        hooks: config.hooks.clone(),
     };
     Ok(inspect::view(&config.plan, &context))
 }

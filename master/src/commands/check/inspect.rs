@@ -4,13 +4,17 @@
 //! needs with the steps that extract them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use lv_common::data::DataTable;
 use lv_common::kind::SloKind;
 use lv_common::plan::{Body, ClassPlan, Plan, StepPlan, TaskPlan};
 use lv_common::quota;
 use lv_common::wait::WaitRule;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+
+use crate::config::resolve::Hooks;
 
 /// The plan of a check, as printed (text) or written (`--json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,6 +134,10 @@ pub struct Context {
     pub defined_at: BTreeMap<String, String>,
     /// Remarks of the resolution.
     pub notes: Vec<String>,
+    /// The test data the plan's classes use.
+    pub data: Vec<Arc<DataTable>>,
+    /// The setup and teardown steps.
+    pub hooks: Hooks,
 }
 
 /// The view of `plan` in `context`.
@@ -168,17 +176,94 @@ pub fn view(plan: &Plan, context: &Context) -> PlanView {
         exclude_tags: context.exclude_tags.clone(),
         task_ratio: locust_ratios(&classes),
         classes,
-        sections: extra_sections(plan),
+        sections: extra_sections(plan, context),
         notes: context.notes.clone(),
     }
 }
 
-/// The parts of the plan listed after the classes: data sources (`[[data]]`) and setup and
-/// teardown steps, each a [`Section`] (none yet: the plan has neither). Text and JSON both
-/// print what this returns, so adding a section here is all a new part of the plan needs.
-pub fn extra_sections(plan: &Plan) -> Vec<Section> {
-    let _ = plan;
-    Vec::new()
+/// The parts of the plan listed after the classes: its data sources (`[[data]]`) and the
+/// setup and teardown steps, each a [`Section`] when there are any.
+pub fn extra_sections(plan: &Plan, context: &Context) -> Vec<Section> {
+    let mut sections = Vec::new();
+    if !context.data.is_empty() {
+        sections.push(data_section(plan, &context.data));
+    }
+    for (key, title, steps) in [
+        (
+            "setup",
+            "Setup (once per run, before any user starts)",
+            &context.hooks.setup,
+        ),
+        (
+            "teardown",
+            "Teardown (once per run, after the last user stopped)",
+            &context.hooks.teardown,
+        ),
+    ] {
+        if steps.is_empty() {
+            continue;
+        }
+        let views: Vec<StepView> = steps.iter().map(step_view).collect();
+        sections.push(Section {
+            key,
+            title,
+            lines: views.iter().map(step_line).collect(),
+            items: views
+                .iter()
+                .filter_map(|v| serde_json::to_value(v).ok())
+                .collect(),
+        });
+    }
+    sections
+}
+
+/// Each data source: its rows and fields, its mode and the classes that draw from it.
+fn data_section(plan: &Plan, tables: &[Arc<DataTable>]) -> Section {
+    let mut lines = Vec::new();
+    let mut items = Vec::new();
+    for table in tables {
+        let users: Vec<(&str, &str)> = plan
+            .classes
+            .iter()
+            .flat_map(|c| {
+                c.data
+                    .iter()
+                    .filter(|u| u.source == table.name)
+                    .map(|u| (c.name.as_str(), u.mode.as_str()))
+            })
+            .collect();
+        let mode = users.first().map_or("", |u| u.1);
+        let classes: Vec<&str> = users.iter().map(|u| u.0).collect();
+        lines.push(format!(
+            "{}: {} rows, fields {}; {mode}, drawn by {}",
+            table.name,
+            table.rows(),
+            table.fields.join(", "),
+            classes.join(", ")
+        ));
+        items.push(serde_json::json!({
+            "name": table.name,
+            "rows": table.rows(),
+            "fields": table.fields,
+            "mode": mode,
+            "classes": classes,
+        }));
+    }
+    Section {
+        key: "data",
+        title: "Data sources",
+        lines,
+        items,
+    }
+}
+
+/// A step as one line: `METHOD name -> URL extracts VARS`.
+fn step_line(step: &StepView) -> String {
+    let mut line = format!("{} {} -> {}", step.method, step.name, step.url);
+    if !step.extracts.is_empty() {
+        line.push_str(&format!(" extracts {}", step.extracts.join(", ")));
+    }
+    line
 }
 
 /// Users per class (plan order) for `users`, split as the master splits them; `None` in

@@ -213,7 +213,7 @@ fn the_text_shows_ratios_classes_tasks_and_endpoints() {
 #[test]
 fn extra_sections_and_notes_are_printed_after_the_classes() {
     let mut view = view(&plan(), &context(None));
-    assert!(inspect::extra_sections(&plan()).is_empty());
+    assert!(inspect::extra_sections(&plan(), &context(None)).is_empty());
     view.sections.push(inspect::Section {
         key: "data",
         title: "Data sources",
