@@ -152,6 +152,11 @@ impl DataLedger {
             .collect()
     }
 
+    /// Sends `worker` the tables again before its next assignment (it reconnected).
+    pub(super) fn forget(&mut self, worker: &str) {
+        self.sent.remove(worker);
+    }
+
     /// Rows of `source` handed out so far, over all workers.
     #[cfg(test)]
     fn handed_out(&self, source: &str) -> u64 {

@@ -33,6 +33,9 @@ impl Coordinator {
     fn on_attached(&mut self, hello: &pb::Hello, conn: u64, tx: Outbound) {
         let worker_id = hello.worker_id.clone();
         let attach = self.workers.attach(hello, conn, tx, Instant::now());
+        // A new stream may have cut the tables short: send them again before the next
+        // assignment (the worker starts a table again at its first chunk).
+        self.data.forget(&worker_id);
         let welcome = self.welcome(attach.acked_seq);
         self.workers.send(&worker_id, MasterKind::Welcome(welcome));
         info!(worker_id, hostname = %hello.hostname, cores = hello.cores, rejoined = attach.rejoined, "worker attached");

@@ -127,6 +127,12 @@ fn each_worker_gets_the_tables_once_per_run() {
     assert!(chunks.iter().all(|c| c.run_id == "run"));
     assert_eq!(chunks[0].total_rows, 70_000);
     assert!(ledger.chunks_for("w1", "run").is_empty());
+    ledger.forget("w1");
+    assert_eq!(
+        ledger.chunks_for("w1", "run").len(),
+        chunks.len(),
+        "after a reconnect"
+    );
     assert_eq!(ledger.chunks_for("w2", "run").len(), chunks.len());
     let none = DataLedger::new(&plan(DataMode::Random), &[]).chunks_for("w1", "run");
     assert!(none.is_empty());
