@@ -158,32 +158,44 @@ impl DataTable {
 
     /// The table cut into chunks of about [`CHUNK_BYTES`] of text each (at least one).
     pub fn chunks(&self) -> Vec<DataChunk> {
+        let width = self.fields.len().max(1);
+        let rows = self.rows();
         let mut out = Vec::new();
         let mut row = 0;
-        let rows = self.rows();
         loop {
             let first_row = row;
-            let mut cells = Vec::new();
-            let mut bytes = 0;
-            while row < rows && (bytes < CHUNK_BYTES || cells.is_empty()) {
-                for f in 0..self.fields.len() {
-                    let cell = self.cell(row, f).unwrap_or_default();
-                    bytes += cell.len() + 2;
-                    cells.push(cell.to_owned());
-                }
+            let start = self.offset(row * width);
+            while row < rows && (self.offset(row * width) - start < CHUNK_BYTES || row == first_row)
+            {
                 row += 1;
             }
+            let end = self.offset(row * width);
             out.push(DataChunk {
                 source: self.name.clone(),
                 fields: self.fields.clone(),
                 json: self.json,
                 total_rows: rows as u64,
                 first_row: first_row as u64,
-                cells,
+                text: self.text[start..end].to_owned(),
+                ends: self.ends[first_row * width..row * width]
+                    .iter()
+                    .map(|e| e - start as u32)
+                    .collect(),
             });
             if row >= rows {
                 return out;
             }
+        }
+    }
+
+    /// Where cell number `cell` (counting every row's) starts in `text`.
+    fn offset(&self, cell: usize) -> usize {
+        match cell {
+            0 => 0,
+            _ => self
+                .ends
+                .get(cell - 1)
+                .map_or(self.text.len(), |&e| e as usize),
         }
     }
 }
@@ -201,8 +213,10 @@ pub struct DataChunk {
     pub total_rows: u64,
     /// Index of the chunk's first row.
     pub first_row: u64,
-    /// The chunk's cells, row after row.
-    pub cells: Vec<String>,
+    /// The chunk's cells, row after row, one after the other.
+    pub text: String,
+    /// Where each cell ends in `text`, in order.
+    pub ends: Vec<u32>,
 }
 
 /// Builds a table from its chunks, which arrive in order.
@@ -217,7 +231,7 @@ impl TableBuilder {
     /// table again (row 0) drops what came before.
     pub fn add(&mut self, chunk: DataChunk) -> Result<Option<DataTable>, String> {
         let width = chunk.fields.len();
-        if width == 0 || !chunk.cells.len().is_multiple_of(width) {
+        if width == 0 || !chunk.ends.len().is_multiple_of(width) {
             return Err(format!(
                 "data {}: a chunk's cells are not whole rows",
                 chunk.source
@@ -244,9 +258,25 @@ impl TableBuilder {
                 table.rows()
             ));
         }
-        for row in chunk.cells.chunks(width) {
+        let mut start = 0;
+        for row in chunk.ends.chunks(width) {
+            let mut cells = Vec::with_capacity(width);
+            for &end in row {
+                let cell = usize::try_from(end)
+                    .ok()
+                    .filter(|&end| end >= start)
+                    .and_then(|end| chunk.text.get(start..end).map(|c| (c, end)))
+                    .ok_or_else(|| {
+                        format!(
+                            "data {}: a chunk's cell ends are not in order",
+                            chunk.source
+                        )
+                    })?;
+                cells.push(cell.0);
+                start = cell.1;
+            }
             table
-                .push_row(row.iter().map(String::as_str))
+                .push_row(cells.into_iter())
                 .map_err(|e| format!("data {}: {e}", chunk.source))?;
         }
         if table.rows() >= self.total {

@@ -166,7 +166,8 @@ pub fn chunk_to_pb(run_id: &str, c: DataChunk) -> pb::DataChunk {
         json: c.json,
         total_rows: c.total_rows,
         first_row: c.first_row,
-        cells: c.cells,
+        text: c.text,
+        ends: c.ends,
     }
 }
 
@@ -180,7 +181,8 @@ pub fn chunk_from_pb(c: pb::DataChunk) -> (String, DataChunk) {
             json: c.json,
             total_rows: c.total_rows,
             first_row: c.first_row,
-            cells: c.cells,
+            text: c.text,
+            ends: c.ends,
         },
     )
 }
