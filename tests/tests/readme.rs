@@ -10,7 +10,7 @@
 //!   `lv-worker` are found there on the PATH;
 //! - `http://localhost`, `https://staging.example.com` and the bind address `0.0.0.0` become
 //!   `127.0.0.1`, `--web-port 8089` becomes `--web-port 0` (load only goes to this machine),
-//!   and `master-host:5557` the address the master announced (`$ADDR`);
+//!   and `master-host:5557` or `127.0.0.1:5557` the address the master announced (`$ADDR`);
 //! - an entry's own words are appended; later flags win over earlier ones in lv-master and
 //!   `run_tests.sh`, so `-t 3s` after `-t 5m` shortens the run and `--fleet` points the
 //!   agents at a simulated fleet on ephemeral ports.
@@ -68,6 +68,8 @@ const SIM_SCRIPT: &str = "--fleet \"$FLEET\" -H http://127.0.0.1 -t 3s";
 /// A run that finished, whatever its verdict (a 3-second profile run's SLO verdict is not
 /// what is checked here): exit 0 or 1, and the summary printed.
 const FINISHED: &[i32] = &[0, 1];
+/// Flags that point `lv-master try` at the simulated fleet.
+const TRY: &str = "--fleet \"$FLEET\" -H http://127.0.0.1";
 
 const COMMANDS: &[Entry] = &[
     Entry {
@@ -302,6 +304,135 @@ const COMMANDS: &[Entry] = &[
         },
     },
     Entry {
+        name: "tutorial_fleet_sim",
+        docs: &["target/release/lv-fleet-sim"],
+        // Every test has its own fleet; this one only has to start and stop cleanly.
+        how: How::Run {
+            append: "--ephemeral-ports",
+            script: None,
+            codes: &[0],
+            output: "lv-fleet-sim ready",
+            stop_after: Some(2),
+        },
+    },
+    Entry {
+        name: "tutorial_check",
+        docs: &["target/release/lv-master check -f configs/examples/tutorial/1_profile.toml -u 10"],
+        how: run(
+            "",
+            &[0],
+            "HermesProfileUser (configs/examples/tutorial/1_profile.toml:6)",
+        ),
+    },
+    Entry {
+        name: "tutorial_try_failing",
+        docs: &["target/release/lv-master try -f configs/examples/tutorial/1_profile.toml"],
+        how: run(
+            TRY,
+            &[1],
+            "try: FAILED: 1 of 2 steps failed (1 class): HermesProfileUser / profile / \
+             HERMES /v1/me: check failed: /username is missing",
+        ),
+    },
+    Entry {
+        name: "tutorial_run_failing",
+        docs: &[
+            "target/release/lv-master -f configs/examples/tutorial/1_profile.toml -u 2 -r 2 -i 3 --headless --only-summary",
+        ],
+        how: run(
+            "--fleet \"$FLEET\" -H http://127.0.0.1 --master-bind-port 0",
+            &[1],
+            "6  GET HERMES /v1/me: check failed: /username is missing",
+        ),
+    },
+    Entry {
+        name: "tutorial_try_fixed",
+        docs: &["target/release/lv-master try -f configs/examples/tutorial/2_profile_fixed.toml"],
+        how: run(TRY, &[0], "try: passed: 1 class, 2 steps, every one passed"),
+    },
+    Entry {
+        name: "tutorial_try_accounts",
+        docs: &[
+            "target/release/lv-master try -f configs/examples/tutorial/3_profile_accounts.toml",
+        ],
+        how: run(TRY, &[0], "✓ check /user exists: \"alice\""),
+    },
+    Entry {
+        name: "tutorial_accounts_exceptions",
+        docs: &[
+            "target/release/lv-master -f configs/examples/tutorial/3_profile_accounts.toml -u 5 -r 5 -t 5s --headless --only-summary --json reports/accounts.json",
+            "jq -c '.exceptions[] | {message, count}' reports/accounts.json",
+        ],
+        // In the test's folder (reports/ there), with the repository's configs/ linked in.
+        how: How::Run {
+            append: "",
+            script: Some(
+                "cd \"$R\" && ln -s \"$OLDPWD/configs\" configs && {0} --fleet \"$FLEET\" \
+                 -H http://127.0.0.1 --master-bind-port 0 -t 3s >/dev/null 2>&1 && {1}",
+            ),
+            codes: &[0],
+            output: "{\"message\":\"test data accounts: no row left for a new user (unique mode \
+                     gives every row to one user only)\",\"count\":2}",
+            stop_after: None,
+        },
+    },
+    Entry {
+        name: "tutorial_try_setup",
+        docs: &["target/release/lv-master try -f configs/examples/tutorial/4_profile_setup.toml"],
+        how: run(
+            TRY,
+            &[0],
+            "try: passed: 2 classes, 2 steps, every one passed",
+        ),
+    },
+    Entry {
+        name: "tutorial_distributed",
+        docs: &[
+            "target/release/lv-master -f configs/examples/tutorial/4_profile_setup.toml --expect-workers 2 -u 4 -r 4 -i 5 --headless --json reports/tutorial.json --csv reports/tutorial --html reports/tutorial.html",
+            "target/release/lv-worker --master 127.0.0.1:5557",
+            "jq -c '.endpoints[] | {method, name, requests, failures}' reports/tutorial.json",
+        ],
+        // The master on a free port in the test's folder, the two workers pointed at the
+        // address it announces; then every report is there and the JSON has the setup row.
+        how: How::Run {
+            append: "",
+            script: Some(
+                "cd \"$R\" && ln -s \"$OLDPWD/configs\" configs || exit 9; {0} --fleet \"$FLEET\" \
+                 -H http://127.0.0.1 --master-bind-port 0 2>\"$R/master.err\" & m=$!; \
+                 for _ in $(seq 300); do \
+                 ADDR=$(sed -n 's/^lv-master: listening for workers on //p' \"$R/master.err\"); \
+                 [ -n \"$ADDR\" ] && break; sleep 0.1; done; \
+                 {1} 2>/dev/null & {1} 2>/dev/null & wait $m; code=$?; \
+                 cat \"$R/master.err\" >&2; [ \"$code\" = 0 ] || exit \"$code\"; \
+                 ls reports/tutorial.html reports/tutorial_stats.csv \
+                 reports/tutorial_failures.csv reports/tutorial_exceptions.csv && {2}",
+            ),
+            codes: &[0],
+            output: "{\"method\":\"GET\",\"name\":\"HERMES /v1/me\",\"requests\":20,\"failures\":0}\n\
+                     {\"method\":\"POST\",\"name\":\"setup: HERMES /v1/auth/login\",\"requests\":1,\
+                     \"failures\":0}",
+            stop_after: None,
+        },
+    },
+    Entry {
+        name: "tutorial_local_workers",
+        docs: &[
+            "target/release/lv-master -f configs/examples/tutorial/4_profile_setup.toml --local-workers 2 -u 4 -r 4 -i 5 --headless --json reports/tutorial.json",
+        ],
+        how: How::Run {
+            append: "",
+            script: Some(
+                "cd \"$R\" && ln -s \"$OLDPWD/configs\" configs && {0} --fleet \"$FLEET\" \
+                 -H http://127.0.0.1 --master-bind-port 0 && jq -e '[.endpoints[] \
+                 | select(.name == \"setup: HERMES /v1/auth/login\") | .requests] == [1]' \
+                 reports/tutorial.json",
+            ),
+            codes: &[0],
+            output: "Result: passed: no request failed",
+            stop_after: None,
+        },
+    },
+    Entry {
         name: "compose",
         docs: &[
             "export LV_TOKEN=$(openssl rand -hex 16)",
@@ -501,6 +632,7 @@ fn adapted(entry: &Entry) -> String {
             .replace("0.0.0.0", "127.0.0.1")
             .replace("--web-port 8089", "--web-port 0")
             .replace("master-host:5557", "\"$ADDR\"")
+            .replace("127.0.0.1:5557", "\"$ADDR\"")
     };
     let How::Run { append, script, .. } = &entry.how else {
         return String::new();
@@ -645,6 +777,16 @@ readme_tests!(
     check_profile_tags,
     compare,
     compare_and_record,
+    tutorial_fleet_sim,
+    tutorial_check,
+    tutorial_try_failing,
+    tutorial_run_failing,
+    tutorial_try_fixed,
+    tutorial_try_accounts,
+    tutorial_accounts_exceptions,
+    tutorial_try_setup,
+    tutorial_distributed,
+    tutorial_local_workers,
 );
 
 #[test]
