@@ -512,6 +512,16 @@ headers = { Authorization = "Bearer {{ token }}" }
     );
     assert!(out.contains("POST ATLAS /v1/auth/login -> "), "{out}");
     assert!(out.contains("extracts token"), "{out}");
+    assert!(
+        out.contains("uses token, extracted by setup step 1 ("),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "uses accounts.email, extracted by test data accounts (unique: a row per user)"
+        ),
+        "{out}"
+    );
     let mut json_words = vec!["--json"];
     json_words.extend_from_slice(&words);
     let (code, out, err) = check_in(dir.path(), &json_words, &[]);

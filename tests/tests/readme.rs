@@ -651,6 +651,38 @@ fn adapted(entry: &Entry) -> String {
 
 /// Runs the entry called `name` against a simulated fleet and checks its exit code and
 /// output.
+/// Whether `entry` can run: a command that reads reports with `jq` needs it on the PATH.
+/// Without it the test says loudly that it skipped, or fails with `LV_REQUIRE_JQ=1` (set by
+/// `.ci/run`, which installs it).
+fn jq_or_skip(name: &str, entry: &Entry) -> bool {
+    let script = match &entry.how {
+        How::Run { script, .. } => script.unwrap_or_default(),
+        How::NotHere(_) => "",
+    };
+    let uses_jq = entry
+        .docs
+        .iter()
+        .chain([&script])
+        .any(|d| d.starts_with("jq ") || d.contains("&& jq ") || d.contains("| jq "));
+    if !uses_jq {
+        return true;
+    }
+    let found = std::process::Command::new("jq")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    assert!(
+        std::env::var_os("LV_REQUIRE_JQ").is_none(),
+        "readme::{name} needs jq (Debian's `jq`), and LV_REQUIRE_JQ is set"
+    );
+    eprintln!("SKIPPED readme::{name}: it needs jq (Debian's `jq`), which is not on the PATH");
+    false
+}
+
 async fn check(name: &str) {
     let entry = COMMANDS
         .iter()
@@ -665,6 +697,9 @@ async fn check(name: &str) {
     else {
         panic!("{name} is not runnable here");
     };
+    if !jq_or_skip(name, entry) {
+        return;
+    }
     let stop = CancellationToken::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let fleet = dir.path().join("fleet.toml");

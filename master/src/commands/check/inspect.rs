@@ -161,7 +161,7 @@ pub fn view(plan: &Plan, context: &Context) -> PlanView {
             ratio,
             wait: class.wait,
             on_start: class.on_start.iter().map(step_view).collect(),
-            tasks: task_views(class, ratio),
+            tasks: task_views(class, ratio, context),
         })
         .collect();
     PlanView {
@@ -307,7 +307,7 @@ pub fn shares(weights: impl Iterator<Item = u32> + Clone) -> Vec<f64> {
         .collect()
 }
 
-fn task_views(class: &ClassPlan, class_ratio: f64) -> Vec<TaskView> {
+fn task_views(class: &ClassPlan, class_ratio: f64, context: &Context) -> Vec<TaskView> {
     let ratios = shares(class.tasks.iter().map(|t| t.weight));
     class
         .tasks
@@ -319,10 +319,14 @@ fn task_views(class: &ClassPlan, class_ratio: f64) -> Vec<TaskView> {
             ratio,
             total_ratio: class_ratio * ratio,
             tags: task.tags.clone(),
-            requires: task.requires.iter().map(|v| var_view(class, v)).collect(),
+            requires: task
+                .requires
+                .iter()
+                .map(|v| var_view(class, v, context))
+                .collect(),
             uses: used_vars(task)
                 .into_iter()
-                .map(|v| var_view(class, &v))
+                .map(|v| var_view(class, &v, context))
                 .collect(),
             steps: task.steps.iter().map(step_view).collect(),
         })
@@ -356,9 +360,27 @@ pub fn used_vars(task: &TaskPlan) -> Vec<String> {
     used.into_iter().collect()
 }
 
-/// `var` with every step of `class` that extracts it.
-fn var_view(class: &ClassPlan, var: &str) -> VarView {
+/// `var` with every step of `class` that extracts it, or the setup step or the test data
+/// that gives it.
+fn var_view(class: &ClassPlan, var: &str, context: &Context) -> VarView {
     let mut by = Vec::new();
+    for (i, step) in context.hooks.setup.iter().enumerate() {
+        if step.extract.iter().any(|(v, _)| v == var) {
+            by.push(format!(
+                "setup step {} ({}), once per run",
+                i + 1,
+                step.name
+            ));
+        }
+    }
+    if let Some((source, _)) = var.split_once('.')
+        && let Some(used) = class.data.iter().find(|u| u.source == source)
+    {
+        by.push(format!(
+            "test data {source} ({}: a row per user)",
+            used.mode.as_str()
+        ));
+    }
     let extracts = |step: &StepPlan| step.extract.iter().any(|(v, _)| v == var);
     for (i, step) in class.on_start.iter().enumerate() {
         if extracts(step) {
