@@ -123,6 +123,15 @@ async fn cluster(dir: &Path, scenario: &str, fleet: &str, extra: &[&str]) -> (Pr
     (master, workers)
 }
 
+/// Waits for the master and every worker to exit 0.
+async fn ended_cleanly(master: &mut Proc, workers: &mut [Proc]) {
+    let code = master.exit_code(Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{}", master.stderr.text());
+    for worker in workers {
+        assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
+    }
+}
+
 fn summary(dir: &Path) -> Summary {
     read_json(&dir.join("summary.json")).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -148,15 +157,7 @@ async fn unique_rows_go_to_one_user_each_over_three_workers() {
         &["-u", "120", "-r", "200", "-t", "5s"],
     )
     .await;
-    assert_eq!(
-        master.exit_code(Duration::from_secs(60)).await,
-        Some(0),
-        "{}",
-        master.stderr.text()
-    );
-    for worker in &mut workers {
-        assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
-    }
+    ended_cleanly(&mut master, &mut workers).await;
     let records = records(&sim).await;
     let starts = with_prefix(&records, "start ");
     let distinct: BTreeSet<&str> = starts.iter().copied().collect();
@@ -198,15 +199,7 @@ async fn a_lost_worker_s_users_start_again_elsewhere_with_rows_nobody_had() {
     }
     assert_eq!(seen, 120, "every user started");
     workers[0].kill9().await;
-    assert_eq!(
-        master.exit_code(Duration::from_secs(60)).await,
-        Some(0),
-        "{}",
-        master.stderr.text()
-    );
-    for worker in &mut workers[1..] {
-        assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
-    }
+    ended_cleanly(&mut master, &mut workers[1..]).await;
     let records = records(&sim).await;
     let starts = with_prefix(&records, "start ");
     let distinct: BTreeSet<&str> = starts.iter().copied().collect();
@@ -229,10 +222,9 @@ async fn more_users_than_unique_rows_fail_to_start_and_are_counted() {
         &["-u", "150", "-r", "300", "-t", "4s"],
     )
     .await;
-    let code = master.exit_code(Duration::from_secs(60)).await;
-    for worker in &mut workers {
-        assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
-    }
+    // Users that could not start are counted exceptions, which (as elsewhere in lv) do not
+    // fail the run by themselves.
+    ended_cleanly(&mut master, &mut workers).await;
     let report = summary(dir.path());
     let failed: Vec<_> = report
         .exceptions
@@ -243,7 +235,6 @@ async fn more_users_than_unique_rows_fail_to_start_and_are_counted() {
     assert_eq!(failed[0].count, 30, "{:?}", report.exceptions);
     let starts = with_prefix(&records(&sim).await, "start ").len();
     assert_eq!(starts, 120);
-    assert!(code.is_some(), "the master ended");
     stop.cancel();
 }
 
@@ -260,15 +251,7 @@ async fn cycle_rows_start_where_the_worker_before_stopped() {
         &["-u", "30", "-r", "100", "-t", "3s"],
     )
     .await;
-    assert_eq!(
-        master.exit_code(Duration::from_secs(60)).await,
-        Some(0),
-        "{}",
-        master.stderr.text()
-    );
-    for worker in &mut workers {
-        assert_eq!(worker.exit_code(Duration::from_secs(15)).await, Some(0));
-    }
+    ended_cleanly(&mut master, &mut workers).await;
     let records = records(&sim).await;
     let starts: BTreeSet<&str> = with_prefix(&records, "start ").into_iter().collect();
     assert_eq!(

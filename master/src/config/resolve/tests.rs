@@ -49,7 +49,8 @@ name = "POST ATLAS /v1/chat [followup]"
 json = { message = "more", conversation_id = "{{ conversation_id }}" }
 "#;
 
-fn options() -> PlanOptions {
+/// Resolving options with no filter, on 127.0.0.1 (shared with the child modules' tests).
+pub(super) fn options() -> PlanOptions {
     PlanOptions {
         classes: vec![],
         tags: vec![],

@@ -1,11 +1,10 @@
 //! Test data in scenarios: which fields a step may use, and the modes.
 
-use std::time::Duration;
-
 use lv_common::data::DataMode;
-use lv_common::fleet::{FleetMap, HostBase};
+use lv_common::fleet::FleetMap;
 
-use crate::config::resolve::{PlanOptions, resolve};
+use crate::config::resolve::resolve;
+use crate::config::resolve::tests::options;
 use crate::config::scenario::{ScenarioError, parse};
 
 fn fleet() -> FleetMap {
@@ -14,17 +13,6 @@ fn fleet() -> FleetMap {
         std::path::Path::new("fleet.toml"),
     )
     .expect("fleet")
-}
-
-fn options() -> PlanOptions {
-    PlanOptions {
-        classes: vec![],
-        tags: vec![],
-        exclude_tags: vec![],
-        host: HostBase::parse("http://127.0.0.1").expect("host"),
-        default_timeout: Duration::from_secs(30),
-        connection_per_user: false,
-    }
 }
 
 /// Resolves `text` (as `DIR/s.toml`, beside an `accounts.csv` with email and password);
