@@ -90,18 +90,21 @@ async fn default_scenarios_pass_against_a_contract_only_fleet() {
         ("ATLAS", "POST /v1/chat"),
         ("EVENT-BUS", "POST /v1/events"),
         ("EVENT-BUS", "POST /v1/events/{id}/ack"),
-        ("MUSE", "POST /v1/tasks"),
     ] {
         let n = seen.agents.get(agent).and_then(|r| r.get(route)).copied();
         assert!(n.unwrap_or(0) > 0, "{agent} {route}: {:?}", seen.agents);
     }
-    // Health checks pick one agent at random each time: some agents may get none in 4 s,
-    // but the creative agents as a group do.
-    let creative_health: u64 = ["MUSE", "CALLIOPE", "THALIA", "ERATO", "CLIO"]
-        .iter()
-        .filter_map(|agent| seen.agents.get(*agent)?.get("GET /health"))
-        .sum();
-    assert!(creative_health > 0, "{:?}", seen.agents);
+    // Health checks and creative tasks pick one agent at random each time: one agent may
+    // get none in 4 s on a busy machine (MUSE once got no `POST /v1/tasks`), but the
+    // creative agents as a group get both.
+    let creative = |route: &str| -> u64 {
+        ["MUSE", "CALLIOPE", "THALIA", "ERATO", "CLIO"]
+            .iter()
+            .filter_map(|agent| seen.agents.get(*agent)?.get(route))
+            .sum()
+    };
+    assert!(creative("GET /health") > 0, "{:?}", seen.agents);
+    assert!(creative("POST /v1/tasks") > 0, "{:?}", seen.agents);
 }
 
 /// `POST /login` sets a session cookie and redirects (302) to `/home`; `/home` answers
