@@ -102,15 +102,17 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
     (exit_code, summary)
 }
 
-/// The SLO verdicts of a started run, its stages' included; `None` with `--no-slo`.
+/// The SLO verdicts of a started run, its rules' of their own included; `None` with
+/// `--no-slo`.
 fn slo_verdicts(config: &MasterConfig, view: &RunView) -> Option<Vec<slo::Verdict>> {
     let setup = config.slo.as_ref().filter(|_| view.started_unix_ms > 0)?;
     let mut verdicts = slo::evaluate(&setup.table, &setup.level, &view.stats.totals);
     let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
-    verdicts.extend(slo::evaluate_stages(
+    verdicts.extend(slo::evaluate_rules(
         &setup.table,
         &stages,
         &view.stats.stages,
+        &view.stats.totals,
     ));
     Some(verdicts)
 }
