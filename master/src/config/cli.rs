@@ -204,6 +204,12 @@ pub struct Args {
     #[arg(long = "no-slo", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub no_slo: bool,
 
+    /// Make every SLO rule an abort rule (for CI): the run stops as soon as one fails, or
+    /// once it has failed for its `after` grace, and exits 1 with every report written.
+    /// Needs SLO verdicts (a profile's level or --slo-level). See "Abort rules" in README.
+    #[arg(long = "abort-on-slo", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub abort_on_slo: bool,
+
     /// Exit code when requests failed (Locust's flag).
     #[arg(long = "exit-code-on-error", default_value_t = 1)]
     pub exit_code_on_error: u8,

@@ -291,6 +291,29 @@ impl TestCluster {
         for _ in 0..requests {
             stats.record_request("GET", "/health", None, LATENCY_US, 10, None);
         }
+        self.send_report(id, run_id, seq, stats, last);
+    }
+
+    /// Worker `id` sends report `seq` of the current run: `ok` successes and `failed`
+    /// failures of `GET /health`, of SLO kind `kind`.
+    pub(crate) fn report_outcomes(
+        &mut self,
+        id: &str,
+        seq: u64,
+        (ok, failed): (u64, u64),
+        kind: Option<lv_common::kind::SloKind>,
+        last: bool,
+    ) {
+        let mut stats = StatsSet::default();
+        for i in 0..ok + failed {
+            let error = (i < failed).then_some("HTTP 500");
+            stats.record_request("GET", "/health", kind, LATENCY_US, 10, error);
+        }
+        let run_id = self.coord.ledger.run_id().to_owned();
+        self.send_report(id, &run_id, seq, stats, last);
+    }
+
+    fn send_report(&mut self, id: &str, run_id: &str, seq: u64, stats: StatsSet, last: bool) {
         let report = Report {
             run_id: run_id.to_owned(),
             seq,
