@@ -122,7 +122,8 @@ pub struct WorkerLive {
 pub struct LiveEvent {
     /// When, Unix ms.
     pub unix_ms: i64,
-    /// `worker_lost`, `worker_joined`, `worker_rejoined`, `edit`, `start` or `stop`.
+    /// What happened: `worker_lost`, `worker_joined`, `worker_rejoined`, `edit`, `start`,
+    /// `stop`, `reset`, `stage`, `iterations`, `abort` (an abort rule stopped the run), ...
     pub kind: String,
     /// What happened, in words.
     pub text: String,

@@ -252,3 +252,29 @@ fn a_rule_without_a_stage_holds_for_any_run() {
         (None, Status::Fail)
     );
 }
+
+/// The examples the shipped table shows in its comments are valid as written.
+#[test]
+fn the_shipped_tables_examples_parse() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/slo.toml"));
+    let text = std::fs::read_to_string(path).expect("read configs/slo.toml");
+    let (_, examples) = text.split_once("for example:").expect("the examples");
+    let uncommented: String = examples
+        .lines()
+        .filter_map(|line| line.strip_prefix("# "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let t =
+        SloTable::parse(&format!("{text}\n{uncommented}"), path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.rules.len(), 2);
+    assert_eq!(
+        (t.abort.targets.as_slice(), t.abort.min_requests),
+        (&[TopTarget::MaxFailureRatio][..], 20)
+    );
+    let watch = AbortWatch::new(&t, "light", false).expect("abort rules");
+    assert_eq!(watch.rule_names(), ["max_failure_ratio", "rules[1]"]);
+    assert_eq!(
+        (watch.rules[0].after, watch.rules[1].after),
+        (secs(30.0), secs(10.0))
+    );
+}
