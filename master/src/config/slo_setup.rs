@@ -128,6 +128,26 @@ mod tests {
     }
 
     #[test]
+    fn abort_on_slo_comes_from_the_environment_too() {
+        let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/slo.toml");
+        let argv = ["lv-master", "--slo-level=light", "--slo", table];
+        let env = |name: &str| (name == "LV_ABORT_ON_SLO").then(|| "1".to_owned());
+        let args = crate::config::cli::load_args(argv, env).expect("valid");
+        let (slo, _) = slo_setup(&args).expect("verdicts on");
+        assert!(slo.expect("verdicts on").abort_on_slo);
+        // The command line wins over the environment.
+        let argv = [
+            "lv-master",
+            "--slo-level=light",
+            "--slo",
+            table,
+            "--abort-on-slo=false",
+        ];
+        let args = crate::config::cli::load_args(argv, env).expect("valid");
+        assert!(!slo_setup(&args).expect("on").0.expect("on").abort_on_slo);
+    }
+
+    #[test]
     fn the_level_comes_from_the_flag() {
         let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/slo.toml");
         let slo = format!("--slo={table}");
