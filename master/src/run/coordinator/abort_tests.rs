@@ -9,7 +9,7 @@ use lv_common::kind::SloKind;
 
 use super::Phase;
 use super::testing::{BASE_MS, TestCluster, ms, test_config};
-use crate::config::SloSetup;
+use crate::config::{MasterConfig, SloSetup};
 use crate::report::conclude::{EXIT_FAILED, RunView, summarize};
 use crate::slo::SloTable;
 
@@ -21,6 +21,11 @@ const TABLE: &str = "max_failure_ratio = 0.01\np95_over_avg = 2.0\np99_over_avg 
 async fn cluster(rules: &str, abort_on_slo: bool) -> TestCluster {
     let mut config = test_config(4, &[("A", 1)]);
     config.run_time = Some(ms(300_000));
+    start(config, rules, abort_on_slo).await
+}
+
+/// A started cluster of one worker running `config` with [`TABLE`] plus `rules`.
+async fn start(mut config: MasterConfig, rules: &str, abort_on_slo: bool) -> TestCluster {
     let table = SloTable::parse(&format!("{TABLE}{rules}"), Path::new("slo.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     config.slo = Some(SloSetup {
@@ -145,4 +150,51 @@ async fn abort_on_slo_makes_the_tables_targets_stop_the_run() {
     c.report_outcomes("w1", 1, (10, 10), Some(SloKind::Health), false);
     c.advance_to(ms(10_000)).await;
     assert_eq!(c.stops("w1"), 0);
+}
+
+/// A stage rule stops the run only on its stage's requests, and only while that stage runs:
+/// failures in the stage before it do not count, and it stops the run once its own stage
+/// fails.
+#[tokio::test(start_paused = true)]
+async fn a_stage_rule_aborts_only_on_its_stage() {
+    use lv_common::load::{ArrivalKind, LoadShape, Model, OnSaturation, Stage};
+    let stage = |name: &str, seconds: u64| Stage {
+        name: name.to_owned(),
+        duration: std::time::Duration::from_secs(seconds),
+        to: 4.0,
+    };
+    let shape = LoadShape {
+        model: Model::Closed,
+        start: 0.0,
+        stages: vec![stage("warm", 5), stage("peak", 60)],
+        arrivals: ArrivalKind::Uniform,
+        seed: None,
+        max_in_flight: None,
+        on_saturation: OnSaturation::Drop,
+    };
+    let mut config = test_config(4, &[("A", 1)]);
+    config.run_time = Some(shape.duration());
+    config.shape = Some(shape);
+    let rule = "[[rules]]\nstage = \"peak\"\nmax_failure_ratio = 0.01\nabort = true\n";
+    let mut c = start(config, rule, false).await;
+    // Warm fails every request: not the rule's stage.
+    c.advance_to(ms(2_000)).await;
+    c.report_in_stage("w1", 1, 1, (0, 20));
+    c.advance_to(ms(4_000)).await;
+    c.report_in_stage("w1", 2, 1, (0, 20));
+    // Peak from 5 s: its own requests pass, though the run's failure ratio is far above 1%.
+    c.advance_to(ms(6_000)).await;
+    c.report_in_stage("w1", 3, 2, (100, 0));
+    c.advance_to(ms(9_000)).await;
+    assert_eq!(c.stops("w1"), 0, "peak passes; warm's failures are not its");
+    // Peak's own failures stop the run at the next judgment (9.1 s), without a grace.
+    c.report_in_stage("w1", 4, 2, (0, 5));
+    c.advance_to(ms(9_100)).await;
+    assert_eq!(c.stops("w1"), 1);
+    let stop = c.coord.ledger.stopped_by().expect("stopped").clone();
+    assert_eq!(
+        (stop.rule.as_str(), stop.stage.as_deref()),
+        ("rules[1]", Some("peak"))
+    );
+    assert!((stop.measured - 5.0 / 105.0).abs() < 1e-9, "{stop:?}");
 }
