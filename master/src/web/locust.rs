@@ -58,18 +58,20 @@ fn worker_state(state: &str, run: RunState) -> &'static str {
     }
 }
 
-/// `GET /stats/requests`.
+/// `GET /stats/requests`. As in Locust since 2.43.4, the top level's `total_rps` and
+/// `total_fail_per_sec` are the whole run's (the Aggregated row's), and `current_rps` and
+/// `current_fail_per_sec` the Aggregated row's current window.
 pub fn request_stats(snapshot: &Snapshot) -> Value {
     let live = &snapshot.live;
     let report = &snapshot.report;
     let aggregated = live.current.last().filter(|c| c.name == "Aggregated");
-    let total_rps = aggregated.map_or(0.0, |c| c.rps);
-    let total_fail_per_sec = aggregated.map_or(0.0, |c| c.fail_per_s);
     json!({
         "stats": stats_rows(snapshot, aggregated),
         "errors": error_rows(snapshot),
-        "total_rps": total_rps,
-        "total_fail_per_sec": total_fail_per_sec,
+        "current_rps": aggregated.map_or(0.0, |c| c.rps),
+        "current_fail_per_sec": aggregated.map_or(0.0, |c| c.fail_per_s),
+        "total_rps": report.total.rps,
+        "total_fail_per_sec": report.total.failures_per_s,
         "fail_ratio": live.fail_ratio,
         "current_response_time_percentiles": {
             "response_time_percentile_0.5": aggregated.and_then(|c| c.p50_ms),
@@ -84,20 +86,22 @@ pub fn request_stats(snapshot: &Snapshot) -> Value {
     })
 }
 
-/// A row per endpoint with its current window, then the total with `aggregated`'s.
+/// A row per endpoint with its current window, sorted by name then method (Locust's
+/// `sort_stats`), then the total with `aggregated`'s.
 fn stats_rows(snapshot: &Snapshot, aggregated: Option<&CurrentRow>) -> Vec<Value> {
     let current: BTreeMap<(&str, &str), &CurrentRow> = snapshot
         .live
         .current
         .iter()
-        .map(|c| ((c.method.as_str(), c.name.as_str()), c))
+        .map(|c| ((c.name.as_str(), c.method.as_str()), c))
         .collect();
     let report = &snapshot.report;
-    let mut rows: Vec<Value> = report
-        .endpoints
-        .iter()
+    let mut endpoints: Vec<&EndpointSummary> = report.endpoints.iter().collect();
+    endpoints.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
+    let mut rows: Vec<Value> = endpoints
+        .into_iter()
         .map(|row| {
-            let window = current.get(&(row.method.as_str(), row.name.as_str()));
+            let window = current.get(&(row.name.as_str(), row.method.as_str()));
             stats_row(row, window.copied())
         })
         .collect();
@@ -105,7 +109,13 @@ fn stats_rows(snapshot: &Snapshot, aggregated: Option<&CurrentRow>) -> Vec<Value
     rows
 }
 
-/// A row per (method, name, error) with its occurrences.
+/// Unix ms as Locust's Unix seconds (a float); 0, an unknown time, as `null`.
+fn unix_seconds(unix_ms: i64) -> Option<f64> {
+    (unix_ms > 0).then(|| unix_ms as f64 / 1000.0)
+}
+
+/// A row per (method, name, error) with its occurrences and when it was first and last
+/// seen: the start of the first and the end of the last worker report that carried it.
 fn error_rows(snapshot: &Snapshot) -> Vec<Value> {
     snapshot
         .report
@@ -119,6 +129,8 @@ fn error_rows(snapshot: &Snapshot) -> Vec<Value> {
                 "error": f.error,
                 "safe_error": safe(&f.error),
                 "occurrences": f.count,
+                "first_seen": unix_seconds(f.first_seen_unix_ms),
+                "last_seen": unix_seconds(f.last_seen_unix_ms),
             })
         })
         .collect()
