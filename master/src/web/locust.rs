@@ -8,6 +8,7 @@ use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
 use crate::aggregate::ratio;
+use crate::live::control::Started;
 use crate::live::snapshot::{CurrentRow, RunState, Snapshot, WorkerLive};
 use crate::report::summary::EndpointSummary;
 
@@ -151,6 +152,57 @@ fn worker_rows(snapshot: &Snapshot) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The answer to a `/swarm` that started or edited a run: Locust's fields (`run_time` in
+/// seconds when the form set one) and lv's `edit` and `run_id`.
+pub fn swarm_started(started: &Started) -> Value {
+    let mut body = json!({
+        "success": true,
+        "message": "Swarming started",
+        "host": started.host,
+        "edit": started.edit,
+        "run_id": started.run_id,
+    });
+    if let Some(time) = started.run_time {
+        body["run_time"] = if time.subsec_nanos() == 0 {
+            json!(time.as_secs())
+        } else {
+            json!(time.as_secs_f64())
+        };
+    }
+    body
+}
+
+/// Locust's download name, `Locust_<start>_<locustfile>_<host>.html`, as lv's
+/// `lv_<start>_<scenario files>_<host><suffix>`: the run's start in UTC to the minute,
+/// and every character a file name should not hold (`/`, `:`, ...) as `_`.
+pub fn download_name(snapshot: &Snapshot, suffix: &str) -> String {
+    let report = &snapshot.report;
+    let files: Vec<&str> = report
+        .meta
+        .scenarios
+        .iter()
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .collect();
+    let mut name = format!(
+        "lv_{}_{}",
+        crate::report::format::utc_minute(report.started_unix_ms),
+        files.join("+")
+    );
+    if !report.meta.host.is_empty() {
+        name.push('_');
+        name.push_str(&report.meta.host);
+    }
+    let mut safe: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '+' => c,
+            _ => '_',
+        })
+        .collect();
+    safe.push_str(suffix);
+    safe
 }
 
 /// `GET /exceptions`.
