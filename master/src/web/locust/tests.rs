@@ -3,8 +3,8 @@ use serde_json::Value;
 use super::*;
 use crate::web::fixtures;
 
-/// Field names of Locust 2.x's `GET /stats/requests` (`web.py` `request_stats`), as its
-/// documented output shows them.
+/// A real Locust 2.47.0 master's `GET /stats/requests` while running (recorded by
+/// `tests/scripts/locust_record.py`, two of its rows kept).
 const FIXTURE: &str = include_str!("fixture.json");
 
 fn keys(value: &Value) -> Vec<String> {
