@@ -233,3 +233,50 @@ fn an_unknown_time_is_null() {
     assert_eq!(unix_seconds(0), None);
     assert_eq!(unix_seconds(1_500), Some(1.5));
 }
+
+#[test]
+fn swarm_answers_carry_locusts_fields_and_the_run_time_it_set() {
+    let mut started = Started {
+        run_id: "r1".into(),
+        host: "http://localhost".into(),
+        edit: false,
+        run_time: Some(std::time::Duration::from_secs(30)),
+    };
+    let body = swarm_started(&started);
+    assert_eq!(body["success"], true);
+    assert_eq!(body["message"], "Swarming started");
+    assert_eq!(body["host"], "http://localhost");
+    assert_eq!(body["run_time"], 30);
+    assert!(
+        body["run_time"].is_u64(),
+        "whole seconds as Locust's integer"
+    );
+    assert_eq!(
+        (&body["edit"], &body["run_id"]),
+        (&false.into(), &"r1".into())
+    );
+    started.run_time = Some(std::time::Duration::from_millis(25_500));
+    assert_eq!(swarm_started(&started)["run_time"], 25.5);
+    started.run_time = None;
+    assert!(swarm_started(&started).get("run_time").is_none());
+}
+
+#[test]
+fn download_names_follow_locusts_pattern_with_safe_characters() {
+    let config = fixtures::config(&[]);
+    let run = fixtures::stats(1);
+    let mut snapshot = fixtures::snapshot(&config, &run, "run-1", RunState::Stopped);
+    snapshot.report.started_unix_ms = 1_767_323_096_000; // 2026-01-02 03:04:56 UTC
+    snapshot.report.meta.scenarios = vec!["/x/health_checks.toml".into(), "chat.toml".into()];
+    snapshot.report.meta.host = "http://127.0.0.1:8080".into();
+    assert_eq!(
+        download_name(&snapshot, ".html"),
+        "lv_2026-01-02-03h04_health_checks.toml+chat.toml_http___127.0.0.1_8080.html"
+    );
+    snapshot.report.meta.host = String::new();
+    snapshot.report.meta.scenarios = vec!["a b;\"c\".toml".into()];
+    assert_eq!(
+        download_name(&snapshot, "_requests.csv"),
+        "lv_2026-01-02-03h04_a_b__c_.toml_requests.csv"
+    );
+}
