@@ -4,7 +4,9 @@
 //! autostart, headless, `run_tests.sh`).
 
 mod hostile;
+mod locust_parity;
 mod modes;
+mod parity;
 mod prometheus;
 mod protection;
 
@@ -75,6 +77,41 @@ pub(crate) async fn exchange(request: Request<Full<Bytes>>) -> Answer {
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
+}
+
+/// A `multipart/form-data` body of `fields`, as `curl -F name=value` sends it, and its
+/// content type.
+pub(crate) fn multipart(fields: &[(&str, &str)]) -> (String, String) {
+    let boundary = "------------------------lvtest7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
+/// One exchange with a body of `content_type` and extra `headers`.
+pub(crate) async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, String)>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let bytes = match body {
+        Some((content_type, body)) => {
+            request = request.header("content-type", content_type);
+            Bytes::from(body)
+        }
+        None => Bytes::new(),
+    };
+    exchange(request.body(Full::new(bytes)).expect("request")).await
 }
 
 pub(crate) async fn get(url: &str) -> Answer {

@@ -108,6 +108,7 @@ pub const KEYS: &[Key] = &[
     key("reports-dir", "--reports-dir", Kind::Value),
     key("web-tls-cert", "--web-tls-cert", Kind::Value),
     key("web-tls-key", "--web-tls-key", Kind::Value),
+    key("web-cors", "--web-cors", Kind::List),
 ];
 
 /// Environment variables read besides `LV_<KEY>`, each before it (so `LV_HOST` wins).

@@ -122,6 +122,8 @@ pub struct WebConfig {
     pub reports_dir: PathBuf,
     /// Folder of the profiles the start form offers: beside `--config`, else `configs/`.
     pub profiles_dir: PathBuf,
+    /// `--web-cors`: origins that may call the API from a page.
+    pub cors: Vec<String>,
 }
 
 impl Settings {
@@ -223,7 +225,7 @@ impl ReportPaths {
 impl WebConfig {
     /// The web options of `args`.
     pub fn from_args(args: &Args) -> WebConfig {
-        let tls = match (&args.web_tls_cert, &args.web_tls_key) {
+        let tls = match (&args.web.web_tls_cert, &args.web.web_tls_key) {
             (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
             _ => args.tls_cert.clone().zip(args.tls_key.clone()),
         };
@@ -235,16 +237,17 @@ impl WebConfig {
             .map_or_else(|| PathBuf::from("configs"), Path::to_path_buf);
         WebConfig {
             headless: args.headless,
-            host: args.web_host.clone(),
-            port: args.web_port,
-            auth: args.web_auth.clone(),
+            host: args.web.web_host.clone(),
+            port: args.web.web_port,
+            auth: args.web.web_auth.clone(),
             insecure: args.insecure,
-            readonly: args.web_readonly,
+            readonly: args.web.web_readonly,
             tls,
-            autostart: args.autostart,
-            autoquit: args.autoquit,
-            reports_dir: args.reports_dir.clone(),
+            autostart: args.web.autostart,
+            autoquit: args.web.autoquit,
+            reports_dir: args.web.reports_dir.clone(),
             profiles_dir,
+            cors: args.web.web_cors.clone(),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Started {
     pub host: String,
     /// True when the command changed a running test rather than starting one.
     pub edit: bool,
+    /// The run time the command set, counted from now; `None` when it set none.
+    pub run_time: Option<std::time::Duration>,
 }
 
 /// Why the coordinator refused a command.

@@ -3,8 +3,10 @@
 //! field and its value (`user_count=abc: not a whole number`), answered as HTTP 400. Values
 //! are bounded by [`lv_common::bounds`]; a message quotes at most 100 characters of a value.
 //!
-//! Precedence of a field's value: the form, then the named profile, then the current
-//! settings (the last run's, or the flags').
+//! Precedence of a field's value: the form, then the named profile, then (for the host,
+//! user classes and tags) the current settings (the last run's, or the flags'). Users and
+//! spawn rate must come from the form or the profile, and the run time is the form's or
+//! the profile's or none (until stopped), so nothing of an earlier run is carried over.
 
 use std::time::Duration;
 
@@ -104,23 +106,22 @@ impl SwarmForm {
     }
 
     /// Checks every field against the scenarios and fills the missing ones from the
-    /// profile, then from `current`.
+    /// profile, then (host, classes and tags only) from `current`. As in Locust, a form
+    /// without `user_count` or `spawn_rate` (and no profile that sets them) is refused, and
+    /// one without `run_time` runs until stopped: no run time is carried over.
     pub fn resolve(&self, catalog: &Catalog, current: &RunParams) -> Result<RunParams, FormError> {
         let profile = self.profile_defaults(catalog)?;
         let users = match (&self.user_count, profile.and_then(|p| p.users)) {
-            (Some(text), _) => parse_users(text)?,
-            (None, Some(users)) => users,
-            (None, None) => current.users,
+            (Some(text), _) => Some(parse_users(text)?),
+            (None, users) => users,
         };
         let spawn_rate = match (&self.spawn_rate, profile.and_then(|p| p.spawn_rate)) {
-            (Some(text), _) => parse_spawn_rate(text)?,
-            (None, Some(rate)) => rate,
-            (None, None) => current.spawn_rate,
+            (Some(text), _) => Some(parse_spawn_rate(text)?),
+            (None, rate) => rate,
         };
         let run_time = match (&self.run_time, profile.and_then(|p| p.run_time.as_ref())) {
-            (Some(text), _) => parse_run_time(text)?,
-            (None, Some(text)) => parse_run_time(text)?,
-            (None, None) => current.run_time,
+            (Some(text), _) | (None, Some(text)) => parse_run_time(text)?,
+            (None, None) => None,
         };
         let host = match self.host.as_deref().filter(|h| !h.is_empty()) {
             Some(text) => Some(parse_host(text)?),
@@ -133,6 +134,8 @@ impl SwarmForm {
             &current.exclude_tags,
         );
         self.check_names(catalog, &tags, &exclude_tags)?;
+        let users = users.ok_or_else(|| missing("user_count"))?;
+        let spawn_rate = spawn_rate.ok_or_else(|| missing("spawn_rate"))?;
         check_bounds(users, spawn_rate, self.profile.as_deref())?;
         Ok(RunParams {
             users,
@@ -201,6 +204,15 @@ fn check_bounds(users: u32, spawn_rate: f64, profile: Option<&str>) -> Result<()
         ..err
     })?;
     Ok(())
+}
+
+/// A required field the form (and its profile) left out.
+fn missing(field: &'static str) -> FormError {
+    bad(
+        field,
+        "",
+        "missing: /swarm needs user_count and spawn_rate (or a profile that sets them), as Locust's does",
+    )
 }
 
 fn pick(

@@ -79,6 +79,12 @@ pub fn utc_compact(unix_ms: i64) -> String {
     utc(unix_ms).strftime("%Y%m%dT%H%M%S").to_string()
 }
 
+/// `YYYY-MM-DD-HHhMM` (UTC) for a Unix time in milliseconds: Locust's
+/// `format_safe_timestamp` (which uses local time), for download names.
+pub fn utc_minute(unix_ms: i64) -> String {
+    utc(unix_ms).strftime("%Y-%m-%d-%Hh%M").to_string()
+}
+
 /// `HH:MM:SS UTC`, the time of day of a Unix time in milliseconds.
 pub fn utc_clock(unix_ms: i64) -> String {
     utc(unix_ms).strftime("%H:%M:%S UTC").to_string()

@@ -1,22 +1,20 @@
 //! The routes: Locust's API, lv's `/api/v1`, `/metrics` and the page. Handlers read the
 //! latest snapshot or send one command; none holds run state.
 
-use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::body::{self, SWARM_BODY_LIMIT};
 use super::state::AppState;
 use super::{assets, locust, metrics, sse};
 use crate::live::control::{Command, CommandError};
-use crate::live::form::SwarmForm;
+use crate::live::snapshot::Snapshot;
 use crate::report::summary::run_stats_from;
-
-/// Largest `/swarm` body: a form is a few hundred bytes; anything past this is answered 413.
-pub const SWARM_BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route of the web server.
 pub fn routes() -> Router<AppState> {
@@ -62,13 +60,16 @@ fn readonly(state: &AppState) -> Option<Response> {
     })
 }
 
-fn command_failure(err: &CommandError) -> Response {
-    let status = match err {
+fn command_status(err: &CommandError) -> StatusCode {
+    match err {
         CommandError::Conflict(_) => StatusCode::CONFLICT,
         CommandError::Invalid(_) => StatusCode::BAD_REQUEST,
         CommandError::Gone => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    failure(status, err.to_string())
+    }
+}
+
+fn command_failure(err: &CommandError) -> Response {
+    failure(command_status(err), err.to_string())
 }
 
 async fn index() -> Html<&'static str> {
@@ -82,53 +83,27 @@ async fn asset(Path(path): Path<String>) -> Response {
     }
 }
 
-/// The `/swarm` form from a urlencoded or JSON body; a body that cannot be read is answered
-/// with its own status (413 when it is over [`SWARM_BODY_LIMIT`], else 400).
-async fn read_form(state: &AppState, request: Request) -> Result<SwarmForm, Response> {
-    let json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let unreadable = |status: StatusCode, detail: String| {
-        let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("more than the {SWARM_BODY_LIMIT} bytes /swarm takes")
-        } else {
-            lv_common::bounds::quote(&detail)
-        };
-        failure(status, format!("body: {detail}"))
-    };
-    if json {
-        let Json(value) = Json::<Value>::from_request(request, state)
-            .await
-            .map_err(|e| unreadable(e.status(), e.body_text()))?;
-        SwarmForm::from_json(&value).map_err(|e| failure(StatusCode::BAD_REQUEST, e.to_string()))
-    } else {
-        let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
-            .await
-            .map_err(|e| unreadable(e.status(), e.body_text()))?;
-        Ok(SwarmForm::from_pairs(&pairs))
-    }
+/// A refused `/swarm`, with the `host` Locust's refusals carry.
+fn swarm_failure(state: &AppState, status: StatusCode, message: String) -> Response {
+    let host = state.control.snapshot().live.host.clone();
+    let body = json!({ "success": false, "message": message, "host": host });
+    (status, Json(body)).into_response()
 }
 
 async fn swarm(State(state): State<AppState>, request: Request) -> Response {
     if let Some(refused) = readonly(&state) {
         return refused;
     }
-    let form = match read_form(&state, request).await {
+    let form = match body::read_form(&state, request).await {
         Ok(form) => form,
-        Err(refused) => return refused,
+        Err(err) => return swarm_failure(&state, err.status, err.message),
     };
     match state.control.ask(|reply| Command::Swarm(form, reply)).await {
-        Ok(started) => Json(json!({
-            "success": true,
-            "message": "Swarming started",
-            "edit": started.edit,
-            "host": started.host,
-            "run_id": started.run_id,
-        }))
-        .into_response(),
-        Err(err) => command_failure(&err),
+        Ok(started) => Json(locust::swarm_started(&started)).into_response(),
+        Err(err) => {
+            let status = command_status(&err);
+            swarm_failure(&state, status, err.to_string())
+        }
     }
 }
 
@@ -161,9 +136,10 @@ async fn request_stats(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn csv(prefix: &str, body: String) -> Response {
-    let now = lv_common::wire::unix_ms_now() / 1000;
-    let disposition = format!("attachment;filename={prefix}_{now}.csv");
+/// A CSV download named as Locust names it (see [`locust::download_name`]).
+fn csv(snapshot: &Snapshot, prefix: &str, body: String) -> Response {
+    let name = locust::download_name(snapshot, &format!("_{prefix}.csv"));
+    let disposition = format!("attachment;filename={name}");
     (
         [
             (header::CONTENT_TYPE, "text/csv".to_owned()),
@@ -182,7 +158,7 @@ fn csv_from_report(
 ) -> Response {
     let snapshot = state.control.snapshot();
     match run_stats_from(&snapshot.report) {
-        Ok(run) => csv(prefix, render(&run, snapshot.report.run_time_s)),
+        Ok(run) => csv(&snapshot, prefix, render(&run, snapshot.report.run_time_s)),
         Err(err) => failure(StatusCode::INTERNAL_SERVER_ERROR, err),
     }
 }
@@ -208,6 +184,7 @@ async fn history_csv(State(state): State<AppState>) -> Response {
     let history = &snapshot.report.history;
     let full = history.iter().any(|row| !row.endpoints.is_empty());
     csv(
+        &snapshot,
         "requests_full_history",
         crate::report::csv::history_csv(history, full),
     )
@@ -217,10 +194,22 @@ async fn exceptions(State(state): State<AppState>) -> Json<Value> {
     Json(locust::exceptions(&state.control.snapshot()))
 }
 
-async fn html_report(State(state): State<AppState>) -> Html<String> {
-    Html(crate::report::html::render_html(
-        &state.control.snapshot().report,
-    ))
+/// `?download=1` (any non-empty value, as Locust reads it) asks for an attachment.
+#[derive(Debug, Deserialize)]
+struct ReportQuery {
+    #[serde(default)]
+    download: String,
+}
+
+async fn html_report(State(state): State<AppState>, Query(query): Query<ReportQuery>) -> Response {
+    let snapshot = state.control.snapshot();
+    let html = Html(crate::report::html::render_html(&snapshot.report));
+    if query.download.is_empty() {
+        return html.into_response();
+    }
+    let name = locust::download_name(&snapshot, ".html");
+    let disposition = format!("attachment;filename={name}");
+    ([(header::CONTENT_DISPOSITION, disposition)], html).into_response()
 }
 
 async fn tasks(State(state): State<AppState>) -> Json<Value> {

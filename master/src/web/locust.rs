@@ -8,6 +8,7 @@ use lv_common::plan::Plan;
 use serde_json::{Value, json};
 
 use crate::aggregate::ratio;
+use crate::live::control::Started;
 use crate::live::snapshot::{CurrentRow, RunState, Snapshot, WorkerLive};
 use crate::report::summary::EndpointSummary;
 
@@ -58,18 +59,20 @@ fn worker_state(state: &str, run: RunState) -> &'static str {
     }
 }
 
-/// `GET /stats/requests`.
+/// `GET /stats/requests`. As in Locust since 2.43.4, the top level's `total_rps` and
+/// `total_fail_per_sec` are the whole run's (the Aggregated row's), and `current_rps` and
+/// `current_fail_per_sec` the Aggregated row's current window.
 pub fn request_stats(snapshot: &Snapshot) -> Value {
     let live = &snapshot.live;
     let report = &snapshot.report;
     let aggregated = live.current.last().filter(|c| c.name == "Aggregated");
-    let total_rps = aggregated.map_or(0.0, |c| c.rps);
-    let total_fail_per_sec = aggregated.map_or(0.0, |c| c.fail_per_s);
     json!({
         "stats": stats_rows(snapshot, aggregated),
         "errors": error_rows(snapshot),
-        "total_rps": total_rps,
-        "total_fail_per_sec": total_fail_per_sec,
+        "current_rps": aggregated.map_or(0.0, |c| c.rps),
+        "current_fail_per_sec": aggregated.map_or(0.0, |c| c.fail_per_s),
+        "total_rps": report.total.rps,
+        "total_fail_per_sec": report.total.failures_per_s,
         "fail_ratio": live.fail_ratio,
         "current_response_time_percentiles": {
             "response_time_percentile_0.5": aggregated.and_then(|c| c.p50_ms),
@@ -84,20 +87,22 @@ pub fn request_stats(snapshot: &Snapshot) -> Value {
     })
 }
 
-/// A row per endpoint with its current window, then the total with `aggregated`'s.
+/// A row per endpoint with its current window, sorted by name then method (Locust's
+/// `sort_stats`), then the total with `aggregated`'s.
 fn stats_rows(snapshot: &Snapshot, aggregated: Option<&CurrentRow>) -> Vec<Value> {
     let current: BTreeMap<(&str, &str), &CurrentRow> = snapshot
         .live
         .current
         .iter()
-        .map(|c| ((c.method.as_str(), c.name.as_str()), c))
+        .map(|c| ((c.name.as_str(), c.method.as_str()), c))
         .collect();
     let report = &snapshot.report;
-    let mut rows: Vec<Value> = report
-        .endpoints
-        .iter()
+    let mut endpoints: Vec<&EndpointSummary> = report.endpoints.iter().collect();
+    endpoints.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
+    let mut rows: Vec<Value> = endpoints
+        .into_iter()
         .map(|row| {
-            let window = current.get(&(row.method.as_str(), row.name.as_str()));
+            let window = current.get(&(row.name.as_str(), row.method.as_str()));
             stats_row(row, window.copied())
         })
         .collect();
@@ -105,7 +110,13 @@ fn stats_rows(snapshot: &Snapshot, aggregated: Option<&CurrentRow>) -> Vec<Value
     rows
 }
 
-/// A row per (method, name, error) with its occurrences.
+/// Unix ms as Locust's Unix seconds (a float); 0, an unknown time, as `null`.
+fn unix_seconds(unix_ms: i64) -> Option<f64> {
+    (unix_ms > 0).then(|| unix_ms as f64 / 1000.0)
+}
+
+/// A row per (method, name, error) with its occurrences and when it was first and last
+/// seen: the start of the first and the end of the last worker report that carried it.
 fn error_rows(snapshot: &Snapshot) -> Vec<Value> {
     snapshot
         .report
@@ -119,6 +130,8 @@ fn error_rows(snapshot: &Snapshot) -> Vec<Value> {
                 "error": f.error,
                 "safe_error": safe(&f.error),
                 "occurrences": f.count,
+                "first_seen": unix_seconds(f.first_seen_unix_ms),
+                "last_seen": unix_seconds(f.last_seen_unix_ms),
             })
         })
         .collect()
@@ -139,6 +152,57 @@ fn worker_rows(snapshot: &Snapshot) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The answer to a `/swarm` that started or edited a run: Locust's fields (`run_time` in
+/// seconds when the form set one) and lv's `edit` and `run_id`.
+pub fn swarm_started(started: &Started) -> Value {
+    let mut body = json!({
+        "success": true,
+        "message": "Swarming started",
+        "host": started.host,
+        "edit": started.edit,
+        "run_id": started.run_id,
+    });
+    if let Some(time) = started.run_time {
+        body["run_time"] = if time.subsec_nanos() == 0 {
+            json!(time.as_secs())
+        } else {
+            json!(time.as_secs_f64())
+        };
+    }
+    body
+}
+
+/// Locust's download name, `Locust_<start>_<locustfile>_<host>.html`, as lv's
+/// `lv_<start>_<scenario files>_<host><suffix>`: the run's start in UTC to the minute,
+/// and every character a file name should not hold (`/`, `:`, ...) as `_`.
+pub fn download_name(snapshot: &Snapshot, suffix: &str) -> String {
+    let report = &snapshot.report;
+    let files: Vec<&str> = report
+        .meta
+        .scenarios
+        .iter()
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .collect();
+    let mut name = format!(
+        "lv_{}_{}",
+        crate::report::format::utc_minute(report.started_unix_ms),
+        files.join("+")
+    );
+    if !report.meta.host.is_empty() {
+        name.push('_');
+        name.push_str(&report.meta.host);
+    }
+    let mut safe: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '+' => c,
+            _ => '_',
+        })
+        .collect();
+    safe.push_str(suffix);
+    safe
 }
 
 /// `GET /exceptions`.

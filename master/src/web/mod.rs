@@ -11,8 +11,10 @@
 //! - [`snapshot`]: what a snapshot holds, and its pure builders.
 //! - [`form`]: `/swarm` form parsing and checks (pure).
 //! - [`auth`]: Basic credentials, constant-time compare, the public-bind rule.
+//! - [`cors`]: `--web-cors`, the cross-origin headers and preflight answers.
 //! - [`locust`]: Locust's JSON shapes (pure).
 //! - [`handlers`]: the routes.
+//! - [`body`]: the `/swarm` body in any encoding (urlencoded, multipart, JSON).
 //! - [`sse`]: the `/api/v1/events` stream.
 //! - [`metrics`]: the Prometheus text.
 //! - [`setup`]: web settings from the command line, and the configuration of web runs.
@@ -34,6 +36,8 @@ use tracing::{debug, warn};
 
 pub mod assets;
 pub mod auth;
+pub mod body;
+pub mod cors;
 pub mod handlers;
 pub mod locust;
 pub mod metrics;
@@ -48,10 +52,12 @@ pub(crate) mod fixtures;
 pub use crate::live::{Command, CommandError, Control, RunParams, RunState, Snapshot, Started};
 pub use state::{AppState, WebSettings};
 
-/// The whole application: routes behind the authentication layer.
+/// The whole application: routes behind the authentication layer, behind the CORS layer.
 pub fn router(state: AppState) -> Router {
+    let cors = state.settings.cors.clone();
     handlers::routes()
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(cors, cors::layer))
         .with_state(state)
 }
 

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ConfigError, RunParams, Settings, WebConfig, profile, run};
 
 use super::auth::{self, AuthError, Credentials};
+use super::cors::{CorsError, CorsPolicy};
 
 use super::state::WebSettings;
 use super::tls;
@@ -41,6 +43,9 @@ pub enum SetupError {
     /// The certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// A `--web-cors` value is not an origin.
+    #[error(transparent)]
+    Cors(#[from] CorsError),
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -80,6 +85,7 @@ pub fn options(web: &WebConfig) -> Result<Option<WebOptions>, SetupError> {
             auth,
             readonly: web.readonly || web.headless,
             tls,
+            cors: CorsPolicy::parse(&web.cors)?.map(Arc::new),
         },
         autostart: web.autostart,
         autoquit: web.autoquit,
@@ -218,6 +224,34 @@ mod tests {
             &[],
         );
         assert!(matches!(options(&missing), Err(SetupError::Read { .. })));
+    }
+
+    #[test]
+    fn web_cors_is_off_by_default_repeatable_and_checked() {
+        let off = options(&args(&[], &[])).expect("valid").expect("serves");
+        assert!(off.settings.cors.is_none());
+        let words = [
+            "--web-cors",
+            "http://a.test,http://b.test",
+            "--web-cors=https://c.test",
+        ];
+        let on = options(&args(&words, &[])).expect("valid").expect("serves");
+        let policy = on.settings.cors.expect("CORS on");
+        for origin in ["http://a.test", "http://b.test", "https://c.test"] {
+            assert!(policy.allows(origin), "{origin}");
+        }
+        assert!(!policy.allows("http://d.test"));
+        let from_env = args(&[], &[("LV_WEB_CORS", "http://e.test")]);
+        let policy = options(&from_env).expect("valid").expect("serves");
+        assert!(policy.settings.cors.expect("on").allows("http://e.test"));
+        let bad = options(&args(&["--web-cors=e.test/x"], &[]));
+        let Err(SetupError::Cors(err)) = bad else {
+            panic!("a bad origin is refused: {bad:?}");
+        };
+        assert!(
+            err.to_string().starts_with("--web-cors e.test/x: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::auth;
+use super::{auth, cors};
 use crate::live::control::Control;
 
 /// How the web server is protected and served.
@@ -16,6 +16,8 @@ pub struct WebSettings {
     pub readonly: bool,
     /// Serve HTTPS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Origins that may call the API from a page (`--web-cors`); `None`: CORS off.
+    pub cors: Option<Arc<cors::CorsPolicy>>,
 }
 
 /// What every handler shares.

@@ -102,10 +102,12 @@ async fn hostile_swarm_requests_are_refused_and_the_master_stays_up() {
     // Past the body limit: 413, not 400.
     let huge_host = format!("host=http://{}", "h".repeat(100_000));
     let three_mb = format!("{{\"host\": \"{}\"}}", "x".repeat(3 << 20));
+    let (huge_part, multipart_type) = super::multipart(&[("host", &"h".repeat(100_000))]);
     for (content_type, body) in [
         ("application/x-www-form-urlencoded", huge_host.as_bytes()),
         ("application/x-www-form-urlencoded", huge_class.as_bytes()),
         ("application/json", three_mb.as_bytes()),
+        (multipart_type.as_str(), huge_part.as_bytes()),
     ] {
         let (status, body) = post_oversized(&swarm, content_type, body).await;
         assert_eq!(status, 413, "{body}");
@@ -116,6 +118,21 @@ async fn hostile_swarm_requests_are_refused_and_the_master_stays_up() {
     assert_refused(
         &post_as(&swarm, "application/json", json.to_vec()).await,
         "run_time",
+    );
+    // A multipart body that is not one (no such boundary): 400 naming the body.
+    let broken = post_as(
+        &swarm,
+        "multipart/form-data; boundary=nope",
+        b"--other\r\n\r\nuser_count=1\r\n".to_vec(),
+    )
+    .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST, "{}", broken.body);
+    assert!(
+        broken.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("body: ")),
+        "{}",
+        broken.body
     );
     let long_class = format!(
         "user_count=1&spawn_rate=1&user_classes={}",

@@ -9,7 +9,9 @@ use lv_tests::{bin, workspace_root};
 use super::{WEB_LINE, call, get, spawn_master};
 
 /// Read-only mode refuses every state change with 403 (POST and GET alike); bad form input
-/// gets 400 naming the field; wrong or missing credentials get 401 with a Basic challenge.
+/// gets 400 naming the field; wrong or missing credentials get 401 with a Basic challenge;
+/// with `--web-cors`, a preflight needs no credentials and a 401 still carries the CORS
+/// headers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readonly_auth_and_bad_input_are_refused() {
     let (stop, _target, dir, scenario, _) = ping_run(0.05).await;
@@ -39,7 +41,8 @@ async fn readonly_auth_and_bad_input_are_refused() {
         StatusCode::OK
     );
 
-    let secured = spawn_master(&scenario, &reports, &["--web-auth=ann:s3cret"]).await;
+    let flags = ["--web-auth=ann:s3cret", "--web-cors=http://example.test"];
+    let secured = spawn_master(&scenario, &reports, &flags).await;
     use base64::Engine as _;
     let basic = |pair: &str| {
         format!(
@@ -63,6 +66,7 @@ async fn readonly_auth_and_bad_input_are_refused() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
+    check_cors_with_auth(&secured.url("/stats/requests"), good.as_deref()).await;
     for (form, message) in [
         ("user_count=abc", "user_count=abc: not a whole number"),
         ("spawn_rate=0", "spawn_rate=0: must be a number > 0"),
@@ -88,6 +92,38 @@ async fn readonly_auth_and_bad_input_are_refused() {
     }
     drop((readonly, secured));
     stop.cancel();
+}
+
+/// `--web-cors` before `--web-auth`: the browser's preflight (sent without credentials)
+/// gets 204, a call without credentials 401 that the page may read, one with them 200.
+async fn check_cors_with_auth(url: &str, good: Option<&str>) {
+    let origin = [("origin", "http://example.test")];
+    let preflight = [
+        ("origin", "http://example.test"),
+        ("access-control-request-method", "GET"),
+        ("access-control-request-headers", "authorization"),
+    ];
+    let answer = super::send(Method::OPTIONS, url, &preflight, None).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
+    assert_eq!(
+        answer.headers["access-control-allow-headers"],
+        "authorization"
+    );
+    let answer = super::send(Method::GET, url, &origin, None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.headers["access-control-allow-origin"],
+        "http://example.test"
+    );
+    let mut with_auth = origin.to_vec();
+    with_auth.push(("authorization", good.unwrap_or_default()));
+    let answer = super::send(Method::GET, url, &with_auth, None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.headers["access-control-allow-origin"],
+        "http://example.test"
+    );
+    assert_eq!(answer.headers["access-control-allow-credentials"], "true");
 }
 
 /// A public web address without credentials is refused with exit code 2 unless

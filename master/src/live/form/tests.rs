@@ -75,19 +75,49 @@ fn missing_fields_come_from_the_profile_then_the_current_settings() {
     assert_eq!(params.spawn_rate, 4.0);
     assert_eq!(params.run_time, Some(Duration::from_secs(300)));
     assert_eq!(params.tags, ["health"]);
-    let params = resolve(&[]).expect("valid");
-    assert_eq!((params.users, params.spawn_rate), (3, 2.0));
-    assert_eq!(params.run_time, None);
+    let params = resolve(&[("user_count", "1"), ("spawn_rate", "1")]).expect("valid");
+    assert_eq!(params.host.as_deref(), Some("http://localhost"));
+}
+
+/// Locust refuses a `/swarm` without `user_count` or `spawn_rate`; so does lv, naming the
+/// field, unless a profile sets it.
+#[test]
+fn users_and_spawn_rate_are_required() {
+    let text = message(&[]);
+    assert!(text.starts_with("user_count=: missing"), "{text}");
+    assert!(
+        message(&[("spawn_rate", "1")]).starts_with("user_count=: missing"),
+        "{text}"
+    );
+    let text = message(&[("user_count", "5")]);
+    assert!(text.starts_with("spawn_rate=: missing"), "{text}");
+    assert!(text.contains("needs user_count and spawn_rate"), "{text}");
+    // A bad value given is named before a missing one.
+    assert!(message(&[("host", "<x>")]).starts_with("host=<x>: "));
+    assert!(
+        resolve(&[("profile", "light")]).is_ok(),
+        "the profile sets both"
+    );
 }
 
 #[test]
-fn an_empty_run_time_runs_until_stopped() {
+fn an_empty_or_absent_run_time_runs_until_stopped() {
     let params = resolve(&[("profile", "light"), ("run_time", "")]).expect("valid");
     assert_eq!(params.run_time, None);
+    let both = [("user_count", "1"), ("spawn_rate", "1")];
     assert_eq!(
-        resolve(&[("run_time", "90")]).expect("valid").run_time,
+        resolve(&[both[0], both[1], ("run_time", "90")])
+            .expect("valid")
+            .run_time,
         Some(Duration::from_secs(90))
     );
+    // The current settings' run time is not carried over.
+    let mut current = current();
+    current.run_time = Some(Duration::from_millis(20_760));
+    let params = SwarmForm::from_pairs(&both)
+        .resolve(&catalog(), &current)
+        .expect("valid");
+    assert_eq!(params.run_time, None);
 }
 
 #[test]
@@ -147,7 +177,7 @@ fn values_past_the_bounds_are_refused() {
         "user_count=4294967295: at most 10000000 users"
     );
     assert_eq!(
-        resolve(&[("user_count", "10000000")])
+        resolve(&[("user_count", "10000000"), ("spawn_rate", "1")])
             .expect("the bound")
             .users,
         10_000_000
@@ -161,9 +191,13 @@ fn values_past_the_bounds_are_refused() {
         "run_time=18446744073709551615s: at most 720h"
     );
     assert_eq!(
-        resolve(&[("run_time", "720h")])
-            .expect("the bound")
-            .run_time,
+        resolve(&[
+            ("user_count", "1"),
+            ("spawn_rate", "1"),
+            ("run_time", "720h")
+        ])
+        .expect("the bound")
+        .run_time,
         Some(lv_common::bounds::MAX_RUN_TIME)
     );
     let host = format!("http://{}", "a".repeat(100_000));

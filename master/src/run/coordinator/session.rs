@@ -144,7 +144,8 @@ impl Coordinator {
     }
 
     /// A `/swarm` form: checked against the current settings, then a start when no run is
-    /// going, else an edit (which keeps the running timer when the form gives no run time).
+    /// going (without a run time it runs until stopped), else an edit (which keeps the
+    /// running timer when the form gives no run time).
     fn swarm(&mut self, form: &SwarmForm) -> Result<Started, CommandError> {
         let Some(web) = &self.web else {
             return Err(CommandError::Conflict("read-only".into()));
@@ -215,6 +216,7 @@ impl Coordinator {
             run_id: self.ledger.run_id().to_owned(),
             host: self.config.host.clone(),
             edit: false,
+            run_time: params.run_time,
         })
     }
 
@@ -252,6 +254,7 @@ impl Coordinator {
             run_id: self.ledger.run_id().to_owned(),
             host: self.config.host.clone(),
             edit: true,
+            run_time: params.run_time,
         })
     }
 
