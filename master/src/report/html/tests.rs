@@ -53,6 +53,8 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         run_time_s: 10.0,
         exit_code: 1,
         verdict: "4 of 101 requests failed".into(),
+        generator_limited: false,
+        generator_warnings: Vec::new(),
         started_unix_ms: START_MS,
         ended_unix_ms: START_MS + 10_000,
         workers: vec![WorkerSummary {
@@ -66,6 +68,7 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
             },
             lost_unix_ms: None,
             unreported_s: None,
+            resources: None,
         }],
         total,
         endpoints,

@@ -6,6 +6,7 @@
 use lv_common::load::{LoadShape, Model, Schedule};
 use serde::{Deserialize, Serialize};
 
+use super::generator::GeneratorWarning;
 use super::open::OpenSummary;
 use super::rows::{EndpointSummary, FailureSummary, stats_rows};
 use crate::aggregate::{RunStats, StageStats};
@@ -45,6 +46,10 @@ pub struct StageSummary {
     /// Open model: the stage's arrivals, service times and schedule lags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<OpenSummary>,
+    /// Why the generator limited the stage: its open-model arrivals, and the workers
+    /// overloaded during it; empty when it did not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generator_warnings: Vec<GeneratorWarning>,
 }
 
 /// The summaries of every stage of `shape`, in order; `ran_ms` is how long the run lasted
@@ -88,6 +93,7 @@ pub fn stage_summaries(shape: &LoadShape, stats: &RunStats, ran_ms: i64) -> Vec<
             endpoints,
             failures,
             cut_off: stage_stats.cut_off,
+            generator_warnings: open.as_ref().map(OpenSummary::warnings).unwrap_or_default(),
             open,
         });
         from = stage.to;

@@ -43,6 +43,7 @@ fn request_stats_has_every_locust_field() {
             },
             heartbeat_age_s: 0.5,
             report_lag_s: Some(1.0),
+            resources: None,
         });
     let ours = request_stats(&snapshot);
     assert_has_keys(&ours, &locust, "top level");
