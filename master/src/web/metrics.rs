@@ -36,6 +36,7 @@ pub fn render(snapshot: &Snapshot) -> String {
     let mut registry = Registry::default();
     request_metrics(&mut registry, &snapshot.report);
     run_metrics(&mut registry, &snapshot.live);
+    worker_metrics(&mut registry, &snapshot.live);
     let mut out = String::new();
     if encode(&mut out, &registry).is_err() {
         out.clear();
@@ -110,6 +111,49 @@ fn run_metrics(registry: &mut Registry, live: &Live) {
     );
 }
 
+/// Each worker's latest load from its heartbeats, labelled by worker id; a worker that
+/// cannot measure its CPU or memory has no sample of that gauge.
+fn worker_metrics(registry: &mut Registry, live: &Live) {
+    let cpu = Family::<Labels, FloatGauge>::default();
+    let memory = Family::<Labels, Gauge<i64>>::default();
+    let connections = Family::<Labels, Gauge<i64>>::default();
+    let delay = Family::<Labels, FloatGauge>::default();
+    for worker in &live.workers {
+        let Some(load) = &worker.resources else {
+            continue;
+        };
+        let labels = vec![("worker".to_owned(), worker.core.id.clone())];
+        if let Some(g) = load.cpu_percent {
+            cpu.get_or_create(&labels).set(g.last);
+        }
+        if let Some(g) = load.memory_bytes {
+            memory.get_or_create(&labels).set(g.last as i64);
+        }
+        connections
+            .get_or_create(&labels)
+            .set(load.connections.last as i64);
+        delay
+            .get_or_create(&labels)
+            .set(load.sched_delay_ms.last / 1000.0);
+    }
+    registry.register(
+        "lv_worker_cpu_percent",
+        "Worker process CPU, percent of the cores it may use (100 = all busy)",
+        cpu,
+    );
+    registry.register("lv_worker_memory_bytes", "Worker resident memory", memory);
+    registry.register(
+        "lv_worker_connections",
+        "Connections to targets a worker has open",
+        connections,
+    );
+    registry.register(
+        "lv_worker_sched_delay_seconds",
+        "How late a worker's runtime woke a task, at most, in its last heartbeat interval",
+        delay,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +181,53 @@ mod tests {
         let max =
             "lv_response_time_seconds{method=\"GET\",name=\"HERMES /health\",quantile=\"1\"} 0.9";
         assert!(text.contains(max), "{text}");
+    }
+
+    /// Each worker's latest load is a gauge labelled by its id.
+    #[test]
+    fn worker_load_is_a_gauge_per_worker() {
+        use crate::report::summary::resources::{Gauge, WorkerResources};
+
+        let config = fixtures::config(&[]);
+        let run = fixtures::stats(1);
+        let mut snapshot = fixtures::snapshot(&config, &run, "run-1", RunState::Running);
+        let gauge = |last| Gauge {
+            last,
+            peak: last,
+            mean: last,
+        };
+        snapshot
+            .live
+            .workers
+            .push(crate::live::snapshot::WorkerLive {
+                core: crate::report::summary::WorkerCore {
+                    id: "w1".into(),
+                    hostname: "h".into(),
+                    state: "active".into(),
+                    users: 1,
+                    requests: 0,
+                    failures: 0,
+                },
+                heartbeat_age_s: 0.5,
+                report_lag_s: None,
+                resources: Some(WorkerResources {
+                    samples: 1,
+                    cpu_percent: Some(gauge(42.5)),
+                    memory_bytes: Some(gauge(2_000_000.0)),
+                    connections: gauge(7.0),
+                    sched_delay_ms: gauge(12.5),
+                    overloads: Vec::new(),
+                }),
+            });
+        let text = render(&snapshot);
+        for line in [
+            "lv_worker_cpu_percent{worker=\"w1\"} 42.5\n",
+            "lv_worker_memory_bytes{worker=\"w1\"} 2000000\n",
+            "lv_worker_connections{worker=\"w1\"} 7\n",
+            "lv_worker_sched_delay_seconds{worker=\"w1\"} 0.0125\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     /// Every metric the Grafana dashboard queries is one `/metrics` serves.
