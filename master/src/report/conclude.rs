@@ -162,12 +162,7 @@ fn shape_parts(
         .filter_map(|w| Some(w.resources.summary()?.warnings(&w.id)))
         .flatten()
         .collect();
-    for stage in &mut stages {
-        let from_ms = origin_ms + (stage.start_s * 1000.0) as i64;
-        let to_ms = from_ms + (stage.duration_s * 1000.0) as i64;
-        let during = overloads.iter().filter(|w| w.overlaps(from_ms, to_ms));
-        stage.generator_warnings.extend(during.cloned());
-    }
+    summary::add_overloads(&mut stages, &overloads, origin_ms);
     (open, stages)
 }
 

@@ -21,7 +21,7 @@ pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
 pub use rows::{EndpointSummary, ExceptionSummary, FailureSummary, stats_rows};
 #[cfg(test)]
 pub(crate) use stages::sample_stages;
-pub use stages::{StageSummary, stage_stats_from, stage_summaries};
+pub use stages::{StageSummary, add_overloads, stage_stats_from, stage_summaries};
 
 /// The whole summary.
 #[derive(Debug, Clone, Serialize, Deserialize)]

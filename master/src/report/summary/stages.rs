@@ -102,6 +102,17 @@ pub fn stage_summaries(shape: &LoadShape, stats: &RunStats, ran_ms: i64) -> Vec<
     summaries
 }
 
+/// Adds to each of `stages` (the first starting at `origin_ms`, Unix ms) the worker
+/// warnings among `overloads` whose period overlaps its planned window.
+pub fn add_overloads(stages: &mut [StageSummary], overloads: &[GeneratorWarning], origin_ms: i64) {
+    for stage in stages {
+        let from_ms = origin_ms + (stage.start_s * 1000.0).round() as i64;
+        let to_ms = from_ms + (stage.duration_s * 1000.0).round() as i64;
+        let during = overloads.iter().filter(|w| w.overlaps(from_ms, to_ms));
+        stage.generator_warnings.extend(during.cloned());
+    }
+}
+
 /// Whole arrivals planned from the start to `seconds` (the schedule's exact total at its
 /// end), so the stages' planned counts add up to the run's.
 fn planned_until(schedule: &Schedule, seconds: f64, end: bool) -> u64 {
@@ -229,6 +240,39 @@ mod tests {
             .map(|s| s.open.as_ref().expect("open").planned)
             .collect();
         assert_eq!(planned, [100, 150, 200]);
+    }
+
+    #[test]
+    fn a_stage_carries_the_worker_overloads_of_its_window() {
+        use crate::report::summary::GeneratorCause;
+
+        let overload = |from, to| GeneratorWarning {
+            cause: GeneratorCause::WorkerCpu,
+            worker_id: Some("w1".into()),
+            from_unix_ms: Some(from),
+            to_unix_ms: Some(to),
+            detail: format!("{from}..{to}"),
+        };
+        // Stages at 10 s: warm 10-12 s, ramp 12-14 s, plateau 14-16 s.
+        let mut stages = sample_stages();
+        add_overloads(
+            &mut stages,
+            &[overload(10_500, 12_500), overload(15_000, 20_000)],
+            10_000,
+        );
+        let details = |i: usize| -> Vec<&str> {
+            stages[i]
+                .generator_warnings
+                .iter()
+                .map(|w| w.detail.as_str())
+                .collect()
+        };
+        assert_eq!(details(0), ["10500..12500"]);
+        assert_eq!(details(1), ["10500..12500"]);
+        assert_eq!(details(2), ["15000..20000"]);
+        let json = serde_json::to_value(&stages).expect("json");
+        assert_eq!(json[2]["generator_warnings"][0]["cause"], "worker_cpu");
+        assert!(sample_stages()[0].generator_warnings.is_empty());
     }
 
     #[test]

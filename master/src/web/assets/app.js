@@ -831,7 +831,7 @@
     const w = (state.live && state.live.workers) || [];
     renderGeneratorWarning();
     fillTable($("workers"), ["Id", "Host", "State", "Users", "Requests", "Failures", "Heartbeat age", "Report lag",
-      "CPU % now/peak/mean", "Memory MB now/peak/mean", "Connections now/peak/mean", "Sched delay ms now/peak/mean"],
+      "CPU %", "Memory MB", "Connections", "Sched delay ms"],
       w.map((x) => { const r = x.resources || {}; return el("tr", { class: "w-" + x.state },
         el("td", { class: "t mono", text: x.id }), el("td", { class: "t", text: x.hostname }),
         el("td", { class: "t state s-" + x.state, text: x.state }), el("td", { text: fmtInt(x.users) }),
