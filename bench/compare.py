@@ -3,13 +3,14 @@
 
   compare.py parse TOOL OUTPUT SAMPLE KEY=VALUE...   one JSON result line on stdout
   compare.py table MODE RESULTS.jsonl                the table of a mode (throughput,
-                                                     latency, memory)
+                                                     latency, memory, open)
   compare.py seen STATUS_URL PID FROM TO             nginx's request rate between FROM and
                                                      TO seconds from now, and the CPU % of
                                                      its worker process PID, as JSON
 
-TOOL is lv (lv-one, lv-own, lv-big), wrk, oha, goose, locust or locust-fast; OUTPUT is the
-file the tool's numbers are read from (lv: the master's --json; wrk: its stdout; oha: its
+TOOL is lv (lv-one, lv-own, lv-big, lv-open), wrk, wrk2, oha, goose, locust or locust-fast;
+OUTPUT is the file the tool's numbers are read from (lv: the master's --json; wrk and wrk2:
+their stdout; oha: its
 JSON; goose: its --report-file JSON; locust: the PREFIX_stats.csv); SAMPLE is
 bench/sample.py's JSON line, and SAMPLE.seen, when there is one, the output of `seen`.
 KEY=VALUE pairs (mode, round, users, note, ...) are copied into the result.
@@ -54,6 +55,42 @@ def parse_wrk(path):
         failures += sum(int(g) for g in m.groups())
     out["failures"] = failures
     return out
+
+
+def parse_wrk2(path):
+    """wrk2's --latency output: achieved rate and the corrected percentiles (from each
+    request's intended start, as lv's open-model response time)."""
+    text = open(path).read()
+    out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    spectrum = text.split("Latency Distribution (HdrHistogram - Recorded Latency)", 1)[1]
+    for label, pct in (("p50_ms", "50.000"), ("p99_ms", "99.000"), ("p999_ms", "99.900")):
+        out[label] = wrk_ms(re.search(rf"^\s+{re.escape(pct)}%\s+(\S+)", spectrum, re.M).group(1))
+    out["requests"] = int(re.search(r"(\d+) requests in", text).group(1))
+    failures = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        failures += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        failures += sum(int(g) for g in m.groups())
+    out["failures"] = failures
+    return out
+
+
+def parse_lv_open(path):
+    """lv's open-model JSON: achieved arrival rate, response times from the planned instant,
+    and the schedule lag."""
+    summary = json.load(open(path))
+    total, open_ = summary["total"], summary["open"]
+    pct = total.get("percentiles_ms") or []
+    # Achieved: arrivals started per second of the schedule (total.rps also counts the
+    # seconds before the first arrival).
+    return {"rps": open_["achieved_rate"], "p50_ms": total["p50_ms"], "p99_ms": total["p99_ms"],
+            "p999_ms": pct[8] if len(pct) > 8 else None, "requests": total["requests"],
+            "failures": total["failures"], "planned": open_["planned"],
+            "started": open_["started"], "dropped": open_["dropped"],
+            "achieved_rate": open_["achieved_rate"], "lag_p99_ms": open_["lag_p99_ms"],
+            "generator_limited": open_["generator_limited"]}
 
 
 def parse_oha(path):
@@ -108,7 +145,7 @@ def parse_locust(path):
 
 PARSERS = {"lv": parse_lv, "lv-one": parse_lv, "lv-own": parse_lv, "lv-big": parse_lv,
            "wrk": parse_wrk, "oha": parse_oha, "goose": parse_goose, "locust": parse_locust,
-           "locust-fast": parse_locust}
+           "locust-fast": parse_locust, "wrk2": parse_wrk2, "lv-open": parse_lv_open}
 # The tools whose rates are compared with wrk's and oha's.
 LV_TOOLS = ("lv", "lv-one", "lv-own")
 
@@ -187,8 +224,21 @@ def per_core(r):
     return rps * 100 / cpu if isinstance(rps, (int, float)) and isinstance(cpu, (int, float)) and cpu else None
 
 
+def cpu_per_request(r):
+    """The load generator's CPU time per request, microseconds: its CPU share over the
+    rate the target counted (nginx's, when there is one), so a target-bound run still
+    shows what each request cost the tool."""
+    if "us_per_req" in r:
+        return r["us_per_req"]
+    cpu, rps = r.get("cpu"), rate(r)
+    if isinstance(cpu, (int, float)) and isinstance(rps, (int, float)) and rps:
+        return cpu * 1e4 / rps
+    return None
+
+
 def seen_row(r, label):
-    return row(r, label) + f" {fmt(r.get('seen_rps'), ',.0f', 9)} {fmt(r.get('target_cpu'), '.0f', 6)}"
+    return (row(r, label) + f" {fmt(r.get('seen_rps'), ',.0f', 9)} {fmt(r.get('target_cpu'), '.0f', 6)}"
+            f" {fmt(cpu_per_request(r), '.2f', 7)}")
 
 
 def rate(r):
@@ -198,7 +248,8 @@ def rate(r):
 
 def table_throughput(results):
     head = (f"{'tool':<12} {'round':>5} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU%':>5}"
-            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'seen/s':>9} {'nginx%':>6} {'lv/wrk':>6}"
+            f" {'RSS MB':>7} {'fails':>6} {'req/core':>9} {'seen/s':>9} {'nginx%':>6} {'us/req':>7}"
+            f" {'lv/wrk':>6}"
             f" {'lv/oha':>6}")
     print(head)
     print("-" * len(head))
@@ -223,6 +274,8 @@ def table_throughput(results):
         med = {"tool": tool}
         for key in ("rps", "p50_ms", "p99_ms", "cpu", "rss_mb", "seen_rps", "target_cpu"):
             med[key] = median([r.get(key) for r in rs])
+        # The median of the per-run costs, not the cost of the medians.
+        med["us_per_req"] = median([cpu_per_request(r) for r in rs])
         med["failures"] = sum(r.get("failures", 0) for r in rs)
         line = seen_row(med, "med")
         if tool in LV_TOOLS:
@@ -244,7 +297,53 @@ def table_throughput(results):
     print("(median over rounds; fails summed; req/core: req/s per busy core of the load generator,\n"
           " req/s x 100 / CPU%; seen/s: requests nginx served per second in the same steady window\n"
           " of each run; nginx%: CPU % of nginx's worker in that window (near 100: the target set\n"
-          " the rate); lv/wrk and lv/oha: seen/s ratio within a round)")
+          " the rate); us/req: the tool's CPU microseconds per request nginx counted (CPU% x 10^4 /\n"
+          " seen/s; median of the per-run figures in the med rows); lv/wrk and lv/oha: seen/s ratio\n"
+          " within a round)")
+    for tool in (t for t in tools if t in LV_TOOLS):
+        for peer in ("wrk", "oha"):
+            xs = [ratio(cpu_per_request(by[(tool, rnd)]), cpu_per_request(by[(peer, rnd)]))
+                  for rnd in rounds if (tool, rnd) in by and (peer, rnd) in by]
+            xs = [x for x in xs if x is not None]
+            if xs:
+                print(f"CPU per request, {tool}/{peer}: per round {', '.join(f'{x:.2f}' for x in xs)},"
+                      f" median {statistics.median(xs):.2f}")
+
+
+def table_open(results):
+    head = (f"{'tool':<8} {'rate/s':>8} {'achieved/s':>10} {'of plan':>7} {'p50 ms':>8} {'p99 ms':>8}"
+            f" {'p99.9 ms':>9} {'lag p99':>8} {'CPU%':>5} {'us/req':>7} {'fails':>6}")
+    print(head)
+    print("-" * len(head))
+    rates = sorted({r["rate"] for r in results})
+    by = {(r["tool"], r["rate"]): r for r in results}
+    for rate_ in rates:
+        for r in (r for r in results if r["rate"] == rate_):
+            achieved = r.get("rps")
+            share = achieved * 100 / rate_ if isinstance(achieved, (int, float)) else None
+            tool = "lv" if r["tool"] == "lv-open" else r["tool"]
+            line = (f"{tool:<8} {rate_:>8,} {fmt(achieved, ',.0f', 10)} {fmt(share, '.1f', 6)}%"
+                    f" {fmt(r.get('p50_ms'), '.3f', 8)} {fmt(r.get('p99_ms'), '.3f', 8)}"
+                    f" {fmt(r.get('p999_ms'), '.3f', 9)} {fmt(r.get('lag_p99_ms'), '.3f', 8)}"
+                    f" {fmt(r.get('cpu'), '.0f', 5)} {fmt(cpu_per_request(r), '.2f', 7)}"
+                    f" {fmt(r.get('failures'), 'd', 6)}")
+            if r.get("generator_limited"):
+                line += "  generator-limited (lv's verdict)"
+            if r.get("dropped"):
+                line += f"  {r['dropped']} dropped"
+            if "error" in r:
+                line += f"  {r['error']}"
+            print(line)
+        lv, peer = by.get(("lv-open", rate_), {}), by.get(("wrk2", rate_), {})
+        p99 = ratio(lv.get("p99_ms"), peer.get("p99_ms"))
+        cost = ratio(cpu_per_request(lv), cpu_per_request(peer))
+        if p99 is not None or cost is not None:
+            print(f"{'':<8} lv/wrk2 at {rate_:,}/s: p99 {fmt(p99, '.2f', 0)}, CPU per request"
+                  f" {fmt(cost, '.2f', 0)}")
+    print("(achieved/s: the tool's own count over its run; p50-p99.9: response time from each\n"
+          " request's intended start, coordinated omission corrected in both tools; lag p99: how late\n"
+          " lv sent (wrk2 has no such figure); us/req: CPU microseconds of the tool per request nginx\n"
+          " counted)")
 
 
 def table_latency(results):
@@ -288,7 +387,9 @@ def cmd_table(mode, path):
     if not results:
         print("no results")
         return
-    {"throughput": table_throughput, "latency": table_latency, "memory": table_memory}[mode](results)
+    tables = {"throughput": table_throughput, "latency": table_latency, "memory": table_memory,
+              "open": table_open}
+    tables[mode](results)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ ROOT=$PWD
 
 usage() {
   cat <<'EOF'
-Usage: bench/compare.sh [throughput|latency|memory|help]
+Usage: bench/compare.sh [throughput|latency|memory|open|help]
 
 Compares one lv-worker process with peer load generators, each on loopback, the target
 pinned to CPU 0 and the load generator to CPU 1 (lv's master shares CPU 0 with the target;
@@ -35,6 +35,13 @@ Modes:
                         peak RSS and KB per user of lv, locust-fast, locust, goose; then lv
                         with BIG_USERS users (more than the open-file limit: lv's master
                         warns, its warnings are printed after the table).
+  open                  the open model against wrk2 (the coordinated-omission reference):
+                        nginx, GET /health, OPEN_CONNS connections for wrk2, DURATION at each
+                        of RATES arrivals/s: lv (lv-master --rate on CPU 0, one lv-worker on
+                        CPU 1, no in-flight cap) and wrk2 (-t 1 -c OPEN_CONNS -R RATE). One
+                        table: achieved rate, p50/p99/p99.9 from each request's intended
+                        start, lv's schedule lag p99, CPU %, CPU microseconds per request
+                        nginx counted, and lv/wrk2 ratios of p99 and of CPU per request.
   help                  this text.
 
 Environment:
@@ -53,6 +60,12 @@ Environment:
   OHA_WAIT=1800      seconds to wait for another process's `cargo install oha` to finish
   LV_BENCH_CACHE=~/.cache/lv-bench   where peers are installed and Goose is built
   KEEP=1             keep the work folder (outputs of every tool) and print its path
+  RATES="10000 50000 100000 150000"   open mode's arrival rates
+  OPEN_CONNS=50      open mode: wrk2's connections
+  WRK2=PATH          open mode: a wrk2 binary. No registry has wrk2: build it yourself
+                     from its source (github.com/giltene/wrk2, Apache-2.0) and point WRK2
+                     at it; bench/NOTES.md says which fix to its event loop our figures
+                     used. Without it, wrk2 is skipped with a note.
 
 Peers are installed when missing: nginx-light and wrk (apt-get), oha (cargo install --locked
 into $LV_BENCH_CACHE/oha), Locust (venv $LV_BENCH_CACHE/venv), Goose (bench/goose copied to
@@ -67,7 +80,7 @@ EOF
 MODE=${1:-throughput}
 case "$MODE" in
   help | -h | --help) usage; exit 0 ;;
-  throughput | latency | memory) ;;
+  throughput | latency | memory | open) ;;
   *) usage >&2; exit 2 ;;
 esac
 
@@ -85,11 +98,14 @@ case "$MODE" in
   throughput) DEFAULT_TOOLS="lv lv-one wrk oha goose locust-fast locust" ;;
   latency) DEFAULT_TOOLS="lv wrk oha locust-fast" ;;
   memory) DEFAULT_TOOLS="lv lv-own locust-fast locust goose lv-big" ;;
+  open) DEFAULT_TOOLS="lv wrk2" ;;
 esac
+RATES=${RATES:-10000 50000 100000 150000}
+OPEN_CONNS=${OPEN_CONNS:-50}
 TOOLS=$(echo "${TOOLS:-$DEFAULT_TOOLS}" | tr ',' ' ')
 for t in $TOOLS; do
-  case "$t" in lv | lv-one | lv-own | lv-big | wrk | oha | goose | locust | locust-fast) ;;
-    *) echo "compare.sh: unknown tool $t (lv lv-one lv-own lv-big wrk oha goose locust locust-fast)" >&2; exit 2 ;;
+  case "$t" in lv | lv-one | lv-own | lv-big | wrk | wrk2 | oha | goose | locust | locust-fast) ;;
+    *) echo "compare.sh: unknown tool $t (lv lv-one lv-own lv-big wrk wrk2 oha goose locust locust-fast)" >&2; exit 2 ;;
   esac
 done
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -125,6 +141,14 @@ ensure_nginx() {
 
 ensure_wrk() {
   command -v wrk >/dev/null || apt_install wrk || skip wrk "apt-get install wrk failed"
+}
+
+ensure_wrk2() {
+  if [ -z "${WRK2:-}" ]; then
+    skip wrk2 "no WRK2: set WRK2 to a wrk2 binary built from github.com/giltene/wrk2 (see bench/NOTES.md)"
+  elif [ ! -x "$WRK2" ]; then
+    skip wrk2 "WRK2=$WRK2 is not an executable file"
+  fi
 }
 
 ensure_oha() {
@@ -164,6 +188,7 @@ ensure_goose() {
 
 [ "$MODE" = latency ] || ensure_nginx
 want wrk && ensure_wrk
+want wrk2 && ensure_wrk2
 want oha && ensure_oha
 want locust && ensure_locust locust
 want locust-fast && ensure_locust locust-fast
@@ -212,7 +237,7 @@ bounded() {
 sample() {
   local skip=3 seen=""
   [ "$2" -lt 10 ] && skip=1
-  if [ "$MODE" = throughput ] && [ -n "${STATUS:-}" ]; then
+  if { [ "$MODE" = throughput ] || [ "$MODE" = open ]; } && [ -n "${STATUS:-}" ]; then
     python3 bench/compare.py seen "$STATUS" "$NGINX_WORKER" 2 $(($2 - 1)) >"$3.seen" 2>/dev/null &
     seen=$!
     pids+=("$seen")
@@ -402,6 +427,51 @@ PY
 run_locust() { run_locust_class Bench locust "$@"; }
 run_locust-fast() { run_locust_class BenchFast locust-fast "$@"; }
 
+# --- the open model: one run per tool and rate ---------------------------------------------
+# run_open TOOL RATE: lv (master on CPU 0, one worker on CPU 1) or wrk2 (CPU 1) at RATE/s.
+run_open() {
+  local tool=$1 rate=$2 tag="open-$1-$2" d
+  want "$tool" || return 0
+  d=$(secs "$DURATION")
+  note "$tool: $rate arrivals/s for $DURATION"
+  if [ "$tool" = wrk2 ]; then
+    bounded $((d + 30)) 1 "$work/$tag.out" "$work/$tag.err" "$WRK2" -t 1 -c "$OPEN_CONNS" \
+      -d "$DURATION" -R "$rate" --latency "$BASE/health"
+    local b=$bpid
+    sample "$tpid" "$d" "$work/$tag.sample"
+    wait "$b" || true
+    record wrk2 "$work/$tag.out" "$work/$tag.sample" mode=open "rate=$rate"
+    return 0
+  fi
+  cat >"$work/$tag.toml" <<TOML
+[[user]]
+name = "Bench"
+[[user.task]]
+[[user.task.step]]
+url = "$BASE"
+path = "/health"
+TOML
+  bounded $((d + 90)) 0 "$work/$tag.out" "$work/$tag.log" "$LV/lv-master" -f "$work/$tag.toml" \
+    --rate "$rate/s" -t "$DURATION" --expect-workers 1 --expect-workers-max-wait 30s \
+    --master-bind-port 0 --ready-file "$work/$tag.ready" --headless --only-summary --no-slo \
+    --json "$work/$tag.json"
+  local master=$bpid addr=""
+  for _ in $(seq 100); do
+    [ -s "$work/$tag.ready" ] && break
+    sleep 0.1
+  done
+  addr=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["workers"])' \
+    "$work/$tag.ready" 2>/dev/null || true)
+  bounded $((d + 90)) 1 "$work/$tag-worker.out" "$work/$tag-worker.log" "$LV/lv-worker" --master "$addr"
+  local worker=$bpid
+  sample "$tpid" "$d" "$work/$tag.sample"
+  wait "$master" || true
+  wait "$worker" || true
+  record lv-open "$work/$tag.json" "$work/$tag.sample" mode=open "rate=$rate"
+  grep -h -E "cannot go on|refus| ERROR " "$work/$tag.log" "$work/$tag-worker.log" 2>/dev/null |
+    head -5 | sed "s/^/lv at $rate\/s: /" >>"$notes" || true
+}
+
 # run TOOL TAG USERS DURATION WAIT_MIN WAIT_MAX KEY=VALUE...
 run() {
   local tool=$1
@@ -451,6 +521,15 @@ case "$MODE" in
     header
     echo "users waiting between(1, 5) s, GET /health on nginx, $MEM_DURATION per run"
     python3 bench/compare.py table memory "$results"
+    ;;
+  open)
+    start_nginx
+    for rate in $RATES; do
+      for tool in lv wrk2; do run_open "$tool" "$rate"; done
+    done
+    header
+    echo "open model, GET /health on nginx, $DURATION per run; wrk2 with $OPEN_CONNS connections, lv uncapped"
+    python3 bench/compare.py table open "$results"
     ;;
 esac
 if [ -s "$notes" ]; then

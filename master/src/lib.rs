@@ -22,7 +22,7 @@
 //!   plan the workers run (`resolve`), and `--resume` checkpoints. Configuration comes in
 //!   two stages: the command line is checked once into `Settings` (files loaded), then each
 //!   run's parameters (flags, web form, `--autostart`) make its `MasterConfig` (`run`).
-//! - [`slo`]: the SLO table and its verdicts (pure).
+//! - [`slo`]: the SLO table, its verdicts and the judging of its abort rules (pure).
 //! - [`aggregate`]: the merged stats of a run and their history (pure).
 //!
 //! Four arrows still point up the list, between files that do not import each other back:

@@ -617,3 +617,90 @@ async fn a_read_only_master_shows_no_controls() {
     assert_eq!(theme, json!(true), "the theme button is not a control");
     browser.close().await;
 }
+
+/// A run an abort rule stopped says so on the page: a banner naming the rule and why, the
+/// verdict, and the stopped state, while the master waits for the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_an_abort_rule_names_the_rule() {
+    let Some((chromium, chromedriver)) =
+        browser_or_skip("a_run_stopped_by_an_abort_rule_names_the_rule")
+    else {
+        return;
+    };
+    let stop = CancellationToken::new();
+    let dir = work_dir();
+    let fleet = dir.path().join("fleet.toml");
+    // A fleet failing half its requests, against a rule allowing 1%.
+    let config = lv_fleet_sim::SimConfig {
+        port_offset: None,
+        latency_scale: 0.01,
+        error_rate: 0.5,
+        seed: Some(22),
+        ..lv_fleet_sim::SimConfig::default()
+    };
+    let sim = lv_fleet_sim::start(config, stop.clone())
+        .await
+        .expect("the simulator starts");
+    lv_fleet_sim::write_fleet_file(&fleet, sim.fleet()).expect("write the fleet map");
+    let shipped = std::fs::read_to_string(lv_tests::workspace_root().join("configs/slo.toml"))
+        .expect("read configs/slo.toml");
+    let rule = "[[rules]]\nmax_failure_ratio = 0.01\nabort = true\nafter = \"2s\"\n";
+    lv_tests::write_file(dir.path(), "slo.toml", &format!("{shipped}\n{rule}"));
+    let flags = [
+        "--fleet",
+        "fleet.toml",
+        "-H",
+        "http://127.0.0.1",
+        "--slo",
+        "slo.toml",
+        "--slo-level",
+        "light",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "5m",
+        "--expect-workers",
+        "2",
+        "--autostart",
+    ];
+    let ui = start_ui(dir.path(), &flags).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.client.goto(&ui.url).await.expect("open the page");
+    let banner = browser
+        .wait_js(
+            "the abort banner",
+            "const b = document.getElementById('abort-banner');\
+             return b.offsetParent !== null ? b.textContent : ''",
+        )
+        .await;
+    let banner = banner.as_str().unwrap_or_default().to_owned();
+    assert!(
+        banner.starts_with("Stopped early by abort rule rules[1] at "),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("failure_ratio") && banner.contains("target < 1%"),
+        "{banner}"
+    );
+    browser
+        .wait_js(
+            "the stopped state",
+            "return document.getElementById('h-state').textContent === 'stopped'",
+        )
+        .await;
+    let verdict = browser
+        .js(
+            "return document.getElementById('h-verdict').textContent",
+            vec![],
+        )
+        .await;
+    let verdict = verdict.as_str().unwrap_or_default();
+    assert!(
+        verdict.starts_with("failed: abort rule rules[1] stopped the run"),
+        "{verdict}"
+    );
+    browser.close().await;
+    stop.cancel();
+}

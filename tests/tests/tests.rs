@@ -1,5 +1,6 @@
 //! lv's integration tests: whole clusters on loopback, one module per area.
 
+mod abort;
 mod authoring;
 mod bad_input;
 mod browser;

@@ -5,6 +5,7 @@
 
 mod hostile;
 mod modes;
+mod prometheus;
 mod protection;
 
 use std::path::Path;
@@ -355,7 +356,7 @@ async fn ui_mode_runs_three_times_through_the_http_api() {
     master.stop().await;
     check_run(&master, &sim, before, &run3, 3).await;
     let report = get(&master.url("/api/v1/report")).await.json();
-    check_metrics(&master, &report).await;
+    prometheus::check_metrics(&master, &report).await;
     let compare = get(&master.url(&format!("/api/v1/compare?base={run1}&new={run3}"))).await;
     assert_eq!(compare.status, StatusCode::OK, "{}", compare.body);
     assert!(
@@ -375,45 +376,4 @@ async fn ui_mode_runs_three_times_through_the_http_api() {
         worker.kill9().await;
     }
     stop.cancel();
-}
-
-async fn check_metrics(master: &Master, report: &Value) {
-    let answer = get(&master.url("/metrics")).await;
-    assert!(
-        answer.headers["content-type"]
-            .to_str()
-            .is_ok_and(|t| t.starts_with("application/openmetrics-text")),
-        "{:?}",
-        answer.headers
-    );
-    let lines = answer.body.lines().map(|l| Ok(l.to_owned()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
-    let counter = |metric: &str, name: &str| {
-        scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == metric && s.labels.get("name") == Some(name))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => f64::NAN,
-            })
-    };
-    let total = report["total"]["requests"].as_u64().unwrap_or(0) as f64;
-    assert!(total > 0.0);
-    assert_eq!(
-        counter("lv_requests_total", "Aggregated"),
-        Some(total),
-        "{}",
-        answer.body
-    );
-    let endpoint = report["endpoints"][0]["name"].as_str().unwrap_or_default();
-    let requests = report["endpoints"][0]["requests"].as_u64().unwrap_or(0) as f64;
-    assert_eq!(counter("lv_requests_total", endpoint), Some(requests));
-    assert_eq!(
-        counter("lv_request_failures_total", "Aggregated"),
-        Some(0.0)
-    );
-    assert!(scrape.samples.iter().any(|s| s.metric == "lv_run_state"));
 }

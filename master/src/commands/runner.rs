@@ -312,6 +312,7 @@ fn conclude(config: &MasterConfig, result: RunResult) -> Outcome {
             started_unix_ms: result.started_unix_ms,
             ended_unix_ms: result.ended_unix_ms,
             aborted: result.aborted.as_deref(),
+            stopped_by: result.stopped_by.as_ref(),
             failed: result.failed.as_deref(),
             below_target: &result.below_target,
             outages: &result.outages,

@@ -40,6 +40,7 @@ fn summary(scale: u64) -> Summary {
         stages: Vec::new(),
         master_outages: Vec::new(),
         resume: None,
+        aborted: None,
         meta: RunMeta::default(),
         history: Vec::new(),
         slo: None,

@@ -22,7 +22,7 @@ use lv_common::load::parse_rate;
 use crate::config::profile::{self, ProfileError, Word};
 
 mod others;
-pub use others::{CompareArgs, ExplainExitArgs, ReportArgs, parse_iterations};
+pub use others::{CompareArgs, ExplainExitArgs, LoadError, ReportArgs, parse_iterations};
 
 /// Runs a distributed load test: loads scenarios, waits for workers, assigns them users,
 /// merges their stats and reports.
@@ -204,6 +204,11 @@ pub struct Args {
     #[arg(long = "no-slo", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
     pub no_slo: bool,
 
+    /// Make every SLO rule an abort rule (for CI): the run stops once one has failed for its
+    /// `after` grace (none by default), and exits 1 with every report written.
+    #[arg(long = "abort-on-slo", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", value_parser = BoolishValueParser::new(), hide_default_value = true, hide_possible_values = true)]
+    pub abort_on_slo: bool,
+
     /// Exit code when requests failed (Locust's flag).
     #[arg(long = "exit-code-on-error", default_value_t = 1)]
     pub exit_code_on_error: u8,
@@ -349,18 +354,6 @@ pub fn parse(
         )?))),
         _ => Ok(Command::Run(Box::new(load_args(argv, env)?))),
     }
-}
-
-/// Why [`load_args`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The profile or the environment is wrong (exit code 2).
-    #[error(transparent)]
-    Profile(#[from] ProfileError),
-    /// The user's own words are wrong, or help or the version was asked for: print it
-    /// clap's way (`clap::Error::print`, exit code by `use_stderr`).
-    #[error(transparent)]
-    Clap(#[from] clap::Error),
 }
 
 /// Reads `lv-master`'s settings from `argv` (program name first), the `--config` profile it

@@ -81,6 +81,7 @@ pub const KEYS: &[Key] = &[
     key("slo", "--slo", Kind::Value),
     key("slo-level", "--slo-level", Kind::Value),
     key("no-slo", "--no-slo", Kind::Bool),
+    key("abort-on-slo", "--abort-on-slo", Kind::Bool),
     key("checkpoint", "--checkpoint", Kind::Value),
     key("checkpoint-interval", "--checkpoint-interval", Kind::Value),
     key("resume-if-present", "--resume-if-present", Kind::Bool),

@@ -16,6 +16,8 @@ pub struct SloSetup {
     pub level: String,
     /// Level as asked for (`stress`).
     pub asked: String,
+    /// `--abort-on-slo`: every rule of the table stops the run when it fails.
+    pub abort_on_slo: bool,
 }
 
 /// The SLO table used when `--slo` is not given.
@@ -25,8 +27,27 @@ pub const DEFAULT_SLO_FILE: &str = "configs/slo.toml";
 /// Verdicts are off, with a note saying how to turn them on, when there is no level, or when
 /// the level only comes from the profile's name and the default table is absent or does not
 /// know it (a custom profile). An explicit `--slo` or `--slo-level` that does not work is an
-/// error.
+/// error, and so is `--abort-on-slo` when verdicts are off (it would stop nothing).
 pub(super) fn slo_setup(args: &Args) -> Result<(Option<SloSetup>, Option<String>), ConfigError> {
+    let (setup, note) = verdicts(args)?;
+    match setup {
+        None if args.abort_on_slo => {
+            let why = if args.no_slo {
+                "--no-slo turns the SLO verdicts off".to_owned()
+            } else {
+                note.unwrap_or_default()
+            };
+            Err(ConfigError::InvalidOption {
+                option: "--abort-on-slo",
+                detail: format!("it needs SLO verdicts, but {why}"),
+            })
+        }
+        setup => Ok((setup, note)),
+    }
+}
+
+/// The SLO setup the verdicts' flags make, before `--abort-on-slo` is checked against it.
+fn verdicts(args: &Args) -> Result<(Option<SloSetup>, Option<String>), ConfigError> {
     if args.no_slo {
         return Ok((None, None));
     }
@@ -55,6 +76,7 @@ pub(super) fn slo_setup(args: &Args) -> Result<(Option<SloSetup>, Option<String>
                 table,
                 level,
                 asked,
+                abort_on_slo: args.abort_on_slo,
             }),
             None,
         )),
@@ -89,6 +111,40 @@ mod tests {
     fn an_explicit_table_that_does_not_work_is_an_error() {
         let err = setup(&["--slo=/no/slo.toml", "--slo-level=light"]).expect_err("missing");
         assert!(err.to_string().contains("/no/slo.toml"), "{err}");
+    }
+
+    #[test]
+    fn abort_on_slo_needs_verdicts() {
+        let err = setup(&["--abort-on-slo"]).expect_err("no level");
+        let text = err.to_string();
+        assert!(text.contains("--abort-on-slo"), "{text}");
+        assert!(text.contains("no load level"), "{text}");
+        let err = setup(&["--abort-on-slo", "--no-slo", "--slo-level=light"]).expect_err("off");
+        assert!(err.to_string().contains("--no-slo turns"), "{err}");
+        let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/slo.toml");
+        let slo = format!("--slo={table}");
+        let (slo, _) = setup(&[&slo, "--slo-level=light", "--abort-on-slo"]).expect("on");
+        assert!(slo.expect("verdicts on").abort_on_slo);
+    }
+
+    #[test]
+    fn abort_on_slo_comes_from_the_environment_too() {
+        let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/slo.toml");
+        let argv = ["lv-master", "--slo-level=light", "--slo", table];
+        let env = |name: &str| (name == "LV_ABORT_ON_SLO").then(|| "1".to_owned());
+        let args = crate::config::cli::load_args(argv, env).expect("valid");
+        let (slo, _) = slo_setup(&args).expect("verdicts on");
+        assert!(slo.expect("verdicts on").abort_on_slo);
+        // The command line wins over the environment.
+        let argv = [
+            "lv-master",
+            "--slo-level=light",
+            "--slo",
+            table,
+            "--abort-on-slo=false",
+        ];
+        let args = crate::config::cli::load_args(argv, env).expect("valid");
+        assert!(!slo_setup(&args).expect("on").0.expect("on").abort_on_slo);
     }
 
     #[test]

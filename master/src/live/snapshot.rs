@@ -17,6 +17,7 @@ use crate::report::summary::resources::WorkerResources;
 use crate::report::summary::{Summary, WorkerCore};
 use crate::run::registry::Registry;
 use crate::slo;
+use crate::slo::abort::AbortRecord;
 
 /// Where the master stands, in Locust's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +127,8 @@ pub struct WorkerLive {
 pub struct LiveEvent {
     /// When, Unix ms.
     pub unix_ms: i64,
-    /// `worker_lost`, `worker_joined`, `worker_rejoined`, `edit`, `start` or `stop`.
+    /// What happened: `worker_lost`, `worker_joined`, `worker_rejoined`, `edit`, `start`,
+    /// `stop`, `reset`, `stage`, `iterations`, `abort` (an abort rule stopped the run), ...
     pub kind: String,
     /// What happened, in words.
     pub text: String,
@@ -265,6 +267,7 @@ impl Snapshot {
             now: Instant::now(),
             run_time_s: config.run_time.map(|t| t.as_secs_f64()),
             events: &[],
+            stopped_by: None,
             runs: Arc::new(Vec::new()),
         };
         build(&input)
@@ -297,6 +300,8 @@ pub struct SnapshotInput<'a> {
     pub run_time_s: Option<f64>,
     /// Events of the run.
     pub events: &'a [LiveEvent],
+    /// The abort rule that stopped the run early, if one did.
+    pub stopped_by: Option<&'a AbortRecord>,
     /// Finished runs, newest first.
     pub runs: Arc<Vec<RunRecord>>,
 }
@@ -323,6 +328,7 @@ pub fn build(input: &SnapshotInput) -> Snapshot {
             started_unix_ms: input.started_unix_ms,
             ended_unix_ms: ended,
             aborted: None,
+            stopped_by: input.stopped_by,
             failed: None,
             below_target: &[],
             outages: &[],

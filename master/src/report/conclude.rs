@@ -9,6 +9,7 @@ use crate::report::summary::{
 };
 use crate::run::registry::{Registry, WorkerEntry};
 use crate::slo;
+use crate::slo::abort::AbortRecord;
 
 /// Exit code: every check passed.
 pub const EXIT_OK: u8 = 0;
@@ -51,6 +52,8 @@ pub struct RunView<'a> {
     pub ended_unix_ms: i64,
     /// Why the run could not be carried out, if so.
     pub aborted: Option<&'a str>,
+    /// The abort rule that stopped the run early, if one did.
+    pub stopped_by: Option<&'a AbortRecord>,
     /// The setup or teardown step that failed the run, and why.
     pub failed: Option<&'a str>,
     /// Periods below the user target.
@@ -102,19 +105,22 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         stages,
         master_outages: view.outages.to_vec(),
         resume: None,
+        aborted: view.stopped_by.cloned(),
     };
     (exit_code, summary)
 }
 
-/// The SLO verdicts of a started run, its stages' included; `None` with `--no-slo`.
+/// The SLO verdicts of a started run, its rules' of their own included; `None` with
+/// `--no-slo`.
 fn slo_verdicts(config: &MasterConfig, view: &RunView) -> Option<Vec<slo::Verdict>> {
     let setup = config.slo.as_ref().filter(|_| view.started_unix_ms > 0)?;
     let mut verdicts = slo::evaluate(&setup.table, &setup.level, &view.stats.totals);
     let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
-    verdicts.extend(slo::evaluate_stages(
+    verdicts.extend(slo::evaluate_rules(
         &setup.table,
         &stages,
         &view.stats.stages,
+        &view.stats.totals,
     ));
     Some(verdicts)
 }
@@ -247,14 +253,17 @@ fn meta(config: &MasterConfig) -> RunMeta {
     }
 }
 
-/// The exit code and its reason: could not run (3); a setup or teardown step failed (1);
-/// no request at all (failed); with SLO
-/// verdicts, whether they all passed; without, whether any request failed (Locust's rule).
+/// The exit code and its reason: could not run (3); an abort rule stopped the run (1); a
+/// setup or teardown step failed (1); no request at all (failed); with SLO verdicts,
+/// whether they all passed; without, whether any request failed (Locust's rule).
 fn judge(config: &MasterConfig, view: &RunView, verdicts: Option<&[slo::Verdict]>) -> (u8, String) {
     let totals = &view.stats.totals;
     let (requests, failures) = (totals.request_count(), totals.failure_count());
     if let Some(reason) = view.aborted {
         return (EXIT_CANNOT_RUN, format!("could not run: {reason}"));
+    }
+    if let Some(stop) = view.stopped_by {
+        return (EXIT_FAILED, stop.verdict());
     }
     if let Some(reason) = view.failed {
         return (EXIT_FAILED, format!("failed: {reason}"));

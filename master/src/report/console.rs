@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
 use crate::aggregate::{PERCENTILES, ratio};
-use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp};
+use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp, verdict_value};
 use crate::report::summary::resources::Gauge;
 use crate::report::summary::{EndpointSummary, StageSummary, Summary, limit_note};
 use crate::slo::{Status, Verdict};
@@ -158,15 +158,6 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
         );
     }
     out
-}
-
-/// A verdict's measured value in its rule's unit.
-pub fn verdict_value(metric: &str, value: f64) -> String {
-    match metric {
-        "avg_ms" | "p95_ms" | "p99_ms" => format!("{} ms", ms(value)),
-        "failure_ratio" | "max_failure_ratio" => percent(value),
-        _ => format!("{value:.2}x"),
-    }
 }
 
 /// Stages with more endpoints than this show only their Aggregated row.

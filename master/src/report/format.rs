@@ -40,6 +40,15 @@ pub fn percent(ratio: f64) -> String {
     format!("{:.2}%", ratio * 100.0)
 }
 
+/// A verdict's measured value in its rule's unit (`12 ms`, `4.00%`, `2.50x`).
+pub fn verdict_value(metric: &str, value: f64) -> String {
+    match metric {
+        "avg_ms" | "p95_ms" | "p99_ms" => format!("{} ms", ms(value)),
+        "failure_ratio" | "max_failure_ratio" => percent(value),
+        _ => format!("{value:.2}x"),
+    }
+}
+
 /// `text` cut to `width` characters, the last one an ellipsis when anything was cut.
 pub fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {

@@ -294,7 +294,7 @@ fn slo_section(out: &mut String, verdicts: Option<&[Verdict]>) {
 fn measured(metric: &str, value: f64) -> String {
     match metric {
         m if m.ends_with("_over_avg") => format!("{value:.2}x avg"),
-        m => crate::report::console::verdict_value(m, value),
+        m => crate::report::format::verdict_value(m, value),
     }
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::HistoryRow;
 use crate::slo::Verdict;
+use crate::slo::abort::AbortRecord;
 
 mod generator;
 mod open;
@@ -88,6 +89,9 @@ pub struct Summary {
     /// In a checkpoint: what a master started with `--resume` needs to continue the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeState>,
+    /// The abort rule that stopped the run early, and why; absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<AbortRecord>,
 }
 
 /// The `worker_id` of the below-target period a master outage starts.

@@ -4,7 +4,8 @@
 //! The state is in parts, each with its own fields and methods: the worker table
 //! (`workers`: liveness, reports, shares), the run ledger (`ledger`: id, generation,
 //! start, abort reason, below-target periods, outages), the open-model stripes (`open`),
-//! the stage clock and closed-model targets (`stages`) and the link to the web (`link`).
+//! the stage clock and closed-model targets (`stages`), the SLO rules that stop a run
+//! early (`stop_rules`) and the link to the web (`link`).
 //! The coordinator holds the phase and routes events, web commands and timer wake-ups
 //! between the parts.
 //!
@@ -34,7 +35,10 @@ use crate::config::MasterConfig;
 
 use crate::report::summary::{BelowTarget, MasterOutage};
 use crate::run::registry::{Outbound, Registry};
+use crate::slo::abort::{AbortRecord, AbortWatch};
 
+#[cfg(test)]
+mod abort_tests;
 mod assign;
 mod begin;
 mod clock;
@@ -52,6 +56,7 @@ mod resume;
 mod session;
 mod setup;
 mod stages;
+mod stop_rules;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
@@ -134,6 +139,8 @@ pub struct RunResult {
     pub ended_unix_ms: i64,
     /// Why the run could not be carried out, if so.
     pub aborted: Option<String>,
+    /// The abort rule that stopped the run early, if one did.
+    pub stopped_by: Option<AbortRecord>,
     /// Periods below the user target after worker losses.
     pub below_target: Vec<BelowTarget>,
     /// Times a master died and this one resumed the run (`--resume`).
@@ -168,6 +175,10 @@ pub struct Coordinator {
     data: data::DataLedger,
     /// The run's setup and teardown steps.
     hooks: hooks::HookState,
+    /// The SLO rules that stop this run early (`None` when none does).
+    abort_rules: Option<AbortWatch>,
+    /// When they were last judged.
+    abort_judged_at: Option<Instant>,
 }
 
 impl Coordinator {
@@ -197,6 +208,8 @@ impl Coordinator {
             open: None,
             staged: None,
             hooks: hooks::HookState::default(),
+            abort_rules: None,
+            abort_judged_at: None,
         };
         if let Some(checkpoint) = coordinator.config.resume.clone() {
             coordinator.resume(&checkpoint);
@@ -334,6 +347,8 @@ impl Coordinator {
                     info!("{reason}");
                     self.web_event("iterations", reason);
                     self.begin_stop();
+                } else if self.abort_rule_tripped(now) {
+                    self.begin_stop();
                 }
             }
             Phase::Stopping { deadline } => {
@@ -377,6 +392,7 @@ impl Coordinator {
             self.stats.open.counts.lost = open.lost();
             self.stats.planned_arrivals = Some(open.planned());
         }
+        let stopped_by = self.ledger.stopped_by().cloned();
         let (run_id, started_unix_ms, aborted, below_target, outages) = self.ledger.into_parts();
         RunResult {
             run_id,
@@ -385,6 +401,7 @@ impl Coordinator {
             started_unix_ms,
             ended_unix_ms: ended,
             aborted,
+            stopped_by,
             below_target,
             outages,
             config: self.config,

@@ -1,218 +1,25 @@
 //! SLO verdicts: the old suite's response-time targets (`configs/slo.toml`), checked per
 //! endpoint against the targets of its kind, and summarised per kind by the worst endpoint;
-//! and stage rules (`[[rules]]` with `stage = "..."`), checked against one stage's requests.
-//! Pure: a table and merged stats in, verdicts out.
+//! and rules of their own (`[[rules]]`), checked against the whole run or, with
+//! `stage = "..."`, against one stage's requests. Pure: a table and merged stats in,
+//! verdicts out.
+//!
+//! The table as written is in `table`; `abort` judges, while a run goes on, the rules
+//! that stop it early.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use lv_common::kind::SloKind;
-use lv_common::source::toml_error_line;
 use lv_common::stats::{EndpointStats, StatsSet};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::StageStats;
 use crate::report::format::decimal;
 
-/// The targets, as in `configs/slo.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SloTable {
-    /// Largest allowed share of failed requests.
-    pub max_failure_ratio: f64,
-    /// p95 must stay below this times the average.
-    pub p95_over_avg: f64,
-    /// p99 must stay below this times the average.
-    pub p99_over_avg: f64,
-    /// Ratio rules ignore excesses below this many ms.
-    pub ratio_floor_ms: f64,
-    /// Ratio rules apply only to endpoints with at least this many requests.
-    #[serde(default)]
-    pub ratio_min_requests: u64,
-    /// Levels that use another level's targets (`stress = "heavy"`).
-    #[serde(default)]
-    pub aliases: BTreeMap<String, String>,
-    /// Average response time limit (ms) per kind, then per level.
-    pub avg_ms: BTreeMap<SloKind, BTreeMap<String, f64>>,
-    /// Rules checked against one stage of the run's shape (`[[rules]]`).
-    #[serde(default)]
-    pub rules: Vec<StageRule>,
-    /// The file the table was read from (for error messages).
-    #[serde(skip)]
-    pub path: PathBuf,
-}
+pub mod abort;
+mod table;
 
-/// A rule checked against the requests of one stage only (`[[rules]]` in the SLO table).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StageRule {
-    /// The stage's name in the run's shape.
-    pub stage: String,
-    /// Only endpoints of this kind; every endpoint when absent.
-    #[serde(default)]
-    pub kind: Option<SloKind>,
-    /// Average response time must stay below this, ms.
-    pub avg_ms: Option<f64>,
-    /// 95th percentile must stay below this, ms.
-    pub p95_ms: Option<f64>,
-    /// 99th percentile must stay below this, ms.
-    pub p99_ms: Option<f64>,
-    /// Failed requests / requests must stay below this.
-    pub max_failure_ratio: Option<f64>,
-}
-
-impl StageRule {
-    /// The rule's targets as (metric, limit), in a fixed order.
-    fn targets(&self) -> Vec<(&'static str, f64)> {
-        [
-            ("avg_ms", self.avg_ms),
-            ("p95_ms", self.p95_ms),
-            ("p99_ms", self.p99_ms),
-            ("max_failure_ratio", self.max_failure_ratio),
-        ]
-        .into_iter()
-        .filter_map(|(metric, limit)| limit.map(|l| (metric, l)))
-        .collect()
-    }
-}
-
-/// Why an SLO table could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SloError {
-    /// Unreadable file.
-    #[error("cannot read SLO table {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Bad TOML or an unknown key.
-    #[error("{location}: {detail}")]
-    Syntax {
-        /// `file:line`.
-        location: String,
-        /// The parser's message.
-        detail: String,
-    },
-    /// A stage rule that cannot be checked as written.
-    #[error("{path}: rules[{rule}]: {detail}")]
-    BadRule {
-        /// The table's file.
-        path: String,
-        /// 1-based position of the rule among `[[rules]]`.
-        rule: usize,
-        /// What is wrong.
-        detail: String,
-    },
-    /// A stage rule naming a stage the run's shape does not have.
-    #[error("{path}: rules[{rule}]: stage {stage:?} is not a stage of this run ({known})")]
-    UnknownStage {
-        /// The table's file.
-        path: String,
-        /// 1-based position of the rule among `[[rules]]`.
-        rule: usize,
-        /// The stage it names.
-        stage: String,
-        /// The run's stage names, or that it has none.
-        known: String,
-    },
-    /// A level with no targets.
-    #[error("SLO level {level:?} is not in {path} (levels there: {known})")]
-    UnknownLevel {
-        /// The level asked for.
-        level: String,
-        /// The table's file.
-        path: String,
-        /// Levels it defines.
-        known: String,
-    },
-}
-
-impl SloTable {
-    /// Loads and checks a table.
-    pub fn load(path: &Path) -> Result<SloTable, SloError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SloError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, path)
-    }
-
-    /// Parses a table's text and checks its stage rules' targets.
-    pub fn parse(text: &str, path: &Path) -> Result<SloTable, SloError> {
-        let mut table: SloTable = toml::from_str(text).map_err(|err| SloError::Syntax {
-            location: match toml_error_line(text, &err) {
-                Some(line) => format!("{}:{line}", path.display()),
-                None => path.display().to_string(),
-            },
-            detail: err.message().to_owned(),
-        })?;
-        table.path = path.to_path_buf();
-        for (i, rule) in table.rules.iter().enumerate() {
-            let bad = |detail: String| SloError::BadRule {
-                path: path.display().to_string(),
-                rule: i + 1,
-                detail,
-            };
-            let targets = rule.targets();
-            if targets.is_empty() {
-                return Err(bad(
-                    "has no target (give avg_ms, p95_ms, p99_ms or max_failure_ratio)".into(),
-                ));
-            }
-            if let Some((metric, limit)) = targets
-                .iter()
-                .find(|(_, limit)| !limit.is_finite() || *limit <= 0.0)
-            {
-                return Err(bad(format!(
-                    "{metric} must be a number above 0, not {limit}"
-                )));
-            }
-        }
-        Ok(table)
-    }
-
-    /// Checks that every stage rule names a stage of the run (`stages`: the names of its
-    /// shape's stages, in order; empty for a run without stages).
-    pub fn check_stages<S: AsRef<str>>(&self, stages: &[S]) -> Result<(), SloError> {
-        let names: Vec<&str> = stages.iter().map(AsRef::as_ref).collect();
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !names.contains(&rule.stage.as_str()) {
-                let known = if names.is_empty() {
-                    "the run has no stages: give it a [load] shape".to_owned()
-                } else {
-                    format!("its stages: {}", names.join(", "))
-                };
-                return Err(SloError::UnknownStage {
-                    path: self.path.display().to_string(),
-                    rule: i + 1,
-                    stage: rule.stage.clone(),
-                    known,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// The level whose targets apply to `level` (aliases followed), checked to exist.
-    pub fn resolve_level(&self, level: &str, path: &Path) -> Result<String, SloError> {
-        let level = self.aliases.get(level).map_or(level, String::as_str);
-        let known: Vec<&String> = self.avg_ms.values().flat_map(BTreeMap::keys).collect();
-        if known.iter().any(|k| k.as_str() == level) {
-            return Ok(level.to_owned());
-        }
-        let mut names: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
-        names.extend(self.aliases.keys().map(String::as_str));
-        names.sort_unstable();
-        names.dedup();
-        Err(SloError::UnknownLevel {
-            level: level.to_owned(),
-            path: path.display().to_string(),
-            known: names.join(", "),
-        })
-    }
-}
+pub use table::{AbortSection, SloError, SloRule, SloTable, TopTarget};
 
 /// Outcome of one rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,14 +36,14 @@ pub enum Status {
 /// One row of the verdict table: a kind, a rule, and the worst endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// SLO kind; absent for a stage rule over every endpoint.
+    /// SLO kind; absent for a rule of its own over every endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<SloKind>,
-    /// The stage a stage rule checked; absent for the run-wide rules.
+    /// The stage a stage rule checked; absent for the rules over the whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
-    /// `avg_ms`, `failure_ratio`, `p95_over_avg` or `p99_over_avg`; for stage rules also
-    /// `p95_ms` and `p99_ms`.
+    /// `avg_ms`, `failure_ratio`, `p95_over_avg` or `p99_over_avg`; for rules of their own
+    /// also `p95_ms` and `p99_ms`.
     pub metric: String,
     /// The target, as shown (`< 50 ms`, `< 1%`, `< 2x avg`).
     pub target: String,
@@ -250,14 +57,20 @@ pub struct Verdict {
 
 /// Checks every endpoint against its kind's targets at `level` (already resolved).
 pub fn evaluate(table: &SloTable, level: &str, stats: &StatsSet) -> Vec<Verdict> {
+    evaluate_sampled(table, level, stats, 1)
+}
+
+/// [`evaluate`], judging only endpoints with at least `min_requests` requests (and the
+/// ratio targets only those with `ratio_min_requests` too).
+pub fn evaluate_sampled(
+    table: &SloTable,
+    level: &str,
+    stats: &StatsSet,
+    min_requests: u64,
+) -> Vec<Verdict> {
     let mut verdicts = Vec::new();
     for kind in SloKind::ALL {
-        let endpoints: Vec<(String, &EndpointStats)> = stats
-            .endpoints
-            .iter()
-            .filter(|(_, e)| e.kind == Some(kind) && e.requests > 0)
-            .map(|(k, e)| (format!("{} {}", k.method, k.name), e))
-            .collect();
+        let endpoints = judged(stats, min_requests, |e| e.kind == Some(kind));
         let avg_limit = table
             .avg_ms
             .get(&kind)
@@ -288,29 +101,58 @@ pub fn evaluate(table: &SloTable, level: &str, stats: &StatsSet) -> Vec<Verdict>
     verdicts
 }
 
-/// Checks each stage rule against the requests of its stage: `stages` holds the names of the
-/// run's stages in order (index `i` is stage `i + 1` of `stats`). A rule naming no stage of
-/// the run (caught earlier by [`SloTable::check_stages`]) is left out.
-pub fn evaluate_stages<S: AsRef<str>>(
+/// The endpoints of `stats` with at least `min_requests` requests (and at least one) that
+/// `keep` accepts, named `METHOD name`.
+fn judged(
+    stats: &StatsSet,
+    min_requests: u64,
+    keep: impl Fn(&EndpointStats) -> bool,
+) -> Vec<(String, &EndpointStats)> {
+    stats
+        .endpoints
+        .iter()
+        .filter(|(_, e)| e.requests >= min_requests.max(1) && keep(e))
+        .map(|(k, e)| (format!("{} {}", k.method, k.name), e))
+        .collect()
+}
+
+/// Checks every rule of its own: a stage rule against the requests of its stage, the others
+/// against the whole run's (`totals`). `stages` holds the names of the run's stages in order
+/// (index `i` is stage `i + 1` of `stage_stats`); a rule naming no stage of the run (caught
+/// earlier by [`SloTable::check_stages`]) is left out.
+pub fn evaluate_rules<S: AsRef<str>>(
     table: &SloTable,
     stages: &[S],
-    stats: &BTreeMap<u32, StageStats>,
+    stage_stats: &BTreeMap<u32, StageStats>,
+    totals: &StatsSet,
 ) -> Vec<Verdict> {
     let empty = StatsSet::default();
     let mut verdicts = Vec::new();
     for rule in &table.rules {
-        let Some(at) = stages.iter().position(|s| s.as_ref() == rule.stage) else {
-            continue;
+        let stats = match &rule.stage {
+            None => totals,
+            Some(stage) => {
+                let Some(at) = stages.iter().position(|s| s.as_ref() == stage) else {
+                    continue;
+                };
+                let index = u32::try_from(at + 1).unwrap_or(u32::MAX);
+                stage_stats.get(&index).map_or(&empty, |s| &s.totals)
+            }
         };
-        let index = u32::try_from(at + 1).unwrap_or(u32::MAX);
-        let totals = stats.get(&index).map_or(&empty, |s| &s.totals);
-        let endpoints: Vec<(String, &EndpointStats)> = totals
-            .endpoints
-            .iter()
-            .filter(|(_, e)| e.requests > 0 && rule.kind.is_none_or(|k| e.kind == Some(k)))
-            .map(|(k, e)| (format!("{} {}", k.method, k.name), e))
-            .collect();
-        for (metric, limit) in rule.targets() {
+        verdicts.extend(evaluate_rule(rule, stats, 1));
+    }
+    verdicts
+}
+
+/// Checks one rule of its own against `stats` (the run's, or its stage's), judging only
+/// endpoints with at least `min_requests` requests: one verdict per target.
+pub fn evaluate_rule(rule: &SloRule, stats: &StatsSet, min_requests: u64) -> Vec<Verdict> {
+    let endpoints = judged(stats, min_requests, |e| {
+        rule.kind.is_none_or(|k| e.kind == Some(k))
+    });
+    rule.targets()
+        .into_iter()
+        .map(|(metric, limit)| {
             let check = match metric {
                 "avg_ms" => Rule::avg(limit),
                 "p95_ms" => Rule::percentile("p95_ms", 95.0, limit),
@@ -318,11 +160,10 @@ pub fn evaluate_stages<S: AsRef<str>>(
                 _ => Rule::failures(limit),
             };
             let mut verdict = check.judge(rule.kind, &endpoints);
-            verdict.stage = Some(rule.stage.clone());
-            verdicts.push(verdict);
-        }
-    }
-    verdicts
+            verdict.stage.clone_from(&rule.stage);
+            verdict
+        })
+        .collect()
 }
 
 /// Whether one endpoint passes every rule of its kind at `level` (the same rules as

@@ -1,5 +1,7 @@
 //! Tests of SLO evaluation against the shipped table.
 
+use std::path::Path;
+
 use super::*;
 
 fn table() -> SloTable {
@@ -174,7 +176,7 @@ fn stage_rules_check_only_their_stage() {
         (2, "C /v1/chat", SloKind::Chat, &[300.0; 100], 0),
         (2, "H /health", SloKind::Health, &[900.0; 100], 0),
     ]);
-    let verdicts = evaluate_stages(&table, &names, &stages);
+    let verdicts = evaluate_rules(&table, &names, &stages, &StatsSet::default());
     assert_eq!(verdicts.len(), 3, "{verdicts:?}");
     let plateau = &verdicts[0];
     assert_eq!(plateau.stage.as_deref(), Some("plateau"));
@@ -194,7 +196,7 @@ fn stage_rules_check_only_their_stage() {
 
     // The same chat endpoint slower at p95 fails the plateau rule.
     let slow = stage_stats(&[(2, "C /v1/chat", SloKind::Chat, &[700.0; 100], 0)]);
-    let verdicts = evaluate_stages(&table, &names, &slow);
+    let verdicts = evaluate_rules(&table, &names, &slow, &StatsSet::default());
     assert_eq!(verdicts[0].status, Status::Fail);
     assert!((verdicts[0].measured - 700.0).abs() < 1.0);
     assert_eq!(

@@ -94,6 +94,7 @@ pub fn snapshot(config: &MasterConfig, run: &RunStats, run_id: &str, state: RunS
         now: Instant::now(),
         run_time_s: None,
         events: &[],
+        stopped_by: None,
         runs: Arc::new(Vec::new()),
     })
 }

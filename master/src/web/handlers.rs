@@ -2,7 +2,7 @@
 //! latest snapshot or send one command; none holds run state.
 
 use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -319,9 +319,20 @@ async fn compare(State(state): State<AppState>, Query(query): Query<CompareQuery
     }
 }
 
-async fn prometheus(State(state): State<AppState>) -> Response {
-    let text = metrics::render(&state.control.snapshot());
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let format = metrics::Format::negotiate(accept);
+    let text = metrics::render(&state.control.snapshot(), format);
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::VARY, "Accept"),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 /// The comparison as JSON, plus `table`: the text `lv-master compare` prints.

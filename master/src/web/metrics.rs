@@ -1,11 +1,12 @@
-//! `GET /metrics`: OpenMetrics text rendered with `prometheus-client` from a [`Snapshot`]
-//! (the coordinator's figures, not counters of their own). Request counters come from the
-//! run's totals; response times are quantiles of the merged histograms, in seconds. Label
+//! `GET /metrics`: the Prometheus text format 0.0.4 or OpenMetrics 1.0, as the scraper's
+//! `Accept` header asks, rendered from a [`Snapshot`] (the coordinator's figures, not counters
+//! of their own). Counters and gauges go through `prometheus-client`; response times are a
+//! summary family built from the merged histograms ([`summary`]), in seconds. Label
 //! cardinality is bounded like stats names: workers fold names past
 //! [`lv_common::stats::MAX_ENDPOINTS`] into one overflow name, and this module never emits
 //! more rows than that.
 
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -15,14 +16,57 @@ use crate::aggregate::PERCENTILES;
 use crate::live::snapshot::{Live, Snapshot};
 use crate::report::summary::Summary;
 
-/// The `Content-Type` of the answer.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+mod summary;
+
+use summary::{SummaryRow, write_summary};
+
+/// The two exposition formats `/metrics` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0, for scrapers that ask for `application/openmetrics-text`.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4, for everyone else (promtool, curl, old scrapers).
+    Text,
+}
+
+impl Format {
+    /// The format an `Accept` header asks for: OpenMetrics when it lists
+    /// `application/openmetrics-text` with a non-zero quality, else the text format (as the
+    /// Prometheus client libraries negotiate).
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let wants_openmetrics = accept.unwrap_or_default().split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+        });
+        if wants_openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    /// The `Content-Type` of an answer in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Text => prometheus_text::CONTENT_TYPE,
+        }
+    }
+}
 
 /// Quantiles exported (as fractions) and their index in [`PERCENTILES`].
 const QUANTILES: [(&str, usize); 5] = [("0.5", 0), ("0.9", 4), ("0.95", 5), ("0.99", 7), ("1", 10)];
 
+/// Name of the response-time summary.
+const RESPONSE_TIME: &str = "lv_response_time_seconds";
+
 type Labels = Vec<(String, String)>;
-type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 
 fn endpoint_labels(method: &str, name: &str) -> Labels {
     vec![
@@ -31,55 +75,75 @@ fn endpoint_labels(method: &str, name: &str) -> Labels {
     ]
 }
 
-/// The metrics text of `snapshot`.
-pub fn render(snapshot: &Snapshot) -> String {
+/// The metrics text of `snapshot` in `format`.
+pub fn render(snapshot: &Snapshot, format: Format) -> String {
     let mut registry = Registry::default();
     request_metrics(&mut registry, &snapshot.report);
     run_metrics(&mut registry, &snapshot.live);
     worker_metrics(&mut registry, &snapshot.live);
     let mut out = String::new();
-    if encode(&mut out, &registry).is_err() {
+    let encoded = match format {
+        Format::OpenMetrics => text::encode_registry(&mut out, &registry),
+        Format::Text => prometheus_text::encode(&mut out, &registry),
+    };
+    if encoded.is_err() {
+        out.clear();
+    }
+    write_summary(
+        &mut out,
+        RESPONSE_TIME,
+        "Response times of the run, from the merged histograms (quantile 1 is the maximum).",
+        &response_times(&snapshot.report),
+    );
+    if format == Format::OpenMetrics && text::encode_eof(&mut out).is_err() {
         out.clear();
     }
     out
 }
 
-/// Requests, failures and response-time quantiles per endpoint (at most
-/// [`lv_common::stats::MAX_ENDPOINTS`]) and for the Aggregated total.
-fn request_metrics(registry: &mut Registry, report: &Summary) {
-    let requests = Family::<Labels, Counter>::default();
-    let failures = Family::<Labels, Counter>::default();
-    let times = Family::<Labels, FloatGauge>::default();
-    let rows = report
+/// The endpoints exported (at most [`lv_common::stats::MAX_ENDPOINTS`]) and the Aggregated total.
+fn exported_rows(
+    report: &Summary,
+) -> impl Iterator<Item = &crate::report::summary::EndpointSummary> {
+    report
         .endpoints
         .iter()
         .take(lv_common::stats::MAX_ENDPOINTS)
-        .chain(std::iter::once(&report.total));
-    for row in rows {
+        .chain(std::iter::once(&report.total))
+}
+
+/// Requests and failures per endpoint and for the Aggregated total.
+fn request_metrics(registry: &mut Registry, report: &Summary) {
+    let requests = Family::<Labels, Counter>::default();
+    let failures = Family::<Labels, Counter>::default();
+    for row in exported_rows(report) {
         let labels = endpoint_labels(&row.method, &row.name);
         requests.get_or_create(&labels).inc_by(row.requests);
         failures.get_or_create(&labels).inc_by(row.failures);
-        for (quantile, index) in QUANTILES {
-            let Some(ms) = row.percentiles_ms.get(index) else {
-                continue;
-            };
-            let mut labels = labels.clone();
-            labels.push(("quantile".to_owned(), quantile.to_owned()));
-            times.get_or_create(&labels).set(ms / 1000.0);
-        }
     }
-    debug_assert_eq!(PERCENTILES[10], 100.0);
     registry.register("lv_requests", "Requests completed, per endpoint", requests);
     registry.register(
         "lv_request_failures",
         "Failed requests, per endpoint",
         failures,
     );
-    registry.register(
-        "lv_response_time_seconds",
-        "Response-time quantiles of the run from the merged histograms",
-        times,
-    );
+}
+
+/// One summary row per exported endpoint: quantiles, sum and count, in seconds.
+fn response_times(report: &Summary) -> Vec<SummaryRow> {
+    debug_assert_eq!(PERCENTILES[10], 100.0);
+    exported_rows(report)
+        .filter(|row| row.requests > 0)
+        .map(|row| SummaryRow {
+            labels: endpoint_labels(&row.method, &row.name),
+            quantiles: QUANTILES
+                .iter()
+                .filter_map(|&(q, index)| Some((q, seconds(*row.percentiles_ms.get(index)?))))
+                .collect(),
+            sum: row.total_us as f64 / 1e6,
+            count: row.requests,
+        })
+        .collect()
 }
 
 /// Users running and targeted, workers by state and the run's state.
@@ -114,6 +178,7 @@ fn run_metrics(registry: &mut Registry, live: &Live) {
 /// Each worker's latest load from its heartbeats, labelled by worker id; a worker that
 /// cannot measure its CPU or memory has no sample of that gauge.
 fn worker_metrics(registry: &mut Registry, live: &Live) {
+    type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
     let cpu = Family::<Labels, FloatGauge>::default();
     let memory = Family::<Labels, Gauge<i64>>::default();
     let connections = Family::<Labels, Gauge<i64>>::default();
@@ -155,102 +220,9 @@ fn worker_metrics(registry: &mut Registry, live: &Live) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::live::snapshot::RunState;
-    use crate::web::fixtures;
+mod tests;
 
-    #[test]
-    fn counters_and_quantiles_come_from_the_report() {
-        let config = fixtures::config(&[]);
-        let run = fixtures::stats(2);
-        let snapshot = fixtures::snapshot(&config, &run, "run-1", RunState::Running);
-        let text = render(&snapshot);
-        assert!(text.ends_with("# EOF\n"), "{text}");
-        assert!(
-            text.contains("lv_requests_total{method=\"GET\",name=\"ATLAS /health\"} 20\n"),
-            "{text}"
-        );
-        assert!(text.contains("lv_requests_total{method=\"\",name=\"Aggregated\"} 24\n"));
-        assert!(
-            text.contains("lv_request_failures_total{method=\"GET\",name=\"HERMES /health\"} 2\n")
-        );
-        assert!(text.contains("lv_users_target 4\n"));
-        assert!(text.contains("lv_run_state 2\n"));
-        assert!(text.contains("lv_workers{state=\"active\"} 0\n"));
-        let max =
-            "lv_response_time_seconds{method=\"GET\",name=\"HERMES /health\",quantile=\"1\"} 0.9";
-        assert!(text.contains(max), "{text}");
-    }
-
-    /// Each worker's latest load is a gauge labelled by its id.
-    #[test]
-    fn worker_load_is_a_gauge_per_worker() {
-        use crate::report::summary::resources::{Gauge, WorkerResources};
-
-        let config = fixtures::config(&[]);
-        let run = fixtures::stats(1);
-        let mut snapshot = fixtures::snapshot(&config, &run, "run-1", RunState::Running);
-        let gauge = |last| Gauge {
-            last,
-            peak: last,
-            mean: last,
-        };
-        snapshot
-            .live
-            .workers
-            .push(crate::live::snapshot::WorkerLive {
-                core: crate::report::summary::WorkerCore {
-                    id: "w1".into(),
-                    hostname: "h".into(),
-                    state: "active".into(),
-                    users: 1,
-                    requests: 0,
-                    failures: 0,
-                },
-                heartbeat_age_s: 0.5,
-                report_lag_s: None,
-                resources: Some(WorkerResources {
-                    samples: 1,
-                    cpu_percent: Some(gauge(42.5)),
-                    memory_bytes: Some(gauge(2_000_000.0)),
-                    connections: gauge(7.0),
-                    sched_delay_ms: gauge(12.5),
-                    overloads: Vec::new(),
-                }),
-            });
-        let text = render(&snapshot);
-        for line in [
-            "lv_worker_cpu_percent{worker=\"w1\"} 42.5\n",
-            "lv_worker_memory_bytes{worker=\"w1\"} 2000000\n",
-            "lv_worker_connections{worker=\"w1\"} 7\n",
-            "lv_worker_sched_delay_seconds{worker=\"w1\"} 0.0125\n",
-        ] {
-            assert!(text.contains(line), "{line} in {text}");
-        }
-    }
-
-    /// Every metric the Grafana dashboard queries is one `/metrics` serves.
-    #[test]
-    fn the_grafana_dashboard_queries_served_metrics() {
-        let dashboard = include_str!("../../../deploy/grafana/lv.json");
-        let config = fixtures::config(&[]);
-        let run = fixtures::stats(1);
-        let text = render(&fixtures::snapshot(
-            &config,
-            &run,
-            "run-1",
-            RunState::Running,
-        ));
-        let mut names: Vec<&str> = dashboard
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|word| word.starts_with("lv_"))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        assert!(names.len() >= 6, "{names:?}");
-        for name in names {
-            assert!(text.contains(&format!("\n{name}")), "{name} is not served");
-        }
-    }
+/// Milliseconds (from microsecond histograms) as seconds, without binary noise in the last digits.
+fn seconds(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1e6
 }

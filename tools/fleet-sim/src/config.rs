@@ -30,6 +30,9 @@ pub struct SimConfig {
     pub slow: Vec<(String, u64)>,
     /// Endpoints answered 500 `{"error":"injected failure"}` on every request.
     pub fail_endpoints: Vec<FailEndpoint>,
+    /// Agents that serve at most C requests at once (`AGENT`, C); the rest wait in a FIFO
+    /// queue, so the agent's throughput is at most C / service time.
+    pub capacity: Vec<(String, u32)>,
     /// Port of the admin server (counts, reset); `Some(0)` is ephemeral, `None` is no server.
     pub admin_port: Option<u16>,
     /// Seed for latency and failure draws; `None` seeds from the OS.
@@ -50,6 +53,7 @@ impl Default for SimConfig {
             down: Vec::new(),
             slow: Vec::new(),
             fail_endpoints: Vec::new(),
+            capacity: Vec::new(),
             admin_port: None,
             seed: None,
             contract_only: false,
@@ -71,10 +75,10 @@ pub struct FailEndpoint {
 /// Why the simulator could not start (or write its map).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// An agent name in `down`, `slow` or `fail_endpoint` that the fleet map does not have.
+    /// An agent name in `down`, `slow`, `fail_endpoint` or `capacity` that the fleet map does not have.
     #[error("unknown agent {name:?} among the {list} agents; the fleet map has: {known}")]
     UnknownAgent {
-        /// Which list named it: `down`, `slow` or `fail_endpoint`.
+        /// Which list named it: `down`, `slow`, `fail_endpoint` or `capacity`.
         list: &'static str,
         /// The name as given.
         name: String,
@@ -143,6 +147,8 @@ pub(crate) struct AgentPlan {
     pub(crate) slow: Duration,
     /// `METHOD /path` of each endpoint that fails every request.
     pub(crate) fail: Vec<String>,
+    /// Requests served at once; the rest queue (`None`: no limit).
+    pub(crate) capacity: Option<u32>,
 }
 
 impl SimConfig {
@@ -171,6 +177,19 @@ impl SimConfig {
         }
         if let Some((name, _)) = self.slow.iter().find(|(n, _)| self.fleet.get(n).is_none()) {
             return Err(unknown("slow", name));
+        }
+        let capacities = self.capacity.iter();
+        if let Some((name, _)) = capacities
+            .clone()
+            .find(|(n, _)| self.fleet.get(n).is_none())
+        {
+            return Err(unknown("capacity", name));
+        }
+        if let Some((name, _)) = capacities.clone().find(|(_, c)| *c == 0) {
+            return Err(SimError::InvalidOption {
+                option: "capacity",
+                detail: format!("{name}=0 would serve nothing; give at least 1"),
+            });
         }
         let failing = self.fail_endpoints.iter();
         if let Some(endpoint) = failing.clone().find(|e| self.fleet.get(&e.agent).is_none()) {
@@ -221,6 +240,13 @@ impl SimConfig {
                 .filter(|e| same(&e.agent))
                 .map(|e| format!("{} {}", e.method, e.path))
                 .collect(),
+            // The last value given for an agent wins.
+            capacity: self
+                .capacity
+                .iter()
+                .rev()
+                .find(|(name, _)| same(name))
+                .map(|(_, c)| *c),
         })
     }
 
@@ -284,6 +310,26 @@ pub fn parse_slow(s: &str) -> Result<(String, u64), String> {
         .parse()
         .map_err(|_| format!("{s:?}: {ms:?} is not a whole number of milliseconds"))?;
     Ok((name.to_string(), ms))
+}
+
+/// Parses one `AGENT=C` pair (`--capacity`): C requests served at once, C >= 1.
+pub fn parse_capacity(s: &str) -> Result<(String, u32), String> {
+    let (name, count) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not AGENT=C"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{s:?} has no agent name, expected AGENT=C"));
+    }
+    match count.trim().parse::<u32>() {
+        Ok(0) => Err(format!(
+            "{s:?}: a capacity of 0 would serve nothing; give at least 1"
+        )),
+        Ok(count) => Ok((name.to_string(), count)),
+        Err(_) => Err(format!(
+            "{s:?}: {count:?} is not a whole number of requests"
+        )),
+    }
 }
 
 impl std::fmt::Display for FailEndpoint {
@@ -356,6 +402,26 @@ mod tests {
     }
 
     #[test]
+    fn capacities_parse_as_agent_equals_count() {
+        assert_eq!(parse_capacity("ATLAS=8"), Ok(("ATLAS".into(), 8)));
+        assert_eq!(
+            parse_capacity(" EVENT-BUS = 20 "),
+            Ok(("EVENT-BUS".into(), 20))
+        );
+        for bad in [
+            "ATLAS",
+            "=3",
+            "ATLAS=0",
+            "ATLAS=-1",
+            "ATLAS=1.5",
+            "ATLAS=many",
+        ] {
+            let err = parse_capacity(bad).expect_err(bad);
+            assert!(err.contains(bad.split('=').next().unwrap_or(bad)), "{err}");
+        }
+    }
+
+    #[test]
     fn plan_resolves_names_ports_and_faults() {
         let config = SimConfig {
             port_offset: Some(100),
@@ -378,6 +444,12 @@ mod tests {
             (8107, Duration::from_millis(50))
         );
         assert!(plan[1].down && !plan[0].down);
+        let queued = SimConfig {
+            capacity: vec![("atlas".into(), 4), ("ATLAS".into(), 8)],
+            ..SimConfig::default()
+        };
+        let plan = queued.plan().expect("valid");
+        assert_eq!((plan[0].capacity, plan[1].capacity), (Some(8), None));
         let ephemeral = SimConfig {
             port_offset: None,
             ..SimConfig::default()
@@ -398,6 +470,14 @@ mod tests {
             },
             SimConfig {
                 error_rate: 2.0,
+                ..SimConfig::default()
+            },
+            SimConfig {
+                capacity: vec![("NOSUCH".into(), 5)],
+                ..SimConfig::default()
+            },
+            SimConfig {
+                capacity: vec![("ATLAS".into(), 0)],
                 ..SimConfig::default()
             },
             SimConfig {

@@ -79,5 +79,7 @@ pub(crate) struct AgentCtx {
     /// `METHOD /path` of the endpoints that fail every request (`--fail-endpoint`).
     pub(crate) fail: Arc<[String]>,
     pub(crate) routes: Arc<[&'static str]>,
+    /// Requests served at once (`--capacity`); the rest wait here, first come first served.
+    pub(crate) capacity: Option<Arc<tokio::sync::Semaphore>>,
     pub(crate) shared: Arc<Shared>,
 }

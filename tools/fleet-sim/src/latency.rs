@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use crate::counts::lock;
@@ -102,6 +103,15 @@ impl Latency {
     /// Sleeps for the drawn latency of `work` (nothing at scale 0).
     pub(crate) async fn work(&self, work: Work, factor: f64) {
         self.pause(self.draw(work, factor)).await;
+    }
+
+    /// Waits for a place among the requests `queue` serves at once (first come, first
+    /// served); `None` when the simulator shuts down first.
+    pub(crate) async fn admit<'q>(&self, queue: &'q Semaphore) -> Option<SemaphorePermit<'q>> {
+        tokio::select! {
+            permit = queue.acquire() => permit.ok(),
+            () = self.shutdown.cancelled() => None,
+        }
     }
 
     /// Sleeps for `duration`, or less if the simulator is shutting down.

@@ -17,7 +17,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use lv_common::fleet::FleetMap;
 use lv_fleet_sim::config::{
-    FailEndpoint, parse_error_rate, parse_fail_endpoint, parse_latency_scale, parse_slow,
+    FailEndpoint, parse_capacity, parse_error_rate, parse_fail_endpoint, parse_latency_scale,
+    parse_slow,
 };
 use lv_fleet_sim::{SimConfig, SimError};
 use tokio_util::sync::CancellationToken;
@@ -71,6 +72,11 @@ struct Cli {
     /// repeat the flag or separate endpoints with commas.
     #[arg(long, value_name = "AGENT METHOD /PATH", value_delimiter = ',', value_parser = parse_fail_endpoint)]
     fail_endpoint: Vec<FailEndpoint>,
+    /// AGENT serves at most C requests at once; the rest wait in a first-come queue, so its
+    /// throughput tops out at C / service time (the service time is the agent's simulated
+    /// latency plus --slow; see docs/capacity.md).
+    #[arg(long, value_name = "AGENT=C,...", value_delimiter = ',', value_parser = parse_capacity)]
+    capacity: Vec<(String, u32)>,
     /// Port of the admin server (GET /counts, POST /reset); 0 picks a free one.
     #[arg(long, value_name = "P")]
     admin_port: Option<u16>,
@@ -158,6 +164,7 @@ fn build_config(cli: &Cli) -> anyhow::Result<SimConfig> {
         down: cli.down.clone(),
         slow: cli.slow.clone(),
         fail_endpoints: cli.fail_endpoint.clone(),
+        capacity: cli.capacity.clone(),
         admin_port: cli.admin_port,
         seed: cli.seed,
         contract_only: cli.contract_only,

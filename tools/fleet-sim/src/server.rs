@@ -18,6 +18,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::serve::Listener;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +75,9 @@ pub(crate) fn agent_router(plan: &AgentPlan, shared: Arc<Shared>) -> Router {
         slow: plan.slow,
         fail: plan.fail.clone().into(),
         routes: routes.into(),
+        capacity: plan
+            .capacity
+            .map(|c| Arc::new(Semaphore::new(usize::try_from(c).unwrap_or(usize::MAX)))),
         shared,
     };
     router
@@ -100,6 +104,15 @@ async fn count_and_inject(State(ctx): State<AgentCtx>, request: Request, next: N
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         lock(&ctx.shared.records).push(value);
     }
+    // With a capacity, the request's whole service (the fixed delay, the injected failure or
+    // the handler's simulated work) happens while it holds one of the agent's places.
+    let _place = match &ctx.capacity {
+        Some(queue) => match ctx.shared.latency.admit(queue).await {
+            Some(place) => Some(place),
+            None => return handlers::error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        },
+        None => None,
+    };
     ctx.shared.latency.pause(ctx.slow).await;
     if failing || ctx.shared.latency.inject_failure() {
         return handlers::error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");

@@ -165,6 +165,8 @@ fn bad_flag_values_exit_2() {
         (&["--ephemeral-ports", "--latency-scale", "-1"], "-1"),
         (&["--ephemeral-ports", "--slow", "ATLAS"], "ATLAS"),
         (&["--ephemeral-ports", "--slow", "NOSUCH=5"], "NOSUCH"),
+        (&["--ephemeral-ports", "--capacity", "ATLAS=0"], "ATLAS=0"),
+        (&["--ephemeral-ports", "--capacity", "NOSUCH=4"], "NOSUCH"),
         (
             &["--ephemeral-ports", "--fail-endpoint", "NOSUCH GET /health"],
             "NOSUCH",

@@ -567,3 +567,50 @@ async fn login_hands_out_tokens_that_every_agent_accepts() {
     })
     .await;
 }
+
+/// An agent with a capacity serves that many requests at once and queues the rest, first
+/// come first served: six concurrent 100 ms requests to an agent of capacity 2 finish in
+/// three waves, while the same six to an agent without one finish together.
+#[tokio::test]
+async fn capacity_queues_requests_beyond_it() {
+    within(async {
+        let config = SimConfig {
+            slow: vec![("ATLAS".into(), 100), ("HADES".into(), 100)],
+            capacity: vec![("ATLAS".into(), 2)],
+            ..quick()
+        };
+        let fleet = std::sync::Arc::new(spawn_fleet(config).await);
+        let waves = |agent: &'static str| {
+            let fleet = fleet.clone();
+            async move {
+                let calls: Vec<_> = (0..6)
+                    .map(|_| {
+                        let fleet = fleet.clone();
+                        tokio::spawn(async move {
+                            let started = Instant::now();
+                            let (status, _) = fleet.call(Method::GET, agent, "/health", None).await;
+                            assert_eq!(status, StatusCode::OK);
+                            started.elapsed()
+                        })
+                    })
+                    .collect();
+                let mut times = Vec::new();
+                for call in calls {
+                    times.push(call.await.expect("caller task"));
+                }
+                times.sort();
+                times
+            }
+        };
+        let queued = waves("ATLAS").await;
+        let in_first_wave = queued.iter().filter(|t| **t < Duration::from_millis(190));
+        assert!(in_first_wave.count() <= 2, "{queued:?}");
+        assert!(queued[5] >= Duration::from_millis(300), "{queued:?}");
+        assert!(queued[3] >= Duration::from_millis(200), "{queued:?}");
+        let free = waves("HADES").await;
+        assert!(free[0] >= Duration::from_millis(100), "{free:?}");
+        let fleet: Fleet = std::sync::Arc::into_inner(fleet).expect("sole owner");
+        fleet.stop().await;
+    })
+    .await;
+}

@@ -1,10 +1,24 @@
 //! The arguments of `lv-master`'s other commands: `report`, `compare`, `explain-exit`
-//! (`check` takes a run's, see [`super::CheckArgs`]).
+//! (`check` takes a run's, see [`super::CheckArgs`]); and why reading a command line failed.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::Parser;
+
+use crate::config::profile::ProfileError;
+
+/// Why [`super::load_args`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The profile or the environment is wrong (exit code 2).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The user's own words are wrong, or help or the version was asked for: print it
+    /// clap's way (`clap::Error::print`, exit code by `use_stderr`).
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+}
 
 /// `lv-master report --from FILE`: writes the reports of a run again from its JSON report
 /// or checkpoint, and prints its final tables.

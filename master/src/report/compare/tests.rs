@@ -45,6 +45,7 @@ fn summary(stats: &StatsSet, run_id: &str) -> Summary {
         stages: Vec::new(),
         master_outages: Vec::new(),
         resume: None,
+        aborted: None,
         meta: RunMeta {
             profile: Some("light".into()),
             ..RunMeta::default()

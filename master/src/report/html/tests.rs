@@ -81,6 +81,7 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         stages: Vec::new(),
         master_outages: Vec::new(),
         resume: None,
+        aborted: None,
         meta: RunMeta {
             profile: Some("light".into()),
             host: "http://localhost".into(),

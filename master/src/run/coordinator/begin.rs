@@ -32,6 +32,7 @@ impl Coordinator {
     pub(super) fn begin(&mut self, started: (Instant, i64), stages_start: (Instant, i64)) {
         let now = Instant::now();
         self.ledger.start(started);
+        self.arm_abort_rules();
         self.staged = self
             .config
             .shape

@@ -1,5 +1,5 @@
 //! One run's ledger: its id, the generation of its assignments, when it started, why it
-//! was aborted, the periods below the user target, the master outages it survived, and
+//! was aborted (or which abort rule stopped it), the periods below the user target, the master outages it survived, and
 //! the warnings it already gave.
 
 use lv_common::wire::Report;
@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::report::summary::{BelowTarget, MasterOutage, OUTAGE_CAUSE, Summary};
+use crate::slo::abort::AbortRecord;
 
 /// What is known of the current (or last) run.
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub(super) struct Ledger {
     /// When the run started, on tokio's clock and in Unix ms.
     started: Option<(Instant, i64)>,
     aborted: Option<String>,
+    /// The abort rule that stopped the run, if one did.
+    stopped_by: Option<AbortRecord>,
     below_target: Vec<BelowTarget>,
     /// Times a master died and this one resumed the run (`--resume`).
     outages: Vec<MasterOutage>,
@@ -31,6 +34,7 @@ impl Ledger {
             generation: 0,
             started: None,
             aborted: None,
+            stopped_by: None,
             below_target: Vec::new(),
             outages: Vec::new(),
             warned_names: false,
@@ -82,6 +86,17 @@ impl Ledger {
     pub(super) fn abort(&mut self, reason: String) {
         warn!(%reason, "the run cannot go on");
         self.aborted.get_or_insert(reason);
+    }
+
+    /// The abort rule that stopped the run, if one did.
+    pub(super) fn stopped_by(&self) -> Option<&AbortRecord> {
+        self.stopped_by.as_ref()
+    }
+
+    /// Abort rule `record` stops the run (the first one stays).
+    pub(super) fn stop_by_rule(&mut self, record: AbortRecord) {
+        warn!(rule = %record.rule, reason = %record.reason, "an abort rule stops the run");
+        self.stopped_by.get_or_insert(record);
     }
 
     /// Periods below the user target.
@@ -151,6 +166,7 @@ impl Ledger {
     pub(super) fn restart(&mut self, run_id: String) {
         self.run_id = run_id;
         self.aborted = None;
+        self.stopped_by = None;
         self.below_target.clear();
         self.warned_names = false;
         self.warned_failures = false;

@@ -31,6 +31,7 @@ impl Coordinator {
                 started_unix_ms: started_ms,
                 ended_unix_ms: self.clock.now_ms(),
                 aborted: None,
+                stopped_by: self.ledger.stopped_by(),
                 failed: None,
                 below_target: self.ledger.below_target(),
                 outages: self.ledger.outages(),

@@ -94,6 +94,7 @@ impl Coordinator {
             now: Instant::now(),
             run_time_s: web.run_time_s,
             events: &web.events,
+            stopped_by: self.ledger.stopped_by(),
             runs: Arc::clone(&web.runs),
         });
         web.snapshots.send_replace(Arc::new(snapshot));
@@ -288,6 +289,7 @@ impl Coordinator {
                 started_unix_ms: started_ms,
                 ended_unix_ms: ended,
                 aborted: self.ledger.aborted(),
+                stopped_by: self.ledger.stopped_by(),
                 failed: self.hooks.failure(),
                 below_target: self.ledger.below_target(),
                 outages: self.ledger.outages(),

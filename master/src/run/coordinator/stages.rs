@@ -167,6 +167,19 @@ impl StagedRun {
         (self.applied > before).then(|| self.current()).flatten()
     }
 
+    /// The stage running at `now` (1-based): none before the first starts or after the
+    /// last ends.
+    pub(super) fn stage_at(&self, now: Instant) -> Option<usize> {
+        let mut elapsed = now.checked_duration_since(self.start)?;
+        for (i, stage) in self.clock.stages.iter().enumerate() {
+            if elapsed < stage.duration {
+                return Some(i + 1);
+            }
+            elapsed -= stage.duration;
+        }
+        None
+    }
+
     /// The step in force (none before the first, and in an open run).
     pub(super) fn current(&self) -> Option<Step> {
         self.applied
@@ -288,6 +301,12 @@ mod tests {
         let start = Instant::now();
         let mut run = StagedRun::new(&shape, start, 5_000);
         assert_eq!(run.clock().ends_unix_ms(), [6_000, 8_000, 9_000]);
+        let at = |ms: u64| run.stage_at(start + Duration::from_millis(ms));
+        assert_eq!(
+            (at(0), at(999), at(1_000), at(2_999)),
+            (Some(1), Some(1), Some(2), Some(2))
+        );
+        assert_eq!((at(3_000), at(3_999), at(4_000)), (Some(3), Some(3), None));
         assert_eq!(run.current(), None);
         assert_eq!(run.advance(start).map(|s| s.users), Some(4));
         assert_eq!(run.advance(start), None, "nothing new");

@@ -300,6 +300,59 @@ impl TestCluster {
         for _ in 0..requests {
             stats.record_request("GET", "/health", None, LATENCY_US, 10, None);
         }
+        self.send_report(id, run_id, seq, stats, last);
+    }
+
+    /// Worker `id` sends report `seq` of the current run: `ok` successes and `failed`
+    /// failures of `GET /health`, of SLO kind `kind`.
+    pub(crate) fn report_outcomes(
+        &mut self,
+        id: &str,
+        seq: u64,
+        (ok, failed): (u64, u64),
+        kind: Option<lv_common::kind::SloKind>,
+        last: bool,
+    ) {
+        let mut stats = StatsSet::default();
+        for i in 0..ok + failed {
+            let error = (i < failed).then_some("HTTP 500");
+            stats.record_request("GET", "/health", kind, LATENCY_US, 10, error);
+        }
+        let run_id = self.coord.ledger.run_id().to_owned();
+        self.send_report(id, &run_id, seq, stats, last);
+    }
+
+    /// Worker `id` sends report `seq` of the current run for stage `stage` (1-based): `ok`
+    /// successes and `failed` failures of `GET /health`.
+    pub(crate) fn report_in_stage(
+        &mut self,
+        id: &str,
+        seq: u64,
+        stage: u32,
+        (ok, failed): (u64, u64),
+    ) {
+        let mut stats = StatsSet::default();
+        for i in 0..ok + failed {
+            let error = (i < failed).then_some("HTTP 500");
+            stats.record_request("GET", "/health", None, LATENCY_US, 10, error);
+        }
+        let run_id = self.coord.ledger.run_id().to_owned();
+        self.send_report_of_stage(id, &run_id, seq, stage, stats, false);
+    }
+
+    fn send_report(&mut self, id: &str, run_id: &str, seq: u64, stats: StatsSet, last: bool) {
+        self.send_report_of_stage(id, run_id, seq, 0, stats, last);
+    }
+
+    fn send_report_of_stage(
+        &mut self,
+        id: &str,
+        run_id: &str,
+        seq: u64,
+        stage: u32,
+        stats: StatsSet,
+        last: bool,
+    ) {
         let report = Report {
             run_id: run_id.to_owned(),
             seq,
@@ -311,7 +364,7 @@ impl TestCluster {
             cut_off: 0,
             dropped_reports: 0,
             open: None,
-            stage: 0,
+            stage,
         };
         self.send(id, WorkerKind::Report(pb::StatsReport::from(&report)));
     }

@@ -625,6 +625,7 @@ async fn an_overloaded_worker_limits_the_run() {
         below_target: &[],
         outages: &[],
         checkpoint: false,
+        stopped_by: None,
     };
     let (_, summary) = summarize(&result.config, &view);
     assert!(summary.generator_limited);

@@ -251,6 +251,13 @@
     v.textContent = l.verdict_now || "-";
     v.title = l.verdict_now || "";
     v.className = l.verdict_now ? (passes(l.verdict_now) ? "pass" : "fail") : "";
+    // The abort rule that stopped the run (the report's `aborted`), while its report shows.
+    const stop = state.report && state.report.aborted;
+    const ab = $("abort-banner");
+    ab.hidden = !stop;
+    ab.textContent = stop
+      ? "Stopped early by abort rule " + stop.rule + " at " + fmtDuration(stop.at_s) + ": " + stop.reason
+      : "";
     const running = l.state === "running" || l.state === "spawning";
     document.body.classList.toggle("readonly", !!l.readonly);
     $("b-new").hidden = running || l.state === "stopping";
