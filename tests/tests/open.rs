@@ -145,13 +145,21 @@ async fn a_drop_mode_cap_is_accounted_and_reported() {
     assert_eq!(open.scheduled, open.started + open.dropped);
     assert!(open.dropped >= 50, "{} dropped", open.dropped);
     assert!(open.generator_limited);
+    let summary = &outcome.summary;
+    assert!(summary.generator_limited);
     assert!(
-        outcome
-            .summary
+        summary.generator_warnings.iter().any(|w| w.cause
+            == lv_master::report::summary::GeneratorCause::ArrivalsDropped
+            && w.detail == format!("{} arrivals dropped at the in-flight cap", open.dropped)),
+        "{:?}",
+        summary.generator_warnings
+    );
+    assert!(
+        summary
             .verdict
-            .contains("the generator, not the system under test, limited the run"),
+            .contains("the generator limited this run; its latencies include its own delay ("),
         "{}",
-        outcome.summary.verdict
+        summary.verdict
     );
 }
 

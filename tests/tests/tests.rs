@@ -19,6 +19,7 @@ mod readme;
 mod ready;
 mod rejection;
 mod reports;
+mod resources;
 mod scale;
 mod scripts;
 mod setup;

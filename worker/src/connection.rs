@@ -23,6 +23,7 @@ use crate::config::{WorkerConfig, WorkerError};
 use crate::data::DataInbox;
 use crate::outbox::{DEFAULT_CAPACITY, Outbox};
 use crate::recorder::Recorder;
+use crate::resources::Resources;
 use crate::swarm::SwarmHandle;
 
 mod attach;
@@ -50,6 +51,8 @@ struct State<'a> {
     hello: pb::Hello,
     swarm: SwarmHandle,
     recorder: Recorder,
+    /// The worker's own load, sent with each heartbeat.
+    resources: Arc<Resources>,
     outbox: Outbox,
     /// When a master was last heard from.
     last_contact: Arc<LastContact>,
@@ -63,12 +66,14 @@ struct State<'a> {
     data: DataInbox,
 }
 
-/// Connects and serves masters until Shutdown, cancellation or refusal.
+/// Connects and serves masters until Shutdown, cancellation or refusal, running `swarm`,
+/// reporting what `recorder` holds and heartbeating `resources`.
 pub async fn serve(
     config: &WorkerConfig,
     hello: pb::Hello,
     swarm: SwarmHandle,
     recorder: Recorder,
+    resources: Arc<Resources>,
     shutdown: &CancellationToken,
 ) -> Result<(), WorkerError> {
     let last_contact = Arc::new(LastContact::new());
@@ -83,6 +88,7 @@ pub async fn serve(
         hello,
         swarm,
         recorder,
+        resources,
         outbox: Outbox::new(DEFAULT_CAPACITY),
         last_contact,
         report_interval: DEFAULT_REPORT_INTERVAL,
@@ -242,6 +248,7 @@ impl State<'_> {
             run_id: self.outbox.run_id().unwrap_or_default().to_owned(),
             users_finished: finished.users,
             generation: finished.generation,
+            resources: Some(self.resources.sample()),
         };
         if tx.send(wrap(WorkerKind::Heartbeat(beat))).await.is_err() {
             return Err(End::Lost("stream closed".into()));

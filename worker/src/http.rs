@@ -145,6 +145,11 @@ impl HttpClient {
         self.inner.pool.limit()
     }
 
+    /// Connections to targets open now, pooled or users' own.
+    pub fn open_connections(&self) -> usize {
+        self.inner.pool.open()
+    }
+
     /// A message, once, after the first request that waited for a free connection because
     /// [`HttpClient::max_connections`] were open.
     pub fn take_connection_wait_notice(&self) -> Option<String> {

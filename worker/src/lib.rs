@@ -11,6 +11,7 @@
 //! - [`probe`]: one user of a class run once in detail, for `lv-master try`.
 //! - [`http`]: the shared HTTP client.
 //! - [`recorder`]: where users record stats until the next report.
+//! - [`resources`]: the worker's own load (CPU, memory, connections, scheduling delay).
 //! - [`limits`]: the open-file limit.
 
 use lv_common::pb;
@@ -26,6 +27,7 @@ pub use lv_common::limits;
 pub mod outbox;
 pub mod probe;
 pub mod recorder;
+pub mod resources;
 pub mod swarm;
 pub mod user;
 
@@ -45,6 +47,12 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     )
     .map_err(|e| WorkerError::Setup(e.to_string()))?;
     let recorder = recorder::Recorder::default();
+    let resources = std::sync::Arc::new(resources::Resources::new(client.clone()));
+    let probe_token = shutdown.child_token();
+    let probe = tokio::spawn(resources::probe_delay(
+        resources.delay_probe(),
+        probe_token.clone(),
+    ));
     let swarm_token = shutdown.child_token();
     let (swarm, swarm_task) = swarm::spawn(client, recorder.clone(), swarm_token.clone());
     let worker_id = config
@@ -67,7 +75,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         .name("lv-control".into())
         .spawn(move || {
             let _ = done.send(control_plane(
-                &config, hello, swarm, recorder, &shutdown, span,
+                &config, hello, swarm, recorder, resources, &shutdown, span,
             ));
         });
     let result = match control {
@@ -80,7 +88,9 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         ))),
     };
     swarm_token.cancel();
+    probe_token.cancel();
     let _ = swarm_task.await;
+    let _ = probe.await;
     result
 }
 
@@ -92,6 +102,7 @@ fn control_plane(
     hello: pb::Hello,
     swarm: swarm::SwarmHandle,
     recorder: recorder::Recorder,
+    resources: std::sync::Arc<resources::Resources>,
     shutdown: &CancellationToken,
     span: tracing::Span,
 ) -> Result<(), WorkerError> {
@@ -100,7 +111,7 @@ fn control_plane(
         .build()
         .map_err(|err| WorkerError::Setup(format!("cannot start the control runtime: {err}")))?;
     runtime.block_on(tracing::Instrument::instrument(
-        connection::serve(config, hello, swarm, recorder, shutdown),
+        connection::serve(config, hello, swarm, recorder, resources, shutdown),
         span,
     ))
 }

@@ -24,6 +24,8 @@ fn summary(scale: u64) -> Summary {
         run_time_s: 10.0,
         exit_code: 0,
         verdict: "passed".into(),
+        generator_limited: false,
+        generator_warnings: Vec::new(),
         started_unix_ms: 1_700_000_000_000,
         ended_unix_ms: 1_700_000_010_000,
         workers: Vec::new(),

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use crate::aggregate::{RunStats, ratio};
 use crate::config::MasterConfig;
 use crate::report::conclude::{RunView, summarize, worker_core};
+use crate::report::summary::resources::WorkerResources;
 use crate::report::summary::{Summary, WorkerCore};
 use crate::run::registry::Registry;
 use crate::slo;
@@ -115,6 +116,10 @@ pub struct WorkerLive {
     pub heartbeat_age_s: f64,
     /// Seconds since its last report; `None` before the first.
     pub report_lag_s: Option<f64>,
+    /// Its own load: latest, peak and mean of the run; absent before its first heartbeat
+    /// that carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<WorkerResources>,
 }
 
 /// Something that happened during a run, for the charts.
@@ -354,6 +359,7 @@ fn live_view(input: &SnapshotInput, report: &Summary, exit_code: u8) -> Live {
             report_lag_s: w
                 .last_report_unix_ms
                 .map(|ms| ((input.now_unix_ms - ms) as f64 / 1000.0).max(0.0)),
+            resources: w.resources.summary(),
         })
         .collect();
     let users = input

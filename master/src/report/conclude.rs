@@ -4,8 +4,8 @@
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 use crate::report::summary::{
-    self, BelowTarget, EndpointSummary, ExceptionSummary, FailureSummary, MasterOutage,
-    OpenSummary, RunMeta, StageSummary, Summary, WorkerCore, WorkerSummary,
+    self, BelowTarget, EndpointSummary, ExceptionSummary, FailureSummary, GeneratorWarning,
+    MasterOutage, OpenSummary, RunMeta, StageSummary, Summary, WorkerCore, WorkerSummary,
 };
 use crate::run::registry::{Registry, WorkerEntry};
 use crate::slo;
@@ -73,8 +73,10 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
     };
     let verdicts = slo_verdicts(config, view);
     let (open, stages) = shape_parts(config, view, seconds);
+    let workers = worker_summaries(view);
+    let generator_warnings = generator_warnings(open.as_ref(), &workers);
     let (exit_code, mut verdict) = judge(config, view, verdicts.as_deref());
-    if let Some(note) = open.as_ref().and_then(OpenSummary::limit_note) {
+    if let Some(note) = summary::limit_note(&generator_warnings) {
         verdict = format!("{verdict}; {note}");
     }
     let (total, endpoints, failures, exceptions) = report_rows(view.stats, seconds);
@@ -84,9 +86,11 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
         run_time_s: seconds,
         exit_code: i32::from(exit_code),
         verdict,
+        generator_limited: !generator_warnings.is_empty(),
+        generator_warnings,
         started_unix_ms: view.started_unix_ms,
         ended_unix_ms: view.ended_unix_ms,
-        workers: worker_summaries(view),
+        workers,
         total,
         endpoints,
         failures,
@@ -121,8 +125,23 @@ fn slo_verdicts(config: &MasterConfig, view: &RunView) -> Option<Vec<slo::Verdic
     Some(verdicts)
 }
 
+/// Every reason the generator limited the run: the open model's, then each worker's
+/// overloads in id order.
+fn generator_warnings(
+    open: Option<&OpenSummary>,
+    workers: &[WorkerSummary],
+) -> Vec<GeneratorWarning> {
+    let mut warnings = open.map(OpenSummary::warnings).unwrap_or_default();
+    for worker in workers {
+        if let Some(resources) = &worker.resources {
+            warnings.extend(resources.warnings(&worker.core.id));
+        }
+    }
+    warnings
+}
+
 /// The open model's summary and the stages' of a started run, both measured from the stage
-/// clock's origin.
+/// clock's origin; each stage carries the worker overloads of its window.
 fn shape_parts(
     config: &MasterConfig,
     view: &RunView,
@@ -137,12 +156,19 @@ fn shape_parts(
         .open()
         .filter(|_| started)
         .map(|shape| OpenSummary::new(view.stats, &shape.schedule(), origin_ms, seconds));
-    let stages = match &config.shape {
+    let mut stages = match &config.shape {
         Some(shape) if started => {
             summary::stage_summaries(shape, view.stats, view.ended_unix_ms - origin_ms)
         }
         _ => Vec::new(),
     };
+    let overloads: Vec<GeneratorWarning> = view
+        .workers
+        .values()
+        .filter_map(|w| Some(w.resources.summary()?.warnings(&w.id)))
+        .flatten()
+        .collect();
+    summary::add_overloads(&mut stages, &overloads, origin_ms);
     (open, stages)
 }
 
@@ -189,6 +215,7 @@ fn worker_summaries(view: &RunView) -> Vec<WorkerSummary> {
                 let last = w.last_report_unix_ms.unwrap_or(view.started_unix_ms);
                 ((lost - last) as f64 / 1000.0).max(0.0)
             }),
+            resources: w.resources.summary(),
         })
         .collect()
 }

@@ -7,7 +7,8 @@ use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
 
 use crate::aggregate::{PERCENTILES, ratio};
 use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp, verdict_value};
-use crate::report::summary::{EndpointSummary, StageSummary, Summary};
+use crate::report::summary::resources::Gauge;
+use crate::report::summary::{EndpointSummary, StageSummary, Summary, limit_note};
 use crate::slo::{Status, Verdict};
 
 const NAME_WIDTH: usize = 42;
@@ -270,6 +271,44 @@ pub fn losses(summary: &Summary) -> String {
     out
 }
 
+/// One line per worker with its load over the run (peak / mean); empty when no worker
+/// said.
+pub fn worker_load(summary: &Summary) -> String {
+    let mut out = String::new();
+    let pair = |g: Option<Gauge>, scale: f64, places: usize| {
+        g.map_or_else(
+            || "-".to_owned(),
+            |g| {
+                let (peak, mean) = (g.peak / scale, g.mean / scale);
+                format!("{} / {}", decimal(peak, places), decimal(mean, places))
+            },
+        )
+    };
+    for worker in &summary.workers {
+        let Some(r) = &worker.resources else {
+            continue;
+        };
+        if out.is_empty() {
+            out.push_str("\nWorker load over the run (peak / mean)\n");
+            let _ = writeln!(
+                out,
+                "{:<30} {:>15} {:>17} {:>13} {:>17}",
+                "Worker", "CPU %", "Memory MB", "Connections", "Sched delay ms"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<30} {:>15} {:>17} {:>13} {:>17}",
+            truncate(&worker.core.id, 30),
+            pair(r.cpu_percent, 1.0, 1),
+            pair(r.memory_bytes, 1e6, 1),
+            pair(Some(r.connections), 1.0, 0),
+            pair(Some(r.sched_delay_ms), 1.0, 1),
+        );
+    }
+    out
+}
+
 /// The final console output: stats table, percentiles, failures and the verdict.
 pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
     let seconds = summary.run_time_s;
@@ -317,6 +356,10 @@ pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
         out.push_str(&open.console());
     }
     out.push_str(&losses(summary));
+    out.push_str(&worker_load(summary));
+    if let Some(note) = limit_note(&summary.generator_warnings) {
+        out.push_str(&format!("\nWarning: {note}\n"));
+    }
     out.push_str(&format!(
         "\nResult: {} (exit code {})\n",
         summary.verdict, summary.exit_code
@@ -413,6 +456,67 @@ mod tests {
         assert!(
             text.contains("00:00:08 UTC (the master was restarted)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn each_worker_gets_a_load_line_and_the_generator_warning_is_printed() {
+        let endpoint = serde_json::json!({
+            "method": "", "name": "Aggregated", "kind": null, "requests": 0, "failures": 0,
+            "avg_ms": 0.0, "min_ms": 0.0, "max_ms": 0.0, "p50_ms": 0.0, "p95_ms": 0.0,
+            "p99_ms": 0.0, "rps": 0.0, "avg_content_bytes": 0.0
+        });
+        let gauge = |last: f64, peak: f64, mean: f64| serde_json::json!({"last": last, "peak": peak, "mean": mean});
+        let summary: Summary = serde_json::from_value(serde_json::json!({
+            "run_id": "r", "users": 6, "run_time_s": 10.0, "exit_code": 0,
+            "verdict": "passed", "generator_limited": true,
+            "generator_warnings": [{"cause": "worker_cpu", "worker_id": "w1",
+                "from_unix_ms": 1000, "to_unix_ms": 7000,
+                "detail": "worker w1 above 90% CPU for 6.0 s (peak 99%)"}],
+            "started_unix_ms": 0, "ended_unix_ms": 10_000, "cut_off": 0,
+            "workers": [
+                {"id": "w1", "hostname": "h1", "state": "active", "users": 6, "requests": 5,
+                 "failures": 0, "resources": {"samples": 9,
+                    "cpu_percent": gauge(97.0, 99.3, 95.5),
+                    "memory_bytes": gauge(2e7, 2.5e7, 2.25e7),
+                    "connections": gauge(50.0, 60.0, 55.0),
+                    "sched_delay_ms": gauge(80.0, 120.0, 75.5)}},
+                {"id": "w2", "hostname": "h2", "state": "active", "users": 0, "requests": 0,
+                 "failures": 0}
+            ],
+            "total": endpoint, "endpoints": [], "failures": [], "exceptions": []
+        }))
+        .expect("a summary");
+        let text = worker_load(&summary);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "a title, a header and one worker: {text}");
+        assert!(lines[2].contains("CPU %") && lines[2].contains("Sched delay ms"));
+        let numbers: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(
+            numbers,
+            [
+                "w1", "99.3", "/", "95.5", "25", "/", "22.5", "60", "/", "55", "120", "/", "75.5"
+            ],
+            "{text}"
+        );
+        let all = final_report(&summary, &StatsSet::default());
+        assert!(
+            all.contains(
+                "Warning: the generator limited this run; its latencies include its own delay \
+                 (worker w1 above 90% CPU for 6.0 s (peak 99%))"
+            ),
+            "{all}"
+        );
+        assert!(
+            worker_load(
+                &serde_json::from_value::<Summary>(serde_json::json!({
+                    "run_id": "r", "users": 0, "run_time_s": 0.0, "exit_code": 0, "verdict": "",
+                    "started_unix_ms": 0, "ended_unix_ms": 0, "cut_off": 0, "workers": [],
+                    "total": summary.total, "endpoints": [], "failures": [], "exceptions": []
+                }))
+                .expect("a summary")
+            )
+            .is_empty()
         );
     }
 

@@ -8,7 +8,11 @@ use jiff::civil::{DateTime, datetime};
 /// `value` with at most `places` decimals and no trailing zeros (`12`, `2.5`, never `-0`).
 pub fn decimal(value: f64, places: usize) -> String {
     let text = format!("{value:.places$}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
+    let text = if places > 0 {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
     if text == "-0" {
         "0".to_owned()
     } else {
@@ -124,6 +128,8 @@ mod tests {
         assert_eq!(decimal(-0.0001, 2), "0");
         assert_eq!(decimal(0.0, 3), "0");
         assert_eq!(decimal(1234.5678, 3), "1234.568");
+        assert_eq!(decimal(60.0, 0), "60", "no decimals: nothing to trim");
+        assert_eq!(decimal(-0.2, 0), "0");
     }
 
     #[test]

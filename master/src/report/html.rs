@@ -11,6 +11,7 @@ use markup::{heading, num, table, text, tr};
 
 use crate::aggregate::PERCENTILES;
 use crate::report::format::{decimal, duration, ms, utc_timestamp};
+use crate::report::summary::resources::Gauge;
 use crate::report::summary::{EndpointSummary, Summary, WorkerSummary};
 use crate::slo::{Status, Verdict};
 
@@ -200,27 +201,50 @@ fn exceptions_section(out: &mut String, s: &Summary) {
     table(out, "Count|Message", 0, &rows, "None");
 }
 
+/// The workers, with their own load over the run (peak / mean) from their heartbeats.
 fn workers_section(out: &mut String, s: &Summary) {
     heading(out, "workers", "Workers");
+    let pair = |g: Option<Gauge>, scale: f64, places: usize| {
+        num(g.map_or_else(
+            || "-".to_owned(),
+            |g| {
+                let (peak, mean) = (
+                    decimal(g.peak / scale, places),
+                    decimal(g.mean / scale, places),
+                );
+                format!("{peak} / {mean}")
+            },
+        ))
+    };
     let rows: Vec<String> = (s.workers.iter())
-        .map(|WorkerSummary { core: w, .. }| {
-            let (id, host, state) = (text(&w.id), text(&w.hostname), text(&w.state));
-            tr(
-                "",
-                &[
-                    id,
-                    host,
-                    state,
-                    num(w.users),
-                    num(w.requests),
-                    num(w.failures),
-                ],
-            )
-        })
+        .map(
+            |WorkerSummary {
+                 core: w, resources, ..
+             }| {
+                let (id, host, state) = (text(&w.id), text(&w.hostname), text(&w.state));
+                let r = resources.as_ref();
+                tr(
+                    "",
+                    &[
+                        id,
+                        host,
+                        state,
+                        num(w.users),
+                        num(w.requests),
+                        num(w.failures),
+                        pair(r.and_then(|r| r.cpu_percent), 1.0, 1),
+                        pair(r.and_then(|r| r.memory_bytes), 1e6, 1),
+                        pair(r.map(|r| r.connections), 1.0, 0),
+                        pair(r.map(|r| r.sched_delay_ms), 1.0, 1),
+                    ],
+                )
+            },
+        )
         .collect();
     table(
         out,
-        "Worker|Host name|State|Users|Requests|Failures",
+        "Worker|Host name|State|Users|Requests|Failures|CPU % (peak / mean)|Memory MB (peak / mean)\
+         |Connections (peak / mean)|Sched delay ms (peak / mean)",
         3,
         &rows,
         "None",

@@ -11,15 +11,18 @@ use crate::aggregate::HistoryRow;
 use crate::slo::Verdict;
 use crate::slo::abort::AbortRecord;
 
+mod generator;
 mod open;
+pub mod resources;
 mod rows;
 mod stages;
 
+pub use generator::{GENERATOR_LIMITED, GeneratorCause, GeneratorWarning, limit_note};
 pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
 pub use rows::{EndpointSummary, ExceptionSummary, FailureSummary, stats_rows};
 #[cfg(test)]
 pub(crate) use stages::sample_stages;
-pub use stages::{StageSummary, stage_stats_from, stage_summaries};
+pub use stages::{StageSummary, add_overloads, stage_stats_from, stage_summaries};
 
 /// The whole summary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,8 +35,17 @@ pub struct Summary {
     pub run_time_s: f64,
     /// The process exit code this run produced.
     pub exit_code: i32,
-    /// Why the exit code is what it is.
+    /// Why the exit code is what it is (ending with the generator warning when
+    /// `generator_limited`).
     pub verdict: String,
+    /// lv itself limited the run (a worker overloaded, open-model arrivals it could not
+    /// start or started late): its latencies include its own delay.
+    #[serde(default)]
+    pub generator_limited: bool,
+    /// Why the generator limited the run, one entry per cause (and per overloaded worker
+    /// and period); empty when it did not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generator_warnings: Vec<GeneratorWarning>,
     /// Start of the run, Unix ms.
     pub started_unix_ms: i64,
     /// End of the run, Unix ms.
@@ -196,6 +208,10 @@ pub struct WorkerSummary {
     /// were never reported (at most one report interval plus the heartbeat timeout).
     #[serde(default)]
     pub unreported_s: Option<f64>,
+    /// Its own load (CPU, memory, connections, scheduling delay): peak and mean over the
+    /// run; absent when its heartbeats carried none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<resources::WorkerResources>,
 }
 
 /// Rebuilds a run's merged stats from its report (or checkpoint), histograms included, so

@@ -9,6 +9,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::Status;
 
+use crate::report::summary::resources::ResourceTrack;
+
 /// Messages to one worker's stream.
 pub type Outbound = mpsc::Sender<Result<pb::MasterMessage, Status>>;
 
@@ -78,6 +80,8 @@ pub struct WorkerEntry {
     pub lost_unix_ms: Option<i64>,
     /// Open-file limit it reported (0 when unknown).
     pub fd_limit: u64,
+    /// Its own load, from its heartbeats.
+    pub resources: ResourceTrack,
 }
 
 impl WorkerEntry {
@@ -101,6 +105,7 @@ impl WorkerEntry {
             last_report_unix_ms: None,
             lost_unix_ms: None,
             fd_limit: hello.fd_limit,
+            resources: ResourceTrack::default(),
         }
     }
 
@@ -125,6 +130,7 @@ impl WorkerEntry {
             last_report_unix_ms: None,
             lost_unix_ms: None,
             fd_limit: 0,
+            resources: ResourceTrack::default(),
         }
     }
 

@@ -137,20 +137,26 @@ fn error_rows(snapshot: &Snapshot) -> Vec<Value> {
         .collect()
 }
 
-/// A row per worker, in Locust's words for its state; lv measures no CPU or memory.
+/// A row per worker, in Locust's words for its state, with its latest CPU (percent of the
+/// cores it may use) and resident memory (bytes); 0 before its heartbeats carry them.
 fn worker_rows(snapshot: &Snapshot) -> Vec<Value> {
     let live = &snapshot.live;
     live.workers
         .iter()
-        .map(|WorkerLive { core: w, .. }| {
-            json!({
-                "id": w.id,
-                "state": worker_state(&w.state, live.state),
-                "user_count": w.users,
-                "cpu_usage": 0,
-                "memory_usage": 0,
-            })
-        })
+        .map(
+            |WorkerLive {
+                 core: w, resources, ..
+             }| {
+                let load = resources.as_ref();
+                json!({
+                    "id": w.id,
+                    "state": worker_state(&w.state, live.state),
+                    "user_count": w.users,
+                    "cpu_usage": load.and_then(|r| r.cpu_percent).map_or(0.0, |g| g.last),
+                    "memory_usage": load.and_then(|r| r.memory_bytes).map_or(0, |g| g.last as u64),
+                })
+            },
+        )
         .collect()
 }
 

@@ -80,6 +80,7 @@ pub fn render(snapshot: &Snapshot, format: Format) -> String {
     let mut registry = Registry::default();
     request_metrics(&mut registry, &snapshot.report);
     run_metrics(&mut registry, &snapshot.live);
+    worker_metrics(&mut registry, &snapshot.live);
     let mut out = String::new();
     let encoded = match format {
         Format::OpenMetrics => text::encode_registry(&mut out, &registry),
@@ -171,6 +172,50 @@ fn run_metrics(registry: &mut Registry, live: &Live) {
         "lv_run_state",
         "0 ready, 1 spawning, 2 running, 3 stopping, 4 stopped",
         state,
+    );
+}
+
+/// Each worker's latest load from its heartbeats, labelled by worker id; a worker that
+/// cannot measure its CPU or memory has no sample of that gauge.
+fn worker_metrics(registry: &mut Registry, live: &Live) {
+    type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+    let cpu = Family::<Labels, FloatGauge>::default();
+    let memory = Family::<Labels, Gauge<i64>>::default();
+    let connections = Family::<Labels, Gauge<i64>>::default();
+    let delay = Family::<Labels, FloatGauge>::default();
+    for worker in &live.workers {
+        let Some(load) = &worker.resources else {
+            continue;
+        };
+        let labels = vec![("worker".to_owned(), worker.core.id.clone())];
+        if let Some(g) = load.cpu_percent {
+            cpu.get_or_create(&labels).set(g.last);
+        }
+        if let Some(g) = load.memory_bytes {
+            memory.get_or_create(&labels).set(g.last as i64);
+        }
+        connections
+            .get_or_create(&labels)
+            .set(load.connections.last as i64);
+        delay
+            .get_or_create(&labels)
+            .set(load.sched_delay_ms.last / 1000.0);
+    }
+    registry.register(
+        "lv_worker_cpu_percent",
+        "Worker process CPU, percent of the cores it may use (100 = all busy)",
+        cpu,
+    );
+    registry.register("lv_worker_memory_bytes", "Worker resident memory", memory);
+    registry.register(
+        "lv_worker_connections",
+        "Connections to targets a worker has open",
+        connections,
+    );
+    registry.register(
+        "lv_worker_sched_delay_seconds",
+        "How late a worker's runtime woke a task, at most, in its last heartbeat interval",
+        delay,
     );
 }
 

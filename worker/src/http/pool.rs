@@ -6,7 +6,8 @@
 //! limit) bounds the connections open at once; when it is spent, a user closes an idle
 //! connection to another origin or waits for one to come back. With
 //! `connection_per_user`, each user keeps its connections in its own [`Session`] instead
-//! (they still count in the budget; the master checks that a share fits).
+//! (they still count in the budget; the master checks that a share fits). Every open
+//! [`Conn`], pooled or a user's own, counts in [`Pool::open`] while it lives.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -29,17 +30,44 @@ pub(super) struct Conn {
     /// Bytes read and not yet used.
     pub buf: BytesMut,
     /// Released when the connection is dropped (closed).
-    _permit: OwnedSemaphorePermit,
+    _permit: Permit,
+    /// Counts the connection as open until it is dropped.
+    _open: OpenMark,
 }
 
 impl Conn {
     /// Wraps a newly opened stream that holds `permit`.
-    pub fn new(stream: Stream, permit: OwnedSemaphorePermit) -> Conn {
+    pub fn new(stream: Stream, permit: Permit) -> Conn {
         Conn {
             stream,
             buf: BytesMut::with_capacity(READ_CHUNK),
+            _open: OpenMark::new(Arc::clone(&permit.open)),
             _permit: permit,
         }
+    }
+}
+
+/// Room in the budget for one connection, and the counter it counts in once opened.
+#[derive(Debug)]
+pub(super) struct Permit {
+    _budget: OwnedSemaphorePermit,
+    open: Arc<AtomicUsize>,
+}
+
+/// One open connection in its pool's counter: added when made, taken off when dropped.
+#[derive(Debug)]
+struct OpenMark(Arc<AtomicUsize>);
+
+impl OpenMark {
+    fn new(open: Arc<AtomicUsize>) -> OpenMark {
+        open.fetch_add(1, Ordering::Relaxed);
+        OpenMark(open)
+    }
+}
+
+impl Drop for OpenMark {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -80,6 +108,8 @@ pub(super) struct Pool {
     /// Users waiting in [`Pool::checkout`], woken when a connection comes back idle.
     waiting: AtomicUsize,
     returned: Notify,
+    /// Connections open now (idle, in use, or a user's own).
+    open: Arc<AtomicUsize>,
 }
 
 impl Pool {
@@ -94,6 +124,20 @@ impl Pool {
             announced: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             returned: Notify::new(),
+            open: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Connections open now: idle ones, those in use and the users' own.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// `budget` as a [`Permit`] of this pool.
+    fn permit(&self, budget: OwnedSemaphorePermit) -> Permit {
+        Permit {
+            _budget: budget,
+            open: Arc::clone(&self.open),
         }
     }
 
@@ -174,7 +218,7 @@ impl Pool {
             };
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             if let Some(permit) = permit {
-                return Slot::Open(permit);
+                return Slot::Open(self.permit(permit));
             }
         }
     }
@@ -187,7 +231,7 @@ impl Pool {
         Arc::clone(&self.budget)
             .try_acquire_owned()
             .ok()
-            .map(Slot::Open)
+            .map(|budget| Slot::Open(self.permit(budget)))
     }
 
     /// Closes the longest-idle connection to any origin; false when none is idle.
@@ -207,7 +251,7 @@ pub(super) enum Slot {
     /// An idle keep-alive connection to the origin.
     Idle(Conn),
     /// Room in the budget to open a new connection.
-    Open(OwnedSemaphorePermit),
+    Open(Permit),
 }
 
 #[cfg(test)]

@@ -132,6 +132,38 @@ async fn keep_alive_connections_are_reused() {
     );
 }
 
+/// The open-connection count follows the pool: one kept idle after a response, one per
+/// user session beside it, none once a response closes its connection.
+#[tokio::test]
+async fn open_connections_are_counted_until_closed() {
+    let keep = server(Script::Answer(OK)).await;
+    let close = server(Script::AnswerThenClose(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+    ))
+    .await;
+    let client = client(100);
+    assert_eq!(client.open_connections(), 0);
+    fetch(&client, keep.url("/"), false, "pooled").await;
+    assert_eq!(client.open_connections(), 1, "kept idle in the pool");
+    let mut own = UserHttp {
+        session: Some(Session::default()),
+        cookies: None,
+    };
+    client
+        .send(get(keep.url("/"), false), &mut own)
+        .await
+        .expect("a user's own connection");
+    assert_eq!(
+        client.open_connections(),
+        2,
+        "and one in the user's session"
+    );
+    drop(own);
+    assert_eq!(client.open_connections(), 1, "the session's closed with it");
+    fetch(&client, close.url("/"), false, "closing").await;
+    assert_eq!(client.open_connections(), 1, "a closed one is not counted");
+}
+
 #[tokio::test]
 async fn chunked_bodies_are_decoded_and_the_connection_reused() {
     let srv = server(Script::Answer(

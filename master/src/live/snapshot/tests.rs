@@ -101,6 +101,7 @@ fn worker_views_keep_their_json_keys() {
         core: core.clone(),
         lost_unix_ms: Some(5_000),
         unreported_s: Some(1.5),
+        resources: None,
     };
     let text = serde_json::to_string(&summary).expect("report worker");
     assert_eq!(
@@ -114,6 +115,7 @@ fn worker_views_keep_their_json_keys() {
         core,
         heartbeat_age_s: 0.5,
         report_lag_s: None,
+        resources: None,
     };
     assert_eq!(
         serde_json::to_string(&live).expect("live worker"),

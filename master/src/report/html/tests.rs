@@ -53,6 +53,8 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
         run_time_s: 10.0,
         exit_code: 1,
         verdict: "4 of 101 requests failed".into(),
+        generator_limited: false,
+        generator_warnings: Vec::new(),
         started_unix_ms: START_MS,
         ended_unix_ms: START_MS + 10_000,
         workers: vec![WorkerSummary {
@@ -66,6 +68,7 @@ fn summary(history: Vec<HistoryRow>) -> Summary {
             },
             lost_unix_ms: None,
             unreported_s: None,
+            resources: None,
         }],
         total,
         endpoints,
@@ -424,4 +427,36 @@ fn a_report_without_kind_lines_still_renders_from_its_json() {
     );
     let new: Summary = serde_json::from_str(&json).expect("reads back");
     assert!(render_html(&new).contains("id=\"rt-chat\""));
+}
+
+/// The workers table shows each worker's load (peak / mean), a dash where it said none,
+/// and the verdict carries the generator warning.
+#[test]
+fn workers_show_their_load_and_the_verdict_the_generator_warning() {
+    use crate::report::summary::resources::{Gauge, WorkerResources};
+
+    let mut s = summary(Vec::new());
+    let gauge = |peak, mean| Gauge {
+        last: mean,
+        peak,
+        mean,
+    };
+    s.workers[0].resources = Some(WorkerResources {
+        samples: 10,
+        cpu_percent: Some(gauge(99.5, 93.25)),
+        memory_bytes: None,
+        connections: gauge(120.0, 100.0),
+        sched_delay_ms: gauge(210.0, 80.5),
+        overloads: Vec::new(),
+    });
+    s.verdict = "passed; the generator limited this run; its latencies include its own delay \
+                 (worker worker-1 above 90% CPU for 6.0 s (peak 100%))"
+        .into();
+    let html = render_html(&s);
+    assert!(html.contains("<th>CPU % (peak / mean)</th>"), "{html}");
+    assert!(
+        html.contains("<td>99.5 / 93.2</td><td>-</td><td>120 / 100</td><td>210 / 80.5</td>"),
+        "{html}"
+    );
+    assert!(html.contains("the generator limited this run; its latencies include its own delay"));
 }

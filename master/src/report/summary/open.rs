@@ -6,6 +6,7 @@ use std::time::Duration;
 use lv_common::load::{OpenStats, Schedule};
 use serde::{Deserialize, Serialize};
 
+use super::generator::{GeneratorCause, GeneratorWarning};
 use super::rows::EndpointSummary;
 use crate::aggregate::{OpenInterval, RunStats};
 
@@ -153,33 +154,31 @@ impl OpenSummary {
         }
     }
 
-    /// The sentence saying the generator limited the run, with why; `None` when it did not.
-    pub fn limit_note(&self) -> Option<String> {
-        if !self.generator_limited {
-            return None;
-        }
-        let mut why = Vec::new();
+    /// Why the generator limited the run, if it did: arrivals dropped, a late schedule.
+    pub fn warnings(&self) -> Vec<GeneratorWarning> {
+        let mut warnings = Vec::new();
         if self.dropped > 0 {
-            why.push(format!(
-                "{} arrivals dropped at the in-flight cap",
-                self.dropped
+            warnings.push(GeneratorWarning::run_wide(
+                GeneratorCause::ArrivalsDropped,
+                format!("{} arrivals dropped at the in-flight cap", self.dropped),
             ));
         }
         if self.lag_p99_ms > LAG_LIMIT_MS {
-            why.push(format!(
-                "schedule lag p99 {:.1} ms above {LAG_LIMIT_MS} ms",
-                self.lag_p99_ms
+            warnings.push(GeneratorWarning::run_wide(
+                GeneratorCause::ScheduleLag,
+                format!(
+                    "schedule lag p99 {:.1} ms above {LAG_LIMIT_MS} ms",
+                    self.lag_p99_ms
+                ),
             ));
         }
-        Some(format!(
-            "the generator, not the system under test, limited the run ({})",
-            why.join("; ")
-        ))
+        warnings
     }
 
-    /// The console lines of the open model.
+    /// The console lines of the open model (the generator warning is the run's, printed
+    /// once for every cause).
     pub fn console(&self) -> String {
-        let mut out = format!(
+        format!(
             "\nOpen model: {} arrivals planned ({:.1}/s), {} scheduled, {} started ({:.1}/s), {} dropped, {} lost; {} iterations completed, {} failed\nSchedule lag p50 {:.1} ms, p99 {:.1} ms (response times above are measured from the planned instants)\n",
             self.planned,
             self.planned_rate,
@@ -192,11 +191,7 @@ impl OpenSummary {
             self.failed,
             self.lag_p50_ms,
             self.lag_p99_ms,
-        );
-        if let Some(note) = self.limit_note() {
-            out.push_str(&format!("Warning: {note}\n"));
-        }
-        out
+        )
     }
 }
 
@@ -234,7 +229,7 @@ mod tests {
         assert_eq!((summary.planned, summary.started), (100, 100));
         assert!((summary.planned_rate - 10.0).abs() < 1e-9);
         assert!(!summary.generator_limited);
-        assert_eq!(summary.limit_note(), None);
+        assert_eq!(summary.warnings(), []);
         assert_eq!(summary.service[0].requests, 100);
         assert!(summary.lag_p99_ms < 1.0);
     }
@@ -242,12 +237,23 @@ mod tests {
     #[test]
     fn drops_and_lag_say_the_generator_limited_the_run() {
         let dropped = OpenSummary::new(&stats(7, Duration::ZERO), &flat(10.0), 0, 10.0);
-        let note = dropped.limit_note().expect("limited");
-        assert!(note.contains("the generator, not the system under test, limited the run"));
-        assert!(note.contains("7 arrivals dropped"));
-        assert!(dropped.console().contains("Warning: the generator"));
+        assert!(dropped.generator_limited);
+        let warnings = dropped.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].cause, GeneratorCause::ArrivalsDropped);
+        assert_eq!(
+            warnings[0].detail,
+            "7 arrivals dropped at the in-flight cap"
+        );
         let late = OpenSummary::new(&stats(0, Duration::from_millis(50)), &flat(10.0), 0, 10.0);
-        assert!(late.limit_note().expect("limited").contains("lag p99"));
+        let warnings = late.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].cause, GeneratorCause::ScheduleLag);
+        assert!(
+            warnings[0].detail.contains("lag p99"),
+            "{}",
+            warnings[0].detail
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use lv_common::load::{LoadShape, Model, Schedule};
 use serde::{Deserialize, Serialize};
 
+use super::generator::GeneratorWarning;
 use super::open::OpenSummary;
 use super::rows::{EndpointSummary, FailureSummary, stats_rows};
 use crate::aggregate::{RunStats, StageStats};
@@ -45,6 +46,10 @@ pub struct StageSummary {
     /// Open model: the stage's arrivals, service times and schedule lags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<OpenSummary>,
+    /// Why the generator limited the stage: its open-model arrivals, and the workers
+    /// overloaded during it; empty when it did not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generator_warnings: Vec<GeneratorWarning>,
 }
 
 /// The summaries of every stage of `shape`, in order; `ran_ms` is how long the run lasted
@@ -88,12 +93,24 @@ pub fn stage_summaries(shape: &LoadShape, stats: &RunStats, ran_ms: i64) -> Vec<
             endpoints,
             failures,
             cut_off: stage_stats.cut_off,
+            generator_warnings: open.as_ref().map(OpenSummary::warnings).unwrap_or_default(),
             open,
         });
         from = stage.to;
         start_s = end_s;
     }
     summaries
+}
+
+/// Adds to each of `stages` (the first starting at `origin_ms`, Unix ms) the worker
+/// warnings among `overloads` whose period overlaps its planned window.
+pub fn add_overloads(stages: &mut [StageSummary], overloads: &[GeneratorWarning], origin_ms: i64) {
+    for stage in stages {
+        let from_ms = origin_ms + (stage.start_s * 1000.0).round() as i64;
+        let to_ms = from_ms + (stage.duration_s * 1000.0).round() as i64;
+        let during = overloads.iter().filter(|w| w.overlaps(from_ms, to_ms));
+        stage.generator_warnings.extend(during.cloned());
+    }
 }
 
 /// Whole arrivals planned from the start to `seconds` (the schedule's exact total at its
@@ -223,6 +240,39 @@ mod tests {
             .map(|s| s.open.as_ref().expect("open").planned)
             .collect();
         assert_eq!(planned, [100, 150, 200]);
+    }
+
+    #[test]
+    fn a_stage_carries_the_worker_overloads_of_its_window() {
+        use crate::report::summary::GeneratorCause;
+
+        let overload = |from, to| GeneratorWarning {
+            cause: GeneratorCause::WorkerCpu,
+            worker_id: Some("w1".into()),
+            from_unix_ms: Some(from),
+            to_unix_ms: Some(to),
+            detail: format!("{from}..{to}"),
+        };
+        // Stages at 10 s: warm 10-12 s, ramp 12-14 s, plateau 14-16 s.
+        let mut stages = sample_stages();
+        add_overloads(
+            &mut stages,
+            &[overload(10_500, 12_500), overload(15_000, 20_000)],
+            10_000,
+        );
+        let details = |i: usize| -> Vec<&str> {
+            stages[i]
+                .generator_warnings
+                .iter()
+                .map(|w| w.detail.as_str())
+                .collect()
+        };
+        assert_eq!(details(0), ["10500..12500"]);
+        assert_eq!(details(1), ["10500..12500"]);
+        assert_eq!(details(2), ["15000..20000"]);
+        let json = serde_json::to_value(&stages).expect("json");
+        assert_eq!(json[2]["generator_warnings"][0]["cause"], "worker_cpu");
+        assert!(sample_stages()[0].generator_warnings.is_empty());
     }
 
     #[test]

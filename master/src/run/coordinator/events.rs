@@ -93,7 +93,9 @@ impl Coordinator {
         match message.kind {
             Some(WorkerKind::Heartbeat(beat)) => {
                 let run_id = self.ledger.run_id();
-                self.workers.heard(worker_id, &beat, run_id);
+                let measuring = matches!(self.phase, Phase::Running { .. });
+                let at = (self.clock.now_ms(), measuring);
+                self.workers.heard(worker_id, &beat, run_id, at);
             }
             Some(WorkerKind::Report(raw)) => self.on_report(worker_id, raw),
             Some(WorkerKind::Rejection(rejection)) => self.on_rejection(worker_id, &rejection),

@@ -17,6 +17,7 @@ impl Coordinator {
             run_id: self.ledger.run_id().to_owned(),
             users_finished: 0,
             generation: 0,
+            resources: None,
         };
         let lost = self.workers.beat(now, self.config.heartbeat_timeout, &beat);
         if !lost.is_empty() {

@@ -118,6 +118,8 @@ struct FakeWorker {
     /// Users that ran their iterations (`-i`) in a run, counted against every later
     /// assignment of that run.
     finished: Option<(String, u32)>,
+    /// The load its heartbeats carry.
+    load: Option<pb::Resources>,
 }
 
 impl FakeWorker {
@@ -222,6 +224,7 @@ impl TestCluster {
                 inbox: Vec::new(),
                 beating: true,
                 finished: None,
+                load: None,
             },
         );
         self.coord.on_event(Event::Attached { hello, conn, tx });
@@ -252,6 +255,11 @@ impl TestCluster {
         self.worker(id).finished = Some((run_id, users));
     }
 
+    /// Worker `id`'s heartbeats carry `load` from now on.
+    pub(crate) fn load(&mut self, id: &str, load: pb::Resources) {
+        self.worker(id).load = Some(load);
+    }
+
     /// Worker `id` sends a heartbeat about its last assignment: its users running, but for
     /// those that finished their iterations ([`TestCluster::finish_users`]).
     pub(crate) fn heartbeat(&mut self, id: &str) {
@@ -268,6 +276,7 @@ impl TestCluster {
             run_id,
             users_finished: finished,
             generation,
+            resources: self.worker(id).load,
         };
         self.send(id, WorkerKind::Heartbeat(beat));
     }

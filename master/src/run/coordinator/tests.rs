@@ -577,3 +577,82 @@ async fn an_assignment_past_the_message_limit_is_not_sent() {
         "{aborted}"
     );
 }
+
+/// A worker whose heartbeats say it is above 90% CPU for seconds of the run limits it: the
+/// report says so (as data and in the verdict) and names the worker, with its peak and
+/// mean; a worker at 20% limits nothing.
+#[tokio::test(start_paused = true)]
+async fn an_overloaded_worker_limits_the_run() {
+    use lv_common::pb;
+
+    use crate::report::conclude::{RunView, summarize};
+    use crate::report::summary::GeneratorCause;
+
+    let load = |cpu: f64| pb::Resources {
+        cpu_percent: Some(cpu),
+        memory_bytes: Some(50_000_000),
+        connections: 3,
+        sched_delay_us: 2_000,
+    };
+    let mut config = test_config(4, &[("A", 1)]);
+    config.expect_workers = 2;
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.load("w1", load(99.0));
+    c.attach("w2");
+    c.load("w2", load(20.0));
+    c.advance_to(ms(1_000)).await;
+    assert!(matches!(c.coord.phase, Phase::Running { .. }));
+    c.advance(ms(3_000)).await;
+    c.load("w1", load(95.0));
+    c.advance(ms(5_000)).await;
+    c.load("w1", load(30.0));
+    c.advance(ms(2_000)).await;
+    c.report("w1", 1, 10, false);
+    c.stop();
+    c.report("w1", 2, 0, true);
+    c.report("w2", 1, 0, true);
+    c.advance(ms(0)).await;
+    let result = c.finish().result;
+    let view = RunView {
+        run_id: &result.run_id,
+        stats: &result.stats,
+        workers: &result.workers,
+        started_unix_ms: result.started_unix_ms,
+        ended_unix_ms: result.ended_unix_ms,
+        aborted: None,
+        failed: None,
+        below_target: &[],
+        outages: &[],
+        checkpoint: false,
+        stopped_by: None,
+    };
+    let (_, summary) = summarize(&result.config, &view);
+    assert!(summary.generator_limited);
+    assert_eq!(
+        summary.generator_warnings.len(),
+        1,
+        "{:?}",
+        summary.generator_warnings
+    );
+    let warning = &summary.generator_warnings[0];
+    assert_eq!(warning.cause, GeneratorCause::WorkerCpu);
+    assert_eq!(warning.worker_id.as_deref(), Some("w1"));
+    assert!(
+        summary.verdict.ends_with(&format!(
+            "; the generator limited this run; its latencies include its own delay ({})",
+            warning.detail
+        )),
+        "{}",
+        summary.verdict
+    );
+    let w1 = summary.workers[0].resources.as_ref().expect("w1's load");
+    let cpu = w1.cpu_percent.expect("cpu");
+    assert_eq!((cpu.peak, cpu.last), (99.0, 30.0));
+    assert!(cpu.mean > 30.0 && cpu.mean < 99.0, "{}", cpu.mean);
+    assert_eq!(w1.memory_bytes.map(|g| g.peak), Some(50_000_000.0));
+    assert_eq!(w1.overloads.len(), 1);
+    let w2 = summary.workers[1].resources.as_ref().expect("w2's load");
+    assert!(w2.overloads.is_empty());
+    assert_eq!(w2.cpu_percent.map(|g| g.peak), Some(20.0));
+}

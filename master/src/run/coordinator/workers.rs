@@ -16,6 +16,7 @@ use tonic::Status;
 use tracing::{debug, info, warn};
 
 use crate::report::summary::WorkerSummary;
+use crate::report::summary::resources::ResourceTrack;
 use crate::run::registry::{Outbound, Registry, WorkerEntry, WorkerState};
 
 mod fd;
@@ -155,11 +156,21 @@ impl WorkerTable {
         true
     }
 
-    /// `id`'s heartbeat: the users it runs and, when it is about run `run_id`, those that
-    /// ran their iterations.
-    pub(super) fn heard(&mut self, id: &str, beat: &pb::Heartbeat, run_id: &str) {
+    /// `id`'s heartbeat at `at_ms` (Unix ms): the users it runs, its own load (counted in
+    /// the run's peaks and overloads when `measuring`) and, when it is about run `run_id`,
+    /// the users that ran their iterations.
+    pub(super) fn heard(
+        &mut self,
+        id: &str,
+        beat: &pb::Heartbeat,
+        run_id: &str,
+        (at_ms, measuring): (i64, bool),
+    ) {
         if let Some(worker) = self.entries.get_mut(id) {
             worker.users_running = beat.users_running;
+            if let Some(resources) = &beat.resources {
+                worker.resources.observe(resources, at_ms, measuring);
+            }
             if beat.run_id == run_id {
                 worker.users_finished = beat.users_finished;
                 worker.finished_generation = beat.generation;
@@ -255,6 +266,9 @@ impl WorkerTable {
         for worker in workers {
             let seq = seqs.get(&worker.core.id).copied().unwrap_or(0);
             let mut entry = WorkerEntry::restored(&worker.core.id, &worker.core.hostname, seq, now);
+            if let Some(resources) = &worker.resources {
+                entry.resources = ResourceTrack::restored(resources);
+            }
             if worker.core.state == "lost" {
                 entry.state = WorkerState::Lost { at: now };
                 entry.lost_unix_ms = worker.lost_unix_ms;
@@ -411,6 +425,7 @@ impl WorkerTable {
             worker.users_finished = 0;
             worker.last_report_unix_ms = None;
             worker.lost_unix_ms = None;
+            worker.resources = ResourceTrack::default();
         }
     }
 

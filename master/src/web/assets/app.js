@@ -813,15 +813,40 @@
       "No exceptions");
   }
 
+  /** A worker's load figure as `now / peak / mean` (scaled), flagged above `limit`. */
+  function loadCell(g, scale, digits, limit) {
+    if (!g) return el("td", { class: "na", text: "-" });
+    const f = (v) => (v / scale).toFixed(digits);
+    return el("td", { class: limit !== undefined && g.last > limit ? "over" : null,
+      title: "now / peak / mean over the run", text: f(g.last) + " / " + f(g.peak) + " / " + f(g.mean) });
+  }
+
+  /** The generator warning of the run (its causes), above the workers. */
+  function renderGeneratorWarning() {
+    let note = $("generator-warning");
+    if (!note) {
+      note = el("p", { id: "generator-warning", class: "notice bad", hidden: true });
+      $("tab-workers").prepend(note);
+    }
+    const warnings = (state.report && state.report.generator_warnings) || [];
+    note.hidden = !warnings.length;
+    note.textContent = warnings.length ? "Warning: the generator limited this run; its latencies include its own delay (" +
+      warnings.map((w) => w.detail).join("; ") + ")" : "";
+  }
+
   function renderWorkers() {
     const w = (state.live && state.live.workers) || [];
-    fillTable($("workers"), ["Id", "Host", "State", "Users", "Requests", "Failures", "Heartbeat age", "Report lag"],
-      w.map((x) => el("tr", { class: "w-" + x.state },
+    renderGeneratorWarning();
+    fillTable($("workers"), ["Id", "Host", "State", "Users", "Requests", "Failures", "Heartbeat age", "Report lag",
+      "CPU %", "Memory MB", "Connections", "Sched delay ms"],
+      w.map((x) => { const r = x.resources || {}; return el("tr", { class: "w-" + x.state },
         el("td", { class: "t mono", text: x.id }), el("td", { class: "t", text: x.hostname }),
         el("td", { class: "t state s-" + x.state, text: x.state }), el("td", { text: fmtInt(x.users) }),
         el("td", { text: fmtInt(x.requests) }), el("td", { text: fmtInt(x.failures) }),
         el("td", { text: x.heartbeat_age_s === null || x.heartbeat_age_s === undefined ? "-" : x.heartbeat_age_s.toFixed(1) + " s" }),
-        el("td", { text: x.report_lag_s === null || x.report_lag_s === undefined ? "-" : x.report_lag_s.toFixed(1) + " s" }))),
+        el("td", { text: x.report_lag_s === null || x.report_lag_s === undefined ? "-" : x.report_lag_s.toFixed(1) + " s" }),
+        loadCell(r.cpu_percent, 1, 1, 90), loadCell(r.memory_bytes, 1e6, 1),
+        loadCell(r.connections, 1, 0), loadCell(r.sched_delay_ms, 1, 1, 50)); }),
       "No workers connected");
     const events = ((state.live && state.live.events) || []).slice(-50).reverse();
     let log = $("events-log");

@@ -43,6 +43,7 @@ fn request_stats_has_every_locust_field() {
             },
             heartbeat_age_s: 0.5,
             report_lag_s: Some(1.0),
+            resources: None,
         });
     let ours = request_stats(&snapshot);
     assert_has_keys(&ours, &locust, "top level");
@@ -279,4 +280,45 @@ fn download_names_follow_locusts_pattern_with_safe_characters() {
         download_name(&snapshot, "_requests.csv"),
         "lv_2026-01-02-03h04_a_b__c_.toml_requests.csv"
     );
+}
+
+/// A worker's row carries its latest CPU percent and resident bytes from its heartbeats,
+/// and 0 for a worker that sent none.
+#[test]
+fn worker_rows_carry_the_latest_cpu_and_memory() {
+    use crate::report::summary::resources::{Gauge, WorkerResources};
+
+    let config = fixtures::config(&[]);
+    let run = fixtures::stats(1);
+    let mut snapshot = fixtures::snapshot(&config, &run, "run-1", RunState::Running);
+    let worker = |id: &str, resources| crate::live::snapshot::WorkerLive {
+        core: crate::report::summary::WorkerCore {
+            id: id.into(),
+            hostname: "h".into(),
+            state: "active".into(),
+            users: 1,
+            requests: 0,
+            failures: 0,
+        },
+        heartbeat_age_s: 0.5,
+        report_lag_s: None,
+        resources,
+    };
+    let gauge = |last| Gauge {
+        last,
+        peak: last * 2.0,
+        mean: last,
+    };
+    let load = WorkerResources {
+        samples: 3,
+        cpu_percent: Some(gauge(87.5)),
+        memory_bytes: Some(gauge(12_345_678.0)),
+        ..WorkerResources::default()
+    };
+    snapshot.live.workers = vec![worker("w1", Some(load)), worker("w2", None)];
+    let ours = request_stats(&snapshot);
+    assert_eq!(ours["workers"][0]["cpu_usage"], 87.5);
+    assert_eq!(ours["workers"][0]["memory_usage"], 12_345_678);
+    assert_eq!(ours["workers"][1]["cpu_usage"], 0.0);
+    assert_eq!(ours["workers"][1]["memory_usage"], 0);
 }

@@ -105,3 +105,53 @@ fn the_grafana_dashboard_queries_served_metrics() {
         assert!(text.contains(&format!("\n{name}")), "{name} is not served");
     }
 }
+
+/// Each worker's latest load is a gauge labelled by its id, in both formats.
+#[test]
+fn worker_load_is_a_gauge_per_worker() {
+    use crate::report::summary::resources::{Gauge, WorkerResources};
+
+    let config = fixtures::config(&[]);
+    let run = fixtures::stats(1);
+    let mut snapshot = fixtures::snapshot(&config, &run, "run-1", RunState::Running);
+    let gauge = |last| Gauge {
+        last,
+        peak: last,
+        mean: last,
+    };
+    snapshot
+        .live
+        .workers
+        .push(crate::live::snapshot::WorkerLive {
+            core: crate::report::summary::WorkerCore {
+                id: "w1".into(),
+                hostname: "h".into(),
+                state: "active".into(),
+                users: 1,
+                requests: 0,
+                failures: 0,
+            },
+            heartbeat_age_s: 0.5,
+            report_lag_s: None,
+            resources: Some(WorkerResources {
+                samples: 1,
+                cpu_percent: Some(gauge(42.5)),
+                memory_bytes: Some(gauge(2_000_000.0)),
+                connections: gauge(7.0),
+                sched_delay_ms: gauge(12.5),
+                overloads: Vec::new(),
+            }),
+        });
+    for format in [Format::OpenMetrics, Format::Text] {
+        let text = render(&snapshot, format);
+        for line in [
+            "# TYPE lv_worker_cpu_percent gauge\n",
+            "lv_worker_cpu_percent{worker=\"w1\"} 42.5\n",
+            "lv_worker_memory_bytes{worker=\"w1\"} 2000000\n",
+            "lv_worker_connections{worker=\"w1\"} 7\n",
+            "lv_worker_sched_delay_seconds{worker=\"w1\"} 0.0125\n",
+        ] {
+            assert!(text.contains(line), "{format:?}: {line} in {text}");
+        }
+    }
+}

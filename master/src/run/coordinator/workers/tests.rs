@@ -47,6 +47,7 @@ fn beat() -> pb::Heartbeat {
         run_id: "r".into(),
         users_finished: 0,
         generation: 0,
+        resources: None,
     }
 }
 
