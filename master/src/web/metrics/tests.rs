@@ -93,7 +93,7 @@ fn negotiation_follows_the_accept_header() {
 #[test]
 fn the_grafana_dashboard_queries_served_metrics() {
     let dashboard = include_str!("../../../../deploy/grafana/lv.json");
-    let text = rendered(Format::OpenMetrics);
+    let text = render(&snapshot_with_a_worker(), Format::OpenMetrics);
     let mut names: Vec<&str> = dashboard
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|word| word.starts_with("lv_"))
@@ -106,9 +106,8 @@ fn the_grafana_dashboard_queries_served_metrics() {
     }
 }
 
-/// Each worker's latest load is a gauge labelled by its id, in both formats.
-#[test]
-fn worker_load_is_a_gauge_per_worker() {
+/// A running snapshot with one worker, `w1`, whose latest load is known.
+fn snapshot_with_a_worker() -> crate::live::snapshot::Snapshot {
     use crate::report::summary::resources::{Gauge, WorkerResources};
 
     let config = fixtures::config(&[]);
@@ -142,6 +141,13 @@ fn worker_load_is_a_gauge_per_worker() {
                 overloads: Vec::new(),
             }),
         });
+    snapshot
+}
+
+/// Each worker's latest load is a gauge labelled by its id, in both formats.
+#[test]
+fn worker_load_is_a_gauge_per_worker() {
+    let snapshot = snapshot_with_a_worker();
     for format in [Format::OpenMetrics, Format::Text] {
         let text = render(&snapshot, format);
         for line in [
