@@ -34,6 +34,7 @@
 //! `docs/architecture.md` follows a request and a click on Start through these rooms.
 
 pub mod aggregate;
+pub mod capacity;
 pub mod commands;
 pub mod config;
 pub mod live;

@@ -141,6 +141,7 @@ async fn runs_started_from_the_web_end_when_their_users_are_done() {
             tags: Vec::new(),
             exclude_tags: Vec::new(),
             profile: None,
+            shape: None,
         };
         let (reply, mut answer) = oneshot::channel();
         c.coord.on_command(Command::Start(params, reply));

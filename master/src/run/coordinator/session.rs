@@ -178,6 +178,7 @@ impl Coordinator {
             tags: config.tags.clone(),
             exclude_tags: config.exclude_tags.clone(),
             profile: config.profile.clone(),
+            shape: None,
         }
     }
 

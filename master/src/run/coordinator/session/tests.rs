@@ -70,6 +70,7 @@ fn params(users: u32, run_time: Option<u64>) -> RunParams {
         tags: Vec::new(),
         exclude_tags: Vec::new(),
         profile: None,
+        shape: None,
     }
 }
 
