@@ -5,4 +5,5 @@
 //! steps through the coordinator's [`crate::live::control::Control`]; [`results`] and
 //! [`chart`] present them.
 
+pub mod judge;
 pub mod search;
