@@ -117,7 +117,11 @@ pub fn latency_limits(slo: &SloSetup, kind: Option<lv_common::kind::SloKind>) ->
         .collect();
     for rule in table.rules.iter().filter(|r| r.stage == HOLD) {
         if rule.kind.is_none() || rule.kind == kind {
-            limits.extend([rule.avg_ms, rule.p95_ms, rule.p99_ms].into_iter().flatten());
+            limits.extend(
+                [rule.avg_ms, rule.p95_ms, rule.p99_ms]
+                    .into_iter()
+                    .flatten(),
+            );
         }
     }
     limits

@@ -5,5 +5,9 @@
 //! steps through the coordinator's [`crate::live::control::Control`]; [`results`] and
 //! [`chart`] present them.
 
+pub mod chart;
+pub mod driver;
 pub mod judge;
+pub mod results;
 pub mod search;
+pub mod steps;

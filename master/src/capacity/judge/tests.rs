@@ -36,7 +36,14 @@ fn hold(n: u64, ms: u64, failed: u64) -> StageSummary {
     let mut stats = StatsSet::default();
     for i in 0..n {
         let error = (i < failed).then_some("HTTP 503");
-        stats.record_request("POST", "/v1/chat", Some(SloKind::Chat), ms * 1000, 10, error);
+        stats.record_request(
+            "POST",
+            "/v1/chat",
+            Some(SloKind::Chat),
+            ms * 1000,
+            10,
+            error,
+        );
     }
     let (total, endpoints, failures, _) = stats_rows(&stats, 2.0);
     StageSummary {
@@ -101,7 +108,10 @@ fn dropped_arrivals_make_the_step_generator_limited() {
     let stage = with_dropped(hold(100, 300, 0), 7);
     let why = generator_limited(&stage).expect("limited");
     assert!(why.contains("7 arrivals dropped"), "{why}");
-    assert_eq!(judge(&slo(), &stage), Ok(StepVerdict::GeneratorLimited(why)));
+    assert_eq!(
+        judge(&slo(), &stage),
+        Ok(StepVerdict::GeneratorLimited(why))
+    );
     assert_eq!(
         StepVerdict::GeneratorLimited(String::new()).outcome(),
         Outcome::GeneratorLimited
@@ -116,7 +126,11 @@ fn plainly_failing_needs_samples_and_ten_times_a_limit() {
     let why = plainly_failing(&slo, &hold(100, 2_500, 0)).expect("12.5x the p95 limit");
     assert!(why.contains("p99 2500 ms"), "{why}");
     assert_eq!(plainly_failing(&slo, &hold(49, 5_000, 0)), None, "too few");
-    assert_eq!(plainly_failing(&slo, &hold(100, 10, 10)), None, "10% is 10x");
+    assert_eq!(
+        plainly_failing(&slo, &hold(100, 10, 10)),
+        None,
+        "10% is 10x"
+    );
     let why = plainly_failing(&slo, &hold(100, 10, 11)).expect("11%");
     assert!(why.contains("failure ratio 11.0%"), "{why}");
     assert_eq!(latency_limits(&slo, Some(SloKind::Chat)), [5000.0, 200.0]);
