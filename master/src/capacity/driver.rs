@@ -68,35 +68,58 @@ pub struct SearchRun<'a> {
     pub on_step: &'a (dyn Fn(&StepRecord) + Sync),
 }
 
-/// The steps taken and the conclusion (`None` when interrupted by `shutdown`).
+/// What a search ended with: every step taken (nothing measured is lost), the conclusion
+/// (`None` when interrupted by `shutdown` or stopped by an error), and the error.
+pub struct SearchOutcome {
+    /// The steps, in order.
+    pub steps: Vec<StepRecord>,
+    /// The answer.
+    pub conclusion: Option<Conclusion>,
+    /// Why the search could not go on.
+    pub error: Option<DriverError>,
+}
+
+/// Runs `search` to its end through `control`.
 pub async fn run_search(
     control: &Control,
     run: &SearchRun<'_>,
     mut search: Search,
     shutdown: &CancellationToken,
-) -> Result<(Vec<StepRecord>, Option<Conclusion>), DriverError> {
-    wait_for_workers(control, run.workers, shutdown).await?;
-    let mut records: Vec<StepRecord> = Vec::new();
-    loop {
-        if shutdown.is_cancelled() {
-            return Ok((records, None));
-        }
-        let (load, confirm) = match search.next() {
-            Next::Done(conclusion) => return Ok((records, Some(conclusion))),
+) -> SearchOutcome {
+    let mut outcome = SearchOutcome {
+        steps: Vec::new(),
+        conclusion: None,
+        error: None,
+    };
+    if let Err(err) = wait_for_workers(control, run.workers, shutdown).await {
+        outcome.error = Some(err);
+        return outcome;
+    }
+    while !shutdown.is_cancelled() {
+        let (load, confirm) = match search.next_step() {
+            Next::Done(conclusion) => {
+                outcome.conclusion = Some(conclusion);
+                break;
+            }
             Next::Hold { load, confirm } => (load, confirm),
         };
-        let index = u32::try_from(records.len() + 1).unwrap_or(u32::MAX);
+        let index = u32::try_from(outcome.steps.len() + 1).unwrap_or(u32::MAX);
         info!(step = index, load, confirm, "capacity step");
-        let step = run_step(control, run, index, (load, confirm), shutdown).await?;
+        let step = match run_step(control, run, index, (load, confirm), shutdown).await {
+            Ok(step) => step,
+            Err(err) => {
+                outcome.error = Some(err);
+                break;
+            }
+        };
         (run.on_step)(&step);
-        if shutdown.is_cancelled() {
-            // A step cut short by Ctrl-C says nothing; keep it shown, not judged.
-            records.push(step);
-            return Ok((records, None));
+        // A step cut short by Ctrl-C says nothing about the target: shown, not judged.
+        if !shutdown.is_cancelled() {
+            search.record(step.outcome);
         }
-        search.record(step.outcome);
-        records.push(step);
+        outcome.steps.push(step);
     }
+    outcome
 }
 
 /// Waits until `want` workers are connected (or `max_wait` passes).
@@ -161,7 +184,10 @@ async fn run_step(
         step: index,
         detail,
     };
-    let verdict = match (judge::judge(run.slo, hold).map_err(detail)?, &early) {
+    let verdict = match (
+        judge::judge(run.slo, hold, run.steps.max_lag_ms).map_err(detail)?,
+        &early,
+    ) {
         (StepVerdict::Pass, Some(why)) => StepVerdict::Fail(stopped_rule(why)),
         (verdict, _) => verdict,
     };

@@ -44,14 +44,30 @@ impl StepVerdict {
 
 /// Why the generator (lv's workers), not the target, limited the stage; `None` when it did
 /// not. The one place capacity asks this: today the open model's signal (arrivals dropped
-/// at the in-flight cap, or schedule lag p99 above its bound).
-pub fn generator_limited(stage: &StageSummary) -> Option<String> {
-    stage.open.as_ref().and_then(|open| open.limit_note())
+/// at the in-flight cap, or a schedule lag p99 above `max_lag_ms`, whose default is the
+/// report's own bound, [`crate::report::summary::LAG_LIMIT_MS`]).
+pub fn generator_limited(stage: &StageSummary, max_lag_ms: f64) -> Option<String> {
+    let open = stage.open.as_ref()?;
+    let mut why = Vec::new();
+    if open.dropped > 0 {
+        why.push(format!(
+            "{} arrivals dropped at the in-flight cap",
+            open.dropped
+        ));
+    }
+    if open.lag_p99_ms > max_lag_ms {
+        why.push(format!(
+            "schedule lag p99 {:.1} ms above {max_lag_ms} ms",
+            open.lag_p99_ms
+        ));
+    }
+    (!why.is_empty()).then(|| format!("the generator limited the step ({})", why.join("; ")))
 }
 
-/// Judges the `hold` stage of a step against `slo`'s rules at its level.
-pub fn judge(slo: &SloSetup, hold: &StageSummary) -> Result<StepVerdict, String> {
-    if let Some(why) = generator_limited(hold) {
+/// Judges the `hold` stage of a step against `slo`'s rules at its level (generator-limited
+/// first, with `max_lag_ms` the schedule lag bound).
+pub fn judge(slo: &SloSetup, hold: &StageSummary, max_lag_ms: f64) -> Result<StepVerdict, String> {
+    if let Some(why) = generator_limited(hold, max_lag_ms) {
         return Ok(StepVerdict::GeneratorLimited(why));
     }
     if hold.total.requests == 0 {

@@ -1,4 +1,4 @@
-//! The capacity search as a pure state machine: [`Search::next`] says which load to hold
+//! The capacity search as a pure state machine: [`Search::next_step`] says which load to hold
 //! next, [`Search::record`] takes how that step ended. No clock, no I/O, so every path is
 //! unit-tested.
 //!
@@ -150,7 +150,7 @@ impl Search {
     }
 
     /// The next step, or the conclusion. Asking again before [`Search::record`] repeats it.
-    pub fn next(&mut self) -> Next {
+    pub fn next_step(&mut self) -> Next {
         if let Some(done) = self.done {
             return Next::Done(done);
         }
@@ -165,7 +165,7 @@ impl Search {
         next
     }
 
-    /// How the step [`Search::next`] asked for ended (ignored when none is pending).
+    /// How the step [`Search::next_step`] asked for ended (ignored when none is pending).
     pub fn record(&mut self, outcome: Outcome) {
         let Some(Next::Hold { load, confirm }) = self.pending.take() else {
             return;

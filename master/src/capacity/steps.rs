@@ -28,6 +28,8 @@ pub struct StepSettings {
     pub confirm: Duration,
     /// Open model: iterations in flight at most, over all workers.
     pub max_in_flight: Option<u32>,
+    /// Open model: a hold whose schedule lag p99 is above this (ms) is generator-limited.
+    pub max_lag_ms: f64,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -177,6 +179,7 @@ mod tests {
             hold: Duration::from_secs(30),
             confirm: Duration::from_secs(60),
             max_in_flight: Some(8),
+            max_lag_ms: 10.0,
         };
         let shape = settings.shape(40.0, false);
         let names: Vec<&str> = shape.stages.iter().map(|s| s.name.as_str()).collect();

@@ -5,7 +5,7 @@ use lv_common::load::OpenStats;
 use lv_common::stats::StatsSet;
 
 use super::*;
-use crate::report::summary::{OpenSummary, stats_rows};
+use crate::report::summary::{LAG_LIMIT_MS, OpenSummary, stats_rows};
 use crate::slo::SloTable;
 
 /// A chat p95 limit of 200 ms in the hold, averages of 5 s, failures below 1%.
@@ -22,6 +22,8 @@ stage = "hold"
 kind = "chat"
 p95_ms = 200
 "#;
+
+const LAG: f64 = LAG_LIMIT_MS;
 
 fn slo() -> SloSetup {
     SloSetup {
@@ -74,16 +76,19 @@ fn with_dropped(mut stage: StageSummary, dropped: u64) -> StageSummary {
 
 #[test]
 fn a_step_within_every_rule_passes() {
-    assert_eq!(judge(&slo(), &hold(100, 100, 0)), Ok(StepVerdict::Pass));
     assert_eq!(
-        judge(&slo(), &with_dropped(hold(100, 100, 0), 0)),
+        judge(&slo(), &hold(100, 100, 0), LAG),
+        Ok(StepVerdict::Pass)
+    );
+    assert_eq!(
+        judge(&slo(), &with_dropped(hold(100, 100, 0), 0), LAG),
         Ok(StepVerdict::Pass)
     );
 }
 
 #[test]
 fn the_first_failing_rule_is_named_with_its_figures() {
-    let Ok(StepVerdict::Fail(rule)) = judge(&slo(), &hold(100, 300, 0)) else {
+    let Ok(StepVerdict::Fail(rule)) = judge(&slo(), &hold(100, 300, 0), LAG) else {
         panic!("fails");
     };
     assert_eq!(rule.metric, "p95_ms");
@@ -91,12 +96,12 @@ fn the_first_failing_rule_is_named_with_its_figures() {
     assert_eq!(rule.endpoint, "POST /v1/chat");
     assert!((rule.measured - 300.0).abs() < 1.0, "{}", rule.measured);
     assert_eq!(rule.target, "< 200 ms");
-    let Ok(StepVerdict::Fail(rule)) = judge(&slo(), &hold(100, 100, 5)) else {
+    let Ok(StepVerdict::Fail(rule)) = judge(&slo(), &hold(100, 100, 5), LAG) else {
         panic!("fails");
     };
     assert_eq!(rule.metric, "failure_ratio");
     assert!((rule.measured - 0.05).abs() < 1e-9);
-    let Ok(StepVerdict::Fail(rule)) = judge(&slo(), &hold(0, 100, 0)) else {
+    let Ok(StepVerdict::Fail(rule)) = judge(&slo(), &hold(0, 100, 0), LAG) else {
         panic!("an empty hold fails");
     };
     assert_eq!(rule.metric, "requests");
@@ -106,17 +111,21 @@ fn the_first_failing_rule_is_named_with_its_figures() {
 fn dropped_arrivals_make_the_step_generator_limited() {
     // Even a step that would fail: its figures say nothing about the target.
     let stage = with_dropped(hold(100, 300, 0), 7);
-    let why = generator_limited(&stage).expect("limited");
+    let why = generator_limited(&stage, LAG).expect("limited");
     assert!(why.contains("7 arrivals dropped"), "{why}");
     assert_eq!(
-        judge(&slo(), &stage),
+        judge(&slo(), &stage, LAG),
         Ok(StepVerdict::GeneratorLimited(why))
     );
     assert_eq!(
         StepVerdict::GeneratorLimited(String::new()).outcome(),
         Outcome::GeneratorLimited
     );
-    assert_eq!(generator_limited(&hold(10, 1, 0)), None, "closed model");
+    assert_eq!(
+        generator_limited(&hold(10, 1, 0), LAG),
+        None,
+        "closed model"
+    );
 }
 
 #[test]

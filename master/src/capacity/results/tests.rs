@@ -20,6 +20,7 @@ fn setup() -> SearchSetup {
             hold: Duration::from_secs(30),
             confirm: Duration::from_secs(60),
             max_in_flight: None,
+            max_lag_ms: 10.0,
         },
         unit: "arrivals/s".into(),
         classes: vec!["AriaChatUser".into()],

@@ -18,7 +18,7 @@ fn drive(
 ) -> (Vec<(f64, bool)>, Conclusion) {
     let mut held = Vec::new();
     loop {
-        match search.next() {
+        match search.next_step() {
             Next::Hold { load, confirm } => {
                 assert!(held.len() < 100, "the search does not end: {held:?}");
                 held.push((load, confirm));
@@ -221,11 +221,11 @@ fn whole_loads_for_users_always_move() {
 fn asking_twice_repeats_the_step_and_stray_records_are_ignored() {
     let mut search = Search::new(params(10.0, 100.0));
     search.record(Outcome::Fail);
-    let first = search.next();
-    assert_eq!(search.next(), first);
+    let first = search.next_step();
+    assert_eq!(search.next_step(), first);
     search.record(Outcome::Pass);
     assert_eq!(
-        search.next(),
+        search.next_step(),
         Next::Hold {
             load: 15.0,
             confirm: false

@@ -295,10 +295,17 @@ impl Coordinator {
                 checkpoint: false,
             },
         );
-        lv_common::outln!(
-            "{}",
-            crate::report::console::final_report(&summary, &self.stats.totals)
-        );
+        let quiet = self
+            .web
+            .as_ref()
+            .and_then(|w| w.session.as_ref())
+            .is_some_and(|s| s.quiet);
+        if !quiet {
+            lv_common::outln!(
+                "{}",
+                crate::report::console::final_report(&summary, &self.stats.totals)
+            );
+        }
         let paths = self.config.output_paths();
         crate::report::outputs::write_all(&paths, &summary, &self.stats);
         let record = run_record(self.ledger.run_id(), &summary, &paths);

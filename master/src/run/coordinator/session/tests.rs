@@ -52,6 +52,7 @@ fn ui_cluster_with(
             reports_dir: reports.to_owned(),
             autostart,
             autoquit,
+            quiet: false,
         }),
     });
     for id in ids {
