@@ -3,6 +3,7 @@
 //! (exit 2) before anything binds.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lv_common::kind::SloKind;
@@ -10,12 +11,14 @@ use lv_common::load::{MAX_RATE, Model};
 use lv_common::plan::Plan;
 
 use super::chart::{self, Limit};
+use super::driver::SearchOutcome;
 use super::judge::{HOLD, SETTLE, latency_limits};
-use super::results::CapacityReport;
+use super::results::{CapacityReport, SearchSetup};
 use super::search::{Search, SearchParams};
 use super::steps::StepSettings;
 use crate::config::cli::{Args, CapacityArgs};
-use crate::config::{ConfigError, Settings, SloSetup};
+use crate::config::run::configure;
+use crate::config::{ConfigError, MasterConfig, Settings, SloSetup};
 use crate::report::conclude::{EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK};
 
 /// A checked capacity search.
@@ -56,27 +59,7 @@ fn invalid(option: &'static str, detail: impl Into<String>) -> ConfigError {
 /// Checks the search options and refuses the run options a search decides itself.
 pub fn plan(args: &CapacityArgs) -> Result<CapacityPlan, ConfigError> {
     refuse_run_options(&args.run)?;
-    let whole = args.model == Model::Closed;
-    for (option, value) in [("--start", args.start), ("--max", args.max)] {
-        if !(value.is_finite() && value > 0.0 && value <= MAX_RATE) {
-            return Err(invalid(
-                option,
-                format!("{value} must be above 0 and at most {MAX_RATE}"),
-            ));
-        }
-        if whole && value.fract() != 0.0 {
-            return Err(invalid(
-                option,
-                format!("{value} users: the closed model needs a whole number"),
-            ));
-        }
-    }
-    if args.max < args.start {
-        return Err(invalid(
-            "--max",
-            format!("{} is below --start {}", args.max, args.start),
-        ));
-    }
+    check_loads(args)?;
     if !(args.factor.is_finite() && args.factor > 1.0 && args.factor <= 10.0) {
         return Err(invalid(
             "--factor",
@@ -107,7 +90,7 @@ pub fn plan(args: &CapacityArgs) -> Result<CapacityPlan, ConfigError> {
             factor: args.factor,
             precision: args.precision,
             max: args.max,
-            whole,
+            whole: args.model == Model::Closed,
         },
         steps: StepSettings {
             model: args.model,
@@ -120,6 +103,32 @@ pub fn plan(args: &CapacityArgs) -> Result<CapacityPlan, ConfigError> {
         require: args.require,
         run,
     })
+}
+
+/// `--start` and `--max`: above 0, ordered, whole numbers of users in the closed model.
+fn check_loads(args: &CapacityArgs) -> Result<(), ConfigError> {
+    let whole = args.model == Model::Closed;
+    for (option, value) in [("--start", args.start), ("--max", args.max)] {
+        if !(value.is_finite() && value > 0.0 && value <= MAX_RATE) {
+            return Err(invalid(
+                option,
+                format!("{value} must be above 0 and at most {MAX_RATE}"),
+            ));
+        }
+        if whole && value.fract() != 0.0 {
+            return Err(invalid(
+                option,
+                format!("{value} users: the closed model needs a whole number"),
+            ));
+        }
+    }
+    if args.max < args.start {
+        return Err(invalid(
+            "--max",
+            format!("{} is below --start {}", args.max, args.start),
+        ));
+    }
+    Ok(())
 }
 
 /// The run options a capacity search decides itself, refused by name.
@@ -172,6 +181,76 @@ pub fn settings(plan: &CapacityPlan) -> Result<(Settings, SloSetup), ConfigError
     };
     slo.table.check_stages(&[SETTLE, HOLD])?;
     Ok((settings, slo))
+}
+
+/// Everything a search needs before it binds: the checked plan, the settings of its runs,
+/// the SLO setup, the configuration of its session, the chart's limits and what it was
+/// asked (for the results).
+pub struct Prepared {
+    /// The checked search.
+    pub plan: CapacityPlan,
+    /// The settings every step's run is made from.
+    pub settings: Arc<Settings>,
+    /// The SLO table and level.
+    pub slo: SloSetup,
+    /// The session's configuration (workers, TLS, the first step's plan).
+    pub config: MasterConfig,
+    /// Response-time limits for the chart.
+    pub limits: Vec<Limit>,
+    /// What was asked, for the results.
+    pub setup: SearchSetup,
+}
+
+/// Checks everything a search needs (exit 2 for any problem) before anything binds.
+pub fn prepare(args: &CapacityArgs) -> Result<Prepared, ConfigError> {
+    let plan = plan(args)?;
+    let (settings, slo) = settings(&plan)?;
+    let mut params = settings.flags.clone();
+    params.shape = Some(plan.steps.shape(plan.search.start, false));
+    let (config, _) = configure(&settings, &params, &Default::default())?;
+    let setup = SearchSetup {
+        search: plan.search,
+        steps: plan.steps,
+        unit: plan.unit().to_owned(),
+        classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
+        tags: config.tags.clone(),
+        slo_level: slo.asked.clone(),
+        require: plan.require,
+    };
+    Ok(Prepared {
+        limits: limits(&slo, &config.plan),
+        plan,
+        settings: Arc::new(settings),
+        slo,
+        config,
+        setup,
+    })
+}
+
+/// Prints the answer (the steps were printed as they were judged), writes the files and
+/// returns the exit code ([`exit_code`]).
+pub fn conclude(
+    prepared: Prepared,
+    outcome: SearchOutcome,
+    started_unix_ms: i64,
+    paths: &ResultPaths,
+) -> u8 {
+    let report = CapacityReport::new(
+        prepared.setup,
+        outcome.steps,
+        outcome.conclusion,
+        started_unix_ms,
+    );
+    lv_common::outln!("\n{}", report.summary);
+    if let Some(err) = &outcome.error {
+        lv_common::errln!("lv-master capacity: {err}");
+    }
+    let errors = write_files(&report, paths, &prepared.limits);
+    for err in &errors {
+        lv_common::errln!("lv-master capacity: {err}");
+    }
+    let failed = outcome.error.is_some() || !errors.is_empty();
+    exit_code(&report, prepared.plan.require, failed)
 }
 
 /// The response-time limits the plan's endpoints are held to, for the chart.

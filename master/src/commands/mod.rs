@@ -206,79 +206,57 @@ where
 {
     start_logging(&args.run)?;
     lv_common::limits::raise_fd_limit();
-    let plan = capacity::setup::plan(&args)?;
-    let (settings, slo) = capacity::setup::settings(&plan)?;
-    let mut params = settings.flags.clone();
-    params.shape = Some(plan.steps.shape(plan.search.start, false));
-    let (config, _) = crate::config::run::configure(&settings, &params, &Default::default())?;
-    let limits = capacity::setup::limits(&slo, &config.plan);
-    let setup = capacity::results::SearchSetup {
-        search: plan.search,
-        steps: plan.steps,
-        unit: plan.unit().to_owned(),
-        classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
-        tags: config.tags.clone(),
-        slo_level: slo.asked.clone(),
-        require: plan.require,
-    };
-    let settings = Arc::new(settings);
+    let prepared = capacity::setup::prepare(&args)?;
     let runtime = lv_worker::runtime().map_err(CommandError::Runtime)?;
     let started = lv_common::wire::unix_ms_now();
-    let outcome = runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(signals(shutdown.clone()));
-        let bind = format!(
-            "{}:{}",
-            args.run.master_bind_host, args.run.master_bind_port
-        );
-        let (listener, addr) = listen(&bind).await?;
-        lv_common::errln!("lv-master: listening for workers on {addr}");
-        if let Some(path) = &args.run.ready_file {
-            write_ready_file(path, &addr.to_string(), None)?;
-        }
-        let ui = UiRun {
-            settings: Arc::clone(&settings),
-            reports_dir: settings.web.reports_dir.clone(),
-            autostart: false,
-            autoquit: None,
-        };
-        lv_common::outln!("{}", capacity::results::table_header(plan.unit()));
-        let print = |step: &capacity::steps::StepRecord| {
-            lv_common::outln!("{}", capacity::results::table_row(step));
-        };
-        let run = capacity::driver::SearchRun {
-            slo: &slo,
-            steps: plan.steps,
-            base: settings.flags.clone(),
-            workers: (settings.expect_workers, settings.expect_workers_max_wait),
-            on_step: &print,
-        };
-        let search = plan.new_search();
-        let drive = |control| async move {
-            capacity::driver::run_search(&control, &run, search, &shutdown).await
-        };
-        Ok::<_, CommandError>(runner::run_driven(config, listener, ui, drive).await?)
-    })?;
-    let report =
-        capacity::results::CapacityReport::new(setup, outcome.steps, outcome.conclusion, started);
-    // The steps were printed as they were judged.
-    lv_common::outln!("\n{}", report.summary);
-    if let Some(err) = &outcome.error {
-        lv_common::errln!("lv-master capacity: {err}");
-    }
-    let errors = capacity::setup::write_files(
-        &report,
-        &capacity::setup::ResultPaths::of(&args.run),
-        &limits,
-    );
-    for err in &errors {
-        lv_common::errln!("lv-master capacity: {err}");
-    }
-    Ok(capacity::setup::exit_code(
-        &report,
-        plan.require,
-        outcome.error.is_some() || !errors.is_empty(),
+    let outcome = runtime.block_on(capacity_session(&args.run, &prepared, signals))?;
+    let paths = capacity::setup::ResultPaths::of(&args.run);
+    Ok(capacity::setup::conclude(
+        prepared, outcome, started, &paths,
     ))
+}
+
+/// The search of `prepared` in a session on the worker port `run` names.
+async fn capacity_session<F, S>(
+    run: &Args,
+    prepared: &capacity::setup::Prepared,
+    signals: S,
+) -> Result<capacity::driver::SearchOutcome, CommandError>
+where
+    S: FnOnce(CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals(shutdown.clone()));
+    let bind = format!("{}:{}", run.master_bind_host, run.master_bind_port);
+    let (listener, addr) = listen(&bind).await?;
+    lv_common::errln!("lv-master: listening for workers on {addr}");
+    if let Some(path) = &run.ready_file {
+        write_ready_file(path, &addr.to_string(), None)?;
+    }
+    let settings = &prepared.settings;
+    let ui = UiRun {
+        settings: Arc::clone(settings),
+        reports_dir: settings.web.reports_dir.clone(),
+        autostart: false,
+        autoquit: None,
+    };
+    lv_common::outln!("{}", capacity::results::table_header(&prepared.setup.unit));
+    let print = |step: &capacity::steps::StepRecord| {
+        lv_common::outln!("{}", capacity::results::table_row(step));
+    };
+    let search = capacity::driver::SearchRun {
+        slo: &prepared.slo,
+        steps: prepared.setup.steps,
+        base: settings.flags.clone(),
+        workers: (settings.expect_workers, settings.expect_workers_max_wait),
+        on_step: &print,
+    };
+    let drive = |control| async move {
+        let plan = prepared.plan.new_search();
+        capacity::driver::run_search(&control, &search, plan, &shutdown).await
+    };
+    Ok(runner::run_driven(prepared.config.clone(), listener, ui, drive).await?)
 }
 
 /// `lv-master try`: loads and resolves the scenarios as a run with the same options would
