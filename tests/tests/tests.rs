@@ -3,6 +3,7 @@
 mod authoring;
 mod bad_input;
 mod browser;
+mod capacity;
 mod cluster;
 mod data;
 mod failover;

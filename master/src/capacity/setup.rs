@@ -12,7 +12,7 @@ use lv_common::plan::Plan;
 
 use super::chart::{self, Limit};
 use super::driver::SearchOutcome;
-use super::judge::{HOLD, SETTLE, latency_limits};
+use super::judge::{HOLD, SETTLE};
 use super::results::{CapacityReport, SearchSetup};
 use super::search::{Search, SearchParams};
 use super::steps::StepSettings;
@@ -253,7 +253,8 @@ pub fn conclude(
     exit_code(&report, prepared.plan.require, failed)
 }
 
-/// The response-time limits the plan's endpoints are held to, for the chart.
+/// The response-time limits the plan's endpoints are held to, for the chart: each kind's
+/// average at the level and the hold's stage rules, labelled.
 pub fn limits(slo: &SloSetup, plan: &Plan) -> Vec<Limit> {
     let mut kinds: Vec<SloKind> = plan
         .classes
@@ -266,12 +267,26 @@ pub fn limits(slo: &SloSetup, plan: &Plan) -> Vec<Limit> {
         .collect();
     kinds.sort_unstable();
     kinds.dedup();
+    let name = |kind: Option<SloKind>| {
+        kind.map_or("every".to_owned(), |k| format!("{k:?}").to_lowercase())
+    };
     let mut limits: Vec<Limit> = Vec::new();
-    for kind in kinds {
-        for ms in latency_limits(slo, Some(kind)) {
-            let label = format!("{kind:?} limit {ms} ms").to_lowercase();
-            if !limits.iter().any(|l| l.1 == ms) {
-                limits.push((label, ms));
+    for &kind in &kinds {
+        if let Some(ms) = slo.table.avg_ms.get(&kind).and_then(|l| l.get(&slo.level)) {
+            limits.push((format!("{} avg < {ms} ms", name(Some(kind))), *ms));
+        }
+    }
+    for rule in slo.table.rules.iter().filter(|r| r.stage == HOLD) {
+        if rule.kind.is_some_and(|k| !kinds.contains(&k)) {
+            continue;
+        }
+        for (metric, ms) in [
+            ("avg", rule.avg_ms),
+            ("p95", rule.p95_ms),
+            ("p99", rule.p99_ms),
+        ] {
+            if let Some(ms) = ms {
+                limits.push((format!("{} {metric} < {ms} ms", name(rule.kind)), ms));
             }
         }
     }
