@@ -32,6 +32,7 @@ async fn search(
 ) -> (i32, Value) {
     let stop = CancellationToken::new();
     let config = lv_fleet_sim::SimConfig {
+        port_offset: None,
         latency_scale: 0.0,
         slow: slow.iter().map(|(a, ms)| ((*a).to_owned(), *ms)).collect(),
         capacity: capacity
@@ -117,6 +118,10 @@ fn steps(capacity: &Value) -> Vec<(f64, f64, String)> {
 /// has a p95 more than twice that of every passing step well below it.
 fn assert_knee(capacity: &Value, knee: f64) {
     let steps = steps(capacity);
+    eprintln!(
+        "{}\nsteps (load, p95 ms, outcome): {steps:?}",
+        capacity["summary"]
+    );
     let found = capacity["result"]["load"].as_f64().expect("a capacity");
     assert_eq!(capacity["result"]["kind"], "capacity", "{steps:?}");
     assert!(
