@@ -20,12 +20,15 @@ fn slo_table(kind: &str, p95_ms: u64) -> String {
     )
 }
 
+/// The simulator's slow agents (ms) and agents with a capacity (requests at once).
+type Fleet<'a> = (&'a [(&'a str, u64)], &'a [(&'a str, u32)]);
+
 /// One search: the simulator with `slow` (ms) and `capacity` agents, `lv-master capacity`
 /// with `args` and `workers` worker processes. Returns the exit code and the `capacity`
 /// object of its JSON.
 async fn search(
     dir: &Path,
-    (slow, capacity): (&[(&str, u64)], &[(&str, u32)]),
+    (slow, capacity): Fleet<'_>,
     slo: &str,
     args: &[&str],
     workers: usize,
@@ -235,7 +238,7 @@ async fn a_saturated_generator_is_reported_as_at_least() {
     let steps = steps(&capacity);
     assert_eq!(capacity["result"]["kind"], "generator_limited", "{steps:?}");
     let at_least = capacity["result"]["at_least"].as_f64().expect("at least");
-    assert!(at_least >= 10.0 && at_least < 100.0, "{steps:?}");
+    assert!((10.0..100.0).contains(&at_least), "{steps:?}");
     let last = capacity["steps"]
         .as_array()
         .and_then(|s| s.last())
