@@ -20,21 +20,10 @@ fn slo_table(kind: &str, p95_ms: u64) -> String {
     )
 }
 
-/// The simulator's slow agents (ms) and agents with a capacity (requests at once).
-type Fleet<'a> = (&'a [(&'a str, u64)], &'a [(&'a str, u32)]);
-
-/// One search: the simulator with `slow` (ms) and `capacity` agents, `lv-master capacity`
-/// with `args` and `workers` worker processes. Returns the exit code and the `capacity`
-/// object of its JSON.
-async fn search(
-    dir: &Path,
-    (slow, capacity): Fleet<'_>,
-    slo: &str,
-    args: &[&str],
-    workers: usize,
-) -> (i32, Value) {
-    let stop = CancellationToken::new();
-    let config = lv_fleet_sim::SimConfig {
+/// The simulator answering at once, but for `slow` agents (fixed extra ms) and agents with
+/// a `capacity` (requests served at once).
+fn sim(slow: &[(&str, u64)], capacity: &[(&str, u32)]) -> lv_fleet_sim::SimConfig {
+    lv_fleet_sim::SimConfig {
         port_offset: None,
         latency_scale: 0.0,
         slow: slow.iter().map(|(a, ms)| ((*a).to_owned(), *ms)).collect(),
@@ -44,7 +33,20 @@ async fn search(
             .collect(),
         seed: Some(7),
         ..lv_fleet_sim::SimConfig::default()
-    };
+    }
+}
+
+/// One search: the simulator `config`, `lv-master capacity` with `args` and `workers`
+/// worker processes (in-process workers when 0). Returns the exit code and the `capacity`
+/// object of its JSON.
+async fn search(
+    dir: &Path,
+    config: lv_fleet_sim::SimConfig,
+    slo: &str,
+    args: &[&str],
+    workers: usize,
+) -> (i32, Value) {
+    let stop = CancellationToken::new();
     let sim = lv_fleet_sim::start(config, stop.clone())
         .await
         .expect("the simulator starts");
@@ -175,8 +177,8 @@ async fn atlas_alone_is_found_at_its_knee() {
         "--csv",
         &csv_arg,
     ];
-    let sim = (&[("ATLAS", 100)][..], &[("ATLAS", 8)][..]);
-    let (code, capacity) = search(dir.path(), sim, &slo_table("chat", 200), &args, 2).await;
+    let fleet = sim(&[("ATLAS", 100)], &[("ATLAS", 8)]);
+    let (code, capacity) = search(dir.path(), fleet, &slo_table("chat", 200), &args, 2).await;
     assert_knee(&capacity, 80.0);
     assert_eq!(code, 0, "--require 60 is below the capacity");
     let summary = capacity["summary"].as_str().unwrap_or_default();
@@ -210,8 +212,8 @@ async fn the_event_bus_is_found_at_its_knee() {
         "--max",
         "150",
     ];
-    let sim = (&[("EVENT-BUS", 50)][..], &[("EVENT-BUS", 3)][..]);
-    let (code, capacity) = search(dir.path(), sim, &slo_table("event", 100), &args, 2).await;
+    let fleet = sim(&[("EVENT-BUS", 50)], &[("EVENT-BUS", 3)]);
+    let (code, capacity) = search(dir.path(), fleet, &slo_table("event", 100), &args, 2).await;
     assert_knee(&capacity, 60.0);
     assert_eq!(code, 0);
 }
@@ -233,8 +235,8 @@ async fn a_saturated_generator_is_reported_as_at_least() {
         "--require",
         "400",
     ];
-    let sim = (&[("ATLAS", 50)][..], &[][..]);
-    let (code, capacity) = search(dir.path(), sim, &slo_table("chat", 200), &args, 1).await;
+    let fleet = sim(&[("ATLAS", 50)], &[]);
+    let (code, capacity) = search(dir.path(), fleet, &slo_table("chat", 200), &args, 1).await;
     let steps = steps(&capacity);
     assert_eq!(capacity["result"]["kind"], "generator_limited", "{steps:?}");
     let at_least = capacity["result"]["at_least"].as_f64().expect("at least");
@@ -271,8 +273,8 @@ async fn require_gates_the_exit_code() {
             "--require",
             require,
         ];
-        let sim = (&[("ATLAS", 20)][..], &[][..]);
-        let (code, capacity) = search(dir.path(), sim, &slo_table("chat", 200), &args, 1).await;
+        let fleet = sim(&[("ATLAS", 20)], &[]);
+        let (code, capacity) = search(dir.path(), fleet, &slo_table("chat", 200), &args, 1).await;
         assert_eq!(
             capacity["result"]["kind"],
             "at_least_max",
@@ -282,6 +284,40 @@ async fn require_gates_the_exit_code() {
         assert_eq!(capacity["result"]["load"], 10.0);
         assert_eq!(code, want, "--require {require}");
     }
+}
+
+/// Half the requests fail: the first step is stopped early, long before its 30 s hold
+/// ends (fewer requests than the hold would have held), judged failed, and the answer is
+/// "below start".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plainly_failing_step_stops_early() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = lv_fleet_sim::SimConfig {
+        error_rate: 0.5,
+        ..sim(&[], &[])
+    };
+    let args = [
+        "AriaChatUser",
+        "--start",
+        "40",
+        "--max",
+        "60",
+        "--hold",
+        "30s",
+    ];
+    let (code, capacity) = search(dir.path(), config, &slo_table("chat", 200), &args, 1).await;
+    let step = &capacity["steps"][0];
+    assert_eq!(step["stopped_early"], true, "{step}");
+    assert_eq!(step["outcome"], "fail", "{step}");
+    assert_eq!(step["rule"]["metric"], "failure_ratio", "{step}");
+    let requests = step["requests"].as_u64().expect("requests");
+    assert!(
+        (50..40 * 30 / 2).contains(&requests),
+        "stopped early: {requests} requests"
+    );
+    assert_eq!(capacity["steps"].as_array().map(Vec::len), Some(1));
+    assert_eq!(capacity["result"]["kind"], "below_start");
+    assert_eq!(code, 0, "no --require: the search concluded");
 }
 
 /// Bad options exit 2 naming the option, before anything binds.

@@ -151,8 +151,8 @@ async fn run_step(
 ) -> Result<StepRecord, DriverError> {
     let shape = run.steps.shape(load, confirm);
     let limit = shape.duration() + STEP_GRACE;
+    // A closed shape decides the users itself; an open one has none.
     let params = RunParams {
-        users: load.round() as u32,
         run_time: Some(shape.duration()),
         shape: Some(shape),
         ..run.base.clone()
