@@ -320,6 +320,78 @@ async fn a_plainly_failing_step_stops_early() {
     assert_eq!(code, 0, "no --require: the search concluded");
 }
 
+/// With `--web-port` the search is served read-only: its steps appear in `/api/v1/runs`
+/// while it goes, and a start from the web is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_steps_appear_live_on_a_read_only_web_ui() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready.json");
+    let ready_arg = ready.display().to_string();
+    let args = [
+        "AriaChatUser",
+        "--start",
+        "20",
+        "--max",
+        "40",
+        "--web-port",
+        "0",
+        "--ready-file",
+        &ready_arg,
+    ];
+    let watcher = tokio::spawn(watch_runs(ready.clone()));
+    let fleet = sim(&[("ATLAS", 20)], &[]);
+    let (code, capacity) = search(dir.path(), fleet, &slo_table("chat", 200), &args, 1).await;
+    let (seen, swarm) = watcher.await.expect("the watcher");
+    assert_eq!(
+        (code, &capacity["result"]["kind"]),
+        (0, &Value::from("at_least_max"))
+    );
+    assert!(
+        seen >= 2,
+        "{seen} of the 3 steps were seen as finished runs while the search went on"
+    );
+    assert!(
+        swarm.is_client_error(),
+        "a start from the web is refused: {swarm}"
+    );
+}
+
+/// Reads the web address from the ready file at `path`, tries a start (returning its
+/// status), then polls `/api/v1/runs` until the server goes away; returns the most runs seen.
+async fn watch_runs(path: PathBuf) -> (usize, hyper::StatusCode) {
+    let read = || {
+        let text = std::fs::read_to_string(&path).ok()?;
+        let ready: Value = serde_json::from_str(&text).ok()?;
+        ready["web"].as_str().map(str::to_owned)
+    };
+    assert!(
+        harness::wait_until(Duration::from_secs(60), || read().is_some()).await,
+        "no web address"
+    );
+    let url = read().unwrap_or_default();
+    let swarm = crate::web::post(&format!("{url}/swarm"), "user_count=1&spawn_rate=1").await;
+    let mut seen = 0;
+    let runs: hyper::Uri = format!("{url}/api/v1/runs").parse().expect("a URI");
+    for _ in 0..600 {
+        let Ok(Ok(response)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::web::client().get(runs.clone()),
+        )
+        .await
+        else {
+            break;
+        };
+        let bytes = http_body_util::BodyExt::collect(response.into_body()).await;
+        let Ok(bytes) = bytes.map(|b| b.to_bytes()) else {
+            break;
+        };
+        let list: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        seen = seen.max(list.as_array().map_or(0, Vec::len));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (seen, swarm.status)
+}
+
 /// Bad options exit 2 naming the option, before anything binds.
 #[test]
 fn bad_options_exit_2_naming_the_option() {

@@ -44,7 +44,11 @@ pub fn page(report: &CapacityReport, limits: &[Limit]) -> String {
 
 /// The SVG curve.
 pub fn curve(report: &CapacityReport, limits: &[Limit]) -> String {
-    let mut steps: Vec<&StepRecord> = report.steps.iter().filter(|s| s.requests > 0).collect();
+    let mut steps: Vec<&StepRecord> = report
+        .steps
+        .iter()
+        .filter(|s| s.requests > 0 && !s.interrupted)
+        .collect();
     steps.sort_by(|a, b| a.throughput().total_cmp(&b.throughput()));
     let x_max = steps.iter().map(|s| s.throughput()).fold(1.0, f64::max) * 1.1;
     let highest = steps.iter().map(|s| s.p99_ms).fold(1.0, f64::max);

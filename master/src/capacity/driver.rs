@@ -105,18 +105,21 @@ pub async fn run_search(
         };
         let index = u32::try_from(outcome.steps.len() + 1).unwrap_or(u32::MAX);
         info!(step = index, load, confirm, "capacity step");
-        let step = match run_step(control, run, index, (load, confirm), shutdown).await {
+        let mut step = match run_step(control, run, index, (load, confirm), shutdown).await {
             Ok(step) => step,
             Err(err) => {
                 outcome.error = Some(err);
                 break;
             }
         };
-        (run.on_step)(&step);
         // A step cut short by Ctrl-C says nothing about the target: shown, not judged.
-        if !shutdown.is_cancelled() {
+        if shutdown.is_cancelled() {
+            step.interrupted = true;
+            step.rule = None;
+        } else {
             search.record(step.outcome);
         }
+        (run.on_step)(&step);
         outcome.steps.push(step);
     }
     outcome

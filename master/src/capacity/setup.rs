@@ -80,6 +80,8 @@ pub fn plan(args: &CapacityArgs) -> Result<CapacityPlan, ConfigError> {
         }
     }
     let mut run = args.run.clone();
+    // No web UI to start runs from: --web-port serves the search read-only.
+    run.headless = true;
     let max_in_flight = run.max_in_flight.take();
     if max_in_flight == Some(0) {
         return Err(invalid("--max-in-flight", "must be at least 1"));

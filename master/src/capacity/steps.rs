@@ -88,6 +88,9 @@ pub struct StepRecord {
     pub note: Option<String>,
     /// Stopped before its end, plainly failing.
     pub stopped_early: bool,
+    /// Cut short by Ctrl-C: shown, not judged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// The run of the step (its reports are named after it).
     pub run_id: String,
 }
@@ -129,6 +132,7 @@ impl StepRecord {
             rule,
             note,
             stopped_early: early.is_some(),
+            interrupted: false,
             run_id: run_id.to_owned(),
         }
     }
@@ -141,6 +145,7 @@ impl StepRecord {
     /// The verdict in one word.
     pub fn verdict_word(&self) -> &'static str {
         match (self.outcome, self.stopped_early) {
+            _ if self.interrupted => "interrupted",
             (Outcome::Pass, _) => "pass",
             (Outcome::Fail, false) => "fail",
             (Outcome::Fail, true) => "fail (stopped early)",

@@ -231,10 +231,18 @@ where
     let bind = format!("{}:{}", run.master_bind_host, run.master_bind_port);
     let (listener, addr) = listen(&bind).await?;
     lv_common::errln!("lv-master: listening for workers on {addr}");
-    if let Some(path) = &run.ready_file {
-        write_ready_file(path, &addr.to_string(), None)?;
-    }
     let settings = &prepared.settings;
+    // --web-port serves the search read-only: each step appears as a run.
+    let (web, url) = match web_setup(settings)? {
+        Some((options, catalog)) => {
+            let (web, url) = bind_web(settings, options, catalog).await?;
+            (Some(web), Some(url))
+        }
+        None => (None, None),
+    };
+    if let Some(path) = &run.ready_file {
+        write_ready_file(path, &addr.to_string(), url.as_deref())?;
+    }
     let ui = UiRun {
         settings: Arc::clone(settings),
         reports_dir: settings.web.reports_dir.clone(),
@@ -256,7 +264,8 @@ where
         let plan = prepared.plan.new_search();
         capacity::driver::run_search(&control, &search, plan, &shutdown).await
     };
-    Ok(runner::run_driven(prepared.config.clone(), listener, ui, drive).await?)
+    let config = prepared.config.clone();
+    Ok(runner::run_driven(config, (listener, web), ui, drive).await?)
 }
 
 /// `lv-master try`: loads and resolves the scenarios as a run with the same options would

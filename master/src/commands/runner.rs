@@ -127,12 +127,13 @@ pub async fn run_with_web(
 }
 
 /// A UI-mode session driven from this process instead of a browser (`lv-master
-/// capacity`): no web server; `drive` gets the session's [`web::Control`] and runs what it
+/// capacity`): `web`, when given, serves the session read-only (its runs appear live);
+/// `drive` gets the session's [`web::Control`] and runs what it
 /// wants through it. When `drive` returns, the session ends as a run does (workers get
 /// Shutdown) and its value is returned. `ui` says where each run's reports go.
 pub async fn run_driven<T, F, Fut>(
     config: MasterConfig,
-    listener: TcpListener,
+    (listener, web): (TcpListener, Option<WebRun>),
     ui: UiRun,
     drive: F,
 ) -> Result<T, MasterError>
@@ -149,9 +150,19 @@ where
     let (snapshots_tx, snapshots_rx) =
         tokio::sync::watch::channel(Arc::new(web::Snapshot::idle(&config, &Default::default())));
     let (commands_tx, commands_rx) = mpsc::channel(16);
+    let web_token = CancellationToken::new();
+    let (catalog, server) = match web {
+        Some(web) => {
+            let catalog = web.catalog.clone();
+            let control = web::Control::read_only(snapshots_rx.clone());
+            let server = serve_web(web.listener, web.settings, control, web_token.clone());
+            (catalog, Some(server))
+        }
+        None => (Default::default(), None),
+    };
     let link = coordinator::WebLink {
         snapshots: snapshots_tx,
-        catalog: Arc::new(Default::default()),
+        catalog: Arc::new(catalog),
         session: Some(ui.session(commands_rx, true)),
     };
     let coordinator = Coordinator::new(Arc::clone(&config)).with_web(link);
@@ -162,6 +173,10 @@ where
         value
     };
     let (_, value) = tokio::join!(coordinator.run(events_rx, end.clone()), driven);
+    web_token.cancel();
+    if let Some(server) = server {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
     await_local_workers(local).await;
     plane.close(workers_token).await;
     Ok(value)
@@ -278,19 +293,29 @@ fn start_web(
         }
         None => (web::Control::read_only(snapshots_rx), None),
     };
-    let tls = web.settings.tls.clone();
-    let state = web::AppState {
-        control,
-        settings: Arc::new(web.settings),
-        shutdown: token.clone(),
-    };
-    let server = tokio::spawn(web::serve(web.listener, web::router(state), tls, token));
+    let server = serve_web(web.listener, web.settings, control, token);
     let link = coordinator::WebLink {
         snapshots: snapshots_tx,
         catalog,
         session,
     };
     (link, server)
+}
+
+/// Serves the web UI and API on `listener` with `control` until `token` is cancelled.
+fn serve_web(
+    listener: TcpListener,
+    settings: web::WebSettings,
+    control: web::Control,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let tls = settings.tls.clone();
+    let state = web::AppState {
+        control,
+        settings: Arc::new(settings),
+        shutdown: token.clone(),
+    };
+    tokio::spawn(web::serve(listener, web::router(state), tls, token))
 }
 
 async fn serve(

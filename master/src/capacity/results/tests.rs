@@ -55,6 +55,7 @@ fn step(index: u32, load: f64, p95: f64, outcome: Outcome) -> StepRecord {
         rule,
         note: None,
         stopped_early: false,
+        interrupted: false,
         run_id: format!("run-{index}"),
     }
 }
