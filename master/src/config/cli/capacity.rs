@@ -9,8 +9,9 @@ use lv_common::load::{Model, parse_rate};
 
 use super::args::Args;
 
-/// `lv-master capacity [RUN OPTIONS] [SEARCH OPTIONS]`: finds the highest load the selected
-/// classes hold within the SLO level's rules (docs/capacity.md).
+/// Finds the highest load the selected classes hold within the SLO level's rules: a climb,
+/// a bisection and a confirmation, each step a run of a settle and a judged hold
+/// (docs/capacity.md).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lv-master capacity", version, args_override_self = true)]
 pub struct CapacityArgs {
