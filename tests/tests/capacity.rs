@@ -315,6 +315,12 @@ async fn a_plainly_failing_step_stops_early() {
         (50..40 * 30 / 2).contains(&requests),
         "stopped early: {requests} requests"
     );
+    // Its achieved rate is over the seconds it ran, not the whole planned hold.
+    let achieved = step["achieved_rate"].as_f64().expect("an achieved rate");
+    assert!(
+        (30.0..50.0).contains(&achieved),
+        "achieved {achieved}/s of 40/s"
+    );
     assert_eq!(capacity["steps"].as_array().map(Vec::len), Some(1));
     assert_eq!(capacity["result"]["kind"], "below_start");
     assert_eq!(code, 0, "no --require: the search concluded");

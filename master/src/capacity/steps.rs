@@ -117,7 +117,14 @@ impl StepRecord {
             index,
             load,
             confirm,
-            achieved_rate: hold.open.as_ref().map(|o| o.achieved_rate),
+            achieved_rate: hold.open.as_ref().map(|o| {
+                // A hold stopped early achieved its arrivals in the seconds it ran.
+                if hold.ran_s > 0.0 && hold.ran_s < hold.duration_s {
+                    o.started as f64 / hold.ran_s
+                } else {
+                    o.achieved_rate
+                }
+            }),
             requests: t.requests,
             rps: t.rps,
             p50_ms: t.p50_ms,
