@@ -37,7 +37,7 @@ Other verbs:
   demo-web         (or demo --web) the web UI against a simulated fleet
   capacity [CLASS] a capacity search (lv-master capacity, docs/capacity.md) of CLASS
                    (AriaChatUser, or EventBusUser) against a simulated fleet whose
-                   capacity is known: ATLAS 8 x 100 ms (80/s), EVENT-BUS 3 x 50 ms (60/s)
+                   capacity is known: ATLAS 8 x 100 ms (80/s), EVENT-BUS 6 x 100 ms (60/s)
   help             this text
 
 Options:
@@ -329,7 +329,7 @@ run() {
         [[ -n $web ]] || extra+=(-t "${LV_DEMO_RUN_TIME:-60s}")
     fi
     if [[ $name == capacity ]]; then
-        start_fleet_sim 0 --slow ATLAS=100,EVENT-BUS=50 --capacity ATLAS=8,EVENT-BUS=3
+        start_fleet_sim 0 --slow ATLAS=100,EVENT-BUS=100 --capacity ATLAS=8,EVENT-BUS=6
         command=(capacity)
         # Each step's own reports go beside the search's, as web_<time>_<run>.*
         extra=(--fleet "$TMP/fleet.toml" -H http://127.0.0.1 --slo configs/slo-capacity-demo.toml

@@ -198,7 +198,7 @@ async fn atlas_alone_is_found_at_its_knee() {
     screenshot(&html, "capacity-curve");
 }
 
-/// The event bus serving 3 requests at once in 50 ms each (60/s), with the publish and query
+/// The event bus serving 6 requests at once in 100 ms each (60/s), with the publish and query
 /// tasks (one request per arrival): found within 15%.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_bus_is_found_at_its_knee() {
@@ -212,8 +212,8 @@ async fn the_event_bus_is_found_at_its_knee() {
         "--max",
         "150",
     ];
-    let fleet = sim(&[("EVENT-BUS", 50)], &[("EVENT-BUS", 3)]);
-    let (code, capacity) = search(dir.path(), fleet, &slo_table("event", 100), &args, 2).await;
+    let fleet = sim(&[("EVENT-BUS", 100)], &[("EVENT-BUS", 6)]);
+    let (code, capacity) = search(dir.path(), fleet, &slo_table("event", 200), &args, 2).await;
     assert_knee(&capacity, 60.0);
     assert_eq!(code, 0);
 }
