@@ -348,13 +348,15 @@ pub fn write_files(report: &CapacityReport, paths: &ResultPaths, limits: &[Limit
     errors
 }
 
-/// 3 when the search could not be carried out; with `--require`, 0 when the capacity is at
+/// 3 when the search could not be carried out (or was interrupted); with `--require`, 0 when the capacity is at
 /// least that and 1 when not; else 0 once the search concluded.
 pub fn exit_code(report: &CapacityReport, require: Option<f64>, failed: bool) -> u8 {
     match require {
-        _ if failed => EXIT_CANNOT_RUN,
-        Some(need) if report.result.is_none() || report.capacity() < need => EXIT_FAILED,
-        None if report.result.is_none() => EXIT_CANNOT_RUN,
+        _ if failed || report.result.is_none() => EXIT_CANNOT_RUN,
+        Some(need) if report.capacity() < need => EXIT_FAILED,
         _ => EXIT_OK,
     }
 }
+
+#[cfg(test)]
+mod tests;
