@@ -348,8 +348,8 @@ pub fn write_files(report: &CapacityReport, paths: &ResultPaths, limits: &[Limit
     errors
 }
 
-/// 3 when the search could not be carried out (or was interrupted); with `--require`, 0 when the capacity is at
-/// least that and 1 when not; else 0 once the search concluded.
+/// 3 when the search could not be carried out (or was interrupted); else, with
+/// `--require`, 0 when the capacity is at least that and 1 when not; without it, 0.
 pub fn exit_code(report: &CapacityReport, require: Option<f64>, failed: bool) -> u8 {
     match require {
         _ if failed || report.result.is_none() => EXIT_CANNOT_RUN,
