@@ -35,6 +35,9 @@ Other verbs:
   web              the web UI on http://127.0.0.1:8089 against HOST, with local workers:
                    start, edit and stop runs from the browser (Ctrl-C quits)
   demo-web         (or demo --web) the web UI against a simulated fleet
+  capacity [CLASS] a capacity search (lv-master capacity, docs/capacity.md) of CLASS
+                   (AriaChatUser, or EventBusUser) against a simulated fleet whose
+                   capacity is known: ATLAS 8 x 100 ms (80/s), EVENT-BUS 6 x 100 ms (60/s)
   help             this text
 
 Options:
@@ -318,12 +321,19 @@ run() {
     trap 'on_signal HUP' HUP
     printf '# run_tests.sh %s, %s\n' "$name" "$(date '+%Y-%m-%d %H:%M:%S %z')" >"$LOG"
 
-    local extra=() web=""
+    local extra=() web="" command=()
     [[ $name == web || $name == demo-web ]] && web=1
     if [[ $name == demo || $name == demo-web ]]; then
-        start_fleet_sim
+        start_fleet_sim 0.05
         extra=(-r 5 --fleet "$TMP/fleet.toml" -H http://127.0.0.1 --slo-level light)
         [[ -n $web ]] || extra+=(-t "${LV_DEMO_RUN_TIME:-60s}")
+    fi
+    if [[ $name == capacity ]]; then
+        start_fleet_sim 0 --slow ATLAS=100,EVENT-BUS=100 --capacity ATLAS=8,EVENT-BUS=6
+        command=(capacity)
+        # Each step's own reports go beside the search's, as web_<time>_<run>.*
+        extra=(--fleet "$TMP/fleet.toml" -H http://127.0.0.1 --slo configs/slo-capacity-demo.toml
+            --slo-level light --hold 10s --settle 2s --reports-dir "$REPORTS_DIR/${name}_${stamp}_steps")
     fi
     local mode=(--headless --json "$report" --csv "${report%.json}" --html "${report%.json}.html")
     if [[ -n $web ]]; then
@@ -331,7 +341,7 @@ run() {
         mode=(--headless=false --web-port "${LV_WEB_PORT:-8089}" --reports-dir "$REPORTS_DIR")
     fi
 
-    spawn master stdout stderr "$BIN_DIR/lv-master" "${mode[@]}" \
+    spawn master stdout stderr "$BIN_DIR/lv-master" "${command[@]}" "${mode[@]}" \
         --expect-workers "$workers" --expect-workers-max-wait 60s \
         --master-bind-port 0 --ready-file "$TMP/master.json" --profile-name "$name" \
         "${extra[@]}" "$@"
@@ -371,7 +381,9 @@ run() {
     done
     say "==> lv-master exited with code $code ($(meaning "$code"))"
     say "  log       $(show_path "$LOG")"
-    if [[ -f $report ]]; then
+    if [[ -f $report && $name == capacity ]]; then
+        say "  results   $(show_path "${report%.json}").json, .html (the curve), _capacity.csv"
+    elif [[ -f $report ]]; then
         say "  reports   $(show_path "${report%.json}").json, .html, _stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv"
     fi
     exit "$code"
@@ -383,10 +395,13 @@ meaning() {
     "$BIN_DIR/lv-master" explain-exit "$1" 2>/dev/null || echo "stopped"
 }
 
-# Starts lv-fleet-sim on ephemeral ports and waits for it; its map goes to $TMP/fleet.toml.
+# start_fleet_sim SCALE [FLAGS...]: starts lv-fleet-sim on ephemeral ports with latencies
+# times SCALE (and FLAGS) and waits for it; its map goes to $TMP/fleet.toml.
 start_fleet_sim() {
+    local scale=$1
+    shift
     spawn fleet-sim log log "$BIN_DIR/lv-fleet-sim" --ephemeral-ports \
-        --write-fleet "$TMP/fleet.toml" --ready-file "$TMP/fleet-sim.json" --latency-scale 0.05
+        --write-fleet "$TMP/fleet.toml" --ready-file "$TMP/fleet-sim.json" --latency-scale "$scale" "$@"
     SIM_PID=$SPAWNED
     if ! wait_ready "$TMP/fleet-sim.json" "$SIM_PID" "lv-fleet-sim"; then
         die 3 "lv-fleet-sim stopped at once (see $LOG)"
@@ -394,8 +409,12 @@ start_fleet_sim() {
     local fleet
     fleet=$("$BIN_DIR/lv-fleet-sim" --describe "$TMP/fleet.toml") ||
         die 3 "lv-fleet-sim cannot read the map it wrote (see $LOG)"
-    say "lv demo: a short load test of a simulated Leveredge fleet, all on this machine."
-    say "  fleet     lv-fleet-sim: $fleet on 127.0.0.1, latency x0.05"
+    if [[ $scale == 0 ]]; then
+        say "lv capacity: a capacity search of a simulated Leveredge fleet, all on this machine."
+    else
+        say "lv demo: a short load test of a simulated Leveredge fleet, all on this machine."
+    fi
+    say "  fleet     lv-fleet-sim: $fleet on 127.0.0.1, latency x$scale $*"
 }
 
 # --- Verbs -----------------------------------------------------------------------------------
@@ -486,6 +505,18 @@ main() {
             fi
             banner="  load      profile configs/light.conf, spawn rate 5/s, run time ${LV_DEMO_RUN_TIME:-60s}"
             run demo "$banner" "$WORKERS" --config configs/light.conf "${PASS[@]}"
+            ;;
+        capacity)
+            local class=AriaChatUser tags=()
+            if ((${#PASS[@]} > 0)) && [[ ${PASS[0]} != -* ]]; then
+                class=${PASS[0]}
+                PASS=("${PASS[@]:1}")
+            fi
+            # One request per arrival: publishes and queries (acknowledging needs an event
+            # the same iteration published; throughput sends ten).
+            [[ $class == EventBusUser ]] && tags=(--tags publish,query)
+            banner="  search    lv-master capacity $class, steps of 2 s settle + 10 s hold"
+            run capacity "$banner" "$WORKERS" "$class" "${tags[@]}" "${PASS[@]}"
             ;;
         "")
             usage >&2

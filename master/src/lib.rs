@@ -2,12 +2,15 @@
 //! stats and reports.
 //!
 //! # Floor plan
-//! Eight rooms, listed from the top: run control never imports a presenter, and no module
+//! Nine rooms, listed from the top: run control never imports a presenter, and no module
 //! imports one that imports it back (`tests/scripts/module_cycles.py --relative`, in CI).
-//! - [`commands`]: what `lv-master` does for each command (run, check, try, compare,
-//!   report, explain-exit), the only place that touches logging, the runtime and the
-//!   listeners;
-//!   `runner` takes one run from a bound listener to its outcome, beside the web server.
+//! - [`commands`]: what `lv-master` does for each command (run, check, try, capacity,
+//!   compare, report, explain-exit), the only place that touches logging, the runtime and
+//!   the listeners;
+//!   `runner` takes one run from a bound listener to its outcome, beside the web server (or,
+//!   for `capacity`, a session driven in process).
+//! - [`capacity`]: capacity testing: the search (pure), the verdict of a step (pure), the
+//!   driver that runs each step through the coordinator's control, and the results.
 //! - [`web`]: presentation only: the web UI, Locust's HTTP API, lv's API, SSE and
 //!   `/metrics`, all reading [`live`].
 //! - [`run`]: running a test: the gRPC server and the coordinator (the single owner of the
@@ -34,6 +37,7 @@
 //! `docs/architecture.md` follows a request and a click on Start through these rooms.
 
 pub mod aggregate;
+pub mod capacity;
 pub mod commands;
 pub mod config;
 pub mod live;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             Command::Report(args) => commands::report(&args),
             Command::ExplainExit(args) => commands::explain_exit(&args),
             Command::Try(args) => commands::try_scenarios(&args),
+            Command::Capacity(args) => commands::capacity(*args, stop_on_signals),
         });
     ExitCode::from(result.unwrap_or_else(|err| {
         err.print();

@@ -78,6 +78,25 @@ const COMMANDS: &[Entry] = &[
         how: run("", &[0], "Result: "),
     },
     Entry {
+        name: "run_tests_capacity",
+        docs: &["./run_tests.sh capacity"],
+        // Two short steps below ATLAS's 80/s knee: the search ends at --max.
+        how: run(
+            "--hold 1s --settle 1s --start 20 --max 30 --max-lag 1s",
+            &[0],
+            "capacity: at least 30 arrivals/s of AriaChatUser",
+        ),
+    },
+    Entry {
+        name: "capacity_require",
+        docs: &[
+            "lv-master capacity AriaChatUser --slo-level light --expect-workers 2 --require 40/s --json reports/capacity.json --html reports/capacity.html",
+        ],
+        how: How::NotHere(
+            "a search of the real fleet; tests/tests/capacity.rs runs the same search against lv-fleet-sim with a known capacity",
+        ),
+    },
+    Entry {
         name: "run_tests_demo_web",
         docs: &["./run_tests.sh demo --web"],
         how: run("--autostart -t 2s --autoquit 1s", &[0], "web UI"),
@@ -786,6 +805,7 @@ macro_rules! readme_tests {
 
 readme_tests!(
     run_tests_demo,
+    run_tests_capacity,
     run_tests_demo_web,
     run_tests_light,
     run_tests_medium_tags,

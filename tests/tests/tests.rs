@@ -4,6 +4,7 @@ mod abort;
 mod authoring;
 mod bad_input;
 mod browser;
+mod capacity;
 mod cluster;
 mod data;
 mod failover;

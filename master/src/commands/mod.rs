@@ -20,8 +20,9 @@ use tracing::info;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use crate::capacity;
 use crate::config::cli::{
-    Args, CheckArgs, CompareArgs, ExplainExitArgs, LoadError, ReportArgs, TryArgs,
+    Args, CapacityArgs, CheckArgs, CompareArgs, ExplainExitArgs, LoadError, ReportArgs, TryArgs,
 };
 use crate::config::run::flags_config;
 use crate::config::{ConfigError, Settings};
@@ -192,6 +193,79 @@ where
         let outcome = runner::run_with_web(config, listener, web, shutdown).await?;
         Ok(outcome.exit_code)
     })
+}
+
+/// `lv-master capacity`: checks the options (exit 2), binds the worker port, runs the
+/// search through a UI-mode session without a web server (each step one run, its reports
+/// under `--reports-dir`), prints the steps as they are judged and the answer, and writes
+/// `--json`, `--csv`, `--html` and `--record`. Exit code: [`capacity::setup::exit_code`].
+pub fn capacity<F, S>(args: CapacityArgs, signals: S) -> Result<u8, CommandError>
+where
+    S: FnOnce(CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    start_logging(&args.run)?;
+    lv_common::limits::raise_fd_limit();
+    let prepared = capacity::setup::prepare(&args)?;
+    let runtime = lv_worker::runtime().map_err(CommandError::Runtime)?;
+    let started = lv_common::wire::unix_ms_now();
+    let outcome = runtime.block_on(capacity_session(&args.run, &prepared, signals))?;
+    let paths = capacity::setup::ResultPaths::of(&args.run);
+    Ok(capacity::setup::conclude(
+        prepared, outcome, started, &paths,
+    ))
+}
+
+/// The search of `prepared` in a session on the worker port `run` names.
+async fn capacity_session<F, S>(
+    run: &Args,
+    prepared: &capacity::setup::Prepared,
+    signals: S,
+) -> Result<capacity::driver::SearchOutcome, CommandError>
+where
+    S: FnOnce(CancellationToken) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals(shutdown.clone()));
+    let bind = format!("{}:{}", run.master_bind_host, run.master_bind_port);
+    let (listener, addr) = listen(&bind).await?;
+    lv_common::errln!("lv-master: listening for workers on {addr}");
+    let settings = &prepared.settings;
+    // --web-port serves the search read-only: each step appears as a run.
+    let (web, url) = match web_setup(settings)? {
+        Some((options, catalog)) => {
+            let (web, url) = bind_web(settings, options, catalog).await?;
+            (Some(web), Some(url))
+        }
+        None => (None, None),
+    };
+    if let Some(path) = &run.ready_file {
+        write_ready_file(path, &addr.to_string(), url.as_deref())?;
+    }
+    let ui = UiRun {
+        settings: Arc::clone(settings),
+        reports_dir: settings.web.reports_dir.clone(),
+        autostart: false,
+        autoquit: None,
+    };
+    lv_common::outln!("{}", capacity::results::table_header(&prepared.setup.unit));
+    let print = |step: &capacity::steps::StepRecord| {
+        lv_common::outln!("{}", capacity::results::table_row(step));
+    };
+    let search = capacity::driver::SearchRun {
+        slo: &prepared.slo,
+        steps: prepared.setup.steps,
+        base: settings.flags.clone(),
+        workers: (settings.expect_workers, settings.expect_workers_max_wait),
+        on_step: &print,
+    };
+    let drive = |control| async move {
+        let plan = prepared.plan.new_search();
+        capacity::driver::run_search(&control, &search, plan, &shutdown).await
+    };
+    let config = prepared.config.clone();
+    Ok(runner::run_driven(config, (listener, web), ui, drive).await?)
 }
 
 /// `lv-master try`: loads and resolves the scenarios as a run with the same options would

@@ -78,6 +78,21 @@ pub struct UiRun {
     pub autoquit: Option<Duration>,
 }
 
+impl UiRun {
+    /// The coordinator's session of these settings, taking `commands`; `quiet` prints no
+    /// final tables after each run.
+    fn session(self, commands: mpsc::Receiver<web::Command>, quiet: bool) -> coordinator::Session {
+        coordinator::Session {
+            commands,
+            settings: self.settings,
+            reports_dir: self.reports_dir,
+            autostart: self.autostart,
+            autoquit: self.autoquit,
+            quiet,
+        }
+    }
+}
+
 /// [`run`], with a web server: in UI mode the master lives across runs until `shutdown`
 /// (or `--autoquit`), and the outcome is the last run's.
 pub async fn run_with_web(
@@ -109,6 +124,62 @@ pub async fn run_with_web(
     await_local_workers(local).await;
     plane.close(workers_token).await;
     Ok(finish(&config, result, ui_mode))
+}
+
+/// A UI-mode session driven from this process instead of a browser (`lv-master
+/// capacity`): `web`, when given, serves the session read-only (its runs appear live);
+/// `drive` gets the session's [`web::Control`] and runs what it
+/// wants through it. When `drive` returns, the session ends as a run does (workers get
+/// Shutdown) and its value is returned. `ui` says where each run's reports go.
+pub async fn run_driven<T, F, Fut>(
+    config: MasterConfig,
+    (listener, web): (TcpListener, Option<WebRun>),
+    ui: UiRun,
+    drive: F,
+) -> Result<T, MasterError>
+where
+    F: FnOnce(web::Control) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let addr = listener.local_addr()?;
+    let config = Arc::new(config);
+    let (plane, events_rx) = ControlPlane::start(&config, listener);
+    info!(%addr, "accepting workers");
+    let workers_token = CancellationToken::new();
+    let local = start_local_workers(&config, addr, &workers_token);
+    let (snapshots_tx, snapshots_rx) =
+        tokio::sync::watch::channel(Arc::new(web::Snapshot::idle(&config, &Default::default())));
+    let (commands_tx, commands_rx) = mpsc::channel(16);
+    let web_token = CancellationToken::new();
+    let (catalog, server) = match web {
+        Some(web) => {
+            let catalog = web.catalog.clone();
+            let control = web::Control::read_only(snapshots_rx.clone());
+            let server = serve_web(web.listener, web.settings, control, web_token.clone());
+            (catalog, Some(server))
+        }
+        None => (Default::default(), None),
+    };
+    let link = coordinator::WebLink {
+        snapshots: snapshots_tx,
+        catalog: Arc::new(catalog),
+        session: Some(ui.session(commands_rx, true)),
+    };
+    let coordinator = Coordinator::new(Arc::clone(&config)).with_web(link);
+    let end = CancellationToken::new();
+    let driven = async {
+        let value = drive(web::Control::new(commands_tx, snapshots_rx)).await;
+        end.cancel();
+        value
+    };
+    let (_, value) = tokio::join!(coordinator.run(events_rx, end.clone()), driven);
+    web_token.cancel();
+    if let Some(server) = server {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
+    await_local_workers(local).await;
+    plane.close(workers_token).await;
+    Ok(value)
 }
 
 /// The gRPC server workers connect to, while it serves.
@@ -217,30 +288,34 @@ fn start_web(
     let (control, session) = match web.ui {
         Some(ui) => {
             let (commands_tx, commands_rx) = mpsc::channel(16);
-            let session = coordinator::Session {
-                commands: commands_rx,
-                settings: ui.settings,
-                reports_dir: ui.reports_dir,
-                autostart: ui.autostart,
-                autoquit: ui.autoquit,
-            };
+            let session = ui.session(commands_rx, false);
             (web::Control::new(commands_tx, snapshots_rx), Some(session))
         }
         None => (web::Control::read_only(snapshots_rx), None),
     };
-    let tls = web.settings.tls.clone();
-    let state = web::AppState {
-        control,
-        settings: Arc::new(web.settings),
-        shutdown: token.clone(),
-    };
-    let server = tokio::spawn(web::serve(web.listener, web::router(state), tls, token));
+    let server = serve_web(web.listener, web.settings, control, token);
     let link = coordinator::WebLink {
         snapshots: snapshots_tx,
         catalog,
         session,
     };
     (link, server)
+}
+
+/// Serves the web UI and API on `listener` with `control` until `token` is cancelled.
+fn serve_web(
+    listener: TcpListener,
+    settings: web::WebSettings,
+    control: web::Control,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let tls = settings.tls.clone();
+    let state = web::AppState {
+        control,
+        settings: Arc::new(settings),
+        shutdown: token.clone(),
+    };
+    tokio::spawn(web::serve(listener, web::router(state), tls, token))
 }
 
 async fn serve(

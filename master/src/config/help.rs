@@ -8,6 +8,10 @@ LV_<KEY> (LV_USERS, LV_SPAWN_RATE, LV_RUN_TIME, LV_TAGS, LV_TOKEN, LV_LOGLEVEL, 
 LV_HOST for --host), then these flags.
 
 Other commands (see `lv-master check --help`, `lv-master compare --help`, ...):
+  lv-master capacity [RUN OPTIONS] [--start L --max L --hold D --require L ...]
+                                         Find the highest load the classes hold within the
+                                         SLO level's rules (docs/capacity.md); exit 1 below
+                                         --require
   lv-master check [RUN OPTIONS] [--json] Load the scenarios as this run would and print the
                                          plan (classes, users, task ratios, endpoints, tags,
                                          variables); send nothing, exit 2 on a problem

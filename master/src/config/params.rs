@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use lv_common::load::LoadShape;
+
 /// What a start or an edit asks for, already checked against the scenarios.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunParams {
@@ -21,4 +23,7 @@ pub struct RunParams {
     pub exclude_tags: Vec<String>,
     /// Profile the fields were filled from, if any.
     pub profile: Option<String>,
+    /// The load shape of this run, instead of the settings' (`--rate`, `--shape`): each
+    /// step of a capacity search has its own. `None` keeps the settings'.
+    pub shape: Option<LoadShape>,
 }

@@ -53,8 +53,12 @@ pub fn configure(
         )?),
         None => None,
     };
-    check_data_run(&resolved, settings)?;
-    let (shape, shape_note) = settings.shape.for_run(params.run_time)?;
+    let (shape, shape_note) = match &params.shape {
+        Some(shape) => (Some(shape.clone()), None),
+        None => settings.shape.for_run(params.run_time)?,
+    };
+    let open = shape.as_ref().is_some_and(|s| s.model == Model::Open);
+    check_data_run(&resolved, settings, open)?;
     let mut config = assemble(settings, params, reports, resolved.plan, shape, resume);
     config.data = resolved.tables;
     config.hooks = resolved.hooks;
@@ -90,9 +94,9 @@ pub fn resolve_plan(settings: &Settings, params: &RunParams) -> Result<Resolved,
     Ok(resolved)
 }
 
-/// Test data is drawn by users when they start: open-model runs (no users) and resumed
+/// Test data is drawn by users when they start: open-model runs (`open`: no users) and resumed
 /// runs (whose rows already handed out are not known) cannot use it.
-fn check_data_run(resolved: &Resolved, settings: &Settings) -> Result<(), ConfigError> {
+fn check_data_run(resolved: &Resolved, settings: &Settings, open: bool) -> Result<(), ConfigError> {
     let Some(table) = resolved.tables.first() else {
         return Ok(());
     };
@@ -104,7 +108,7 @@ fn check_data_run(resolved: &Resolved, settings: &Settings) -> Result<(), Config
             table.name
         ),
     };
-    if settings.shape.is_open() {
+    if open {
         return Err(refuse("--rate/--shape (open model)"));
     }
     if settings.resume.is_some() {
@@ -208,6 +212,7 @@ pub fn params_of(config: &MasterConfig) -> RunParams {
         tags: config.tags.clone(),
         exclude_tags: config.exclude_tags.clone(),
         profile: config.profile.clone(),
+        shape: None,
     }
 }
 

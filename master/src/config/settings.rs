@@ -206,6 +206,7 @@ fn flag_params(args: &Args) -> RunParams {
         tags: args.tags.clone(),
         exclude_tags: args.exclude_tags.clone(),
         profile: args.profile_name.clone(),
+        shape: None,
     }
 }
 

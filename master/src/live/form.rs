@@ -150,6 +150,7 @@ impl SwarmForm {
             tags,
             exclude_tags,
             profile: self.profile.clone().or_else(|| current.profile.clone()),
+            shape: None,
         })
     }
 

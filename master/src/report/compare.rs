@@ -445,6 +445,12 @@ pub fn benchmark_row(summary: &Summary) -> String {
 /// Appends [`benchmark_row`] to the log at `path`, creating it from
 /// [`BENCHMARKS_TEMPLATE`] when missing.
 pub fn append_benchmark(path: &Path, summary: &Summary) -> std::io::Result<()> {
+    append_row(path, &benchmark_row(summary))
+}
+
+/// Appends one table `row` to the benchmark log at `path`, creating it from
+/// [`BENCHMARKS_TEMPLATE`] when missing.
+pub fn append_row(path: &Path, row: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -460,11 +466,11 @@ pub fn append_benchmark(path: &Path, summary: &Summary) -> std::io::Result<()> {
     let ends_with_newline = std::fs::read(path)?.last().is_none_or(|&b| b == b'\n');
     let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
     let newline = if ends_with_newline { "" } else { "\n" };
-    writeln!(file, "{newline}{}", benchmark_row(summary))
+    writeln!(file, "{newline}{row}")
 }
 
 /// A markdown table cell: one line, `|` escaped.
-fn cell(text: &str) -> String {
+pub fn cell(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

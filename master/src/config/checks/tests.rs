@@ -56,6 +56,7 @@ fn run_params_are_checked_together() {
         tags: Vec::new(),
         exclude_tags: Vec::new(),
         profile: None,
+        shape: None,
     };
     assert!(message(check_run_params(&params)).contains("--spawn-rate"));
 }

@@ -1,4 +1,7 @@
 //! Tests of `cli`.
+use std::path::PathBuf;
+use std::time::Duration;
+
 use super::*;
 
 fn parse(args: &[&str]) -> Result<Args, clap::Error> {

@@ -34,6 +34,7 @@ fn current() -> RunParams {
         tags: Vec::new(),
         exclude_tags: Vec::new(),
         profile: None,
+        shape: None,
     }
 }
 

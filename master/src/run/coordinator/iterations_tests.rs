@@ -128,6 +128,7 @@ async fn runs_started_from_the_web_end_when_their_users_are_done() {
             reports_dir: dir.path().to_owned(),
             autostart: false,
             autoquit: None,
+            quiet: false,
         }),
     });
     c.attach("w1");
@@ -141,6 +142,7 @@ async fn runs_started_from_the_web_end_when_their_users_are_done() {
             tags: Vec::new(),
             exclude_tags: Vec::new(),
             profile: None,
+            shape: None,
         };
         let (reply, mut answer) = oneshot::channel();
         c.coord.on_command(Command::Start(params, reply));

@@ -35,6 +35,8 @@ pub struct Session {
     pub autostart: bool,
     /// Exit this long after a run ends.
     pub autoquit: Option<Duration>,
+    /// Print no final tables when a run ends (its reports are still written).
+    pub quiet: bool,
 }
 
 /// What the coordinator keeps for the web.

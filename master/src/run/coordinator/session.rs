@@ -180,6 +180,7 @@ impl Coordinator {
             tags: config.tags.clone(),
             exclude_tags: config.exclude_tags.clone(),
             profile: config.profile.clone(),
+            shape: None,
         }
     }
 
@@ -299,10 +300,17 @@ impl Coordinator {
                 checkpoint: false,
             },
         );
-        lv_common::outln!(
-            "{}",
-            crate::report::console::final_report(&summary, &self.stats.totals)
-        );
+        let quiet = self
+            .web
+            .as_ref()
+            .and_then(|w| w.session.as_ref())
+            .is_some_and(|s| s.quiet);
+        if !quiet {
+            lv_common::outln!(
+                "{}",
+                crate::report::console::final_report(&summary, &self.stats.totals)
+            );
+        }
         let paths = self.config.output_paths();
         crate::report::outputs::write_all(&paths, &summary, &self.stats);
         let record = run_record(self.ledger.run_id(), &summary, &paths);

@@ -52,6 +52,7 @@ fn ui_cluster_with(
             reports_dir: reports.to_owned(),
             autostart,
             autoquit,
+            quiet: false,
         }),
     });
     for id in ids {
@@ -70,6 +71,7 @@ fn params(users: u32, run_time: Option<u64>) -> RunParams {
         tags: Vec::new(),
         exclude_tags: Vec::new(),
         profile: None,
+        shape: None,
     }
 }
 
