@@ -11,10 +11,12 @@ use crate::aggregate::HistoryRow;
 use crate::slo::Verdict;
 
 mod open;
+mod phases;
 mod rows;
 mod stages;
 
 pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
+pub use phases::{PhaseSummary, PhasesSummary};
 pub use rows::{EndpointSummary, ExceptionSummary, FailureSummary, stats_rows};
 #[cfg(test)]
 pub(crate) use stages::sample_stages;
@@ -204,6 +206,9 @@ pub fn run_stats_from(summary: &Summary) -> Result<crate::aggregate::RunStats, S
             method: endpoint.method.clone(),
             name: endpoint.name.clone(),
         };
+        if let Some(phases) = endpoint.to_phase_stats()? {
+            run.totals.phases.insert(key.clone(), phases);
+        }
         run.totals.endpoints.insert(key, endpoint.to_stats()?);
     }
     for failure in &summary.failures {
