@@ -12,6 +12,7 @@ mod http;
 mod iterations;
 mod load;
 mod open;
+mod phases;
 mod processes;
 mod profiles;
 mod readme;
