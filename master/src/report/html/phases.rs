@@ -77,15 +77,7 @@ fn stacked_bars(out: &mut String, rows: &[(&EndpointSummary, &PhasesSummary)]) {
         "<svg viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" role=\"img\" \
          aria-label=\"Mean time per phase, per endpoint (ms)\">"
     );
-    for (i, (label, color)) in LABELS.iter().zip(COLORS).enumerate() {
-        let x = NAME_W + 150.0 * i as f64;
-        let _ = writeln!(
-            out,
-            "<rect x=\"{x:.1}\" y=\"8\" width=\"14\" height=\"10\" fill=\"{color}\"/>\
-             <text x=\"{:.1}\" y=\"17\">{label}</text>",
-            x + 18.0
-        );
-    }
+    legend(out);
     for (row, ((e, _), share)) in rows.iter().zip(&shares).enumerate() {
         let y = TOP + ROW * row as f64;
         let name = if e.method.is_empty() {
@@ -124,6 +116,19 @@ fn stacked_bars(out: &mut String, rows: &[(&EndpointSummary, &PhasesSummary)]) {
         );
     }
     out.push_str("</svg>\n");
+}
+
+/// A swatch and the name of each phase, above the bars.
+fn legend(out: &mut String) {
+    for (i, (label, color)) in LABELS.iter().zip(COLORS).enumerate() {
+        let x = NAME_W + 150.0 * i as f64;
+        let _ = writeln!(
+            out,
+            "<rect x=\"{x:.1}\" y=\"8\" width=\"14\" height=\"10\" fill=\"{color}\"/>\
+             <text x=\"{:.1}\" y=\"17\">{label}</text>",
+            x + 18.0
+        );
+    }
 }
 
 /// p50 / p95 of each phase, and how many requests had connect and TLS.
