@@ -114,7 +114,8 @@ fn acceptor(cert: &Path, key: &Path) -> tokio_rustls::TlsAcceptor {
 }
 
 /// Runs [`USERS`] users of [`ITERATIONS`] requests each to `url` through an `lv-master`
-/// and an `lv-worker` process (`worker_args` added), and returns the JSON report.
+/// and an `lv-worker` process (`worker_args` added), writing every report into `dir`
+/// (`run_*.csv`, `report.html`), and returns the JSON report.
 async fn run(dir: &Path, url: &str, worker_args: &[&str]) -> serde_json::Value {
     let scenario = write_file(
         dir,
@@ -125,6 +126,7 @@ async fn run(dir: &Path, url: &str, worker_args: &[&str]) -> serde_json::Value {
         ),
     );
     let json = dir.join("summary.json");
+    let (csv, html) = (dir.join("run"), dir.join("report.html"));
     let (users, iterations) = (USERS.to_string(), ITERATIONS.to_string());
     let words = [
         "-u",
@@ -141,6 +143,10 @@ async fn run(dir: &Path, url: &str, worker_args: &[&str]) -> serde_json::Value {
         "30s",
         "--json",
         json.to_str().expect("UTF-8 path"),
+        "--csv",
+        csv.to_str().expect("UTF-8 path"),
+        "--html",
+        html.to_str().expect("UTF-8 path"),
     ];
     let (mut master, addr) = spawn_master_process(&master_args(&scenario, 0, &words)).await;
     let mut worker = spawn_worker_process(&addr.to_string(), worker_args, "worker");
@@ -218,6 +224,16 @@ async fn plain_http_splits_first_byte_from_body_and_counts_new_connections() {
     assert_eq!(
         total["ttfb"]["count"], requests,
         "the Aggregated row has them too"
+    );
+
+    // The CSV and the HTML report have them too.
+    let csv = std::fs::read_to_string(dir.path().join("run_phases.csv")).expect("_phases.csv");
+    assert!(csv.contains(&format!("GET,slow,ttfb,{requests},")), "{csv}");
+    assert!(!csv.contains(",tls,"), "{csv}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("HTML report");
+    assert!(
+        html.contains("<title>time to first byte: "),
+        "a stacked bar per endpoint"
     );
     stop.cancel();
 }
