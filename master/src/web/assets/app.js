@@ -912,7 +912,7 @@
       return;
     }
     state.picks = state.picks.filter((p) => state.runs.some((r) => r.run_id === p));
-    const order = ["html", "json", "stats_csv", "history_csv", "failures_csv", "exceptions_csv", "stages_csv"];
+    const order = ["html", "json", "stats_csv", "history_csv", "failures_csv", "exceptions_csv", "stages_csv", "phases_csv"];
     const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
     const fileLinks = (files) => el("span", { class: "files" }, ...Object.entries(files || {})
       .sort(([a], [b]) => rank(a) - rank(b)).map(([k, url]) =>
