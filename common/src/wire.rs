@@ -385,6 +385,13 @@ mod tests {
             );
         }
         stats.record_request("POST", "x", None, 5, 0, None);
+        let phases = crate::stats::RequestPhases {
+            connect_us: Some(120),
+            tls_us: None,
+            ttfb_us: 4_000,
+            body_us: 900,
+        };
+        stats.record_phases("POST", "x", &phases);
         stats.record_exception("extract /id: not found");
         let report = Report {
             run_id: "r".into(),
@@ -412,6 +419,13 @@ mod tests {
         );
         assert_eq!(a.percentile_ms(99.0), b.percentile_ms(99.0));
         assert_eq!(back.stats.failures, report.stats.failures);
+        let x = EndpointKey {
+            method: "POST".into(),
+            name: "x".into(),
+        };
+        let phases = &back.stats.phases[&x];
+        assert_eq!((phases.connect.max_us, phases.ttfb.total_us), (120, 4_000));
+        assert!(phases.tls.is_empty());
         assert_eq!(back.stats.exceptions, report.stats.exceptions);
         assert_eq!(
             (back.seq, back.users_running, back.last, back.cut_off),
