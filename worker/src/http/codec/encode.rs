@@ -10,7 +10,7 @@ use super::fields::has_token;
 /// lv sets `Host` (unless given), `User-Agent` (unless given), `Accept-Encoding: gzip,
 /// deflate, br` (unless given) and `Content-Length`; a given `Content-Length` or
 /// `Transfer-Encoding` is replaced by lv's own framing.
-pub(in crate::http) fn encode_request(
+pub(crate) fn encode_request(
     out: &mut Vec<u8>,
     method: &Method,
     path: &str,
@@ -61,7 +61,7 @@ pub(in crate::http) fn encode_request(
 }
 
 /// True when the request asks to close the connection after its response.
-pub(in crate::http) fn request_closes(headers: &[(HeaderName, HeaderValue)]) -> bool {
+pub(crate) fn request_closes(headers: &[(HeaderName, HeaderValue)]) -> bool {
     headers
         .iter()
         .filter(|(n, _)| n == http::header::CONNECTION)
