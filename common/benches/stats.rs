@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lv_common::kind::SloKind;
-use lv_common::stats::{EndpointStats, StatsSet};
+use lv_common::stats::{EndpointStats, RequestPhases, StatsSet};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -61,6 +61,26 @@ fn record(c: &mut Criterion) {
             );
         });
     });
+    let phases = RequestPhases {
+        connect_us: None,
+        tls_us: None,
+        ttfb_us: 180,
+        body_us: 3,
+    };
+    set.record_phases("GET", "ATLAS /health", &phases);
+    c.bench_function(
+        "stats/record_phases (existing endpoint, reused connection)",
+        |b| {
+            b.iter(|| {
+                latency_us = (latency_us + 7_919) % 2_000_000;
+                let phases = RequestPhases {
+                    ttfb_us: latency_us,
+                    ..phases
+                };
+                set.record_phases(black_box("GET"), black_box("ATLAS /health"), &phases);
+            });
+        },
+    );
 }
 
 fn merge(c: &mut Criterion) {

@@ -6,6 +6,11 @@
 //! counter by counter, never averaged; `v2`: its wire encoding) while min, max and the sum are
 //! tracked exactly beside them. Memory is bounded by the number of distinct keys, which is
 //! capped, not by the number of requests. Pure code: no clock, no I/O, no tasks.
+//!
+//! Beside the response time, each endpoint has the timing phases of its requests
+//! ([`PhaseStats`]: connect, TLS handshake, time to first byte, body read), each phase a
+//! histogram of its own that holds only the requests that had it (a request on a reused
+//! connection has no connect sample), so a phase's count says how many requests had it.
 
 use std::collections::BTreeMap;
 
@@ -223,6 +228,9 @@ impl EndpointStats {
 pub struct StatsSet {
     /// Per endpoint; at most [`MAX_ENDPOINTS`] keys plus one [`OVERFLOW_NAME`] key per method.
     pub endpoints: BTreeMap<EndpointKey, EndpointStats>,
+    /// Timing phases per endpoint, capped as `endpoints`; empty for requests that got no
+    /// response (their failures have no phases).
+    pub phases: BTreeMap<EndpointKey, PhaseStats>,
     /// Occurrences per failure kind; at most [`MAX_FAILURE_KINDS`] keys plus overflow keys.
     pub failures: BTreeMap<FailureKey, u64>,
     /// Occurrences per exception message; at most [`MAX_EXCEPTION_KINDS`] plus [`OVERFLOW_ERROR`].
@@ -259,6 +267,19 @@ impl StatsSet {
         }
     }
 
+    /// Records the timing phases of one request (beside [`StatsSet::record_request`], which
+    /// records its response time), applying the endpoint cap.
+    pub fn record_phases(&mut self, method: &str, name: &str, phases: &RequestPhases) {
+        let (name, _) = endpoint_name(&self.phases, method, name);
+        upsert(
+            &mut self.phases,
+            &(method, name) as &dyn EndpointRef,
+            || endpoint_key(method, name),
+            PhaseStats::default,
+            |stats| stats.record(phases),
+        );
+    }
+
     /// Counts one exception (an error raised outside any request), applying the caps.
     pub fn record_exception(&mut self, message: &str) {
         add_exception(&mut self.exceptions, message, 1);
@@ -282,6 +303,16 @@ impl StatsSet {
                 },
             );
         }
+        for (key, theirs) in &other.phases {
+            let (name, _) = endpoint_name(&self.phases, &key.method, &key.name);
+            upsert(
+                &mut self.phases,
+                &(key.method.as_str(), name) as &dyn EndpointRef,
+                || endpoint_key(&key.method, name),
+                PhaseStats::default,
+                |mine| mine.merge(theirs),
+            );
+        }
         for (key, &count) in &other.failures {
             let (name, _) = endpoint_name(&self.endpoints, &key.method, &key.name);
             add_failure(&mut self.failures, &key.method, name, &key.error, count);
@@ -299,6 +330,7 @@ impl StatsSet {
     /// True when no request, failure or exception is recorded.
     pub fn is_empty(&self) -> bool {
         self.endpoints.values().all(EndpointStats::is_empty)
+            && self.phases.values().all(PhaseStats::is_empty)
             && self.failures.is_empty()
             && self.exceptions.is_empty()
     }
@@ -313,6 +345,15 @@ impl StatsSet {
         total
     }
 
+    /// The Aggregated row's phases: every endpoint's merged.
+    pub fn total_phases(&self) -> PhaseStats {
+        let mut total = PhaseStats::default();
+        for phases in self.phases.values() {
+            total.merge(phases);
+        }
+        total
+    }
+
     /// Requests over all endpoints.
     pub fn request_count(&self) -> u64 {
         let counts = self.endpoints.values().map(|s| s.requests);
@@ -323,6 +364,108 @@ impl StatsSet {
     pub fn failure_count(&self) -> u64 {
         let counts = self.endpoints.values().map(|s| s.failures);
         counts.fold(0, u64::saturating_add)
+    }
+}
+
+/// One timing phase of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// TCP connect (name resolution included), only when the request opened a connection.
+    Connect,
+    /// TLS handshake, only when the request opened an HTTPS connection.
+    Tls,
+    /// Time to first byte: from the first byte of the request written to the first byte of
+    /// the response read.
+    Ttfb,
+    /// Body read: from the end of the response head to the last body byte, decoding included.
+    Body,
+}
+
+impl Phase {
+    /// Every phase, in the order they happen.
+    pub const ALL: [Phase; 4] = [Phase::Connect, Phase::Tls, Phase::Ttfb, Phase::Body];
+
+    /// The phase's name in reports (`connect`, `tls`, `ttfb`, `body`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Ttfb => "ttfb",
+            Phase::Body => "body",
+        }
+    }
+}
+
+/// The timing phases of one request, microseconds; `None` for a phase it did not have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestPhases {
+    /// TCP connect, when the request opened a connection.
+    pub connect_us: Option<u64>,
+    /// TLS handshake, when the request opened an HTTPS connection.
+    pub tls_us: Option<u64>,
+    /// Time to first byte.
+    pub ttfb_us: u64,
+    /// Body read.
+    pub body_us: u64,
+}
+
+/// The phase histograms of one endpoint (or of several merged); each counts only the
+/// requests that had the phase.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseStats {
+    /// TCP connect times.
+    pub connect: EndpointStats,
+    /// TLS handshake times.
+    pub tls: EndpointStats,
+    /// Times to first byte.
+    pub ttfb: EndpointStats,
+    /// Body read times.
+    pub body: EndpointStats,
+}
+
+impl PhaseStats {
+    /// Records the phases one request had.
+    pub fn record(&mut self, phases: &RequestPhases) {
+        if let Some(us) = phases.connect_us {
+            self.connect.record(us, 0, false);
+        }
+        if let Some(us) = phases.tls_us {
+            self.tls.record(us, 0, false);
+        }
+        self.ttfb.record(phases.ttfb_us, 0, false);
+        self.body.record(phases.body_us, 0, false);
+    }
+
+    /// Adds `other` exactly, phase by phase.
+    pub fn merge(&mut self, other: &PhaseStats) {
+        for phase in Phase::ALL {
+            self.get_mut(phase).merge(other.get(phase));
+        }
+    }
+
+    /// The histogram of `phase`.
+    pub fn get(&self, phase: Phase) -> &EndpointStats {
+        match phase {
+            Phase::Connect => &self.connect,
+            Phase::Tls => &self.tls,
+            Phase::Ttfb => &self.ttfb,
+            Phase::Body => &self.body,
+        }
+    }
+
+    /// The histogram of `phase`, to record or merge into.
+    pub fn get_mut(&mut self, phase: Phase) -> &mut EndpointStats {
+        match phase {
+            Phase::Connect => &mut self.connect,
+            Phase::Tls => &mut self.tls,
+            Phase::Ttfb => &mut self.ttfb,
+            Phase::Body => &mut self.body,
+        }
+    }
+
+    /// True when no phase holds a sample.
+    pub fn is_empty(&self) -> bool {
+        Phase::ALL.iter().all(|&p| self.get(p).is_empty())
     }
 }
 

@@ -17,6 +17,7 @@ use crate::stats::{EndpointKey, EndpointStats, FailureKey, StatsSet};
 
 mod error;
 mod open;
+mod phases;
 mod stages;
 
 pub use error::WireError;
@@ -217,6 +218,8 @@ pub struct Report {
 impl From<&Report> for pb::StatsReport {
     fn from(r: &Report) -> Self {
         let (arrivals, service, lag) = r.open.as_ref().map(open::open_to_pb).unwrap_or_default();
+        let [phase_connect, phase_tls, phase_ttfb, phase_body] =
+            phases::phases_to_pb(&r.stats.phases);
         pb::StatsReport {
             run_id: r.run_id.clone(),
             seq: r.seq,
@@ -267,6 +270,10 @@ impl From<&Report> for pb::StatsReport {
             service,
             lag,
             stage: r.stage,
+            phase_connect,
+            phase_tls,
+            phase_ttfb,
+            phase_body,
         }
     }
 }
@@ -299,6 +306,8 @@ impl TryFrom<pb::StatsReport> for Report {
         for x in r.exceptions {
             *stats.exceptions.entry(x.message).or_default() += x.count;
         }
+        stats.phases =
+            phases::phases_from_pb([r.phase_connect, r.phase_tls, r.phase_ttfb, r.phase_body])?;
         let open = open::open_from_pb(r.arrivals, r.service, r.lag)?;
         Ok(Report {
             run_id: r.run_id,
@@ -376,6 +385,13 @@ mod tests {
             );
         }
         stats.record_request("POST", "x", None, 5, 0, None);
+        let phases = crate::stats::RequestPhases {
+            connect_us: Some(120),
+            tls_us: None,
+            ttfb_us: 4_000,
+            body_us: 900,
+        };
+        stats.record_phases("POST", "x", &phases);
         stats.record_exception("extract /id: not found");
         let report = Report {
             run_id: "r".into(),
@@ -403,6 +419,13 @@ mod tests {
         );
         assert_eq!(a.percentile_ms(99.0), b.percentile_ms(99.0));
         assert_eq!(back.stats.failures, report.stats.failures);
+        let x = EndpointKey {
+            method: "POST".into(),
+            name: "x".into(),
+        };
+        let phases = &back.stats.phases[&x];
+        assert_eq!((phases.connect.max_us, phases.ttfb.total_us), (120, 4_000));
+        assert!(phases.tls.is_empty());
         assert_eq!(back.stats.exceptions, report.stats.exceptions);
         assert_eq!(
             (back.seq, back.users_running, back.last, back.cut_off),

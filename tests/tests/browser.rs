@@ -247,6 +247,17 @@ async fn the_page_starts_edits_stops_and_downloads_a_run() {
             ),
         )
         .await;
+    // Its timing phases: a stacked bar (at least connect and time to first byte) and a row
+    // per phase.
+    browser
+        .wait_js(
+            "the endpoint's timing phases",
+            "const box = document.getElementById('ep-phases-box'); \
+             return !box.hidden \
+               && document.querySelectorAll('#ep-phases .phase-bar > span').length >= 2 \
+               && document.querySelectorAll('#ep-phases tbody tr').length === 4",
+        )
+        .await;
     browser.screenshot("web-ui-endpoint").await;
     browser.click("#ep-close").await;
 

@@ -400,7 +400,14 @@ fn html_report_is_self_contained_with_sections_charts_and_verdicts() {
         .filter(|n| n.starts_with("run.html"))
         .collect();
     assert_eq!(siblings, ["run.html"], "one file, no assets");
-    let sections = ["meta", "stats", "percentiles", "failures", "exceptions"];
+    let sections = [
+        "meta",
+        "stats",
+        "percentiles",
+        "phases",
+        "failures",
+        "exceptions",
+    ];
     for id in sections.into_iter().chain(["charts", "workers", "slo"]) {
         assert_eq!(html.matches(&format!("id=\"{id}\"")).count(), 1, "{id}");
     }
@@ -411,7 +418,8 @@ fn html_report_is_self_contained_with_sections_charts_and_verdicts() {
     assert_eq!(overall.matches("<svg").count(), 3, "charts");
     let kinds = summary.history.last().map_or(0, |row| row.kinds.len());
     assert!(kinds >= 1, "the run's endpoints have a kind");
-    let kind_charts = per_kind.split("id=\"workers\"").next().unwrap_or_default();
+    // Up to the next section (the timing phases' bar chart is further down).
+    let kind_charts = per_kind.split("<h2 ").next().unwrap_or_default();
     assert_eq!(
         kind_charts.matches("<svg").count(),
         kinds,

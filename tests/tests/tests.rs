@@ -14,6 +14,7 @@ mod http;
 mod iterations;
 mod load;
 mod open;
+mod phases;
 mod processes;
 mod profiles;
 mod readme;

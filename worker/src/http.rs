@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Uri};
+use lv_common::stats::RequestPhases;
 use tokio::time::Instant;
 
 pub use self::cookies::CookieJar;
@@ -38,7 +39,7 @@ pub use self::pool::Session;
 use self::pool::{Conn, Pool, Slot};
 use self::redirect::MAX_REDIRECTS;
 pub use self::request::{MAX_KEPT_BODY, OutRequest};
-use self::stream::{Origin, Stream};
+use self::stream::{Opened, Origin, Stream};
 pub use self::tls::{TargetTls, TargetTlsFiles, TlsFileError};
 pub use self::transcript::{Hop, SentRequest, Transcript};
 
@@ -81,6 +82,9 @@ pub struct InResponse {
     pub elapsed: Duration,
     /// Redirects followed.
     pub redirects: u32,
+    /// Where `elapsed` went: connect, TLS, time to first byte and body read, each summed
+    /// over the redirects followed (connect and TLS only when a connection was opened).
+    pub phases: RequestPhases,
 }
 
 /// The shared client.
@@ -241,6 +245,7 @@ impl HttpClient {
         mut transcript: Option<&mut Transcript>,
     ) -> Result<InResponse, RequestError> {
         let mut redirects = 0;
+        let mut phases = RequestPhases::default();
         loop {
             let built;
             let wire = match (encoded.take(), cookie_for(user, &req)) {
@@ -254,17 +259,14 @@ impl HttpClient {
                 transcript.sent(&req, &wire.wire);
             }
             let keep_headers = transcript.is_some();
-            let response = self
+            let (response, opened) = self
                 .roundtrip(wire, user.session.as_mut(), keep_headers)
                 .await?;
+            add_phases(&mut phases, &response.timing, opened);
             if let Some(transcript) = transcript.as_deref_mut() {
                 transcript.received(&response);
             }
-            if let Some(jar) = &mut user.cookies
-                && !response.set_cookies.is_empty()
-            {
-                jar.store(&req.url, &response.set_cookies);
-            }
+            store_cookies(user, &req.url, &response.set_cookies);
             if let Some(error) = response.decode_error {
                 return Err(RequestError::Decode(error));
             }
@@ -285,22 +287,25 @@ impl HttpClient {
                         status: response.status,
                         content_len: response.content_len,
                         body: Bytes::from(response.body),
-                        elapsed: started.elapsed(),
+                        // The clock read at the response's end, not read again.
+                        elapsed: response.timing.end.saturating_duration_since(started),
                         redirects,
+                        phases,
                     });
                 }
             }
         }
     }
 
-    /// One exchange on a pooled connection; a reused connection that the server had
-    /// closed while idle (nothing came back) is replaced by a new one, once.
+    /// One exchange on a pooled connection, and how long opening it took when it was
+    /// opened for this exchange; a reused connection that the server had closed while idle
+    /// (nothing came back) is replaced by a new one, once.
     async fn roundtrip(
         &self,
         request: &Encoded,
         mut session: Option<&mut Session>,
         keep_headers: bool,
-    ) -> Result<codec::Response, RequestError> {
+    ) -> Result<(codec::Response, Option<Opened>), RequestError> {
         let shared = &self.inner;
         let origin = &request.origin;
         let expect = codec::Expect {
@@ -323,17 +328,18 @@ impl HttpClient {
                         .await
                 }
             };
-            let (mut conn, reused) = match slot {
-                Slot::Idle(conn) => (conn, true),
+            let (mut conn, opened) = match slot {
+                Slot::Idle(conn) => (conn, None),
                 Slot::Open(permit) => {
                     // Boxed: connecting is rare, and its TLS state would otherwise
                     // enlarge every user's future (memory per user).
-                    let stream =
+                    let (stream, opened) =
                         Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout))
                             .await?;
-                    (Conn::new(stream, permit), false)
+                    (Conn::new(stream, permit), Some(opened))
                 }
             };
+            let reused = opened.is_none();
             match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
                     if response.reusable && !request.closes {
@@ -342,7 +348,7 @@ impl HttpClient {
                             None => shared.pool.put_back(origin, conn),
                         }
                     }
-                    return Ok(response);
+                    return Ok((response, opened));
                 }
                 // The server closed it while it was idle (just now: closes seen earlier are
                 // weeded out in the pool): send again on a new connection, if sending twice
@@ -406,6 +412,30 @@ impl Encoded {
             ),
         })
     }
+}
+
+/// Keeps the cookies a response set, when the user keeps cookies.
+fn store_cookies(user: &mut UserHttp, url: &str, set_cookies: &[Box<str>]) {
+    if let Some(jar) = &mut user.cookies
+        && !set_cookies.is_empty()
+    {
+        jar.store(url, set_cookies);
+    }
+}
+
+/// Adds one exchange's phases to a request's: its time to first byte and body read, and
+/// the connect and TLS times of the connection it opened, if it opened one.
+fn add_phases(phases: &mut RequestPhases, timing: &codec::Timing, opened: Option<Opened>) {
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let add = |sum: Option<u64>, d: Duration| Some(sum.unwrap_or(0).saturating_add(micros(d)));
+    if let Some(opened) = opened {
+        phases.connect_us = add(phases.connect_us, opened.connect);
+        if let Some(tls) = opened.tls {
+            phases.tls_us = add(phases.tls_us, tls);
+        }
+    }
+    phases.ttfb_us = phases.ttfb_us.saturating_add(micros(timing.ttfb));
+    phases.body_us = phases.body_us.saturating_add(micros(timing.body));
 }
 
 /// The `Cookie` header the user's jar has for `req`, unless its class keeps no cookies or

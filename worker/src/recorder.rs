@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use lv_common::kind::SloKind;
 use lv_common::load::{ArrivalCounts, OpenStats, RequestTiming};
-use lv_common::stats::StatsSet;
+use lv_common::stats::{RequestPhases, StatsSet};
 
 /// Shared stats of the running users.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +33,12 @@ impl Recorder {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records one completed request; `error` makes it a failure.
+    /// Records one completed request, and its timing phases when a response came, under
+    /// one lock; `error` makes it a failure.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one request's record: the stats set's fields and its phases"
+    )]
     pub fn request(
         &self,
         method: &str,
@@ -42,9 +47,13 @@ impl Recorder {
         latency_us: u64,
         content_len: u64,
         error: Option<&str>,
+        phases: Option<&RequestPhases>,
     ) {
-        self.lock()
-            .record_request(method, name, kind, latency_us, content_len, error);
+        let mut stats = self.lock();
+        stats.record_request(method, name, kind, latency_us, content_len, error);
+        if let Some(phases) = phases {
+            stats.record_phases(method, name, phases);
+        }
     }
 
     /// Records an error in lv's own step handling.

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use lv_common::plan::{Check, StepPlan, TaskPlan};
+use lv_common::stats::RequestPhases;
 use lv_common::template::UserVars;
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -238,6 +239,8 @@ pub(crate) struct Exchanged {
     pub content_len: u64,
     /// Success (with the JSON that checks or extraction need) or the failure's text.
     pub outcome: Result<Option<Value>, String>,
+    /// Where the time went, when a response came (an HTTP error status included).
+    pub phases: Option<RequestPhases>,
 }
 
 /// Renders (unless it is fixed) and sends one step's request and judges the answer;
@@ -273,23 +276,25 @@ pub(crate) async fn exchange(
         tracing::warn!("{notice}");
         env.recorder.exception(&notice);
     }
-    let (latency, content_len, outcome) = match result {
+    let (latency, content_len, outcome, phases) = match result {
         Ok(response) => {
             let outcome = judge(step, response.status, &response.body);
-            (response.elapsed, response.content_len, outcome)
+            let phases = Some(response.phases);
+            (response.elapsed, response.content_len, outcome, phases)
         }
         Err(RequestError::Invalid(message)) => {
             env.recorder
                 .exception(&format!("{} {}: {message}", step.method, step.name));
             return None;
         }
-        Err(err) => (sent.elapsed(), 0, Err(err.to_string())),
+        Err(err) => (sent.elapsed(), 0, Err(err.to_string()), None),
     };
     Some(Exchanged {
         sent,
         latency,
         content_len,
         outcome,
+        phases,
     })
 }
 
@@ -310,6 +315,7 @@ pub(crate) fn record_and_extract(
         response_us,
         exchanged.content_len,
         error,
+        exchanged.phases.as_ref(),
     );
     match exchanged.outcome {
         Ok(json) => extract(env, step, json.as_ref(), vars),

@@ -284,3 +284,50 @@ fn take_leaves_empty_and_empty_merge_is_identity() {
         (None, 80, 120, 0.1)
     );
 }
+
+fn phases(i: u64) -> RequestPhases {
+    RequestPhases {
+        connect_us: i.is_multiple_of(10).then_some(200 + i),
+        tls_us: i.is_multiple_of(20).then_some(5_000 + i),
+        ttfb_us: 1_000 + i * 13,
+        body_us: i % 7,
+    }
+}
+
+#[test]
+fn split_phases_merge_to_the_single_set_and_count_only_their_requests() {
+    let mut whole = StatsSet::default();
+    let mut parts = [StatsSet::default(), StatsSet::default()];
+    for i in 0..1_000u64 {
+        let name = NAMES[(i % 4) as usize];
+        whole.record_phases("GET", name, &phases(i));
+        parts[(i % 2) as usize].record_phases("GET", name, &phases(i));
+    }
+    let mut merged = StatsSet::default();
+    for part in &parts {
+        merged.merge(part);
+    }
+    let (a, b) = (whole.total_phases(), merged.total_phases());
+    for phase in Phase::ALL {
+        assert_eq!(summary(a.get(phase)), summary(b.get(phase)), "{phase:?}");
+    }
+    assert_eq!(a.ttfb.requests, 1_000);
+    assert_eq!(a.connect.requests, 100, "one in ten opened a connection");
+    assert_eq!(a.tls.requests, 50);
+    assert_eq!(a.body.min_us, 0, "an empty body reads in no time");
+    assert!(!merged.is_empty());
+}
+
+#[test]
+fn phases_are_capped_like_endpoints() {
+    let mut set = StatsSet::default();
+    for i in 0..(MAX_ENDPOINTS as u64 + 50) {
+        set.record_phases("GET", &format!("/e{i}"), &phases(i));
+    }
+    assert_eq!(set.phases.len(), MAX_ENDPOINTS + 1);
+    let overflow = EndpointKey {
+        method: "GET".into(),
+        name: OVERFLOW_NAME.into(),
+    };
+    assert_eq!(set.phases[&overflow].ttfb.requests, 50);
+}

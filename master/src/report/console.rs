@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use lv_common::stats::{EndpointKey, EndpointStats, StatsSet};
+use lv_common::stats::{EndpointKey, EndpointStats, Phase, PhaseStats, StatsSet};
 
 use crate::aggregate::{PERCENTILES, ratio};
 use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp, verdict_value};
@@ -98,6 +98,64 @@ pub fn percentile_table(stats: &StatsSet) -> String {
     out.push_str(&rule);
     row(&mut out, "", "Aggregated", &stats.total());
     out
+}
+
+/// The timing phase table: per endpoint, then Aggregated, p50 / p95 of each phase in ms,
+/// and for connect and TLS how many requests opened a connection; empty when no request
+/// had phases.
+pub fn phase_table(stats: &StatsSet) -> String {
+    if stats.phases.values().all(PhaseStats::is_empty) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nTiming phases (ms, p50 / p95; connect and TLS count only the requests that opened a connection)\n",
+    );
+    let _ = writeln!(
+        out,
+        "{:<8} {:<NAME_WIDTH$} {:>20} {:>20} {:>15} {:>15}",
+        "Type", "Name", "Connect (n)", "TLS (n)", "TTFB", "Body"
+    );
+    let rule = format!(
+        "{:-<width$}\n",
+        "",
+        width = 8 + 1 + NAME_WIDTH + 4 * 16 + 10
+    );
+    out.push_str(&rule);
+    for (key, phases) in &stats.phases {
+        phase_row(&mut out, &key.method, &key.name, phases);
+    }
+    out.push_str(&rule);
+    phase_row(&mut out, "", "Aggregated", &stats.total_phases());
+    out
+}
+
+fn phase_row(out: &mut String, method: &str, name: &str, phases: &PhaseStats) {
+    let cell = |phase: Phase, counted: bool| {
+        let e = phases.get(phase);
+        if e.is_empty() {
+            return "-".to_owned();
+        }
+        let times = format!(
+            "{} / {}",
+            ms(e.percentile_ms(50.0)),
+            ms(e.percentile_ms(95.0))
+        );
+        if counted {
+            format!("{times} ({})", e.requests)
+        } else {
+            times
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{:<8} {:<NAME_WIDTH$} {:>20} {:>20} {:>15} {:>15}",
+        method,
+        truncate(name, NAME_WIDTH),
+        cell(Phase::Connect, true),
+        cell(Phase::Tls, true),
+        cell(Phase::Ttfb, false),
+        cell(Phase::Body, false),
+    );
 }
 
 /// The failures table (error, occurrences), empty when there were none.
@@ -330,6 +388,7 @@ pub fn final_report(summary: &Summary, totals: &StatsSet) -> String {
         seconds,
         percentile_table(totals)
     );
+    out.push_str(&phase_table(totals));
     if !summary.stages.is_empty() {
         out.push_str("\nPer stage (rates per second of the stage)");
         out.push_str(&stage_tables(&summary.stages));
@@ -393,6 +452,33 @@ mod tests {
             "{}",
             lines[5]
         );
+    }
+
+    #[test]
+    fn phase_table_shows_p50_and_p95_and_connections_opened() {
+        use lv_common::stats::RequestPhases;
+        let mut stats = sample();
+        assert_eq!(phase_table(&stats), "", "no phases, no table");
+        for i in 0..20u64 {
+            let phases = RequestPhases {
+                connect_us: (i == 0).then_some(400),
+                tls_us: None,
+                ttfb_us: 50_000,
+                body_us: 100_000 + i,
+            };
+            stats.record_phases("GET", "ATLAS /health", &phases);
+        }
+        let table = phase_table(&stats);
+        let row = table
+            .lines()
+            .find(|l| l.contains("ATLAS /health"))
+            .expect("row");
+        assert!(row.contains("0.40 / 0.40 (1)"), "{row}");
+        assert!(row.contains("50 / 50"), "{row}");
+        assert!(row.contains("100 / 100"), "{row}");
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(cells.contains(&"-"), "no TLS: {row}");
+        assert!(table.lines().last().expect("total").contains("Aggregated"));
     }
 
     #[test]

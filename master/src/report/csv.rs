@@ -1,6 +1,7 @@
 //! Locust 2.x CSV files: `_stats.csv`, `_stats_history.csv`, `_failures.csv` and
 //! `_exceptions.csv`, with Locust's headers, column meanings and row order, so tools that
-//! read Locust's CSVs read lv's. Times are milliseconds. Unlike Locust, percentiles come from
+//! read Locust's CSVs read lv's; and lv's own `_stages.csv` and `_phases.csv` in the same
+//! dialect. Times are milliseconds. Unlike Locust, percentiles come from
 //! the merged HdrHistograms with three significant digits (written with up to three
 //! decimals), and the files are written once more at the very end so they agree with the
 //! final table exactly.
@@ -9,7 +10,7 @@ use std::borrow::Cow;
 use std::io;
 
 use ::csv::{QuoteStyle, Terminator, Writer, WriterBuilder};
-use lv_common::stats::EndpointStats;
+use lv_common::stats::{EndpointStats, Phase};
 
 use crate::aggregate::{HistoryRow, PERCENTILES, RunStats, per_second, percentiles};
 use crate::report::format::{decimal, ms_precise};
@@ -21,6 +22,8 @@ pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Res
 pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
 /// Header of `_stages.csv`: a `Stage` column, then those of `_stats.csv`.
 pub const STAGES_HEADER: &str = "Stage,Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+/// Header of `_phases.csv`: per endpoint and phase, its count and times.
+pub const PHASES_HEADER: &str = "Type,Name,Phase,Count,Median,Average,Min,Max,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 /// Header of `_failures.csv`.
 pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
 /// Header of `_exceptions.csv`.
@@ -35,6 +38,40 @@ pub fn stats_csv(run: &RunStats, seconds: f64) -> String {
         }
         let total = StatsRow::of_stats("", "Aggregated", &run.totals.total(), seconds);
         out.write_record(total.fields().0)
+    })
+}
+
+/// `_phases.csv` (lv's own, when requests had phases): for each endpoint in sorted order,
+/// then `Aggregated`, one row per timing phase some request had (`connect`, `tls`, `ttfb`,
+/// `body`, in that order): how many requests had it and its times in ms.
+pub fn phases_csv(run: &RunStats) -> String {
+    document(PHASES_HEADER, |out| {
+        let total = run.totals.total_phases();
+        let rows = run
+            .totals
+            .phases
+            .iter()
+            .map(|(k, p)| (&*k.method, &*k.name, p));
+        for (method, name, phases) in rows.chain(std::iter::once(("", "Aggregated", &total))) {
+            for phase in Phase::ALL {
+                let e = phases.get(phase);
+                if e.is_empty() {
+                    continue;
+                }
+                let fields = Fields::default()
+                    .text(method)
+                    .text(name)
+                    .text(phase.as_str())
+                    .text(e.requests)
+                    .ms(e.percentile_ms(50.0))
+                    .ms(e.avg_ms())
+                    .ms(e.min_ms())
+                    .ms(e.max_ms())
+                    .percentiles(&percentiles(e));
+                out.write_record(fields.0)?;
+            }
+        }
+        Ok(())
     })
 }
 

@@ -70,6 +70,7 @@ pub fn render_html(summary: &Summary) -> String {
     slo_section(&mut out, summary.slo.as_deref());
     stats_section(&mut out, summary);
     percentiles_section(&mut out, summary);
+    phases::phases_section(&mut out, summary);
     stages::stages_section(&mut out, summary);
     failures_section(&mut out, summary);
     exceptions_section(&mut out, summary);
@@ -301,6 +302,7 @@ fn measured(metric: &str, value: f64) -> String {
 mod charts;
 mod lead;
 mod markup;
+mod phases;
 mod stages;
 
 #[cfg(test)]

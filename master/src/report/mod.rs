@@ -19,7 +19,8 @@ pub mod outputs;
 pub mod summary;
 
 /// Writes `PREFIX_stats.csv`, `PREFIX_stats_history.csv`, `PREFIX_failures.csv` and
-/// `PREFIX_exceptions.csv`, and for a staged run `PREFIX_stages.csv` from `stages`; returns
+/// `PREFIX_exceptions.csv`, for a staged run `PREFIX_stages.csv` from `stages`, and when
+/// requests had timing phases `PREFIX_phases.csv`; returns
 /// the paths written. The history is written from the run's
 /// complete history (spilled rows included), streamed, so a day-long run's file is complete
 /// without being held in memory.
@@ -38,6 +39,9 @@ pub fn write_csv_files(
     ];
     if !stages.is_empty() {
         files.push(("_stages.csv", Some(csv::stages_csv(stages))));
+    }
+    if !run.totals.phases.is_empty() {
+        files.push(("_phases.csv", Some(csv::phases_csv(run))));
     }
     let mut written = Vec::new();
     for (suffix, text) in files {

@@ -13,12 +13,14 @@ use crate::slo::abort::AbortRecord;
 
 mod generator;
 mod open;
+mod phases;
 pub mod resources;
 mod rows;
 mod stages;
 
 pub use generator::{GENERATOR_LIMITED, GeneratorCause, GeneratorWarning, limit_note};
 pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
+pub use phases::{PhaseSummary, PhasesSummary};
 pub use rows::{EndpointSummary, ExceptionSummary, FailureSummary, stats_rows};
 #[cfg(test)]
 pub(crate) use stages::sample_stages;
@@ -224,6 +226,9 @@ pub fn run_stats_from(summary: &Summary) -> Result<crate::aggregate::RunStats, S
             method: endpoint.method.clone(),
             name: endpoint.name.clone(),
         };
+        if let Some(phases) = endpoint.to_phase_stats()? {
+            run.totals.phases.insert(key.clone(), phases);
+        }
         run.totals.endpoints.insert(key, endpoint.to_stats()?);
     }
     for failure in &summary.failures {

@@ -89,7 +89,7 @@ pub enum Event {
         /// Connection it came on.
         conn: u64,
         /// The message.
-        message: pb::WorkerMessage,
+        message: Box<pb::WorkerMessage>,
     },
     /// A worker's stream ended.
     Detached {

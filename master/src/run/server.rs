@@ -156,7 +156,7 @@ async fn forward(
                 let event = Event::Message {
                     worker_id: worker_id.clone(),
                     conn,
-                    message,
+                    message: Box::new(message),
                 };
                 coordinator_gone = events.send(event).await.is_err();
             }

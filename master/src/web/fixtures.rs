@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::Parser as _;
 use lv_common::kind::SloKind;
-use lv_common::stats::StatsSet;
+use lv_common::stats::{RequestPhases, StatsSet};
 use lv_common::wire::Report;
 use tokio::time::Instant;
 
@@ -26,11 +26,21 @@ pub fn config(extra: &[&str]) -> MasterConfig {
     MasterConfig::from_args(&args).expect("valid config").0
 }
 
-/// A report of `samples` (µs, error) on one endpoint.
+/// A report of `samples` (µs, error) on one endpoint; each answered sample has phases
+/// (first byte at half its time, body a quarter), the first of report 1 a connect.
 pub fn report(seq: u64, name: &str, kind: SloKind, samples: &[(u64, Option<&str>)]) -> Report {
     let mut stats = StatsSet::default();
-    for &(us, error) in samples {
+    for (i, &(us, error)) in samples.iter().enumerate() {
         stats.record_request("GET", name, Some(kind), us, 100, error);
+        let phases = RequestPhases {
+            connect_us: (seq == 1 && i == 0).then_some(300),
+            tls_us: None,
+            ttfb_us: us / 2,
+            body_us: us / 4,
+        };
+        if error.is_none() {
+            stats.record_phases("GET", name, &phases);
+        }
     }
     Report {
         run_id: "run-1".into(),

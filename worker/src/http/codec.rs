@@ -8,13 +8,15 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Buf, BytesMut};
-use http::{HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{Duration, Instant};
 
 use super::decode::{Encoding, Sink};
 use super::error::RequestError;
+pub(super) use encode::{encode_request, request_closes};
 use fields::{has_token, last_token_is, text};
 
+mod encode;
 mod fields;
 
 /// Most header lines accepted in a response.
@@ -77,6 +79,21 @@ pub(super) struct Response {
     pub decode_error: Option<String>,
     /// Every header, in order, when [`Expect::keep_headers`] asked for them.
     pub headers: Vec<(Box<str>, Box<str>)>,
+    /// How long its parts took.
+    pub timing: Timing,
+}
+
+/// The times of one exchange, read from the clock three times: when the request starts
+/// being written, after each read of the head (usually one) and after the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Timing {
+    /// From the request's first byte written to the read that brought the response's
+    /// first byte (sending the request included).
+    pub ttfb: Duration,
+    /// From the read that completed the head to the last body byte read and decoded.
+    pub body: Duration,
+    /// When the response was read and decoded.
+    pub end: Instant,
 }
 
 /// What reading a response needs to know about its request.
@@ -115,70 +132,6 @@ impl Failure {
     }
 }
 
-/// Writes the request head (and body) for `method path` to `host` into `out`, with
-/// `headers` and then `extra` (lv's own, such as the user's cookies).
-///
-/// lv sets `Host` (unless given), `User-Agent` (unless given), `Accept-Encoding: gzip,
-/// deflate, br` (unless given) and `Content-Length`; a given `Content-Length` or
-/// `Transfer-Encoding` is replaced by lv's own framing.
-pub(super) fn encode_request(
-    out: &mut Vec<u8>,
-    method: &Method,
-    path: &str,
-    host: &str,
-    headers: &[(HeaderName, HeaderValue)],
-    extra: Option<&(HeaderName, HeaderValue)>,
-    body: &[u8],
-) {
-    out.clear();
-    out.extend_from_slice(method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(if path.is_empty() {
-        b"/"
-    } else {
-        path.as_bytes()
-    });
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    let given = |name: &HeaderName| headers.iter().any(|(n, _)| n == name);
-    if !given(&http::header::HOST) {
-        out.extend_from_slice(b"host: ");
-        out.extend_from_slice(host.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !given(&http::header::USER_AGENT) {
-        out.extend_from_slice(b"user-agent: lv/");
-        out.extend_from_slice(lv_common::VERSION.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !given(&http::header::ACCEPT_ENCODING) {
-        out.extend_from_slice(b"accept-encoding: gzip, deflate, br\r\n");
-    }
-    for (name, value) in headers.iter().chain(extra) {
-        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-}
-
-/// True when the request asks to close the connection after its response.
-pub(super) fn request_closes(headers: &[(HeaderName, HeaderValue)]) -> bool {
-    headers
-        .iter()
-        .filter(|(n, _)| n == http::header::CONNECTION)
-        .any(|(_, v)| has_token(v.as_bytes(), b"close"))
-}
-
 /// Sends `request` on `stream` and reads the whole response.
 pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
@@ -187,6 +140,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     expect: Expect,
 ) -> Result<Response, Failure> {
     buf.clear();
+    let written_at = Instant::now();
     let written = async {
         stream.write_all(request).await?;
         stream.flush().await
@@ -195,7 +149,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         error: super::stream::io_error(&e),
         unanswered: true,
     })?;
-    let head = read_head(stream, buf, expect).await?;
+    let (head, first_at, head_at) = read_head(stream, buf, expect).await?;
     let encoding = match head.framing {
         Framing::Empty => Encoding::Identity,
         _ => head.encoding,
@@ -217,6 +171,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(decoded) => (decoded.total, decoded.kept, None),
         Err(error) => (0, Vec::new(), Some(error)),
     };
+    let end = Instant::now();
     Ok(Response {
         status: head.status,
         content_len,
@@ -227,6 +182,11 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         set_cookies: head.set_cookies,
         decode_error,
         headers: head.headers,
+        timing: Timing {
+            ttfb: first_at.saturating_duration_since(written_at),
+            body: end.saturating_duration_since(head_at),
+            end,
+        },
     })
 }
 
@@ -244,12 +204,14 @@ fn closed_early(what: &str) -> Failure {
     )))
 }
 
+/// Reads the response head: the head, when its first byte came and when the read that
+/// completed it returned (the buffer is empty on entry, so at least one read happens).
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
     expect: Expect,
-) -> Result<Head, Failure> {
-    let mut received = false;
+) -> Result<(Head, Instant, Instant), Failure> {
+    let mut reads: Option<(Instant, Instant)> = None;
     loop {
         if !buf.is_empty() {
             match parse_head(buf, expect.head_request)? {
@@ -262,7 +224,11 @@ async fn read_head<S: AsyncRead + Unpin>(
                     if (100..200).contains(&head.status) && head.status != 101 {
                         continue;
                     }
-                    return Ok(head);
+                    let (first, last) = reads.unwrap_or_else(|| {
+                        let now = Instant::now();
+                        (now, now)
+                    });
+                    return Ok((head, first, last));
                 }
                 None if buf.len() > MAX_HEAD_BYTES => {
                     return Err(Failure::invalid(format_args!(
@@ -278,21 +244,22 @@ async fn read_head<S: AsyncRead + Unpin>(
             Err(e) => {
                 return Err(Failure {
                     error: super::stream::io_error(&e),
-                    unanswered: !received,
+                    unanswered: reads.is_none(),
                 });
             }
         };
         if read == 0 {
             return Err(Failure {
-                error: RequestError::Transport(if received {
+                error: RequestError::Transport(if reads.is_some() {
                     "connection closed before the response head ended".to_owned()
                 } else {
                     "connection closed before a response".to_owned()
                 }),
-                unanswered: !received,
+                unanswered: reads.is_none(),
             });
         }
-        received = true;
+        let now = Instant::now();
+        reads = Some((reads.map_or(now, |(first, _)| first), now));
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -23,6 +24,15 @@ pub(super) struct Origin {
     pub host: Box<str>,
     /// Port, explicit or the scheme's default.
     pub port: u16,
+}
+
+/// How long opening a connection took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Opened {
+    /// TCP connect, name resolution included.
+    pub connect: Duration,
+    /// TLS handshake, for HTTPS.
+    pub tls: Option<Duration>,
 }
 
 /// An open byte stream to an origin.
@@ -43,27 +53,32 @@ impl std::fmt::Debug for Stream {
 }
 
 impl Stream {
-    /// Opens a connection to `origin` (TCP_NODELAY on), with TLS for HTTPS.
+    /// Opens a connection to `origin` (TCP_NODELAY on), with TLS for HTTPS, and says how
+    /// long the TCP connect (name resolution included) and the TLS handshake took.
     pub async fn connect(
         origin: &Origin,
         tls: &Arc<rustls::ClientConfig>,
         timeout: Duration,
-    ) -> Result<Stream, RequestError> {
+    ) -> Result<(Stream, Opened), RequestError> {
         let open = async {
+            let started = Instant::now();
             let tcp = TcpStream::connect((&*origin.host, origin.port)).await?;
             tcp.set_nodelay(true)?;
+            let connected = Instant::now();
+            let connect = connected - started;
             if !origin.tls {
-                return Ok(Stream::Plain(tcp));
+                return Ok((Stream::Plain(tcp), Opened { connect, tls: None }));
             }
             let name = ServerName::try_from(origin.host.to_string())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let tls = TlsConnector::from(Arc::clone(tls))
+            let stream = TlsConnector::from(Arc::clone(tls))
                 .connect(name, tcp)
                 .await?;
-            Ok(Stream::Tls(Box::new(tls)))
+            let tls = Some(connected.elapsed());
+            Ok((Stream::Tls(Box::new(stream)), Opened { connect, tls }))
         };
         match tokio::time::timeout(timeout, open).await {
-            Ok(Ok(stream)) => Ok(stream),
+            Ok(Ok(opened)) => Ok(opened),
             Ok(Err(err)) => Err(io_error(&err)),
             Err(_) => Err(RequestError::Transport(format!(
                 "connect timeout after {timeout:?}"

@@ -45,7 +45,7 @@ fn fake_body(
             let end = Instant::now();
             let timing = RequestTiming::new(sent - arrival.intended, end - sent);
             recorder.open_request("GET", "fake", timing);
-            recorder.request("GET", "fake", None, timing.response_us, 0, None);
+            recorder.request("GET", "fake", None, timing.response_us, 0, None, None);
             log.lock().expect("log").push(Sample {
                 k: arrival.k,
                 intended: arrival.intended,

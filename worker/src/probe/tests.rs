@@ -57,6 +57,7 @@ fn answered(status: u16, body: &str) -> Exchange {
             body: Bytes::from(body.to_owned()),
             elapsed: Duration::from_millis(12),
             redirects: 0,
+            phases: Default::default(),
         }),
         elapsed: Duration::from_millis(13),
     }

@@ -99,7 +99,8 @@ async fn fake_user(
                 return Left::Retired;
             }
             tokio::time::sleep(task).await;
-            env.recorder.request("GET", &class, None, 1_000, 0, None);
+            env.recorder
+                .request("GET", &class, None, 1_000, 0, None, None);
             if signals.stop().is_cancelled() {
                 return Left::Stopped;
             }

@@ -121,7 +121,7 @@ pub struct Args {
 
     /// Write Locust-format CSVs: PREFIX_stats.csv, PREFIX_stats_history.csv,
     /// PREFIX_failures.csv and PREFIX_exceptions.csv (and PREFIX_stages.csv for a run with a
-    /// load shape).
+    /// load shape, PREFIX_phases.csv when requests had timing phases).
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
 

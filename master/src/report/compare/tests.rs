@@ -315,3 +315,41 @@ fn repository_benchmarks_md_starts_with_the_template() {
         "benchmarks.md and BENCHMARKS_TEMPLATE differ"
     );
 }
+
+/// A report's timing phases rebuild the run's exactly (what `report`, `compare` and
+/// `--resume` start from), through JSON; a report without them rebuilds none.
+#[test]
+fn phases_survive_a_report_round_trip() {
+    use lv_common::stats::{Phase, RequestPhases};
+    let mut stats = base_stats();
+    for i in 0..30u64 {
+        let phases = RequestPhases {
+            connect_us: (i % 10 == 0).then_some(300 + i),
+            tls_us: (i % 10 == 0).then_some(2_000 + i),
+            ttfb_us: 40_000 + i * 100,
+            body_us: 1_000 + i,
+        };
+        stats.record_phases("GET", HEALTH, &phases);
+    }
+    let written = serde_json::to_string(&summary(&stats, "run-p")).expect("JSON");
+    let read: Summary = serde_json::from_str(&written).expect("reads back");
+    let rebuilt = crate::report::summary::run_stats_from(&read).expect("rebuilds");
+    assert_eq!(
+        rebuilt.totals.phases.len(),
+        1,
+        "only the endpoint that had phases"
+    );
+    let (key, ours) = stats.phases.iter().next().expect("phases");
+    let theirs = &rebuilt.totals.phases[key];
+    for phase in Phase::ALL {
+        let (a, b) = (ours.get(phase), theirs.get(phase));
+        assert_eq!(
+            (a.requests, a.min_us, a.max_us),
+            (b.requests, b.min_us, b.max_us)
+        );
+        assert_eq!(a.histogram_bytes(), b.histogram_bytes(), "{phase:?}");
+    }
+    let plain =
+        crate::report::summary::run_stats_from(&summary(&base_stats(), "run-q")).expect("rebuilds");
+    assert!(plain.totals.phases.is_empty());
+}

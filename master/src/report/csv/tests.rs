@@ -394,3 +394,51 @@ fn fields_are_quoted_only_when_they_must_be() {
     ];
     assert_eq!(rows, format!("{}\r\n", expected.join("\r\n")));
 }
+
+/// `_phases.csv`: per endpoint, then Aggregated, a row per phase some request had, with
+/// its count and times in ms; a phase no request had has no row.
+#[test]
+fn phases_csv_has_a_row_per_phase_a_request_had() {
+    use lv_common::stats::RequestPhases;
+    let mut run = RunStats::default();
+    for i in 0..4u64 {
+        let phases = RequestPhases {
+            connect_us: (i == 0).then_some(250),
+            tls_us: None,
+            ttfb_us: 50_000,
+            body_us: 100_000,
+        };
+        run.totals.record_phases("GET", "/slow", &phases);
+    }
+    run.totals
+        .record_phases("GET", "/fast", &RequestPhases::default());
+    let text = phases_csv(&run);
+    let lines = rows(&text);
+    assert_eq!(lines[0], PHASES_HEADER);
+    let firsts: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            "GET,/fast,ttfb,1",
+            "GET,/fast,body,1",
+            "GET,/slow,connect,1",
+            "GET,/slow,ttfb,4",
+            "GET,/slow,body,4",
+            ",Aggregated,connect,1",
+            ",Aggregated,ttfb,5",
+            ",Aggregated,body,5",
+        ]
+    );
+    assert!(lines[3].starts_with("GET,/slow,connect,1,0.25,0.25,0.25,0.25,0.25,"));
+    assert!(
+        lines[4].starts_with("GET,/slow,ttfb,4,50,50,50,50,50,"),
+        "{}",
+        lines[4]
+    );
+    let columns = PHASES_HEADER.split(',').count();
+    assert!(lines.iter().all(|l| l.split(',').count() == columns));
+    assert!(text.ends_with("\r\n"), "CRLF rows, as the other CSVs");
+}

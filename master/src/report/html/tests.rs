@@ -460,3 +460,62 @@ fn workers_show_their_load_and_the_verdict_the_generator_warning() {
     );
     assert!(html.contains("the generator limited this run; its latencies include its own delay"));
 }
+
+/// The phases section: a stacked bar per endpoint with phases and for the total, each
+/// segment as long as its share of the mean answered request, and the p50/p95 table;
+/// absent when no request had phases.
+#[test]
+fn phases_are_a_stacked_bar_per_endpoint_and_a_table() {
+    use lv_common::stats::RequestPhases;
+    let plain = render_html(&summary(Vec::new()));
+    assert!(!plain.contains("id=\"phases\""), "no phases, no section");
+
+    let mut stats = StatsSet::default();
+    for i in 0..10u64 {
+        stats.record_request("GET", "/slow", None, 160_000, 5, None);
+        let phases = RequestPhases {
+            connect_us: (i == 0).then_some(10_000),
+            tls_us: (i == 0).then_some(20_000),
+            ttfb_us: 50_000,
+            body_us: 100_000,
+        };
+        stats.record_phases("GET", "/slow", &phases);
+    }
+    let (total, endpoints, _, _) = stats_rows(&stats, 10.0);
+    let shares = super::phases::mean_shares(endpoints[0].phases.as_ref().expect("phases"));
+    assert_eq!(
+        shares,
+        [1.0, 2.0, 50.0, 100.0],
+        "connect and TLS spread over 10 requests"
+    );
+    let mut s = summary(Vec::new());
+    (s.total, s.endpoints) = (total, endpoints);
+    let html = render_html(&s);
+    let section = &html[html.find("id=\"phases\"").expect("phases section")..];
+    let svg = &section[..section.find("</svg>").expect("bar chart")];
+    let titles: Vec<&str> = svg
+        .split("<title>")
+        .skip(1)
+        .map(|t| &t[..t.find('<').unwrap_or(0)])
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "connect: 1.00 ms",
+            "TLS: 2.00 ms",
+            "time to first byte: 50 ms",
+            "body read: 100 ms",
+        ]
+        .repeat(2),
+        "the endpoint's bar, then the Aggregated one"
+    );
+    assert!(svg.contains("153 ms"), "each bar ends with its total");
+    assert!(
+        section.contains("<td>1</td><td>10</td><td>10</td>"),
+        "one connect"
+    );
+    assert!(
+        section.contains("<td>10</td><td>50</td><td>50</td>"),
+        "ten first bytes"
+    );
+}

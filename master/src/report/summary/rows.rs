@@ -4,9 +4,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use lv_common::kind::SloKind;
-use lv_common::stats::{EndpointStats, StatsSet, deflate_v2, inflate_v2};
+use lv_common::stats::{EndpointStats, PhaseStats, StatsSet, deflate_v2, inflate_v2};
 use serde::{Deserialize, Serialize};
 
+use super::phases::PhasesSummary;
 use crate::aggregate::{per_second, percentiles};
 
 /// Stats of one endpoint (or of all, for the total).
@@ -54,6 +55,10 @@ pub struct EndpointSummary {
     /// (cookie `0x1c849314`), base64; plain V2 (`0x1c849313`, older reports) is read too.
     #[serde(default)]
     pub histogram: String,
+    /// Timing phases (connect, TLS, time to first byte, body read); absent for rows without
+    /// them (open-model service and lag rows, reports written before lv had them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<PhasesSummary>,
 }
 
 /// Failures of one kind.
@@ -109,6 +114,7 @@ impl EndpointSummary {
             total_us: stats.total_us,
             content_bytes: stats.content_bytes,
             histogram: BASE64.encode(deflate_v2(&stats.histogram_bytes())),
+            phases: None,
         }
     }
 
@@ -134,7 +140,19 @@ impl EndpointSummary {
     }
 }
 
-/// Endpoint, total, failure and exception rows of `stats`.
+impl EndpointSummary {
+    /// Rebuilds the endpoint's timing phases, when it has them.
+    pub fn to_phase_stats(&self) -> Result<Option<PhaseStats>, String> {
+        let rebuild = |p: &PhasesSummary| {
+            p.to_stats()
+                .map_err(|e| format!("{} {}: {e}", self.method, self.name))
+        };
+        self.phases.as_ref().map(rebuild).transpose()
+    }
+}
+
+/// Endpoint, total, failure and exception rows of `stats`, endpoints and total with their
+/// timing phases.
 pub fn stats_rows(
     stats: &StatsSet,
     seconds: f64,
@@ -144,11 +162,17 @@ pub fn stats_rows(
     Vec<FailureSummary>,
     Vec<ExceptionSummary>,
 ) {
-    let total = EndpointSummary::new("", "Aggregated", &stats.total(), seconds);
+    let total = EndpointSummary {
+        phases: PhasesSummary::new(&stats.total_phases()),
+        ..EndpointSummary::new("", "Aggregated", &stats.total(), seconds)
+    };
     let endpoints = stats
         .endpoints
         .iter()
-        .map(|(key, e)| EndpointSummary::new(&key.method, &key.name, e, seconds))
+        .map(|(key, e)| EndpointSummary {
+            phases: stats.phases.get(key).and_then(PhasesSummary::new),
+            ..EndpointSummary::new(&key.method, &key.name, e, seconds)
+        })
         .collect();
     let failures = stats
         .failures

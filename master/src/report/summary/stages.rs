@@ -132,9 +132,11 @@ pub fn stage_stats_from(stage: &StageSummary) -> Result<StageStats, String> {
             method: endpoint.method.clone(),
             name: endpoint.name.clone(),
         };
-        let rows = endpoint
-            .to_stats()
-            .map_err(|e| format!("stage {:?}: {e}", stage.name))?;
+        let in_stage = |e| format!("stage {:?}: {e}", stage.name);
+        if let Some(phases) = endpoint.to_phase_stats().map_err(in_stage)? {
+            stats.totals.phases.insert(key.clone(), phases);
+        }
+        let rows = endpoint.to_stats().map_err(in_stage)?;
         stats.totals.endpoints.insert(key, rows);
     }
     for failure in &stage.failures {

@@ -19,7 +19,7 @@ impl Coordinator {
                 worker_id,
                 conn,
                 message,
-            } => self.on_message(&worker_id, conn, message),
+            } => self.on_message(&worker_id, conn, *message),
             Event::Detached {
                 worker_id,
                 conn,

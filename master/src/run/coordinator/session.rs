@@ -352,6 +352,11 @@ fn run_record(
             path.push("_stages.csv");
             files.insert("stages_csv".to_owned(), PathBuf::from(path));
         }
+        if summary.total.phases.is_some() {
+            let mut path = prefix.as_os_str().to_owned();
+            path.push("_phases.csv");
+            files.insert("phases_csv".to_owned(), PathBuf::from(path));
+        }
     }
     RunRecord {
         run_id: run_id.to_owned(),

@@ -385,7 +385,7 @@ impl TestCluster {
         self.coord.on_event(Event::Message {
             worker_id: id.to_owned(),
             conn,
-            message: pb::WorkerMessage { kind: Some(kind) },
+            message: Box::new(pb::WorkerMessage { kind: Some(kind) }),
         });
     }
 

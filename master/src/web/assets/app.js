@@ -10,6 +10,8 @@
   const MAX_ROWS = 200;
   const MAX_EP_POINTS = 1800; // per-endpoint samples kept: an hour at one per 2 s
   const MAX_EP_TRACKED = 300; // above this many endpoints, only the opened one is tracked
+  // Timing phases as the report names them, in the order they happen, with their labels.
+  const PHASES = [["connect", "Connect"], ["tls", "TLS"], ["ttfb", "Time to first byte"], ["body", "Body read"]];
   // The percentiles of `percentiles_ms` in the JSON report (aggregate::PERCENTILES).
   const PCTS = [50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100];
   const PCT_LABEL = ["p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p99.99", "max"];
@@ -749,6 +751,40 @@
       PCTS.forEach((_, j) => cells.push([PCT_LABEL[j], p.length ? fmtMs(p[j]) + " ms" : "-"]));
       box.replaceChildren(...cells.map(([k, v]) => el("div", { class: "fig" }, el("span", { class: "lbl", text: k }), el("span", { text: v }))));
     }
+    /**
+     * The endpoint's timing phases (the report's `phases`): a stacked bar of where the mean
+     * answered request's time went (connect and TLS spread over every request, as they
+     * happen only on new connections), then each phase's count, p50 and p95.
+     */
+    function phases(e) {
+      const box = $("ep-phases");
+      const p = e && e.phases;
+      $("ep-phases-box").hidden = !p;
+      if (!p) return;
+      const answered = p.ttfb ? p.ttfb.count : 0;
+      const share = (x) => (x && answered ? x.total_us / answered / 1000 : 0);
+      const parts = PHASES.map(([key, label], i) => ({ key, label, i, x: p[key], ms: share(p[key]) }));
+      const sum = parts.reduce((a, q) => a + q.ms, 0);
+      const bar = el("div", { class: "phase-bar", role: "img",
+        "aria-label": "Mean time per phase: " + parts.map((q) => q.label + " " + fmtMs(q.ms) + " ms").join(", ") });
+      for (const q of parts) {
+        if (q.ms > 0 && sum > 0) {
+          bar.append(el("span", { class: "phase-c" + q.i, style: "width:" + (100 * q.ms / sum).toFixed(2) + "%",
+            title: q.label + ": " + fmtMs(q.ms) + " ms (mean per answered request)" }));
+        }
+      }
+      const legend = el("div", { class: "phase-legend" }, ...parts.map((q) =>
+        el("span", null, el("i", { class: "phase-c" + q.i }), q.label + " " + fmtMs(q.ms) + " ms")));
+      const table = el("table");
+      fillTable(table, ["Phase", "Requests", "Avg (ms)", "p50 (ms)", "p95 (ms)", "Max (ms)"],
+        parts.map((q) => el("tr", null, el("td", { class: "t", text: q.label }),
+          el("td", { text: q.x ? fmtInt(q.x.count) : "0" }), el("td", { text: q.x ? fmtMs(q.x.avg_ms) : "-" }),
+          el("td", { text: q.x ? fmtMs(q.x.p50_ms) : "-" }), el("td", { text: q.x ? fmtMs(q.x.p95_ms) : "-" }),
+          el("td", { text: q.x ? fmtMs(q.x.max_ms) : "-" }))), "No phases");
+      const note = el("p", { class: "hint", text: "Mean of " + fmtMs(sum) + " ms per answered request. " +
+        "Connect and TLS count only the requests that opened a connection; a reused connection has neither." });
+      box.replaceChildren(bar, legend, table, note);
+    }
     /** The endpoint's series from the history rows' per-endpoint lines (--csv-full-history), or null. */
     function fromHistory(key) {
       if (!state.history.some((h) => h.endpoints && h.endpoints.length)) return null;
@@ -773,6 +809,7 @@
       const e = ((state.report && state.report.endpoints) || []).find((x) => keyOf(x.method, x.name) === key) ||
         (key === "Aggregated" && state.report ? state.report.total : null);
       figures(e);
+      phases(e);
       const whole = fromHistory(key);
       const s = whole || state.epSeries.get(key) || { x: [], rps: [], fps: [], p50: [], p95: [], p99: [] };
       const noPcts = s.x.length > 0 && s.p50.every((v) => v === null) && s.rps.some((v) => v > 0);
@@ -907,7 +944,7 @@
       return;
     }
     state.picks = state.picks.filter((p) => state.runs.some((r) => r.run_id === p));
-    const order = ["html", "json", "stats_csv", "history_csv", "failures_csv", "exceptions_csv", "stages_csv"];
+    const order = ["html", "json", "stats_csv", "history_csv", "failures_csv", "exceptions_csv", "stages_csv", "phases_csv"];
     const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
     const fileLinks = (files) => el("span", { class: "files" }, ...Object.entries(files || {})
       .sort(([a], [b]) => rank(a) - rank(b)).map(([k, url]) =>

@@ -1,4 +1,5 @@
 use super::*;
+use http::{HeaderValue, Method};
 
 fn head(bytes: &str) -> Head {
     match parse_head(bytes.as_bytes(), false) {
@@ -219,14 +220,16 @@ impl tokio::io::AsyncWrite for Pieces {
     }
 }
 
-/// Runs one exchange over `bytes` cut at `cuts`.
+/// Runs one exchange over `bytes` cut at `cuts`; its timing is set to one fixed value, so
+/// that responses read in different pieces compare equal.
 fn exchange_in_pieces(bytes: &[u8], cuts: &[usize], head_request: bool) -> Response {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     let mut stream = Pieces::new(bytes, cuts);
     let mut buf = BytesMut::new();
-    runtime
+    let mut response = runtime
         .block_on(exchange(
             &mut stream,
             &mut buf,
@@ -238,7 +241,13 @@ fn exchange_in_pieces(bytes: &[u8], cuts: &[usize], head_request: bool) -> Respo
                 keep_headers: false,
             },
         ))
-        .unwrap_or_else(|f| panic!("{bytes:?} cut at {cuts:?}: {}", f.error))
+        .unwrap_or_else(|f| panic!("{bytes:?} cut at {cuts:?}: {}", f.error));
+    response.timing = Timing {
+        ttfb: Duration::ZERO,
+        body: Duration::ZERO,
+        end: *EPOCH.get_or_init(Instant::now),
+    };
+    response
 }
 
 /// A valid response, whether it answers a HEAD request, and the status, body and
@@ -947,4 +956,39 @@ proptest::proptest! {
             .and_then(|d| u64::from_str_radix(d, 16).ok());
         proptest::prop_assert_eq!(chunk_size(&line).ok(), expected);
     }
+}
+
+/// The phases come from the clock at the right moments: a server that answers its head
+/// 50 ms after the request and its body 100 ms later gives ttfb 50 ms and body 100 ms
+/// (tokio's paused clock, so exactly), and the end is read after the body.
+#[tokio::test(start_paused = true)]
+async fn timing_splits_the_wait_for_the_head_from_the_body() {
+    use tokio::io::AsyncWriteExt as _;
+    let (mut client, mut server) = tokio::io::duplex(4096);
+    let serve = tokio::spawn(async move {
+        let mut request = [0u8; 64];
+        let _ = server.read(&mut request).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n";
+        server.write_all(head).await.expect("head");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.write_all(b"hello").await.expect("body");
+        server
+    });
+    let started = Instant::now();
+    let mut buf = BytesMut::new();
+    let expect = Expect {
+        head_request: false,
+        keep_body: true,
+        max_decoded: 1 << 16,
+        keep_headers: false,
+    };
+    let response = exchange(&mut client, &mut buf, b"GET / HTTP/1.1\r\n\r\n", expect)
+        .await
+        .expect("response");
+    assert_eq!(response.body, b"hello");
+    assert_eq!(response.timing.ttfb, Duration::from_millis(50));
+    assert_eq!(response.timing.body, Duration::from_millis(100));
+    assert_eq!(response.timing.end - started, Duration::from_millis(150));
+    drop(serve.await.expect("server"));
 }
