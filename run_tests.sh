@@ -384,7 +384,9 @@ run() {
     if [[ -f $report && $name == capacity ]]; then
         say "  results   $(show_path "${report%.json}").json, .html (the curve), _capacity.csv"
     elif [[ -f $report ]]; then
-        say "  reports   $(show_path "${report%.json}").json, .html, _stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv"
+        local phases=""
+        [[ -f ${report%.json}_phases.csv ]] && phases=", _phases.csv"
+        say "  reports   $(show_path "${report%.json}").json, .html, _stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv$phases"
     fi
     exit "$code"
 }
@@ -514,7 +516,7 @@ main() {
             fi
             # One request per arrival: publishes and queries (acknowledging needs an event
             # the same iteration published; throughput sends ten).
-            [[ $class == EventBusUser ]] && tags=(--tags publish,query)
+            [[ $class == EventBusUser ]] && tags=(--tags "publish,query")
             banner="  search    lv-master capacity $class, steps of 2 s settle + 10 s hold"
             run capacity "$banner" "$WORKERS" "$class" "${tags[@]}" "${PASS[@]}"
             ;;
