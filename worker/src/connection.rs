@@ -28,8 +28,10 @@ use crate::swarm::SwarmHandle;
 
 mod attach;
 mod flush;
+mod send;
 
 use attach::{AttachError, Link, attach, wrap};
+use send::send_within;
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
@@ -221,12 +223,9 @@ impl State<'_> {
     /// Sends again every report the master has not acknowledged, oldest first.
     async fn resend_unacknowledged(&self, tx: &mpsc::Sender<pb::WorkerMessage>) -> Result<(), End> {
         for report in self.outbox.pending() {
-            if tx
-                .send(wrap(WorkerKind::Report(report.clone())))
-                .await
-                .is_err()
-            {
-                return Err(End::Lost("stream closed while resending reports".into()));
+            let message = wrap(WorkerKind::Report(report.clone()));
+            if let Err(err) = send_within(tx, message, self.config.heartbeat_timeout).await {
+                return Err(End::Lost(format!("{err} while resending reports")));
             }
         }
         Ok(())
@@ -250,10 +249,10 @@ impl State<'_> {
             generation: finished.generation,
             resources: Some(self.resources.sample()),
         };
-        if tx.send(wrap(WorkerKind::Heartbeat(beat))).await.is_err() {
-            return Err(End::Lost("stream closed".into()));
-        }
-        Ok(())
+        let message = wrap(WorkerKind::Heartbeat(beat));
+        send_within(tx, message, self.config.heartbeat_timeout)
+            .await
+            .map_err(|err| End::Lost(err.to_string()))
     }
 
     /// Acts on one master message; `Ok(Some(_))` ends the session, `Err` drops it.
@@ -314,10 +313,9 @@ impl State<'_> {
                     generation,
                     reason,
                 };
-                return match tx.send(wrap(WorkerKind::Rejection(rejection))).await {
-                    Ok(()) => Ok(None),
-                    Err(_) => Err("stream closed".into()),
-                };
+                let message = wrap(WorkerKind::Rejection(rejection));
+                let sent = send_within(tx, message, self.config.heartbeat_timeout).await;
+                return sent.map(|()| None).map_err(|err| err.to_string());
             }
         };
         self.start_run(&assignment.run_id);
@@ -424,7 +422,14 @@ impl State<'_> {
                 "the resend buffer is full: dropped the oldest unacknowledged report (its stats are lost)"
             );
         }
-        tx.send(wrap(WorkerKind::Report(numbered))).await.is_ok()
+        let message = wrap(WorkerKind::Report(numbered));
+        match send_within(tx, message, self.config.heartbeat_timeout).await {
+            Ok(()) => true,
+            Err(err) => {
+                warn!("cannot send a report: {err}");
+                false
+            }
+        }
     }
 }
 
