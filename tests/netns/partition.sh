@@ -109,12 +109,13 @@ link() { ip -n "$hub" link set "$1-$2" "$3"; }
 
 # --- processes --------------------------------------------------------------------------
 
-# start NAME NS COMMAND...: runs COMMAND in namespace NS (at most 3 minutes), stdout to
+# start NAME NS COMMAND...: runs COMMAND in namespace NS (at most 3 minutes, then SIGTERM, and
+# SIGKILL 10 s later if it is still there), stdout to
 # $work/NAME.out, stderr to $work/NAME.log.
 start() {
     local name=$1 ns=$2
     shift 2
-    ip netns exec "$tag-$ns" timeout 180 "$@" >"$work/$name.out" 2>"$work/$name.log" &
+    ip netns exec "$tag-$ns" timeout -k 10 180 "$@" >"$work/$name.out" 2>"$work/$name.log" &
     pid[$name]=$!
 }
 
