@@ -40,12 +40,8 @@ def wrk_ms(text):
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def parse_wrk(path):
-    text = open(path).read()
-    out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
-    for pct in ("50", "99"):
-        out[f"p{pct}_ms"] = wrk_ms(re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M).group(1))
-    out["requests"] = int(re.search(r"(\d+) requests in", text).group(1))
+def wrk_failures(text):
+    """Failed requests as wrk and wrk2 print them: non-2xx/3xx answers plus socket errors."""
     failures = 0
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if m:
@@ -53,7 +49,16 @@ def parse_wrk(path):
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m:
         failures += sum(int(g) for g in m.groups())
-    out["failures"] = failures
+    return failures
+
+
+def parse_wrk(path):
+    text = open(path).read()
+    out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    for pct in ("50", "99"):
+        out[f"p{pct}_ms"] = wrk_ms(re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M).group(1))
+    out["requests"] = int(re.search(r"(\d+) requests in", text).group(1))
+    out["failures"] = wrk_failures(text)
     return out
 
 
@@ -66,14 +71,7 @@ def parse_wrk2(path):
     for label, pct in (("p50_ms", "50.000"), ("p99_ms", "99.000"), ("p999_ms", "99.900")):
         out[label] = wrk_ms(re.search(rf"^\s+{re.escape(pct)}%\s+(\S+)", spectrum, re.M).group(1))
     out["requests"] = int(re.search(r"(\d+) requests in", text).group(1))
-    failures = 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    if m:
-        failures += int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    if m:
-        failures += sum(int(g) for g in m.groups())
-    out["failures"] = failures
+    out["failures"] = wrk_failures(text)
     return out
 
 

@@ -114,18 +114,7 @@ pub(super) fn open_to_pb(
         completed: c.completed,
         failed: c.failed,
     };
-    let delta = |key: &EndpointKey, e: &EndpointStats| pb::EndpointDelta {
-        method: key.method.clone(),
-        name: key.name.clone(),
-        kind: String::new(),
-        requests: e.requests,
-        failures: 0,
-        content_bytes: 0,
-        histogram: e.histogram_bytes(),
-        min_us: e.min_us,
-        max_us: e.max_us,
-        total_us: e.total_us,
-    };
+    let delta = timing_delta;
     let service = open.endpoints.iter().map(|(k, e)| delta(k, &e.service));
     let lag = open.endpoints.iter().map(|(k, e)| delta(k, &e.lag));
     (Some(counters), service.collect(), lag.collect())
@@ -178,6 +167,23 @@ pub(super) fn open_from_pb(
         },
         endpoints,
     }))
+}
+
+/// One endpoint's histogram of a timing (service time, lag, a phase) as a wire delta: only
+/// its samples, no kind, failures or bytes.
+pub(super) fn timing_delta(key: &EndpointKey, e: &EndpointStats) -> pb::EndpointDelta {
+    pb::EndpointDelta {
+        method: key.method.clone(),
+        name: key.name.clone(),
+        kind: String::new(),
+        requests: e.requests,
+        failures: 0,
+        content_bytes: 0,
+        histogram: e.histogram_bytes(),
+        min_us: e.min_us,
+        max_us: e.max_us,
+        total_us: e.total_us,
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::error::{WireError, wire_err};
+use super::open::timing_delta;
 use crate::pb;
 use crate::stats::{EndpointKey, EndpointStats, Phase, PhaseStats};
 
@@ -13,18 +14,7 @@ fn deltas(phases: &BTreeMap<EndpointKey, PhaseStats>, phase: Phase) -> Vec<pb::E
         .iter()
         .map(|(key, p)| (key, p.get(phase)))
         .filter(|(_, e)| !e.is_empty())
-        .map(|(key, e)| pb::EndpointDelta {
-            method: key.method.clone(),
-            name: key.name.clone(),
-            kind: String::new(),
-            requests: e.requests,
-            failures: 0,
-            content_bytes: 0,
-            histogram: e.histogram_bytes(),
-            min_us: e.min_us,
-            max_us: e.max_us,
-            total_us: e.total_us,
-        })
+        .map(|(key, e)| timing_delta(key, e))
         .collect()
 }
 
