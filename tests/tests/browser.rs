@@ -715,3 +715,142 @@ async fn a_run_stopped_by_an_abort_rule_names_the_rule() {
     browser.close().await;
     stop.cancel();
 }
+
+/// A capacity search started from the page's Capacity tab: the form is filled and
+/// submitted in Chromium, the steps table fills while the search runs, and the answer, the
+/// curve and the file links appear when it is over (ATLAS serving 8 chats at once in
+/// 100 ms: a knee of 80/s). The tab is photographed as `target/browser/capacity-tab.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_search_runs_from_the_page() {
+    let Some((chromium, chromedriver)) = browser_or_skip("a_capacity_search_runs_from_the_page")
+    else {
+        return;
+    };
+    let stop = CancellationToken::new();
+    let dir = work_dir();
+    let fleet = dir.path().join("fleet.toml");
+    let config = lv_fleet_sim::SimConfig {
+        port_offset: None,
+        latency_scale: 0.0,
+        slow: [("ATLAS".to_owned(), 100)].into(),
+        capacity: [("ATLAS".to_owned(), 8)].into(),
+        seed: Some(23),
+        ..lv_fleet_sim::SimConfig::default()
+    };
+    let sim = lv_fleet_sim::start(config, stop.clone())
+        .await
+        .expect("the simulator starts");
+    lv_fleet_sim::write_fleet_file(&fleet, sim.fleet()).expect("write the fleet map");
+    let flags = [
+        "--fleet",
+        "fleet.toml",
+        "-H",
+        "http://127.0.0.1",
+        "--slo",
+        "configs/slo-capacity-demo.toml",
+        "--slo-level",
+        "light",
+        "--expect-workers",
+        "2",
+    ];
+    let ui = start_ui(dir.path(), &flags).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser
+        .client
+        .goto(&format!("{}#capacity", ui.url))
+        .await
+        .expect("open the page");
+    browser
+        .wait_js(
+            "the form's classes",
+            "return document.querySelectorAll('#cap-classes option').length > 0",
+        )
+        .await;
+    browser
+        .js(
+            "const o = [...document.querySelectorAll('#cap-classes option')]\
+               .find((o) => o.value === 'AriaChatUser'); o.selected = true; return true",
+            vec![],
+        )
+        .await;
+    for (name, value) in [
+        ("start", "20"),
+        ("max", "200"),
+        ("hold", "2s"),
+        ("settle", "1s"),
+        ("max_lag", "50ms"),
+    ] {
+        browser
+            .fill(&format!("#cap-form input[name={name}]"), value)
+            .await;
+    }
+    browser.click("#cap-start").await;
+    let live = browser
+        .wait_js(
+            "a step judged while the search runs",
+            "const rows = document.querySelectorAll('#cap-steps tbody tr td:first-child');\
+             const line = document.getElementById('cap-summary').textContent;\
+             return line.startsWith('Searching') && rows.length >= 1 && rows[0].textContent === '1'\
+               ? line : ''",
+        )
+        .await;
+    assert!(
+        live.as_str()
+            .is_some_and(|l| l.contains("step(s) judged so far")),
+        "{live}"
+    );
+    // A whole search takes about a minute here: longer than one `wait_js`.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(240);
+    let summary = loop {
+        let line = browser
+            .js(
+                "return document.getElementById('cap-summary').textContent",
+                vec![],
+            )
+            .await;
+        let line = line.as_str().unwrap_or_default().to_owned();
+        if line.starts_with("capacity:") {
+            break line;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer within 240 s; the line says {line:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(summary.contains("arrivals/s of AriaChatUser"), "{summary}");
+    let found: f64 = summary
+        .trim_start_matches("capacity: ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number in {summary:?}"));
+    assert!((found - 80.0).abs() <= 12.0, "{summary}");
+    let page = browser
+        .js(
+            "return [document.querySelectorAll('#cap-curve svg polyline, #cap-curve svg path').length,\
+                     document.querySelectorAll('#cap-steps tbody tr').length,\
+                     [...document.querySelectorAll('#cap-files a')].map((a) => a.textContent).join(','),\
+                     document.getElementById('cap-stop').hidden,\
+                     document.getElementById('cap-start').disabled]",
+            vec![],
+        )
+        .await;
+    assert!(
+        page[0].as_u64().is_some_and(|n| n >= 3),
+        "the curve's series: {page}"
+    );
+    assert!(
+        page[1].as_u64().is_some_and(|n| n >= 5),
+        "the steps: {page}"
+    );
+    assert_eq!(page[2], "JSON,CSV,HTML", "{page}");
+    assert_eq!(
+        (&page[3], &page[4]),
+        (&json!(true), &json!(false)),
+        "{page}"
+    );
+    browser.screenshot("capacity-tab").await;
+    browser.close().await;
+    stop.cancel();
+}

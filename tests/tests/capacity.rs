@@ -10,6 +10,8 @@ use lv_tests::{bin, command_without_lv_env, output_within, workspace_root, write
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+mod web;
+
 /// Averages far from the knees, and a p95 limit of twice the service time in the hold.
 fn slo_table(kind: &str, p95_ms: u64) -> String {
     format!(

@@ -101,9 +101,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    runtime.block_on(async {
+    let deadline = exit_deadline(config.heartbeat_timeout);
+    let code = runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signals(shutdown.clone()));
+        tokio::spawn(stop_on_signals(shutdown.clone(), deadline));
         match run(config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -111,11 +112,23 @@ fn main() -> ExitCode {
                 ExitCode::from(3)
             }
         }
-    })
+    });
+    // A task or blocking call that ignores the shutdown cannot keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    code
+}
+
+/// How long a stop after a signal may take before the process exits anyway: the last
+/// report's send to the master is bounded by the heartbeat timeout, and the rest of a
+/// graceful stop takes well under the margin.
+fn exit_deadline(heartbeat_timeout: Duration) -> Duration {
+    heartbeat_timeout.saturating_mul(2) + Duration::from_secs(20)
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the users and leaves the master.
-async fn stop_on_signals(shutdown: CancellationToken) {
+/// A second signal, or a stop still going `deadline` after the first, exits at once (3), so
+/// nothing that hangs (a vanished network, a stuck call) can outlive a SIGTERM.
+async fn stop_on_signals(shutdown: CancellationToken, deadline: Duration) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hangup)) = (
         signal(SignalKind::terminate()),
@@ -123,19 +136,45 @@ async fn stop_on_signals(shutdown: CancellationToken) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = hangup.recv() => {}
-    }
+    let mut next = async || {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = hangup.recv() => {}
+        }
+    };
+    next().await;
     tracing::info!("stopping (signal)");
     shutdown.cancel();
+    // An OS thread, not a task: it fires even if the runtime is stuck.
+    let watchdog = std::thread::Builder::new()
+        .name("lv-exit-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            lv_common::errln!(
+                "lv-worker: still stopping {deadline:?} after the signal; exiting now"
+            );
+            std::process::exit(3);
+        });
+    if let Err(err) = watchdog {
+        tracing::warn!("no exit deadline after the signal: {err}");
+    }
+    next().await;
+    lv_common::errln!("lv-worker: a second signal; exiting now");
+    std::process::exit(3);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn the_exit_deadline_outlasts_the_bounded_last_send() {
+        let timeout = Duration::from_secs(5);
+        assert!(exit_deadline(timeout) > timeout);
+        assert_eq!(exit_deadline(timeout), Duration::from_secs(30));
+    }
 
     #[test]
     fn the_command_line_is_consistent() {

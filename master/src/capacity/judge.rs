@@ -11,10 +11,7 @@ use crate::slo::{self, Status, Verdict};
 
 use super::search::Outcome;
 
-/// The name of the judged stage of every step.
-pub const HOLD: &str = "hold";
-/// The name of the stage before it, not judged.
-pub const SETTLE: &str = "settle";
+pub use crate::config::run::{HOLD, SETTLE};
 /// A step stops early only with at least this many requests in its hold.
 pub const EARLY_MIN_REQUESTS: u64 = 50;
 /// ... and when a figure is beyond this many times its limit.

@@ -7,8 +7,10 @@
 
 pub mod chart;
 pub mod driver;
+pub mod form;
 pub mod judge;
 pub mod results;
 pub mod search;
+pub mod service;
 pub mod setup;
 pub mod steps;

@@ -229,22 +229,28 @@ fn answer_line(
         )
         .replace(", )", ")")
     });
+    let Some(result) = result else {
+        let best = steps
+            .iter()
+            .filter(|s| s.outcome == Outcome::Pass)
+            .map(|s| s.load)
+            .fold(0.0, f64::max);
+        return format!(
+            "capacity: search interrupted after {} steps; the highest load that passed was {} {of}",
+            steps.len(),
+            trim(best)
+        );
+    };
+    conclusion_line(result, &of, &why)
+}
+
+/// The answer line of a search that concluded: `of` names the load's unit and classes,
+/// `why` the rule that failed first above the capacity.
+fn conclusion_line(result: &Conclusion, of: &str, why: &str) -> String {
     match result {
-        None => {
-            let best = steps
-                .iter()
-                .filter(|s| s.outcome == Outcome::Pass)
-                .map(|s| s.load)
-                .fold(0.0, f64::max);
-            format!(
-                "capacity: search interrupted after {} steps; the highest load that passed was {} {of}",
-                steps.len(),
-                trim(best)
-            )
-        }
-        Some(Conclusion::Capacity {
+        Conclusion::Capacity {
             load, confirmed, ..
-        }) => format!(
+        } => format!(
             "capacity: {} {of}{why}, {}",
             trim(*load),
             if *confirmed {
@@ -253,16 +259,20 @@ fn answer_line(
                 "not confirmed (it failed when held again)"
             }
         ),
-        Some(Conclusion::AtLeastMax { load }) => format!(
+        Conclusion::AtLeastMax { load } => format!(
             "capacity: at least {} {of} (--max; every step passed)",
             trim(*load)
         ),
-        Some(Conclusion::GeneratorLimited { at_least, at }) => format!(
+        Conclusion::GeneratorLimited { at_least, at } if *at_least <= 0.0 => format!(
+            "capacity: not measured: lv's workers could not deliver the first step, {} {of}; add workers (generator-limited)",
+            trim(*at)
+        ),
+        Conclusion::GeneratorLimited { at_least, at } => format!(
             "capacity: generator-limited, at least {} {of}; add workers (lv's workers could not deliver {})",
             trim(*at_least),
             trim(*at)
         ),
-        Some(Conclusion::BelowStart { start }) => {
+        Conclusion::BelowStart { start } => {
             format!(
                 "capacity: below {} {of}{why} (--start failed)",
                 trim(*start)

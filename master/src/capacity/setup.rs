@@ -16,7 +16,7 @@ use super::judge::{HOLD, SETTLE};
 use super::results::{CapacityReport, SearchSetup};
 use super::search::{Search, SearchParams};
 use super::steps::StepSettings;
-use crate::config::cli::{Args, CapacityArgs};
+use crate::config::cli::{Args, CapacityArgs, SearchOptions};
 use crate::config::run::configure;
 use crate::config::{ConfigError, MasterConfig, Settings, SloSetup};
 use crate::report::conclude::{EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK};
@@ -59,17 +59,36 @@ fn invalid(option: &'static str, detail: impl Into<String>) -> ConfigError {
 /// Checks the search options and refuses the run options a search decides itself.
 pub fn plan(args: &CapacityArgs) -> Result<CapacityPlan, ConfigError> {
     refuse_run_options(&args.run)?;
-    check_loads(args)?;
-    if !(args.factor.is_finite() && args.factor > 1.0 && args.factor <= 10.0) {
+    let mut run = args.run.clone();
+    // No web UI to start runs from: --web-port serves the search read-only.
+    run.headless = true;
+    let max_in_flight = run.max_in_flight.take();
+    let (search, steps) = search_plan(&args.search, max_in_flight)?;
+    Ok(CapacityPlan {
+        search,
+        steps,
+        require: args.search.require,
+        run,
+    })
+}
+
+/// The climb and the steps of `options` (and `--max-in-flight`), checked: every bad value
+/// is a [`ConfigError`] naming its option. Pure; the web UI's form goes through it too.
+pub fn search_plan(
+    options: &SearchOptions,
+    max_in_flight: Option<u32>,
+) -> Result<(SearchParams, StepSettings), ConfigError> {
+    check_loads(options)?;
+    if !(options.factor.is_finite() && options.factor > 1.0 && options.factor <= 10.0) {
         return Err(invalid(
             "--factor",
-            format!("{} must be above 1 and at most 10", args.factor),
+            format!("{} must be above 1 and at most 10", options.factor),
         ));
     }
-    let confirm = args.confirm.unwrap_or(args.hold * 2);
+    let confirm = options.confirm.unwrap_or(options.hold * 2);
     for (option, value) in [
-        ("--hold", args.hold),
-        ("--settle", args.settle),
+        ("--hold", options.hold),
+        ("--settle", options.settle),
         ("--confirm", confirm),
     ] {
         if value < Duration::from_millis(100) {
@@ -79,36 +98,29 @@ pub fn plan(args: &CapacityArgs) -> Result<CapacityPlan, ConfigError> {
             ));
         }
     }
-    let mut run = args.run.clone();
-    // No web UI to start runs from: --web-port serves the search read-only.
-    run.headless = true;
-    let max_in_flight = run.max_in_flight.take();
     if max_in_flight == Some(0) {
         return Err(invalid("--max-in-flight", "must be at least 1"));
     }
-    Ok(CapacityPlan {
-        search: SearchParams {
-            start: args.start,
-            factor: args.factor,
-            precision: args.precision,
-            max: args.max,
-            whole: args.model == Model::Closed,
-        },
-        steps: StepSettings {
-            model: args.model,
-            settle: args.settle,
-            hold: args.hold,
-            confirm,
-            max_in_flight,
-            max_lag_ms: args.max_lag.as_secs_f64() * 1000.0,
-        },
-        require: args.require,
-        run,
-    })
+    let search = SearchParams {
+        start: options.start,
+        factor: options.factor,
+        precision: options.precision,
+        max: options.max,
+        whole: options.model == Model::Closed,
+    };
+    let steps = StepSettings {
+        model: options.model,
+        settle: options.settle,
+        hold: options.hold,
+        confirm,
+        max_in_flight,
+        max_lag_ms: options.max_lag.as_secs_f64() * 1000.0,
+    };
+    Ok((search, steps))
 }
 
 /// `--start` and `--max`: above 0, ordered, whole numbers of users in the closed model.
-fn check_loads(args: &CapacityArgs) -> Result<(), ConfigError> {
+fn check_loads(args: &SearchOptions) -> Result<(), ConfigError> {
     let whole = args.model == Model::Closed;
     for (option, value) in [("--start", args.start), ("--max", args.max)] {
         if !(value.is_finite() && value > 0.0 && value <= MAX_RATE) {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::aggregate::RunStats;
+use crate::capacity::service::Searches;
 use crate::config::{self, MasterConfig, Settings};
 use crate::report::conclude::EXIT_OK;
 use crate::report::summary::Summary;
@@ -25,6 +26,9 @@ use crate::web;
 
 /// How long workers get to read their Shutdown and hang up before the server closes.
 const LEAVE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a capacity search started from the page gets to write its results at the end.
+const SEARCH_GRACE: Duration = Duration::from_secs(10);
 
 /// What a run ended with.
 pub struct Outcome {
@@ -111,12 +115,18 @@ pub async fn run_with_web(
     let ui_mode = web.as_ref().is_some_and(|w| w.ui.is_some());
     let mut coordinator = Coordinator::new(Arc::clone(&config));
     let mut web_server = None;
+    let mut searches = None;
     if let Some(web) = web {
-        let (link, server) = start_web(&config, web, web_token.clone());
+        let tokens = (web_token.clone(), shutdown.clone());
+        let (link, server, capacity) = start_web(&config, web, tokens);
         coordinator = coordinator.with_web(link);
         web_server = Some(server);
+        searches = capacity;
     }
     let result = coordinator.run(events_rx, shutdown).await;
+    if let Some(searches) = searches {
+        searches.close(SEARCH_GRACE).await;
+    }
     web_token.cancel();
     if let Some(server) = web_server {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
@@ -155,7 +165,12 @@ where
         Some(web) => {
             let catalog = web.catalog.clone();
             let control = web::Control::read_only(snapshots_rx.clone());
-            let server = serve_web(web.listener, web.settings, control, web_token.clone());
+            let server = serve_web(
+                web.listener,
+                web.settings,
+                (control, None),
+                web_token.clone(),
+            );
             (catalog, Some(server))
         }
         None => (Default::default(), None),
@@ -276,37 +291,56 @@ fn finish(config: &MasterConfig, result: RunResult, ui_mode: bool) -> Outcome {
     outcome
 }
 
-/// Starts the web server; returns the coordinator's side of the link and the server task.
+/// Starts the web server of `web` (`token` stops it); in UI mode also the page's capacity
+/// searches, which `shutdown` (the master's) stops. Returns the coordinator's side of the
+/// link, the server task and the searches.
 fn start_web(
     config: &MasterConfig,
     web: WebRun,
-    token: CancellationToken,
-) -> (coordinator::WebLink, tokio::task::JoinHandle<()>) {
+    (token, shutdown): (CancellationToken, CancellationToken),
+) -> (
+    coordinator::WebLink,
+    tokio::task::JoinHandle<()>,
+    Option<Searches>,
+) {
     let catalog = Arc::new(web.catalog);
     let (snapshots_tx, snapshots_rx) =
         tokio::sync::watch::channel(Arc::new(web::Snapshot::idle(config, &catalog)));
-    let (control, session) = match web.ui {
+    let (control, session, searches) = match web.ui {
         Some(ui) => {
             let (commands_tx, commands_rx) = mpsc::channel(16);
+            let control = web::Control::new(commands_tx, snapshots_rx);
+            let searches = Searches::new(
+                control.clone(),
+                Arc::clone(&ui.settings),
+                Arc::clone(&catalog),
+                ui.reports_dir.clone(),
+                shutdown,
+            );
             let session = ui.session(commands_rx, false);
-            (web::Control::new(commands_tx, snapshots_rx), Some(session))
+            (control, Some(session), Some(searches))
         }
-        None => (web::Control::read_only(snapshots_rx), None),
+        None => (web::Control::read_only(snapshots_rx), None, None),
     };
-    let server = serve_web(web.listener, web.settings, control, token);
+    let server = serve_web(
+        web.listener,
+        web.settings,
+        (control, searches.clone()),
+        token,
+    );
     let link = coordinator::WebLink {
         snapshots: snapshots_tx,
         catalog,
         session,
     };
-    (link, server)
+    (link, server, searches)
 }
 
 /// Serves the web UI and API on `listener` with `control` until `token` is cancelled.
 fn serve_web(
     listener: TcpListener,
     settings: web::WebSettings,
-    control: web::Control,
+    (control, capacity): (web::Control, Option<Searches>),
     token: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let tls = settings.tls.clone();
@@ -314,6 +348,7 @@ fn serve_web(
         control,
         settings: Arc::new(settings),
         shutdown: token.clone(),
+        capacity,
     };
     tokio::spawn(web::serve(listener, web::router(state), tls, token))
 }

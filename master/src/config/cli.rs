@@ -21,7 +21,7 @@ mod capacity;
 mod others;
 mod web;
 pub use args::Args;
-pub use capacity::CapacityArgs;
+pub use capacity::{CapacityArgs, SearchOptions, parse_fraction, parse_model};
 pub use others::{CompareArgs, ExplainExitArgs, LoadError, ReportArgs, parse_iterations};
 pub use web::WebArgs;
 

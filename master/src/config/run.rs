@@ -31,6 +31,11 @@ impl MasterConfig {
     }
 }
 
+/// The judged stage of every step of a capacity search.
+pub const HOLD: &str = "hold";
+/// The stage before it, not judged.
+pub const SETTLE: &str = "settle";
+
 /// The configuration of the run the flags ask for, with remarks to log.
 pub fn flags_config(settings: &Settings) -> Result<(MasterConfig, Vec<String>), ConfigError> {
     configure(settings, &settings.flags, &settings.reports)
@@ -38,6 +43,9 @@ pub fn flags_config(settings: &Settings) -> Result<(MasterConfig, Vec<String>), 
 
 /// The checked configuration of a run of `params` writing its reports to `reports`, with
 /// remarks to log (the plan's, the settings', the shape's).
+///
+/// In UI mode, SLO stage rules may also name a capacity search's stages ([`SETTLE`],
+/// [`HOLD`]): a run without them leaves those rules out.
 pub fn configure(
     settings: &Settings,
     params: &RunParams,
@@ -62,9 +70,13 @@ pub fn configure(
     let mut config = assemble(settings, params, reports, resolved.plan, shape, resume);
     config.data = resolved.tables;
     config.hooks = resolved.hooks;
-    // Stage rules of the SLO table must name stages of this run's shape.
+    // Stage rules of the SLO table must name stages of this run's shape; in UI mode also
+    // those of a capacity search's steps, which the page may start later.
     if let Some(setup) = &config.slo {
-        let stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
+        let mut stages: Vec<&str> = config.stages().iter().map(|s| s.name.as_str()).collect();
+        if !settings.web.headless && !settings.web.readonly {
+            stages.extend([SETTLE, HOLD]);
+        }
         setup.table.check_stages(&stages)?;
     }
     let mut notes = resolved.notes;

@@ -84,25 +84,7 @@ impl SwarmForm {
 
     /// Turns a JSON object into form pairs (arrays become repeated fields).
     pub fn from_json(value: &serde_json::Value) -> Result<SwarmForm, FormError> {
-        let Some(object) = value.as_object() else {
-            return Err(bad("body", &value.to_string(), "not a JSON object"));
-        };
-        let mut pairs = Vec::new();
-        for (key, value) in object {
-            let items = match value {
-                serde_json::Value::Array(items) => items.clone(),
-                serde_json::Value::Null => Vec::new(),
-                other => vec![other.clone()],
-            };
-            for item in items {
-                let text = match item {
-                    serde_json::Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                pairs.push((key.clone(), text));
-            }
-        }
-        Ok(SwarmForm::from_pairs(&pairs))
+        Ok(SwarmForm::from_pairs(&json_pairs(value)?))
     }
 
     /// Checks every field against the scenarios and fills the missing ones from the
@@ -123,6 +105,37 @@ impl SwarmForm {
             (Some(text), _) | (None, Some(text)) => parse_run_time(text)?,
             (None, None) => None,
         };
+        let selected = self.selection(catalog, profile, current)?;
+        let users = users.ok_or_else(|| missing("user_count"))?;
+        let spawn_rate = spawn_rate.ok_or_else(|| missing("spawn_rate"))?;
+        check_bounds(users, spawn_rate, self.profile.as_deref())?;
+        Ok(RunParams {
+            users,
+            spawn_rate,
+            run_time,
+            profile: self.profile.clone().or_else(|| current.profile.clone()),
+            ..selected
+        })
+    }
+
+    /// `current` with the form's host, user classes and tags (checked against the
+    /// scenarios); the form's load fields and profile are not read. A capacity search
+    /// started from the web picks what it runs this way.
+    pub fn resolve_selection(
+        &self,
+        catalog: &Catalog,
+        current: &RunParams,
+    ) -> Result<RunParams, FormError> {
+        self.selection(catalog, None, current)
+    }
+
+    /// `current` with the host, classes and tags of the form, else of `profile`.
+    fn selection(
+        &self,
+        catalog: &Catalog,
+        profile: Option<&ProfileDefaults>,
+        current: &RunParams,
+    ) -> Result<RunParams, FormError> {
         let host = match self.host.as_deref().filter(|h| !h.is_empty()) {
             Some(text) => Some(parse_host(text)?),
             None => current.host.clone(),
@@ -134,14 +147,8 @@ impl SwarmForm {
             &current.exclude_tags,
         );
         self.check_names(catalog, &tags, &exclude_tags)?;
-        let users = users.ok_or_else(|| missing("user_count"))?;
-        let spawn_rate = spawn_rate.ok_or_else(|| missing("spawn_rate"))?;
-        check_bounds(users, spawn_rate, self.profile.as_deref())?;
         Ok(RunParams {
-            users,
-            spawn_rate,
             host,
-            run_time,
             classes: if self.user_classes.is_empty() {
                 current.classes.clone()
             } else {
@@ -149,8 +156,8 @@ impl SwarmForm {
             },
             tags,
             exclude_tags,
-            profile: self.profile.clone().or_else(|| current.profile.clone()),
             shape: None,
+            ..current.clone()
         })
     }
 
@@ -191,6 +198,30 @@ impl SwarmForm {
         }
         Ok(())
     }
+}
+
+/// A JSON object as form pairs: arrays become repeated fields, `null` none, other values
+/// their text.
+pub fn json_pairs(value: &serde_json::Value) -> Result<Vec<(String, String)>, FormError> {
+    let Some(object) = value.as_object() else {
+        return Err(bad("body", &value.to_string(), "not a JSON object"));
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in object {
+        let items = match value {
+            serde_json::Value::Array(items) => items.clone(),
+            serde_json::Value::Null => Vec::new(),
+            other => vec![other.clone()],
+        };
+        for item in items {
+            let text = match item {
+                serde_json::Value::String(text) => text,
+                other => other.to_string(),
+            };
+            pairs.push((key.clone(), text));
+        }
+    }
+    Ok(pairs)
 }
 
 /// The bounds of [`parse_users`] and [`parse_spawn_rate`], for values a profile gave.

@@ -8,7 +8,7 @@ use axum::{Form, Json};
 use serde_json::Value;
 
 use super::state::AppState;
-use crate::live::form::SwarmForm;
+use crate::live::form::{SwarmForm, json_pairs};
 
 /// Largest `/swarm` body: a form is a few hundred bytes; anything past this is answered 413.
 pub const SWARM_BODY_LIMIT: usize = 64 * 1024;
@@ -63,6 +63,15 @@ fn unreadable(status: StatusCode, detail: &str) -> Unreadable {
 
 /// The `/swarm` form from `request`'s body, in whichever encoding it has.
 pub async fn read_form(state: &AppState, request: Request) -> Result<SwarmForm, Unreadable> {
+    Ok(SwarmForm::from_pairs(&read_pairs(state, request).await?))
+}
+
+/// A form body's fields as (name, text) pairs, in whichever encoding it has (a JSON
+/// object's arrays become repeated fields).
+pub async fn read_pairs(
+    state: &AppState,
+    request: Request,
+) -> Result<Vec<(String, String)>, Unreadable> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -72,20 +81,17 @@ pub async fn read_form(state: &AppState, request: Request) -> Result<SwarmForm, 
             let Json(value) = Json::<Value>::from_request(request, state)
                 .await
                 .map_err(|e| unreadable(e.status(), &e.body_text()))?;
-            SwarmForm::from_json(&value).map_err(|e| Unreadable {
+            json_pairs(&value).map_err(|e| Unreadable {
                 status: StatusCode::BAD_REQUEST,
                 message: e.to_string(),
             })
         }
-        Encoding::Multipart => {
-            let pairs = multipart_pairs(state, request).await?;
-            Ok(SwarmForm::from_pairs(&pairs))
-        }
+        Encoding::Multipart => multipart_pairs(state, request).await,
         Encoding::UrlEncoded => {
             let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
                 .await
                 .map_err(|e| unreadable(e.status(), &e.body_text()))?;
-            Ok(SwarmForm::from_pairs(&pairs))
+            Ok(pairs)
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::body::{self, SWARM_BODY_LIMIT};
 use super::state::AppState;
-use super::{assets, locust, metrics, sse};
+use super::{assets, capacity, locust, metrics, sse};
 use crate::live::control::{Command, CommandError};
 use crate::live::snapshot::Snapshot;
 use crate::report::summary::run_stats_from;
@@ -42,6 +42,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{run_id}/{file}", get(run_file))
         .route("/api/v1/compare", get(compare))
+        .route(
+            "/api/v1/capacity",
+            get(capacity::status)
+                .post(capacity::start)
+                .layer(DefaultBodyLimit::max(SWARM_BODY_LIMIT)),
+        )
+        .route("/api/v1/capacity/stop", post(capacity::stop))
+        .route("/api/v1/capacity/{file}", get(capacity::file))
         .route("/metrics", get(prometheus))
 }
 
@@ -58,6 +66,20 @@ fn readonly(state: &AppState) -> Option<Response> {
             "read-only: this master does not accept state changes (--web-readonly or headless)",
         )
     })
+}
+
+/// Refuses a change of the runs while a capacity search drives them.
+fn searching(state: &AppState) -> Option<Response> {
+    state
+        .capacity
+        .as_ref()
+        .is_some_and(|s| s.is_running())
+        .then(|| {
+            failure(
+                StatusCode::CONFLICT,
+                "a capacity search is running: stop it first (POST /api/v1/capacity/stop or /stop)",
+            )
+        })
 }
 
 fn command_status(err: &CommandError) -> StatusCode {
@@ -91,7 +113,7 @@ fn swarm_failure(state: &AppState, status: StatusCode, message: String) -> Respo
 }
 
 async fn swarm(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(refused) = readonly(&state) {
+    if let Some(refused) = readonly(&state).or_else(|| searching(&state)) {
         return refused;
     }
     let form = match body::read_form(&state, request).await {
@@ -111,6 +133,11 @@ async fn stop(State(state): State<AppState>) -> Response {
     if let Some(refused) = readonly(&state) {
         return refused;
     }
+    // The page's Stop ends a capacity search as a whole, not just its current step.
+    if state.capacity.as_ref().is_some_and(|s| s.stop()) {
+        return Json(json!({ "success": true, "message": "Capacity search stopped" }))
+            .into_response();
+    }
     match state.control.ask(Command::Stop).await {
         Ok(()) => Json(json!({ "success": true, "message": "Test stopped" })).into_response(),
         Err(err) => command_failure(&err),
@@ -118,7 +145,7 @@ async fn stop(State(state): State<AppState>) -> Response {
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
-    if let Some(refused) = readonly(&state) {
+    if let Some(refused) = readonly(&state).or_else(|| searching(&state)) {
         return refused;
     }
     match state.control.ask(Command::Reset).await {

@@ -16,6 +16,7 @@
 //! - [`handlers`]: the routes.
 //! - [`body`]: the `/swarm` body in any encoding (urlencoded, multipart, JSON).
 //! - [`sse`]: the `/api/v1/events` stream.
+//! - [`capacity`]: capacity searches started from the page.
 //! - [`metrics`]: the Prometheus text.
 //! - [`setup`]: web settings from the command line, and the configuration of web runs.
 //! - [`tls`]: the rustls setup for HTTPS.
@@ -37,6 +38,7 @@ use tracing::{debug, warn};
 pub mod assets;
 pub mod auth;
 pub mod body;
+pub mod capacity;
 pub mod cors;
 pub mod handlers;
 pub mod locust;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{auth, cors};
+use crate::capacity::service::Searches;
 use crate::live::control::Control;
 
 /// How the web server is protected and served.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub settings: Arc<WebSettings>,
     /// Cancelled when the master stops (ends SSE streams).
     pub shutdown: CancellationToken,
+    /// Capacity searches started from the page (UI mode only).
+    pub capacity: Option<Searches>,
 }
 
 impl AppState {

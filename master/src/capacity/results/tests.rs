@@ -136,6 +136,13 @@ fn other_answers_say_what_they_vouch_for() {
             "capacity: generator-limited, at least 33.8 arrivals/s of AriaChatUser; add workers"
         )
     );
+    assert_eq!(
+        line(Some(Conclusion::GeneratorLimited {
+            at_least: 0.0,
+            at: 10.0
+        })),
+        "capacity: not measured: lv's workers could not deliver the first step, 10 arrivals/s of AriaChatUser; add workers (generator-limited)"
+    );
     assert!(
         line(Some(Conclusion::AtLeastMax { load: 250.0 })).starts_with("capacity: at least 250 ")
     );

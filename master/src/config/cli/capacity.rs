@@ -19,6 +19,14 @@ pub struct CapacityArgs {
     /// each step's own reports go to --reports-dir.
     #[command(flatten)]
     pub run: Args,
+    /// The search's own options.
+    #[command(flatten)]
+    pub search: SearchOptions,
+}
+
+/// A capacity search's own options (`lv-master capacity` flags, or the web UI's form).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct SearchOptions {
     /// `open`: search arrivals per second of the classes' task mix; `closed`: users.
     #[arg(long, value_name = "MODEL", default_value = "open", value_parser = parse_model)]
     pub model: Model,
@@ -50,6 +58,24 @@ pub struct CapacityArgs {
     /// Exit 1 unless the capacity is at least this load (for CI).
     #[arg(long, value_name = "LOAD", value_parser = parse_rate)]
     pub require: Option<f64>,
+}
+
+impl Default for SearchOptions {
+    /// The documented defaults, as the command line has them.
+    fn default() -> Self {
+        SearchOptions {
+            model: Model::Open,
+            start: 10.0,
+            factor: 1.5,
+            precision: 0.1,
+            max: 250.0,
+            hold: Duration::from_secs(30),
+            settle: Duration::from_secs(5),
+            confirm: None,
+            max_lag: Duration::from_millis(10),
+            require: None,
+        }
+    }
 }
 
 /// Parses `--model`: `open` or `closed`.
@@ -94,20 +120,23 @@ mod tests {
     #[test]
     fn the_defaults_are_the_documented_ones() {
         let args = CapacityArgs::try_parse_from(["lv-master capacity"]).expect("valid");
+        let search = &args.search;
         assert_eq!(
-            (args.start, args.factor, args.precision, args.max),
+            (search.start, search.factor, search.precision, search.max),
             (10.0, 1.5, 0.1, 250.0)
         );
         assert_eq!(
-            (args.hold, args.settle),
+            (search.hold, search.settle),
             (Duration::from_secs(30), Duration::from_secs(5))
         );
         assert_eq!(
-            (args.model, args.confirm, args.require),
+            (search.model, search.confirm, search.require),
             (Model::Open, None, None)
         );
+        // The web form starts from the same defaults.
+        assert_eq!(search, &SearchOptions::default());
         let args = CapacityArgs::try_parse_from(["c", "--start", "2/s", "--require", "40"])
             .expect("valid");
-        assert_eq!((args.start, args.require), (2.0, Some(40.0)));
+        assert_eq!((args.search.start, args.search.require), (2.0, Some(40.0)));
     }
 }

@@ -1086,6 +1086,112 @@
     }
   }
 
+  // ---------------------------------------------------------------- capacity search
+
+  /** The Capacity tab: a form that starts `lv-master capacity`'s search on this master's
+   * workers (POST api/v1/capacity), then its steps, curve and answer as they are judged
+   * (GET api/v1/capacity, polled each second while the search runs or the tab is open). */
+  const capacity = {
+    status: null,
+    filled: false,
+    timer: 0,
+
+    async poll() {
+      try {
+        capacity.status = await getJson("api/v1/capacity");
+      } catch (e) {
+        return;
+      }
+      if (state.tab === "capacity") capacity.render();
+    },
+
+    /** Polls every second while the search runs or its tab is open, else every 10 s. */
+    schedulePoll() {
+      clearTimeout(capacity.timer);
+      const s = capacity.status;
+      const busy = state.tab === "capacity" || (s && s.state === "running");
+      capacity.timer = setTimeout(async () => {
+        await capacity.poll();
+        capacity.schedulePoll();
+      }, busy ? 1000 : 10000);
+    },
+
+    fillForm() {
+      const s = capacity.status, l = state.live || {};
+      if (capacity.filled || !s || !l.user_classes) return;
+      capacity.filled = true;
+      $("cap-level").replaceChildren(...(s.levels || []).map((v) =>
+        el("option", { value: v, text: v, selected: v === s.level })));
+      $("cap-classes").replaceChildren(...(l.user_classes || []).map((c) => el("option", { value: c, text: c })));
+      const boxes = (name) => (l.tags || []).map((t) =>
+        el("label", { class: "tag" }, el("input", { type: "checkbox", name, value: t }), t));
+      $("cap-tags").replaceChildren(...boxes("tags"));
+      $("cap-xtags").replaceChildren(...boxes("exclude_tags"));
+    },
+
+    render() {
+      const s = capacity.status;
+      if (!s) return;
+      capacity.fillForm();
+      const running = s.state === "running";
+      const why = $("cap-unavailable");
+      why.textContent = s.unavailable || "";
+      why.hidden = !s.unavailable;
+      $("cap-start").disabled = running || !!s.unavailable;
+      $("cap-stop").hidden = !running;
+      const c = s.capacity;
+      const line = $("cap-summary");
+      line.textContent = !c ? "" : running ? "Searching: " + c.steps.length + " step(s) judged so far" : c.summary;
+      line.className = "verdict-line" + (!c || running ? "" : s.state === "done" && c.result && c.result.kind === "capacity" ? " pass" : " fail");
+      $("cap-curve").innerHTML = c && c.steps.length ? s.curve_svg || "" : "";
+      $("cap-errors").replaceChildren(...(s.errors || []).map((e) => el("li", { class: "fail", text: e })));
+      if (!c) return $("cap-steps").replaceChildren();
+      const unit = c.params.unit;
+      fillTable($("cap-steps"), ["Step", "Load (" + unit + ")", "Achieved/s", "Requests", "p50 ms", "p95 ms", "p99 ms", "Failures", "Verdict", "Rule"],
+        c.steps.map((st) => el("tr", null,
+          el("td", { text: st.index + (st.confirm ? " (confirm)" : "") }),
+          el("td", { text: fmtRate(st.load) }),
+          el("td", { text: st.achieved_rate == null ? "-" : fmtRate(st.achieved_rate) }),
+          el("td", { text: fmtInt(st.requests) }),
+          el("td", { text: fmtMs(st.p50_ms) }),
+          el("td", { text: fmtMs(st.p95_ms) }),
+          el("td", { text: fmtMs(st.p99_ms) }),
+          el("td", { text: fmtPct(st.failure_ratio) }),
+          el("td", { class: "t " + (st.outcome === "pass" ? "pass" : "fail"), text: st.interrupted ? "interrupted" : st.outcome }),
+          el("td", { class: "t", text: st.rule ? st.rule.metric + " " + st.rule.target + (st.rule.endpoint ? " (" + st.rule.endpoint + ")" : "") : "" }))),
+        running ? "Waiting for the first step to be judged" : "No steps");
+      $("cap-files").replaceChildren(...Object.entries(s.files || {}).map(([kind, url]) =>
+        el("li", null, el("a", { href: url, target: kind === "html" ? "_blank" : null, download: kind === "html" ? null : "capacity." + kind, text: kind.toUpperCase() }))));
+    },
+
+    async submit(e) {
+      e.preventDefault();
+      const form = $("cap-form");
+      const p = new URLSearchParams();
+      for (const name of ["model", "start", "max", "factor", "precision", "hold", "settle", "confirm", "max_lag", "require", "slo_level", "host"]) {
+        const v = form.elements[name].value.trim();
+        if (v) p.set(name, v);
+      }
+      for (const o of $("cap-classes").selectedOptions) p.append("user_classes", o.value);
+      const checked = (name) => [...form.querySelectorAll("input[name=" + name + "]:checked")].map((i) => i.value);
+      if (checked("tags").length) p.set("tags", checked("tags").join(","));
+      if (checked("exclude_tags").length) p.set("exclude_tags", checked("exclude_tags").join(","));
+      const box = $("cap-error");
+      box.hidden = true;
+      $("cap-start").disabled = true;
+      try {
+        await post("api/v1/capacity", p);
+        notice("Capacity search started", false);
+      } catch (err) {
+        box.textContent = err.message;
+        box.hidden = false;
+      }
+      await capacity.poll();
+      capacity.schedulePoll();
+      capacity.render();
+    },
+  };
+
   // ---------------------------------------------------------------- tabs, theme, wiring
 
   const RENDER = {
@@ -1097,6 +1203,7 @@
     slo: renderSlo,
     download: renderDownload,
     runs: renderRuns,
+    capacity: () => capacity.render(),
   };
 
   function showTab() {
@@ -1106,6 +1213,7 @@
     for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.dataset.tab === state.tab);
     state.dirty.add(state.tab);
     schedule();
+    if (state.tab === "capacity") capacity.poll().then(capacity.schedulePoll);
   }
 
   function toggleTheme() {
@@ -1147,6 +1255,11 @@
     $("start-form").addEventListener("submit", submitForm);
     $("b-runs").addEventListener("click", renderRuns);
     $("b-compare").addEventListener("click", compareRuns);
+    $("cap-form").addEventListener("submit", capacity.submit);
+    $("cap-stop").addEventListener("click", async () => {
+      await action("api/v1/capacity/stop", "Capacity search stopped");
+      capacity.poll();
+    });
     $("runs").addEventListener("change", (e) => {
       const id = e.target.dataset.run;
       if (!id) return;
@@ -1166,4 +1279,5 @@
   charts.renderPicker();
   showTab();
   connect();
+  capacity.schedulePoll();
 })();
