@@ -17,12 +17,15 @@
 # Env: WORKERS (200), USERS_PER (3), PER_PROCESS (1), AGENTS (20, fewer beyond 500 workers),
 #      DURATION (2m), HEARTBEAT_TIMEOUT (5s), SPAWN_RATE (users / 10, at least 100),
 #      LATENCY_SCALE (0.05), OUT (folder for logs and samples; default a new temporary one),
-#      BUILD=0 (use the release binaries as they are), MASTER (another lv-master binary, to compare).
+#      BUILD=0 (use the release binaries as they are), MASTER (another lv-master binary, to compare),
+#      WORKER_NICE (0; e.g. 10 runs the workers at a lower priority than the master, so that on
+#      a small machine the master's own limit shows rather than the workers' CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-200}
 USERS_PER=${USERS_PER:-3}
 PER_PROCESS=${PER_PROCESS:-1}
+WORKER_NICE=${WORKER_NICE:-0}
 AGENTS=${AGENTS:-$(( WORKERS * 20 <= 10000 ? 20 : (10000 / WORKERS > 0 ? 10000 / WORKERS : 1) ))}
 DURATION=${DURATION:-2m}
 HEARTBEAT_TIMEOUT=${HEARTBEAT_TIMEOUT:-5s}
@@ -64,7 +67,8 @@ left=$WORKERS
 while [ "$left" -gt 0 ]; do
   n=$((left < PER_PROCESS ? left : PER_PROCESS))
   i=$((i + 1))
-  timeout -k 5 "$bound" target/release/lv-worker --master "$addr" --workers "$n" 2>"$OUT/worker$i.log" &
+  timeout -k 5 "$bound" nice -n "$WORKER_NICE" target/release/lv-worker --master "$addr" --workers "$n" \
+    2>"$OUT/worker$i.log" &
   pids+=("$!")
   left=$((left - n))
 done
@@ -90,7 +94,7 @@ kill "$sim" 2>/dev/null || true
 wait "$sampler" || true
 
 echo "lv $WORKERS workers in $processes lv-worker processes: $(nproc) cores, $USERS_PER users each ($users)," \
-  "$AGENTS agents, $DURATION, heartbeat timeout $HEARTBEAT_TIMEOUT, fleet latency x$LATENCY_SCALE;" \
+  "$AGENTS agents, $DURATION, workers at nice $WORKER_NICE, heartbeat timeout $HEARTBEAT_TIMEOUT, fleet latency x$LATENCY_SCALE;" \
   "lv-master exit $code; files in $OUT"
 echo "$(date -u +%FT%RZ), load average before $load_before, after $load_after"
 python3 - "$OUT" "$started" "$ended" <<'PY'
