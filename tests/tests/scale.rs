@@ -1,5 +1,6 @@
 //! lv at scale on one machine: fifty real `lv-worker` processes on one master for about 20 s,
 //! none lost and every request counted (the CI-sized cut of issue 14's 200-worker run).
+//! Also twenty workers in one `lv-worker --workers N` process, as `bench/workers.sh` runs 1,000.
 
 use std::path::Path;
 use std::time::Duration;
@@ -99,6 +100,56 @@ async fn fifty_worker_processes_run_without_a_loss_and_count_exactly() {
         summary.history.len() >= 8,
         "{} history rows",
         summary.history.len()
+    );
+    stop.cancel();
+}
+
+/// One `lv-worker --workers 20 --worker-id many` process is twenty workers to the master: each
+/// attaches on its own stream under its own id (`many-1` to `many-20`), gets its share of the
+/// users and reports it, none is lost, and lv's total equals the target's count; the process
+/// exits 0 once the master says Shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_runs_many_workers_each_on_its_own_stream() {
+    const WORKERS: usize = 20;
+    let (stop, target, _dir, scenario, json) = ping_run(0.5).await;
+    let mut master_args = args(&scenario, &json, WORKERS);
+    for (flag, value) in [("-u", "40"), ("-r", "40"), ("-t", "8s")] {
+        let at = master_args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("no {flag}"));
+        master_args[at + 1] = value.to_owned();
+    }
+    let (mut master, addr) = spawn_master_process(&master_args).await;
+    let mut process = spawn_worker_process(
+        &addr.to_string(),
+        &["--workers", "20", "--worker-id", "many"],
+        "many",
+    );
+    assert_eq!(master.exit_code(Duration::from_secs(90)).await, Some(0));
+    assert_eq!(process.exit_code(Duration::from_secs(30)).await, Some(0));
+    let summary = read_json(&json).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut ids: Vec<String> = summary.workers.iter().map(|w| w.core.id.clone()).collect();
+    ids.sort();
+    let mut expected: Vec<String> = (1..=WORKERS).map(|i| format!("many-{i}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    for worker in &summary.workers {
+        assert_eq!(worker.core.state, "active", "{worker:?}");
+        assert_eq!(worker.core.users, 2, "{worker:?}");
+        assert!(worker.core.requests > 0, "{worker:?}");
+    }
+    assert!(
+        summary.below_target.is_empty(),
+        "{:?}",
+        summary.below_target
+    );
+    assert_eq!(summary.total.failures, 0);
+    assert_eq!(
+        summary.total.requests,
+        target.total(),
+        "lv's total against the target's"
     );
     stop.cancel();
 }

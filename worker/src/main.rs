@@ -22,6 +22,11 @@ struct Args {
     /// own: the master treats a known id as the same worker coming back.
     #[arg(long, env = "LV_WORKER_ID")]
     worker_id: Option<String>,
+    /// Run this many workers in this process, each with its own id (`--worker-id` plus
+    /// `-1`, `-2`, ... when given), its own connection to the master and its own users:
+    /// many workers on one machine without a process each (scale tests).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    workers: u32,
     /// Give up when no master answers within this long (e.g. 60s, 5m).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     connect_timeout: Duration,
@@ -102,17 +107,7 @@ fn main() -> ExitCode {
         }
     }
     let deadline = exit_deadline(config.heartbeat_timeout);
-    let code = runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signals(shutdown.clone(), deadline));
-        match run(config, shutdown).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                lv_common::errln!("lv-worker: {err:#}");
-                ExitCode::from(3)
-            }
-        }
-    });
+    let code = runtime.block_on(serve(config, args.workers, deadline));
     // A task or blocking call that ignores the shutdown cannot keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(5));
     code
@@ -123,6 +118,54 @@ fn main() -> ExitCode {
 /// graceful stop takes well under the margin.
 fn exit_deadline(heartbeat_timeout: Duration) -> Duration {
     heartbeat_timeout.saturating_mul(2) + Duration::from_secs(20)
+}
+
+/// Runs the worker (or `count` of them) until it ends or a signal stops it (within
+/// `deadline` of the signal).
+async fn serve(config: WorkerConfig, count: u32, deadline: Duration) -> ExitCode {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signals(shutdown.clone(), deadline));
+    if count > 1 {
+        return run_many(&config, count, &shutdown).await;
+    }
+    match run(config, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            lv_common::errln!("lv-worker: {err:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Runs `count` workers of `config` side by side until each ends; exit 3 when one failed.
+async fn run_many(config: &WorkerConfig, count: u32, shutdown: &CancellationToken) -> ExitCode {
+    let mut workers = tokio::task::JoinSet::new();
+    for i in 1..=count {
+        let mut one = config.clone();
+        one.worker_id = numbered_id(config.worker_id.as_deref(), i);
+        workers.spawn(run(one, shutdown.child_token()));
+    }
+    let mut failed = 0_u32;
+    while let Some(ended) = workers.join_next().await {
+        let err = match ended {
+            Ok(Ok(())) => continue,
+            Ok(Err(err)) => format!("{err:#}"),
+            Err(err) => format!("a worker task ended: {err}"),
+        };
+        failed += 1;
+        lv_common::errln!("lv-worker: {err}");
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        lv_common::errln!("lv-worker: {failed} of {count} workers failed");
+        ExitCode::from(3)
+    }
+}
+
+/// The id of the `i`-th worker of a process: `base-i`, or a fresh UUID without a base.
+fn numbered_id(base: Option<&str>, i: u32) -> Option<String> {
+    base.map(|base| format!("{base}-{i}"))
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the users and leaves the master.
@@ -185,6 +228,17 @@ mod tests {
     fn worker_id_is_taken_from_the_flag() -> Result<(), clap::Error> {
         let args = Args::try_parse_from(["lv-worker", "--worker-id", "worker-3-abc"])?;
         assert_eq!(args.worker_id.as_deref(), Some("worker-3-abc"));
+        Ok(())
+    }
+
+    #[test]
+    fn several_workers_get_numbered_ids() -> Result<(), clap::Error> {
+        let args = Args::try_parse_from(["lv-worker", "--workers", "3"])?;
+        assert_eq!(args.workers, 3);
+        assert_eq!(numbered_id(Some("w"), 2).as_deref(), Some("w-2"));
+        assert_eq!(numbered_id(None, 2), None);
+        let zero = Args::try_parse_from(["lv-worker", "--workers", "0"]).expect_err("0 workers");
+        assert!(zero.to_string().contains("--workers"), "{zero}");
         Ok(())
     }
 }

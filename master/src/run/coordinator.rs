@@ -236,10 +236,14 @@ impl Coordinator {
         let mut timers = Timers::new(&self.config);
         let mut stop_requested = false;
         let mut commands = self.web.as_mut().and_then(link::Web::take_commands);
+        let mut shown = self.run_state();
         while !self.is_done() {
-            let state = self.run_state();
             let quit_at = self.web.as_ref().and_then(|w| w.quit_at);
             let stage_at = self.next_stage_at();
+            // A worker's message changes the state only through the users it reports (or an
+            // abort): the next tick, within 100 ms, publishes that, so that the O(workers)
+            // state check is not paid for each of the thousands of messages a second.
+            let mut from_worker = false;
             tokio::select! {
                 Some(command) = link::next_command(&mut commands) => self.on_command(command),
                 () = sleep_until_or_never(quit_at) => {
@@ -252,14 +256,18 @@ impl Coordinator {
                     self.on_stop_request();
                 }
                 event = events.recv() => match event {
-                    Some(event) => self.on_event(event),
+                    Some(event) => {
+                        from_worker = matches!(event, Event::Message { .. });
+                        self.on_event(event);
+                    }
                     None => self.abort("the gRPC server stopped".into()),
                 },
                 wake = timers.next(stage_at) => self.on_wake(wake),
                 result = hooks::finished(&mut self.hooks) => self.on_hook(result),
             }
             self.after_step(stop_requested);
-            if self.run_state() != state {
+            if !from_worker && self.run_state() != shown {
+                shown = self.run_state();
                 self.publish();
             }
         }
