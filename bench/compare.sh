@@ -59,6 +59,8 @@ Environment:
                      in memory mode (elsewhere they start all their users within 1 s)
   OHA_WAIT=1800      seconds to wait for another process's `cargo install oha` to finish
   LV_BENCH_CACHE=~/.cache/lv-bench   where peers are installed and Goose is built
+  LV_DIR=DIR         lv's binaries from DIR (no build), e.g. a copy of an earlier release
+                     build to compare before and after in the same minutes
   KEEP=1             keep the work folder (outputs of every tool) and print its path
   RATES="10000 50000 100000 150000"   open mode's arrival rates
   OPEN_CONNS=50      open mode: wrk2's connections
@@ -193,10 +195,10 @@ want oha && ensure_oha
 want locust && ensure_locust locust
 want locust-fast && ensure_locust locust-fast
 want goose && ensure_goose
-if want lv || want lv-one || want lv-own || want lv-big || [ "$MODE" = latency ]; then
+if [ -z "${LV_DIR:-}" ] && { want lv || want lv-one || want lv-own || want lv-big || [ "$MODE" = latency ]; }; then
   cargo build --release --locked --bins -q
 fi
-LV=${CARGO_TARGET_DIR:-$ROOT/target}/release
+LV=${LV_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 
 # --- processes --------------------------------------------------------------------------
 work=$(mktemp -d /tmp/lv-compare.XXXXXX)

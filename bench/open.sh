@@ -5,7 +5,8 @@
 # Loopback only; every run is bounded by its run time. Usage: bench/open.sh
 # Env: DURATION (default 10s), RATES ("1000 10000 50000"),
 #      SEARCH ("1000 2000 5000 10000 20000 30000 50000 75000 100000"),
-#      PROFILE (release; "debug" for a quick check of the script, numbers then meaningless).
+#      PROFILE (release; "debug" for a quick check of the script, numbers then meaningless),
+#      LV_DIR (lv's binaries from this folder, no build: an earlier build to compare with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -15,12 +16,15 @@ PROFILE=${PROFILE:-release}
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-if [ "$PROFILE" = release ]; then
+if [ -n "${LV_DIR:-}" ]; then
+  bin=$LV_DIR
+elif [ "$PROFILE" = release ]; then
   cargo build --release --locked -q -p lv-master -p lv-worker
+  bin=target/$PROFILE
 else
   cargo build --locked -q -p lv-master -p lv-worker
+  bin=target/$PROFILE
 fi
-bin=target/$PROFILE
 
 work=$(mktemp -d)
 work_dirs+=("$work")

@@ -1,8 +1,10 @@
 //! The open model's executor: fires this worker's stripe of the global arrivals at their
 //! planned instants, whatever the answers do.
 //!
-//! Every arrival sleeps until `start + A⁻¹(level of k)` on one absolute timeline (never
-//! "after the last one finished"), so a slow target cannot slow the generator down. Each
+//! Every arrival is planned for `start + A⁻¹(level of k)` on one absolute timeline (never
+//! "after the last one finished"), so a slow target cannot slow the generator down. The
+//! executor sleeps until the next planned instant, but wakes at most once a [`TICK`]: then
+//! it fires every arrival whose instant has come, each timed from its own instant. Each
 //! arrival runs one iteration in its own task; `max_in_flight` either drops the arrivals
 //! beyond it (counted) or queues them, their response time then including the wait. A new
 //! stripe (a worker joined or left) applies from its first arrival index: the arrivals of
@@ -31,7 +33,7 @@ mod arrival;
 pub mod iteration;
 pub mod pacer;
 
-pub use pacer::Pacer;
+pub use pacer::{Pacer, TICK};
 
 /// Arrivals due longer than this before the executor started are skipped, not fired late.
 pub const CATCH_UP: Duration = Duration::from_secs(1);
@@ -95,6 +97,8 @@ pub async fn run_arrivals<B, F>(
     let mut pending = current.find(|&(_, at)| later(spec.start, at + CATCH_UP) >= started);
     // Arrivals fired in a row without waiting (the executor is behind its schedule).
     let mut behind = 0u32;
+    // When the pacer last woke the executor.
+    let mut woke = started;
     loop {
         if watching && matches!(stripes.has_changed(), Ok(true)) {
             let stripe = *stripes.borrow_and_update();
@@ -115,6 +119,8 @@ pub async fn run_arrivals<B, F>(
         // The stages come over the wire: an offset no schedule has is clamped, not a panic.
         let intended = later(spec.start, offset);
         if intended > Instant::now() {
+            // At most one wake a tick: arrivals closer together are released together.
+            let wake = intended.max(woke + TICK);
             tokio::select! {
                 biased;
                 () = signals.stop.cancelled() => break,
@@ -126,8 +132,9 @@ pub async fn run_arrivals<B, F>(
                     }
                     continue;
                 }
-                () = spec.pacer.sleep_until(intended) => {}
+                () = spec.pacer.sleep_until(wake) => {}
             }
+            woke = wake;
             behind = 0;
         } else if signals.stop.is_cancelled() {
             break;
