@@ -4,7 +4,9 @@
 # uniformly between WAIT_MIN and WAIT_MAX seconds; the run lasts the ramp plus HOLD. RSS of the
 # master, each worker and the simulator is sampled every 5 s (bench/rss.py). Prints the ramp
 # (users over time from lv's stats history), lv's count next to the simulator's, and the peak
-# total RSS of master + workers (the simulator apart), in all and per user.
+# total RSS of master + workers (the simulator apart), in all and per user, with its anonymous
+# part (RssAnon: without the binaries' pages, which every process counts) and the total just
+# after the ramp.
 # Loopback only; every process is bounded by `timeout`. Usage: bench/million.sh
 # Env: USERS (1000000), WORKERS (10), SPAWN_RATE (10000), HOLD (300 s), WAIT_MIN (60),
 #      WAIT_MAX (120), LATENCY_SCALE (0.05), OUT (folder for logs; default a new temporary one),
@@ -97,20 +99,31 @@ reached = next((int(r["Timestamp"]) - t0 for r in agg if int(r["User Count"]) >=
 peak = max(int(r["User Count"]) for r in agg)
 print(f"ramp: peak {peak} users; reached {users} after "
       f"{'never' if reached is None else f'{reached} s'} (at {rate:g}/s it takes {users / rate:.0f} s)")
-by_time, fds = {}, {}
+by_time, anon, fds = {}, {}, {}
 for line in open(f"{out}/rss.csv").read().splitlines()[1:]:
-    minute, name, _pid, rss, _hwm, _cpu, nfds = line.split(",")
+    minute, name, _pid, rss, _hwm, _cpu, nfds, anon_kb = line.split(",")
     by_time.setdefault(minute, {})[name] = int(rss)
+    anon.setdefault(minute, {})[name] = int(anon_kb)
     if name.startswith("worker"):
         fds[minute] = fds.get(minute, 0) + int(nfds)
-lv_total = [(m, sum(v for k, v in d.items() if k == "master" or k.startswith("worker")))
-            for m, d in by_time.items()]
+lv = lambda d: sum(v for k, v in d.items() if k == "master" or k.startswith("worker"))
+lv_total = [(m, lv(d)) for m, d in by_time.items()]
 minute, kb = max(lv_total, key=lambda p: p[1])
 d = by_time[minute]
 print(f"peak RSS master + workers: {kb / 1024:.0f} MB at minute {float(minute):.1f} "
       f"({kb * 1024 / users:.0f} bytes a user with everything counted); master "
       f"{d.get('master', 0) / 1024:.1f} MB, workers {sum(v for k, v in d.items() if k.startswith('worker')) / 1024:.0f} MB; "
       f"simulator {max(x.get('sim', 0) for x in by_time.values()) / 1024:.0f} MB at most")
+# The same without the pages of the binaries, which every process maps and counts in its RSS
+# (one copy in memory): the processes' own memory, and the first sample after the ramp.
+akb = lv(anon[minute])
+print(f"  of which anonymous (RssAnon: the binaries' shared pages apart) {akb / 1024:.0f} MB "
+      f"({akb * 1024 / users:.0f} bytes a user); file-backed {(kb - akb) / 1024:.0f} MB")
+ramp_end = min((m for m in by_time if float(m) * 60 >= users / rate), key=float, default=None)
+if ramp_end is not None:
+    rk = lv(by_time[ramp_end])
+    print(f"after the ramp (minute {float(ramp_end):.1f}): RSS master + workers {rk / 1024:.0f} MB "
+          f"({rk * 1024 / users:.0f} bytes a user), anonymous {lv(anon[ramp_end]) / 1024:.0f} MB")
 print(f"open files of all workers: {max(fds.values())} at most, {fds[minute]} at the RSS peak, "
       f"{fds[max(fds, key=float)]} at the end")
 PY

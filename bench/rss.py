@@ -4,7 +4,8 @@
 Usage:
   rss.py sample CSV INTERVAL_S [--counts URL] NAME=PID ...
       Every INTERVAL_S seconds appends one row per process: minute, name, pid, rss_kb
-      (VmRSS), hwm_kb (VmHWM), cpu_s (user+sys so far), fds (open files); with --counts, also a row
+      (VmRSS), hwm_kb (VmHWM), cpu_s (user+sys so far), fds (open files), anon_kb (RssAnon:
+      VmRSS less the pages of files, such as the binary, that processes share); with --counts, also a row
       named "sim-count" whose rss_kb column holds the simulator's total count (GET URL,
       JSON {"total": N}). Stops when every process has exited. Rows are flushed at once,
       so a run cut short leaves its samples.
@@ -22,25 +23,27 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def proc(pid):
-    """(rss_kb, hwm_kb, cpu_s, fds) of a live process, or None."""
+    """(rss_kb, hwm_kb, cpu_s, fds, anon_kb) of a live process, or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         if fields[0] == "Z":
             return None
         cpu = (int(fields[11]) + int(fields[12])) / TICK
-        rss = hwm = 0
+        rss = hwm = anon = 0
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     rss = int(line.split()[1])
                 elif line.startswith("VmHWM:"):
                     hwm = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1])
         try:
             fds = len(os.listdir(f"/proc/{pid}/fd"))
         except OSError:
             fds = -1
-        return rss, hwm, cpu, fds
+        return rss, hwm, cpu, fds, anon
     except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
         return None
 
@@ -52,7 +55,7 @@ def sample(csv, interval, args):
     procs = [(a.split("=", 1)[0], int(a.split("=", 1)[1])) for a in args]
     start = time.monotonic()
     with open(csv, "w") as out:
-        out.write("minute,name,pid,rss_kb,hwm_kb,cpu_s,fds\n")
+        out.write("minute,name,pid,rss_kb,hwm_kb,cpu_s,fds,anon_kb\n")
         out.flush()
         while True:
             minute = (time.monotonic() - start) / 60
@@ -62,12 +65,12 @@ def sample(csv, interval, args):
                 if p is None:
                     continue
                 alive += 1
-                out.write(f"{minute:.3f},{name},{pid},{p[0]},{p[1]},{p[2]:.2f},{p[3]}\n")
+                out.write(f"{minute:.3f},{name},{pid},{p[0]},{p[1]},{p[2]:.2f},{p[3]},{p[4]}\n")
             if counts and alive:
                 try:
                     with urllib.request.urlopen(counts, timeout=5) as r:
                         total = json.load(r)["total"]
-                    out.write(f"{minute:.3f},sim-count,0,{total},0,0,0\n")
+                    out.write(f"{minute:.3f},sim-count,0,{total},0,0,0,0\n")
                 except OSError:
                     pass
             out.flush()

@@ -1,6 +1,6 @@
 //! The swarm: the worker's virtual users, converging to the latest Assignment.
 //!
-//! One actor task owns every user task (in a `JoinSet`) and the run state; the
+//! One actor task owns every user task (a [`crew::Crew`]) and the run state; the
 //! connection talks to it through a [`SwarmHandle`]. An Assignment is a desired state:
 //! users are added at the worker's share of the spawn rate, and removed at a task
 //! boundary when the count goes down. Stopping lets every user finish the request in
@@ -19,10 +19,10 @@ use lv_common::load::Stripe;
 use lv_common::plan::ClassPlan;
 use lv_common::quota::ClassUsers;
 use lv_common::wire::{Assignment, OpenLoad, unix_ms_now};
-use rand::SeedableRng;
 use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{Id, JoinSet};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -31,12 +31,14 @@ use crate::data::RunData;
 use crate::http::HttpClient;
 use crate::open::{OpenSignals, OpenSpec, run_open};
 use crate::recorder::Recorder;
-use crate::user::{Member, run_user};
+use crate::user::{Departure, Member, run_user};
 
 mod active;
+mod crew;
 mod status;
 
 use active::{ActiveUsers, RunEnv};
+use crew::Crew;
 pub use status::{Finished, SwarmStatus};
 
 /// How long stopped users get to finish their request in flight before they are killed.
@@ -94,7 +96,7 @@ pub(crate) fn spawn_with<U, F>(
     user: U,
 ) -> (SwarmHandle, tokio::task::JoinHandle<()>)
 where
-    U: Fn(Member, SmallRng) -> F + Send + 'static,
+    U: Fn(Member, u64) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(16);
@@ -104,7 +106,7 @@ where
         recorder,
         status: Arc::clone(&status),
         run: None,
-        users: JoinSet::new(),
+        users: Crew::new(),
         seeds: SmallRng::from_os_rng(),
         user,
     };
@@ -117,7 +119,7 @@ struct Swarm<U> {
     recorder: Recorder,
     status: Arc<SwarmStatus>,
     run: Option<Run>,
-    users: JoinSet<()>,
+    users: Crew,
     seeds: SmallRng,
     /// Runs one virtual user: [`run_user`] outside tests.
     user: U,
@@ -172,8 +174,9 @@ impl Run {
 
     /// Takes `assignment`'s classes, targets and spawn rate, ramping from `now`, and
     /// retires users beyond the targets (newest first; users that finished their
-    /// iterations count toward them) and users of dropped classes.
-    fn retarget(&mut self, assignment: &Assignment, now: Instant) {
+    /// iterations count toward them) and users of dropped classes: the abort handles of
+    /// those retired in the middle of a task.
+    fn retarget(&mut self, assignment: &Assignment, now: Instant) -> Vec<AbortHandle> {
         // A class whose plan did not change keeps its `Arc`, so its users stay in one squad.
         self.classes = assignment
             .plan
@@ -195,10 +198,12 @@ impl Run {
         self.spawn_rate = assignment.spawn_rate;
         self.ramp_started = now;
         self.ramp_spawned = 0;
+        let mut leaving = Vec::new();
         for (class, active) in &mut self.active {
             let want = self.target.get(class).copied().unwrap_or(0) as usize;
-            active.retire_beyond(want.saturating_sub(active.finished()));
+            leaving.extend(active.retire_beyond(want.saturating_sub(active.finished())));
         }
+        leaving
     }
 
     /// Hands `stripe` to the open-model executor; when it has none yet, returns where the
@@ -221,11 +226,14 @@ impl Run {
         self.active.values().map(ActiveUsers::len).sum()
     }
 
-    /// Retires every user; those waiting between tasks leave now.
-    fn retire_all(&mut self) {
+    /// Retires every user; those waiting between tasks leave now. Returns the abort
+    /// handles of the others.
+    fn retire_all(&mut self) -> Vec<AbortHandle> {
+        let mut leaving = Vec::new();
         for active in self.active.values_mut() {
-            active.retire_beyond(0);
+            leaving.extend(active.retire_beyond(0));
         }
+        leaving
     }
 
     /// Per class, the users that finished their iterations, up to the class's target; summed.
@@ -270,7 +278,7 @@ impl Run {
 
 impl<U, F> Swarm<U>
 where
-    U: Fn(Member, SmallRng) -> F + Send + 'static,
+    U: Fn(Member, u64) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
@@ -292,7 +300,7 @@ where
                     warn!("run exceeded the longest run time the master allowed; stopping its users");
                     self.stop().await;
                 }
-                Some(done) = self.users.join_next_with_id() => self.reap(done),
+                departure = self.users.next_departure() => self.reap(&departure),
             }
         }
         self.stop().await;
@@ -311,13 +319,15 @@ where
                 info!(run_id = %old.id, "a new run replaces the old one");
                 old.stop.cancel();
                 old.kill.cancel();
-                old.retire_all();
+                let leaving = old.retire_all();
+                self.users.keep_leaving(leaving);
             }
             self.status.set_run_id(Some(assignment.run_id.clone()));
             self.run = Some(Run::new(&assignment, now, shutdown));
         }
         let Some(run) = self.run.as_mut() else { return };
-        run.retarget(&assignment, now);
+        let leaving = run.retarget(&assignment, now);
+        self.users.keep_leaving(leaving);
         if let Some(open) = &assignment.open {
             if let Some(stripes) = run.restripe(open.stripe) {
                 let signals = OpenSignals {
@@ -327,7 +337,7 @@ where
                 let spec = open_spec(open);
                 let (plan, client) = (Arc::clone(&assignment.plan), self.client.clone());
                 let recorder = self.recorder.clone();
-                self.users.spawn(async move {
+                self.users.spawn_other(async move {
                     run_open(spec, stripes, &plan, client, recorder, signals).await;
                 });
             }
@@ -345,6 +355,7 @@ where
 
     fn spawn_due(&mut self) {
         let Some(run) = self.run.as_mut() else { return };
+        let departures = self.users.report();
         let now = Instant::now();
         let due = (now - run.ramp_started).as_secs_f64() * run.spawn_rate;
         let allowed = (due.floor() as u64 + 1).saturating_sub(run.ramp_spawned);
@@ -364,6 +375,7 @@ where
                 stop: &run.stop,
                 kill: &run.kill,
                 data: &run.data,
+                departures: &departures,
             };
             let active = run
                 .active
@@ -372,35 +384,22 @@ where
                 .squad_for(&class, &squad_env);
             let member = active.squad.enlist();
             let ordinal = member.ordinal();
-            let rng = SmallRng::from_rng(&mut self.seeds);
-            let handle = self.users.spawn((self.user)(member, rng));
+            let seed = self.seeds.next_u64();
+            let handle = self.users.spawn_user((self.user)(member, seed));
             active.users.push((handle, ordinal));
             run.ramp_spawned += 1;
         }
         self.publish_count();
     }
 
-    fn reap(&mut self, done: Result<(Id, ()), tokio::task::JoinError>) {
-        let (id, ended) = match done {
-            Ok((id, ())) => (id, true),
-            // Aborted: a waiting user retired (or the run's users aborted at the end), which
-            // left its active list first. No need to look for it: a lowered count aborts
-            // thousands at once, and each look goes through every active user.
-            Err(err) if err.is_cancelled() => return,
-            Err(err) => {
-                if err.is_panic() {
-                    warn!("a virtual user panicked: {err}");
-                }
-                (err.id(), false)
-            }
-        };
-        // Users leave the active lists when retired or stopped; one still listed left on
-        // its own, which a user does only after its iterations (`-i`) or when it could not
-        // start (no test-data row left for it): it is done, not missing. One that panicked
-        // is missing, and replaced.
+    /// Forgets a user that left (it is listed only if it left on its own).
+    fn reap(&mut self, departure: &Departure) {
+        if departure.panicked {
+            warn!("a virtual user panicked");
+        }
         if let Some(run) = self.run.as_mut() {
             for active in run.active.values_mut() {
-                active.remove(id, ended);
+                active.depart(departure);
             }
         }
         self.publish_count();
@@ -410,7 +409,8 @@ where
         // Forget the run: the same run assigned again (after a reconnect) starts afresh.
         let kill = self.run.take().map(|mut run| {
             run.stop.cancel();
-            run.retire_all();
+            let leaving = run.retire_all();
+            self.users.keep_leaving(leaving);
             run.kill
         });
         self.publish_count();
@@ -425,18 +425,16 @@ where
             kill.cancel();
         }
         if !self.drain(KILL_GRACE).await {
-            self.users.abort_all();
-            while self.users.join_next().await.is_some() {}
+            self.users.abort_leaving();
+            self.users.join_all(|_| {}).await;
         }
     }
 
     /// Waits up to `limit` for every user task to end; true when they all did.
     async fn drain(&mut self, limit: Duration) -> bool {
-        tokio::time::timeout(limit, async {
-            while self.users.join_next().await.is_some() {}
-        })
-        .await
-        .is_ok()
+        tokio::time::timeout(limit, self.users.join_all(|_| {}))
+            .await
+            .is_ok()
     }
 
     fn publish_count(&self) {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use lv_common::plan::{Check, StepPlan, TaskPlan};
 use lv_common::stats::RequestPhases;
 use lv_common::template::UserVars;
-use rand::Rng;
 use rand::rngs::SmallRng;
+use rand::{Rng, RngCore, SeedableRng};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,7 @@ mod squad;
 pub use env::UserEnv;
 pub(crate) use fixed::Step;
 pub(crate) use render::render;
-pub use squad::{Member, Squad};
+pub use squad::{Departure, Member, Squad};
 
 /// Shortest pause when no task can run yet (all need variables not extracted yet).
 const IDLE_PAUSE: Duration = Duration::from_millis(100);
@@ -38,60 +38,107 @@ const IDLE_PAUSE: Duration = Duration::from_millis(100);
 /// which would copy its arguments from the future's captures into locals of their own; the
 /// class, client, recorder and signals are the squad's, reached through `member`; the
 /// requests of a task, with the kill watch around them, live in a box only while they run,
-/// and a waiting user watches no signal at all (a retirement aborts its task). So a waiting
-/// user holds its pause and its own state (random numbers, variables, cookies, the tasks
-/// it has left to run), and its task fits in 384 bytes.
+/// and a waiting user watches no signal at all (a retirement aborts its task). A waiting
+/// user holds its pause, the seed of its random numbers (a generator is made from it for
+/// each task) and, only when it has some, its variables, cookies and own connections
+/// ([`Kept`]): its task fits in 256 bytes (`user_memory` and a unit test check the bound).
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would copy its arguments into the future twice"
 )]
-pub fn run_user(member: Member, mut rng: SmallRng) -> impl Future<Output = ()> + Send {
+pub fn run_user(member: Member, mut seed: u64) -> impl Future<Output = ()> + Send {
     async move {
-        let mut vars = UserVars::new();
-        if !member.env().class.data.is_empty() && !draw_rows(member.env(), &mut vars, &mut rng) {
+        // `seed` stays where it was captured: a local of its own would cost 8 bytes more.
+        let Some(mut kept) = Box::pin(start(&member, &mut seed)).await else {
             return;
-        }
-        // The user's connections (when it keeps its own) and cookies live as long as it does.
-        let mut http = UserHttp {
-            session: member.env().own_connections.then(Session::default),
-            cookies: member.env().class.cookies.then(CookieJar::default),
         };
-        if !member.env().class.on_start.is_empty()
-            && !Box::pin(on_start(&member, &mut vars, &mut rng, &mut http)).await
-        {
-            return;
-        }
         let mut left = member.iterations();
         loop {
             if member.is_retired() {
                 return;
             }
-            // Only the pause outlives the box: what a task needs stays out of the future.
-            let Some(Turn { ran, pause }) =
-                Box::pin(next_task(&member, &mut vars, &mut rng, &mut http)).await
-            else {
-                return;
+            // Only the pause outlives the box: what a task needs stays out of the future,
+            // and the turn lives in a block so that none of it is kept across the pause.
+            let pause = {
+                let Some(turn) = Box::pin(next_task(&member, &mut kept, &mut seed)).await else {
+                    return;
+                };
+                if turn.ran && count_down(&mut left) {
+                    return;
+                }
+                (!turn.pause.is_zero()).then(|| tokio::time::sleep(turn.pause))
             };
-            if ran && count_down(&mut left) {
-                return;
-            }
-            if pause.is_zero() {
+            // Moved whole (a pattern on `pause` itself would move only its content, and the
+            // future would keep room for both).
+            let Some(pause) = std::convert::identity(pause) else {
                 // Let other users and the reporter in if requests keep finishing without
                 // waiting, once the task's budget is spent (a yield each time would cost a
                 // trip through the scheduler per request).
                 tokio::task::coop::consume_budget().await;
-            } else {
-                // While it waits, a retirement may abort the task (dropping the pause).
-                if !member.start_waiting() {
-                    return;
-                }
-                tokio::time::sleep(pause).await;
-                if !member.stop_waiting() {
-                    return;
-                }
+                continue;
+            };
+            // While it waits, a retirement may abort the task (dropping the pause).
+            if !member.start_waiting() {
+                return;
+            }
+            pause.await;
+            if !member.stop_waiting() {
+                return;
             }
         }
     }
+}
+
+/// What a user keeps from one task to the next: its variables (test data rows,
+/// extractions), its cookies and its own connections. Boxed, and only once it holds
+/// something: most users keep nothing, and a waiting user's task stays small.
+#[derive(Debug)]
+struct Kept {
+    vars: UserVars,
+    http: UserHttp,
+}
+
+impl Kept {
+    /// Nothing yet: no variables, no cookies, no connection.
+    fn new(env: &UserEnv) -> Kept {
+        Kept {
+            vars: UserVars::new(),
+            http: UserHttp {
+                session: env.own_connections.then(Session::default),
+                cookies: env.class.cookies.then(CookieJar::default),
+            },
+        }
+    }
+
+    /// Whether it holds nothing a next task could use.
+    fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+            && self.http.session.as_ref().is_none_or(Session::is_empty)
+            && self.http.cookies.as_ref().is_none_or(CookieJar::is_empty)
+    }
+
+    /// `self` boxed if it holds anything, else `None`.
+    fn boxed(self) -> Option<Box<Kept>> {
+        (!self.is_empty()).then(|| Box::new(self))
+    }
+}
+
+/// Draws the user's test data rows and runs `on_start`, with random numbers from `seed`
+/// (updated): what it keeps; `None` when it cannot go on (no row for it, or killed).
+async fn start(member: &Member, seed: &mut u64) -> Option<Option<Box<Kept>>> {
+    let env = member.env();
+    let mut rng = SmallRng::seed_from_u64(*seed);
+    let mut kept = Kept::new(env);
+    if !env.class.data.is_empty() && !draw_rows(env, &mut kept.vars, &mut rng) {
+        return None;
+    }
+    if !env.class.on_start.is_empty()
+        && !on_start(member, &mut kept.vars, &mut rng, &mut kept.http).await
+    {
+        return None;
+    }
+    *seed = rng.next_u64();
+    Some(kept.boxed())
 }
 
 /// Gives a new user its rows of the class's test data, for its whole life; false (an
@@ -127,15 +174,29 @@ fn count_down(left: &mut Option<NonZeroU32>) -> bool {
     left.is_none()
 }
 
-/// Runs the next task, if one can run yet, and returns the turn; `None` when the user was
-/// killed meanwhile.
-async fn next_task(
-    member: &Member,
-    vars: &mut UserVars,
-    rng: &mut SmallRng,
-    http: &mut UserHttp,
-) -> Option<Turn> {
+/// Runs the next task, if one can run yet, with what the user `kept` and random numbers
+/// from `seed` (both updated), and returns the turn; `None` when the user was killed
+/// meanwhile.
+async fn next_task(member: &Member, kept: &mut Option<Box<Kept>>, seed: &mut u64) -> Option<Turn> {
     let env = member.env();
+    let mut rng = SmallRng::seed_from_u64(*seed);
+    let mut fresh = None;
+    let held = match kept {
+        Some(held) => held,
+        None => fresh.insert(Kept::new(env)),
+    };
+    let turn = take_turn(member, held, &mut rng).await;
+    *seed = rng.next_u64();
+    if let Some(fresh) = fresh {
+        *kept = fresh.boxed();
+    }
+    turn
+}
+
+/// [`next_task`] with the user's state at hand.
+async fn take_turn(member: &Member, kept: &mut Kept, rng: &mut SmallRng) -> Option<Turn> {
+    let env = member.env();
+    let Kept { vars, http } = kept;
     // The clock is read only for rules that need the task time (a read per request shows
     // in profiles of one core against a fast target).
     let started = env.class.wait.uses_task_time().then(Instant::now);

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-
 use super::*;
 use crate::http::HttpClient;
 use crate::swarm::{spawn_with, tests::assignment};
@@ -21,7 +19,7 @@ async fn the_watchdog_stops_users_after_the_timeout_of_silence() {
         client,
         Recorder::default(),
         shutdown.clone(),
-        |member: Member, _rng: SmallRng| async move {
+        |member: Member, _seed: u64| async move {
             member.stop().cancelled().await;
         },
     );
@@ -59,7 +57,7 @@ async fn the_watchdog_stops_an_open_model_run_too() {
         client,
         Recorder::default(),
         shutdown.clone(),
-        |member: Member, _rng: SmallRng| async move {
+        |member: Member, _seed: u64| async move {
             member.stop().cancelled().await;
         },
     );

@@ -16,6 +16,11 @@ pub struct CookieJar {
 }
 
 impl CookieJar {
+    /// Whether no response has set a cookie in it yet.
+    pub fn is_empty(&self) -> bool {
+        self.store.is_none()
+    }
+
     /// The `Cookie` header to send to `url`, when the jar holds cookies for it.
     pub fn header_for(&self, url: &str) -> Option<HeaderValue> {
         let store = self.store.as_ref()?;

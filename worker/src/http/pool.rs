@@ -79,6 +79,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether it holds no connection.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
     /// The user's connection to `origin`, unless there is none or the server closed it.
     pub(super) fn take(&mut self, origin: &Origin) -> Option<Conn> {
         let at = self.conns.iter().position(|(o, _)| o == origin)?;

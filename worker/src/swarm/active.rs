@@ -6,13 +6,14 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use lv_common::plan::ClassPlan;
-use tokio::task::{AbortHandle, Id};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::RunData;
 use crate::http::HttpClient;
 use crate::recorder::Recorder;
-use crate::user::{Squad, UserEnv};
+use crate::user::{Departure, Squad, UserEnv};
 
 /// The active users of one class, oldest first, in squads: a new squad starts when the
 /// class's plan (or `connection_per_user`) changes within the run.
@@ -67,11 +68,12 @@ impl ActiveUsers {
             )
             .with_data(Arc::clone(run.data));
             self.squads.push(ActiveSquad {
-                squad: Squad::with_iterations(
+                squad: Squad::reporting(
                     env,
                     run.stop.clone(),
                     run.kill.clone(),
                     run.iterations,
+                    Some(run.departures.clone()),
                 ),
                 users: Vec::new(),
             });
@@ -81,8 +83,9 @@ impl ActiveUsers {
     }
 
     /// Retires the newest users beyond `want`: they leave at their next task boundary,
-    /// and those waiting between tasks leave now.
-    pub(super) fn retire_beyond(&mut self, want: usize) {
+    /// and those waiting between tasks leave now. Returns the abort handles of the others.
+    pub(super) fn retire_beyond(&mut self, want: usize) -> Vec<AbortHandle> {
+        let mut leaving = Vec::new();
         let mut excess = self.len().saturating_sub(want);
         for active in self.squads.iter_mut().rev() {
             if excess == 0 {
@@ -96,23 +99,43 @@ impl ActiveUsers {
             };
             // The newest users have the highest ordinals: retiring from the oldest of them
             // retires exactly them.
-            active.squad.retire_from(first, |ordinal| {
-                if let Ok(i) = gone.binary_search_by_key(&ordinal, |&(_, o)| o) {
-                    gone[i].0.abort();
+            let mut waiting = Vec::new();
+            active
+                .squad
+                .retire_from(first, |ordinal| waiting.push(ordinal));
+            // Both in ordinal order.
+            let mut waiting = waiting.into_iter().peekable();
+            for (user, ordinal) in gone {
+                while waiting.next_if(|&w| w < ordinal).is_some() {}
+                if waiting.next_if_eq(&ordinal).is_some() {
+                    user.abort();
+                } else {
+                    leaving.push(user);
                 }
-            });
+            }
         }
+        leaving
     }
 
-    /// Forgets a user whose task ended, counting it as finished when it is listed and
-    /// `finished` (it ran its iterations).
-    pub(super) fn remove(&mut self, id: Id, finished: bool) {
-        let before = self.len();
-        for active in &mut self.squads {
-            active.users.retain(|(user, _)| user.id() != id);
-        }
-        if finished && self.len() < before {
-            self.finished += 1;
+    /// Forgets a user that left, if it is listed here, counting it as finished unless it
+    /// panicked (a listed user leaves on its own only after its iterations, `-i`, or when
+    /// it could not start: then it is done, not missing; one that panicked is replaced).
+    pub(super) fn depart(&mut self, departure: &Departure) {
+        let Some(active) = self
+            .squads
+            .iter_mut()
+            .find(|s| Arc::ptr_eq(&s.squad, &departure.squad))
+        else {
+            return;
+        };
+        if let Ok(i) = active
+            .users
+            .binary_search_by_key(&departure.ordinal, |&(_, o)| o)
+        {
+            active.users.remove(i);
+            if !departure.panicked {
+                self.finished += 1;
+            }
         }
     }
 }
@@ -126,4 +149,6 @@ pub(super) struct RunEnv<'a> {
     pub(super) stop: &'a CancellationToken,
     pub(super) kill: &'a CancellationToken,
     pub(super) data: &'a Arc<RunData>,
+    /// Where the squad's users report their departure.
+    pub(super) departures: &'a UnboundedSender<Departure>,
 }

@@ -12,7 +12,6 @@ use std::time::Duration;
 use lv_common::plan::{ClassPlan, Plan};
 use lv_common::wait::WaitRule;
 use lv_common::wire::Assignment;
-use rand::rngs::SmallRng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -139,7 +138,7 @@ impl TestSwarm {
             client,
             recorder.clone(),
             shutdown.clone(),
-            move |member, _rng: SmallRng| {
+            move |member, _seed: u64| {
                 fake_user(member, Arc::clone(&map), Arc::clone(&user_lives), t0)
             },
         );
@@ -479,12 +478,12 @@ async fn waiting_users_leave_at_once_when_retired_or_stopped() {
         client,
         Recorder::default(),
         shutdown.clone(),
-        move |member, rng: SmallRng| {
+        move |member, seed: u64| {
             counter.fetch_add(1, Ordering::SeqCst);
             let guard = Alive(Arc::clone(&counter));
             async move {
                 let _guard = guard;
-                crate::user::run_user(member, rng).await;
+                crate::user::run_user(member, seed).await;
             }
         },
     );

@@ -20,6 +20,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::env::UserEnv;
@@ -39,6 +40,20 @@ pub struct Squad {
     /// The ordinal of the next user to enlist.
     next: AtomicU64,
     roll: Mutex<Roll>,
+    /// Where a user says it left (its task ended or was aborted), if anyone listens.
+    departures: Option<UnboundedSender<Departure>>,
+}
+
+/// A user whose task ended, said by its [`Member`] when dropped: the swarm lists its users
+/// by squad and ordinal, and counts its tasks by these (no `JoinSet` entry per user).
+#[derive(Debug)]
+pub struct Departure {
+    /// The user's squad.
+    pub squad: Arc<Squad>,
+    /// Its ordinal there.
+    pub ordinal: u64,
+    /// Whether it left by a panic (else it returned, or its task was aborted).
+    pub panicked: bool,
 }
 
 /// Which users are retired and which are waiting, by ordinal.
@@ -92,6 +107,18 @@ impl Squad {
         kill: CancellationToken,
         iterations: Option<NonZeroU32>,
     ) -> Arc<Squad> {
+        Squad::reporting(env, stop, kill, iterations, None)
+    }
+
+    /// [`Squad::with_iterations`] whose users each send a [`Departure`] to `departures`
+    /// when they leave.
+    pub fn reporting(
+        env: UserEnv,
+        stop: CancellationToken,
+        kill: CancellationToken,
+        iterations: Option<NonZeroU32>,
+        departures: Option<UnboundedSender<Departure>>,
+    ) -> Arc<Squad> {
         Arc::new(Squad {
             env,
             stop,
@@ -100,6 +127,7 @@ impl Squad {
             any_retired: AtomicBool::new(false),
             next: AtomicU64::new(0),
             roll: Mutex::default(),
+            departures,
         })
     }
 
@@ -144,8 +172,9 @@ impl Squad {
     }
 }
 
-/// One user's place in its squad.
-#[derive(Debug, Clone)]
+/// One user's place in its squad; dropped when the user leaves, which it reports (not
+/// `Clone`: one member is one user).
+#[derive(Debug)]
 pub struct Member {
     squad: Arc<Squad>,
     ordinal: u64,
@@ -201,6 +230,19 @@ impl Member {
         let mut roll = self.squad.lock();
         roll.mark_waiting(self.ordinal, false);
         !(self.squad.stop.is_cancelled() || roll.is_retired(self.ordinal))
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(departures) = &self.squad.departures {
+            // The swarm may be gone already (the worker is exiting): nobody to tell.
+            let _ = departures.send(Departure {
+                squad: Arc::clone(&self.squad),
+                ordinal: self.ordinal,
+                panicked: std::thread::panicking(),
+            });
+        }
     }
 }
 

@@ -164,7 +164,7 @@ async fn constant_pacing_runs_one_task_per_period() {
     let (addr, count) = counting_target().await;
     let (env, recorder) = env_for(addr, WaitRule::ConstantPacing(1.0));
     let squad = Squad::new(env, CancellationToken::new(), CancellationToken::new());
-    let user = tokio::spawn(run_user(squad.enlist(), SmallRng::seed_from_u64(1)));
+    let user = tokio::spawn(run_user(squad.enlist(), 1));
     tokio::time::sleep(Duration::from_millis(10_500)).await;
     let mut waiting = Vec::new();
     squad.retire_from(0, |ordinal| waiting.push(ordinal));
@@ -189,7 +189,7 @@ async fn between_waits_within_its_bounds() {
     let (env, _) = env_for(addr, WaitRule::Between(2.0, 4.0));
     let stop = CancellationToken::new();
     let squad = Squad::new(env, stop.clone(), CancellationToken::new());
-    let user = tokio::spawn(run_user(squad.enlist(), SmallRng::seed_from_u64(9)));
+    let user = tokio::spawn(run_user(squad.enlist(), 9));
     tokio::time::sleep(Duration::from_millis(10_000)).await;
     stop.cancel();
     user.await.expect("user ends");
@@ -436,7 +436,7 @@ async fn a_user_leaves_after_its_iterations() {
     let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
     let squad = Squad::with_iterations(env, stop, kill, NonZeroU32::new(3));
     let started = Instant::now();
-    let user = run_user(squad.enlist(), SmallRng::seed_from_u64(1));
+    let user = run_user(squad.enlist(), 1);
     tokio::time::timeout(Duration::from_secs(3600), user)
         .await
         .expect("the user leaves by itself");
@@ -473,10 +473,25 @@ async fn idle_pauses_are_not_iterations() {
         CancellationToken::new(),
         NonZeroU32::new(1),
     );
-    let user = tokio::spawn(run_user(squad.enlist(), SmallRng::seed_from_u64(1)));
+    let user = tokio::spawn(run_user(squad.enlist(), 1));
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert!(!user.is_finished(), "60 idle pauses are not one iteration");
     stop.cancel();
     user.await.expect("a stopped user leaves");
     assert_eq!(recorder.take().0.request_count(), 0);
+}
+
+/// A waiting user's future stays within the 152 bytes that, with tokio's 104 bytes of
+/// header, scheduler, id and trailer, fit a task in 256 bytes (tokio rounds a task to 128
+/// bytes on x86_64): 152 bytes measured (the pause 112, the member 16, the seed 8, what it
+/// kept 8, its iterations left and the state). One more field would cost 128 bytes a user,
+/// 128 MB a million users (bench/NOTES.md).
+#[test]
+fn a_waiting_users_future_fits_a_256_byte_task() {
+    let (env, _) = env_with_steps(WaitRule::Between(60.0, 120.0), vec![step("http://x")]);
+    let squad = Squad::new(env, CancellationToken::new(), CancellationToken::new());
+    let user = run_user(squad.enlist(), 1);
+    let bytes = std::mem::size_of_val(&user);
+    println!("a user's future: {bytes} bytes");
+    assert!(bytes <= 152, "a user's future is {bytes} bytes");
 }
