@@ -4,7 +4,7 @@
 # on the generator's process alone (tracepoints raw_syscalls:sys_enter and the common
 # syscalls by name), divided by the requests the generator completed. Unlike CPU time, these
 # counts hardly depend on how busy the machine is, so they compare across runs. Also prints
-# the generator's user and system CPU seconds per 100,000 requests.
+# the generator's user and system CPU seconds per 100,000 requests (perf's counting included).
 # Loopback only; every process is bounded by `timeout`. Needs perf (Debian linux-perf) and
 # wrk; run as root (or with kernel.perf_event_paranoid <= -1) for the tracepoints.
 # Usage: bench/syscalls.sh   Env: CONNS (50), DURATION (5s), BUILD=0 (binaries as they are).
@@ -25,7 +25,7 @@ work_dirs+=("$work")
 start_nginx "$work"
 
 events=raw_syscalls:sys_enter
-for call in write writev sendto read readv recvfrom epoll_wait epoll_pwait futex sched_yield; do
+for call in write writev sendto read readv recvfrom epoll_wait epoll_pwait epoll_ctl futex sched_yield; do
   events+=",syscalls:sys_enter_$call"
 done
 
@@ -45,6 +45,7 @@ groups = {
     "write": sum(counts.get(k, 0) for k in ("write", "writev", "sendto")),
     "read": sum(counts.get(k, 0) for k in ("read", "readv", "recvfrom")),
     "epoll": sum(counts.get(k, 0) for k in ("epoll_wait", "epoll_pwait")),
+    "epoll_ctl": counts.get("epoll_ctl", 0),
     "futex": counts.get("futex", 0),
     "yield": counts.get("sched_yield", 0),
 }
@@ -55,22 +56,26 @@ print(f"| {tool} | {requests:,} | {cells} | {user * scale:.2f} | {system * scale
 PY
 }
 
-# CPU seconds (user, system) of a finished child from its /proc entry, sampled just before it
-# exits is not possible for wrk; `perf stat` prints them, so read them from its output.
-cpu_times() {
-  awk -F, '/seconds user/ {u=$1} /seconds sys/ {s=$1} END {print u+0, s+0}' "$1"
+# Runs a command and writes its user and system CPU seconds (its children's rusage) to FILE.
+# Usage: timed FILE COMMAND...
+timed() {
+  python3 -c 'import resource, subprocess, sys
+code = subprocess.call(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{r.ru_utime} {r.ru_stime}\n")
+sys.exit(code)' "$@"
 }
 
 echo "System calls per request: $CONNS connections, $DURATION, nginx at $nginx_url ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| tool | requests | all | write | read | epoll | futex | sched_yield | user s / 100k | sys s / 100k |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| tool | requests | all | write | read | epoll_wait | epoll_ctl | futex | sched_yield | user s / 100k | sys s / 100k |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 
 # wrk: one thread, like one lv-worker's generator core.
-timeout -k 5 $((secs + 60)) taskset -c 1 perf stat -x, -e "$events" -o "$work/wrk.stat" -- \
-  wrk -t 1 -c "$CONNS" -d "$DURATION" "$nginx_url/health" >"$work/wrk.out" 2>&1
+timed "$work/wrk.cpu" timeout -k 5 $((secs + 60)) taskset -c 1 perf stat -x, -e "$events" \
+  -o "$work/wrk.stat" -- wrk -t 1 -c "$CONNS" -d "$DURATION" "$nginx_url/health" >"$work/wrk.out" 2>&1
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
-row wrk "$work/wrk.stat" "${requests:-0}" "$(cpu_times "$work/wrk.stat")"
+row wrk "$work/wrk.stat" "${requests:-0}" "$(cat "$work/wrk.cpu")"
 
 # lv: the master elsewhere, one worker under perf.
 cat >"$work/lv.toml" <<TOML
@@ -89,11 +94,11 @@ timeout -k 5 $((secs + 90)) taskset -c 0 target/release/lv-master -f "$work/lv.t
 master=$!
 pids+=("$master")
 addr=$(master_address "$work/master.json" "$master" "$work/master.log")
-timeout -k 5 $((secs + 90)) taskset -c 1 perf stat -x, -e "$events" -o "$work/lv.stat" -- \
-  target/release/lv-worker --master "$addr" >"$work/worker.out" 2>"$work/worker.log"
+timed "$work/lv.cpu" timeout -k 5 $((secs + 90)) taskset -c 1 perf stat -x, -e "$events" \
+  -o "$work/lv.stat" -- target/release/lv-worker --master "$addr" >"$work/worker.out" 2>"$work/worker.log"
 wait "$master" || true
 requests=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["total"]["requests"])' "$work/lv.json")
-row lv "$work/lv.stat" "$requests" "$(cpu_times "$work/lv.stat")"
+row lv "$work/lv.stat" "$requests" "$(cat "$work/lv.cpu")"
 echo
 echo "Per request, except the CPU columns. lv's count includes its connection setup, gRPC"
 echo "reports and heartbeats to the master, and its run's ramp (spawn rate $CONNS/s)."

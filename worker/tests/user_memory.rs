@@ -170,7 +170,10 @@ async fn a_waiting_user_costs_under_384_bytes_of_heap() {
         ("Member", std::mem::size_of::<Member>()),
         ("UserVars (kept boxed)", std::mem::size_of::<UserVars>()),
         ("UserHttp (kept boxed)", std::mem::size_of::<UserHttp>()),
-        ("SmallRng (made from a u64 seed)", std::mem::size_of::<SmallRng>()),
+        (
+            "SmallRng (made from a u64 seed)",
+            std::mem::size_of::<SmallRng>(),
+        ),
     ];
     let squad = Squad::new(env, CancellationToken::new(), CancellationToken::new());
     let future_bytes = std::mem::size_of_val(&run_user(squad.enlist(), 1));
