@@ -844,12 +844,18 @@ async fn a_capacity_search_runs_from_the_page() {
         page[1].as_u64().is_some_and(|n| n >= 5),
         "the steps: {page}"
     );
-    assert_eq!(page[2], "JSON,CSV,HTML", "{page}");
+    assert_eq!(page[2], "CSV,HTML,JSON", "{page}");
     assert_eq!(
         (&page[3], &page[4]),
         (&json!(true), &json!(false)),
         "{page}"
     );
+    browser
+        .js(
+            "document.getElementById('cap-summary').scrollIntoView(); window.scrollBy(0, -90); return true",
+            vec![],
+        )
+        .await;
     browser.screenshot("capacity-tab").await;
     browser.close().await;
     stop.cancel();
