@@ -1,12 +1,13 @@
 //! The response-time counts of one endpoint, laid out exactly as an HdrHistogram with lv's
 //! bounds lays out its counters, but added up without going through `Histogram`'s API.
 //!
-//! Such a histogram is [`BUCKETS`] counters (184 KiB). One endpoint's report of one interval
-//! fills a few hundred to a few thousand of them, and the master adds every endpoint of every
-//! report into the run's counts. Through `hdrhistogram` that meant, per endpoint per report, a
-//! fresh zeroed histogram to decode into and a scan of all 23,552 counters per add, or ~9 ns
-//! per nonzero counter through `record_n`. Here, decoded counts stay sparse (their nonzero
-//! counters only) and an add is one array addition per nonzero counter, or over the range of
+//! Such a histogram is [`BUCKETS`] counters (184 KiB), allocated a page of 1,024 at a time
+//! as samples land in them. One endpoint's report of one interval fills a few hundred to a
+//! few thousand of them, and the master adds every endpoint of every report into the run's
+//! counts. Through `hdrhistogram` that meant, per endpoint per report, a fresh zeroed
+//! histogram to decode into and a scan of all 23,552 counters per add, or ~9 ns per nonzero
+//! counter through `record_n`. Here, decoded counts stay sparse (their nonzero counters only)
+//! and an add is one array addition per nonzero counter, or over the range of
 //! counters in use. `hdrhistogram` still serves [`Counts::histogram`], and the tests check
 //! counters, quantiles and the V2 bytes (read and written in `v2`) against it.
 
@@ -39,11 +40,20 @@ pub(super) enum Counts {
     Sparse(Vec<Bucket>, u64),
 }
 
-/// Every counter, and the range of those in use.
+/// Counters in one page of [`Dense`]: as many as one HdrHistogram bucket adds (the first
+/// page holds the values 0..1024 one by one).
+const PAGE: usize = SUB_BUCKET_HALF_COUNT;
+/// Pages in a full set of counters.
+const PAGES: usize = BUCKETS / PAGE;
+
+/// Every counter, a page of [`PAGE`] allocated only once a sample lands in it, and the range
+/// of those in use. Response times cluster within a few powers of two, so a recorded
+/// histogram takes a few pages (8 KiB each) of its 23: one endpoint's four histograms took
+/// 736 KiB a worker when every counter was allocated (issue 24).
 #[derive(Clone)]
 pub(super) struct Dense {
-    /// [`BUCKETS`] counters.
-    counts: Box<[u64]>,
+    /// [`PAGES`] pages; `None` until a sample lands in it.
+    pages: Box<[Option<Box<[u64]>>]>,
     /// Sum of the counts (saturating, as HdrHistogram's total).
     total: u64,
     /// Lowest and highest index with a nonzero count; `lowest > highest` when none has.
@@ -65,15 +75,21 @@ impl std::fmt::Debug for Dense {
 impl Dense {
     fn new() -> Dense {
         Dense {
-            counts: vec![0; BUCKETS].into_boxed_slice(),
+            pages: vec![None; PAGES].into_boxed_slice(),
             total: 0,
             lowest: usize::MAX,
             highest: 0,
         }
     }
 
+    /// Page `n`, allocated (zeroed) if it was not.
+    fn page_mut(&mut self, n: usize) -> &mut [u64] {
+        self.pages[n].get_or_insert_with(|| vec![0; PAGE].into())
+    }
+
     fn add_at(&mut self, index: usize, count: u64) {
-        self.counts[index] = self.counts[index].saturating_add(count);
+        let counter = &mut self.page_mut(index / PAGE)[index % PAGE];
+        *counter = counter.saturating_add(count);
         self.total = self.total.saturating_add(count);
         self.lowest = self.lowest.min(index);
         self.highest = self.highest.max(index);
@@ -83,8 +99,16 @@ impl Dense {
         let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
             return;
         };
+        // Indexes rise, so a page's buckets come together: one page lookup for them all.
+        let mut at = usize::MAX;
+        let mut page: &mut [u64] = &mut [];
         for bucket in buckets {
-            let counter = &mut self.counts[bucket.index as usize];
+            let index = bucket.index as usize;
+            if index / PAGE != at {
+                at = index / PAGE;
+                page = self.pages[at].get_or_insert_with(|| vec![0; PAGE].into());
+            }
+            let counter = &mut page[index % PAGE];
             *counter = counter.saturating_add(bucket.count);
         }
         self.total = self.total.saturating_add(total);
@@ -93,54 +117,65 @@ impl Dense {
     }
 
     fn add_dense(&mut self, other: &Dense) {
-        if other.lowest > other.highest {
-            return;
+        for (start, theirs) in other.used() {
+            let page = self.page_mut(start / PAGE);
+            let from = start % PAGE;
+            for (mine, theirs) in page[from..from + theirs.len()].iter_mut().zip(theirs) {
+                *mine = mine.saturating_add(*theirs);
+            }
         }
-        let range = other.lowest..=other.highest;
-        for (mine, theirs) in self.counts[range.clone()]
-            .iter_mut()
-            .zip(&other.counts[range])
-        {
-            *mine = mine.saturating_add(*theirs);
+        if other.lowest <= other.highest {
+            self.total = self.total.saturating_add(other.total);
+            self.lowest = self.lowest.min(other.lowest);
+            self.highest = self.highest.max(other.highest);
         }
-        self.total = self.total.saturating_add(other.total);
-        self.lowest = self.lowest.min(other.lowest);
-        self.highest = self.highest.max(other.highest);
+    }
+
+    /// The allocated counters within the range in use, page by page: (index of the first, the
+    /// counters).
+    fn used(&self) -> impl Iterator<Item = (usize, &[u64])> + '_ {
+        let (lowest, highest) = (self.lowest, self.highest);
+        let pages = if lowest > highest {
+            0..0
+        } else {
+            lowest / PAGE..highest / PAGE + 1
+        };
+        pages.filter_map(move |n| {
+            let page = self.pages[n].as_deref()?;
+            let base = n * PAGE;
+            let (from, to) = (lowest.max(base) - base, highest.min(base + PAGE - 1) - base);
+            Some((base + from, &page[from..=to]))
+        })
     }
 
     /// Index of the first counter at which the running count reaches `target`. Sums blocks
     /// of counters first (no branch per counter), then walks the block that gets there.
     fn first_reaching(&self, target: u64) -> Option<usize> {
         const BLOCK: usize = 16;
-        if self.lowest > self.highest {
-            return None;
-        }
-        let start = self.lowest - self.lowest % BLOCK;
         let mut seen = 0u64;
-        for (n, block) in self.counts[start..=self.highest].chunks(BLOCK).enumerate() {
-            let sum = block.iter().fold(0u64, |sum, &c| sum.saturating_add(c));
-            if seen.saturating_add(sum) >= target {
-                let counters = block.iter().enumerate();
-                let offset = start + n * BLOCK;
-                return first_reaching(counters.map(|(i, &c)| (offset + i, c)), target - seen);
+        for (start, counters) in self.used() {
+            for (n, block) in counters.chunks(BLOCK).enumerate() {
+                let sum = block.iter().fold(0u64, |sum, &c| sum.saturating_add(c));
+                if seen.saturating_add(sum) >= target {
+                    let counters = block.iter().enumerate();
+                    let offset = start + n * BLOCK;
+                    return first_reaching(counters.map(|(i, &c)| (offset + i, c)), target - seen);
+                }
+                seen = seen.saturating_add(sum);
             }
-            seen = seen.saturating_add(sum);
         }
         None
     }
 
     /// (index, count) of every nonzero counter, indexes rising.
     fn nonzero(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        let used = if self.lowest > self.highest {
-            &[][..]
-        } else {
-            &self.counts[self.lowest..=self.highest]
-        };
-        let lowest = self.lowest;
-        used.iter()
-            .enumerate()
-            .filter(|&(_, &count)| count > 0)
-            .map(move |(offset, &count)| (lowest + offset, count))
+        self.used().flat_map(|(start, counters)| {
+            counters
+                .iter()
+                .enumerate()
+                .filter(|&(_, &count)| count > 0)
+                .map(move |(offset, &count)| (start + offset, count))
+        })
     }
 }
 

@@ -74,6 +74,26 @@ fn empty_counts_allocate_nothing_and_read_as_empty() {
     assert_same_quantiles(&empty, &empty_histogram());
 }
 
+#[test]
+fn only_the_pages_samples_land_in_are_allocated() {
+    let (counts, _) = recorded(&[1_000, 2_047, 2_048, 3_000]);
+    let Counts::Dense(dense) = &counts else {
+        panic!("recording makes the counts dense");
+    };
+    let allocated: Vec<usize> = (0..PAGES).filter(|&n| dense.pages[n].is_some()).collect();
+    // 1,000 and 2,047 count one by one in pages 0 and 1; 2,048..4,096 share page 2.
+    assert_eq!(allocated, vec![0, 1, 2]);
+
+    let mut merged = Counts::empty();
+    merged.add(&counts);
+    merged.add(&recorded(&[3_600_000_000]).0);
+    let Counts::Dense(merged) = &merged else {
+        panic!("adding makes the counts dense");
+    };
+    assert_eq!(merged.pages.iter().flatten().count(), 4);
+    assert_eq!(merged.total, 5);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
