@@ -8,6 +8,22 @@ use lv_common::duration::parse_duration;
 use lv_worker::{WorkerConfig, run};
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc, not glibc's malloc: tokio aligns every task to 128 bytes, which glibc serves
+/// by carving an aligned chunk out of a larger one, so a waiting user's 256-byte task took
+/// 455 bytes of memory there and takes 262 with mimalloc (bench/NOTES.md, issue 24).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Opts the process out of transparent huge pages: mimalloc asks for them on its arenas,
+/// and a worker's heap of small, scattered users then filled 2 MiB pages a few bytes at a
+/// time (a 5,000-user worker took 37 MB instead of 4 MB; bench/NOTES.md, issue 24).
+fn small_pages_only() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!("cannot opt out of transparent huge pages: {err}");
+    }
+}
+
 /// Runs virtual users for an lv master.
 #[derive(Debug, Parser)]
 #[command(name = "lv-worker", version, about)]
@@ -70,6 +86,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .log_internal_errors(false)
         .init();
+    small_pages_only();
     let runtime = match lv_worker::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
