@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::body::{self, SWARM_BODY_LIMIT};
+use super::reply::{self, failure};
 use super::state::AppState;
 use super::{assets, capacity, locust, metrics, sse};
 use crate::live::control::{Command, CommandError};
@@ -51,12 +52,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/capacity/stop", post(capacity::stop))
         .route("/api/v1/capacity/{file}", get(capacity::file))
         .route("/metrics", get(prometheus))
-}
-
-/// Locust's failure answer with `status`.
-fn failure(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = json!({ "success": false, "message": message.into() });
-    (status, Json(body)).into_response()
 }
 
 fn readonly(state: &AppState) -> Option<Response> {
@@ -285,18 +280,7 @@ async fn run_file(
             format!("no file {file} for run {run_id}"),
         );
     };
-    let content_type = match file.as_str() {
-        "json" => "application/json",
-        "html" => "text/html; charset=utf-8",
-        _ => "text/csv",
-    };
-    match tokio::fs::read(path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        Err(err) => failure(
-            StatusCode::NOT_FOUND,
-            format!("cannot read {}: {err}", path.display()),
-        ),
-    }
+    reply::file(&file, path).await
 }
 
 /// `?base=RUN&new=RUN[&max_regression=PERCENT]`.
