@@ -64,17 +64,17 @@ fn readonly(state: &AppState) -> Option<Response> {
 }
 
 /// Refuses a change of the runs while a capacity search drives them.
+/// Why no run may start or change while a capacity search runs.
+const SEARCHING: &str =
+    "a capacity search is running: stop it first (POST /api/v1/capacity/stop or /stop)";
+
+/// Whether a capacity search is running.
+fn search_running(state: &AppState) -> bool {
+    state.capacity.as_ref().is_some_and(|s| s.is_running())
+}
+
 fn searching(state: &AppState) -> Option<Response> {
-    state
-        .capacity
-        .as_ref()
-        .is_some_and(|s| s.is_running())
-        .then(|| {
-            failure(
-                StatusCode::CONFLICT,
-                "a capacity search is running: stop it first (POST /api/v1/capacity/stop or /stop)",
-            )
-        })
+    search_running(state).then(|| failure(StatusCode::CONFLICT, SEARCHING))
 }
 
 fn command_status(err: &CommandError) -> StatusCode {
@@ -108,8 +108,11 @@ fn swarm_failure(state: &AppState, status: StatusCode, message: String) -> Respo
 }
 
 async fn swarm(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(refused) = readonly(&state).or_else(|| searching(&state)) {
+    if let Some(refused) = readonly(&state) {
         return refused;
+    }
+    if search_running(&state) {
+        return swarm_failure(&state, StatusCode::CONFLICT, SEARCHING.to_owned());
     }
     let form = match body::read_form(&state, request).await {
         Ok(form) => form,

@@ -110,6 +110,18 @@ async fn a_search_started_from_the_web_finds_the_knee_live() {
         "a run cannot start during a search: {}",
         swarm.body
     );
+    let refusal = swarm.json();
+    assert_eq!(refusal["success"], false, "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("capacity search is running")),
+        "{refusal}"
+    );
+    assert!(
+        refusal["host"].is_string(),
+        "the 409 carries Locust's `host`, as lv's other /swarm refusals do: {refusal}"
+    );
     let reset = post(&format!("{web}/stats/reset"), "").await;
     assert_eq!(reset.status, 409, "{}", reset.body);
 
