@@ -72,9 +72,9 @@ pub struct WorkerEntry {
     pub acked_seq: u64,
     /// It received an assignment of the run (so a final report is due at the stop).
     pub in_run: bool,
-    /// The generation of the last assignment sent to it (0 before any).
+    /// The generation of the last assignment meant for it (0 before any).
     pub generation: u64,
-    /// Its share in the last assignment sent on its current connection (the assignment
+    /// Its share in the last assignment its current connection took (the assignment
     /// without the generation, plan and run time), so an unchanged one is not sent again.
     pub share: Option<pb::Assignment>,
     /// Its last report of the run arrived.

@@ -394,10 +394,14 @@ impl WorkerTable {
         };
         let (users, rate) = (worker.assigned(), worker.spawn_rate);
         worker.in_run = true;
+        // The generation the run holds it to, even when it is away: it counts (iterations,
+        // refusals) once the worker has it. The share is known to be held only once sent.
         worker.generation = generation;
-        worker.share = Some(share);
         if worker.send(MasterKind::Assignment(assignment)) {
+            worker.share = Some(share);
             debug!(worker_id = id, users, rate, generation, "assignment sent");
+        } else {
+            worker.share = None;
         }
     }
 
