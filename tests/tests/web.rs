@@ -152,6 +152,17 @@ pub(crate) async fn spawn_master(scenario: &Path, reports: &Path, extra: &[&str]
     .collect();
     args.extend(extra.iter().map(|w| (*w).to_owned()));
     let process = Proc::start(&bin("lv-master"), &args, "master");
+    let (web, workers) = addresses(&process).await;
+    Master {
+        process,
+        web,
+        workers,
+    }
+}
+
+/// The web UI's and the workers' addresses an `lv-master` `process` prints on stderr
+/// (waiting up to 30 s for each line).
+pub(crate) async fn addresses(process: &Proc) -> (String, String) {
     let line = |prefix: &'static str| {
         let stderr = &process.stderr;
         async move {
@@ -166,13 +177,7 @@ pub(crate) async fn spawn_master(scenario: &Path, reports: &Path, extra: &[&str]
                 .to_owned()
         }
     };
-    let web = line(WEB_LINE).await;
-    let workers = line(WORKERS_LINE).await;
-    Master {
-        process,
-        web,
-        workers,
-    }
+    (line(WEB_LINE).await, line(WORKERS_LINE).await)
 }
 
 impl Master {

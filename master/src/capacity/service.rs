@@ -229,11 +229,7 @@ impl Inner {
         let setup = SearchSetup {
             search: checked.search,
             steps: checked.steps,
-            unit: match checked.steps.model {
-                lv_common::load::Model::Open => "arrivals/s",
-                lv_common::load::Model::Closed => "users",
-            }
-            .to_owned(),
+            unit: checked.steps.unit().to_owned(),
             classes: config.plan.classes.iter().map(|c| c.name.clone()).collect(),
             tags: config.tags.clone(),
             slo_level: slo.asked.clone(),

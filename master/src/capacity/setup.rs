@@ -42,10 +42,7 @@ impl CapacityPlan {
 
     /// `arrivals/s` or `users`.
     pub fn unit(&self) -> &'static str {
-        match self.steps.model {
-            Model::Open => "arrivals/s",
-            Model::Closed => "users",
-        }
+        self.steps.unit()
     }
 }
 

@@ -37,6 +37,14 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 }
 
 impl StepSettings {
+    /// What a step's load counts: `arrivals/s` (open model) or `users` (closed).
+    pub fn unit(&self) -> &'static str {
+        match self.model {
+            Model::Open => "arrivals/s",
+            Model::Closed => "users",
+        }
+    }
+
     /// The load shape of a step holding `load` (the confirmation's hold when `confirm`).
     pub fn shape(&self, load: f64, confirm: bool) -> LoadShape {
         let stage = |name: &str, duration| Stage {

@@ -10,7 +10,7 @@
 //! between the parts.
 //!
 //! Phases: waiting for the expected workers, running (assignments sent, rebalanced
-//! when workers join or are lost), stopping (Stop sent, waiting for the last reports),
+//! when workers join or are lost, at most once a tick), stopping (Stop sent, waiting for the last reports),
 //! done (Shutdown sent).
 //!
 //! Every decision reads tokio's clock ([`Instant`]), so paused-time tests drive it; the
@@ -52,6 +52,7 @@ mod link;
 mod live;
 mod liveness;
 mod open;
+mod resplit;
 mod resume;
 mod session;
 mod setup;
@@ -179,6 +180,8 @@ pub struct Coordinator {
     abort_rules: Option<AbortWatch>,
     /// When they were last judged.
     abort_judged_at: Option<Instant>,
+    /// When the users were last split, and whether a join or loss waits for the next tick.
+    resplit: resplit::Resplit,
 }
 
 impl Coordinator {
@@ -210,6 +213,7 @@ impl Coordinator {
             hooks: hooks::HookState::default(),
             abort_rules: None,
             abort_judged_at: None,
+            resplit: resplit::Resplit::default(),
         };
         if let Some(checkpoint) = coordinator.config.resume.clone() {
             coordinator.resume(&checkpoint);
@@ -346,6 +350,7 @@ impl Coordinator {
                 }
             }
             Phase::Running { ends } => {
+                self.resplit_if_due();
                 self.close_below_target();
                 if ends.is_some_and(|end| now >= end) {
                     info!("run time reached");
@@ -423,7 +428,7 @@ impl Coordinator {
 
     /// Users running, plus those that ran their iterations (`-i`): the users the run has.
     fn users_present(&self) -> u32 {
-        let finished = self.workers.users_finished(self.ledger.generation());
+        let finished = self.workers.users_finished();
         self.users_running().saturating_add(finished)
     }
 }

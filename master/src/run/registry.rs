@@ -72,6 +72,11 @@ pub struct WorkerEntry {
     pub acked_seq: u64,
     /// It received an assignment of the run (so a final report is due at the stop).
     pub in_run: bool,
+    /// The generation of the last assignment meant for it (0 before any).
+    pub generation: u64,
+    /// Its share in the last assignment its current connection took (the assignment
+    /// without the generation, plan and run time), so an unchanged one is not sent again.
+    pub share: Option<pb::Assignment>,
     /// Its last report of the run arrived.
     pub final_received: bool,
     /// When its last report arrived, Unix ms.
@@ -101,6 +106,8 @@ impl WorkerEntry {
             max_seq: 0,
             acked_seq: 0,
             in_run: false,
+            generation: 0,
+            share: None,
             final_received: false,
             last_report_unix_ms: None,
             lost_unix_ms: None,
@@ -126,6 +133,8 @@ impl WorkerEntry {
             max_seq,
             acked_seq: max_seq,
             in_run: true,
+            generation: 0,
+            share: None,
             final_received: false,
             last_report_unix_ms: None,
             lost_unix_ms: None,
@@ -178,11 +187,12 @@ impl WorkerEntry {
         self.users.values().sum()
     }
 
-    /// Whether every user of its assignment of `generation` ran its iterations (true for a
+    /// Whether every user of the last assignment sent to it ran its iterations (true for a
     /// worker with no users).
-    pub fn finished(&self, generation: u64) -> bool {
+    pub fn finished(&self) -> bool {
         let assigned = self.assigned();
-        assigned == 0 || (self.finished_generation == generation && self.users_finished >= assigned)
+        assigned == 0
+            || (self.finished_generation == self.generation && self.users_finished >= assigned)
     }
 }
 

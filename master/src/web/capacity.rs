@@ -3,11 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::body;
+use super::reply::{self, failure};
 use super::state::AppState;
 use crate::capacity::form::CapacityForm;
 use crate::capacity::service::SearchStatus;
@@ -15,11 +16,6 @@ use crate::live::control::CommandError;
 
 /// Why this master cannot run searches from the page at all.
 const NOT_UI_MODE: &str = "capacity searches are started from the page of a master in UI mode (not headless, not --web-readonly); use `lv-master capacity` otherwise";
-
-fn failure(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = json!({ "success": false, "message": message.into() });
-    (status, Json(body)).into_response()
-}
 
 /// `GET /api/v1/capacity`: the latest search and the form's choices.
 pub async fn status(State(state): State<AppState>) -> Response {
@@ -89,16 +85,5 @@ pub async fn file(State(state): State<AppState>, Path(kind): Path<String>) -> Re
             format!("no capacity {kind} file (kinds: json, csv, html, once a step is judged)"),
         );
     };
-    let content_type = match kind.as_str() {
-        "json" => "application/json",
-        "html" => "text/html; charset=utf-8",
-        _ => "text/csv",
-    };
-    match tokio::fs::read(path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        Err(err) => failure(
-            StatusCode::NOT_FOUND,
-            format!("cannot read {}: {err}", path.display()),
-        ),
-    }
+    reply::file(&kind, path).await
 }

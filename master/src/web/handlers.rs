@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::body::{self, SWARM_BODY_LIMIT};
+use super::reply::{self, failure};
 use super::state::AppState;
 use super::{assets, capacity, locust, metrics, sse};
 use crate::live::control::{Command, CommandError};
@@ -53,12 +54,6 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(prometheus))
 }
 
-/// Locust's failure answer with `status`.
-fn failure(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = json!({ "success": false, "message": message.into() });
-    (status, Json(body)).into_response()
-}
-
 fn readonly(state: &AppState) -> Option<Response> {
     state.readonly().then(|| {
         failure(
@@ -69,17 +64,17 @@ fn readonly(state: &AppState) -> Option<Response> {
 }
 
 /// Refuses a change of the runs while a capacity search drives them.
+/// Why no run may start or change while a capacity search runs.
+const SEARCHING: &str =
+    "a capacity search is running: stop it first (POST /api/v1/capacity/stop or /stop)";
+
+/// Whether a capacity search is running.
+fn search_running(state: &AppState) -> bool {
+    state.capacity.as_ref().is_some_and(|s| s.is_running())
+}
+
 fn searching(state: &AppState) -> Option<Response> {
-    state
-        .capacity
-        .as_ref()
-        .is_some_and(|s| s.is_running())
-        .then(|| {
-            failure(
-                StatusCode::CONFLICT,
-                "a capacity search is running: stop it first (POST /api/v1/capacity/stop or /stop)",
-            )
-        })
+    search_running(state).then(|| failure(StatusCode::CONFLICT, SEARCHING))
 }
 
 fn command_status(err: &CommandError) -> StatusCode {
@@ -113,8 +108,11 @@ fn swarm_failure(state: &AppState, status: StatusCode, message: String) -> Respo
 }
 
 async fn swarm(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(refused) = readonly(&state).or_else(|| searching(&state)) {
+    if let Some(refused) = readonly(&state) {
         return refused;
+    }
+    if search_running(&state) {
+        return swarm_failure(&state, StatusCode::CONFLICT, SEARCHING.to_owned());
     }
     let form = match body::read_form(&state, request).await {
         Ok(form) => form,
@@ -285,18 +283,7 @@ async fn run_file(
             format!("no file {file} for run {run_id}"),
         );
     };
-    let content_type = match file.as_str() {
-        "json" => "application/json",
-        "html" => "text/html; charset=utf-8",
-        _ => "text/csv",
-    };
-    match tokio::fs::read(path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        Err(err) => failure(
-            StatusCode::NOT_FOUND,
-            format!("cannot read {}: {err}", path.display()),
-        ),
-    }
+    reply::file(&file, path).await
 }
 
 /// `?base=RUN&new=RUN[&max_regression=PERCENT]`.

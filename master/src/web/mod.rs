@@ -43,6 +43,7 @@ pub mod cors;
 pub mod handlers;
 pub mod locust;
 pub mod metrics;
+mod reply;
 pub mod setup;
 pub mod sse;
 mod state;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{assert_knee, sim, slo_table};
-use crate::web::{WEB_LINE, WORKERS_LINE, get, post};
+use crate::web::{addresses, get, post};
 
 /// A UI-mode master on `fleet` with `slo`, judged at `light`, and two worker processes.
 async fn ui_master(dir: &Path, fleet: &Path, slo: &Path) -> (Proc, String, Vec<Proc>) {
@@ -35,22 +35,7 @@ async fn ui_master(dir: &Path, fleet: &Path, slo: &Path) -> (Proc, String, Vec<P
         &reports.display().to_string(),
     ];
     let master = Proc::start(&bin("lv-master"), &args, "master");
-    let line = |prefix: &'static str| {
-        let stderr = &master.stderr;
-        async move {
-            let line = stderr
-                .wait_for(prefix, Duration::from_secs(30))
-                .await
-                .unwrap_or_else(|| panic!("no {prefix:?} line:\n{}", stderr.text()));
-            line.split(prefix)
-                .nth(1)
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        }
-    };
-    let web = line(WEB_LINE).await;
-    let workers_at = line(WORKERS_LINE).await;
+    let (web, workers_at) = addresses(&master).await;
     let workers = (0..2)
         .map(|i| harness::spawn_worker_process(&workers_at, &[], &format!("worker{i}")))
         .collect();
@@ -124,6 +109,18 @@ async fn a_search_started_from_the_web_finds_the_knee_live() {
         swarm.status, 409,
         "a run cannot start during a search: {}",
         swarm.body
+    );
+    let refusal = swarm.json();
+    assert_eq!(refusal["success"], false, "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("capacity search is running")),
+        "{refusal}"
+    );
+    assert!(
+        refusal["host"].is_string(),
+        "the 409 carries Locust's `host`, as lv's other /swarm refusals do: {refusal}"
     );
     let reset = post(&format!("{web}/stats/reset"), "").await;
     assert_eq!(reset.status, 409, "{}", reset.body);

@@ -105,7 +105,7 @@ impl Coordinator {
     pub(super) fn iterations_finished(&self) -> Option<NonZeroU32> {
         let n = self.config.plan.iterations?;
         let stages_left = self.staged.as_ref().is_some_and(|s| s.next_at().is_some());
-        (!stages_left && self.workers.all_finished(self.ledger.generation())).then_some(n)
+        (!stages_left && self.workers.all_finished()).then_some(n)
     }
 
     /// Users the run aims at now: the closed-model stage's, else the configured ones.

@@ -1,5 +1,5 @@
 //! What the coordinator does with the gRPC side's [`Event`]s: the worker table takes them
-//! in, and the run answers (a Welcome, a new split, a Stop or Shutdown to a latecomer,
+//! in, and the run answers (a Welcome, a new split now or at the next tick, a Stop or Shutdown to a latecomer,
 //! merged reports, an abort on a refused assignment).
 
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
@@ -47,7 +47,7 @@ impl Coordinator {
         };
         self.web_event(kind, format!("{worker_id} on {}", hello.hostname));
         match self.phase {
-            Phase::Running { .. } if !attach.rejoined || attach.was_lost => self.assign(),
+            Phase::Running { .. } if !attach.rejoined || attach.was_lost => self.rebalance(),
             Phase::Running { .. } => self.send_assignment(&worker_id),
             Phase::Done => self.workers.send(
                 &worker_id,
@@ -113,9 +113,12 @@ impl Coordinator {
     /// (a stale generation or another run's refusal is only logged).
     fn on_rejection(&mut self, worker_id: &str, rejection: &pb::Rejection) {
         let reason = lv_common::bounds::quote(&rejection.reason);
-        let current = self
-            .ledger
-            .is_current(&rejection.run_id, rejection.generation);
+        // A worker holds the generation last sent to it (an unchanged share is not resent).
+        let current = rejection.run_id == self.ledger.run_id()
+            && self
+                .workers
+                .get(worker_id)
+                .is_some_and(|w| w.generation == rejection.generation);
         if !current || !matches!(self.phase, Phase::Running { .. }) {
             warn!(worker_id, run_id = %rejection.run_id, generation = rejection.generation, %reason, "a worker refused an earlier assignment");
             return;

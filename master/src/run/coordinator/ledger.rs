@@ -57,11 +57,6 @@ impl Ledger {
         self.generation += 1;
     }
 
-    /// True when `run_id` and `generation` name the assignments last sent.
-    pub(super) fn is_current(&self, run_id: &str, generation: u64) -> bool {
-        run_id == self.run_id && generation == self.generation
-    }
-
     /// When the run started (tokio instant, Unix ms), if it did.
     pub(super) fn started(&self) -> Option<(Instant, i64)> {
         self.started

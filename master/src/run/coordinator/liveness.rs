@@ -51,7 +51,7 @@ impl Coordinator {
             } else if self.workers.member_count() == 0 {
                 self.abort("every worker was lost".into());
             } else {
-                self.assign();
+                self.rebalance();
             }
         }
     }

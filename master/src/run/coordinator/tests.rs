@@ -67,7 +67,8 @@ async fn users_split_exactly_on_join_and_move_on_loss() {
 }
 
 /// A worker joining mid-run gets a share at once: 10 users on 3 workers are 4,3,3, and
-/// with a fourth 3,3,2,2, in a new generation sent to every worker.
+/// with a fourth 3,3,2,2, in a new generation sent to every worker whose share changed
+/// (w2 keeps its 3 users at 3/s and its assignment of generation 1).
 #[tokio::test(start_paused = true)]
 async fn a_worker_joining_mid_run_gets_a_share() {
     let mut c = running(10, &["w1", "w2", "w3"]).await;
@@ -79,7 +80,8 @@ async fn a_worker_joining_mid_run_gets_a_share() {
         .iter()
         .map(|id| c.assignments(id).last().map_or(0, |a| a.generation))
         .collect();
-    assert_eq!(generations, [2, 2, 2, 2]);
+    assert_eq!(generations, [2, 1, 2, 2]);
+    assert_eq!(c.assignments("w2").len(), 1);
 }
 
 /// A disconnected worker is Missing at once and keeps its share; it is Lost at the first
@@ -655,4 +657,118 @@ async fn an_overloaded_worker_limits_the_run() {
     let w2 = summary.workers[1].resources.as_ref().expect("w2's load");
     assert!(w2.overloads.is_empty());
     assert_eq!(w2.cpu_percent.map(|g| g.peak), Some(20.0));
+}
+
+/// Assignments `ids` received on their current connections, in all.
+fn assignments_sent(c: &mut TestCluster, ids: &[String]) -> usize {
+    ids.iter().map(|id| c.assignments(id).len()).sum()
+}
+
+/// A join storm costs O(workers) assignments, not O(workers²): 300 workers joining one by
+/// one within one tick of a running run get one re-split at that tick (after the one the
+/// first join gets at once), so 1 (the start) + 2 (the first join) + 301 (the tick)
+/// assignments go out, where a re-split per join sent 45,451. The quotas still sum
+/// exactly to the users and every worker holds the last generation.
+#[tokio::test(start_paused = true)]
+async fn a_join_storm_is_split_once_a_tick() {
+    let mut c = running(1_000, &["w000"]).await;
+    c.advance_to(ms(1_000)).await;
+    let ids: Vec<String> = (0..=300).map(|i| format!("w{i:03}")).collect();
+    // Four joins a millisecond (the timers' resolution), from 1,000 ms to 1,074 ms.
+    for (i, id) in ids[1..].iter().enumerate() {
+        c.attach(id);
+        if i % 4 == 3 {
+            c.advance(ms(1)).await;
+        }
+    }
+    assert_eq!(c.t0.elapsed(), ms(1_075));
+    // The re-split waits for the tick at 1,100 ms.
+    let before_tick = assignments_sent(&mut c, &ids);
+    assert_eq!(before_tick, 1 + 2, "assignments sent before the tick");
+    assert_eq!(c.assignments("w300").len(), 0);
+    c.advance_to(ms(1_100)).await;
+    let sent = assignments_sent(&mut c, &ids);
+    assert!(
+        sent <= 2 * ids.len(),
+        "{sent} assignments for {} workers",
+        ids.len()
+    );
+    assert_eq!(sent, 1 + 2 + 301);
+    let totals = c.totals();
+    assert_eq!(totals.iter().sum::<u32>(), 1_000);
+    assert!(totals.iter().all(|&n| n == 3 || n == 4), "{totals:?}");
+    let generations: std::collections::BTreeSet<u64> = ids
+        .iter()
+        .map(|id| c.assignments(id).last().map_or(0, |a| a.generation))
+        .collect();
+    assert_eq!(generations.into_iter().collect::<Vec<_>>(), [3]);
+    let rate: f64 = ids
+        .iter()
+        .map(|id| c.assignments(id).last().map_or(0.0, |a| a.spawn_rate))
+        .sum();
+    assert!((rate - 10.0).abs() < 1e-9, "spawn rates sum to {rate}");
+}
+
+/// Half of 100 workers lost at once and back within one tick: the loss is one re-split
+/// (to the 50 left), the 50 returns another at the next tick (to all 100), each back
+/// worker gets its share; a re-split per return sent 3,775 instead of 100.
+#[tokio::test(start_paused = true)]
+async fn a_rejoin_storm_is_split_once_a_tick() {
+    let ids: Vec<String> = (0..100).map(|i| format!("w{i:03}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut c = running(1_000, &refs).await;
+    c.advance_to(ms(500)).await;
+    let (gone, stayed) = ids.split_at(50);
+    for id in gone {
+        c.detach(id);
+    }
+    c.advance_to(ms(6_000)).await;
+    assert!(matches!(c.state(&gone[0]), Some(WorkerState::Lost { .. })));
+    assert_eq!(
+        assignments_sent(&mut c, stayed),
+        50 + 50,
+        "start, then the loss"
+    );
+    assert_eq!(c.assigned(&stayed[0]), users(&[("A", 20)]));
+    c.advance_to(ms(6_010)).await;
+    // Back one a millisecond, from 6,010 ms to 6,059 ms.
+    for id in gone {
+        c.attach(id);
+        c.advance(ms(1)).await;
+    }
+    let before_tick = assignments_sent(&mut c, stayed) - 100 + assignments_sent(&mut c, gone);
+    assert_eq!(before_tick, 0, "assignments sent before the tick");
+    c.advance_to(ms(6_100)).await;
+    let after_loss = assignments_sent(&mut c, stayed) - 100 + assignments_sent(&mut c, gone);
+    assert_eq!(after_loss, 100);
+    let totals = c.totals();
+    assert_eq!(totals.iter().sum::<u32>(), 1_000);
+    assert!(totals.iter().all(|&n| n == 10), "{totals:?}");
+}
+
+/// A re-split sends only the workers whose share changed: 2 users on 2 workers stay 1
+/// and 1 when a third joins, so only the newcomer gets an assignment (of the new
+/// generation); the others keep theirs, and their iterations count against it.
+#[tokio::test(start_paused = true)]
+async fn an_unchanged_share_is_not_sent_again() {
+    let mut config = test_config(2, &[("A", 1)]);
+    config.expect_workers = 2;
+    config.plan.iterations = std::num::NonZeroU32::new(1);
+    let mut c = TestCluster::new(config);
+    c.attach("w1");
+    c.attach("w2");
+    c.advance(ms(0)).await;
+    c.advance_to(ms(1_000)).await;
+    c.attach("w3");
+    assert_eq!(c.totals(), [1, 1, 0]);
+    let generations: Vec<Vec<u64>> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|id| c.assignments(id).iter().map(|a| a.generation).collect())
+        .collect();
+    assert_eq!(generations, [vec![1], vec![1], vec![2]]);
+    // Every user ran its iteration of the assignment it holds: the run stops.
+    c.finish_users("w1");
+    c.finish_users("w2");
+    c.advance_to(ms(2_100)).await;
+    assert_eq!(c.stops("w1"), 1);
 }

@@ -116,6 +116,8 @@ impl WorkerTable {
             .entry(hello.worker_id.clone())
             .or_insert_with(|| WorkerEntry::new(hello, conn, tx.clone(), now));
         let was_lost = !worker.is_member();
+        // A new connection may be a new process: its next assignment goes out whatever it holds.
+        worker.share = None;
         worker.conn = Some((conn, tx));
         worker.state = WorkerState::Active;
         worker.last_seen = now;
@@ -178,19 +180,19 @@ impl WorkerTable {
         }
     }
 
-    /// Whether the users of every member's assignment of `generation` ran their iterations.
-    pub(super) fn all_finished(&self, generation: u64) -> bool {
+    /// Whether the users of every member's last assignment ran their iterations.
+    pub(super) fn all_finished(&self) -> bool {
         self.entries
             .values()
             .filter(|w| w.is_member())
-            .all(|w| w.finished(generation))
+            .all(WorkerEntry::finished)
     }
 
-    /// Users of the members' assignments of `generation` that ran their iterations.
-    pub(super) fn users_finished(&self, generation: u64) -> u32 {
+    /// Users of the members' last assignments that ran their iterations.
+    pub(super) fn users_finished(&self) -> u32 {
         self.entries
             .values()
-            .filter(|w| w.is_member() && w.finished_generation == generation)
+            .filter(|w| w.is_member() && w.finished_generation == w.generation)
             .map(|w| w.users_finished.min(w.assigned()))
             .sum()
     }
@@ -247,6 +249,7 @@ impl WorkerTable {
                     dropped.push((id.clone(), worker.last_seen));
                 }
                 worker.users.clear();
+                worker.share = None;
                 worker.users_running = 0;
                 worker.users_finished = 0;
             }
@@ -378,15 +381,27 @@ impl WorkerTable {
         }
     }
 
-    /// Sends `assignment` (of `generation`) to `id`, which is now part of the run.
-    pub(super) fn deliver(&mut self, id: &str, assignment: pb::Assignment, generation: u64) {
+    /// Sends `assignment` (of `generation`, carrying `share`) to `id`, which is now part of
+    /// the run.
+    pub(super) fn deliver(
+        &mut self,
+        id: &str,
+        assignment: pb::Assignment,
+        (generation, share): (u64, pb::Assignment),
+    ) {
         let Some(worker) = self.entries.get_mut(id) else {
             return;
         };
         let (users, rate) = (worker.assigned(), worker.spawn_rate);
         worker.in_run = true;
+        // The generation the run holds it to, even when it is away: it counts (iterations,
+        // refusals) once the worker has it. The share is known to be held only once sent.
+        worker.generation = generation;
         if worker.send(MasterKind::Assignment(assignment)) {
+            worker.share = Some(share);
             debug!(worker_id = id, users, rate, generation, "assignment sent");
+        } else {
+            worker.share = None;
         }
     }
 
@@ -420,6 +435,8 @@ impl WorkerTable {
         for worker in self.entries.values_mut() {
             worker.max_seq = 0;
             worker.in_run = false;
+            worker.generation = 0;
+            worker.share = None;
             worker.final_received = false;
             worker.users.clear();
             worker.users_finished = 0;
