@@ -9,9 +9,9 @@
 //! The coordinator holds the phase and routes events, web commands and timer wake-ups
 //! between the parts.
 //!
-//! Phases: waiting for the expected workers, running (assignments sent, rebalanced
-//! when workers join or are lost, at most once a tick), stopping (Stop sent, waiting for the last reports),
-//! done (Shutdown sent).
+//! Phases: waiting for the expected workers, running (assignments sent, rebalanced at
+//! most once a tick when workers join or are lost), stopping (Stop sent, waiting for the
+//! last reports), done (Shutdown sent).
 //!
 //! Every decision reads tokio's clock ([`Instant`]), so paused-time tests drive it; the
 //! Unix ms stamps of reports come from one [`WallClock`] anchored when the coordinator is
