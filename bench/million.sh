@@ -14,7 +14,7 @@
 #      open-file limit, soft and hard, so the workers' connections together, each worker's
 #      limit less lv's reserve of 64, stay under the simulator's 20,000 files; lv's pool then
 #      makes users wait for a connection instead of opening more; 0 leaves the limit alone).
-#      The environment reaches every process (glibc's MALLOC_ARENA_MAX, say).
+#      The environment reaches every process (mimalloc's MIMALLOC_* options for lv-worker, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${USERS:-1000000}
