@@ -141,6 +141,12 @@ impl EndpointStats {
         self.max_us as f64 / 1000.0
     }
 
+    /// Samples above `us` microseconds, to the histogram's resolution: those within 0.1% of
+    /// `us` may go uncounted.
+    pub fn count_above_us(&self, us: u64) -> u64 {
+        self.hist.count_above(us)
+    }
+
     /// Response time in ms at `percent` (0..=100), clamped into [min, max]; 0.0 when empty.
     ///
     /// 0 (or NaN) gives the exact min and 100 the exact max; values in between come from the

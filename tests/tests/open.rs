@@ -104,12 +104,11 @@ async fn a_uniform_rate_over_three_workers_reaches_the_target_exactly() {
     assert_eq!(outcome.exit_code, 0, "{}", summary.verdict);
 }
 
-/// A cap of 2 in flight against a target that takes 200 ms, in drop mode: every arrival is
-/// started or dropped, and the verdict says the generator limited the run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_drop_mode_cap_is_accounted_and_reported() {
+/// One worker runs the open shape `shape` (a `[load]` table) against a target that answers
+/// after `delay`.
+async fn run_capped(delay: Duration, shape: &str) -> lv_master::Outcome {
     let stop = CancellationToken::new();
-    let url = slow_target(Duration::from_millis(200), stop.clone()).await;
+    let url = slow_target(delay, stop.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = lv_tests::write_file(
         dir.path(),
@@ -119,11 +118,7 @@ async fn a_drop_mode_cap_is_accounted_and_reported() {
             url
         ),
     );
-    let shape = lv_tests::write_file(
-        dir.path(),
-        "shape.toml",
-        "[load]\nmodel = \"open\"\nmax_in_flight = 2\nstart = 50\nstages = [{ name = \"flat\", duration = \"2s\", to = 50 }]\n",
-    );
+    let shape = lv_tests::write_file(dir.path(), "shape.toml", shape);
     let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
     let words = [
         "-f",
@@ -139,6 +134,18 @@ async fn a_drop_mode_cap_is_accounted_and_reported() {
     let config = master_config(&words).expect("valid config");
     let outcome = run_cluster(config, 1, &stop, Duration::from_secs(40)).await;
     stop.cancel();
+    outcome
+}
+
+/// A cap of 2 in flight against a target that takes 200 ms, in drop mode: every arrival is
+/// started or dropped, and the verdict says the generator limited the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_mode_cap_is_accounted_and_reported() {
+    let outcome = run_capped(
+        Duration::from_millis(200),
+        "[load]\nmodel = \"open\"\nmax_in_flight = 2\nstart = 50\nstages = [{ name = \"flat\", duration = \"2s\", to = 50 }]\n",
+    )
+    .await;
     let open = open_of(&outcome.summary);
     assert_eq!(open.planned, 100);
     assert_eq!(open.scheduled, 100);
@@ -160,6 +167,92 @@ async fn a_drop_mode_cap_is_accounted_and_reported() {
             .contains("the generator limited this run; its latencies include its own delay ("),
         "{}",
         summary.verdict
+    );
+}
+
+/// One in flight at a time, queued, against `lv-delay-target` answering in 100 ms, at 20
+/// arrivals/s for 1 s, run by the real `lv-master` with a local worker: each arrival waits
+/// for the one before, so request k is sent about 50k ms after its planned instant. The
+/// report's count of requests sent more than 10 ms late is the one `hdrhistogram` itself
+/// reads from the reported lag histogram, and the generator warning names it.
+#[test]
+fn a_queue_at_the_cap_counts_every_late_request() {
+    use std::io::BufRead;
+
+    let mut target = std::process::Command::new(env!("CARGO_BIN_EXE_lv-delay-target"))
+        .args(["--delay-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start lv-delay-target");
+    let mut line = String::new();
+    let stdout = target.stdout.take().expect("target stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("target address");
+    let addr = line.trim().trim_start_matches("listening on ").to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = lv_tests::write_file(
+        dir.path(),
+        "slow.toml",
+        &format!(
+            "[[user]]\nname = \"Slow\"\n[[user.task]]\n[[user.task.step]]\nurl = \"http://{addr}\"\npath = \"/slow\"\n"
+        ),
+    );
+    let shape = lv_tests::write_file(
+        dir.path(),
+        "shape.toml",
+        "[load]\nmodel = \"open\"\nmax_in_flight = 1\non_saturation = \"queue\"\nstart = 20\nstages = [{ name = \"flat\", duration = \"1s\", to = 20 }]\n",
+    );
+    let json = dir.path().join("run.json");
+    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
+    let output = lv_tests::output_within(
+        lv_tests::command_without_lv_env(&lv_tests::bin("lv-master"))
+            .arg("-f")
+            .arg(&scenario)
+            .arg("--fleet")
+            .arg(&fleet)
+            .arg("--shape")
+            .arg(&shape)
+            .arg("--json")
+            .arg(&json)
+            .args(["--headless", "--no-slo", "--local-workers", "1"]),
+        Duration::from_secs(60),
+    );
+    let _ = target.kill();
+    let _ = target.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = read_json(&json).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let open = open_of(&summary);
+    assert_eq!((open.planned, open.started, open.dropped), (20, 20, 0));
+    let lag = open.lag[0]
+        .to_stats()
+        .expect("the lag histogram decodes")
+        .histogram();
+    let late: u64 = lag
+        .iter_recorded()
+        .filter(|v| lag.lowest_equivalent(v.value_iterated_to()) > 10_000)
+        .map(|v| v.count_at_value())
+        .sum();
+    assert_eq!(lag.len(), 20);
+    // Request k waits for the k before it: ~50k ms late, so all but the first.
+    assert!((19..=20).contains(&late), "{late} of 20 late: {stdout}");
+    assert_eq!(open.late, late);
+    assert!(open.lag_p99_ms > 500.0, "{stdout}");
+    let lag_warning = summary
+        .generator_warnings
+        .iter()
+        .find(|w| w.cause == lv_master::report::summary::GeneratorCause::ScheduleLag)
+        .expect("a schedule-lag warning");
+    assert!(
+        lag_warning
+            .detail
+            .ends_with(&format!("({late} requests sent more than 10 ms late)")),
+        "{}",
+        lag_warning.detail
+    );
+    assert!(
+        stdout.contains(&format!("{late} requests sent more than 10 ms late")),
+        "{stdout}"
     );
 }
 

@@ -226,6 +226,21 @@ impl Counts {
         hist
     }
 
+    /// Samples counted in counters whose values all lie above `value` (those sharing its
+    /// counter, within 0.1% of it, are not counted).
+    pub(super) fn count_above(&self, value: u64) -> u64 {
+        let Some(at) = index_of(value) else {
+            return 0;
+        };
+        let mut above = 0u64;
+        self.for_each_nonzero(|index, count| {
+            if index > at {
+                above = above.saturating_add(count);
+            }
+        });
+        above
+    }
+
     /// What `Histogram::value_at_quantile` gives for `quantile`: the highest value of the first
     /// counter at which the running count reaches ceil(quantile * total) (at least 1), or the
     /// lowest value of it for quantile 0; 0 when empty.

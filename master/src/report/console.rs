@@ -8,7 +8,7 @@ use lv_common::stats::{EndpointKey, EndpointStats, Phase, PhaseStats, StatsSet};
 use crate::aggregate::{PERCENTILES, ratio};
 use crate::report::format::{decimal, ms, percent, truncate, utc_timestamp, verdict_value};
 use crate::report::summary::resources::Gauge;
-use crate::report::summary::{EndpointSummary, StageSummary, Summary, limit_note};
+use crate::report::summary::{EndpointSummary, LAG_LIMIT_MS, StageSummary, Summary, limit_note};
 use crate::slo::{Status, Verdict};
 
 const NAME_WIDTH: usize = 42;
@@ -262,13 +262,14 @@ pub fn stage_tables(stages: &[StageSummary]) -> String {
         if let Some(open) = &stage.open {
             let _ = writeln!(
                 out,
-                "Arrivals: {} planned, {} scheduled, {} started ({:.1}/s), {} dropped; schedule lag p99 {:.1} ms",
+                "Arrivals: {} planned, {} scheduled, {} started ({:.1}/s), {} dropped; schedule lag p99 {:.1} ms, {} late (over {LAG_LIMIT_MS} ms)",
                 open.planned,
                 open.scheduled,
                 open.started,
                 open.achieved_rate,
                 open.dropped,
-                open.lag_p99_ms
+                open.lag_p99_ms,
+                open.late
             );
         }
     }

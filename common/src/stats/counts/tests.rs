@@ -94,6 +94,18 @@ fn only_the_pages_samples_land_in_are_allocated() {
     assert_eq!(merged.total, 5);
 }
 
+#[test]
+fn count_above_counts_the_counters_past_a_value() {
+    let (counts, _) = recorded(&[5, 9_999, 10_000, 10_007, 10_008, 10_100, 2_000_000]);
+    // 10,000..=10,007 share a counter (8 us wide at this magnitude).
+    assert_eq!(counts.count_above(10_000), 3);
+    assert_eq!(counts.count_above(0), 7);
+    assert_eq!(counts.count_above(HISTOGRAM_MAX_US), 0);
+    assert_eq!(Counts::empty().count_above(10), 0);
+    let buckets = sparse(&recorded(&[1, 20_000, 30_000]).1);
+    assert_eq!(buckets.count_above(10_000), 2);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::charts;
 use super::markup::{escape, heading, num, table, text, tr};
 use crate::report::format::{decimal, ms};
-use crate::report::summary::{EndpointSummary, OpenSummary, StageSummary, Summary};
+use crate::report::summary::{EndpointSummary, LAG_LIMIT_MS, OpenSummary, StageSummary, Summary};
 
 /// The stages section; nothing when the run has no stages and no open-model intervals.
 pub(super) fn stages_section(out: &mut String, s: &Summary) {
@@ -82,7 +82,7 @@ fn stage_arrivals(out: &mut String, open: &OpenSummary) {
         out,
         "<p class=\"sub\">Arrivals: {} planned, {} scheduled, {} started ({}/s), \
          {} dropped; {} iterations completed, {} failed; schedule lag p50 {} ms, \
-         p99 {} ms</p>",
+         p99 {} ms, {} requests sent more than {} ms late</p>",
         open.planned,
         open.scheduled,
         open.started,
@@ -92,5 +92,7 @@ fn stage_arrivals(out: &mut String, open: &OpenSummary) {
         open.failed,
         ms(open.lag_p50_ms),
         ms(open.lag_p99_ms),
+        open.late,
+        LAG_LIMIT_MS,
     );
 }

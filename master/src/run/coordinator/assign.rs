@@ -12,7 +12,7 @@ use std::time::Duration;
 use lv_common::pb::{self, master_message::Kind as MasterKind};
 use lv_common::wire::millis;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::{Coordinator, NO_RUN_TIME, Phase};
 use crate::run::registry::WorkerEntry;
@@ -103,6 +103,9 @@ impl Coordinator {
             lost = open.lost(),
             "arrivals striped"
         );
+        if let Some(note) = open.cap_note(members.len()) {
+            warn!("{note}");
+        }
     }
 
     /// Whether `worker_id`'s share differs from the one it was last sent on its current

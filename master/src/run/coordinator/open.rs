@@ -162,6 +162,11 @@ impl OpenRun {
         k0
     }
 
+    /// Why the in-flight cap cannot be kept over `workers` workers, if it cannot.
+    pub(super) fn cap_note(&self, workers: usize) -> Option<String> {
+        cap_note(self.shape.max_in_flight, workers)
+    }
+
     /// What `worker_id` is sent, if it has a stripe.
     pub(super) fn load_for(&self, worker_id: &str) -> Option<OpenLoad> {
         let owed = self.stripes.get(worker_id)?;
@@ -180,6 +185,18 @@ impl OpenRun {
             on_saturation: self.shape.on_saturation,
         })
     }
+}
+
+/// Why `cap` iterations in flight cannot be kept over `workers`, if they cannot: each
+/// worker keeps at least one in flight, so with fewer than one each, up to `workers` run.
+fn cap_note(cap: Option<u32>, workers: usize) -> Option<String> {
+    let cap = cap?;
+    (usize::try_from(cap).is_ok_and(|cap| cap < workers)).then(|| {
+        format!(
+            "max_in_flight {cap} is below the {workers} workers: each keeps at least one \
+             iteration in flight, so up to {workers} run at once"
+        )
+    })
 }
 
 /// Worker `index`'s part of a cap of `cap` over `workers` (exact, each at least 1).
@@ -203,6 +220,19 @@ mod tests {
         let shares: Vec<u32> = (0..3).map(|i| share(20, 3, i)).collect();
         assert_eq!(shares, vec![7, 7, 6]);
         assert_eq!(share(2, 3, 2), 1, "never 0");
+    }
+
+    #[test]
+    fn a_cap_below_the_workers_is_named() {
+        assert_eq!(
+            cap_note(Some(1), 2).as_deref(),
+            Some(
+                "max_in_flight 1 is below the 2 workers: each keeps at least one iteration \
+                 in flight, so up to 2 run at once"
+            )
+        );
+        assert_eq!(cap_note(Some(2), 2), None);
+        assert_eq!(cap_note(None, 5), None);
     }
 
     #[tokio::test(start_paused = true)]
