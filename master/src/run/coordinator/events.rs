@@ -1,6 +1,6 @@
 //! What the coordinator does with the gRPC side's [`Event`]s: the worker table takes them
-//! in, and the run answers (a Welcome, a new split now or at the next tick, a Stop or Shutdown to a latecomer,
-//! merged reports, an abort on a refused assignment).
+//! in, and the run answers (a Welcome, a new split now or at the next tick, a Stop or
+//! Shutdown to a latecomer, merged reports, an abort on a refused assignment).
 
 use lv_common::pb::{self, master_message::Kind as MasterKind, worker_message::Kind as WorkerKind};
 use tokio::time::Instant;
