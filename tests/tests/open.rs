@@ -244,9 +244,9 @@ fn a_queue_at_the_cap_counts_every_late_request() {
         .find(|w| w.cause == lv_master::report::summary::GeneratorCause::ScheduleLag)
         .expect("a schedule-lag warning");
     assert!(
-        lag_warning
-            .detail
-            .ends_with(&format!("({late} requests sent more than 10 ms late)")),
+        lag_warning.detail.ends_with(&format!(
+            "ms above 10 ms; {late} requests sent more than 10 ms late"
+        )),
         "{}",
         lag_warning.detail
     );

@@ -13,7 +13,7 @@ use crate::aggregate::{OpenInterval, RunStats};
 /// Schedule lag p99 above this (ms) means the generator itself was late.
 pub const LAG_LIMIT_MS: f64 = 10.0;
 /// [`LAG_LIMIT_MS`] in microseconds: a request sent later than this is counted late.
-const LAG_LIMIT_US: u64 = 10_000;
+const LAG_LIMIT_US: u64 = (LAG_LIMIT_MS * 1000.0) as u64;
 
 /// What an open-model run planned, fired and measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,7 +174,7 @@ impl OpenSummary {
             warnings.push(GeneratorWarning::run_wide(
                 GeneratorCause::ScheduleLag,
                 format!(
-                    "schedule lag p99 {:.1} ms above {LAG_LIMIT_MS} ms ({} requests sent more than {LAG_LIMIT_MS} ms late)",
+                    "schedule lag p99 {:.1} ms above {LAG_LIMIT_MS} ms; {} requests sent more than {LAG_LIMIT_MS} ms late",
                     self.lag_p99_ms, self.late
                 ),
             ));
@@ -266,7 +266,7 @@ mod tests {
         assert!(
             warnings[0]
                 .detail
-                .contains("(100 requests sent more than 10 ms late)")
+                .ends_with("ms above 10 ms; 100 requests sent more than 10 ms late")
         );
         assert!(
             late.console()
