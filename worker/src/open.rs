@@ -79,7 +79,7 @@ pub async fn run_arrivals<B, F>(
     body: B,
     signals: OpenSignals,
 ) where
-    B: Fn(Arrival) -> F,
+    B: Fn(Arrival) -> F + Clone + Send + 'static,
     F: Future<Output = bool> + Send + 'static,
 {
     let cap = spec
@@ -188,22 +188,25 @@ fn fire<B, F>(
     recorder: &Recorder,
     tasks: &mut JoinSet<()>,
 ) where
-    B: Fn(Arrival) -> F,
+    B: Fn(Arrival) -> F + Clone + Send + 'static,
     F: Future<Output = bool> + Send + 'static,
 {
     recorder.arrivals(|c| c.scheduled += 1);
     let started = |recorder: &Recorder| recorder.arrivals(|c| c.started += 1);
-    let iteration = body(arrival);
+    let begin = {
+        let body = body.clone();
+        move || body(arrival)
+    };
     let recorder = recorder.clone();
     match (cap, spec.on_saturation) {
         (None, _) => {
             started(&recorder);
-            tasks.spawn(serve(iteration, recorder, None));
+            tasks.spawn(serve(begin, recorder, None));
         }
         (Some(cap), OnSaturation::Drop) => match Arc::clone(cap).try_acquire_owned() {
             Ok(permit) => {
                 started(&recorder);
-                tasks.spawn(serve(iteration, recorder, Some(permit)));
+                tasks.spawn(serve(begin, recorder, Some(permit)));
             }
             Err(_) => recorder.arrivals(|c| c.dropped += 1),
         },
@@ -215,19 +218,23 @@ fn fire<B, F>(
                     return;
                 };
                 started(&recorder);
-                serve(iteration, recorder, Some(permit)).await;
+                serve(begin, recorder, Some(permit)).await;
             });
         }
     }
 }
 
-/// Runs one iteration holding its slot, then counts how it ended.
-async fn serve(
-    iteration: impl Future<Output = bool>,
+/// Runs the iteration `begin` starts, holding its slot, then counts how it ended.
+///
+/// The iteration is created here, not passed in: a future passed to an `async fn` is kept
+/// twice in its state (as the argument and as what it awaits), and every arrival's task is
+/// copied whole when it is spawned, run and finished.
+async fn serve<F: Future<Output = bool>>(
+    begin: impl FnOnce() -> F,
     recorder: Recorder,
     permit: Option<OwnedSemaphorePermit>,
 ) {
-    let ok = iteration.await;
+    let ok = begin().await;
     drop(permit);
     recorder.arrivals(|c| {
         if ok {

@@ -36,7 +36,8 @@ fn fake_body(
     recorder: Recorder,
     log: Log,
     service: impl Fn(Instant) -> Duration + Clone + Send + 'static,
-) -> impl Fn(Arrival) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> {
+) -> impl Fn(Arrival) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static
+{
     move |arrival| {
         let (recorder, log, service) = (recorder.clone(), Arc::clone(&log), service.clone());
         Box::pin(async move {
