@@ -170,17 +170,12 @@ async fn a_drop_mode_cap_is_accounted_and_reported() {
     );
 }
 
-/// One in flight at a time, queued, against `lv-delay-target` answering in 100 ms, at 20
-/// arrivals/s for 1 s, run by the real `lv-master` with a local worker: each arrival waits
-/// for the one before, so request k is sent about 50k ms after its planned instant. The
-/// report's count of requests sent more than 10 ms late is the one `hdrhistogram` itself
-/// reads from the reported lag histogram, and the generator warning names it.
-#[test]
-fn a_queue_at_the_cap_counts_every_late_request() {
+/// `lv-delay-target` answering every request after `delay_ms`, and its address.
+fn delay_target(delay_ms: u64) -> (std::process::Child, String) {
     use std::io::BufRead;
 
     let mut target = std::process::Command::new(env!("CARGO_BIN_EXE_lv-delay-target"))
-        .args(["--delay-ms", "100"])
+        .args(["--delay-ms", &delay_ms.to_string()])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start lv-delay-target");
@@ -190,38 +185,69 @@ fn a_queue_at_the_cap_counts_every_late_request() {
         .read_line(&mut line)
         .expect("target address");
     let addr = line.trim().trim_start_matches("listening on ").to_owned();
+    (target, addr)
+}
+
+/// Runs the real `lv-master` with one local worker, its open files limited to `nofile`, on
+/// one GET to `addr` with the load options `load`; its report and its standard output.
+fn run_local(addr: &str, load: &[&str], nofile: u32) -> (Summary, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = lv_tests::write_file(
         dir.path(),
-        "slow.toml",
+        "one.toml",
         &format!(
-            "[[user]]\nname = \"Slow\"\n[[user.task]]\n[[user.task.step]]\nurl = \"http://{addr}\"\npath = \"/slow\"\n"
+            "[[user]]\nname = \"One\"\n[[user.task]]\n[[user.task.step]]\nurl = \"http://{addr}\"\npath = \"/one\"\n"
         ),
     );
+    let json = dir.path().join("run.json");
+    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
+    // `ulimit -n` sets the hard limit too, so lv cannot raise it again.
+    let mut master = lv_tests::command_without_lv_env(std::path::Path::new("sh"));
+    master
+        .args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
+        .arg(lv_tests::bin("lv-master"))
+        .arg("-f")
+        .arg(&scenario)
+        .arg("--fleet")
+        .arg(&fleet)
+        .args(load)
+        .arg("--json")
+        .arg(&json)
+        .args(["--headless", "--no-slo", "--local-workers", "1"]);
+    let output = lv_tests::output_within(&mut master, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let summary = read_json(&json).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (summary, stdout)
+}
+
+/// The schedule-lag warning of `summary`.
+fn lag_warning(summary: &Summary) -> &lv_master::report::summary::GeneratorWarning {
+    summary
+        .generator_warnings
+        .iter()
+        .find(|w| w.cause == lv_master::report::summary::GeneratorCause::ScheduleLag)
+        .expect("a schedule-lag warning")
+}
+
+/// One in flight at a time, queued, against `lv-delay-target` answering in 100 ms, at 20
+/// arrivals/s for 1 s, run by the real `lv-master` with a local worker: each arrival waits
+/// for the one before, so request k is sent about 50k ms after its planned instant. The
+/// report's count of requests sent more than 10 ms late is the one `hdrhistogram` itself
+/// reads from the reported lag histogram, and the generator warning names it (and nothing
+/// about a cap: the run has one).
+#[test]
+fn a_queue_at_the_cap_counts_every_late_request() {
+    let (mut target, addr) = delay_target(100);
+    let dir = tempfile::tempdir().expect("tempdir");
     let shape = lv_tests::write_file(
         dir.path(),
         "shape.toml",
         "[load]\nmodel = \"open\"\nmax_in_flight = 1\non_saturation = \"queue\"\nstart = 20\nstages = [{ name = \"flat\", duration = \"1s\", to = 20 }]\n",
     );
-    let json = dir.path().join("run.json");
-    let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
-    let output = lv_tests::output_within(
-        lv_tests::command_without_lv_env(&lv_tests::bin("lv-master"))
-            .arg("-f")
-            .arg(&scenario)
-            .arg("--fleet")
-            .arg(&fleet)
-            .arg("--shape")
-            .arg(&shape)
-            .arg("--json")
-            .arg(&json)
-            .args(["--headless", "--no-slo", "--local-workers", "1"]),
-        Duration::from_secs(60),
-    );
+    let shape = shape.to_str().expect("utf-8 path");
+    let (summary, stdout) = run_local(&addr, &["--shape", shape], 1024);
     let _ = target.kill();
     let _ = target.wait();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = read_json(&json).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     let open = open_of(&summary);
     assert_eq!((open.planned, open.started, open.dropped), (20, 20, 0));
     let lag = open.lag[0]
@@ -238,22 +264,42 @@ fn a_queue_at_the_cap_counts_every_late_request() {
     assert!((19..=20).contains(&late), "{late} of 20 late: {stdout}");
     assert_eq!(open.late, late);
     assert!(open.lag_p99_ms > 500.0, "{stdout}");
-    let lag_warning = summary
-        .generator_warnings
-        .iter()
-        .find(|w| w.cause == lv_master::report::summary::GeneratorCause::ScheduleLag)
-        .expect("a schedule-lag warning");
+    let detail = &lag_warning(&summary).detail;
     assert!(
-        lag_warning.detail.ends_with(&format!(
+        detail.ends_with(&format!(
             "ms above 10 ms; {late} requests sent more than 10 ms late"
         )),
-        "{}",
-        lag_warning.detail
+        "{detail}"
     );
     assert!(
         stdout.contains(&format!("{late} requests sent more than 10 ms late")),
         "{stdout}"
     );
+}
+
+/// 40,000 arrivals/s for 1 s with no in-flight cap, beyond what a test build sends, the
+/// worker's open files limited so that it cannot open more than about 190 connections: the
+/// run is late, and its schedule-lag warning, in the report and on the console, says what
+/// bounds the connections of a late worker.
+#[test]
+fn a_late_run_without_a_cap_names_the_cap() {
+    let (mut target, addr) = delay_target(0);
+    let (summary, stdout) = run_local(&addr, &["--rate", "40000/s", "-t", "1s"], 256);
+    let _ = target.kill();
+    let _ = target.wait();
+    let open = open_of(&summary);
+    assert!(
+        open.lag_p99_ms > 10.0,
+        "lag p99 {} ms: {stdout}",
+        open.lag_p99_ms
+    );
+    let detail = &lag_warning(&summary).detail;
+    assert!(
+        detail.contains("; no max_in_flight")
+            && detail.ends_with("(arrivals beyond it dropped and counted)"),
+        "{detail}"
+    );
+    assert!(stdout.contains("--max-in-flight bounds"), "{stdout}");
 }
 
 /// Kill -9 of 1 of 3 workers: the others take over from a later arrival, and the reported

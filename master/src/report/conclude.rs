@@ -4,8 +4,9 @@
 use crate::aggregate::RunStats;
 use crate::config::MasterConfig;
 use crate::report::summary::{
-    self, BelowTarget, EndpointSummary, ExceptionSummary, FailureSummary, GeneratorWarning,
-    MasterOutage, OpenSummary, RunMeta, StageSummary, Summary, WorkerCore, WorkerSummary,
+    self, BelowTarget, EndpointSummary, ExceptionSummary, FailureSummary, GeneratorCause,
+    GeneratorWarning, MasterOutage, OpenSummary, RunMeta, StageSummary, Summary, WorkerCore,
+    WorkerSummary,
 };
 use crate::run::registry::{Registry, WorkerEntry};
 use crate::slo;
@@ -74,7 +75,10 @@ pub fn summarize(config: &MasterConfig, view: &RunView) -> (u8, Summary) {
     let verdicts = slo_verdicts(config, view);
     let (open, stages) = shape_parts(config, view, seconds);
     let workers = worker_summaries(view);
-    let generator_warnings = generator_warnings(open.as_ref(), &workers);
+    let capped = config
+        .open()
+        .is_some_and(|shape| shape.max_in_flight.is_some());
+    let generator_warnings = generator_warnings(open.as_ref(), &workers, capped);
     let (exit_code, mut verdict) = judge(config, view, verdicts.as_deref());
     if let Some(note) = summary::limit_note(&generator_warnings) {
         verdict = format!("{verdict}; {note}");
@@ -125,19 +129,39 @@ fn slo_verdicts(config: &MasterConfig, view: &RunView) -> Option<Vec<slo::Verdic
     Some(verdicts)
 }
 
-/// Every reason the generator limited the run: the open model's, then each worker's
-/// overloads in id order.
+/// Every reason the generator limited the run: the open model's (with what bounds the
+/// connections of a run without `max_in_flight`), then each worker's overloads in id order.
 fn generator_warnings(
     open: Option<&OpenSummary>,
     workers: &[WorkerSummary],
+    capped: bool,
 ) -> Vec<GeneratorWarning> {
     let mut warnings = open.map(OpenSummary::warnings).unwrap_or_default();
+    if !capped {
+        let peak = workers
+            .iter()
+            .filter_map(|w| Some(w.resources.as_ref()?.connections.peak))
+            .reduce(f64::max);
+        hint_the_cap(&mut warnings, peak);
+    }
     for worker in workers {
         if let Some(resources) = &worker.resources {
             warnings.extend(resources.warnings(&worker.core.id));
         }
     }
     warnings
+}
+
+/// Adds to the schedule-lag warning of a run without `max_in_flight` what bounds its
+/// connections, and how many a worker held at most.
+fn hint_the_cap(warnings: &mut [GeneratorWarning], connections_peak: Option<f64>) {
+    for warning in warnings {
+        if warning.cause == GeneratorCause::ScheduleLag {
+            warning
+                .detail
+                .push_str(&summary::uncapped_hint(connections_peak));
+        }
+    }
 }
 
 /// The open model's summary and the stages' of a started run, both measured from the stage
@@ -291,5 +315,35 @@ fn judge(config: &MasterConfig, view: &RunView, verdicts: Option<&[slo::Verdict]
             format!("failed: {failures} of {requests} requests failed"),
         ),
         None => (EXIT_OK, "passed: no request failed".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_schedule_lag_warning_names_the_cap() {
+        let mut warnings = vec![
+            GeneratorWarning::run_wide(GeneratorCause::ArrivalsDropped, "7 dropped".into()),
+            GeneratorWarning::run_wide(GeneratorCause::ScheduleLag, "lag p99 50.0 ms".into()),
+        ];
+        hint_the_cap(&mut warnings, Some(7201.0));
+        assert_eq!(warnings[0].detail, "7 dropped");
+        assert_eq!(
+            warnings[1].detail,
+            "lag p99 50.0 ms; no max_in_flight, and a worker held up to 7201 connections: \
+             --max-in-flight bounds them (arrivals beyond it dropped and counted)"
+        );
+        let mut unknown = vec![GeneratorWarning::run_wide(
+            GeneratorCause::ScheduleLag,
+            "lag".into(),
+        )];
+        hint_the_cap(&mut unknown, None);
+        assert_eq!(
+            unknown[0].detail,
+            "lag; no max_in_flight: --max-in-flight bounds the connections a worker behind its \
+             schedule opens (arrivals beyond it dropped and counted)"
+        );
     }
 }
