@@ -170,8 +170,18 @@ async fn a_drop_mode_cap_is_accounted_and_reported() {
     );
 }
 
+/// A child process killed when dropped, so that a failed assertion leaves none behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `lv-delay-target` answering every request after `delay_ms`, and its address.
-fn delay_target(delay_ms: u64) -> (std::process::Child, String) {
+fn delay_target(delay_ms: u64) -> (Killed, String) {
     use std::io::BufRead;
 
     let mut target = std::process::Command::new(env!("CARGO_BIN_EXE_lv-delay-target"))
@@ -185,12 +195,13 @@ fn delay_target(delay_ms: u64) -> (std::process::Child, String) {
         .read_line(&mut line)
         .expect("target address");
     let addr = line.trim().trim_start_matches("listening on ").to_owned();
-    (target, addr)
+    (Killed(target), addr)
 }
 
-/// Runs the real `lv-master` with one local worker, its open files limited to `nofile`, on
-/// one GET to `addr` with the load options `load`; its report and its standard output.
-fn run_local(addr: &str, load: &[&str], nofile: u32) -> (Summary, String) {
+/// Runs the real `lv-master` with one local worker (its open files limited to `nofile` when
+/// given) on one GET to `addr` with the load options `load`; its report and its standard
+/// output.
+fn run_local(addr: &str, load: &[&str], nofile: Option<u32>) -> (Summary, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = lv_tests::write_file(
         dir.path(),
@@ -202,9 +213,10 @@ fn run_local(addr: &str, load: &[&str], nofile: u32) -> (Summary, String) {
     let json = dir.path().join("run.json");
     let fleet = lv_tests::workspace_root().join("configs/fleet.toml");
     // `ulimit -n` sets the hard limit too, so lv cannot raise it again.
+    let limit = nofile.map_or(String::new(), |n| format!("ulimit -n {n} && "));
     let mut master = lv_tests::command_without_lv_env(std::path::Path::new("sh"));
     master
-        .args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
+        .args(["-c", &format!("{limit}exec \"$0\" \"$@\"")])
         .arg(lv_tests::bin("lv-master"))
         .arg("-f")
         .arg(&scenario)
@@ -213,10 +225,12 @@ fn run_local(addr: &str, load: &[&str], nofile: u32) -> (Summary, String) {
         .args(load)
         .arg("--json")
         .arg(&json)
-        .args(["--headless", "--no-slo", "--local-workers", "1"]);
+        .args(["--headless", "--no-slo", "--local-workers", "1"])
+        .args(["--master-bind-port", "0"]);
     let output = lv_tests::output_within(&mut master, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let summary = read_json(&json).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let summary = read_json(&json)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
     (summary, stdout)
 }
 
@@ -237,7 +251,7 @@ fn lag_warning(summary: &Summary) -> &lv_master::report::summary::GeneratorWarni
 /// about a cap: the run has one).
 #[test]
 fn a_queue_at_the_cap_counts_every_late_request() {
-    let (mut target, addr) = delay_target(100);
+    let (_target, addr) = delay_target(100);
     let dir = tempfile::tempdir().expect("tempdir");
     let shape = lv_tests::write_file(
         dir.path(),
@@ -245,9 +259,7 @@ fn a_queue_at_the_cap_counts_every_late_request() {
         "[load]\nmodel = \"open\"\nmax_in_flight = 1\non_saturation = \"queue\"\nstart = 20\nstages = [{ name = \"flat\", duration = \"1s\", to = 20 }]\n",
     );
     let shape = shape.to_str().expect("utf-8 path");
-    let (summary, stdout) = run_local(&addr, &["--shape", shape], 1024);
-    let _ = target.kill();
-    let _ = target.wait();
+    let (summary, stdout) = run_local(&addr, &["--shape", shape], None);
     let open = open_of(&summary);
     assert_eq!((open.planned, open.started, open.dropped), (20, 20, 0));
     let lag = open.lag[0]
@@ -283,10 +295,8 @@ fn a_queue_at_the_cap_counts_every_late_request() {
 /// bounds the connections of a late worker.
 #[test]
 fn a_late_run_without_a_cap_names_the_cap() {
-    let (mut target, addr) = delay_target(0);
-    let (summary, stdout) = run_local(&addr, &["--rate", "40000/s", "-t", "1s"], 256);
-    let _ = target.kill();
-    let _ = target.wait();
+    let (_target, addr) = delay_target(0);
+    let (summary, stdout) = run_local(&addr, &["--rate", "40000/s", "-t", "1s"], Some(256));
     let open = open_of(&summary);
     assert!(
         open.lag_p99_ms > 10.0,
