@@ -41,15 +41,7 @@ fi
 work=$(mktemp -d -t lv-instructions.XXXXXX)
 work_dirs+=("$work")
 start_nginx "$work"
-cat >"$work/lv.toml" <<TOML
-[[user]]
-name = "Bench"
-wait = { constant = 0 }
-[[user.task]]
-[[user.task.step]]
-url = "$nginx_url"
-path = "/health"
-TOML
+nginx_scenario "$work/lv.toml"
 
 # measure NAME LOAD...: one master (CPU 0) and one worker under callgrind (CPU 1) for
 # DURATION with the master's load options LOAD; prints the tables.

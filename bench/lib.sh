@@ -14,6 +14,7 @@
 #                            connect
 #   start_nginx DIR          nginx (bench/nginx.conf.in) on CPU 0 on a free loopback port, its
 #                            files in DIR; installs nginx-light when missing; sets nginx_url
+#   nginx_scenario FILE      writes FILE: one user class, no wait, one GET /health on nginx_url
 #   start_sim OUT BOUND SCALE
 #                            lv-fleet-sim on ephemeral ports for at most BOUND seconds, latency
 #                            x SCALE, its fleet map in OUT/fleet.toml and ready file in
@@ -93,4 +94,16 @@ start_nginx() {
   done
   echo "${0##*/}: nginx did not answer at $nginx_url" >&2
   exit 1
+}
+
+nginx_scenario() {
+  cat >"$1" <<TOML
+[[user]]
+name = "Bench"
+wait = { constant = 0 }
+[[user.task]]
+[[user.task.step]]
+url = "$nginx_url"
+path = "/health"
+TOML
 }

@@ -29,14 +29,8 @@ fi
 work=$(mktemp -d)
 work_dirs+=("$work")
 start_nginx "$work"
-cat >"$work/open.toml" <<TOML
-[[user]]
-name = "Bench"
-[[user.task]]
-[[user.task.step]]
-url = "$nginx_url"
-path = "/health"
-TOML
+# Open-model iterations never wait, so the scenario's "no wait" changes nothing here.
+nginx_scenario "$work/open.toml"
 
 # run RATE: one master + one worker at RATE arrivals/s; prints one line, and the lag p99
 # (ms) as the last word.

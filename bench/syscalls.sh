@@ -78,15 +78,7 @@ requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
 row wrk "$work/wrk.stat" "${requests:-0}" "$(cat "$work/wrk.cpu")"
 
 # lv: the master elsewhere, one worker under perf.
-cat >"$work/lv.toml" <<TOML
-[[user]]
-name = "Bench"
-wait = { constant = 0 }
-[[user.task]]
-[[user.task.step]]
-url = "$nginx_url"
-path = "/health"
-TOML
+nginx_scenario "$work/lv.toml"
 timeout -k 5 $((secs + 90)) taskset -c 0 target/release/lv-master -f "$work/lv.toml" -u "$CONNS" \
   -r "$CONNS" -t "$DURATION" --expect-workers 1 --expect-workers-max-wait 30s --master-bind-port 0 \
   --ready-file "$work/master.json" --headless --only-summary --json "$work/lv.json" \
