@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared by the bench scripts (soak.sh, workers.sh, million.sh, open.sh, worker.sh,
-# stress.sh, web.sh); they source it from the repository root:
+# stress.sh, web.sh, syscalls.sh, instructions.sh); they source it from the repository root:
 #   build_release            cargo build --release of master, worker and simulator, unless BUILD=0
 #   pids                     add every background process to it: all are killed on exit
 #   work_dirs                add folders to it: they are removed on exit
