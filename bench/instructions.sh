@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # User-space instructions per request (issue 24, "where lv's cycles go"): one lv-worker run
 # under valgrind's callgrind against nginx, its instructions divided by the requests it
-# completed, and where they go by crate and by function. Instruction counts do not depend
-# on how busy the machine is, so two builds compare in any minutes (LV_DIR= one of them);
-# what they leave out is the kernel (bench/syscalls.sh) and cache misses.
+# completed, and where they go by crate and by function. Instruction counts hardly depend
+# on how busy the machine is (two closed-model runs: 9,661 and 9,730 a request), so two
+# builds compare in any minutes (LV_DIR= one of them); what they leave out is the kernel
+# (bench/syscalls.sh) and cache misses.
 # Loopback only; every process is bounded by `timeout`. Needs valgrind (Debian valgrind).
 # Usage: bench/instructions.sh
 # Env: MODEL (closed, open or both; both), CONNS (closed: users with no wait; 50),
