@@ -19,7 +19,7 @@ mod rows;
 mod stages;
 
 pub use generator::{GENERATOR_LIMITED, GeneratorCause, GeneratorWarning, limit_note};
-pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates, uncapped_hint};
+pub use open::{IntervalRate, LAG_LIMIT_MS, OpenSummary, interval_rates};
 pub use phases::{PhaseSummary, PhasesSummary};
 pub use rows::{EndpointSummary, ExceptionSummary, FailureSummary, stats_rows};
 #[cfg(test)]

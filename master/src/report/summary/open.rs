@@ -203,22 +203,6 @@ impl OpenSummary {
     }
 }
 
-/// What the schedule-lag warning of a run without `max_in_flight` adds: with no cap, an
-/// arrival that finds no idle connection opens one, and a worker behind its schedule can open
-/// thousands that a server accepts one at a time (docs/load-shapes.md); `connections_peak`
-/// is the most a worker held open.
-pub fn uncapped_hint(connections_peak: Option<f64>) -> String {
-    let bounded = match connections_peak {
-        Some(peak) => {
-            format!(", and a worker held up to {peak:.0} connections: --max-in-flight bounds them")
-        }
-        None => {
-            ": --max-in-flight bounds the connections a worker behind its schedule opens".to_owned()
-        }
-    };
-    format!("; no max_in_flight{bounded} (arrivals beyond it dropped and counted)")
-}
-
 #[cfg(test)]
 mod tests {
     use lv_common::load::{ArrivalCounts, RequestTiming};
