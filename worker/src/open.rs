@@ -13,7 +13,9 @@
 //! overdue instead of firing them in a burst; the master's planned total shows the gap.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lv_common::bounds::later;
@@ -146,14 +148,18 @@ pub async fn run_arrivals<B, F>(
                 tokio::task::yield_now().await;
             }
         }
-        fire(
-            Arrival { k, intended },
-            &body,
-            cap.as_ref(),
-            &spec,
-            &recorder,
-            &mut tasks,
-        );
+        std::future::poll_fn(|cx| {
+            fire(
+                Arrival { k, intended },
+                &body,
+                cap.as_ref(),
+                &spec,
+                (&recorder, cx),
+                &mut tasks,
+            );
+            Poll::Ready(())
+        })
+        .await;
         pending = current.next();
         while tasks.try_join_next().is_some() {}
     }
@@ -185,7 +191,7 @@ fn fire<B, F>(
     body: &B,
     cap: Option<&Arc<Semaphore>>,
     spec: &OpenSpec,
-    recorder: &Recorder,
+    (recorder, cx): (&Recorder, &mut Context<'_>),
     tasks: &mut JoinSet<()>,
 ) where
     B: Fn(Arrival) -> F + Clone + Send + 'static,
@@ -201,12 +207,12 @@ fn fire<B, F>(
     match (cap, spec.on_saturation) {
         (None, _) => {
             started(&recorder);
-            tasks.spawn(serve(begin, recorder, None));
+            start(serve(begin, recorder, None), cx, tasks);
         }
         (Some(cap), OnSaturation::Drop) => match Arc::clone(cap).try_acquire_owned() {
             Ok(permit) => {
                 started(&recorder);
-                tasks.spawn(serve(begin, recorder, Some(permit)));
+                start(serve(begin, recorder, Some(permit)), cx, tasks);
             }
             Err(_) => recorder.arrivals(|c| c.dropped += 1),
         },
@@ -221,6 +227,23 @@ fn fire<B, F>(
                 serve(begin, recorder, Some(permit)).await;
             });
         }
+    }
+}
+
+/// Runs `iteration` up to its first wait right here, in the executor's turn, and spawns
+/// the rest: a spawned task first runs behind every task already queued, and its request
+/// would leave that much later than planned on a busy worker.
+fn start<T>(iteration: T, cx: &mut Context<'_>, tasks: &mut JoinSet<()>)
+where
+    T: Future<Output = ()> + Send + 'static,
+{
+    let mut iteration = Box::pin(iteration);
+    // Outside the executor's cooperative budget: a burst of arrivals would spend it, and
+    // the rest of the burst would then send nothing until their tasks run.
+    let first = Pin::new(&mut tokio::task::unconstrained(&mut iteration)).poll(cx);
+    if first.is_pending() {
+        // Its wakers are re-registered as the task's own on the task's first run.
+        tasks.spawn(iteration);
     }
 }
 
