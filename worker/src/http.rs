@@ -91,6 +91,9 @@ pub struct InResponse {
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     inner: Arc<Shared>,
+    /// Holds new connections back while the server is slow to accept them (the open
+    /// model's client: see the pool).
+    paced: bool,
 }
 
 #[derive(Debug)]
@@ -132,6 +135,7 @@ impl HttpClient {
                 connect_timeout,
                 max_decoded: MAX_DECODED_BODY,
             }),
+            paced: false,
         })
     }
 
@@ -142,6 +146,16 @@ impl HttpClient {
             shared.max_decoded = max_decoded;
         }
         self
+    }
+
+    /// The same client, its connections shared, that opens no new connection while the
+    /// server is slow to accept the ones it opened: an arrival then waits for one to come
+    /// back. For the open model, whose arrivals would otherwise open thousands.
+    pub fn paced(&self) -> HttpClient {
+        HttpClient {
+            inner: Arc::clone(&self.inner),
+            paced: true,
+        }
     }
 
     /// Most connections open at once.
@@ -324,7 +338,7 @@ impl HttpClient {
                 None => {
                     shared
                         .pool
-                        .checkout(origin, fresh || session.is_some())
+                        .checkout(origin, fresh || session.is_some(), self.paced)
                         .await
                 }
             };
@@ -342,6 +356,7 @@ impl HttpClient {
             let reused = opened.is_none();
             match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
+                    shared.pool.answered(&mut conn, response.timing.ttfb);
                     if response.reusable && !request.closes {
                         match session {
                             Some(session) => session.keep(origin, conn),

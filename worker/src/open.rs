@@ -180,7 +180,12 @@ pub async fn run_open(
     recorder: Recorder,
     signals: OpenSignals,
 ) {
-    let env = Arc::new(IterationEnv::new(plan, client, recorder.clone(), spec.seed));
+    let env = Arc::new(IterationEnv::new(
+        plan,
+        client.paced(),
+        recorder.clone(),
+        spec.seed,
+    ));
     let body = move |arrival| iteration::run_iteration(Arc::clone(&env), arrival);
     run_arrivals(spec, stripes, recorder, body, signals).await;
 }
