@@ -39,8 +39,8 @@ pub use pacer::{Pacer, TICK};
 
 /// Arrivals due longer than this before the executor started are skipped, not fired late.
 pub const CATCH_UP: Duration = Duration::from_secs(1);
-/// An executor behind its schedule yields to the runtime after this many arrivals in a row.
-const CATCH_UP_BATCH: u32 = 64;
+/// An executor behind its schedule yields to the runtime after firing arrivals for this long.
+const CATCH_UP_SLICE: Duration = Duration::from_micros(200);
 
 /// This worker's part of an open-model run.
 #[derive(Debug, Clone)]
@@ -97,8 +97,8 @@ pub async fn run_arrivals<B, F>(
     // of long-past arrivals: they were fired before, or missed while it was away.
     let started = Instant::now();
     let mut pending = current.find(|&(_, at)| later(spec.start, at + CATCH_UP) >= started);
-    // Arrivals fired in a row without waiting (the executor is behind its schedule).
-    let mut behind = 0u32;
+    // Since when the executor has fired arrivals without waiting (it is behind its schedule).
+    let mut behind_since = None;
     // When the pacer last woke the executor.
     let mut woke = started;
     loop {
@@ -120,7 +120,8 @@ pub async fn run_arrivals<B, F>(
         };
         // The stages come over the wire: an offset no schedule has is clamped, not a panic.
         let intended = later(spec.start, offset);
-        if intended > Instant::now() {
+        let now = Instant::now();
+        if intended > now {
             // At most one wake a tick: arrivals closer together are released together.
             let wake = intended.max(woke + TICK);
             tokio::select! {
@@ -137,15 +138,18 @@ pub async fn run_arrivals<B, F>(
                 () = spec.pacer.sleep_until(wake) => {}
             }
             woke = wake;
-            behind = 0;
+            behind_since = None;
         } else if signals.stop.is_cancelled() {
             break;
         } else {
-            // Catching up on arrivals already due: let the iterations it started run now and
-            // then, so that they do not wait for the whole backlog to be fired.
-            behind = behind.wrapping_add(1);
-            if behind.is_multiple_of(CATCH_UP_BATCH) {
+            // Catching up on arrivals already due: let the runtime read the answers now and
+            // then, so that their connections come back to serve the backlog instead of
+            // new ones being opened for it. A slice of time, not of arrivals: an arrival
+            // that opens a connection costs several that reuse one.
+            let since = *behind_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= CATCH_UP_SLICE {
                 tokio::task::yield_now().await;
+                behind_since = Some(Instant::now());
             }
         }
         std::future::poll_fn(|cx| {
