@@ -356,7 +356,11 @@ impl HttpClient {
             let reused = opened.is_none();
             match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
-                    shared.pool.answered(&mut conn, response.timing.ttfb);
+                    // A first answer ends the connection's probation; only a paced client
+                    // compares the answers on reused connections with first answers.
+                    if self.paced || !reused {
+                        shared.pool.answered(&mut conn, response.timing.ttfb);
+                    }
                     if response.reusable && !request.closes {
                         match session {
                             Some(session) => session.keep(origin, conn),
