@@ -383,13 +383,18 @@ pub(super) enum Slot {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn permits_are_bounded_and_come_back() {
-        let origin = Origin {
+    /// An origin nothing connects to: the tests take slots, they open no connection.
+    fn local_origin() -> Origin {
+        Origin {
             tls: false,
             host: "127.0.0.1".into(),
             port: 1,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn permits_are_bounded_and_come_back() {
+        let origin = local_origin();
         let pool = Arc::new(Pool::new(2));
         let a = pool.checkout(&origin, false, false).await;
         let _b = pool.checkout(&origin, false, false).await;
@@ -435,11 +440,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_paced_checkout_waits_while_new_connections_queue_to_be_accepted() {
-        let origin = Origin {
-            tls: false,
-            host: "127.0.0.1".into(),
-            port: 1,
-        };
+        let origin = local_origin();
         let pool = Arc::new(Pool::new(100));
         let mut unproven = Vec::new();
         for _ in 0..MAX_UNPROVEN {
