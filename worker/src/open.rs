@@ -5,7 +5,9 @@
 //! "after the last one finished"), so a slow target cannot slow the generator down. The
 //! executor sleeps until the next planned instant, but wakes at most once a [`TICK`]: then
 //! it fires every arrival whose instant has come, each timed from its own instant. Each
-//! arrival runs one iteration in its own task; `max_in_flight` either drops the arrivals
+//! arrival runs one iteration, up to its first wait in the executor's turn and then in a
+//! task of its own; the open model's client holds new connections back while the server
+//! is slow to accept them (see the pool); `max_in_flight` either drops the arrivals
 //! beyond it (counted) or queues them, their response time then including the wait. A new
 //! stripe (a worker joined or left) applies from its first arrival index: the arrivals of
 //! the old stripe before that index are still fired here. An executor that starts after

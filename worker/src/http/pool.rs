@@ -33,7 +33,7 @@ use super::stream::{Origin, Stream};
 const MAX_IDLE_BUFFER: usize = 64 * 1024;
 /// New connections a paced checkout lets wait for their first answer at once while first
 /// answers are slow ([`Turnover::accepts_lag`]).
-pub(super) const MAX_UNPROVEN: usize = 8;
+const MAX_UNPROVEN: usize = 8;
 /// First answers count as slow above this many times the answers on reused connections...
 const SLOW_FIRST_RATIO: u64 = 4;
 /// ...plus this margin, so that a fast server's jitter does not hold new connections back.
