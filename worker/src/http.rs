@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderValue, Method};
 use lv_common::stats::RequestPhases;
 use tokio::time::Instant;
 
@@ -311,6 +311,26 @@ impl HttpClient {
         }
     }
 
+    /// The connection `slot` gives: its idle one, or one opened to `origin` now, with how
+    /// long opening it took.
+    async fn connection(
+        &self,
+        slot: Slot,
+        origin: &Origin,
+    ) -> Result<(Conn, Option<Opened>), RequestError> {
+        match slot {
+            Slot::Idle(conn) => Ok((conn, None)),
+            Slot::Open(permit) => {
+                let shared = &self.inner;
+                // Boxed: connecting is rare, and its TLS state would otherwise enlarge
+                // every user's future (memory per user).
+                let (stream, opened) =
+                    Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout)).await?;
+                Ok((Conn::new(stream, permit), Some(opened)))
+            }
+        }
+    }
+
     /// One exchange on a pooled connection, and how long opening it took when it was
     /// opened for this exchange; a reused connection that the server had closed while idle
     /// (nothing came back) is replaced by a new one, once.
@@ -342,25 +362,13 @@ impl HttpClient {
                         .await
                 }
             };
-            let (mut conn, opened) = match slot {
-                Slot::Idle(conn) => (conn, None),
-                Slot::Open(permit) => {
-                    // Boxed: connecting is rare, and its TLS state would otherwise
-                    // enlarge every user's future (memory per user).
-                    let (stream, opened) =
-                        Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout))
-                            .await?;
-                    (Conn::new(stream, permit), Some(opened))
-                }
-            };
+            let (mut conn, opened) = self.connection(slot, origin).await?;
             let reused = opened.is_none();
             match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
-                    // A first answer ends the connection's probation; only a paced client
-                    // compares the answers on reused connections with first answers.
-                    if self.paced || !reused {
-                        shared.pool.answered(&mut conn, response.timing.ttfb);
-                    }
+                    shared
+                        .pool
+                        .answered(&mut conn, response.timing.ttfb, self.paced);
                     if response.reusable && !request.closes {
                         match session {
                             Some(session) => session.keep(origin, conn),
@@ -398,7 +406,7 @@ impl Encoded {
         cookie: Option<HeaderValue>,
         max_decoded: u64,
     ) -> Result<Encoded, RequestError> {
-        let (origin, host, path) = split_url(&req.url)?;
+        let (origin, host, path) = stream::split_url(&req.url)?;
         let mut wire = Vec::with_capacity(128 + path.len() + req.body.len());
         let extra = cookie.map(|value| (http::header::COOKIE, value));
         codec::encode_request(
@@ -466,41 +474,6 @@ fn cookie_for(user: &UserHttp, req: &OutRequest) -> Option<HeaderValue> {
         }
         _ => None,
     }
-}
-
-/// The origin, `Host` header value and request target of an absolute URL.
-fn split_url(url: &str) -> Result<(Origin, String, String), RequestError> {
-    let invalid = |why: &str| RequestError::Invalid(format!("{url}: {why}"));
-    let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
-    let tls = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        Some(other) => return Err(invalid(&format!("scheme {other} is not http or https"))),
-        None => return Err(invalid("not an absolute URL")),
-    };
-    let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-    let host = authority.host();
-    if host.is_empty() {
-        return Err(invalid("no host"));
-    }
-    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let host_header = match authority.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    let path = uri
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    Ok((
-        Origin {
-            tls,
-            host: bare.into(),
-            port,
-        },
-        host_header,
-        path,
-    ))
 }
 
 #[cfg(test)]

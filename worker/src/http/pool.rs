@@ -253,10 +253,14 @@ impl Pool {
         }
     }
 
-    /// Counts the answer `conn` just brought: its first ends its probation.
-    pub fn answered(&self, conn: &mut Conn, ttfb: Duration) {
-        let first = conn.permit.probation.take();
-        self.turnover.answered(first.is_some(), ttfb);
+    /// Counts the answer `conn` just brought: its first ends its probation. Only a
+    /// `paced` client (whose checkouts compare them) averages the answers on reused
+    /// connections: the closed model would pay for it on every request.
+    pub fn answered(&self, conn: &mut Conn, ttfb: Duration, paced: bool) {
+        let first = conn.permit.probation.take().is_some();
+        if first || paced {
+            self.turnover.answered(first, ttfb);
+        }
     }
 
     /// Most connections open at once.

@@ -1,4 +1,5 @@
-//! A connection to one origin: plain TCP or TLS over TCP, opened with a timeout.
+//! A connection to one origin: plain TCP or TLS over TCP, opened with a timeout; and the
+//! origin of a URL.
 
 use std::io;
 use std::pin::Pin;
@@ -6,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use http::Uri;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -160,4 +162,39 @@ pub(super) fn io_error(err: &io::Error) -> RequestError {
         io::ErrorKind::ConnectionRefused => RequestError::Refused,
         _ => RequestError::Transport(error_chain(err)),
     }
+}
+
+/// The origin, `Host` header value and request target of an absolute URL.
+pub(super) fn split_url(url: &str) -> Result<(Origin, String, String), RequestError> {
+    let invalid = |why: &str| RequestError::Invalid(format!("{url}: {why}"));
+    let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        Some(other) => return Err(invalid(&format!("scheme {other} is not http or https"))),
+        None => return Err(invalid("not an absolute URL")),
+    };
+    let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(invalid("no host"));
+    }
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let host_header = match authority.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((
+        Origin {
+            tls,
+            host: bare.into(),
+            port,
+        },
+        host_header,
+        path,
+    ))
 }
