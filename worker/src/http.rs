@@ -36,7 +36,7 @@ pub use self::cookies::CookieJar;
 pub use self::decode::MAX_DECODED_BODY;
 pub use self::error::{RequestError, error_chain};
 pub use self::pool::Session;
-use self::pool::{Conn, Pool, Slot};
+use self::pool::{Conn, Permit, Pool, Slot};
 use self::redirect::MAX_REDIRECTS;
 pub use self::request::{MAX_KEPT_BODY, OutRequest};
 use self::stream::{Opened, Origin, Stream};
@@ -311,24 +311,19 @@ impl HttpClient {
         }
     }
 
-    /// The connection `slot` gives: its idle one, or one opened to `origin` now, with how
-    /// long opening it took.
-    async fn connection(
+    /// A connection opened to `origin` now in the room `permit` holds, and how long
+    /// opening it took.
+    async fn open(
         &self,
-        slot: Slot,
+        permit: Permit,
         origin: &Origin,
     ) -> Result<(Conn, Option<Opened>), RequestError> {
-        match slot {
-            Slot::Idle(conn) => Ok((conn, None)),
-            Slot::Open(permit) => {
-                let shared = &self.inner;
-                // Boxed: connecting is rare, and its TLS state would otherwise enlarge
-                // every user's future (memory per user).
-                let (stream, opened) =
-                    Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout)).await?;
-                Ok((Conn::new(stream, permit), Some(opened)))
-            }
-        }
+        let shared = &self.inner;
+        // Boxed: connecting is rare, and its TLS state would otherwise enlarge every user's
+        // future (memory per user).
+        let (stream, opened) =
+            Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout)).await?;
+        Ok((Conn::new(stream, permit), Some(opened)))
     }
 
     /// One exchange on a pooled connection, and how long opening it took when it was
@@ -362,7 +357,10 @@ impl HttpClient {
                         .await
                 }
             };
-            let (mut conn, opened) = self.connection(slot, origin).await?;
+            let (mut conn, opened) = match slot {
+                Slot::Idle(conn) => (conn, None),
+                Slot::Open(permit) => self.open(permit, origin).await?,
+            };
             let reused = opened.is_none();
             match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {
                 Ok(response) => {
