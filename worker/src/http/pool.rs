@@ -9,16 +9,11 @@
 //! (they still count in the budget; the master checks that a share fits). Every open
 //! [`Conn`], pooled or a user's own, counts in [`Pool::open`] while it lives.
 //!
-//! A new connection is on probation until its first answer. An open-model arrival that
-//! finds no idle connection opens a new one, and a server that accepts connections slower
-//! than it answers (nginx accepts one an event-loop turn) then gets a storm of them: each
-//! waits longer to be accepted, so more arrivals find no idle connection. A paced checkout
-//! (the open model's) therefore waits for a connection to come back instead of opening
-//! another while [`MAX_UNPROVEN`] are on probation and first answers take much longer than
-//! answers on reused connections. A server slow to answer, whose first answers are no
-//! slower than the others, gets every connection it needs at once.
+//! A new connection is on probation until its first answer ([`probation`]): the open
+//! model's checkouts wait for a connection to come back rather than open one more to an
+//! origin that is slow to accept them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -28,16 +23,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::codec::READ_CHUNK;
 use super::stream::{Origin, Stream};
+use probation::{Probation, Unproven};
+
+mod probation;
 
 /// A read buffer grown past this (by a large response) is not kept with an idle connection.
 const MAX_IDLE_BUFFER: usize = 64 * 1024;
-/// New connections a paced checkout lets wait for their first answer at once while first
-/// answers are slow ([`Turnover::accepts_lag`]).
-const MAX_UNPROVEN: usize = 8;
-/// First answers count as slow above this many times the answers on reused connections...
-const SLOW_FIRST_RATIO: u64 = 4;
-/// ...plus this margin, so that a fast server's jitter does not hold new connections back.
-const SLOW_FIRST_MARGIN_US: u64 = 500;
 
 /// An open connection, its read buffer, and its place in the budget.
 #[derive(Debug)]
@@ -65,49 +56,23 @@ impl Conn {
 }
 
 /// Room in the budget for one connection, the counter it counts in once opened, and its
-/// place on probation until its first answer.
+/// origin's probation, which it is on until its first answer.
 #[derive(Debug)]
 pub(super) struct Permit {
     _budget: OwnedSemaphorePermit,
     open: Arc<AtomicUsize>,
-    probation: Option<Unproven>,
+    probation: Arc<Probation>,
+    unproven: Option<Unproven>,
 }
 
-/// One new connection on probation: counted in [`Turnover::unproven`] until its first
-/// answer or its end, which may let a waiting checkout open another.
-#[derive(Debug)]
-struct Unproven(Arc<Turnover>);
-
-impl Unproven {
-    fn new(turnover: Arc<Turnover>) -> Unproven {
-        turnover.unproven.fetch_add(1, Ordering::SeqCst);
-        Unproven(turnover)
-    }
-}
-
-impl Drop for Unproven {
-    fn drop(&mut self) {
-        self.0.unproven.fetch_sub(1, Ordering::SeqCst);
-        self.0.wake_one();
-    }
-}
-
-/// What checkouts waiting for a connection wait on, and what tells a server slow to
-/// accept new connections.
+/// Checkouts waiting for a connection, woken when one comes back idle or leaves probation.
 #[derive(Debug, Default)]
-struct Turnover {
-    /// Checkouts waiting, woken when a connection comes back idle or leaves probation.
+struct Waiters {
     waiting: AtomicUsize,
     returned: Notify,
-    /// New connections waiting for their first answer.
-    unproven: AtomicUsize,
-    /// Moving averages (weight 1/8) of the time to first byte, in microseconds, of a new
-    /// connection's first answer and of an answer on a reused connection.
-    first_us: AtomicU64,
-    reused_us: AtomicU64,
 }
 
-impl Turnover {
+impl Waiters {
     /// Wakes one waiting checkout, if any.
     fn wake_one(&self) {
         // One connection back serves one waiting user (with its origin's, or by evicting
@@ -118,48 +83,6 @@ impl Turnover {
             self.returned.notify_one();
         }
     }
-
-    /// Whether [`MAX_UNPROVEN`] new connections wait for a first answer while first
-    /// answers come much later than answers on reused connections: the server is slow to
-    /// accept, and another new connection would only queue behind them.
-    fn accepts_lag(&self) -> bool {
-        self.unproven.load(Ordering::SeqCst) >= MAX_UNPROVEN
-            && first_answers_lag(
-                self.first_us.load(Ordering::Relaxed),
-                self.reused_us.load(Ordering::Relaxed),
-            )
-    }
-
-    /// Counts one answer's time to first byte, on a new connection (`first`) or a reused one.
-    fn answered(&self, first: bool, ttfb: Duration) {
-        let average = if first {
-            &self.first_us
-        } else {
-            &self.reused_us
-        };
-        let sample = u64::try_from(ttfb.as_micros()).unwrap_or(u64::MAX);
-        // Racing updates may lose one sample: an average needs no exact count.
-        let old = average.load(Ordering::Relaxed);
-        average.store(moving_average(old, sample), Ordering::Relaxed);
-    }
-}
-
-/// `old` moved an eighth of the way to `sample` (`sample` itself when `old` is 0).
-fn moving_average(old: u64, sample: u64) -> u64 {
-    if old == 0 {
-        return sample;
-    }
-    let (old, sample) = (i128::from(old), i128::from(sample));
-    u64::try_from(old + (sample - old) / 8).unwrap_or(u64::MAX)
-}
-
-/// Whether first answers (`first_us`, averaged) are slow against reused connections'.
-fn first_answers_lag(first_us: u64, reused_us: u64) -> bool {
-    reused_us > 0
-        && first_us
-            > reused_us
-                .saturating_mul(SLOW_FIRST_RATIO)
-                .saturating_add(SLOW_FIRST_MARGIN_US)
 }
 
 /// One open connection in its pool's counter: added when made, taken off when dropped.
@@ -218,8 +141,10 @@ pub(super) struct Pool {
     limit: usize,
     waited: AtomicBool,
     announced: AtomicBool,
-    /// Checkouts waiting, connections on probation, and how fast first answers come.
-    turnover: Arc<Turnover>,
+    /// Checkouts waiting for a connection.
+    waiters: Arc<Waiters>,
+    /// Each origin's connections on probation, and how fast its first answers come.
+    probations: Mutex<Vec<(Origin, Arc<Probation>)>>,
     /// Connections open now (idle, in use, or a user's own).
     open: Arc<AtomicUsize>,
 }
@@ -234,7 +159,8 @@ impl Pool {
             limit,
             waited: AtomicBool::new(false),
             announced: AtomicBool::new(false),
-            turnover: Arc::default(),
+            waiters: Arc::default(),
+            probations: Mutex::new(Vec::new()),
             open: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -244,22 +170,42 @@ impl Pool {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// `budget` as a [`Permit`] of this pool.
-    fn permit(&self, budget: OwnedSemaphorePermit) -> Permit {
+    /// `budget` as a [`Permit`] of this pool for a new connection to `origin`.
+    fn permit(&self, budget: OwnedSemaphorePermit, origin: &Origin) -> Permit {
+        let probation = self.probation(origin);
         Permit {
             _budget: budget,
             open: Arc::clone(&self.open),
-            probation: Some(Unproven::new(Arc::clone(&self.turnover))),
+            unproven: Some(Unproven::new(
+                Arc::clone(&probation),
+                Arc::clone(&self.waiters),
+            )),
+            probation,
         }
+    }
+
+    /// `origin`'s probation (its first new connection starts it).
+    fn probation(&self, origin: &Origin) -> Arc<Probation> {
+        // Each critical section is one lookup or push: a panic cannot leave it half done.
+        let mut all = self
+            .probations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, probation)) = all.iter().find(|(o, _)| o == origin) {
+            return Arc::clone(probation);
+        }
+        let probation = Arc::new(Probation::default());
+        all.push((origin.clone(), Arc::clone(&probation)));
+        probation
     }
 
     /// Counts the answer `conn` just brought: its first ends its probation. Only a
     /// `paced` client (whose checkouts compare them) averages the answers on reused
     /// connections: the closed model would pay for it on every request.
     pub fn answered(&self, conn: &mut Conn, ttfb: Duration, paced: bool) {
-        let first = conn.permit.probation.take().is_some();
+        let first = conn.permit.unproven.take().is_some();
         if first || paced {
-            self.turnover.answered(first, ttfb);
+            conn.permit.probation.answered(first, ttfb);
         }
     }
 
@@ -299,7 +245,7 @@ impl Pool {
             None => idle.push((origin.clone(), vec![conn])),
         }
         drop(idle);
-        self.turnover.wake_one();
+        self.waiters.wake_one();
     }
 
     /// True once, after the first time a user had to wait for the budget.
@@ -311,26 +257,29 @@ impl Pool {
     /// open a new one. When the budget is spent it closes the longest-idle connection to
     /// any origin, or waits until a connection closes or comes back idle. A `paced`
     /// checkout also waits for a connection to come back while the server is slow to
-    /// accept new ones ([`Turnover::accepts_lag`]).
+    /// accept new ones ([`Probation::accepts_lag`]).
     pub async fn checkout(&self, origin: &Origin, fresh: bool, paced: bool) -> Slot {
-        let turnover = &*self.turnover;
+        let waiters = &*self.waiters;
         loop {
-            let held = paced && !fresh && turnover.accepts_lag();
-            if let Some(slot) = self.try_checkout(origin, fresh, held) {
-                return slot;
-            }
+            let held = match self.try_checkout(origin, fresh, paced) {
+                Ok(slot) => return slot,
+                Err(held) => held,
+            };
             if !held && self.evict_one() {
                 continue;
             }
-            let returned = turnover.returned.notified();
+            let returned = waiters.returned.notified();
             tokio::pin!(returned);
             returned.as_mut().enable();
-            turnover.waiting.fetch_add(1, Ordering::SeqCst);
+            waiters.waiting.fetch_add(1, Ordering::SeqCst);
             // Registered: look once more, a connection may have come back meanwhile.
-            if let Some(slot) = self.try_checkout(origin, fresh, held) {
-                turnover.waiting.fetch_sub(1, Ordering::SeqCst);
-                return slot;
-            }
+            let held = match self.try_checkout(origin, fresh, paced) {
+                Ok(slot) => {
+                    waiters.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return slot;
+                }
+                Err(held) => held,
+            };
             let permit = if held {
                 returned.await;
                 None
@@ -341,26 +290,27 @@ impl Pool {
                     () = returned => None,
                 }
             };
-            turnover.waiting.fetch_sub(1, Ordering::SeqCst);
+            waiters.waiting.fetch_sub(1, Ordering::SeqCst);
             if let Some(permit) = permit {
-                return Slot::Open(self.permit(permit));
+                return Slot::Open(self.permit(permit, origin));
             }
         }
     }
 
-    /// An idle connection (unless `fresh`) or room for a new one (unless `held`), without
-    /// waiting.
-    fn try_checkout(&self, origin: &Origin, fresh: bool, held: bool) -> Option<Slot> {
+    /// An idle connection (unless `fresh`) or room for a new one, without waiting; else
+    /// whether a `paced` checkout is held back by the origin's probation (true) or the
+    /// budget is spent (false).
+    fn try_checkout(&self, origin: &Origin, fresh: bool, paced: bool) -> Result<Slot, bool> {
         if !fresh && let Some(conn) = self.take_idle(origin) {
-            return Some(Slot::Idle(conn));
+            return Ok(Slot::Idle(conn));
         }
-        if held {
-            return None;
+        if paced && !fresh && self.probation(origin).accepts_lag() {
+            return Err(true);
         }
         Arc::clone(&self.budget)
             .try_acquire_owned()
-            .ok()
-            .map(|budget| Slot::Open(self.permit(budget)))
+            .map(|budget| Slot::Open(self.permit(budget, origin)))
+            .map_err(|_| false)
     }
 
     /// Closes the longest-idle connection to any origin; false when none is idle.
@@ -385,6 +335,7 @@ pub(super) enum Slot {
 
 #[cfg(test)]
 mod tests {
+    use super::probation::MAX_UNPROVEN;
     use super::*;
 
     /// An origin nothing connects to: the tests take slots, they open no connection.
@@ -421,27 +372,6 @@ mod tests {
         assert!(!pool.take_wait_notice(), "once");
     }
 
-    #[test]
-    fn first_answers_lag_only_well_behind_reused_ones() {
-        assert_eq!(
-            moving_average(0, 800),
-            800,
-            "the first sample is the average"
-        );
-        assert_eq!(moving_average(800, 0), 700);
-        assert_eq!(moving_average(100, 900), 200);
-        assert!(
-            !first_answers_lag(5_000, 0),
-            "nothing reused yet: no comparison"
-        );
-        assert!(!first_answers_lag(900, 100), "within 4x + 500 us");
-        assert!(first_answers_lag(901, 100));
-        assert!(
-            !first_answers_lag(200_000, 200_000),
-            "a slow server's first answers are as slow as its others"
-        );
-    }
-
     #[tokio::test]
     async fn a_paced_checkout_waits_while_new_connections_queue_to_be_accepted() {
         let origin = local_origin();
@@ -451,8 +381,9 @@ mod tests {
             unproven.push(pool.checkout(&origin, false, true).await);
         }
         // Answers on reused connections in 100 us, first answers in 5 ms.
-        pool.turnover.answered(false, Duration::from_micros(100));
-        pool.turnover.answered(true, Duration::from_millis(5));
+        let probation = pool.probation(&origin);
+        probation.answered(false, Duration::from_micros(100));
+        probation.answered(true, Duration::from_millis(5));
         assert!(
             matches!(pool.checkout(&origin, false, false).await, Slot::Open(_)),
             "an unpaced checkout (the closed model) still opens one"
@@ -472,6 +403,16 @@ mod tests {
             matches!(opened, Slot::Open(_)),
             "one left probation: room for one"
         );
-        assert_eq!(pool.turnover.unproven.load(Ordering::SeqCst), MAX_UNPROVEN);
+        assert_eq!(probation.unproven(), MAX_UNPROVEN);
+        let other = Origin {
+            port: 2,
+            ..local_origin()
+        };
+        let elsewhere =
+            tokio::time::timeout(Duration::from_secs(5), pool.checkout(&other, false, true));
+        assert!(
+            matches!(elsewhere.await, Ok(Slot::Open(_))),
+            "another origin is not held back"
+        );
     }
 }
