@@ -19,13 +19,15 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use lv_common::plan::MAX_USER_ORIGINS;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::codec::READ_CHUNK;
 use super::stream::{Origin, Stream};
 use probation::{Probation, Unproven};
+use waiters::Waiters;
 
 mod probation;
+mod waiters;
 
 /// A read buffer grown past this (by a large response) is not kept with an idle connection.
 const MAX_IDLE_BUFFER: usize = 64 * 1024;
@@ -63,26 +65,6 @@ pub(super) struct Permit {
     open: Arc<AtomicUsize>,
     probation: Arc<Probation>,
     unproven: Option<Unproven>,
-}
-
-/// Checkouts waiting for a connection, woken when one comes back idle or leaves probation.
-#[derive(Debug, Default)]
-struct Waiters {
-    waiting: AtomicUsize,
-    returned: Notify,
-}
-
-impl Waiters {
-    /// Wakes one waiting checkout, if any.
-    fn wake_one(&self) {
-        // One connection back serves one waiting user (with its origin's, or by evicting
-        // it): waking every waiting user for each would cost them all a look per
-        // response, a herd that took all the CPU when thousands waited. tokio hands the
-        // wake-up on if the woken user is gone meanwhile.
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.returned.notify_one();
-        }
-    }
 }
 
 /// One open connection in its pool's counter: added when made, taken off when dropped.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::Waiters;
+use super::waiters::Waiters;
 
 /// New connections to one origin a paced checkout lets wait for their first answer at
 /// once while first answers are slow ([`Probation::accepts_lag`]).
