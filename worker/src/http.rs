@@ -313,17 +313,13 @@ impl HttpClient {
 
     /// A connection opened to `origin` now in the room `permit` holds, and how long
     /// opening it took.
-    async fn open(
-        &self,
-        permit: Permit,
-        origin: &Origin,
-    ) -> Result<(Conn, Option<Opened>), RequestError> {
+    async fn open(&self, permit: Permit, origin: &Origin) -> Result<(Conn, Opened), RequestError> {
         let shared = &self.inner;
         // Boxed: connecting is rare, and its TLS state would otherwise enlarge every user's
         // future (memory per user).
         let (stream, opened) =
             Box::pin(Stream::connect(origin, &shared.tls, shared.connect_timeout)).await?;
-        Ok((Conn::new(stream, permit), Some(opened)))
+        Ok((Conn::new(stream, permit), opened))
     }
 
     /// One exchange on a pooled connection, and how long opening it took when it was
@@ -359,7 +355,10 @@ impl HttpClient {
             };
             let (mut conn, opened) = match slot {
                 Slot::Idle(conn) => (conn, None),
-                Slot::Open(permit) => self.open(permit, origin).await?,
+                Slot::Open(permit) => {
+                    let (conn, opened) = self.open(permit, origin).await?;
+                    (conn, Some(opened))
+                }
             };
             let reused = opened.is_none();
             match codec::exchange(&mut conn.stream, &mut conn.buf, &request.wire, expect).await {

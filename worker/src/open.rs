@@ -160,8 +160,9 @@ pub async fn run_arrivals<B, F>(
                 &body,
                 cap.as_ref(),
                 &spec,
-                (&recorder, cx),
+                &recorder,
                 &mut tasks,
+                cx,
             );
             Poll::Ready(())
         })
@@ -202,8 +203,9 @@ fn fire<B, F>(
     body: &B,
     cap: Option<&Arc<Semaphore>>,
     spec: &OpenSpec,
-    (recorder, cx): (&Recorder, &mut Context<'_>),
+    recorder: &Recorder,
     tasks: &mut JoinSet<()>,
+    cx: &mut Context<'_>,
 ) where
     B: Fn(Arrival) -> F + Clone + Send + 'static,
     F: Future<Output = bool> + Send + 'static,
