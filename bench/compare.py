@@ -141,11 +141,25 @@ def parse_locust(path):
             "failures": int(agg["Failure Count"])}
 
 
+def parse_probe(path):
+    """lv-exchange-probe's JSON line: answers, failures (lost connections and answers
+    other than 2xx/3xx), and its first error."""
+    run = json.loads(open(path).read())
+    out = {"rps": run["rps"], "requests": run["requests"],
+           "failures": run["errors"] + run["not_ok"]}
+    if run.get("first_error"):
+        out["error"] = run["first_error"]
+    return out
+
+
 PARSERS = {"lv": parse_lv, "lv-one": parse_lv, "lv-own": parse_lv, "lv-big": parse_lv,
            "wrk": parse_wrk, "oha": parse_oha, "goose": parse_goose, "locust": parse_locust,
-           "locust-fast": parse_locust, "wrk2": parse_wrk2, "lv-open": parse_lv_open}
+           "locust-fast": parse_locust, "wrk2": parse_wrk2, "lv-open": parse_lv_open,
+           "probe-epoll": parse_probe, "probe-uring": parse_probe, "probe-multi": parse_probe}
 # The tools whose rates are compared with wrk's and oha's.
 LV_TOOLS = ("lv", "lv-one", "lv-own")
+# lv-exchange-probe's backends: their CPU per request is compared with wrk's and lv's.
+PROBES = ("probe-epoll", "probe-uring", "probe-multi")
 
 
 def nginx_requests(url):
@@ -302,6 +316,14 @@ def table_throughput(results):
         for peer in ("wrk", "oha"):
             xs = [ratio(cpu_per_request(by[(tool, rnd)]), cpu_per_request(by[(peer, rnd)]))
                   for rnd in rounds if (tool, rnd) in by and (peer, rnd) in by]
+            xs = [x for x in xs if x is not None]
+            if xs:
+                print(f"CPU per request, {tool}/{peer}: per round {', '.join(f'{x:.2f}' for x in xs)},"
+                      f" median {statistics.median(xs):.2f}")
+    for tool in (t for t in tools if t in PROBES):
+        for peer in ("wrk", "lv", "probe-epoll"):
+            xs = [ratio(cpu_per_request(by[(tool, rnd)]), cpu_per_request(by[(peer, rnd)]))
+                  for rnd in rounds if tool != peer and (tool, rnd) in by and (peer, rnd) in by]
             xs = [x for x in xs if x is not None]
             if xs:
                 print(f"CPU per request, {tool}/{peer}: per round {', '.join(f'{x:.2f}' for x in xs)},"

@@ -26,6 +26,13 @@ Modes:
                         no tool's start-up or ramp counts) and nginx's CPU % in it, p50,
                         p99, CPU %, peak RSS, failures, and lv/wrk, lv/oha ratios of the
                         seen rates within each round; medians over rounds last.
+                        Not run unless named in TOOLS: probe-epoll, probe-uring and
+                        probe-multi, lv-exchange-probe (tools/exchange-probe) with a
+                        minimal user space through epoll, io_uring (a linked send and
+                        receive a request), or io_uring with multishot receives into
+                        provided buffers: what the kernel interface alone changes in the
+                        CPU time of a request (their CPU per request over wrk's and lv's
+                        is printed last).
   latency               lv-delay-target (tests/src/bin: one thread per connection, every
                         answer exactly 20 ms after the request arrived), LAT_USERS
                         users/connections, no think time, DURATION: lv (goal: p50 20-21 ms,
@@ -48,7 +55,8 @@ Environment:
   DURATION=10s       run time of each throughput and latency run (s or m suffix)
   ROUNDS=3           throughput rounds
   TOOLS="..."        subset of tools, space or comma separated (per mode default above;
-                     names: lv lv-one wrk oha goose locust-fast locust; lv-own is lv with
+                     names: lv lv-one wrk oha goose locust-fast locust, probe-epoll
+                     probe-uring probe-multi; lv-own is lv with
                      --connection-per-user (a connection per user, as Locust: memory
                      mode's default, or ask for it); lv-big in memory mode)
   USERS=50           throughput users/connections
@@ -107,7 +115,8 @@ OPEN_CONNS=${OPEN_CONNS:-50}
 TOOLS=$(echo "${TOOLS:-$DEFAULT_TOOLS}" | tr ',' ' ')
 for t in $TOOLS; do
   case "$t" in lv | lv-one | lv-own | lv-big | wrk | wrk2 | oha | goose | locust | locust-fast) ;;
-    *) echo "compare.sh: unknown tool $t (lv lv-one lv-own lv-big wrk wrk2 oha goose locust locust-fast)" >&2; exit 2 ;;
+    probe-epoll | probe-uring | probe-multi) ;;
+    *) echo "compare.sh: unknown tool $t (lv lv-one lv-own lv-big wrk wrk2 oha goose locust locust-fast probe-epoll probe-uring probe-multi)" >&2; exit 2 ;;
   esac
 done
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -195,7 +204,8 @@ want oha && ensure_oha
 want locust && ensure_locust locust
 want locust-fast && ensure_locust locust-fast
 want goose && ensure_goose
-if [ -z "${LV_DIR:-}" ] && { want lv || want lv-one || want lv-own || want lv-big || [ "$MODE" = latency ]; }; then
+if [ -z "${LV_DIR:-}" ] && { want lv || want lv-one || want lv-own || want lv-big ||
+  want probe-epoll || want probe-uring || want probe-multi || [ "$MODE" = latency ]; }; then
   cargo build --release --locked --bins -q
 fi
 LV=${LV_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
@@ -426,6 +436,22 @@ PY
   wait "$b" || true
   record "$tool" "$work/${tag}_stats.csv" "$work/$tag.sample" "$@"
 }
+# run_probe BACKEND TAG USERS DURATION ...: lv-exchange-probe, one connection per user.
+run_probe() {
+  local backend=$1 tool=$2 tag=$3 users=$4 duration=$5 d
+  shift 7
+  d=$(secs "$duration")
+  bounded $((d + 30)) 1 "$work/$tag.json" "$work/$tag.err" "$LV/lv-exchange-probe" \
+    --url "$BASE/health" --connections "$users" --seconds "$d" --backend "$backend"
+  local b=$bpid
+  sample "$tpid" "$d" "$work/$tag.sample"
+  wait "$b" || true
+  record "$tool" "$work/$tag.json" "$work/$tag.sample" "$@"
+  head -3 "$work/$tag.err" | sed "s/^/$tool: /" >>"$notes" || true
+}
+run_probe-epoll() { run_probe epoll probe-epoll "$@"; }
+run_probe-uring() { run_probe uring probe-uring "$@"; }
+run_probe-multi() { run_probe uring-multishot probe-multi "$@"; }
 run_locust() { run_locust_class Bench locust "$@"; }
 run_locust-fast() { run_locust_class BenchFast locust-fast "$@"; }
 
@@ -493,7 +519,7 @@ case "$MODE" in
   throughput)
     start_nginx
     for round in $(seq "$ROUNDS"); do
-      for tool in lv lv-one lv-own wrk oha goose locust-fast locust; do
+      for tool in lv lv-one lv-own wrk oha goose locust-fast locust probe-epoll probe-uring probe-multi; do
         run "$tool" "$tool-$round" "$USERS" "$DURATION" 0 0 mode=throughput "round=$round" "users=$USERS"
       done
     done

@@ -231,7 +231,8 @@ pub async fn run_cluster(
 }
 
 /// The path of one of the workspace's binaries (`lv-master`, `lv-worker`,
-/// `lv-fleet-sim`), built once per test process with the test's own profile.
+/// `lv-fleet-sim`, `lv-exchange-probe`), built once per test process with the test's own
+/// profile.
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
@@ -255,6 +256,8 @@ pub fn bin(name: &str) -> PathBuf {
                 "lv-worker",
                 "-p",
                 "lv-fleet-sim",
+                "-p",
+                "lv-exchange-probe",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {

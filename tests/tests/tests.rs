@@ -15,6 +15,7 @@ mod iterations;
 mod load;
 mod open;
 mod phases;
+mod probe;
 mod processes;
 mod profiles;
 mod readme;

@@ -1,0 +1,96 @@
+//! lv-exchange-probe: keep-alive GETs on a few loopback connections through epoll or
+//! io_uring, and the CPU time they cost. bench/compare.sh runs it beside lv and wrk to
+//! measure what the kernel interface alone changes in the CPU time of a request.
+
+mod epoll;
+mod exchange;
+mod tally;
+mod target;
+mod uring;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use clap::{Parser, ValueEnum};
+
+use crate::tally::cpu_time;
+use crate::target::Target;
+
+/// How the probe waits for and moves its bytes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Backend {
+    /// Edge-triggered epoll, a `write` and a `read` per request (as tokio's reactor does).
+    Epoll,
+    /// io_uring: each request a linked send and receive, all submitted and reaped in one
+    /// `io_uring_enter` per turn.
+    Uring,
+    /// io_uring with one multishot receive armed per connection, answers read into
+    /// provided buffers, and sends that complete silently when they succeed.
+    UringMultishot,
+}
+
+/// Command line of lv-exchange-probe.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Keep-alive GETs through epoll or io_uring, and their CPU time"
+)]
+struct Args {
+    /// The target, http://HOST:PORT/PATH on a loopback address.
+    #[arg(long)]
+    url: String,
+    /// Connections, each with one request in flight at a time.
+    #[arg(long, default_value_t = 50)]
+    connections: usize,
+    /// Seconds to send for; requests in flight are then answered and counted.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// The kernel interface.
+    #[arg(long, value_enum)]
+    backend: Backend,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.connections == 0 || args.connections > 4096 {
+        bail!("--connections {}: expected 1 to 4096", args.connections);
+    }
+    if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
+        bail!(
+            "--seconds {}: expected more than 0 and at most 3600",
+            args.seconds
+        );
+    }
+    let target = Target::parse(&args.url)?;
+    let streams = target.connect(args.connections)?;
+    let request = exchange::request(&target.authority, &target.path);
+    let before = cpu_time()?;
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(args.seconds);
+    let tally = match args.backend {
+        Backend::Epoll => epoll::run(streams, &request, until)?,
+        Backend::Uring => uring::run(streams, &request, until)?,
+        Backend::UringMultishot => uring::multishot::run(streams, &request, until)?,
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_time()?.since(&before);
+    println!(
+        "{}",
+        tally.report(
+            &args
+                .backend
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default(),
+            elapsed,
+            &cpu
+        )
+    );
+    if tally.requests == 0 {
+        bail!(
+            "no request was answered: {}",
+            tally.first_error.as_deref().unwrap_or("no error either")
+        );
+    }
+    Ok(())
+}
