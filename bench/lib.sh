@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared by the bench scripts (soak.sh, workers.sh, million.sh, open.sh, worker.sh,
 # stress.sh, web.sh, syscalls.sh, instructions.sh); they source it from the repository root:
-#   build_release            cargo build --release of master, worker and simulator, unless BUILD=0
+#   build_release            cargo build --release of master, worker, simulator and
+#                            lv-exchange-probe, unless BUILD=0
 #   pids                     add every background process to it: all are killed on exit
 #   work_dirs                add folders to it: they are removed on exit
 #   child_of PID             the pid of the process PID (a `timeout`) runs, once it has started
@@ -22,7 +23,8 @@
 #                            (host:port of its admin API, for /counts)
 
 build_release() {
-  [ "${BUILD:-1}" = 0 ] || cargo build --release --locked -q -p lv-master -p lv-worker -p lv-fleet-sim
+  [ "${BUILD:-1}" = 0 ] || cargo build --release --locked -q -p lv-master -p lv-worker -p lv-fleet-sim \
+    -p lv-exchange-probe
 }
 
 pids=()

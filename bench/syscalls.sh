@@ -5,6 +5,8 @@
 # syscalls by name), divided by the requests the generator completed. Unlike CPU time, these
 # counts hardly depend on how busy the machine is, so they compare across runs. Also prints
 # the generator's user and system CPU seconds per 100,000 requests (perf's counting included).
+# Then lv-exchange-probe (tools/exchange-probe), the same exchanges with a minimal user space,
+# through epoll, io_uring, and io_uring with multishot receives.
 # Loopback only; every process is bounded by `timeout`. Needs perf (Debian linux-perf) and
 # wrk; run as root (or with kernel.perf_event_paranoid <= -1) for the tracepoints.
 # Usage: bench/syscalls.sh   Env: CONNS (50), DURATION (5s), BUILD=0 (binaries as they are).
@@ -25,7 +27,7 @@ work_dirs+=("$work")
 start_nginx "$work"
 
 events=raw_syscalls:sys_enter
-for call in write writev sendto read readv recvfrom epoll_wait epoll_pwait epoll_ctl futex sched_yield; do
+for call in write writev sendto read readv recvfrom epoll_wait epoll_pwait epoll_ctl futex sched_yield io_uring_enter; do
   events+=",syscalls:sys_enter_$call"
 done
 
@@ -48,6 +50,7 @@ groups = {
     "epoll_ctl": counts.get("epoll_ctl", 0),
     "futex": counts.get("futex", 0),
     "yield": counts.get("sched_yield", 0),
+    "io_uring_enter": counts.get("io_uring_enter", 0),
 }
 user, system = (float(x) for x in cpu.split())
 cells = " | ".join(f"{per(v):.3f}" for v in groups.values())
@@ -68,8 +71,8 @@ sys.exit(code)' "$@"
 
 echo "System calls per request: $CONNS connections, $DURATION, nginx at $nginx_url ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| tool | requests | all | write | read | epoll_wait | epoll_ctl | futex | sched_yield | user s / 100k | sys s / 100k |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| tool | requests | all | write | read | epoll_wait | epoll_ctl | futex | sched_yield | io_uring_enter | user s / 100k | sys s / 100k |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 # wrk: one thread, like one lv-worker's generator core.
 timed "$work/wrk.cpu" timeout -k 5 $((secs + 60)) taskset -c 1 perf stat -x, -e "$events" \
@@ -91,6 +94,16 @@ timed "$work/lv.cpu" timeout -k 5 $((secs + 90)) taskset -c 1 perf stat -x, -e "
 wait "$master" || true
 requests=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["total"]["requests"])' "$work/lv.json")
 row lv "$work/lv.stat" "$requests" "$(cat "$work/lv.cpu")"
+
+# The probe: one process, one thread, its own count of answers.
+for backend in epoll uring uring-multishot; do
+  timed "$work/$backend.cpu" timeout -k 5 $((secs + 30)) taskset -c 1 perf stat -x, -e "$events" \
+    -o "$work/$backend.stat" -- target/release/lv-exchange-probe --url "$nginx_url/health" \
+    --connections "$CONNS" --seconds "$secs" --backend "$backend" >"$work/$backend.json" 2>"$work/$backend.log" ||
+    { cat "$work/$backend.log" >&2; continue; }
+  requests=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["requests"])' "$work/$backend.json")
+  row "probe $backend" "$work/$backend.stat" "$requests" "$(cat "$work/$backend.cpu")"
+done
 echo
 echo "Per request, except the CPU columns. lv's count includes its connection setup, gRPC"
 echo "reports and heartbeats to the master, and its run's ramp (spawn rate $CONNS/s)."
