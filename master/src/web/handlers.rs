@@ -54,13 +54,14 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(prometheus))
 }
 
+/// Why a read-only master refuses a state change.
+const READ_ONLY: &str =
+    "read-only: this master does not accept state changes (--web-readonly or headless)";
+
 fn readonly(state: &AppState) -> Option<Response> {
-    state.readonly().then(|| {
-        failure(
-            StatusCode::FORBIDDEN,
-            "read-only: this master does not accept state changes (--web-readonly or headless)",
-        )
-    })
+    state
+        .readonly()
+        .then(|| failure(StatusCode::FORBIDDEN, READ_ONLY))
 }
 
 /// Refuses a change of the runs while a capacity search drives them.
@@ -108,8 +109,8 @@ fn swarm_failure(state: &AppState, status: StatusCode, message: String) -> Respo
 }
 
 async fn swarm(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(refused) = readonly(&state) {
-        return refused;
+    if state.readonly() {
+        return swarm_failure(&state, StatusCode::FORBIDDEN, READ_ONLY.to_owned());
     }
     if search_running(&state) {
         return swarm_failure(&state, StatusCode::CONFLICT, SEARCHING.to_owned());

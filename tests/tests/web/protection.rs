@@ -34,6 +34,10 @@ async fn readonly_auth_and_bad_input_are_refused() {
                 .as_str()
                 .is_some_and(|m| m.starts_with("read-only"))
         );
+        // Every refusal of /swarm carries the host, as Locust's do.
+        if path == "/swarm" {
+            assert!(body["host"].is_string(), "{body}");
+        }
     }
     assert_eq!(readonly.status().await["readonly"], true);
     assert_eq!(
