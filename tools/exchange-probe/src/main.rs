@@ -29,6 +29,17 @@ enum Backend {
     UringMultishot,
 }
 
+impl Backend {
+    /// The name `--backend` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Epoll => "epoll",
+            Backend::Uring => "uring",
+            Backend::UringMultishot => "uring-multishot",
+        }
+    }
+}
+
 /// Command line of lv-exchange-probe.
 #[derive(Debug, Parser)]
 #[command(
@@ -67,6 +78,7 @@ fn main() -> Result<()> {
     let before = cpu_time()?;
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(args.seconds);
+    // An error here ends the process (the io_uring backends rely on it: see uring::run).
     let tally = match args.backend {
         Backend::Epoll => epoll::run(streams, &request, until)?,
         Backend::Uring => uring::run(streams, &request, until)?,
@@ -74,18 +86,7 @@ fn main() -> Result<()> {
     };
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_time()?.since(&before);
-    println!(
-        "{}",
-        tally.report(
-            &args
-                .backend
-                .to_possible_value()
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_default(),
-            elapsed,
-            &cpu
-        )
-    );
+    println!("{}", tally.report(args.backend.name(), elapsed, &cpu));
     if tally.requests == 0 {
         bail!(
             "no request was answered: {}",
@@ -93,4 +94,17 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_reports_the_name_it_is_asked_for_by() {
+        for backend in Backend::value_variants() {
+            let parsed = Backend::from_str(backend.name(), false);
+            assert_eq!(parsed.map(Backend::name), Ok(backend.name()));
+        }
+    }
 }

@@ -35,7 +35,8 @@ struct Conn {
 /// Sends on every connection until `until`, each answer's arrival sending the next request.
 pub fn run(streams: Vec<TcpStream>, request: &[u8], until: Instant) -> Result<Tally> {
     // Declared before the ring, so dropped after it; and every operation is reaped before
-    // returning, so no buffer is freed while the kernel may still write to it.
+    // returning `Ok`, so no buffer is freed while the kernel may still write to it. (On an
+    // `Err` from io_uring_enter itself, the process ends with the error: see main.)
     let mut conns: Vec<Conn> = streams
         .into_iter()
         .map(|stream| Conn {

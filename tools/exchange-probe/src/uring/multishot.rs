@@ -65,7 +65,7 @@ pub fn run(streams: Vec<TcpStream>, request: &[u8], until: Instant) -> Result<Ta
         for &(data, result, flags) in &reaped {
             let i = (data >> 1) as usize;
             let conn = &mut conns[i];
-            let turn = if data & RECV == RECV {
+            let outcome = if data & RECV == RECV {
                 received(conn, result, flags, &mut buffers, &mut tally)
             } else {
                 Err(anyhow!(
@@ -74,7 +74,7 @@ pub fn run(streams: Vec<TcpStream>, request: &[u8], until: Instant) -> Result<Ta
                 ))
             };
             if let Err(err) =
-                turn.and_then(|answered| next(&mut ring, conn, i, answered, sending, request))
+                outcome.and_then(|answered| next(&mut ring, conn, i, answered, sending, request))
             {
                 if !conn.finished {
                     tally.lost(err);
