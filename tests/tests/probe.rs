@@ -89,7 +89,7 @@ async fn every_backend_counts_exactly_the_answers_the_server_gave() {
 async fn the_probe_refuses_other_addresses_and_says_why() {
     let (code, json, stderr) =
         probe(&["--url", "http://192.0.2.1:80/", "--backend", "epoll"]).await;
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(code, Some(2), "bad usage: {stderr}");
     assert!(json.is_none());
     assert!(
         stderr.contains("192.0.2.1 is not a loopback address"),
@@ -99,9 +99,10 @@ async fn the_probe_refuses_other_addresses_and_says_why() {
     let (code, _, stderr) = probe(&["--url", "http://127.0.0.1:1/", "--backend", "uring"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("connection 1 of 50 to 127.0.0.1:1"),
-        "{stderr}"
+        stderr.contains("error: connection 1 of 50 to 127.0.0.1:1: Connection refused"),
+        "the cause follows the context on one line: {stderr}"
     );
+    assert!(!stderr.contains("Stack backtrace"), "{stderr}");
 }
 
 #[tokio::test]

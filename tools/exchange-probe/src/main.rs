@@ -8,6 +8,8 @@ mod tally;
 mod target;
 mod uring;
 
+use std::io::Write;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -61,8 +63,20 @@ struct Args {
     backend: Backend,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    let target = match check(&args) {
+        Ok(target) => target,
+        Err(err) => return fail(&err, 2),
+    };
+    match run(&args, &target) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err, 1),
+    }
+}
+
+/// The target of valid arguments; an error names the argument that is wrong.
+fn check(args: &Args) -> Result<Target> {
     if args.connections == 0 || args.connections > 4096 {
         bail!("--connections {}: expected 1 to 4096", args.connections);
     }
@@ -72,7 +86,12 @@ fn main() -> Result<()> {
             args.seconds
         );
     }
-    let target = Target::parse(&args.url)?;
+    Target::parse(&args.url)
+}
+
+/// Connects, sends until the run's end and prints the JSON line; an error when no request
+/// was answered.
+fn run(args: &Args, target: &Target) -> Result<()> {
     let streams = target.connect(args.connections)?;
     let request = exchange::request(&target.authority, &target.path);
     let before = cpu_time()?;
@@ -94,6 +113,12 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Says `err` (with its causes) on stderr and exits with `code`.
+fn fail(err: &anyhow::Error, code: u8) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "lv-exchange-probe: error: {err:#}");
+    ExitCode::from(code)
 }
 
 #[cfg(test)]
