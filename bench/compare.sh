@@ -436,7 +436,8 @@ PY
   wait "$b" || true
   record "$tool" "$work/${tag}_stats.csv" "$work/$tag.sample" "$@"
 }
-# run_probe BACKEND TAG USERS DURATION ...: lv-exchange-probe, one connection per user.
+# run_probe BACKEND TOOL TAG USERS DURATION WAIT_MIN WAIT_MAX KEY=VALUE...: lv-exchange-probe
+# with BACKEND, one connection per user, recorded as TOOL.
 run_probe() {
   local backend=$1 tool=$2 tag=$3 users=$4 duration=$5 d
   shift 7
