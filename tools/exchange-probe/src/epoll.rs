@@ -3,17 +3,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream as StdStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::exchange::{Answer, Progress};
+use crate::exchange::{Answer, GRACE, Progress};
 use crate::tally::Tally;
-
-/// How long answers still due at the end of the run are waited for.
-pub const GRACE: Duration = Duration::from_secs(5);
 
 /// A connection and the answer it is reading, if it has a request in flight.
 struct Conn {

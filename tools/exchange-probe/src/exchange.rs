@@ -1,6 +1,11 @@
 //! One connection's HTTP/1.1 keep-alive exchange: the request it sends, the answer it reads.
 
+use std::time::Duration;
+
 use thiserror::Error;
+
+/// How long every backend waits, after the run's end, for the answers still due.
+pub const GRACE: Duration = Duration::from_secs(5);
 
 /// Bytes a connection can hold of one answer (a `GET /health` answer is a few hundred).
 pub const BUFFER: usize = 16 * 1024;

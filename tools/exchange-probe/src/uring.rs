@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use io_uring::{IoUring, opcode, squeue, types};
 
-use crate::epoll::GRACE;
-use crate::exchange::{Answer, Progress};
+use crate::exchange::{Answer, GRACE, Progress};
 use crate::tally::Tally;
 
 /// `IORING_RECVSEND_POLL_FIRST`: wait for data before trying to receive, since an answer

@@ -11,8 +11,7 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::buffers::Buffers;
 use super::{RECV, push, ring, turn};
-use crate::epoll::GRACE;
-use crate::exchange::{Answer, Progress};
+use crate::exchange::{Answer, GRACE, Progress};
 use crate::tally::Tally;
 
 /// The provided buffers' group.
